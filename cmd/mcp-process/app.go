@@ -1,0 +1,135 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/mcp-process/mcp-process/internal/audit"
+	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/policy"
+	"github.com/mcp-process/mcp-process/internal/supervisor"
+)
+
+// commonFlags are the flags every config-reading subcommand takes.
+type commonFlags struct {
+	config  string
+	profile string
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.config, "config", "", "config `FILE` (JSON)")
+	fs.StringVar(&c.profile, "profile", "", "built-in preset: maximum, development or cicd")
+}
+
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return exitf(2, "%s: %v (see mcp-process help)", fs.Name(), err)
+	}
+	return nil
+}
+
+// loadPolicy loads and validates the config and compiles the policy. Any
+// failure is exit code 2 with the key and the remedy.
+func loadPolicy(f commonFlags) (*config.Loaded, *policy.Policy, error) {
+	cwd, err := os.Getwd()
+	if err != nil {
+		return nil, nil, exitf(2, "cannot read the current directory: %v", err)
+	}
+	loaded, err := config.Load(config.LoadOptions{ConfigPath: f.config, Profile: f.profile, Cwd: cwd})
+	if err != nil {
+		return nil, nil, exitf(2, "%v", err)
+	}
+	pol, err := policy.New(loaded.Config)
+	if err != nil {
+		return nil, nil, exitf(2, "config from %s: %v", loaded.Source, err)
+	}
+	return loaded, pol, nil
+}
+
+// openAudit opens the audit log of cfg and writes the config_loaded record.
+// A log that cannot be opened or written refuses start (exit 2).
+func openAudit(loaded *config.Loaded, agent string) (*audit.Log, error) {
+	cfg := loaded.Config
+	opts := audit.Options{
+		Path:          cfg.AuditLogPath,
+		ViolationPath: cfg.SecurityViolationLogPath,
+		Level:         cfg.AuditLogLevel,
+		Disabled:      !cfg.EnableAuditLog,
+	}
+	if cfg.EnableSecurityAlerts {
+		opts.Alerts = &audit.AlertOptions{URL: cfg.SecurityAlertWebhook, Secret: cfg.SecurityAlertWebhookSecret}
+	}
+	log, err := audit.Open(opts)
+	if err != nil {
+		return nil, exitf(2, "audit log: %v (check auditLogPath; set enableAuditLog to false to run without one)", err)
+	}
+	if err := log.Record(audit.Record{Level: audit.LevelInfo, Event: audit.EventConfigLoaded, Agent: agent, Reason: "config from " + loaded.Source}); err != nil {
+		log.Close()
+		return nil, exitf(2, "audit log %s cannot be written: %v", cfg.AuditLogPath, err)
+	}
+	return log, nil
+}
+
+// layerStates says, per enforcement layer, whether this build and host
+// enforce it (process_get_policy, doctor).
+func layerStates(cfg *config.Config) map[string]string {
+	m := map[string]string{
+		"executables":       "enforced",
+		"arguments":         "enforced",
+		"environment":       "enforced",
+		"working-directory": "enforced",
+		"process-limits":    "enforced",
+		"rate-limits":       "enforced",
+		"termination":       "enforced",
+		"io":                "enforced",
+		"time-windows":      "enforced",
+		"audit":             "enforced",
+		"resource-limits":   "not built: limits are reported per launch as not enforced (strictResourceEnforcement refuses such launches)",
+		"namespaces":        "not built (enableNamespaces is refused)",
+		"chroot":            "not built (enableChroot is refused)",
+		"seccomp":           "not built (enableSeccomp is refused)",
+		"network":           "not built (blockNetworkAccess and network destinations are refused)",
+		"capabilities":      "not built (dropCapabilities/keepCapabilities are refused)",
+		"filesystem":        "not built (readOnlyFilesystem, writablePaths, landlock are refused)",
+		"mac":               "not built (enableMAC is refused)",
+		"confirmation":      "not built (requireConfirmation* are refused)",
+	}
+	if !cfg.EnableAuditLog {
+		m["audit"] = "off (enableAuditLog false)"
+	}
+	return m
+}
+
+// newSupervisor builds the supervisor with the policy as the authority for
+// the launches it makes by itself (health checks).
+func newSupervisor(cfg *config.Config, pol *policy.Policy, rec audit.Recorder, onOutput func(int, string)) *supervisor.Supervisor {
+	return supervisor.New(supervisor.Options{
+		Config: cfg,
+		Audit:  rec,
+		Authorize: func(agent string, req policy.Request) (*policy.Spec, *errcode.Error) {
+			d := pol.Evaluate(req, timeNow())
+			if !d.Allow {
+				return nil, d.Err
+			}
+			return d.Spec, nil
+		},
+		OnOutput: onOutput,
+	})
+}
+
+func describeErr(e *errcode.Error) string {
+	s := fmt.Sprintf("%s [%s] %s", e.Code, e.Layer, e.Message)
+	if e.Remedy != "" {
+		s += "\n  remedy: " + e.Remedy
+	}
+	return s
+}

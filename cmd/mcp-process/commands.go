@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/mcp-process/mcp-process/internal/audit"
+	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/policy"
+	"github.com/mcp-process/mcp-process/internal/supervisor"
+)
+
+// cmdValidate parses and checks a config and prints the effective policy.
+func cmdValidate(args []string, stdout io.Writer) error {
+	fs := newFlagSet("validate")
+	var f commonFlags
+	f.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	loaded, _, err := loadPolicy(f)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Valid  bool              `json:"valid"`
+		Source string            `json:"source"`
+		Policy *config.Config    `json:"policy"`
+		Layers map[string]string `json:"layers"`
+	}{true, loaded.Source, loaded.Config.Redacted(), layerStates(loaded.Config)}
+	return writeJSON(stdout, out)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// launchArgs splits "[flags] -- EXECUTABLE ARGS..." .
+func launchArgs(name string, rest []string) (string, []string, error) {
+	if len(rest) == 0 {
+		return "", nil, exitf(2, "%s: missing EXECUTABLE (usage: mcp-process %s [flags] -- EXECUTABLE ARGS...)", name, name)
+	}
+	return rest[0], rest[1:], nil
+}
+
+// cmdCheck is the dry run: the decision for one launch; no process starts.
+// Exit 0 allowed, 1 denied, 2 config/usage error.
+func cmdCheck(args []string, stdout io.Writer) error {
+	fs := newFlagSet("check")
+	var f commonFlags
+	f.register(fs)
+	asJSON := fs.Bool("json", false, "print the decision as JSON")
+	cwd := fs.String("cwd", "", "working directory of the launch (default: the first allowed)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	exe, argv, err := launchArgs("check", fs.Args())
+	if err != nil {
+		return err
+	}
+	_, pol, err := loadPolicy(f)
+	if err != nil {
+		return err
+	}
+	d := pol.Evaluate(policy.Request{Agent: "cli", Executable: exe, Args: argv, Cwd: *cwd}, timeNow())
+	if *asJSON {
+		out := map[string]any{"allow": d.Allow}
+		if d.Allow {
+			out["spec"] = map[string]any{"path": d.Spec.Path, "argv": d.Spec.Argv, "dir": d.Spec.Dir, "limits": d.Spec.Limits, "lifetimeSeconds": d.Spec.Lifetime.Seconds(), "script": d.Spec.Script, "interpreter": d.Spec.Interpreter}
+		} else {
+			out["error"] = d.Err
+		}
+		if err := writeJSON(stdout, out); err != nil {
+			return err
+		}
+	} else if d.Allow {
+		fmt.Fprintf(stdout, "allowed: %s\n  runs: %s\n  argv: %q\n  cwd:  %s\n  lifetime: %s\n", exe, d.Spec.Path, d.Spec.Argv, d.Spec.Dir, d.Spec.Lifetime)
+	} else {
+		fmt.Fprintf(stdout, "denied: %s\n", describeErr(d.Err))
+	}
+	if !d.Allow {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+// cmdRun launches one process under the full policy, streams its output and
+// exits with its exit code (128+signal when killed, 126 when denied).
+func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error {
+	fs := newFlagSet("run")
+	var f commonFlags
+	f.register(fs)
+	cwd := fs.String("cwd", "", "working directory (default: the first allowed)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	exe, argv, err := launchArgs("run", fs.Args())
+	if err != nil {
+		return err
+	}
+	loaded, pol, err := loadPolicy(f)
+	if err != nil {
+		return err
+	}
+	alog, err := openAudit(loaded, "cli")
+	if err != nil {
+		return err
+	}
+	defer alog.Close()
+	const agent = "cli"
+	d := pol.Evaluate(policy.Request{Agent: agent, Executable: exe, Args: argv, Cwd: *cwd}, timeNow())
+	if !d.Allow {
+		_ = alog.Record(audit.Record{Level: audit.LevelWarn, Event: audit.EventSecurityViolation, Agent: agent, Tool: "run",
+			Executable: exe, Decision: "deny", Layer: d.Err.Layer, Reason: d.Err.Message, Code: string(d.Err.Code)})
+		return exitf(126, "denied: %s", describeErr(d.Err))
+	}
+	sup := newSupervisor(loaded.Config, pol, alog, nil)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		sup.Shutdown(ctx)
+		cancel()
+	}()
+	st, err := sup.Start(agent, d.Spec, supervisor.StartOptions{Tool: "run", CaptureOutput: true, Stdin: supervisor.StdinPipe})
+	if err != nil {
+		return exitf(126, "denied: %s", describeErr(errcode.As(err)))
+	}
+	go forwardStdin(sup, agent, st.Pid, stdin)
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+
+	var next supervisor.StreamCounts
+	for {
+		final, werr := sup.Wait(context.Background(), agent, st.Pid, 50*time.Millisecond)
+		if werr != nil {
+			return exitf(1, "%v", werr)
+		}
+		next = pump(sup, agent, st.Pid, next, stdout, stderr)
+		select {
+		case <-sig:
+			_, _ = sup.Terminate(agent, st.Pid, false, 5*time.Second)
+		default:
+		}
+		if final.State == supervisor.StateExited {
+			pump(sup, agent, st.Pid, next, stdout, stderr)
+			return exitOf(final)
+		}
+	}
+}
+
+func forwardStdin(sup *supervisor.Supervisor, agent string, pid int, in io.Reader) {
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := in.Read(buf)
+		if n > 0 {
+			if _, werr := sup.SendStdin(agent, pid, buf[:n], false); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			_, _ = sup.SendStdin(agent, pid, nil, true)
+			return
+		}
+	}
+}
+
+// pump copies new output since next to the terminal and returns the new offsets.
+func pump(sup *supervisor.Supervisor, agent string, pid int, next supervisor.StreamCounts, stdout, stderr io.Writer) supervisor.StreamCounts {
+	out, err := sup.Output(agent, pid, supervisor.OutputQuery{Stream: "both", Encoding: "base64",
+		Offset: supervisor.StreamOffsets{Stdout: &next.Stdout, Stderr: &next.Stderr}})
+	if err != nil {
+		return next
+	}
+	writeB64(stdout, out.Stdout)
+	writeB64(stderr, out.Stderr)
+	return out.NextOffset
+}
+
+func exitOf(st *supervisor.Status) error {
+	if st.ExitCode != nil {
+		if *st.ExitCode == 0 {
+			return nil
+		}
+		return &exitError{code: *st.ExitCode}
+	}
+	if n := signalNumber(st.Signal); n > 0 {
+		return exitf(128+n, "terminated by %s (%s)", st.Signal, st.TerminationReason)
+	}
+	return exitf(1, "process ended: %s", st.TerminationReason)
+}
+
+// cmdAudit: "audit verify FILE" checks the hash chain (exit 1 names the
+// first bad record).
+func cmdAudit(args []string, stdout io.Writer) error {
+	if len(args) != 2 || args[0] != "verify" {
+		return exitf(2, "usage: mcp-process audit verify FILE")
+	}
+	res, err := audit.VerifyFile(args[1])
+	if err != nil {
+		var ve *audit.VerifyError
+		if errors.As(err, &ve) {
+			return exitf(1, "audit log NOT valid: %v", err)
+		}
+		return exitf(2, "audit verify: %v", err)
+	}
+	fmt.Fprintf(stdout, "audit log valid: %d records, seq %d..%d, last hash %s\n", res.Records, res.FirstSeq, res.LastSeq, res.LastHash)
+	return nil
+}
+
+func configSchema() []byte { return config.Schema() }

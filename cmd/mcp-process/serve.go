@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/mcp-process/mcp-process/internal/server"
+)
+
+var timeNow = time.Now
+
+// shutdownGrace bounds how long stopping every child may take at exit.
+const shutdownGrace = 10 * time.Second
+
+func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve")
+	var f commonFlags
+	f.register(fs)
+	agentID := fs.String("agent-id", "", "agent id of the stdio session (default: the client's name)")
+	httpAddr := fs.String("http", "", "serve Streamable HTTP on `ADDR` (host:port) at /mcp instead of stdio")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return exitf(2, "serve: unexpected argument %q", fs.Arg(0))
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	loaded, pol, err := loadPolicy(f)
+	if err != nil {
+		return err
+	}
+	cfg := loaded.Config
+	if *httpAddr != "" {
+		if err := checkHTTPBind(*httpAddr, len(cfg.Agents) > 0); err != nil {
+			return err
+		}
+	}
+	alog, err := openAudit(loaded, *agentID)
+	if err != nil {
+		return err
+	}
+	defer alog.Close()
+
+	var srvp atomic.Pointer[server.Server]
+	sup := newSupervisor(cfg, pol, alog, func(pid int, stream string) {
+		if s := srvp.Load(); s != nil {
+			s.OnOutput(pid, stream)
+		}
+	})
+	srv := server.New(server.Options{
+		Config: cfg, Source: loaded.Source, Policy: pol, Supervisor: sup, Audit: alog,
+		AgentID: *agentID, Layers: layerStates(cfg), Version: version, Logger: logger,
+	})
+	srvp.Store(srv)
+	defer srv.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	if cfg.EnableSecurityAlerts && cfg.SecurityAlertWebhook != "" && cfg.SecurityAlertWebhookSecret == "" {
+		logger.Warn("securityAlertWebhook is set without securityAlertWebhookSecret: alerts are sent unsigned")
+	}
+	logger.Info("mcp-process serving", "config", loaded.Source, "transport", transportName(*httpAddr), "audit", auditPath(cfg.EnableAuditLog, cfg.AuditLogPath))
+
+	if *httpAddr != "" {
+		err = serveHTTP(ctx, srv, *httpAddr, logger, len(cfg.Agents) == 0)
+	} else {
+		// stdout is the JSON-RPC stream: the server never writes anything else to it.
+		err = srv.ServeStdio(ctx, stdin, nopCloser{stdout})
+	}
+	// Whatever ended the session (EOF on stdin, a signal, an error), every
+	// child and service is stopped before the process exits.
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	sup.Shutdown(sctx)
+	cancel()
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
+		logger.Error("session ended with an error", "err", err)
+	}
+	return nil
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+func transportName(addr string) string {
+	if addr == "" {
+		return "stdio"
+	}
+	return "http " + addr
+}
+
+func auditPath(enabled bool, p string) string {
+	if !enabled {
+		return "off"
+	}
+	return p
+}
+
+// checkHTTPBind refuses a non-loopback bind without agents (SPEC 6).
+func checkHTTPBind(addr string, haveAgents bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return exitf(2, "--http %q: %v (use host:port, e.g. 127.0.0.1:8080)", addr, err)
+	}
+	if haveAgents {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return nil
+	}
+	return exitf(2, "--http %s binds a non-loopback address without \"agents\": configure agents (bearer tokens) or bind 127.0.0.1", addr)
+}
+
+func serveHTTP(ctx context.Context, srv *server.Server, addr string, logger *slog.Logger, noAgents bool) error {
+	if noAgents {
+		logger.Warn("HTTP without agents: every request is agent \"local\"; loopback only")
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", srv.HTTPHandler())
+	hs := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return exitf(2, "--http %s: %v", addr, err)
+	}
+	logger.Info("listening", "url", "http://"+ln.Addr().String()+"/mcp")
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		return err
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(sctx)
+	<-errc
+	return nil
+}

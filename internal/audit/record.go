@@ -1,0 +1,76 @@
+// Package audit writes the hash-chained JSONL audit log (SPEC 3.12 and 6),
+// verifies it, and sends signed security alerts to a webhook.
+//
+// Guarantees: every record written by Log.Record has seq (from 1, no gaps,
+// continued across restarts and rotations), prevHash (64 zeros for the first
+// record ever) and hash = hex SHA-256 of prevHash (as its 64-character hex
+// text) followed by the RFC 8785 canonical JSON of the record without
+// "hash". Record returns only after the record is on disk (fsync); a record
+// that could not be written is an error, never dropped silently, and after
+// a failed fsync the log refuses every further write. Security violations
+// also go to a separate violation log (its own chain) and, with alerts on,
+// to a bounded queue that one worker POSTs from: a slow or dead webhook
+// never blocks or fails Record. Environment values are never logged (the
+// record has names only). Nothing here ever writes to stdout.
+package audit
+
+// Levels, lowest first (SPEC 6: debug = reads too; info = launches, exits,
+// terminations, stdin, config; warn = violations; error = internal failures).
+const (
+	LevelDebug = "debug"
+	LevelInfo  = "info"
+	LevelWarn  = "warn"
+	LevelError = "error"
+)
+
+// Events.
+const (
+	EventConfigLoaded      = "config_loaded"
+	EventLaunch            = "launch"
+	EventLaunchDenied      = "launch_denied"
+	EventExit              = "exit"
+	EventTerminate         = "terminate"
+	EventStdin             = "stdin"
+	EventSecurityViolation = "security_violation"
+	EventApproval          = "approval"
+	EventRead              = "read"
+	EventService           = "service"
+	EventGroup             = "group"
+	EventInternalError     = "internal_error"
+	EventServerStop        = "server_stop"
+)
+
+// Record is one audit line. Time, Seq, PrevHash and Hash are filled in by
+// Log.Record; the caller sets the rest. Empty fields are omitted.
+type Record struct {
+	Time              string   `json:"time"`
+	Seq               uint64   `json:"seq"`
+	Level             string   `json:"level"`
+	Event             string   `json:"event"`
+	Agent             string   `json:"agent,omitempty"`
+	Tool              string   `json:"tool,omitempty"`
+	PID               int      `json:"pid,omitempty"`
+	Executable        string   `json:"executable,omitempty"`
+	Args              []string `json:"args,omitempty"`
+	Cwd               string   `json:"cwd,omitempty"`
+	EnvNames          []string `json:"envNames,omitempty"` // names only: values are never logged
+	Decision          string   `json:"decision,omitempty"` // "allow" or "deny"
+	Layer             string   `json:"layer,omitempty"`
+	Reason            string   `json:"reason,omitempty"`
+	Code              string   `json:"code,omitempty"`
+	ExitCode          *int     `json:"exitCode,omitempty"`
+	Signal            string   `json:"signal,omitempty"`
+	TerminationReason string   `json:"terminationReason,omitempty"`
+	Bytes             int      `json:"bytes,omitempty"`
+	GroupID           string   `json:"groupId,omitempty"`
+	ServiceID         string   `json:"serviceId,omitempty"`
+	PrevHash          string   `json:"prevHash"`
+	Hash              string   `json:"hash"`
+}
+
+// Recorder is what the rest of the server writes audit records through.
+// Record fills Time/Seq/hashes, applies the level filter, writes and syncs;
+// a non-nil error means the record is not on disk.
+type Recorder interface {
+	Record(r Record) error
+}

@@ -1,0 +1,148 @@
+// Package config defines the server's policy configuration (the seed's keys,
+// same JSON names and types, plus this project's additions), decodes it
+// strictly, applies the source precedence of SPEC section 1 and the layering
+// of SPEC section 6, and validates it.
+//
+// Guarantees: a Config returned by Load has been decoded with unknown,
+// duplicate and case-variant duplicate keys rejected, laid over the per-key
+// defaults (or a profile), and validated: contradictions and layers that are
+// not enforceable are errors naming the key and the remedy. Config is read
+// once; nothing in this package writes a config file.
+package config
+
+// ResourceLimits are the per-launch resource limits (SPEC 3.5). A zero value
+// means "not set": in defaultResourceLimits it leaves the limit off, in
+// maximumResourceLimits it means no maximum.
+type ResourceLimits struct {
+	MaxCpuPercent      float64 `json:"maxCpuPercent,omitzero"`
+	MaxMemoryMB        int64   `json:"maxMemoryMB,omitzero"`
+	MaxFileDescriptors int64   `json:"maxFileDescriptors,omitzero"`
+	MaxCpuTime         int64   `json:"maxCpuTime,omitzero"`
+	MaxProcesses       int64   `json:"maxProcesses,omitzero"`
+}
+
+// Namespaces selects the Linux namespaces a child gets (SPEC 3.10).
+type Namespaces struct {
+	PID     bool `json:"pid"`
+	Network bool `json:"network"`
+	Mount   bool `json:"mount"`
+	UTS     bool `json:"uts"`
+	IPC     bool `json:"ipc"`
+	User    bool `json:"user"`
+}
+
+// Agent maps a bearer token (by its SHA-256, hex) to an agent id (SPEC 4).
+type Agent struct {
+	ID          string `json:"id"`
+	TokenSha256 string `json:"tokenSha256"`
+}
+
+// Config is the whole policy. JSON names are the seed's, unchanged.
+//
+// Meaning of zero: for the numeric limits (maxArgumentCount,
+// maxArgumentLength, maxEnvVarCount, maxConcurrentProcesses,
+// maxConcurrentProcessesPerAgent, maxTotalProcesses, maxLaunchesPerMinute,
+// maxLaunchesPerHour, rateLimitCooldownSeconds, autoApproveAfterCount and
+// every resource limit) 0 means "no limit" / "not set";
+// exitedRetentionSeconds 0 forgets a process at exit; maxProcessLifetime,
+// maxOutputBufferSize and confirmationTimeoutSeconds are at least 1. Each
+// key's description is in schema.go (keyDocs) and docs/configuration.md.
+type Config struct {
+	// 3.1 Executables
+	AllowedExecutables           []string `json:"allowedExecutables"`
+	BlockSetuidExecutables       bool     `json:"blockSetuidExecutables"`
+	BlockShellInterpreters       bool     `json:"blockShellInterpreters"`
+	AdditionalBlockedExecutables []string `json:"additionalBlockedExecutables"`
+	SearchPath                   string   `json:"searchPath"`
+
+	// 3.2 Arguments
+	MaxArgumentCount        int      `json:"maxArgumentCount"`
+	MaxArgumentLength       int      `json:"maxArgumentLength"`
+	BlockedArgumentPatterns []string `json:"blockedArgumentPatterns"`
+	BlockInjectionPatterns  bool     `json:"blockInjectionPatterns"`
+
+	// 3.3 Environment
+	AdditionalBlockedEnvVars []string `json:"additionalBlockedEnvVars"`
+	AllowedEnvVars           []string `json:"allowedEnvVars"`
+	MaxEnvVarCount           int      `json:"maxEnvVarCount"`
+	InheritEnvVars           []string `json:"inheritEnvVars"`
+
+	// 3.4 Working directory
+	AllowedWorkingDirectories []string `json:"allowedWorkingDirectories"`
+	BlockedWorkingDirectories []string `json:"blockedWorkingDirectories"`
+
+	// 3.5 Resource limits
+	DefaultResourceLimits     ResourceLimits `json:"defaultResourceLimits"`
+	MaximumResourceLimits     ResourceLimits `json:"maximumResourceLimits"`
+	StrictResourceEnforcement bool           `json:"strictResourceEnforcement"`
+
+	// 3.6 Process limits
+	MaxConcurrentProcesses         int   `json:"maxConcurrentProcesses"`
+	MaxConcurrentProcessesPerAgent int   `json:"maxConcurrentProcessesPerAgent"`
+	MaxProcessLifetime             int64 `json:"maxProcessLifetime"`
+	MaxTotalProcesses              int   `json:"maxTotalProcesses"`
+	ExitedRetentionSeconds         int64 `json:"exitedRetentionSeconds"`
+
+	// 3.7 Rate limiting
+	MaxLaunchesPerMinute     int   `json:"maxLaunchesPerMinute"`
+	MaxLaunchesPerHour       int   `json:"maxLaunchesPerHour"`
+	RateLimitCooldownSeconds int64 `json:"rateLimitCooldownSeconds"`
+
+	// 3.8 Termination
+	AllowProcessTermination        bool `json:"allowProcessTermination"`
+	AllowGroupTermination          bool `json:"allowGroupTermination"`
+	AllowForcedTermination         bool `json:"allowForcedTermination"`
+	RequireTerminationConfirmation bool `json:"requireTerminationConfirmation"`
+
+	// 3.9 I/O
+	AllowStdinInput     bool  `json:"allowStdinInput"`
+	AllowOutputCapture  bool  `json:"allowOutputCapture"`
+	MaxOutputBufferSize int64 `json:"maxOutputBufferSize"`
+	BlockBinaryStdin    bool  `json:"blockBinaryStdin"`
+
+	// 3.10 Isolation
+	EnableChroot     bool       `json:"enableChroot"`
+	ChrootDirectory  string     `json:"chrootDirectory"`
+	EnableNamespaces bool       `json:"enableNamespaces"`
+	Namespaces       Namespaces `json:"namespaces"`
+	EnableSeccomp    bool       `json:"enableSeccomp"`
+	SeccompProfile   string     `json:"seccompProfile"`
+
+	// 3.11 Network
+	BlockNetworkAccess         bool     `json:"blockNetworkAccess"`
+	AllowedNetworkDestinations []string `json:"allowedNetworkDestinations"`
+	BlockedNetworkDestinations []string `json:"blockedNetworkDestinations"`
+
+	// 3.12 Audit and alerts
+	EnableAuditLog             bool   `json:"enableAuditLog"`
+	AuditLogPath               string `json:"auditLogPath"`
+	AuditLogLevel              string `json:"auditLogLevel"`
+	SecurityViolationLogPath   string `json:"securityViolationLogPath"`
+	EnableSecurityAlerts       bool   `json:"enableSecurityAlerts"`
+	SecurityAlertWebhook       string `json:"securityAlertWebhook"`
+	SecurityAlertWebhookSecret string `json:"securityAlertWebhookSecret"`
+
+	// 3.13 Confirmation
+	RequireConfirmation        bool     `json:"requireConfirmation"`
+	RequireConfirmationFor     []string `json:"requireConfirmationFor"`
+	AutoApproveAfterCount      int      `json:"autoApproveAfterCount"`
+	ConfirmationTimeoutSeconds int64    `json:"confirmationTimeoutSeconds"`
+
+	// 3.14 Time windows
+	AllowedTimeWindows []string `json:"allowedTimeWindows"`
+	BlockedTimeWindows []string `json:"blockedTimeWindows"`
+	TimeZone           string   `json:"timeZone"`
+
+	// 3.15 Advanced
+	EnableMAC          bool     `json:"enableMAC"`
+	MacProfile         string   `json:"macProfile"`
+	DropCapabilities   []string `json:"dropCapabilities"`
+	KeepCapabilities   []string `json:"keepCapabilities"`
+	ReadOnlyFilesystem bool     `json:"readOnlyFilesystem"`
+	TmpfsSize          int64    `json:"tmpfsSize"`
+	WritablePaths      []string `json:"writablePaths"`
+	Landlock           bool     `json:"landlock"`
+
+	// 4 Identity (HTTP)
+	Agents []Agent `json:"agents"`
+}

@@ -1,0 +1,223 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/mcp-process/mcp-process/internal/errcode"
+)
+
+// Environment variables and file names of the config source precedence
+// (SPEC 1).
+const (
+	EnvConfigPath = "MCP_PROCESS_CONFIG_PATH"
+	EnvConfigJSON = "MCP_PROCESS_CONFIG"
+	LocalFile     = "mcp-process-config.json"
+	LocalDirFile  = "config/mcp-process.json"
+)
+
+// LoadOptions says where Load looks.
+type LoadOptions struct {
+	// ConfigPath is the --config FILE flag ("" = not given). A relative path
+	// is taken relative to Cwd.
+	ConfigPath string
+	// Profile is the --profile flag ("" = none): the base the configuration
+	// is laid over, or the whole configuration when no source is found.
+	Profile string
+	// Getenv reads the environment (nil = os.Getenv).
+	Getenv func(string) string
+	// Cwd is the directory the server was started in ("" = os.Getwd()).
+	Cwd string
+	// ReadFile reads a file (nil = os.ReadFile).
+	ReadFile func(string) ([]byte, error)
+}
+
+// Loaded is a configuration ready to use, and where it came from.
+type Loaded struct {
+	Config *Config
+	// Source describes where the configuration came from, e.g.
+	// `file /etc/mcp-process.json (--config)`, `environment MCP_PROCESS_CONFIG`,
+	// `built-in default`, `profile maximum`; with a profile as the base it
+	// reads `profile cicd + file ...`.
+	Source string
+	// Path is the file read, "" when the configuration is not from a file.
+	Path string
+	// Profile is the preset used as the base ("" = the built-in defaults).
+	Profile string
+	// Explicit is the set of keys the source document set (empty when there
+	// is no document).
+	Explicit Explicit
+}
+
+// Load finds the configuration (first found wins: --config FILE, env
+// MCP_PROCESS_CONFIG_PATH, env MCP_PROCESS_CONFIG as JSON text,
+// ./mcp-process-config.json, ./config/mcp-process.json, then the profile
+// alone if --profile was given, else the built-in default), lays it over the
+// per-key defaults or the profile, fills derived defaults and validates it.
+// A source that exists but cannot be read, parsed or validated is an error:
+// Load never falls through to a lower source. Errors are *Error.
+func Load(opts LoadOptions) (*Loaded, error) {
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	readFile := opts.ReadFile
+	if readFile == nil {
+		readFile = os.ReadFile
+	}
+	cwd := opts.Cwd
+	if cwd == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, &Error{Message: fmt.Sprintf("cannot determine the working directory: %v", err), Remedy: "start the server from an existing directory or pass --config", Code: errcode.InvalidInput, Layer: "config"}
+		}
+		cwd = wd
+	}
+	abs := func(p string) string {
+		if filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(cwd, p)
+	}
+
+	var base *Config
+	if opts.Profile != "" {
+		p, err := profile(opts.Profile, getenv)
+		if err != nil {
+			return nil, withSource(err, "--profile "+opts.Profile)
+		}
+		base = p
+	} else {
+		base = defaults(getenv)
+	}
+
+	l := &Loaded{Profile: opts.Profile, Explicit: Explicit{}}
+	var doc []byte
+	switch {
+	case opts.ConfigPath != "":
+		l.Path = abs(opts.ConfigPath)
+		l.Source = "file " + l.Path + " (--config)"
+		data, err := readFile(l.Path)
+		if err != nil {
+			return nil, readError(err, l.Source, "--config")
+		}
+		doc = data
+	case getenv(EnvConfigPath) != "":
+		l.Path = abs(getenv(EnvConfigPath))
+		l.Source = "file " + l.Path + " (" + EnvConfigPath + ")"
+		data, err := readFile(l.Path)
+		if err != nil {
+			return nil, readError(err, l.Source, EnvConfigPath)
+		}
+		doc = data
+	case getenv(EnvConfigJSON) != "":
+		l.Source = "environment " + EnvConfigJSON
+		doc = []byte(getenv(EnvConfigJSON))
+	default:
+		for _, name := range []string{LocalFile, LocalDirFile} {
+			p := filepath.Join(cwd, name)
+			data, err := readFile(p)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			l.Path = p
+			l.Source = "file " + p
+			if err != nil {
+				return nil, readError(err, l.Source, "")
+			}
+			doc = data
+			break
+		}
+	}
+
+	var cfg *Config
+	switch {
+	case doc != nil:
+		explicit, err := Decode(doc, base)
+		if err != nil {
+			return nil, withSource(err, sourceName(l))
+		}
+		cfg, l.Explicit = base, explicit
+	case opts.Profile != "":
+		cfg = base
+	default:
+		cfg = builtinDefault(cwd, getenv)
+	}
+	if doc == nil {
+		if opts.Profile != "" {
+			l.Source = "profile " + opts.Profile
+		} else {
+			l.Source = "built-in default"
+		}
+	} else {
+		l.Source = sourceName(l)
+	}
+
+	cfg.resolve(l.Explicit)
+	if err := cfg.Validate(); err != nil {
+		return nil, withSource(err, l.Source)
+	}
+	l.Config = cfg
+	return l, nil
+}
+
+func sourceName(l *Loaded) string {
+	if l.Profile != "" {
+		return "profile " + l.Profile + " + " + l.Source
+	}
+	return l.Source
+}
+
+// resolve fills the defaults derived from other keys: the violation log
+// beside the audit log, and a built-in default resource limit above a
+// configured maximum lowered to it (a default the document set explicitly
+// stays, and Validate reports the contradiction).
+func (c *Config) resolve(explicit Explicit) {
+	if c.SecurityViolationLogPath == "" && filepath.IsAbs(c.AuditLogPath) {
+		c.SecurityViolationLogPath = filepath.Join(filepath.Dir(c.AuditLogPath), DefaultSecurityViolationsFile)
+	}
+	for _, f := range limitFields {
+		d, m := f.get(&c.DefaultResourceLimits), f.get(&c.MaximumResourceLimits)
+		if m > 0 && d > m && !explicit["defaultResourceLimits."+f.name] {
+			f.set(&c.DefaultResourceLimits, m)
+		}
+	}
+}
+
+type limitField struct {
+	name string
+	get  func(*ResourceLimits) float64
+	set  func(*ResourceLimits, float64)
+}
+
+var limitFields = []limitField{
+	{"maxCpuPercent", func(r *ResourceLimits) float64 { return r.MaxCpuPercent }, func(r *ResourceLimits, v float64) { r.MaxCpuPercent = v }},
+	{"maxMemoryMB", func(r *ResourceLimits) float64 { return float64(r.MaxMemoryMB) }, func(r *ResourceLimits, v float64) { r.MaxMemoryMB = int64(v) }},
+	{"maxFileDescriptors", func(r *ResourceLimits) float64 { return float64(r.MaxFileDescriptors) }, func(r *ResourceLimits, v float64) { r.MaxFileDescriptors = int64(v) }},
+	{"maxCpuTime", func(r *ResourceLimits) float64 { return float64(r.MaxCpuTime) }, func(r *ResourceLimits, v float64) { r.MaxCpuTime = int64(v) }},
+	{"maxProcesses", func(r *ResourceLimits) float64 { return float64(r.MaxProcesses) }, func(r *ResourceLimits, v float64) { r.MaxProcesses = int64(v) }},
+}
+
+func readError(err error, source, via string) *Error {
+	remedy := "make the file readable, or remove it to use the next configuration source"
+	if via != "" {
+		remedy = "fix the path given by " + via + " or make the file readable"
+	}
+	msg := fmt.Sprintf("cannot read the configuration: %v", err)
+	if errors.Is(err, fs.ErrNotExist) {
+		msg = "the configuration file does not exist"
+	}
+	return &Error{Message: msg, Remedy: remedy, Code: errcode.InvalidInput, Layer: "config", Source: source}
+}
+
+func withSource(err error, source string) error {
+	var ce *Error
+	if errors.As(err, &ce) {
+		ce.Source = source
+		return ce
+	}
+	return err
+}

@@ -1,0 +1,218 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+
+	json "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// keyDoc describes one key for the JSON Schema.
+type keyDoc struct {
+	desc    string
+	min     int64 // minimum for numbers (0 or 1)
+	enum    []string
+	format  string
+	pattern string
+}
+
+// keyDocs describes every key, by key path. Schema panics on a field without
+// an entry, so a new key cannot ship undocumented.
+var keyDocs = map[string]keyDoc{
+	"allowedExecutables":           {desc: "Executables that may run: bare names (matched against the resolved file's basename), absolute paths or globs (matched against the resolved real path). Empty means nothing may run."},
+	"blockSetuidExecutables":       {desc: "Refuse executables with the setuid or setgid bit. Every child also runs with no_new_privs."},
+	"blockShellInterpreters":       {desc: "Refuse shells (sh, bash, dash, ash, zsh, fish, csh, tcsh, ksh, mksh, busybox, toybox), including scripts whose #! names one and renamed copies."},
+	"additionalBlockedExecutables": {desc: "Executable names blocked in addition to the built-in blocklist (case-insensitive)."},
+	"searchPath":                   {desc: "PATH-style list of absolute directories where bare executable names are resolved (the agent's PATH is never used)."},
+
+	"maxArgumentCount":        {desc: "Maximum number of arguments per launch; 0 = no limit.", min: 0},
+	"maxArgumentLength":       {desc: "Maximum length of one argument in bytes; 0 = no limit.", min: 0},
+	"blockedArgumentPatterns": {desc: "Go RE2 regular expressions; an argument matching one as a whole is refused."},
+	"blockInjectionPatterns":  {desc: "Refuse arguments containing $(, backtick, |, ;, &, newline, ../ or ..\\ (seed compatibility; no shell ever parses arguments)."},
+
+	"additionalBlockedEnvVars": {desc: "Environment variable names blocked in addition to the built-in list (case-insensitive)."},
+	"allowedEnvVars":           {desc: "When non-empty, the only environment variable names a request may set."},
+	"maxEnvVarCount":           {desc: "Maximum number of environment variables a request may set; 0 = no limit.", min: 0},
+	"inheritEnvVars":           {desc: "Names copied from the server's own environment into every child (default none)."},
+
+	"allowedWorkingDirectories": {desc: "Absolute directories (and their subdirectories) a process may run in; compared after resolving symlinks."},
+	"blockedWorkingDirectories": {desc: "Absolute directories (and their subdirectories) no process may run in; blocked wins over allowed."},
+
+	"defaultResourceLimits":             {desc: "Limits applied when a request omits them; members merge per key over the defaults."},
+	"maximumResourceLimits":             {desc: "The highest limits a request may ask for; a member that is 0 or absent means no maximum."},
+	"resourceLimits.maxCpuPercent":      {desc: "Share of one CPU core in percent (cgroup CPU quota); 0 = not set.", min: 0},
+	"resourceLimits.maxMemoryMB":        {desc: "Memory of the whole process tree in MiB (cgroup, OOM-kill); 0 = not set.", min: 0},
+	"resourceLimits.maxFileDescriptors": {desc: "Open file descriptors per process (RLIMIT_NOFILE); 0 = not set.", min: 0},
+	"resourceLimits.maxCpuTime":         {desc: "CPU seconds (RLIMIT_CPU per process, the tree's cgroup CPU usage watched); 0 = not set.", min: 0},
+	"resourceLimits.maxProcesses":       {desc: "Processes and threads in the tree (cgroup pids); 0 = not set.", min: 0},
+	"strictResourceEnforcement":         {desc: "Refuse a launch whose limits the kernel cannot enforce here, and kill the whole tree at once (SIGKILL) on a violation."},
+
+	"maxConcurrentProcesses":         {desc: "Processes running at once, all agents together; 0 = no limit.", min: 0},
+	"maxConcurrentProcessesPerAgent": {desc: "Processes running at once per agent; 0 = no per-agent limit.", min: 0},
+	"maxProcessLifetime":             {desc: "Seconds any process may run before it is killed; a request's timeout may only shorten it.", min: 1},
+	"maxTotalProcesses":              {desc: "Launches over the server's life; 0 = no limit.", min: 0},
+	"exitedRetentionSeconds":         {desc: "Seconds an exited process's status and output stay readable; 0 = forgotten at exit.", min: 0},
+
+	"maxLaunchesPerMinute":     {desc: "Launches per agent in any 60-second window; 0 = no limit.", min: 0},
+	"maxLaunchesPerHour":       {desc: "Launches per agent in any 3600-second window; 0 = no limit.", min: 0},
+	"rateLimitCooldownSeconds": {desc: "Seconds an agent is refused after exceeding a rate limit; 0 = no cooldown.", min: 0},
+
+	"allowProcessTermination":        {desc: "Allow process_terminate on the agent's own processes."},
+	"allowGroupTermination":          {desc: "Allow process_terminate_group."},
+	"allowForcedTermination":         {desc: "Allow force (SIGKILL) on request."},
+	"requireTerminationConfirmation": {desc: "A human confirms every termination (MCP elicitation). Not available in this build."},
+
+	"allowStdinInput":     {desc: "Allow process_send_stdin."},
+	"allowOutputCapture":  {desc: "Capture stdout/stderr; when false, output goes to /dev/null."},
+	"maxOutputBufferSize": {desc: "Bytes kept per stream (ring buffer); older bytes are dropped and counted.", min: 1},
+	"blockBinaryStdin":    {desc: "Refuse stdin data with NUL, invalid UTF-8 or control characters other than tab, newline and carriage return, and refuse base64 encoding."},
+
+	"enableChroot":       {desc: "Run children inside chrootDirectory. Not available in this build."},
+	"chrootDirectory":    {desc: "Absolute path of the jail's root (used with enableChroot)."},
+	"enableNamespaces":   {desc: "Give children new Linux namespaces as selected by namespaces. Not available in this build."},
+	"namespaces":         {desc: "Which namespaces a child gets (used with enableNamespaces). Not available in this build."},
+	"namespaces.pid":     {desc: "New PID namespace with its own /proc."},
+	"namespaces.network": {desc: "New network namespace (loopback only)."},
+	"namespaces.mount":   {desc: "New mount namespace."},
+	"namespaces.uts":     {desc: "New UTS namespace (hostname)."},
+	"namespaces.ipc":     {desc: "New IPC namespace."},
+	"namespaces.user":    {desc: "New user namespace."},
+	"enableSeccomp":      {desc: "Filter the child's system calls with seccompProfile. Not available in this build."},
+	"seccompProfile":     {desc: "Seccomp profile: strict, moderate or permissive; required when enableSeccomp is true (\"\" = none).", enum: append([]string{""}, SeccompProfiles...)},
+
+	"blockNetworkAccess":         {desc: "Children get an empty network namespace (loopback only). Not available in this build."},
+	"allowedNetworkDestinations": {desc: "Destinations reachable through the egress proxy (hosts, *.wildcards, IPs, CIDRs, optional :port). Not available in this build."},
+	"blockedNetworkDestinations": {desc: "Destinations never reachable; blocked wins. Not available in this build."},
+
+	"enableAuditLog":             {desc: "Write the hash-chained JSONL audit log."},
+	"auditLogPath":               {desc: "Absolute path of the audit log; default $XDG_STATE_HOME/mcp-process/audit.log, else ~/.local/state/mcp-process/audit.log."},
+	"auditLogLevel":              {desc: "Lowest level recorded: debug (also reads), info (launches, exits, terminations, stdin, config), warn (violations), error.", enum: AuditLogLevels},
+	"securityViolationLogPath":   {desc: "Absolute path of the separate security-violation log; default security-violations.log beside the audit log."},
+	"enableSecurityAlerts":       {desc: "Raise an alert for every security violation (POSTed to securityAlertWebhook when set, else recorded in the violation log only)."},
+	"securityAlertWebhook":       {desc: "http(s) URL alerts are POSTed to; requires securityAlertWebhookSecret.", format: "uri"},
+	"securityAlertWebhookSecret": {desc: "HMAC-SHA256 key signing each alert (header X-MCP-Process-Signature). Redacted wherever the policy is shown."},
+
+	"requireConfirmation":        {desc: "A human confirms every launch (MCP elicitation). Not available in this build."},
+	"requireConfirmationFor":     {desc: "Executables whose launches a human confirms. Not available in this build."},
+	"autoApproveAfterCount":      {desc: "After this many approved launches of the same executable by the same agent, stop asking; 0 = always ask.", min: 0},
+	"confirmationTimeoutSeconds": {desc: "Seconds to wait for a human's answer; no answer means no.", min: 1},
+
+	"allowedTimeWindows": {desc: "Windows in which launches are allowed: \"DAYS TIMES [ZONE]\", e.g. \"Mon-Fri 09:00-17:00\"."},
+	"blockedTimeWindows": {desc: "Windows in which launches are refused; blocked wins."},
+	"timeZone":           {desc: "IANA zone for windows that name none (default: the server's local zone)."},
+
+	"enableMAC":          {desc: "Run children under an AppArmor profile or SELinux context. Not available in this build."},
+	"macProfile":         {desc: "AppArmor profile or SELinux context (required with enableMAC)."},
+	"dropCapabilities":   {desc: "Capabilities removed from every set (\"ALL\" allowed). Not available in this build."},
+	"keepCapabilities":   {desc: "Capabilities kept when the server runs as root. Not available in this build."},
+	"readOnlyFilesystem": {desc: "Children see every mount read-only except a private /tmp and writablePaths. Not available in this build."},
+	"tmpfsSize":          {desc: "Size of the private /tmp in MiB with readOnlyFilesystem; 0 = not set. Values above 0 are not available in this build.", min: 0},
+	"writablePaths":      {desc: "Absolute paths left writable under readOnlyFilesystem or landlock. Not available in this build."},
+	"landlock":           {desc: "Restrict the filesystem with Landlock: read-only except the working directory, /tmp and writablePaths. Not available in this build."},
+
+	"agents":             {desc: "HTTP bearer-token agents; each token maps to an agent id."},
+	"agents.id":          {desc: "The agent's id (non-empty, unique)."},
+	"agents.tokenSha256": {desc: "Hex SHA-256 of the agent's bearer token (64 hex characters). Redacted wherever the policy is shown.", pattern: "^[0-9a-fA-F]{64}$"},
+}
+
+// SchemaID is the schema's $id.
+const SchemaID = "https://github.com/mcp-process/mcp-process/config.schema.json"
+
+// Schema returns the configuration's JSON Schema (draft 2020-12): every key
+// with its type, enum, minimum, default and description, and
+// additionalProperties false on every object. It is generated from the
+// Config type, so it cannot drift from the decoder.
+func Schema() []byte {
+	def := defaults(func(string) string { return "" })
+	root := objectSchema(reflect.TypeFor[Config](), "", reflect.ValueOf(def).Elem())
+	root["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+	root["$id"] = SchemaID
+	root["title"] = "mcp-process configuration"
+	root["description"] = "Policy of the mcp-process MCP server. Unknown keys, duplicate keys and null values are refused."
+	out, err := json.Marshal(root, json.Deterministic(true), jsontext.WithIndent("  "))
+	if err != nil {
+		panic(err)
+	}
+	return append(out, '\n')
+}
+
+// docPrefix maps a struct type to the prefix of its members' keyDocs entries.
+func docPrefix(t reflect.Type, parent string) string {
+	switch t {
+	case reflect.TypeFor[ResourceLimits]():
+		return "resourceLimits."
+	case reflect.TypeFor[Config]():
+		return ""
+	}
+	return parent + "."
+}
+
+func objectSchema(t reflect.Type, parent string, def reflect.Value) map[string]any {
+	props := map[string]any{}
+	prefix := docPrefix(t, parent)
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name := jsonName(f)
+		if name == "" {
+			continue
+		}
+		var fdef reflect.Value
+		if def.IsValid() {
+			fdef = def.Field(i)
+		}
+		props[name] = fieldSchema(f.Type, prefix+name, fdef)
+	}
+	return map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+}
+
+func fieldSchema(t reflect.Type, key string, def reflect.Value) map[string]any {
+	doc, ok := keyDocs[key]
+	if !ok {
+		panic(fmt.Sprintf("config: key %q has no entry in keyDocs", key))
+	}
+	var s map[string]any
+	switch t.Kind() {
+	case reflect.Bool:
+		s = map[string]any{"type": "boolean"}
+	case reflect.String:
+		s = map[string]any{"type": "string"}
+	case reflect.Int, reflect.Int64:
+		s = map[string]any{"type": "integer", "minimum": doc.min}
+	case reflect.Float64:
+		s = map[string]any{"type": "number", "minimum": doc.min}
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.String {
+			s = map[string]any{"type": "array", "items": map[string]any{"type": "string"}}
+		} else {
+			item := objectSchema(t.Elem(), strings.TrimSuffix(key, "[]"), reflect.Value{})
+			if t.Elem() == reflect.TypeFor[Agent]() {
+				item["required"] = []string{"id", "tokenSha256"}
+			}
+			s = map[string]any{"type": "array", "items": item}
+		}
+	case reflect.Struct:
+		s = objectSchema(t, key, def)
+	default:
+		panic(fmt.Sprintf("config: key %q has an unsupported type %v", key, t))
+	}
+	s["description"] = doc.desc
+	if doc.enum != nil {
+		s["enum"] = doc.enum
+	}
+	if doc.format != "" {
+		s["format"] = doc.format
+	}
+	if doc.pattern != "" {
+		s["pattern"] = doc.pattern
+	}
+	if def.IsValid() && t.Kind() != reflect.Struct && key != "auditLogPath" && key != "securityViolationLogPath" {
+		v := def.Interface()
+		if t.Kind() == reflect.Slice && def.Len() == 0 {
+			v = []any{}
+		}
+		s["default"] = v
+	}
+	return s
+}

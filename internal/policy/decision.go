@@ -1,0 +1,62 @@
+// Package policy decides whether a launch request may run, and if so exactly
+// what runs: the resolved executable, the built argv, environment, working
+// directory and limits.
+//
+// Guarantees: Evaluate is pure with respect to the system: it reads the
+// filesystem (to resolve paths, stat files, read a #! line) but starts no
+// process, writes nothing and keeps no state. Every refusal is an
+// *errcode.Error with a stable code, the layer and a remedy. Checks run in the
+// order of SPEC section 6; the first failure wins.
+package policy
+
+import (
+	"time"
+
+	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/errcode"
+)
+
+// Request is what an agent asks to launch (the launch-relevant part of a
+// process_start / process_run / process_start_service call).
+type Request struct {
+	Agent      string
+	Executable string
+	Args       []string
+	Cwd        string            // "" = the first allowed working directory
+	Env        map[string]string // names and values the request sets
+	// Limits the request sets; zero fields are filled from defaultResourceLimits.
+	Limits config.ResourceLimits
+	// Timeout requested (0 = none); it may only shorten maxProcessLifetime.
+	Timeout time.Duration
+}
+
+// Spec is exactly what the sandbox launches once a request is allowed.
+type Spec struct {
+	// Path is the resolved real path of the executable (symlinks resolved).
+	Path string
+	// Dev and Ino identify the file that passed the checks; the launcher opens
+	// Path and refuses to run a file whose identity differs (a swap after the check).
+	Dev, Ino uint64
+	// Script is true when the file starts with "#!" (the interpreter, which
+	// passed the executable policy too, is Interpreter).
+	Script      bool
+	Interpreter string
+	// Argv is the full argv; Argv[0] is the executable name as requested.
+	Argv []string
+	// Env is the built environment ("NAME=value"), never the server's own.
+	Env []string
+	// Dir is the resolved working directory.
+	Dir string
+	// Limits are the effective resource limits (defaults filled in).
+	Limits config.ResourceLimits
+	// Lifetime is the maximum run time: min(maxProcessLifetime, request timeout).
+	Lifetime time.Duration
+}
+
+// Decision is the outcome of Evaluate. When Allow is false, Err says why;
+// when true, Spec says what runs.
+type Decision struct {
+	Allow bool
+	Err   *errcode.Error
+	Spec  *Spec
+}

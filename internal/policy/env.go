@@ -1,0 +1,146 @@
+package policy
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/errcode"
+)
+
+// Fixed limits on request environment values (SPEC 3.3).
+const (
+	MaxEnvValueBytes = 4096
+	MaxEnvTotalBytes = 65536
+)
+
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func (p *Policy) compileEnvironment() *errcode.Error {
+	p.blockedEnv = map[string]bool{}
+	for i, n := range p.cfg.AdditionalBlockedEnvVars {
+		if n == "" {
+			return errcode.Fail(errcode.InvalidInput, LayerConfig, "remove the empty entry",
+				"additionalBlockedEnvVars[%d] is empty", i)
+		}
+		p.blockedEnv[strings.ToUpper(n)] = true
+	}
+	if len(p.cfg.AllowedEnvVars) > 0 {
+		p.allowedEnv = map[string]bool{}
+		for _, n := range p.cfg.AllowedEnvVars {
+			p.allowedEnv[strings.ToUpper(n)] = true
+		}
+	}
+	for i, n := range p.cfg.InheritEnvVars {
+		if !envNameRE.MatchString(n) {
+			return errcode.Fail(errcode.InvalidInput, LayerConfig,
+				"use a variable name: letters, digits and _, not starting with a digit",
+				"inheritEnvVars[%d] (%q) is not a valid variable name", i, n)
+		}
+		if config.IsAlwaysBlockedEnvVar(n) {
+			return errcode.Fail(errcode.InvalidInput, LayerConfig,
+				"remove "+n+" from inheritEnvVars: it is always blocked",
+				"inheritEnvVars[%d] (%s) is an always-blocked variable", i, n)
+		}
+	}
+	if p.cfg.MaxEnvVarCount < 0 {
+		return errcode.Fail(errcode.InvalidInput, LayerConfig, "use 0 (no limit) or a positive number",
+			"maxEnvVarCount is negative (%d)", p.cfg.MaxEnvVarCount)
+	}
+	return nil
+}
+
+// BuildEnvironment checks the request's variables (SPEC 3.3) and builds the
+// child's whole environment, sorted "NAME=value": the base (PATH=searchPath,
+// HOME, LANG, TERM, TMPDIR), the inheritEnvVars copied from the server's
+// environment, then the request's variables. The server's environment never
+// leaks otherwise. A refusal names the variable, never its value.
+func (p *Policy) BuildEnvironment(reqEnv map[string]string) ([]string, *errcode.Error) {
+	if limit := p.cfg.MaxEnvVarCount; limit > 0 && len(reqEnv) > limit {
+		return nil, errcode.Deny(errcode.EnvInvalid, LayerEnvironment,
+			fmt.Sprintf("set at most %d variables, or raise maxEnvVarCount", limit),
+			"%d environment variables given, maxEnvVarCount is %d", len(reqEnv), limit)
+	}
+	names := make([]string, 0, len(reqEnv))
+	for n := range reqEnv {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	total := 0
+	for _, n := range names {
+		v := reqEnv[n]
+		if !envNameRE.MatchString(n) {
+			return nil, errcode.Deny(errcode.EnvInvalid, LayerEnvironment,
+				"use a variable name of letters, digits and _ that does not start with a digit",
+				"environment variable name %q is not valid", n)
+		}
+		if config.IsAlwaysBlockedEnvVar(n) {
+			remedy := "remove " + n + " from env: it is always blocked"
+			if strings.EqualFold(n, "PATH") {
+				remedy = "remove PATH from env: children get PATH=" + p.searchPath + " (the searchPath key)"
+			}
+			return nil, errcode.Deny(errcode.EnvInvalid, LayerEnvironment, remedy,
+				"environment variable %s is always blocked (it can change what code runs)", n)
+		}
+		if p.blockedEnv[strings.ToUpper(n)] {
+			return nil, errcode.Deny(errcode.EnvInvalid, LayerEnvironment,
+				"remove "+n+" from env, or from additionalBlockedEnvVars",
+				"environment variable %s is in additionalBlockedEnvVars", n)
+		}
+		if p.allowedEnv != nil && !p.allowedEnv[strings.ToUpper(n)] {
+			return nil, errcode.Deny(errcode.EnvInvalid, LayerEnvironment,
+				"remove "+n+" from env, or add it to allowedEnvVars",
+				"environment variable %s is not in allowedEnvVars", n)
+		}
+		if strings.IndexByte(v, 0) >= 0 {
+			return nil, errcode.Deny(errcode.EnvInvalid, LayerEnvironment,
+				"remove the NUL byte from the value of "+n,
+				"the value of %s contains a NUL byte", n)
+		}
+		for _, t := range []struct{ tok, shown string }{{"$(", "$("}, {"`", "a backtick"}, {"\n", "a newline"}} {
+			if strings.Contains(v, t.tok) {
+				return nil, errcode.Deny(errcode.EnvInvalid, LayerEnvironment,
+					"remove "+t.shown+" from the value of "+n,
+					"the value of %s contains %s", n, t.shown)
+			}
+		}
+		if len(v) > MaxEnvValueBytes {
+			return nil, errcode.Deny(errcode.EnvInvalid, LayerEnvironment,
+				fmt.Sprintf("keep each value at most %d bytes (pass large data through stdin or a file)", MaxEnvValueBytes),
+				"the value of %s is %d bytes, the maximum is %d", n, len(v), MaxEnvValueBytes)
+		}
+		total += len(n) + 1 + len(v)
+		if total > MaxEnvTotalBytes {
+			return nil, errcode.Deny(errcode.EnvInvalid, LayerEnvironment,
+				fmt.Sprintf("keep the request's variables at most %d bytes in total", MaxEnvTotalBytes),
+				"the request's environment exceeds %d bytes in total", MaxEnvTotalBytes)
+		}
+	}
+
+	env := map[string]string{
+		"PATH":   p.searchPath,
+		"HOME":   "/",
+		"LANG":   "C.UTF-8",
+		"TERM":   "dumb",
+		"TMPDIR": "/tmp",
+	}
+	if h := p.getenv("HOME"); h != "" {
+		env["HOME"] = h
+	}
+	for _, n := range p.cfg.InheritEnvVars {
+		if v := p.getenv(n); v != "" {
+			env[n] = v
+		}
+	}
+	for n, v := range reqEnv {
+		env[n] = v
+	}
+	out := make([]string, 0, len(env))
+	for n, v := range env {
+		out = append(out, n+"="+v)
+	}
+	slices.Sort(out)
+	return out, nil
+}

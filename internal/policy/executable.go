@@ -1,0 +1,517 @@
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/errcode"
+)
+
+// maxInterpreterDepth bounds nested "#!" scripts (Linux allows a few levels).
+const maxInterpreterDepth = 4
+
+// allowEntry is one compiled allowedExecutables entry.
+type allowEntry struct {
+	raw    string
+	isPath bool // contains a slash: matches the resolved real path
+	isGlob bool // contains glob metacharacters
+}
+
+// resolved is an executable file found on disk.
+type resolved struct {
+	requested string      // as named (request string, or #! word)
+	real      string      // realpath
+	info      fs.FileInfo // stat of real
+	// foundAs is the name under which the file was found in a searchPath
+	// directory ("python3" for /usr/bin/python3 -> python3.11), or "".
+	foundAs string
+}
+
+func (p *Policy) compileSearchPath() *errcode.Error {
+	sp := p.cfg.SearchPath
+	if sp == "" {
+		sp = DefaultSearchPath
+	}
+	for i, d := range strings.Split(sp, string(os.PathListSeparator)) {
+		if d == "" {
+			continue
+		}
+		if !filepath.IsAbs(d) {
+			return errcode.Fail(errcode.InvalidInput, LayerConfig,
+				"use absolute directories only in searchPath",
+				"searchPath entry %d (%q) is not an absolute directory", i, d)
+		}
+		d = filepath.Clean(d)
+		if !slices.Contains(p.searchDirs, d) {
+			p.searchDirs = append(p.searchDirs, d)
+		}
+	}
+	if len(p.searchDirs) == 0 {
+		return errcode.Fail(errcode.InvalidInput, LayerConfig,
+			"set searchPath to a list of absolute directories such as "+DefaultSearchPath,
+			"searchPath has no directory")
+	}
+	p.searchPath = strings.Join(p.searchDirs, string(os.PathListSeparator))
+	return nil
+}
+
+func (p *Policy) compileExecutables() *errcode.Error {
+	for i, e := range p.cfg.AllowedExecutables {
+		if e == "" {
+			return errcode.Fail(errcode.InvalidInput, LayerConfig, "remove the empty entry",
+				"allowedExecutables[%d] is empty", i)
+		}
+		ent := allowEntry{raw: e, isPath: strings.Contains(e, "/"), isGlob: strings.ContainsAny(e, `*?[\`)}
+		if ent.isPath && !path.IsAbs(e) {
+			return errcode.Fail(errcode.InvalidInput, LayerConfig,
+				"use a bare name (resolved in searchPath) or an absolute path",
+				"allowedExecutables[%d] (%q) is a relative path", i, e)
+		}
+		if _, err := path.Match(e, ""); err != nil {
+			return errcode.Fail(errcode.InvalidInput, LayerConfig,
+				"fix the glob (path.Match syntax: * ? [a-z])",
+				"allowedExecutables[%d] (%q) is not a valid glob: %v", i, e, err)
+		}
+		if ent.isPath && !ent.isGlob {
+			ent.raw = path.Clean(e)
+		}
+		p.allow = append(p.allow, ent)
+	}
+	for i, e := range p.cfg.AdditionalBlockedExecutables {
+		switch {
+		case e == "":
+			return errcode.Fail(errcode.InvalidInput, LayerConfig, "remove the empty entry",
+				"additionalBlockedExecutables[%d] is empty", i)
+		case strings.Contains(e, "/"):
+			if !path.IsAbs(e) {
+				return errcode.Fail(errcode.InvalidInput, LayerConfig,
+					"use a bare name or an absolute path",
+					"additionalBlockedExecutables[%d] (%q) is a relative path", i, e)
+			}
+			p.blockedExtraP = append(p.blockedExtraP, path.Clean(e))
+		default:
+			if _, err := path.Match(e, ""); err != nil {
+				return errcode.Fail(errcode.InvalidInput, LayerConfig,
+					"fix the glob (path.Match syntax)",
+					"additionalBlockedExecutables[%d] (%q) is not a valid glob: %v", i, e, err)
+			}
+			p.blockedExtra = append(p.blockedExtra, strings.ToLower(e))
+		}
+	}
+	return nil
+}
+
+// checkExecutable runs the executable checks in the order of SPEC 6: name
+// form, always-blocked requested name, resolution, always-blocked resolved
+// file, shell, setuid, allowlist; then the "#!" interpreter, if any, through
+// the same checks. On success it fills spec's Path, Dev, Ino, Script and
+// Interpreter.
+func (p *Policy) checkExecutable(name string, spec *Spec) *errcode.Error {
+	// 1. Name form.
+	if name == "" {
+		return errcode.Fail(errcode.InvalidInput, LayerExecutable,
+			"name the executable (a bare name looked up in searchPath, or an absolute path)",
+			"the executable is empty")
+	}
+	if strings.IndexByte(name, 0) >= 0 {
+		return errcode.Fail(errcode.InvalidInput, LayerExecutable,
+			"remove the NUL byte from the executable name", "the executable name contains a NUL byte")
+	}
+	if !filepath.IsAbs(name) && strings.Contains(name, "/") {
+		return errcode.Deny(errcode.ExecutableNotAllowed, LayerExecutable,
+			"use a bare name (looked up in searchPath "+p.searchPath+") or an absolute path",
+			"the executable %q is a relative path; relative paths are never resolved", name)
+	}
+	// 2. Always-blocked requested name.
+	if err := p.checkBlocked(name, ""); err != nil {
+		return err
+	}
+	// 3. Resolution.
+	r, err := p.resolve(name)
+	if err != nil {
+		return err
+	}
+	// 4.-7. and the interpreter chain.
+	interp, err := p.checkFile(r, 0)
+	if err != nil {
+		return err
+	}
+	spec.Path = r.real
+	spec.Dev, spec.Ino = fileID(r.info)
+	if interp != nil {
+		spec.Script = true
+		spec.Interpreter = interp.real
+	}
+	return nil
+}
+
+// checkBlocked refuses an always-blocked or additionally blocked executable,
+// by the requested name and, when known, by the resolved real path.
+func (p *Policy) checkBlocked(requested, real string) *errcode.Error {
+	names := []string{path.Base(requested)}
+	if real != "" {
+		names = append(names, path.Base(real))
+	}
+	for _, n := range names {
+		if config.IsAlwaysBlockedExecutable(n) {
+			what := fmt.Sprintf("%q", requested)
+			if real != "" && path.Base(real) == n {
+				what = fmt.Sprintf("%q (resolved to %s)", requested, real)
+			}
+			return errcode.Deny(errcode.ExecutableBlocked, LayerExecutable,
+				"use another program: "+strings.ToLower(n)+" is on the built-in blocklist (privilege/system tools and exec wrappers) and cannot be allowed",
+				"the executable %s is always blocked", what)
+		}
+		ln := strings.ToLower(n)
+		for _, b := range p.blockedExtra {
+			if ok, _ := path.Match(b, ln); ok {
+				return errcode.Deny(errcode.ExecutableBlocked, LayerExecutable,
+					"remove "+b+" from additionalBlockedExecutables if it should run",
+					"the executable %q is in additionalBlockedExecutables", requested)
+			}
+		}
+	}
+	for _, b := range p.blockedExtraP {
+		cands := []string{b}
+		if rb, err := filepath.EvalSymlinks(b); err == nil {
+			cands = append(cands, rb)
+		}
+		for _, c := range cands {
+			if (filepath.IsAbs(requested) && filepath.Clean(requested) == c) || (real != "" && real == c) {
+				return errcode.Deny(errcode.ExecutableBlocked, LayerExecutable,
+					"remove "+b+" from additionalBlockedExecutables if it should run",
+					"the executable %q is in additionalBlockedExecutables", requested)
+			}
+		}
+	}
+	return nil
+}
+
+// resolve finds the file a name designates: a bare name in searchPath only
+// (never the request's PATH nor the server's cwd), an absolute path as is;
+// then realpath. The result is a regular file with an execute bit.
+func (p *Policy) resolve(name string) (*resolved, *errcode.Error) {
+	if !filepath.IsAbs(name) {
+		for _, d := range p.searchDirs {
+			cand := filepath.Join(d, name)
+			r, err := resolveFile(cand)
+			if err != nil {
+				continue
+			}
+			r.requested = name
+			r.foundAs = name
+			return r, nil
+		}
+		return nil, errcode.Fail(errcode.ExecutableNotFound, LayerExecutable,
+			"install "+name+" in a searchPath directory ("+p.searchPath+") or name it by absolute path",
+			"executable %q not found in searchPath %s (the request's PATH is never used)", name, p.searchPath)
+	}
+	clean := filepath.Clean(name)
+	r, err := resolveFile(clean)
+	if err != nil {
+		return nil, errcode.Fail(errcode.ExecutableNotFound, LayerExecutable,
+			"name an existing executable regular file",
+			"executable %q: %v", name, err)
+	}
+	r.requested = name
+	if slices.Contains(p.searchDirs, filepath.Dir(clean)) {
+		r.foundAs = filepath.Base(clean)
+	}
+	return r, nil
+}
+
+var errNotExecutable = errors.New("not a regular file with an execute permission bit")
+
+func resolveFile(p string) (*resolved, error) {
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, errors.New("no such file")
+		}
+		return nil, err
+	}
+	fi, err := os.Stat(real)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return nil, errNotExecutable
+	}
+	return &resolved{real: real, info: fi}, nil
+}
+
+// checkFile runs steps 4 to 7 on a resolved file, then the same checks on its
+// "#!" interpreter. It returns the (first-level) interpreter of a script.
+func (p *Policy) checkFile(r *resolved, depth int) (*resolved, *errcode.Error) {
+	// 4. Always-blocked resolved file.
+	if err := p.checkBlocked(r.requested, r.real); err != nil {
+		return nil, err
+	}
+	sb, err := readShebang(r.real)
+	if err != nil {
+		return nil, errcode.Deny(errcode.ExecutableNotAllowed, LayerExecutable,
+			"make "+r.real+" readable by the server so it can be checked",
+			"cannot read %s to check it: %v", r.real, err)
+	}
+	// 5. Shell.
+	block := p.cfg.BlockShellInterpreters
+	if block {
+		if err := p.checkShell(r, ""); err != nil {
+			return nil, err
+		}
+		if sb != nil && sb.command != "" && config.IsShell(path.Base(sb.command)) {
+			return nil, shellDenied(r, fmt.Sprintf("its #! line runs the shell %q", sb.command))
+		}
+	}
+	var interp *resolved
+	if sb != nil {
+		if depth >= maxInterpreterDepth {
+			return nil, errcode.Deny(errcode.ExecutableNotAllowed, LayerExecutable,
+				"run the final interpreter directly",
+				"%s: too many nested #! interpreters", r.real)
+		}
+		var ierr *errcode.Error
+		if interp, ierr = p.resolveInterpreter(r, sb); ierr != nil {
+			return nil, ierr
+		}
+		if block {
+			if err := p.checkShell(interp, r.real); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// 6. Setuid / setgid.
+	if p.cfg.BlockSetuidExecutables && r.info.Mode()&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
+		return nil, errcode.Deny(errcode.SetuidBlocked, LayerExecutable,
+			"remove the bit (chmod u-s,g-s "+r.real+") or set blockSetuidExecutables to false",
+			"%s has the setuid or setgid bit", r.real)
+	}
+	// 7. Allowlist.
+	if !p.allowed(r) {
+		return nil, notAllowed(r, len(p.allow) == 0)
+	}
+	// The interpreter passes the whole executable policy too.
+	if interp != nil {
+		if _, err := p.checkFile(interp, depth+1); err != nil {
+			return nil, err
+		}
+	}
+	return interp, nil
+}
+
+func notAllowed(r *resolved, empty bool) *errcode.Error {
+	remedy := "add " + r.real + " to allowedExecutables"
+	if r.foundAs != "" {
+		remedy = "add " + r.foundAs + " (or " + r.real + ") to allowedExecutables"
+	}
+	msg := "%q (resolved to %s) is not in allowedExecutables"
+	if empty {
+		msg = "%q (resolved to %s) is not allowed: allowedExecutables is empty, so nothing may run"
+	}
+	return errcode.Deny(errcode.ExecutableNotAllowed, LayerExecutable, remedy, msg, r.requested, r.real)
+}
+
+func shellDenied(r *resolved, why string) *errcode.Error {
+	return errcode.Deny(errcode.ShellBlocked, LayerExecutable,
+		"run the program directly (arguments go to execve as is, no shell is needed) or set blockShellInterpreters to false",
+		"%q (resolved to %s) is a shell: %s", r.requested, r.real, why)
+}
+
+// checkShell refuses a file that is a shell by name (requested or resolved)
+// or by content (same SHA-256 as a shell binary of this host). scriptOf,
+// when set, is the script whose interpreter r is.
+func (p *Policy) checkShell(r *resolved, scriptOf string) *errcode.Error {
+	why := ""
+	switch {
+	case config.IsShell(path.Base(r.requested)):
+		why = "its name is a shell's"
+	case config.IsShell(path.Base(r.real)):
+		why = "it resolves to a shell"
+	default:
+		match, err := p.shells.matches(r.real, r.info.Size())
+		if err != nil {
+			return errcode.Deny(errcode.ExecutableNotAllowed, LayerExecutable,
+				"make "+r.real+" readable by the server so it can be checked",
+				"cannot read %s to check it: %v", r.real, err)
+		}
+		if match != "" {
+			why = "its content is identical to the shell " + match
+		}
+	}
+	if why == "" {
+		return nil
+	}
+	if scriptOf != "" {
+		why = "it is the #! interpreter of " + scriptOf + " and " + why
+	}
+	return shellDenied(r, why)
+}
+
+// allowed reports whether r matches an allowedExecutables entry. A bare name
+// matches the basename of the resolved file, or the name under which it was
+// found in a searchPath directory; a name with glob characters matches those
+// names as a glob; a path or a glob with a slash matches the resolved real
+// path (the entry's own symlinks are resolved too).
+func (p *Policy) allowed(r *resolved) bool {
+	names := []string{filepath.Base(r.real)}
+	if r.foundAs != "" {
+		names = append(names, r.foundAs)
+	}
+	for _, e := range p.allow {
+		switch {
+		case !e.isPath:
+			for _, n := range names {
+				if ok, _ := path.Match(e.raw, n); ok {
+					return true
+				}
+			}
+		case !e.isGlob:
+			if e.raw == r.real {
+				return true
+			}
+			if re, err := filepath.EvalSymlinks(e.raw); err == nil && re == r.real {
+				return true
+			}
+		default:
+			if ok, _ := path.Match(e.raw, r.real); ok {
+				return true
+			}
+			// Resolve a literal directory part ("/bin/*" on a merged-/usr host).
+			dir, base := path.Split(e.raw)
+			if !strings.ContainsAny(dir, `*?[\`) {
+				if rd, err := filepath.EvalSymlinks(dir); err == nil {
+					if ok, _ := path.Match(path.Join(rd, base), r.real); ok {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+// shebang is a parsed "#!" line.
+type shebang struct {
+	interpreter string // the path after #!
+	// command is the program the line runs: the interpreter, or for
+	// "#!/usr/bin/env X" the word X.
+	command string
+	viaEnv  bool
+}
+
+// readShebang returns the parsed "#!" line of a file, or nil when the file
+// is not a script.
+func readShebang(file string) (*shebang, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, 256) // BINPRM_BUF_SIZE
+	n, err := io.ReadFull(f, buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	buf = buf[:n]
+	if !bytes.HasPrefix(buf, []byte("#!")) {
+		return nil, nil
+	}
+	line := buf[2:]
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	words := strings.Fields(string(line))
+	sb := &shebang{}
+	if len(words) == 0 {
+		return sb, nil
+	}
+	sb.interpreter = words[0]
+	sb.command = words[0]
+	if strings.EqualFold(path.Base(words[0]), "env") {
+		sb.viaEnv = true
+		sb.command = ""
+		rest := words[1:]
+		if len(rest) > 0 && (rest[0] == "-S" || rest[0] == "--split-string") {
+			rest = rest[1:]
+		}
+		if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") && !strings.Contains(rest[0], "=") {
+			sb.command = rest[0]
+		}
+	}
+	return sb, nil
+}
+
+// resolveInterpreter resolves the program a script's #! line runs. For
+// "#!/usr/bin/env X", env (an exec wrapper) is accepted only as the system's
+// env with no options or assignments, and X is resolved in searchPath — the
+// child's PATH is searchPath, so that is what env will run.
+func (p *Policy) resolveInterpreter(script *resolved, sb *shebang) (*resolved, *errcode.Error) {
+	if sb.interpreter == "" {
+		return nil, errcode.Deny(errcode.ExecutableNotAllowed, LayerExecutable,
+			"name an interpreter by absolute path on the #! line",
+			"%s has an empty #! line", script.real)
+	}
+	if !path.IsAbs(sb.interpreter) {
+		return nil, errcode.Deny(errcode.ExecutableNotAllowed, LayerExecutable,
+			"name the interpreter by absolute path on the #! line",
+			"%s: its #! interpreter %q is a relative path", script.real, sb.interpreter)
+	}
+	if !sb.viaEnv {
+		if err := p.checkBlocked(sb.interpreter, ""); err != nil {
+			return nil, err
+		}
+		r, err := resolveFile(filepath.Clean(sb.interpreter))
+		if err != nil {
+			return nil, errcode.Fail(errcode.ExecutableNotFound, LayerExecutable,
+				"install the interpreter or fix the #! line of "+script.real,
+				"%s: #! interpreter %q: %v", script.real, sb.interpreter, err)
+		}
+		r.requested = sb.interpreter
+		if slices.Contains(p.searchDirs, filepath.Dir(filepath.Clean(sb.interpreter))) {
+			r.foundAs = filepath.Base(sb.interpreter)
+		}
+		return r, nil
+	}
+	// env: it must be the system's env binary, running one plain command.
+	envFile, err := resolveFile(filepath.Clean(sb.interpreter))
+	if err != nil {
+		return nil, errcode.Fail(errcode.ExecutableNotFound, LayerExecutable,
+			"install the interpreter or fix the #! line of "+script.real,
+			"%s: #! interpreter %q: %v", script.real, sb.interpreter, err)
+	}
+	dir := filepath.Dir(envFile.real)
+	if filepath.Base(envFile.real) != "env" || !(slices.Contains(p.searchDirs, dir) || slices.Contains(shellSearchDirs, dir)) ||
+		(p.cfg.BlockSetuidExecutables && envFile.info.Mode()&(fs.ModeSetuid|fs.ModeSetgid) != 0) {
+		return nil, errcode.Deny(errcode.ExecutableBlocked, LayerExecutable,
+			"name the interpreter by absolute path on the #! line",
+			"%s: its #! interpreter %q is not the system's env", script.real, sb.interpreter)
+	}
+	if sb.command == "" {
+		return nil, errcode.Deny(errcode.ExecutableBlocked, LayerExecutable,
+			"use \"#!/usr/bin/env PROGRAM\" without options or variable assignments, or name the interpreter by absolute path",
+			"%s: its #! line runs env with options, assignments or no program (env is an exec wrapper)", script.real)
+	}
+	if !path.IsAbs(sb.command) && strings.Contains(sb.command, "/") {
+		return nil, errcode.Deny(errcode.ExecutableNotAllowed, LayerExecutable,
+			"name the interpreter by a bare name or absolute path",
+			"%s: its #! interpreter %q is a relative path", script.real, sb.command)
+	}
+	if err := p.checkBlocked(sb.command, ""); err != nil {
+		return nil, err
+	}
+	r, e := p.resolve(sb.command)
+	if e != nil {
+		e.Message = script.real + ": #! interpreter: " + e.Message
+		return nil, e
+	}
+	return r, nil
+}

@@ -1,0 +1,132 @@
+package policy
+
+import (
+	"os"
+	"time"
+
+	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/errcode"
+)
+
+// Layer names carried by every refusal (errcode.Error.Layer).
+const (
+	LayerTimeWindow       = "time-window"
+	LayerExecutable       = "executable"
+	LayerArguments        = "arguments"
+	LayerEnvironment      = "environment"
+	LayerWorkingDirectory = "working-directory"
+	LayerResourceLimits   = "resource-limits"
+	LayerIO               = "io"
+	// LayerConfig is the layer of the errors New returns (a config that
+	// cannot be compiled).
+	LayerConfig = "config"
+)
+
+// DefaultSearchPath is used when the config's searchPath is empty.
+const DefaultSearchPath = config.DefaultSearchPath
+
+// Policy is a compiled configuration. It is immutable after New and safe for
+// concurrent use.
+type Policy struct {
+	cfg *config.Config
+
+	getenv func(string) string
+
+	searchDirs []string // absolute directories of searchPath, in order
+	searchPath string   // the PATH value given to children
+
+	allow          []allowEntry
+	blockedExtra   []string // additionalBlockedExecutables names, lower case
+	blockedExtraP  []string // additionalBlockedExecutables paths (cleaned)
+	argPatterns    []argPattern
+	blockedEnv     map[string]bool // additionalBlockedEnvVars, upper case
+	allowedEnv     map[string]bool // allowedEnvVars, upper case; nil = any
+	shells         shellHashes
+	allowedWindows []timeWindow
+	blockedWindows []timeWindow
+	loc            *time.Location
+}
+
+// Option changes how New builds a Policy (mostly for tests).
+type Option func(*Policy)
+
+// WithGetenv sets the function used to read the server's environment (for
+// HOME, LANG and inheritEnvVars). The default is os.Getenv.
+func WithGetenv(f func(string) string) Option {
+	return func(p *Policy) { p.getenv = f }
+}
+
+// New compiles cfg once: argument patterns, allowlist globs, time windows and
+// zone, the search path and the content hashes of the host's shells. An
+// error is an *errcode.Error with code INVALID_INPUT naming the key (and the
+// index) at fault. cfg must not be modified afterwards.
+func New(cfg *config.Config, opts ...Option) (*Policy, error) {
+	if cfg == nil {
+		return nil, errcode.Fail(errcode.InvalidInput, LayerConfig, "pass a configuration", "no configuration")
+	}
+	p := &Policy{cfg: cfg, getenv: os.Getenv}
+	for _, o := range opts {
+		o(p)
+	}
+	steps := []func() *errcode.Error{
+		p.compileSearchPath,
+		p.compileExecutables,
+		p.compileArguments,
+		p.compileEnvironment,
+		p.compileWorkingDirectories,
+		p.compileLimits,
+		p.compileTimeWindows,
+	}
+	for _, s := range steps {
+		if err := s(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.BlockShellInterpreters {
+		p.shells = findHostShells(append(append([]string{}, p.searchDirs...), shellSearchDirs...))
+	}
+	return p, nil
+}
+
+// Config returns the configuration the policy was compiled from.
+func (p *Policy) Config() *config.Config { return p.cfg }
+
+// SearchPath returns the PATH-style search path executables are resolved in.
+func (p *Policy) SearchPath() string { return p.searchPath }
+
+// Evaluate decides whether req may run at instant now. It starts no process
+// and writes nothing. Checks run in this order and the first failure wins:
+// time windows, executable, arguments, environment, working directory,
+// resource limits.
+func (p *Policy) Evaluate(req Request, now time.Time) Decision {
+	if err := p.CheckTimeWindows(now); err != nil {
+		return deny(err)
+	}
+	spec := &Spec{}
+	if err := p.checkExecutable(req.Executable, spec); err != nil {
+		return deny(err)
+	}
+	if err := p.CheckArguments(req.Args); err != nil {
+		return deny(err)
+	}
+	env, err := p.BuildEnvironment(req.Env)
+	if err != nil {
+		return deny(err)
+	}
+	dir, err := p.CheckWorkingDirectory(req.Cwd)
+	if err != nil {
+		return deny(err)
+	}
+	limits, lifetime, err := p.EffectiveLimits(req.Limits, req.Timeout)
+	if err != nil {
+		return deny(err)
+	}
+	spec.Argv = append([]string{req.Executable}, req.Args...)
+	spec.Env = env
+	spec.Dir = dir
+	spec.Limits = limits
+	spec.Lifetime = lifetime
+	return Decision{Allow: true, Spec: spec}
+}
+
+func deny(err *errcode.Error) Decision { return Decision{Err: err} }

@@ -1,0 +1,118 @@
+package policy
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/mcp-process/mcp-process/internal/errcode"
+)
+
+// CheckWorkingDirectory resolves and checks the requested working directory
+// (SPEC 3.4) and returns its real path. "" means the first allowed
+// directory. The real path (symlinks and ".." resolved) is compared on path
+// component boundaries with the real paths of allowedWorkingDirectories and
+// blockedWorkingDirectories; blocked wins. An empty
+// allowedWorkingDirectories allows no directory at all (fail closed).
+func (p *Policy) CheckWorkingDirectory(cwd string) (string, *errcode.Error) {
+	allowed := p.cfg.AllowedWorkingDirectories
+	if cwd == "" {
+		if len(allowed) == 0 {
+			return "", errcode.Deny(errcode.CwdNotAllowed, LayerWorkingDirectory,
+				"add a directory to allowedWorkingDirectories (the first one is the default cwd)",
+				"no cwd given and allowedWorkingDirectories is empty, so no directory is allowed")
+		}
+		cwd = allowed[0]
+	}
+	if strings.IndexByte(cwd, 0) >= 0 {
+		return "", errcode.Fail(errcode.InvalidInput, LayerWorkingDirectory,
+			"remove the NUL byte from cwd", "cwd contains a NUL byte")
+	}
+	if !filepath.IsAbs(cwd) {
+		return "", errcode.Deny(errcode.CwdNotAllowed, LayerWorkingDirectory,
+			"give cwd as an absolute path inside allowedWorkingDirectories",
+			"cwd %q is not an absolute path", cwd)
+	}
+	real, err := filepath.EvalSymlinks(cwd)
+	if err != nil {
+		msg := err.Error()
+		if errors.Is(err, fs.ErrNotExist) {
+			msg = "no such directory"
+		}
+		return "", errcode.Fail(errcode.CwdNotFound, LayerWorkingDirectory,
+			"create the directory or name an existing one", "cwd %q: %s", cwd, msg)
+	}
+	fi, err := os.Stat(real)
+	if err != nil || !fi.IsDir() {
+		return "", errcode.Fail(errcode.CwdNotFound, LayerWorkingDirectory,
+			"name a directory, not a file", "cwd %q is not a directory", cwd)
+	}
+	for _, b := range p.cfg.BlockedWorkingDirectories {
+		for _, c := range dirForms(b) {
+			if within(real, c) {
+				return "", errcode.Deny(errcode.CwdNotAllowed, LayerWorkingDirectory,
+					"choose a directory outside "+b+" (blockedWorkingDirectories)",
+					"cwd %q (resolved to %s) is inside the blocked directory %s", cwd, real, b)
+			}
+		}
+	}
+	if len(allowed) == 0 {
+		return "", errcode.Deny(errcode.CwdNotAllowed, LayerWorkingDirectory,
+			"add "+real+" (or a parent) to allowedWorkingDirectories",
+			"cwd %q is not allowed: allowedWorkingDirectories is empty, so no directory is allowed", cwd)
+	}
+	for _, a := range allowed {
+		if !filepath.IsAbs(a) {
+			continue
+		}
+		ra, err := filepath.EvalSymlinks(a)
+		if err != nil {
+			continue // a missing allowed directory allows nothing
+		}
+		if within(real, ra) {
+			return real, nil
+		}
+	}
+	return "", errcode.Deny(errcode.CwdNotAllowed, LayerWorkingDirectory,
+		"use a directory inside "+strings.Join(allowed, ", ")+", or add "+real+" to allowedWorkingDirectories",
+		"cwd %q (resolved to %s) is not inside allowedWorkingDirectories", cwd, real)
+}
+
+// dirForms returns a configured directory both cleaned and realpath'd, so a
+// blocked entry blocks whichever way the directory is reached.
+func dirForms(d string) []string {
+	if !filepath.IsAbs(d) {
+		return nil
+	}
+	out := []string{filepath.Clean(d)}
+	if r, err := filepath.EvalSymlinks(d); err == nil && r != out[0] {
+		out = append(out, r)
+	}
+	return out
+}
+
+// within reports whether p is dir or below it, on component boundaries.
+func within(p, dir string) bool {
+	if dir == "/" {
+		return true
+	}
+	return p == dir || strings.HasPrefix(p, dir+"/")
+}
+
+// compileWorkingDirectories checks the directory lists are absolute paths.
+func (p *Policy) compileWorkingDirectories() *errcode.Error {
+	for _, l := range []struct {
+		key  string
+		list []string
+	}{{"allowedWorkingDirectories", p.cfg.AllowedWorkingDirectories}, {"blockedWorkingDirectories", p.cfg.BlockedWorkingDirectories}} {
+		for i, d := range l.list {
+			if !filepath.IsAbs(d) {
+				return errcode.Fail(errcode.InvalidInput, LayerConfig, "use absolute directory paths",
+					"%s[%d] (%q) is not an absolute path", l.key, i, d)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,271 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/policy"
+)
+
+// specFor builds a Spec the way the policy would: resolved path and identity.
+func specFor(t *testing.T, exe string, args ...string) *policy.Spec {
+	t.Helper()
+	p, err := exec.LookPath(exe)
+	if err != nil {
+		t.Skipf("%s not found: %v", exe, err)
+	}
+	if p, err = filepath.EvalSymlinks(p); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	return &policy.Spec{Path: p, Dev: uint64(st.Dev), Ino: st.Ino,
+		Argv: append([]string{filepath.Base(exe)}, args...), Env: []string{"A=1"}, Dir: t.TempDir()}
+}
+
+// run launches spec with a stdout pipe and returns its output and exit state.
+func run(t *testing.T, l *Launcher, spec *policy.Spec) (string, ExitState) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	p, err := l.Start(spec, Stdio{Stdout: w})
+	w.Close()
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	out, _ := io.ReadAll(r)
+	return string(out), p.Wait()
+}
+
+func TestStartRunsExactlyTheSpec(t *testing.T) {
+	l := NewLauncher()
+	defer l.Close()
+	script := filepath.Join(t.TempDir(), "show")
+	if err := os.WriteFile(script, []byte("#!/bin/cat\nhello from the script\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	scriptSpec := specFor(t, script)
+	dirSpec := specFor(t, "pwd")
+	cmdline := specFor(t, "cat", "/proc/self/cmdline")
+	cmdline.Argv[0] = "my-name"
+
+	tests := []struct {
+		name string
+		spec *policy.Spec
+		want func(out string) bool
+	}{
+		{"env is exactly the spec's", specFor(t, "env"), func(o string) bool { return o == "A=1\n" }},
+		{"nil env is empty, not the server's", func() *policy.Spec { s := specFor(t, "env"); s.Env = nil; return s }(),
+			func(o string) bool { return o == "" }},
+		{"working directory", dirSpec, func(o string) bool { return o == dirSpec.Dir+"\n" }},
+		{"argv[0] as requested", cmdline, func(o string) bool { return o == "my-name\x00/proc/self/cmdline\x00" }},
+		// The binary sees 0,1,2 and the directory fd ls itself opens: no fd leaked.
+		{"binary gets no extra fd", specFor(t, "ls", "/proc/self/fd"), func(o string) bool { return o == "0\n1\n2\n3\n" }},
+		{"binary has no fd 3 at exec", specFor(t, "readlink", "/proc/self/fd/3"), func(o string) bool { return o == "" }},
+		// #! script: the interpreter re-opens it through fd 3.
+		{"script runs through its interpreter", scriptSpec, func(o string) bool { return o == "#!/bin/cat\nhello from the script\n" }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, st := run(t, l, tc.spec)
+			if !tc.want(out) {
+				t.Errorf("output %q", out)
+			}
+			if tc.name != "binary has no fd 3 at exec" && (st.ExitCode == nil || *st.ExitCode != 0) {
+				t.Errorf("exit %+v", st)
+			}
+		})
+	}
+}
+
+func TestStartOwnProcessGroup(t *testing.T) {
+	l := NewLauncher()
+	defer l.Close()
+	out, _ := run(t, l, specFor(t, "cat", "/proc/self/stat"))
+	f := strings.Fields(out[strings.LastIndexByte(out, ')')+1:])
+	// fields after the comm: state ppid pgrp
+	pid, _ := strconv.Atoi(strings.Fields(out)[0])
+	if f[2] != strconv.Itoa(pid) {
+		t.Fatalf("pgrp %s, want the child's pid %d", f[2], pid)
+	}
+}
+
+func TestStartRefusesAChangedExecutable(t *testing.T) {
+	l := NewLauncher()
+	defer l.Close()
+	src, err := filepath.EvalSymlinks("/bin/true")
+	if err != nil {
+		t.Skip(err)
+	}
+	data, _ := os.ReadFile(src)
+	exe := filepath.Join(t.TempDir(), "prog")
+	if err := os.WriteFile(exe, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	swapped := specFor(t, exe)
+	swapped.Ino++
+	setuid := specFor(t, exe)
+	tests := []struct {
+		name  string
+		spec  *policy.Spec
+		setup func()
+	}{
+		{"identity differs", swapped, func() {}},
+		{"gained setuid", setuid, func() { syscall.Chmod(exe, 0o4755) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.setup()
+			p, err := l.Start(tc.spec, Stdio{})
+			if p != nil {
+				p.Wait()
+			}
+			var e *errcode.Error
+			if !errors.As(err, &e) || e.Code != errcode.Internal || !strings.Contains(e.Message, "changed since the policy check") {
+				t.Fatalf("err = %v, want INTERNAL executable changed", err)
+			}
+		})
+	}
+}
+
+func TestStartMissingDirIsCwdNotFound(t *testing.T) {
+	l := NewLauncher()
+	defer l.Close()
+	s := specFor(t, "true")
+	s.Dir = filepath.Join(s.Dir, "gone")
+	_, err := l.Start(s, Stdio{})
+	var e *errcode.Error
+	if !errors.As(err, &e) || e.Code != errcode.CwdNotFound {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func alive(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return f[0] != "Z"
+}
+
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d still alive", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestLeaderExitKillsTheRestOfTheGroup(t *testing.T) {
+	py, err := filepath.EvalSymlinks("/usr/bin/python3")
+	if err != nil {
+		t.Skip("python3 not available")
+	}
+	l := NewLauncher()
+	defer l.Close()
+	spec := specFor(t, py, "-c", "import subprocess,sys; p=subprocess.Popen(['/bin/sleep','30']); print(p.pid)")
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	p, err := l.Start(spec, Stdio{Stdout: w})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The grandchild holds the pipe open: read the line, not to EOF.
+	line := make([]byte, 32)
+	n, _ := r.Read(line)
+	st := p.Wait()
+	if st.ExitCode == nil || *st.ExitCode != 0 {
+		t.Fatalf("exit %+v", st)
+	}
+	gc, err := strconv.Atoi(string(bytes.TrimSpace(line[:n])))
+	if err != nil {
+		t.Fatalf("output %q", line[:n])
+	}
+	waitGone(t, gc)
+}
+
+func TestCloseKillsChildrenThroughPdeathsig(t *testing.T) {
+	l := NewLauncher()
+	p, err := l.Start(specFor(t, "sleep", "30"), Stdio{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	done := make(chan ExitState)
+	go func() { done <- p.Wait() }()
+	select {
+	case st := <-done:
+		if st.Signal != syscall.SIGKILL {
+			t.Fatalf("exit %+v, want SIGKILL", st)
+		}
+	case <-time.After(10 * time.Second):
+		p.SignalGroup(syscall.SIGKILL)
+		t.Fatal("child survived its launcher thread")
+	}
+	if _, err := l.Start(specFor(t, "true"), Stdio{}); err == nil {
+		t.Fatal("closed launcher started a process")
+	}
+	if err := p.SignalGroup(syscall.SIGTERM); err != os.ErrProcessDone {
+		t.Fatalf("SignalGroup after reap = %v", err)
+	}
+}
+
+func TestSignalGroupReachesGrandchildren(t *testing.T) {
+	py, err := filepath.EvalSymlinks("/usr/bin/python3")
+	if err != nil {
+		t.Skip("python3 not available")
+	}
+	l := NewLauncher()
+	defer l.Close()
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	spec := specFor(t, py, "-c", "import subprocess,sys,time; p=subprocess.Popen(['/bin/sleep','30']); print(p.pid, flush=True); time.sleep(30)")
+	p, err := l.Start(spec, Stdio{Stdout: w})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := make([]byte, 32)
+	n, _ := r.Read(line)
+	gc, err := strconv.Atoi(string(bytes.TrimSpace(line[:n])))
+	if err != nil {
+		t.Fatalf("read %q", line[:n])
+	}
+	if err := p.SignalGroup(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Wait(); st.Signal != syscall.SIGTERM {
+		t.Fatalf("exit %+v", st)
+	}
+	waitGone(t, gc)
+}
+
+func TestEnforcementReportsUnenforcedLimits(t *testing.T) {
+	applied, ne := Enforcement(policyLimits())
+	if len(applied) == 0 || len(ne) != 2 || !strings.HasPrefix(ne[0], "maxMemoryMB") || !strings.HasPrefix(ne[1], "maxCpuTime") {
+		t.Fatalf("applied %v notEnforced %v", applied, ne)
+	}
+}

@@ -1,0 +1,57 @@
+//go:build !linux
+
+package sandbox
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+
+	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/policy"
+)
+
+func appliedLayers() []string { return nil }
+
+func unavailable() error {
+	return errcode.Fail(errcode.LayerUnavailable, "sandbox", "run the server on Linux",
+		"launching processes is only supported on Linux")
+}
+
+// Launcher reports the sandbox unavailable on this platform.
+type Launcher struct{}
+
+// NewLauncher returns a launcher that refuses every launch.
+func NewLauncher() *Launcher { return &Launcher{} }
+
+// Start refuses: LAYER_UNAVAILABLE.
+func (l *Launcher) Start(spec *policy.Spec, stdio Stdio) (*Process, error) { return nil, unavailable() }
+
+// Close does nothing.
+func (l *Launcher) Close() {}
+
+// Start refuses: LAYER_UNAVAILABLE.
+func Start(spec *policy.Spec, stdio Stdio) (*Process, error) { return nil, unavailable() }
+
+// Process is never created on this platform.
+type Process struct{ Pid int }
+
+// Signal fails.
+func (p *Process) Signal(sig syscall.Signal) error { return os.ErrProcessDone }
+
+// SignalGroup fails.
+func (p *Process) SignalGroup(sig syscall.Signal) error { return os.ErrProcessDone }
+
+// Done is closed.
+func (p *Process) Done() <-chan struct{} { c := make(chan struct{}); close(c); return c }
+
+// Wait returns at once.
+func (p *Process) Wait() ExitState { return ExitState{} }
+
+// SignalName names a signal.
+func SignalName(sig syscall.Signal) string {
+	if sig == 0 {
+		return ""
+	}
+	return fmt.Sprintf("SIG%d", int(sig))
+}

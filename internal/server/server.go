@@ -1,0 +1,227 @@
+// Package server exposes the supervisor as MCP tools and resources, over
+// stdio or Streamable HTTP, and maps every call to an agent.
+//
+// Guarantees: every tool call is decoded against the tool's JSON Schema
+// (unknown members rejected); every launch goes through policy.Evaluate
+// before the supervisor sees it; every denial is answered with isError and
+// {"error":{code,layer,message,remedy}} and written to the audit log before
+// the answer; an agent only ever sees and controls its own processes. The
+// server holds no process state (the supervisor does) and never writes to
+// stdout: in stdio mode stdout belongs to the JSON-RPC transport alone.
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcp-process/mcp-process/internal/audit"
+	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/policy"
+	"github.com/mcp-process/mcp-process/internal/supervisor"
+)
+
+// Options configure a Server.
+type Options struct {
+	Config     *config.Config
+	Source     string // where the config came from (process_get_policy)
+	Policy     *policy.Policy
+	Supervisor *supervisor.Supervisor
+	Audit      audit.Recorder
+	// AgentID fixes the agent of a stdio session ("" = the client's
+	// clientInfo.name, else "stdio").
+	AgentID string
+	// Layers reports, per enforcement layer, its state on this host and
+	// build (for process_get_policy).
+	Layers map[string]string
+	// Version is the server version announced to clients.
+	Version string
+	// Logger writes diagnostics (to stderr or a file; never stdout).
+	Logger *slog.Logger
+	// Now is the clock (nil = time.Now).
+	Now func() time.Time
+}
+
+// Server is the MCP face of mcp-process.
+type Server struct {
+	opts   Options
+	cfg    *config.Config
+	mcp    *mcp.Server
+	tools  []string
+	tokens map[[32]byte]string // sha256(token) -> agent id (HTTP)
+	now    func() time.Time
+
+	notifier  *outputNotifier
+	closeOnce sync.Once
+}
+
+// notifyTimeout bounds one resources/updated notification to a slow client.
+const notifyTimeout = 2 * time.Second
+
+// New builds the MCP server with every tool registered.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{opts: opts, cfg: opts.Config, now: opts.Now, tokens: map[[32]byte]string{}}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	for _, a := range opts.Config.Agents {
+		var h [32]byte
+		if b, err := hex.DecodeString(a.TokenSha256); err == nil && len(b) == 32 {
+			copy(h[:], b)
+			s.tokens[h] = a.ID
+		}
+	}
+	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "mcp-process", Version: opts.Version}, &mcp.ServerOptions{
+		Logger:           opts.Logger,
+		SubscribeHandler: func(context.Context, *mcp.SubscribeRequest) error { return nil },
+		UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error {
+			return nil
+		},
+		Instructions: "mcp-process starts, watches, feeds and stops processes under a fixed security policy. " +
+			"Call process_get_policy to see what may run. Denials carry a stable error code and a remedy.",
+	})
+	s.notifier = newOutputNotifier(s.sendUpdated)
+	s.registerTools()
+	s.registerResources()
+	return s
+}
+
+// MCP returns the underlying MCP server (for transports and tests).
+func (s *Server) MCP() *mcp.Server { return s.mcp }
+
+// Tools lists the registered tool names.
+func (s *Server) Tools() []string { return append([]string(nil), s.tools...) }
+
+// call is one tool call: who asked, through which tool.
+type call struct {
+	agent  string
+	tool   string
+	req    *mcp.CallToolRequest
+	launch *launchInput // set by launch tools, for the audit record of a denial
+	pid    int          // set by tools that address a process
+}
+
+func (s *Server) newCall(req *mcp.CallToolRequest, tool string) *call {
+	return &call{agent: s.agentOf(req), tool: tool, req: req}
+}
+
+// agentOf maps a request to its agent: over HTTP by bearer token (the
+// transport has already refused unknown tokens), over stdio the fixed
+// --agent-id or the client's name.
+func (s *Server) agentOf(req *mcp.CallToolRequest) string {
+	return s.agentFrom(req.Session, req.Extra)
+}
+
+func (s *Server) agentFrom(session *mcp.ServerSession, extra *mcp.RequestExtra) string {
+	if extra != nil && extra.Header != nil {
+		if id, ok := s.agentForHeader(extra.Header.Get("Authorization")); ok {
+			return id
+		}
+		if len(s.tokens) == 0 {
+			return "local"
+		}
+		return "unauthenticated"
+	}
+	if s.opts.AgentID != "" {
+		return s.opts.AgentID
+	}
+	if session != nil {
+		if p := session.InitializeParams(); p != nil && p.ClientInfo != nil && p.ClientInfo.Name != "" {
+			return p.ClientInfo.Name
+		}
+	}
+	return "stdio"
+}
+
+// agentForHeader returns the agent of an "Authorization: Bearer TOKEN" value.
+func (s *Server) agentForHeader(h string) (string, bool) {
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || tok == "" {
+		return "", false
+	}
+	sum := sha256.Sum256([]byte(tok))
+	for h, id := range s.tokens {
+		if subtle.ConstantTimeCompare(h[:], sum[:]) == 1 {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// fail records a refused or failed call and builds its error result. A
+// policy denial is a security_violation (warn); other failures are recorded
+// at info (or error for INTERNAL). If the record cannot be written the call
+// fails with INTERNAL.
+func (s *Server) fail(c *call, e *errcode.Error) *mcp.CallToolResult {
+	rec := audit.Record{
+		Agent: c.agent, Tool: c.tool, Decision: "deny",
+		Layer: e.Layer, Reason: e.Message, Code: string(e.Code),
+	}
+	switch {
+	case e.Violation:
+		rec.Event, rec.Level = audit.EventSecurityViolation, audit.LevelWarn
+	case e.Code == errcode.Internal:
+		rec.Event, rec.Level, rec.Decision = audit.EventInternalError, audit.LevelError, ""
+	default:
+		rec.Event, rec.Level = audit.EventLaunchDenied, audit.LevelInfo
+		if !strings.HasPrefix(c.tool, "process_start") && c.tool != "process_run" {
+			rec.Event = "call_failed"
+		}
+	}
+	if c.launch != nil {
+		rec.Executable, rec.Args, rec.Cwd = c.launch.Executable, redactArgs(e, c.launch.Args), c.launch.Cwd
+		rec.EnvNames = envNames(c.launch.Env)
+	}
+	if c.pid != 0 {
+		rec.PID = c.pid
+	}
+	if err := s.record(rec); err != nil {
+		e = errcode.Fail(errcode.Internal, "audit", "check that the audit log is writable", "audit record could not be written: %v", err)
+	}
+	return jsonResult(errorResult{Error: e}, true)
+}
+
+// record writes an audit record if auditing is configured.
+func (s *Server) record(r audit.Record) error {
+	if s.opts.Audit == nil {
+		return nil
+	}
+	return s.opts.Audit.Record(r)
+}
+
+// redactArgs hides every argument of a call denied by the arguments layer:
+// the matched value may be a secret.
+func redactArgs(e *errcode.Error, args []string) []string {
+	if e.Layer != policy.LayerArguments || len(args) == 0 {
+		return args
+	}
+	out := make([]string, len(args))
+	for i := range out {
+		out[i] = "[redacted]"
+	}
+	return out
+}
+
+func envNames(env map[string]string) []string {
+	if len(env) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(env))
+	for k := range env {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
+}

@@ -1,0 +1,257 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcp-process/mcp-process/internal/audit"
+	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/policy"
+	"github.com/mcp-process/mcp-process/internal/supervisor"
+)
+
+// memRecorder keeps records in memory; fail makes every write fail.
+type memRecorder struct {
+	mu   sync.Mutex
+	recs []audit.Record
+	fail bool
+}
+
+func (m *memRecorder) Record(r audit.Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail {
+		return errors.New("disk full")
+	}
+	m.recs = append(m.recs, r)
+	return nil
+}
+
+func (m *memRecorder) find(event, code string) *audit.Record {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.recs {
+		if m.recs[i].Event == event && (code == "" || m.recs[i].Code == code) {
+			r := m.recs[i]
+			return &r
+		}
+	}
+	return nil
+}
+
+func testConfig(t *testing.T) *config.Config {
+	cfg := config.Defaults()
+	cfg.AllowedExecutables = []string{"/bin/sleep", "/bin/echo", "/usr/bin/sleep", "/usr/bin/echo"}
+	cfg.AllowedWorkingDirectories = []string{t.TempDir()}
+	cfg.MaxLaunchesPerMinute = 1000
+	return cfg
+}
+
+func newTestServer(t *testing.T, cfg *config.Config, rec *memRecorder) *Server {
+	t.Helper()
+	pol, err := policy.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup := supervisor.New(supervisor.Options{Config: cfg, Audit: rec})
+	s := New(Options{Config: cfg, Policy: pol, Supervisor: sup, Audit: rec, AgentID: "tester", Layers: map[string]string{}})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		sup.Shutdown(ctx)
+		s.Close()
+	})
+	return s
+}
+
+func connect(t *testing.T, s *Server) *mcp.ClientSession {
+	t.Helper()
+	ct, st := mcp.NewInMemoryTransports()
+	ctx := context.Background()
+	ss, err := s.MCP().Connect(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ss.Close() })
+	c := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "1"}, nil)
+	cs, err := c.Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+func callTool(t *testing.T, cs *mcp.ClientSession, name string, args any) (*mcp.CallToolResult, map[string]any) {
+	t.Helper()
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: args})
+	if err != nil {
+		t.Fatalf("%s: protocol error: %v", name, err)
+	}
+	var m map[string]any
+	b, _ := json.Marshal(res.StructuredContent)
+	_ = json.Unmarshal(b, &m)
+	return res, m
+}
+
+func errorCode(m map[string]any) string {
+	e, _ := m["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+func TestDenialIsStructuredAndAudited(t *testing.T) {
+	rec := &memRecorder{}
+	cs := connect(t, newTestServer(t, testConfig(t), rec))
+	res, m := callTool(t, cs, "process_start", map[string]any{"executable": "bash", "args": []string{"-c", "id"}})
+	if !res.IsError || errorCode(m) != string(errcode.ShellBlocked) {
+		t.Fatalf("bash: want isError SHELL_BLOCKED, got isError=%v %v", res.IsError, m)
+	}
+	e := m["error"].(map[string]any)
+	for _, k := range []string{"layer", "message", "remedy"} {
+		if s, _ := e[k].(string); s == "" {
+			t.Errorf("error.%s is empty: %v", k, e)
+		}
+	}
+	// The same JSON is in the text content for clients that read only text.
+	if tc, ok := res.Content[0].(*mcp.TextContent); !ok || !json.Valid([]byte(tc.Text)) {
+		t.Errorf("text content is not the JSON result: %#v", res.Content)
+	}
+	r := rec.find(audit.EventSecurityViolation, string(errcode.ShellBlocked))
+	if r == nil {
+		t.Fatalf("no security_violation record for the denial; records: %+v", rec.recs)
+	}
+	if r.Agent != "tester" || r.Tool != "process_start" || r.Executable != "bash" || r.Level != audit.LevelWarn {
+		t.Errorf("violation record = %+v", r)
+	}
+}
+
+func TestInvalidInputRejected(t *testing.T) {
+	cs := connect(t, newTestServer(t, testConfig(t), &memRecorder{}))
+	for name, args := range map[string]map[string]any{
+		"unknown member":     {"executable": "/bin/echo", "shell": true},
+		"case-variant":       {"executable": "/bin/echo", "Executable": "bash"},
+		"wrong type":         {"executable": 42},
+		"bad enum":           {"executable": "/bin/echo", "stdin": "tty"},
+		"negative limit":     {"executable": "/bin/echo", "resourceLimits": map[string]any{"maxMemoryMB": -1}},
+		"missing executable": {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res, m := callTool(t, cs, "process_start", args)
+			if !res.IsError || errorCode(m) != string(errcode.InvalidInput) {
+				t.Fatalf("want INVALID_INPUT, got isError=%v %v", res.IsError, m)
+			}
+		})
+	}
+}
+
+func TestAuditFailureFailsTheCall(t *testing.T) {
+	rec := &memRecorder{fail: true}
+	cs := connect(t, newTestServer(t, testConfig(t), rec))
+	res, m := callTool(t, cs, "process_start", map[string]any{"executable": "/bin/sleep", "args": []string{"30"}})
+	if !res.IsError || errorCode(m) != string(errcode.Internal) {
+		t.Fatalf("launch with an unwritable audit log: want INTERNAL, got %v", m)
+	}
+	res, m = callTool(t, cs, "process_start", map[string]any{"executable": "sudo"})
+	if !res.IsError || errorCode(m) != string(errcode.Internal) {
+		t.Fatalf("denial with an unwritable audit log: want INTERNAL, got %v", m)
+	}
+}
+
+func TestToolsHaveStrictSchemas(t *testing.T) {
+	cs := connect(t, newTestServer(t, testConfig(t), &memRecorder{}))
+	res, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Tools) != 16 {
+		t.Errorf("want 16 tools, got %d", len(res.Tools))
+	}
+	for _, tool := range res.Tools {
+		in, _ := tool.InputSchema.(map[string]any)
+		if in["additionalProperties"] != false {
+			t.Errorf("%s: inputSchema does not reject unknown members: %v", tool.Name, in)
+		}
+		if tool.OutputSchema == nil {
+			t.Errorf("%s: no outputSchema", tool.Name)
+		}
+		if tool.Annotations == nil {
+			t.Errorf("%s: no annotations", tool.Name)
+		}
+	}
+}
+
+// bearerTransport adds a bearer token to every request.
+type bearerTransport struct{ token string }
+
+func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	if b.token != "" {
+		r.Header.Set("Authorization", "Bearer "+b.token)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func sha(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
+
+func TestHTTPAgentsSeeOnlyTheirOwnProcesses(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Agents = []config.Agent{{ID: "alice", TokenSha256: sha("alice-token")}, {ID: "bob", TokenSha256: sha("bob-token")}}
+	rec := &memRecorder{}
+	s := newTestServer(t, cfg, rec)
+	hs := httptest.NewServer(s.HTTPHandler())
+	t.Cleanup(hs.Close)
+
+	dial := func(token string) (*mcp.ClientSession, error) {
+		c := mcp.NewClient(&mcp.Implementation{Name: "http-client", Version: "1"}, nil)
+		return c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: hs.URL, HTTPClient: &http.Client{Transport: bearerTransport{token}}, MaxRetries: -1}, nil)
+	}
+	if cs, err := dial("wrong-token"); err == nil {
+		cs.Close()
+		t.Fatal("an unknown bearer token was let in")
+	}
+	alice, err := dial("alice-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alice.Close()
+	bob, err := dial("bob-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close()
+
+	res, m := callTool(t, alice, "process_start", map[string]any{"executable": "/bin/sleep", "args": []string{"30"}})
+	if res.IsError {
+		t.Fatalf("alice start: %v", m)
+	}
+	pid := m["pid"]
+	if r := rec.find(audit.EventLaunch, ""); r == nil || r.Agent != "alice" {
+		t.Errorf("launch record should name agent alice: %+v", r)
+	}
+	for _, tool := range []string{"process_get_status", "process_terminate", "process_get_output"} {
+		res, m := callTool(t, bob, tool, map[string]any{"pid": pid})
+		if !res.IsError || errorCode(m) != string(errcode.ProcessNotFound) {
+			t.Errorf("bob %s on alice's pid: want PROCESS_NOT_FOUND, got %v", tool, m)
+		}
+	}
+	_, m = callTool(t, bob, "process_list", map[string]any{})
+	if ps, _ := m["processes"].([]any); len(ps) != 0 {
+		t.Errorf("bob sees alice's processes: %v", ps)
+	}
+	res, m = callTool(t, alice, "process_terminate", map[string]any{"pid": pid, "force": true})
+	if res.IsError {
+		t.Errorf("alice terminate: %v", m)
+	}
+}

@@ -1,0 +1,439 @@
+package server
+
+import (
+	"context"
+	"path/filepath"
+	"time"
+
+	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcp-process/mcp-process/internal/audit"
+	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/policy"
+	"github.com/mcp-process/mcp-process/internal/supervisor"
+)
+
+// Tool inputs. JSON names are the original server's; additions are marked.
+
+type launchInput struct {
+	Executable     string                 `json:"executable" jsonschema:"executable name (looked up in the server's search path) or absolute path"`
+	Args           []string               `json:"args,omitempty" jsonschema:"arguments, passed to execve as they are (no shell)"`
+	Cwd            string                 `json:"cwd,omitempty" jsonschema:"absolute working directory; default: the first allowed working directory"`
+	Env            map[string]string      `json:"env,omitempty" jsonschema:"environment variables to set on top of the built minimal environment"`
+	Timeout        int64                  `json:"timeout,omitempty" jsonschema:"milliseconds; may only shorten maxProcessLifetime"`
+	CaptureOutput  *bool                  `json:"captureOutput,omitempty" jsonschema:"keep stdout/stderr readable (default true)"`
+	ResourceLimits *config.ResourceLimits `json:"resourceLimits,omitempty" jsonschema:"limits for this launch; omitted fields come from defaultResourceLimits"`
+	Stdin          string                 `json:"stdin,omitempty" jsonschema:"pipe (default): writable with process_send_stdin; null: /dev/null"`
+	PTY            bool                   `json:"pty,omitempty" jsonschema:"run on a pseudo-terminal"`
+	Name           string                 `json:"name,omitempty" jsonschema:"display name"`
+}
+
+type runInput struct {
+	launchInput
+	WaitTimeout int64 `json:"waitTimeout,omitempty" jsonschema:"milliseconds to wait for exit before the tree is terminated (reason timeout); default 60000"`
+}
+
+type pidInput struct {
+	Pid int `json:"pid" jsonschema:"process id returned by process_start"`
+}
+
+type terminateInput struct {
+	Pid     int   `json:"pid"`
+	Force   bool  `json:"force,omitempty" jsonschema:"SIGKILL at once instead of SIGTERM then SIGKILL"`
+	Timeout int64 `json:"timeout,omitempty" jsonschema:"milliseconds between SIGTERM and SIGKILL (default 5000)"`
+}
+
+type statsInput struct {
+	Pid            int  `json:"pid"`
+	IncludeHistory bool `json:"includeHistory,omitempty"`
+}
+
+type stdinInput struct {
+	Pid        int    `json:"pid"`
+	Data       string `json:"data"`
+	Encoding   string `json:"encoding,omitempty" jsonschema:"utf8 (default) or base64"`
+	CloseStdin bool   `json:"closeStdin,omitempty" jsonschema:"close stdin after writing (EOF)"`
+}
+
+type outputInput struct {
+	Pid      int    `json:"pid"`
+	Stream   string `json:"stream,omitempty" jsonschema:"stdout, stderr or both (default)"`
+	Encoding string `json:"encoding,omitempty" jsonschema:"utf8 (default) or base64"`
+	Offset   *int64 `json:"offset,omitempty" jsonschema:"absolute byte offset in each requested stream (0 = first byte ever written)"`
+	MaxBytes int    `json:"maxBytes,omitempty" jsonschema:"at most this many bytes per stream"`
+	Tail     int    `json:"tail,omitempty" jsonschema:"only the last N bytes of each stream"`
+}
+
+type listInput struct {
+	State string `json:"state,omitempty" jsonschema:"running or exited; default all"`
+}
+
+type waitInput struct {
+	Pid     int   `json:"pid"`
+	Timeout int64 `json:"timeout,omitempty" jsonschema:"milliseconds to wait (default 30000)"`
+}
+
+type createGroupInput struct {
+	Name     string `json:"name"`
+	Pipeline bool   `json:"pipeline,omitempty" jsonschema:"connect each member's stdout to the next member's stdin"`
+}
+
+type addToGroupInput struct {
+	GroupID string `json:"groupId"`
+	Pid     int    `json:"pid"`
+}
+
+type terminateGroupInput struct {
+	GroupID string `json:"groupId"`
+	Force   bool   `json:"force,omitempty"`
+}
+
+type serviceInput struct {
+	Name           string                    `json:"name"`
+	Executable     string                    `json:"executable"`
+	Args           []string                  `json:"args,omitempty"`
+	Cwd            string                    `json:"cwd,omitempty"`
+	Env            map[string]string         `json:"env,omitempty"`
+	ResourceLimits *config.ResourceLimits    `json:"resourceLimits,omitempty"`
+	HealthCheck    *supervisor.HealthCheck   `json:"healthCheck,omitempty" jsonschema:"command (argv array) run every interval ms, healthy when it exits 0 within timeout ms"`
+	RestartPolicy  *supervisor.RestartPolicy `json:"restartPolicy,omitempty" jsonschema:"relaunch on exit, at most maxRetries times, backoffMs apart"`
+}
+
+type serviceIDInput struct {
+	ServiceID string `json:"serviceId"`
+}
+
+type noInput struct{}
+
+// Tool outputs that are not supervisor types.
+
+type startOutput struct {
+	Pid       int                      `json:"pid"`
+	Name      string                   `json:"name"`
+	State     string                   `json:"state"`
+	StartTime string                   `json:"startTime"`
+	Sandbox   supervisor.SandboxReport `json:"sandbox"`
+}
+
+type stdinOutput struct {
+	Pid          int  `json:"pid"`
+	BytesWritten int  `json:"bytesWritten"`
+	StdinClosed  bool `json:"stdinClosed"`
+}
+
+type listOutput struct {
+	Processes []supervisor.Status `json:"processes"`
+}
+
+type groupOutput struct {
+	GroupID string `json:"groupId"`
+	Pid     int    `json:"pid,omitempty"`
+}
+
+type terminateGroupOutput struct {
+	GroupID        string `json:"groupId"`
+	TerminatedPids []int  `json:"terminatedPids"`
+}
+
+type serviceStartOutput struct {
+	ServiceID string `json:"serviceId"`
+	Pid       int    `json:"pid"`
+	State     string `json:"state"`
+}
+
+type policyOutput struct {
+	Source string            `json:"source"`
+	Policy *config.Config    `json:"policy"`
+	Layers map[string]string `json:"layers"`
+}
+
+func ptr[T any](v T) *T { return &v }
+
+var (
+	readOnly    = &mcp.ToolAnnotations{ReadOnlyHint: true, DestructiveHint: ptr(false), OpenWorldHint: ptr(false)}
+	additive    = &mcp.ToolAnnotations{DestructiveHint: ptr(false), OpenWorldHint: ptr(true)}
+	destructive = &mcp.ToolAnnotations{DestructiveHint: ptr(true), OpenWorldHint: ptr(false)}
+)
+
+func limitTweaks(path ...string) []schemaTweak {
+	var ts []schemaTweak
+	for _, f := range []string{"maxCpuPercent", "maxMemoryMB", "maxFileDescriptors", "maxCpuTime", "maxProcesses"} {
+		ts = append(ts, at(minimum(0), append(append([]string{}, path...), f)...))
+	}
+	return ts
+}
+
+func launchTweaks() []schemaTweak {
+	return append(limitTweaks("resourceLimits"),
+		at(enum("pipe", "null"), "stdin"),
+		at(minimum(0), "timeout"),
+		func(s *jsonschema.Schema) { prop(s, "executable").MinLength = ptr(1) },
+	)
+}
+
+func (s *Server) registerTools() {
+	addTool(s, &mcp.Tool{Name: "process_start", Description: "Start a process under the server's policy and return its pid at once. Output is kept in ring buffers (process_get_output).", Annotations: additive}, s.processStart, launchTweaks()...)
+	addTool(s, &mcp.Tool{Name: "process_run", Description: "Start a process, wait for it to exit (at most waitTimeout ms, then the tree is terminated) and return its exit status and output. Sends progress notifications with output when the request has a progress token.", Annotations: additive}, s.processRun, append(launchTweaks(), at(minimum(0), "waitTimeout"))...)
+	addTool(s, &mcp.Tool{Name: "process_terminate", Description: "Terminate a managed process and its whole tree: SIGTERM, then SIGKILL after timeout ms (or SIGKILL at once with force).", Annotations: destructive}, s.processTerminate, at(minimum(0), "timeout"))
+	addTool(s, &mcp.Tool{Name: "process_get_stats", Description: "CPU, memory, threads and I/O of a managed process tree.", Annotations: readOnly}, s.processGetStats)
+	addTool(s, &mcp.Tool{Name: "process_send_stdin", Description: "Write data to a managed process's stdin; closeStdin sends EOF.", Annotations: additive}, s.processSendStdin, at(enum("utf8", "base64"), "encoding"))
+	addTool(s, &mcp.Tool{Name: "process_get_output", Description: "Read captured stdout/stderr by absolute offset, tail or whole; reports total and dropped bytes.", Annotations: readOnly}, s.processGetOutput,
+		at(enum("stdout", "stderr", "both"), "stream"), at(enum("utf8", "base64"), "encoding"), at(minimum(0), "offset"), at(minimum(0), "maxBytes"), at(minimum(0), "tail"))
+	addTool(s, &mcp.Tool{Name: "process_list", Description: "List this agent's managed processes.", Annotations: readOnly}, s.processList, at(enum("running", "exited"), "state"))
+	addTool(s, &mcp.Tool{Name: "process_get_status", Description: "Status of a managed process: state, exit code, signal, termination reason, stats and limits in force.", Annotations: readOnly}, s.processGetStatus)
+	addTool(s, &mcp.Tool{Name: "process_wait", Description: "Wait until a managed process exits (at most timeout ms) and return its status; state stays running if the wait timed out.", Annotations: readOnly}, s.processWait, at(minimum(0), "timeout"))
+	addTool(s, &mcp.Tool{Name: "process_create_group", Description: "Create a process group; with pipeline, each member's stdout feeds the next member's stdin.", Annotations: additive}, s.processCreateGroup)
+	addTool(s, &mcp.Tool{Name: "process_add_to_group", Description: "Add a managed process to a group.", Annotations: additive}, s.processAddToGroup)
+	addTool(s, &mcp.Tool{Name: "process_terminate_group", Description: "Terminate every process of a group (whole trees).", Annotations: destructive}, s.processTerminateGroup)
+	addTool(s, &mcp.Tool{Name: "process_start_service", Description: "Start a long-running service with an optional health check and restart policy.", Annotations: additive}, s.processStartService,
+		append(limitTweaks("resourceLimits"), func(s *jsonschema.Schema) { prop(s, "executable").MinLength = ptr(1) })...)
+	addTool(s, &mcp.Tool{Name: "process_stop_service", Description: "Stop a service (no restart) and terminate its tree.", Annotations: destructive}, s.processStopService)
+	addTool(s, &mcp.Tool{Name: "process_get_service", Description: "State, pid, restarts, last exit and health of a service.", Annotations: readOnly}, s.processGetService)
+	addTool(s, &mcp.Tool{Name: "process_get_policy", Description: "The effective policy (secrets redacted) and which layers are enforced on this host.", Annotations: readOnly}, s.processGetPolicy)
+}
+
+// authorize runs the policy for a launch request of agent; a denial is
+// returned as the *errcode.Error (the caller's fail records it).
+func (s *Server) authorize(agent string, req policy.Request) (*policy.Spec, *errcode.Error) {
+	d := s.opts.Policy.Evaluate(req, s.now())
+	if !d.Allow {
+		return nil, d.Err
+	}
+	return d.Spec, nil
+}
+
+// Authorize is the policy entry point for launches the supervisor makes by
+// itself (service health checks).
+func (s *Server) Authorize(agent string, req policy.Request) (*policy.Spec, *errcode.Error) {
+	return s.authorize(agent, req)
+}
+
+func (in *launchInput) request(agent string) policy.Request {
+	r := policy.Request{Agent: agent, Executable: in.Executable, Args: in.Args, Cwd: in.Cwd, Env: in.Env,
+		Timeout: time.Duration(in.Timeout) * time.Millisecond}
+	if in.ResourceLimits != nil {
+		r.Limits = *in.ResourceLimits
+	}
+	return r
+}
+
+func (in *launchInput) startOptions(tool string) supervisor.StartOptions {
+	capture := true
+	if in.CaptureOutput != nil {
+		capture = *in.CaptureOutput
+	}
+	name := in.Name
+	if name == "" {
+		name = filepath.Base(in.Executable)
+	}
+	return supervisor.StartOptions{Tool: tool, Name: name, CaptureOutput: capture, Stdin: in.Stdin, PTY: in.PTY}
+}
+
+func (s *Server) processStart(ctx context.Context, c *call, in launchInput) (startOutput, error) {
+	c.launch = &in
+	spec, err := s.authorize(c.agent, in.request(c.agent))
+	if err != nil {
+		return startOutput{}, err
+	}
+	st, serr := s.opts.Supervisor.Start(c.agent, spec, in.startOptions(c.tool))
+	if serr != nil {
+		return startOutput{}, serr
+	}
+	return startOutput{Pid: st.Pid, Name: st.Name, State: st.State, StartTime: st.StartTime, Sandbox: st.Sandbox}, nil
+}
+
+func (s *Server) processRun(ctx context.Context, c *call, in runInput) (*supervisor.RunResult, error) {
+	c.launch = &in.launchInput
+	spec, err := s.authorize(c.agent, in.request(c.agent))
+	if err != nil {
+		return nil, err
+	}
+	wait := time.Duration(in.WaitTimeout) * time.Millisecond
+	if wait <= 0 {
+		wait = 60 * time.Second
+	}
+	var progress func(stream string, chunk []byte)
+	if tok := c.req.Params.GetProgressToken(); tok != nil && c.req.Session != nil {
+		var n float64
+		progress = func(stream string, chunk []byte) {
+			n += float64(len(chunk))
+			// Best effort: a client that stopped reading does not stall the run.
+			nctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			_ = c.req.Session.NotifyProgress(nctx, &mcp.ProgressNotificationParams{
+				ProgressToken: tok, Progress: n, Message: stream + ": " + string(chunk),
+			})
+		}
+	}
+	res, serr := s.opts.Supervisor.Run(ctx, c.agent, spec, in.startOptions(c.tool), wait, progress)
+	if serr != nil {
+		return nil, serr
+	}
+	return res, nil
+}
+
+func (s *Server) processTerminate(ctx context.Context, c *call, in terminateInput) (*supervisor.TerminateResult, error) {
+	c.pid = in.Pid
+	timeout := time.Duration(in.Timeout) * time.Millisecond
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	return s.opts.Supervisor.Terminate(c.agent, in.Pid, in.Force, timeout)
+}
+
+func (s *Server) processGetStats(ctx context.Context, c *call, in statsInput) (*supervisor.Stats, error) {
+	c.pid = in.Pid
+	st, err := s.opts.Supervisor.Stats(c.agent, in.Pid, in.IncludeHistory)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.recordRead(c); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func (s *Server) processSendStdin(ctx context.Context, c *call, in stdinInput) (stdinOutput, error) {
+	c.pid = in.Pid
+	if !s.cfg.AllowStdinInput {
+		return stdinOutput{}, errcode.Deny(errcode.StdinNotAllowed, policy.LayerIO, "stdin input is disabled by allowStdinInput: false", "sending stdin is not allowed by the policy")
+	}
+	data, derr := policy.DecodeStdin(in.Data, in.Encoding)
+	if derr != nil {
+		return stdinOutput{}, derr
+	}
+	if err := policy.CheckStdin(s.cfg, data, in.Encoding); err != nil {
+		return stdinOutput{}, err
+	}
+	n, err := s.opts.Supervisor.SendStdin(c.agent, in.Pid, data, in.CloseStdin)
+	if err != nil {
+		return stdinOutput{}, err
+	}
+	return stdinOutput{Pid: in.Pid, BytesWritten: n, StdinClosed: in.CloseStdin}, nil
+}
+
+func (s *Server) processGetOutput(ctx context.Context, c *call, in outputInput) (*supervisor.OutputResult, error) {
+	c.pid = in.Pid
+	q := supervisor.OutputQuery{Stream: in.Stream, Encoding: in.Encoding, MaxBytes: in.MaxBytes, Tail: in.Tail}
+	if in.Offset != nil {
+		q.Offset = supervisor.StreamOffsets{Stdout: in.Offset, Stderr: in.Offset}
+	}
+	out, err := s.opts.Supervisor.Output(c.agent, in.Pid, q)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.recordRead(c); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *Server) processList(ctx context.Context, c *call, in listInput) (listOutput, error) {
+	ps := s.opts.Supervisor.List(c.agent, in.State)
+	if ps == nil {
+		ps = []supervisor.Status{}
+	}
+	if err := s.recordRead(c); err != nil {
+		return listOutput{}, err
+	}
+	return listOutput{Processes: ps}, nil
+}
+
+func (s *Server) processGetStatus(ctx context.Context, c *call, in pidInput) (*supervisor.Status, error) {
+	c.pid = in.Pid
+	st, err := s.opts.Supervisor.Status(c.agent, in.Pid)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.recordRead(c); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func (s *Server) processWait(ctx context.Context, c *call, in waitInput) (*supervisor.Status, error) {
+	c.pid = in.Pid
+	timeout := time.Duration(in.Timeout) * time.Millisecond
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	return s.opts.Supervisor.Wait(ctx, c.agent, in.Pid, timeout)
+}
+
+func (s *Server) processCreateGroup(ctx context.Context, c *call, in createGroupInput) (groupOutput, error) {
+	id, err := s.opts.Supervisor.CreateGroup(c.agent, in.Name, in.Pipeline)
+	if err != nil {
+		return groupOutput{}, err
+	}
+	return groupOutput{GroupID: id}, nil
+}
+
+func (s *Server) processAddToGroup(ctx context.Context, c *call, in addToGroupInput) (groupOutput, error) {
+	c.pid = in.Pid
+	if err := s.opts.Supervisor.AddToGroup(c.agent, in.GroupID, in.Pid); err != nil {
+		return groupOutput{}, err
+	}
+	return groupOutput{GroupID: in.GroupID, Pid: in.Pid}, nil
+}
+
+func (s *Server) processTerminateGroup(ctx context.Context, c *call, in terminateGroupInput) (terminateGroupOutput, error) {
+	pids, err := s.opts.Supervisor.TerminateGroup(c.agent, in.GroupID, in.Force)
+	if err != nil {
+		return terminateGroupOutput{}, err
+	}
+	if pids == nil {
+		pids = []int{}
+	}
+	return terminateGroupOutput{GroupID: in.GroupID, TerminatedPids: pids}, nil
+}
+
+func (s *Server) processStartService(ctx context.Context, c *call, in serviceInput) (serviceStartOutput, error) {
+	li := launchInput{Executable: in.Executable, Args: in.Args, Cwd: in.Cwd, Env: in.Env, ResourceLimits: in.ResourceLimits, Name: in.Name}
+	c.launch = &li
+	spec, err := s.authorize(c.agent, li.request(c.agent))
+	if err != nil {
+		return serviceStartOutput{}, err
+	}
+	req := supervisor.ServiceRequest{Name: in.Name, Spec: spec, HealthCheck: in.HealthCheck, Cwd: in.Cwd, Env: in.Env}
+	if in.RestartPolicy != nil {
+		req.RestartPolicy = *in.RestartPolicy
+	}
+	st, serr := s.opts.Supervisor.StartService(c.agent, req)
+	if serr != nil {
+		return serviceStartOutput{}, serr
+	}
+	return serviceStartOutput{ServiceID: st.ServiceID, Pid: st.Pid, State: st.State}, nil
+}
+
+func (s *Server) processStopService(ctx context.Context, c *call, in serviceIDInput) (*supervisor.ServiceStatus, error) {
+	return s.opts.Supervisor.StopService(c.agent, in.ServiceID)
+}
+
+func (s *Server) processGetService(ctx context.Context, c *call, in serviceIDInput) (*supervisor.ServiceStatus, error) {
+	st, err := s.opts.Supervisor.GetService(c.agent, in.ServiceID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.recordRead(c); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func (s *Server) processGetPolicy(ctx context.Context, c *call, in noInput) (policyOutput, error) {
+	if err := s.recordRead(c); err != nil {
+		return policyOutput{}, err
+	}
+	return policyOutput{Source: s.opts.Source, Policy: s.cfg.Redacted(), Layers: s.opts.Layers}, nil
+}
+
+// recordRead writes a debug-level record of a read (SPEC 6: debug = also
+// reads). The level filter drops it unless auditLogLevel is debug.
+func (s *Server) recordRead(c *call) error {
+	if err := s.record(audit.Record{Level: audit.LevelDebug, Event: audit.EventRead, Agent: c.agent, Tool: c.tool, PID: c.pid}); err != nil {
+		return errcode.Fail(errcode.Internal, "audit", "check that the audit log is writable", "audit record could not be written: %v", err)
+	}
+	return nil
+}

@@ -1,0 +1,56 @@
+package server
+
+import (
+	"context"
+	"io"
+	"net/http"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// OnOutput is the supervisor's output callback: it schedules
+// notifications/resources/updated for process://{pid}/{stream}. Never blocks.
+func (s *Server) OnOutput(pid int, stream string) {
+	s.notifier.OnOutput(pid, stream)
+}
+
+func (s *Server) sendUpdated(uri string) {
+	ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
+	defer cancel()
+	_ = s.mcp.ResourceUpdated(ctx, &mcp.ResourceUpdatedNotificationParams{URI: uri})
+}
+
+// Close stops the server's own goroutines (not the supervisor's processes:
+// the caller shuts the supervisor down).
+func (s *Server) Close() {
+	s.closeOnce.Do(s.notifier.close)
+}
+
+// ServeStdio serves one MCP session over in/out (os.Stdin/os.Stdout in
+// production) until the client closes its end or ctx is cancelled.
+func (s *Server) ServeStdio(ctx context.Context, in io.ReadCloser, out io.WriteCloser) error {
+	return s.mcp.Run(ctx, &mcp.IOTransport{Reader: in, Writer: out})
+}
+
+// HTTPHandler serves MCP over Streamable HTTP at any path it is mounted on.
+// With agents configured, every request needs "Authorization: Bearer
+// TOKEN" of a configured agent (401 otherwise); without agents, the caller
+// must bind loopback only (SPEC 6) and every request is agent "local".
+// The SDK's DNS-rebinding protection (Host/Origin checks for localhost)
+// stays on.
+func (s *Server) HTTPHandler() http.Handler {
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, &mcp.StreamableHTTPOptions{
+		CrossOriginProtection: http.NewCrossOriginProtection(),
+	})
+	if len(s.tokens) == 0 {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := s.agentForHeader(r.Header.Get("Authorization")); !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="mcp-process"`)
+			http.Error(w, "missing or unknown bearer token", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,250 @@
+package supervisor
+
+import (
+	"time"
+
+	"github.com/mcp-process/mcp-process/internal/audit"
+	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/policy"
+)
+
+// Options configure a Supervisor.
+type Options struct {
+	// Config is the policy; the supervisor only reads it.
+	Config *config.Config
+	// Audit receives the state-change records (launch, exit, terminate,
+	// stdin, service, group). nil = records are not written anywhere.
+	Audit audit.Recorder
+	// Authorize runs the full policy for a launch the supervisor makes by
+	// itself (service health checks) and returns the Spec or the denial.
+	Authorize func(agent string, req policy.Request) (*policy.Spec, *errcode.Error)
+	// Now is the clock for timestamps and rate windows; nil = time.Now.
+	Now func() time.Time
+	// OnOutput is called when new output arrives for pid on stream
+	// ("stdout" or "stderr"). It is called from the reading goroutine and
+	// must not block. May be nil.
+	OnOutput func(pid int, stream string)
+}
+
+// Stdin modes of StartOptions.Stdin.
+const (
+	StdinPipe = "pipe"
+	StdinNull = "null"
+)
+
+// Kinds of a managed process.
+const (
+	KindProcess = "process"
+	KindService = "service"
+)
+
+// States of a managed process.
+const (
+	StateRunning = "running"
+	StateExited  = "exited"
+)
+
+// Termination reasons (SPEC 6, Processes).
+const (
+	ReasonExited         = "exited"
+	ReasonTerminated     = "terminated"
+	ReasonKilled         = "killed"
+	ReasonTimeout        = "timeout"
+	ReasonLifetime       = "lifetime"
+	ReasonMemoryLimit    = "memory-limit"
+	ReasonCPUTimeLimit   = "cpu-time-limit"
+	ReasonServerShutdown = "server-shutdown"
+)
+
+// StartOptions are the launch options that are not part of the policy Spec.
+type StartOptions struct {
+	// Tool is the MCP tool that asked (for the audit record).
+	Tool string
+	// Name is a display name (process_list "name"); "" = basename of the executable.
+	Name string
+	// CaptureOutput keeps stdout/stderr in ring buffers; false (or
+	// allowOutputCapture false) sends them to /dev/null.
+	CaptureOutput bool
+	// Stdin is StdinPipe ("" means the same) or StdinNull.
+	Stdin string
+	// PTY asks for a pseudo-terminal (not built yet: LAYER_UNAVAILABLE).
+	PTY bool
+}
+
+// SandboxReport says which layers a launch got and which requested limits
+// are not enforced on this host/build.
+type SandboxReport struct {
+	Applied     []string `json:"applied"`
+	NotEnforced []string `json:"notEnforced"`
+}
+
+// Status is a managed process as the tools report it (process_start,
+// process_list, process_get_status, process_wait).
+type Status struct {
+	Pid     int      `json:"pid"`
+	Name    string   `json:"name"`
+	Command string   `json:"command"` // the resolved executable path
+	Args    []string `json:"args"`    // argv[1:]
+	State   string   `json:"state"`   // "running" | "exited"
+	// StartTime is RFC 3339 with milliseconds.
+	StartTime string `json:"startTime"`
+	// EndTime is set once exited.
+	EndTime string `json:"endTime,omitempty"`
+	// Uptime is in seconds (fractional): until now while running, until
+	// the exit once exited.
+	Uptime            float64               `json:"uptime"`
+	ExitCode          *int                  `json:"exitCode,omitempty"`
+	Signal            string                `json:"signal,omitempty"` // e.g. "SIGKILL"
+	TerminationReason string                `json:"terminationReason,omitempty"`
+	Kind              string                `json:"kind"` // "process" | "service"
+	GroupID           string                `json:"groupId,omitempty"`
+	ServiceID         string                `json:"serviceId,omitempty"`
+	Limits            config.ResourceLimits `json:"limits"`
+	Sandbox           SandboxReport         `json:"sandbox"`
+	// Stats is filled by Status (process_get_status), not by List.
+	Stats *Stats `json:"stats,omitempty"`
+}
+
+// RunResult is the result of process_run.
+type RunResult struct {
+	Status
+	// Stdout and Stderr are the retained output as UTF-8 (invalid bytes replaced).
+	Stdout string `json:"stdout"`
+	Stderr string `json:"stderr"`
+	// Truncated is true when the ring buffer dropped bytes of either stream.
+	Truncated  bool  `json:"truncated"`
+	DurationMs int64 `json:"durationMs"`
+}
+
+// StreamOffsets are optional per-stream absolute byte offsets.
+type StreamOffsets struct {
+	Stdout *int64 `json:"stdout,omitempty"`
+	Stderr *int64 `json:"stderr,omitempty"`
+}
+
+// StreamCounts are per-stream byte counts or positions.
+type StreamCounts struct {
+	Stdout int64 `json:"stdout"`
+	Stderr int64 `json:"stderr"`
+}
+
+// OutputQuery selects what Output returns.
+type OutputQuery struct {
+	Stream   string        // "stdout" | "stderr" | "both" ("" = both)
+	Encoding string        // "utf8" ("" = utf8) | "base64"
+	Offset   StreamOffsets // absolute offset per stream; nil = oldest retained byte
+	MaxBytes int           // per stream; 0 = no limit
+	Tail     int           // > 0: the last Tail bytes (overrides Offset)
+}
+
+// OutputResult is the result of process_get_output.
+type OutputResult struct {
+	Stdout      string `json:"stdout"`
+	Stderr      string `json:"stderr"`
+	Encoding    string `json:"encoding"`
+	StdoutBytes int64  `json:"stdoutBytes"` // total ever written
+	StderrBytes int64  `json:"stderrBytes"`
+	// Offset is where this read started in each stream.
+	Offset StreamCounts `json:"offset"`
+	// NextOffset is where the next read should start to get only new bytes.
+	NextOffset StreamCounts `json:"nextOffset"`
+	// DroppedBytes is the total of each stream's bytes no longer retained.
+	DroppedBytes StreamCounts `json:"droppedBytes"`
+}
+
+// Sample is one stats sample.
+type Sample struct {
+	Time        string  `json:"time"`
+	CpuPercent  float64 `json:"cpuPercent"`
+	MemoryMB    float64 `json:"memoryMB"`
+	ThreadCount int     `json:"threadCount"`
+	IoRead      int64   `json:"ioRead"`
+	IoWrite     int64   `json:"ioWrite"`
+}
+
+// Stats are the resource figures of a whole process tree (read from /proc):
+// CpuPercent is of one core over the last sampling interval (~1 s),
+// MemoryMB the summed RSS, IoRead/IoWrite the summed rchar/wchar bytes.
+type Stats struct {
+	CpuPercent   float64  `json:"cpuPercent"`
+	MemoryMB     float64  `json:"memoryMB"`
+	ThreadCount  int      `json:"threadCount"`
+	ProcessCount int      `json:"processCount"`
+	IoRead       int64    `json:"ioRead"`
+	IoWrite      int64    `json:"ioWrite"`
+	History      []Sample `json:"history,omitempty"`
+}
+
+// TerminateResult is the result of process_terminate.
+type TerminateResult struct {
+	Pid               int    `json:"pid"`
+	ExitCode          *int   `json:"exitCode,omitempty"`
+	Signal            string `json:"signal,omitempty"`
+	TerminationReason string `json:"terminationReason"`
+}
+
+// HealthCheck is a service's health check: Command (argv; Command[0] is
+// the executable as an agent would request it) is run every IntervalMs and
+// is healthy when it exits 0 within TimeoutMs.
+type HealthCheck struct {
+	Command    []string `json:"command"`
+	IntervalMs int64    `json:"interval"`
+	TimeoutMs  int64    `json:"timeout"`
+}
+
+// RestartPolicy says whether and how often a service that exits is relaunched.
+type RestartPolicy struct {
+	Enabled    bool  `json:"enabled"`
+	MaxRetries int   `json:"maxRetries"`
+	BackoffMs  int64 `json:"backoffMs"`
+}
+
+// ServiceRequest is process_start_service after the policy allowed the launch.
+type ServiceRequest struct {
+	Name          string
+	Spec          *policy.Spec
+	HealthCheck   *HealthCheck
+	RestartPolicy RestartPolicy
+	// Cwd and Env are used for the health check's policy request.
+	Cwd string
+	Env map[string]string
+}
+
+// Service states.
+const (
+	ServiceRunning    = "running"
+	ServiceRestarting = "restarting"
+	ServiceStopped    = "stopped"
+	ServiceFailed     = "failed"
+)
+
+// Health values.
+const (
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
+	HealthUnknown   = "unknown"
+)
+
+// ExitInfo is how an instance of a service ended.
+type ExitInfo struct {
+	Pid               int    `json:"pid"`
+	ExitCode          *int   `json:"exitCode,omitempty"`
+	Signal            string `json:"signal,omitempty"`
+	TerminationReason string `json:"terminationReason"`
+	Time              string `json:"time"`
+}
+
+// ServiceStatus is the result of the service tools.
+type ServiceStatus struct {
+	ServiceID       string    `json:"serviceId"`
+	Name            string    `json:"name"`
+	State           string    `json:"state"` // running | restarting | stopped | failed
+	Pid             int       `json:"pid"`   // current (or last) instance
+	Restarts        int       `json:"restarts"`
+	LastExit        *ExitInfo `json:"lastExit,omitempty"`
+	Health          string    `json:"health"` // healthy | unhealthy | unknown
+	LastHealthCheck string    `json:"lastHealthCheck,omitempty"`
+	// Error says why a service is "failed" when a relaunch was refused.
+	Error string `json:"error,omitempty"`
+}

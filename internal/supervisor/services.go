@@ -1,0 +1,298 @@
+package supervisor
+
+import (
+	"fmt"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mcp-process/mcp-process/internal/audit"
+	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/policy"
+	"github.com/mcp-process/mcp-process/internal/sandbox"
+)
+
+// service is a managed process the supervisor restarts and health-checks.
+type service struct {
+	id, name, agent string
+	req             ServiceRequest
+	stopReq         chan struct{}
+	stopOnce        sync.Once
+	finished        chan struct{} // the manager returned
+
+	mu        sync.Mutex
+	state     string
+	cur       *proc
+	restarts  int
+	lastExit  *ExitInfo
+	health    string
+	lastCheck time.Time
+	errMsg    string
+}
+
+func (svc *service) status() *ServiceStatus {
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	st := &ServiceStatus{ServiceID: svc.id, Name: svc.name, State: svc.state, Restarts: svc.restarts,
+		Health: svc.health, Error: svc.errMsg}
+	if svc.cur != nil {
+		st.Pid = svc.cur.pid
+	}
+	if svc.lastExit != nil {
+		le := *svc.lastExit
+		st.LastExit = &le
+	}
+	if !svc.lastCheck.IsZero() {
+		st.LastHealthCheck = fmtTime(svc.lastCheck)
+	}
+	return st
+}
+
+func (svc *service) set(f func()) {
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	f()
+}
+
+func (s *Supervisor) healthRequest(agent string, req ServiceRequest) policy.Request {
+	hc := req.HealthCheck
+	return policy.Request{Agent: agent, Executable: hc.Command[0], Args: hc.Command[1:], Cwd: req.Cwd, Env: req.Env,
+		Timeout: msOr(hc.TimeoutMs, defaultHealthTimeout)}
+}
+
+func msOr(ms int64, def time.Duration) time.Duration {
+	if ms > 0 {
+		return time.Duration(ms) * time.Millisecond
+	}
+	return def
+}
+
+func serviceOpts(name string) StartOptions {
+	return StartOptions{Tool: "process_start_service", Name: name, CaptureOutput: true, Stdin: StdinNull}
+}
+
+// StartService launches a service (stdin /dev/null, output captured). A
+// health check command is authorized up front: a denial fails the call.
+func (s *Supervisor) StartService(agent string, req ServiceRequest) (*ServiceStatus, error) {
+	if req.Spec == nil {
+		return nil, errcode.Fail(errcode.InvalidInput, "service", "", "nothing to launch")
+	}
+	if hc := req.HealthCheck; hc != nil {
+		if len(hc.Command) == 0 || hc.Command[0] == "" {
+			return nil, errcode.Fail(errcode.InvalidInput, "service", "give the command as an argv array", "healthCheck.command is empty")
+		}
+		if hc.IntervalMs < 0 || hc.TimeoutMs < 0 {
+			return nil, errcode.Fail(errcode.InvalidInput, "service", "", "healthCheck interval and timeout cannot be negative")
+		}
+		if s.opts.Authorize == nil {
+			return nil, errcode.Fail(errcode.Internal, "service", "", "health checks cannot be authorized (no policy)")
+		}
+		if _, derr := s.opts.Authorize(agent, s.healthRequest(agent, req)); derr != nil {
+			return nil, derr
+		}
+	}
+	if req.RestartPolicy.MaxRetries < 0 || req.RestartPolicy.BackoffMs < 0 {
+		return nil, errcode.Fail(errcode.InvalidInput, "service", "", "restartPolicy values cannot be negative")
+	}
+	s.mu.Lock()
+	s.nextSvc++
+	id := fmt.Sprintf("s-%d", s.nextSvc)
+	s.mu.Unlock()
+	name := req.Name
+	p, err := s.launch(agent, req.Spec, serviceOpts(name), launchKind{kind: KindService, serviceID: id})
+	if err != nil {
+		return nil, err
+	}
+	svc := &service{id: id, name: name, agent: agent, req: req, stopReq: make(chan struct{}), finished: make(chan struct{}),
+		state: ServiceRunning, cur: p, health: HealthUnknown}
+	s.mu.Lock()
+	s.services[id] = svc
+	if s.closed {
+		s.mu.Unlock()
+		// Shutdown is stopping p; nobody will manage it.
+		<-p.done
+		svc.set(func() { svc.state = ServiceStopped; svc.lastExit = exitInfo(p) })
+		close(svc.finished)
+		return svc.status(), nil
+	}
+	s.wg.Add(1)
+	if req.HealthCheck != nil {
+		s.wg.Add(1)
+		go s.checkHealthLoop(svc)
+	}
+	s.mu.Unlock()
+	go s.manage(svc)
+	s.record(audit.Record{Event: audit.EventService, Agent: agent, Tool: "process_start_service", ServiceID: id,
+		PID: p.pid, Executable: req.Spec.Path, Reason: "started"})
+	return svc.status(), nil
+}
+
+func exitInfo(p *proc) *ExitInfo {
+	st := p.status(time.Now())
+	return &ExitInfo{Pid: p.pid, ExitCode: st.ExitCode, Signal: st.Signal, TerminationReason: st.TerminationReason, Time: st.EndTime}
+}
+
+// manage restarts svc's instances per its policy, one at a time.
+func (s *Supervisor) manage(svc *service) {
+	defer s.wg.Done()
+	defer close(svc.finished)
+	rp := svc.req.RestartPolicy
+	for {
+		svc.mu.Lock()
+		p := svc.cur
+		svc.mu.Unlock()
+		stopping := false
+		select {
+		case <-p.done:
+		case <-svc.stopReq:
+			stopping = true
+			p.stopAndWait(false, defaultTermTimeout)
+		case <-s.stop:
+			stopping = true
+			<-p.done // Shutdown stops every process
+		}
+		le := exitInfo(p)
+		svc.set(func() { svc.lastExit = le; svc.health = HealthUnknown })
+		if stopping {
+			s.serviceEnd(svc, ServiceStopped, "stopped")
+			return
+		}
+		svc.mu.Lock()
+		restarts := svc.restarts
+		svc.mu.Unlock()
+		if !rp.Enabled || restarts >= rp.MaxRetries {
+			state := ServiceStopped
+			if le.ExitCode == nil || *le.ExitCode != 0 {
+				state = ServiceFailed
+			}
+			s.serviceEnd(svc, state, "exited, not restarted")
+			return
+		}
+		svc.set(func() { svc.state = ServiceRestarting })
+		t := time.NewTimer(time.Duration(rp.BackoffMs) * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-svc.stopReq:
+			t.Stop()
+			s.serviceEnd(svc, ServiceStopped, "stopped")
+			return
+		case <-s.stop:
+			t.Stop()
+			s.serviceEnd(svc, ServiceStopped, "stopped")
+			return
+		}
+		// The previous instance is reaped (p.done): restarts never overlap.
+		np, err := s.launch(svc.agent, svc.req.Spec, serviceOpts(svc.name), launchKind{kind: KindService, serviceID: svc.id, byServer: true})
+		if err != nil {
+			svc.set(func() { svc.errMsg = "restart refused: " + err.Error() })
+			s.serviceEnd(svc, ServiceFailed, "restart refused")
+			return
+		}
+		svc.set(func() { svc.cur = np; svc.restarts++; svc.state = ServiceRunning })
+		s.record(audit.Record{Event: audit.EventService, Agent: svc.agent, ServiceID: svc.id, PID: np.pid,
+			Executable: svc.req.Spec.Path, Reason: fmt.Sprintf("restarted (%d/%d)", restarts+1, rp.MaxRetries)})
+	}
+}
+
+func (s *Supervisor) serviceEnd(svc *service, state, why string) {
+	svc.set(func() { svc.state = state })
+	s.record(audit.Record{Event: audit.EventService, Agent: svc.agent, ServiceID: svc.id, Reason: why + ": " + state})
+}
+
+// checkHealthLoop runs svc's health check every interval while it runs.
+func (s *Supervisor) checkHealthLoop(svc *service) {
+	defer s.wg.Done()
+	hc := svc.req.HealthCheck
+	t := time.NewTicker(msOr(hc.IntervalMs, defaultHealthInterval))
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-svc.finished:
+			return
+		case <-s.stop:
+			return
+		}
+		svc.mu.Lock()
+		running := svc.state == ServiceRunning
+		svc.mu.Unlock()
+		if !running {
+			continue
+		}
+		h := s.checkHealth(svc)
+		now := s.now()
+		svc.set(func() {
+			if svc.state == ServiceRunning {
+				svc.health = h
+			}
+			svc.lastCheck = now
+		})
+	}
+}
+
+// checkHealth runs the health check once, through the full policy, outside
+// the process table and quotas (it is bounded by its timeout), output to
+// /dev/null. Healthy = exit 0 within the timeout.
+func (s *Supervisor) checkHealth(svc *service) string {
+	req := s.healthRequest(svc.agent, svc.req)
+	spec, derr := s.opts.Authorize(svc.agent, req)
+	if derr != nil {
+		return HealthUnhealthy
+	}
+	sp, err := s.launcher.Start(spec, sandbox.Stdio{})
+	if err != nil {
+		return HealthUnhealthy
+	}
+	args := []string{}
+	if len(spec.Argv) > 1 {
+		args = spec.Argv[1:]
+	}
+	if err := s.record(audit.Record{Event: audit.EventLaunch, Agent: svc.agent, Tool: "service_health_check", PID: sp.Pid,
+		Executable: spec.Path, Args: args, Cwd: spec.Dir, EnvNames: envNames(spec.Env), Decision: "allow", ServiceID: svc.id}); err != nil {
+		sp.SignalGroup(syscall.SIGKILL)
+		sp.Wait()
+		return HealthUnhealthy
+	}
+	kill := time.AfterFunc(req.Timeout, func() { sp.SignalGroup(syscall.SIGKILL) })
+	st := sp.Wait()
+	if !kill.Stop() {
+		return HealthUnhealthy // timed out
+	}
+	if st.ExitCode != nil && *st.ExitCode == 0 {
+		return HealthHealthy
+	}
+	return HealthUnhealthy
+}
+
+func (s *Supervisor) service(agent, id string) (*service, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	svc := s.services[id]
+	if svc == nil || svc.agent != agent {
+		return nil, errcode.Fail(errcode.ProcessNotFound, "service", "use process_list to see your services", "no service %q", id)
+	}
+	return svc, nil
+}
+
+// StopService stops a service (no restart) and terminates its tree.
+func (s *Supervisor) StopService(agent, serviceID string) (*ServiceStatus, error) {
+	if err := s.checkTermination(false, false); err != nil {
+		return nil, err
+	}
+	svc, err := s.service(agent, serviceID)
+	if err != nil {
+		return nil, err
+	}
+	svc.stopOnce.Do(func() { close(svc.stopReq) })
+	<-svc.finished
+	return svc.status(), nil
+}
+
+// GetService returns a service's state.
+func (s *Supervisor) GetService(agent, serviceID string) (*ServiceStatus, error) {
+	svc, err := s.service(agent, serviceID)
+	if err != nil {
+		return nil, err
+	}
+	return svc.status(), nil
+}

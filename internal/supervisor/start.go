@@ -1,0 +1,448 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mcp-process/mcp-process/internal/audit"
+	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/policy"
+	"github.com/mcp-process/mcp-process/internal/sandbox"
+)
+
+// launchKind says who launches: an agent's call (rate windows apply) or
+// the supervisor itself (a service restart: concurrency and totals only).
+type launchKind struct {
+	kind      string
+	serviceID string
+	byServer  bool
+}
+
+// Start launches spec for agent and returns its status.
+func (s *Supervisor) Start(agent string, spec *policy.Spec, o StartOptions) (*Status, error) {
+	p, err := s.launch(agent, spec, o, launchKind{kind: KindProcess})
+	if err != nil {
+		return nil, err
+	}
+	st := p.status(s.now())
+	return &st, nil
+}
+
+// reserveLocked checks every launch quota and, when all pass, reserves one
+// launch. A refusal consumes nothing.
+func (s *Supervisor) reserveLocked(agent string, byServer bool) (time.Time, *errcode.Error) {
+	now := s.now()
+	c := s.cfg
+	if !byServer {
+		if until, ok := s.cooldown[agent]; ok && now.Before(until) {
+			return now, rateLimited(until.Sub(now), "agent %q is cooling down after exceeding a launch rate limit", agent)
+		}
+		delete(s.cooldown, agent)
+	}
+	if c.MaxConcurrentProcesses > 0 && s.running >= c.MaxConcurrentProcesses {
+		return now, errcode.Deny(errcode.ConcurrencyLimit, "limits", "wait for a process to exit or terminate one",
+			"%d processes are running, the maximum (maxConcurrentProcesses)", s.running)
+	}
+	if c.MaxConcurrentProcessesPerAgent > 0 && s.perAgent[agent] >= c.MaxConcurrentProcessesPerAgent {
+		return now, errcode.Deny(errcode.ConcurrencyLimit, "limits", "wait for one of your processes to exit or terminate one",
+			"agent %q has %d processes running, the maximum (maxConcurrentProcessesPerAgent)", agent, s.perAgent[agent])
+	}
+	if c.MaxTotalProcesses > 0 && s.total >= c.MaxTotalProcesses {
+		return now, errcode.Deny(errcode.TotalLimit, "limits", "restart the server to reset maxTotalProcesses",
+			"this server has launched %d processes, the maximum over its life (maxTotalProcesses)", s.total)
+	}
+	if !byServer {
+		times := slices.DeleteFunc(s.launches[agent], func(t time.Time) bool { return !t.After(now.Add(-time.Hour)) })
+		s.launches[agent] = times
+		for _, w := range []struct {
+			max  int
+			span time.Duration
+			key  string
+		}{{c.MaxLaunchesPerMinute, time.Minute, "maxLaunchesPerMinute"}, {c.MaxLaunchesPerHour, time.Hour, "maxLaunchesPerHour"}} {
+			if w.max <= 0 {
+				continue
+			}
+			in := 0
+			var oldest time.Time
+			for _, t := range times {
+				if t.After(now.Add(-w.span)) {
+					if in == 0 {
+						oldest = t
+					}
+					in++
+				}
+			}
+			if in >= w.max {
+				wait := oldest.Add(w.span).Sub(now)
+				if cd := time.Duration(c.RateLimitCooldownSeconds) * time.Second; cd > wait {
+					wait = cd
+				}
+				s.cooldown[agent] = now.Add(wait)
+				return now, rateLimited(wait, "agent %q reached %d launches in %s (%s)", agent, w.max, w.span, w.key)
+			}
+		}
+		s.launches[agent] = append(times, now)
+	}
+	s.running++
+	s.perAgent[agent]++
+	s.total++
+	s.wg.Add(1) // the launch in progress: Shutdown waits for it
+	return now, nil
+}
+
+func rateLimited(wait time.Duration, format string, a ...any) *errcode.Error {
+	secs := int(math.Ceil(wait.Seconds()))
+	if secs < 1 {
+		secs = 1
+	}
+	e := errcode.Deny(errcode.RateLimited, "rate", fmt.Sprintf("retry in %d s", secs),
+		format+fmt.Sprintf("; retry in %d s", secs), a...)
+	e.RetryAfterSeconds = secs
+	return e
+}
+
+// unreserve gives back a reservation whose launch failed.
+func (s *Supervisor) unreserve(agent string, at time.Time, byServer bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.running--
+	s.perAgent[agent]--
+	s.total--
+	if !byServer {
+		ts := s.launches[agent]
+		if i := slices.IndexFunc(ts, func(t time.Time) bool { return t.Equal(at) }); i >= 0 {
+			s.launches[agent] = slices.Delete(ts, i, i+1)
+		}
+	}
+	s.wg.Done()
+}
+
+// pipes are the parent and child ends of a launch's stdio.
+type pipes struct {
+	parent []*os.File // ours: stdin writer, stdout reader, stderr reader (nil when not piped)
+	child  []*os.File // theirs; nil = /dev/null
+}
+
+func (ps *pipes) closeChild() {
+	for _, f := range ps.child {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+func (ps *pipes) closeParent() {
+	for _, f := range ps.parent {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+func makePipes(stdin, capture bool) (*pipes, error) {
+	ps := &pipes{parent: make([]*os.File, 3), child: make([]*os.File, 3)}
+	for i, want := range []bool{stdin, capture, capture} {
+		if !want {
+			continue
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			ps.closeChild()
+			ps.closeParent()
+			return nil, err
+		}
+		if i == 0 {
+			ps.parent[i], ps.child[i] = w, r
+		} else {
+			ps.parent[i], ps.child[i] = r, w
+		}
+	}
+	return ps, nil
+}
+
+func envNames(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		out = append(out, name)
+	}
+	return out
+}
+
+// launch checks, reserves, starts, records and registers one process.
+func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk launchKind) (*proc, error) {
+	if spec == nil {
+		return nil, errcode.Fail(errcode.InvalidInput, "process", "", "nothing to launch")
+	}
+	if o.PTY {
+		return nil, errcode.Fail(errcode.LayerUnavailable, "sandbox", "launch without pty", "pty not built yet")
+	}
+	var stdinPipe bool
+	switch o.Stdin {
+	case "", StdinPipe:
+		// /dev/null when stdin input is not allowed: nobody could ever feed the pipe.
+		stdinPipe = s.cfg.AllowStdinInput
+	case StdinNull:
+	default:
+		return nil, errcode.Fail(errcode.InvalidInput, "process", `use "pipe" or "null"`, "unknown stdin mode %q", o.Stdin)
+	}
+	capture := o.CaptureOutput && s.cfg.AllowOutputCapture
+	applied, notEnforced := sandbox.Enforcement(spec.Limits)
+	if s.cfg.StrictResourceEnforcement && len(notEnforced) > 0 {
+		return nil, errcode.Deny(errcode.LayerUnavailable, "limits",
+			"leave the limit unset or disable strictResourceEnforcement",
+			"resource limit %s cannot be enforced here and strictResourceEnforcement is on", notEnforced[0])
+	}
+
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, errcode.Fail(errcode.Internal, "process", "", "the server is shutting down")
+	}
+	at, qerr := s.reserveLocked(agent, lk.byServer)
+	s.mu.Unlock()
+	if qerr != nil {
+		return nil, qerr
+	}
+
+	ps, err := makePipes(stdinPipe, capture)
+	if err != nil {
+		s.unreserve(agent, at, lk.byServer)
+		return nil, errcode.Fail(errcode.Internal, "process", "", "create pipes: %v", err)
+	}
+	sp, err := s.launcher.Start(spec, sandbox.Stdio{Stdin: ps.child[0], Stdout: ps.child[1], Stderr: ps.child[2]})
+	ps.closeChild()
+	if err != nil {
+		ps.closeParent()
+		s.unreserve(agent, at, lk.byServer)
+		return nil, errcode.As(err)
+	}
+	args := []string{}
+	if len(spec.Argv) > 1 {
+		args = spec.Argv[1:]
+	}
+	// A later issue's init stage makes this gate exact (the target will not
+	// exec until the record is on disk); here the child may already run.
+	if err := s.record(audit.Record{Event: audit.EventLaunch, Agent: agent, Tool: o.Tool, PID: sp.Pid,
+		Executable: spec.Path, Args: args, Cwd: spec.Dir, EnvNames: envNames(spec.Env), Decision: "allow",
+		ServiceID: lk.serviceID}); err != nil {
+		sp.SignalGroup(syscall.SIGKILL)
+		sp.Wait()
+		ps.closeParent()
+		s.unreserve(agent, at, lk.byServer)
+		return nil, errcode.Fail(errcode.Internal, "audit", "fix the audit log (disk full? permissions?)",
+			"the launch record could not be written, so the process was killed: %v", err)
+	}
+
+	name := o.Name
+	if name == "" {
+		name = spec.Path[strings.LastIndexByte(spec.Path, '/')+1:]
+	}
+	p := &proc{
+		agent: agent, name: name, tool: o.Tool, kind: lk.kind, serviceID: lk.serviceID,
+		pid: sp.Pid, spec: spec, sp: sp, start: s.now(),
+		report:   SandboxReport{Applied: applied, NotEnforced: nonNil(notEnforced)},
+		readDone: make(chan struct{}, 2), done: make(chan struct{}),
+		stdin: ps.parent[0],
+	}
+	p.stdinOpen.Store(p.stdin != nil)
+	if capture {
+		p.out, p.errb = newRing(s.cfg.MaxOutputBufferSize), newRing(s.cfg.MaxOutputBufferSize)
+		p.readEnds = []*os.File{ps.parent[1], ps.parent[2]}
+	}
+
+	s.mu.Lock()
+	if old := s.procs[p.pid]; old != nil {
+		s.forgetLocked(p.pid, old) // a retained exited process whose pid was reused
+	}
+	s.procs[p.pid] = p
+	closed := s.closed
+	s.wg.Add(1 + len(p.readEnds))
+	s.mu.Unlock()
+
+	go s.watch(p)
+	if capture {
+		go s.read(p, ps.parent[1], p.out, "stdout")
+		go s.read(p, ps.parent[2], p.errb, "stderr")
+	}
+	s.armLifetime(p)
+	if closed {
+		p.requestStop(ReasonServerShutdown, 0)
+	}
+	s.wg.Done() // the reservation's token: the goroutines above hold their own
+	return p, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// armLifetime stops p when its lifetime (spec.Lifetime, else
+// maxProcessLifetime) ends: "lifetime" when that is maxProcessLifetime,
+// "timeout" when the request shortened it.
+func (s *Supervisor) armLifetime(p *proc) {
+	max := time.Duration(s.cfg.MaxProcessLifetime) * time.Second
+	life := p.spec.Lifetime
+	if life <= 0 || (max > 0 && life > max) {
+		life = max
+	}
+	if life <= 0 {
+		return
+	}
+	reason := ReasonTimeout
+	if life == max {
+		reason = ReasonLifetime
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.exited {
+		grace := s.limitGrace()
+		p.lifeTimer = time.AfterFunc(life, func() { p.requestStop(reason, grace) })
+	}
+}
+
+// read copies one output pipe into its ring until EOF.
+func (s *Supervisor) read(p *proc, f *os.File, r *ring, stream string) {
+	defer s.wg.Done()
+	defer func() {
+		r.close()
+		f.Close()
+		p.readDone <- struct{}{}
+	}()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := f.Read(buf)
+		if n > 0 {
+			r.write(buf[:n])
+			if s.opts.OnOutput != nil {
+				s.opts.OnOutput(p.pid, stream)
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// watch reaps p, drains its output, records the exit and releases its
+// concurrency slot.
+func (s *Supervisor) watch(p *proc) {
+	defer s.wg.Done()
+	st := p.sp.Wait() // also kills what is left of the process group
+	// The group is dead, so the pipes reach EOF; a descendant that left the
+	// group could hold them open: stop waiting for it after a while.
+	drain := time.NewTimer(readerDrainAfterExit)
+	for n := len(p.readEnds); n > 0; {
+		select {
+		case <-p.readDone:
+			n--
+		case <-drain.C:
+			for _, f := range p.readEnds {
+				f.Close()
+			}
+		}
+	}
+	drain.Stop()
+
+	p.mu.Lock()
+	p.exited = true
+	p.end = s.now()
+	p.exitCode = st.ExitCode
+	p.signal = sandbox.SignalName(st.Signal)
+	if p.reason == "" {
+		p.reason = ReasonExited
+	}
+	if p.killTimer != nil {
+		p.killTimer.Stop()
+	}
+	if p.lifeTimer != nil {
+		p.lifeTimer.Stop()
+	}
+	exitCode, signal, reason := p.exitCode, p.signal, p.reason
+	p.mu.Unlock()
+	p.closeStdin()
+
+	s.mu.Lock()
+	s.running--
+	s.perAgent[p.agent]--
+	if s.perAgent[p.agent] == 0 {
+		delete(s.perAgent, p.agent)
+	}
+	s.mu.Unlock()
+	s.record(audit.Record{Event: audit.EventExit, Agent: p.agent, Tool: p.tool, PID: p.pid, Executable: p.spec.Path,
+		ExitCode: exitCode, Signal: signal, TerminationReason: reason, ServiceID: p.serviceID})
+	close(p.done)
+}
+
+// Run starts spec and waits for it up to waitTimeout (<= 0: 60 s; never
+// longer than the process's lifetime); on expiry it terminates the tree
+// (reason "timeout"). progress, if set, gets output chunks as they arrive.
+// A cancelled ctx terminates the process too.
+func (s *Supervisor) Run(ctx context.Context, agent string, spec *policy.Spec, o StartOptions, waitTimeout time.Duration, progress func(stream string, chunk []byte)) (*RunResult, error) {
+	p, err := s.launch(agent, spec, o, launchKind{kind: KindProcess})
+	if err != nil {
+		return nil, err
+	}
+	if waitTimeout <= 0 {
+		waitTimeout = defaultRunWait
+	}
+	if spec.Lifetime > 0 && waitTimeout > spec.Lifetime {
+		waitTimeout = spec.Lifetime
+	}
+	timer := time.NewTimer(waitTimeout)
+	defer timer.Stop()
+	offs := map[*ring]int64{}
+	rings := []*ring{}
+	if progress != nil && p.out != nil {
+		rings = []*ring{p.out, p.errb}
+	}
+	streams := map[*ring]string{p.out: "stdout", p.errb: "stderr"}
+	emit := func() {
+		for _, r := range rings {
+			rd := r.read(offs[r], 0, 0)
+			if len(rd.data) > 0 {
+				progress(streams[r], rd.data)
+			}
+			offs[r] = rd.next
+		}
+	}
+	ctxDone := ctx.Done()
+	for running := true; running; {
+		var ch [2]<-chan struct{}
+		for i, r := range rings {
+			ch[i] = r.changed()
+		}
+		emit()
+		select {
+		case <-p.done:
+			running = false
+		case <-ch[0]:
+		case <-ch[1]:
+		case <-timer.C:
+			p.requestStop(ReasonTimeout, s.limitGrace())
+		case <-ctxDone:
+			ctxDone = nil
+			p.requestStop(ReasonTerminated, defaultTermTimeout)
+		}
+	}
+	emit()
+	res := &RunResult{Status: p.status(s.now())}
+	p.mu.Lock()
+	res.DurationMs = p.end.Sub(p.start).Milliseconds()
+	p.mu.Unlock()
+	if p.out != nil {
+		o, e := p.out.read(0, 0, 0), p.errb.read(0, 0, 0)
+		res.Stdout, res.Stderr = strings.ToValidUTF8(string(o.data), "\uFFFD"), strings.ToValidUTF8(string(e.data), "\uFFFD")
+		res.Truncated = o.dropped > 0 || e.dropped > 0
+	}
+	return res, nil
+}

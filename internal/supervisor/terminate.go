@@ -1,0 +1,229 @@
+package supervisor
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/mcp-process/mcp-process/internal/audit"
+	"github.com/mcp-process/mcp-process/internal/errcode"
+)
+
+// checkTermination applies allowProcessTermination/allowGroupTermination
+// and allowForcedTermination (SPEC 3.8).
+func (s *Supervisor) checkTermination(group, force bool) error {
+	if !s.cfg.AllowProcessTermination && !group {
+		return errcode.Deny(errcode.TerminationNotAllowed, "termination", "termination is off in the policy (allowProcessTermination)",
+			"terminating processes is not allowed")
+	}
+	if group && !s.cfg.AllowGroupTermination {
+		return errcode.Deny(errcode.TerminationNotAllowed, "termination", "group termination is off in the policy (allowGroupTermination)",
+			"terminating groups is not allowed")
+	}
+	if force && !s.cfg.AllowForcedTermination {
+		return errcode.Deny(errcode.TerminationNotAllowed, "termination", "retry without force (allowForcedTermination is off)",
+			"forced termination (SIGKILL) is not allowed")
+	}
+	return nil
+}
+
+// stopAndWait stops p's tree (SIGTERM, SIGKILL after timeout; SIGKILL at
+// once when force) and waits for the reap. It reports whether p was running.
+func (p *proc) stopAndWait(force bool, timeout time.Duration) bool {
+	if p.isExited() {
+		return false
+	}
+	if force {
+		p.requestStop(ReasonKilled, 0)
+	} else {
+		p.requestStop(ReasonTerminated, timeout)
+	}
+	t := time.NewTimer(timeout + terminateWaitSlack)
+	defer t.Stop()
+	select {
+	case <-p.done:
+	case <-t.C: // SIGKILL was sent long ago; the reap will come
+	}
+	return true
+}
+
+// Terminate stops agent's process pid and its whole tree (SPEC 3.8):
+// SIGTERM to the process group, SIGKILL after timeout (<= 0: 5 s); force
+// sends SIGKILL at once. An exited process's status is returned as is.
+func (s *Supervisor) Terminate(agent string, pid int, force bool, timeout time.Duration) (*TerminateResult, error) {
+	if err := s.checkTermination(false, force); err != nil {
+		return nil, err
+	}
+	p, err := s.lookup(agent, pid)
+	if err != nil {
+		return nil, err
+	}
+	if timeout <= 0 {
+		timeout = defaultTermTimeout
+	}
+	stopped := p.stopAndWait(force, timeout)
+	st := p.status(s.now())
+	if stopped {
+		s.record(audit.Record{Event: audit.EventTerminate, Agent: agent, Tool: "process_terminate", PID: pid,
+			Executable: st.Command, ExitCode: st.ExitCode, Signal: st.Signal, TerminationReason: st.TerminationReason,
+			Reason: fmt.Sprintf("force=%v", force)})
+	}
+	return &TerminateResult{Pid: pid, ExitCode: st.ExitCode, Signal: st.Signal, TerminationReason: st.TerminationReason}, nil
+}
+
+// group is a named set of one agent's processes.
+type group struct {
+	id, agent, name string
+	pipeline        bool
+	members         []*proc
+}
+
+func groupNotFound(id string) *errcode.Error {
+	return errcode.Fail(errcode.ProcessNotFound, "group", "create it with process_create_group", "no group %q", id)
+}
+
+// CreateGroup creates a group and returns its id ("g-1", ...). In a
+// pipeline group each added member's stdin is fed the previous member's stdout.
+func (s *Supervisor) CreateGroup(agent, name string, pipeline bool) (string, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return "", errcode.Fail(errcode.Internal, "group", "", "the server is shutting down")
+	}
+	s.nextGroup++
+	id := fmt.Sprintf("g-%d", s.nextGroup)
+	s.groups[id] = &group{id: id, agent: agent, name: name, pipeline: pipeline}
+	s.mu.Unlock()
+	s.record(audit.Record{Event: audit.EventGroup, Agent: agent, Tool: "process_create_group", GroupID: id,
+		Reason: fmt.Sprintf("created %q pipeline=%v", name, pipeline)})
+	return id, nil
+}
+
+// AddToGroup adds agent's process pid to group groupID. In a pipeline group
+// the process must be running with a stdin pipe, and from now on the
+// previous member's new stdout is copied into its stdin (and its stdin is
+// closed when that stdout ends).
+func (s *Supervisor) AddToGroup(agent, groupID string, pid int) error {
+	if err := s.addToGroup(agent, groupID, pid); err != nil {
+		return err
+	}
+	s.record(audit.Record{Event: audit.EventGroup, Agent: agent, Tool: "process_add_to_group", GroupID: groupID, PID: pid})
+	return nil
+}
+
+func (s *Supervisor) addToGroup(agent, groupID string, pid int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.groups[groupID]
+	if g == nil || g.agent != agent {
+		return groupNotFound(groupID)
+	}
+	p := s.procs[pid]
+	if p == nil || p.agent != agent {
+		return notFound(pid)
+	}
+	p.mu.Lock()
+	cur, exited := p.groupID, p.exited
+	p.mu.Unlock()
+	if cur == groupID {
+		return nil
+	}
+	if cur != "" {
+		return errcode.Fail(errcode.InvalidInput, "group", "", "process %d is already in group %s", pid, cur)
+	}
+	var prev *proc
+	if g.pipeline && len(g.members) > 0 {
+		prev = g.members[len(g.members)-1]
+	}
+	if g.pipeline {
+		hasStdin := p.stdinOpen.Load()
+		switch {
+		case exited:
+			return errcode.Fail(errcode.InvalidInput, "group", "", "process %d has exited", pid)
+		case prev != nil && !hasStdin:
+			return errcode.Fail(errcode.InvalidInput, "group", `start it with stdin "pipe"`,
+				"process %d has no stdin pipe to feed", pid)
+		case prev != nil && prev.out == nil:
+			return errcode.Fail(errcode.InvalidInput, "group", "start the previous member with captureOutput true",
+				"process %d (the previous member) has no captured stdout to pipe", prev.pid)
+		}
+		if s.closed {
+			return errcode.Fail(errcode.Internal, "group", "", "the server is shutting down")
+		}
+	}
+	p.mu.Lock()
+	p.groupID = groupID
+	p.mu.Unlock()
+	g.members = append(g.members, p)
+	if prev != nil {
+		from := prev.out.read(0, 0, 0).total // new output only
+		s.wg.Add(1)
+		go s.pipe(prev.out, from, p)
+	}
+	return nil
+}
+
+// pipe copies r (from offset off) into to's stdin until r ends (then it
+// closes to's stdin), to exits, or the supervisor stops.
+func (s *Supervisor) pipe(r *ring, off int64, to *proc) {
+	defer s.wg.Done()
+	for {
+		ch := r.changed()
+		rd := r.read(off, 64<<10, 0)
+		if len(rd.data) > 0 {
+			if _, err := to.writeStdin(rd.data, time.Time{}, s.stop); err != nil {
+				return
+			}
+			off = rd.next
+			continue
+		}
+		if rd.closed {
+			to.closeStdin()
+			return
+		}
+		select {
+		case <-ch:
+		case <-to.done:
+			return
+		case <-s.stop:
+			return
+		}
+	}
+}
+
+// TerminateGroup terminates every running member's tree and returns their pids.
+func (s *Supervisor) TerminateGroup(agent, groupID string, force bool) ([]int, error) {
+	if err := s.checkTermination(true, force); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	g := s.groups[groupID]
+	if g == nil || g.agent != agent {
+		s.mu.Unlock()
+		return nil, groupNotFound(groupID)
+	}
+	members := slices.Clone(g.members)
+	s.mu.Unlock()
+	var running []*proc
+	for _, p := range members {
+		if !p.isExited() {
+			running = append(running, p)
+		}
+	}
+	// Signal everyone first, then wait: the trees stop in parallel.
+	for _, p := range running {
+		if force {
+			p.requestStop(ReasonKilled, 0)
+		} else {
+			p.requestStop(ReasonTerminated, defaultTermTimeout)
+		}
+	}
+	pids := []int{}
+	for _, p := range running {
+		p.stopAndWait(force, defaultTermTimeout)
+		pids = append(pids, p.pid)
+	}
+	s.record(audit.Record{Event: audit.EventTerminate, Agent: agent, Tool: "process_terminate_group", GroupID: groupID,
+		Reason: fmt.Sprintf("terminated pids %v force=%v", pids, force)})
+	return pids, nil
+}

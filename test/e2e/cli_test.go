@@ -1,0 +1,166 @@
+//go:build linux
+
+package e2e
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestCLIValidate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	good := e.writeConfig(t, "good.json", e.config("/bin/echo"))
+	dup := e.writeConfig(t, "dup.json", `{"allowedExecutables":["/bin/ls"],"ALLOWEDEXECUTABLES":["/bin/rm"]}`)
+	chroot := e.config("/bin/echo")
+	chroot["enableChroot"] = true
+	chroot["chrootDirectory"] = e.work
+	chrootPath := e.writeConfig(t, "chroot.json", chroot)
+	unknown := e.config("/bin/echo")
+	unknown["allowedExecutable"] = []string{"/bin/cat"}
+	unknownPath := e.writeConfig(t, "unknown.json", unknown)
+	shell := e.config("/bin/echo", "bash")
+	shellPath := e.writeConfig(t, "shell.json", shell)
+	broken := e.writeConfig(t, "broken.json", `{"allowedExecutables": [`)
+
+	for _, tc := range []struct {
+		name     string
+		env      []string
+		args     []string
+		wantCode int
+		wantErr  []string // substrings of stderr
+	}{
+		{"good config", nil, []string{"validate", "--config", good}, 0, nil},
+		{"case-insensitive duplicate key", nil, []string{"validate", "--config", dup}, 2, []string{"ALLOWEDEXECUTABLES"}},
+		{"chroot not available", nil, []string{"validate", "--config", chrootPath}, 2, []string{"enableChroot", "LAYER_UNAVAILABLE"}},
+		{"unknown key", nil, []string{"validate", "--config", unknownPath}, 2, []string{"allowedExecutable"}},
+		{"shell in allowedExecutables", nil, []string{"validate", "--config", shellPath}, 2, []string{"bash", "blockShellInterpreters"}},
+		{"broken MCP_PROCESS_CONFIG_PATH", []string{"MCP_PROCESS_CONFIG_PATH=" + broken}, []string{"validate"}, 2, []string{"MCP_PROCESS_CONFIG_PATH"}},
+		{"missing --config file", nil, []string{"validate", "--config", e.dir + "/nope.json"}, 2, []string{"nope.json"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := runCLI(t, e, "", tc.env, tc.args...)
+			if code != tc.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.wantCode, out, errOut)
+			}
+			for _, w := range tc.wantErr {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr does not name %q: %s", w, errOut)
+				}
+			}
+			if tc.wantCode == 0 {
+				var v struct {
+					Valid  bool `json:"valid"`
+					Policy struct {
+						AllowedExecutables []string `json:"allowedExecutables"`
+					} `json:"policy"`
+				}
+				if err := json.Unmarshal([]byte(out), &v); err != nil || !v.Valid || len(v.Policy.AllowedExecutables) != 1 {
+					t.Errorf("validate output is not the effective policy (%v): %s", err, out)
+				}
+			}
+		})
+	}
+}
+
+func TestCLICheck(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	good := e.writeConfig(t, "good.json", e.config("/bin/echo"))
+	broken := e.writeConfig(t, "broken.json", `{`)
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  string
+	}{
+		{"allowed", []string{"check", "--config", good, "--", "/bin/echo", "hi"}, 0, "allowed"},
+		{"shell denied", []string{"check", "--config", good, "--", "bash", "-c", "id"}, 1, "SHELL_BLOCKED"},
+		{"not allowed", []string{"check", "--config", good, "--", "/bin/cat"}, 1, "EXECUTABLE_NOT_ALLOWED"},
+		{"broken config", []string{"check", "--config", broken, "--", "/bin/echo"}, 2, ""},
+		{"no executable", []string{"check", "--config", good}, 2, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := runCLI(t, e, "", nil, tc.args...)
+			if code != tc.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.wantCode, out, errOut)
+			}
+			if !strings.Contains(out, tc.wantOut) {
+				t.Errorf("stdout %q does not contain %q", out, tc.wantOut)
+			}
+		})
+	}
+}
+
+func TestCLIRun(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cfg := e.writeConfig(t, "run.json", e.config("/bin/echo", "/bin/cat", exitWithBin))
+	for _, tc := range []struct {
+		name       string
+		stdin      string
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{"echo", "", []string{"/bin/echo", "hi"}, 0, "hi\n", ""},
+		{"child exit code", "", []string{exitWithBin, "3", "three"}, 3, "three\n", ""},
+		{"stdin forwarded", "abc\n", []string{"/bin/cat"}, 0, "abc\n", ""},
+		{"shell denied", "", []string{"bash", "-c", "id"}, 126, "", "SHELL_BLOCKED"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"run", "--config", cfg, "--"}, tc.args...)
+			out, errOut, code := runCLI(t, e, tc.stdin, nil, args...)
+			if code != tc.wantCode || out != tc.wantStdout || !strings.Contains(errOut, tc.wantStderr) {
+				t.Errorf("run %v: exit %d stdout %q stderr %q; want exit %d stdout %q stderr containing %q",
+					tc.args, code, out, tail(errOut, 1500), tc.wantCode, tc.wantStdout, tc.wantStderr)
+			}
+		})
+	}
+}
+
+func TestCLISchema(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	out, errOut, code := runCLI(t, e, "", nil, "schema")
+	if code != 0 {
+		t.Fatalf("schema: exit %d: %s", code, errOut)
+	}
+	var s struct {
+		Schema     string         `json:"$schema"`
+		Properties map[string]any `json:"properties"`
+		AddlProps  any            `json:"additionalProperties"`
+	}
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("schema output is not JSON: %v", err)
+	}
+	if s.Schema != "https://json-schema.org/draft/2020-12/schema" {
+		t.Errorf("$schema = %q, want draft 2020-12", s.Schema)
+	}
+	for _, k := range []string{"allowedExecutables", "maxConcurrentProcesses", "auditLogPath", "defaultResourceLimits"} {
+		if _, ok := s.Properties[k]; !ok {
+			t.Errorf("schema has no property %q", k)
+		}
+	}
+	if s.AddlProps != false {
+		t.Errorf("schema additionalProperties = %v, want false (unknown keys are errors)", s.AddlProps)
+	}
+}
+
+// TestCLIProfileMaximum: the maximum preset asks for chroot, which this
+// build cannot enforce, so the server refuses to start.
+func TestCLIProfileMaximum(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, args := range [][]string{{"--profile", "maximum"}, {"serve", "--profile", "maximum"}, {"validate", "--profile", "maximum"}} {
+		out, errOut, code := runCLI(t, e, "", nil, args...)
+		if code != 2 || !strings.Contains(errOut, "enableChroot") {
+			t.Errorf("mcp-process %v: exit %d, stderr %q; want exit 2 naming enableChroot", args, code, errOut)
+		}
+		if out != "" {
+			t.Errorf("mcp-process %v wrote to stdout: %q", args, out)
+		}
+	}
+}
