@@ -60,10 +60,17 @@ func loadPolicy(f commonFlags) (*config.Loaded, *policy.Policy, error) {
 func openAudit(loaded *config.Loaded, agent string) (*audit.Log, error) {
 	cfg := loaded.Config
 	opts := audit.Options{
-		Path:          cfg.AuditLogPath,
-		ViolationPath: cfg.SecurityViolationLogPath,
-		Level:         cfg.AuditLogLevel,
-		Disabled:      !cfg.EnableAuditLog,
+		Path:     cfg.AuditLogPath,
+		Level:    cfg.AuditLogLevel,
+		Disabled: !cfg.EnableAuditLog,
+	}
+	// The violation log goes with the audit log, or with alerts (which,
+	// without a webhook, are recorded there only).
+	if cfg.EnableAuditLog || cfg.EnableSecurityAlerts {
+		opts.ViolationPath = cfg.SecurityViolationLogPath
+		if opts.ViolationPath == "" {
+			opts.ViolationPath = audit.DefaultViolationPath(cfg.AuditLogPath)
+		}
 	}
 	if cfg.EnableSecurityAlerts {
 		opts.Alerts = &audit.AlertOptions{URL: cfg.SecurityAlertWebhook, Secret: cfg.SecurityAlertWebhookSecret}

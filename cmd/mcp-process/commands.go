@@ -214,7 +214,10 @@ func cmdAudit(args []string, stdout io.Writer) error {
 		}
 		return exitf(2, "audit verify: %v", err)
 	}
-	fmt.Fprintf(stdout, "audit log valid: %d records, seq %d..%d, last hash %s\n", res.Records, res.FirstSeq, res.LastSeq, res.LastHash)
+	if res.Continuation {
+		fmt.Fprintf(stdout, "chain starts at seq %d (older records were rotated away)\n", res.FirstSeq)
+	}
+	fmt.Fprintf(stdout, "audit log valid: %d records in %d file(s), seq %d..%d, last hash %s\n", res.Records, len(res.Files), res.FirstSeq, res.LastSeq, res.LastHash)
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/server"
 )
 
@@ -82,6 +83,7 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	sup.Shutdown(sctx)
 	cancel()
+	_ = alog.Record(audit.Record{Level: audit.LevelInfo, Event: audit.EventServerStop, Agent: *agentID})
 	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
 		logger.Error("session ended with an error", "err", err)
 	}
