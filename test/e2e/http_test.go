@@ -1,0 +1,177 @@
+//go:build linux
+
+package e2e
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+type bearer struct{ token string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func tokenHash(tok string) string {
+	h := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(h[:])
+}
+
+var listenRe = regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+/mcp)`)
+
+// startHTTPServer runs `mcp-process serve --http 127.0.0.1:0` and returns
+// the endpoint it announced on stderr.
+func startHTTPServer(t *testing.T, e *testEnv, cfg map[string]any) (*exec.Cmd, string) {
+	t.Helper()
+	path := e.writeConfig(t, "config.json", cfg)
+	stderr := &syncBuffer{}
+	cmd := exec.Command(serverBin, "serve", "--http", "127.0.0.1:0", "--config", path)
+	cmd.Dir, cmd.Env, cmd.Stderr = e.work, e.environ(), stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	var url string
+	eventually(t, 15*time.Second, "the server announces its URL", func() (bool, string) {
+		m := listenRe.FindStringSubmatch(stderr.String())
+		if m == nil {
+			return false, stderr.String()
+		}
+		url = m[1]
+		return true, ""
+	})
+	return cmd, url
+}
+
+func dialHTTP(t *testing.T, url, token string) (*mcp.ClientSession, error) {
+	c := mcp.NewClient(&mcp.Implementation{Name: "e2e-http", Version: "1"}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{Transport: bearer{token}}, MaxRetries: -1}, nil)
+}
+
+func TestHTTPAgents(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cfg := e.config("/bin/sleep")
+	cfg["agents"] = []map[string]string{{"id": "ci-bot", "tokenSha256": tokenHash("ci-token")}, {"id": "ide", "tokenSha256": tokenHash("ide-token")}}
+	cmd, url := startHTTPServer(t, e, cfg)
+
+	// No token, a wrong token: 401 before any MCP message is handled.
+	for _, tok := range []string{"", "not-a-token"} {
+		req, _ := http.NewRequest(http.MethodPost, url, nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("token %q: status %d, want 401", tok, resp.StatusCode)
+		}
+	}
+
+	bot, err := dialHTTP(t, url, "ci-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bot.Close()
+	ide, err := dialHTTP(t, url, "ide-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ide.Close()
+
+	res, err := bot.CallTool(context.Background(), &mcp.CallToolParams{Name: "process_start", Arguments: map[string]any{"executable": "/bin/sleep", "args": []string{"300"}}})
+	if err != nil || res.IsError {
+		t.Fatalf("ci-bot start: %v %+v", err, res)
+	}
+	st, err := toToolResult(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var started struct {
+		Pid int `json:"pid"`
+	}
+	if err := json.Unmarshal(st.Structured, &started); err != nil || started.Pid <= 0 {
+		t.Fatalf("start result %s: %v", st.Structured, err)
+	}
+	pid := started.Pid
+
+	// The other agent cannot see, read or stop it: PROCESS_NOT_FOUND, as for a pid that does not exist.
+	for _, tool := range []string{"process_get_status", "process_terminate", "process_get_output", "process_send_stdin"} {
+		args := map[string]any{"pid": pid}
+		if tool == "process_send_stdin" {
+			args["data"] = "x"
+		}
+		res, err := ide.CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: args})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := toToolResult(res)
+		te, _ := r.err()
+		if !res.IsError || te.Code != "PROCESS_NOT_FOUND" {
+			t.Errorf("ide %s on ci-bot's pid: want PROCESS_NOT_FOUND, got %s", tool, r.Structured)
+		}
+	}
+	if !alive(pid) {
+		t.Fatal("ci-bot's process died")
+	}
+
+	// The launch record names the agent the token maps to.
+	found := false
+	for _, r := range e.auditRecords(t) {
+		if r["event"] == "launch" && r["agent"] == "ci-bot" {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no launch record for agent ci-bot")
+	}
+
+	// Stopping the server stops the agents' processes.
+	cmd.Process.Signal(syscall.SIGTERM)
+	waitGone(t, pid, 15*time.Second, true)
+}
+
+func TestHTTPNonLoopbackWithoutAgentsRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	path := e.writeConfig(t, "config.json", e.config("/bin/sleep"))
+	cmd := exec.Command(serverBin, "serve", "--http", "0.0.0.0:0", "--config", path)
+	cmd.Dir, cmd.Env = e.work, e.environ()
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if err == nil || !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("non-loopback bind without agents: want exit 2, got %v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`agents`).Match(out) {
+		t.Errorf("the refusal should name the agents key: %s", out)
+	}
+}
