@@ -16,6 +16,10 @@ import (
 	// Time windows name IANA zones: the static binary must not depend on
 	// the host's zoneinfo.
 	_ "time/tzdata"
+
+	// The init stage of every launch: when this binary is re-executed as
+	// one, its init takes over (and execs the target) before main runs.
+	_ "github.com/mcp-process/mcp-process/internal/sandbox/stage"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

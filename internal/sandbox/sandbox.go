@@ -1,19 +1,29 @@
 // Package sandbox launches one child exactly as a policy Spec says.
 //
-// Guarantees (this build, no kernel layers yet): the file that runs is the
-// file that passed the policy (opened once, checked by device/inode and for
-// setuid/setgid bits, executed by file descriptor); argv, environment and
-// working directory are the Spec's, nothing else; the child never inherits
-// the server's stdin/stdout/stderr or any other descriptor; it leads its own
+// Every launch goes through the init stage (package stage): a re-exec of
+// the server's own binary that applies the containment steps in one fixed
+// order and then execs the target by file descriptor. Start returns once the
+// stage is ready and waiting at its gate, so the caller can record the
+// launch and place the process in its cgroup before Release lets the
+// target run; Abort makes sure it never does.
+//
+// Guarantees: the file that runs is the file that passed the policy (opened
+// once, checked by device/inode and for setuid/setgid bits, executed by file
+// descriptor); argv, environment and working directory are the Spec's,
+// nothing else; the child never inherits the server's stdin/stdout/stderr or
+// any other descriptor; RLIMIT_NOFILE (maxFileDescriptors) and RLIMIT_CPU
+// (maxCpuTime) are set and core dumps are off; a step that cannot be applied
+// fails the launch and the target never runs. The child leads its own
 // process group, gets SIGKILL if the launching thread dies (Pdeathsig, from
 // one locked, long-lived launcher thread), and when it exits the rest of its
 // process group is killed before it is reaped, so a group signal can never
-// reach a recycled process group id. Resource limits are not enforced yet:
-// Enforcement says so, limit by limit.
+// reach a recycled process group id. Limits that need cgroups are enforced
+// only as far as Support says; Enforcement reports the rest, limit by limit.
 package sandbox
 
 import (
 	"os"
+	"strconv"
 	"syscall"
 
 	"github.com/mcp-process/mcp-process/internal/config"
@@ -29,10 +39,12 @@ type Stdio struct {
 
 // Layers this build applies to every child.
 const (
+	LayerInitStage    = "init-stage"
 	LayerExecByFD     = "exec-by-fd"
 	LayerProcessGroup = "process-group"
 	LayerPdeathsig    = "pdeathsig"
 	LayerBuiltEnv     = "built-environment"
+	LayerNoCoreDumps  = "no-core-dumps"
 )
 
 // ExitState is how a child ended.
@@ -43,24 +55,62 @@ type ExitState struct {
 	Signal syscall.Signal
 }
 
+func (s ExitState) String() string {
+	switch {
+	case s.Signal != 0:
+		return "killed by " + SignalName(s.Signal)
+	case s.ExitCode != nil:
+		return "exit status " + strconv.Itoa(*s.ExitCode)
+	}
+	return "not exited"
+}
+
+// Support says which cgroup limits the host enforces for a launch, and why
+// not the others (keys "memory", "pids", "cpu"). The zero value enforces
+// none of them.
+type Support struct {
+	Memory, Pids, CPU bool
+	Reasons           map[string]string
+}
+
 // Enforcement reports, for the limits of a launch, what this build applies
-// and which set limits are not enforced (with the reason).
+// without cgroups and which set limits are not enforced (with the reason).
 func Enforcement(l config.ResourceLimits) (applied, notEnforced []string) {
+	return Support{}.Enforcement(l)
+}
+
+// Enforcement reports, for the limits of a launch, what is applied (the
+// layers every child gets, then one entry per enforced limit, "KEY
+// (mechanism)") and which set limits are not enforced, "KEY (reason)".
+func (s Support) Enforcement(l config.ResourceLimits) (applied, notEnforced []string) {
 	applied = appliedLayers()
-	if l.MaxCpuPercent > 0 {
-		notEnforced = append(notEnforced, "maxCpuPercent (needs cgroups: not built yet)")
+	if len(applied) == 0 {
+		return nil, nil // nothing launches on this platform
 	}
-	if l.MaxMemoryMB > 0 {
-		notEnforced = append(notEnforced, "maxMemoryMB (needs cgroups: not built yet)")
+	limits := []struct {
+		key    string
+		set    bool
+		ok     bool
+		how    string
+		reason string
+	}{
+		{"maxCpuPercent", l.MaxCpuPercent > 0, s.CPU, "cgroup", s.Reasons["cpu"]},
+		{"maxMemoryMB", l.MaxMemoryMB > 0, s.Memory, "cgroup", s.Reasons["memory"]},
+		{"maxFileDescriptors", l.MaxFileDescriptors > 0, true, "rlimit", ""},
+		{"maxCpuTime", l.MaxCpuTime > 0, true, "rlimit", ""},
+		{"maxProcesses", l.MaxProcesses > 0, s.Pids, "cgroup", s.Reasons["pids"]},
 	}
-	if l.MaxFileDescriptors > 0 {
-		notEnforced = append(notEnforced, "maxFileDescriptors (needs rlimits in the init stage: not built yet)")
-	}
-	if l.MaxCpuTime > 0 {
-		notEnforced = append(notEnforced, "maxCpuTime (needs rlimits in the init stage: not built yet)")
-	}
-	if l.MaxProcesses > 0 {
-		notEnforced = append(notEnforced, "maxProcesses (needs cgroups: not built yet)")
+	for _, x := range limits {
+		switch {
+		case !x.set:
+		case x.ok:
+			applied = append(applied, x.key+" ("+x.how+")")
+		default:
+			if x.reason == "" {
+				x.reason = "needs cgroups: not available"
+			}
+			notEnforced = append(notEnforced, x.key+" ("+x.reason+")")
+		}
 	}
 	return applied, notEnforced
 }

@@ -9,18 +9,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/policy"
 )
 
 // specFor builds a Spec the way the policy would: resolved path and identity.
-func specFor(t *testing.T, exe string, args ...string) *policy.Spec {
+func specFor(t testing.TB, exe string, args ...string) *policy.Spec {
 	t.Helper()
 	p, err := exec.LookPath(exe)
 	if err != nil {
@@ -38,7 +40,7 @@ func specFor(t *testing.T, exe string, args ...string) *policy.Spec {
 }
 
 // run launches spec with a stdout pipe and returns its output and exit state.
-func run(t *testing.T, l *Launcher, spec *policy.Spec) (string, ExitState) {
+func run(t testing.TB, l *Launcher, spec *policy.Spec) (string, ExitState) {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -49,6 +51,9 @@ func run(t *testing.T, l *Launcher, spec *policy.Spec) (string, ExitState) {
 	w.Close()
 	if err != nil {
 		t.Fatalf("Start: %v", err)
+	}
+	if err := p.Release(); err != nil {
+		t.Fatalf("Release: %v", err)
 	}
 	out, _ := io.ReadAll(r)
 	return string(out), p.Wait()
@@ -193,6 +198,9 @@ func TestLeaderExitKillsTheRestOfTheGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := p.Release(); err != nil {
+		t.Fatal(err)
+	}
 	// The grandchild holds the pipe open: read the line, not to EOF.
 	line := make([]byte, 32)
 	n, _ := r.Read(line)
@@ -211,6 +219,9 @@ func TestCloseKillsChildrenThroughPdeathsig(t *testing.T) {
 	l := NewLauncher()
 	p, err := l.Start(specFor(t, "sleep", "30"), Stdio{})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Release(); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
@@ -248,6 +259,9 @@ func TestSignalGroupReachesGrandchildren(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := p.Release(); err != nil {
+		t.Fatal(err)
+	}
 	line := make([]byte, 32)
 	n, _ := r.Read(line)
 	gc, err := strconv.Atoi(string(bytes.TrimSpace(line[:n])))
@@ -264,8 +278,35 @@ func TestSignalGroupReachesGrandchildren(t *testing.T) {
 }
 
 func TestEnforcementReportsUnenforcedLimits(t *testing.T) {
-	applied, ne := Enforcement(policyLimits())
-	if len(applied) == 0 || len(ne) != 2 || !strings.HasPrefix(ne[0], "maxMemoryMB") || !strings.HasPrefix(ne[1], "maxCpuTime") {
-		t.Fatalf("applied %v notEnforced %v", applied, ne)
+	all := config.ResourceLimits{MaxCpuPercent: 50, MaxMemoryMB: 64, MaxFileDescriptors: 100, MaxCpuTime: 5, MaxProcesses: 10}
+	tests := []struct {
+		name        string
+		support     Support
+		limits      config.ResourceLimits
+		applied     []string // besides the layers
+		notEnforced []string
+	}{
+		{"no cgroups", Support{}, policyLimits(), []string{"maxCpuTime (rlimit)"}, []string{"maxMemoryMB (needs cgroups: not available)"}},
+		{"nothing set", Support{}, config.ResourceLimits{}, nil, nil},
+		{"cgroup memory only", Support{Memory: true, Reasons: map[string]string{"pids": "pids controller not delegated"}}, all,
+			[]string{"maxMemoryMB (cgroup)", "maxFileDescriptors (rlimit)", "maxCpuTime (rlimit)"},
+			[]string{"maxCpuPercent (needs cgroups: not available)", "maxProcesses (pids controller not delegated)"}},
+		{"everything", Support{Memory: true, Pids: true, CPU: true}, all,
+			[]string{"maxCpuPercent (cgroup)", "maxMemoryMB (cgroup)", "maxFileDescriptors (rlimit)", "maxCpuTime (rlimit)", "maxProcesses (cgroup)"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			applied, ne := tc.support.Enforcement(tc.limits)
+			want := append(appliedLayers(), tc.applied...)
+			if !slices.Equal(applied, want) || !slices.Equal(ne, tc.notEnforced) {
+				t.Fatalf("applied %q notEnforced %q, want %q and %q", applied, ne, want, tc.notEnforced)
+			}
+			if !slices.Contains(applied, LayerNoCoreDumps) {
+				t.Fatal("core dumps off is not reported")
+			}
+		})
+	}
+	if a, ne := Enforcement(policyLimits()); len(ne) != 1 || len(a) != len(appliedLayers())+1 {
+		t.Fatalf("Enforcement = %v, %v", a, ne)
 	}
 }

@@ -36,6 +36,12 @@ func Start(spec *policy.Spec, stdio Stdio) (*Process, error) { return nil, unava
 // Process is never created on this platform.
 type Process struct{ Pid int }
 
+// Release fails: nothing was started.
+func (p *Process) Release() error { return unavailable() }
+
+// Abort does nothing.
+func (p *Process) Abort() {}
+
 // Signal fails.
 func (p *Process) Signal(sig syscall.Signal) error { return os.ErrProcessDone }
 

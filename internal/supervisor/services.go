@@ -249,8 +249,10 @@ func (s *Supervisor) checkHealth(svc *service) string {
 	}
 	if err := s.record(audit.Record{Event: audit.EventLaunch, Agent: svc.agent, Tool: "service_health_check", PID: sp.Pid,
 		Executable: spec.Path, Args: args, Cwd: spec.Dir, EnvNames: envNames(spec.Env), Decision: "allow", ServiceID: svc.id}); err != nil {
-		sp.SignalGroup(syscall.SIGKILL)
-		sp.Wait()
+		sp.Abort()
+		return HealthUnhealthy
+	}
+	if err := sp.Release(); err != nil {
 		return HealthUnhealthy
 	}
 	kill := time.AfterFunc(req.Timeout, func() { sp.SignalGroup(syscall.SIGKILL) })

@@ -7,7 +7,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mcp-process/mcp-process/internal/audit"
@@ -227,17 +226,21 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	if len(spec.Argv) > 1 {
 		args = spec.Argv[1:]
 	}
-	// A later issue's init stage makes this gate exact (the target will not
-	// exec until the record is on disk); here the child may already run.
+	// The init stage holds the target at its gate: it execs only once the
+	// record is on disk (Release), and never if the record fails (Abort).
 	if err := s.record(audit.Record{Event: audit.EventLaunch, Agent: agent, Tool: o.Tool, PID: sp.Pid,
 		Executable: spec.Path, Args: args, Cwd: spec.Dir, EnvNames: envNames(spec.Env), Decision: "allow",
 		ServiceID: lk.serviceID}); err != nil {
-		sp.SignalGroup(syscall.SIGKILL)
-		sp.Wait()
+		sp.Abort()
 		ps.closeParent()
 		s.unreserve(agent, at, lk.byServer)
 		return nil, errcode.Fail(errcode.Internal, "audit", "fix the audit log (disk full? permissions?)",
-			"the launch record could not be written, so the process was killed: %v", err)
+			"the launch record could not be written, so the process was killed before it ran: %v", err)
+	}
+	if err := sp.Release(); err != nil {
+		ps.closeParent()
+		s.unreserve(agent, at, lk.byServer)
+		return nil, errcode.As(err)
 	}
 
 	name := o.Name

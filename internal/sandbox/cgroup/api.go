@@ -8,10 +8,22 @@
 // one is mounted, for tracking and cgroup.kill (the hybrid layout many hosts,
 // CI runners and containers have). The choice is made once, by Detect.
 //
-// Guarantees: a Group's limits are written before any process joins it; Kill
-// leaves no process of the group alive (cgroup.kill, or freeze + SIGKILL +
-// thaw on v1); Remove removes every directory the Group created. It never
-// touches a cgroup it did not create.
+// Guarantees: a Group's limits are written before any process joins it (New
+// returns only a fully limited group, or an error naming the limit and
+// leaves nothing behind); Kill leaves no process of the group alive
+// (cgroup.kill, or freeze + SIGKILL + thaw on v1) or says it could not;
+// Remove removes every directory the Group created; Close removes every
+// group and parent the Manager created. It writes to no cgroup it did not
+// create, with one exception on cgroup v2: to enable controllers for its
+// children it may write the server's own group's cgroup.subtree_control and
+// move the server (itself only) into a leaf <own>/<prefix>-server; Close
+// undoes both (see Detect).
+//
+// Not covered: a v1 memory limit OOM-kills one process, not the tree (the
+// caller sees OOMKills rise and calls Kill; v2 sets memory.oom.group);
+// pids.max counts threads and is not checked when a process joins, only when
+// it forks or creates a thread afterwards (see SetPids); the CPU limit is a
+// quota per 100 ms period, not a CPU-time budget.
 package cgroup
 
 import "time"

@@ -1,0 +1,578 @@
+package cgroup
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mcp-process/mcp-process/internal/errcode"
+)
+
+// DetectOptions say where to look. Zero values take the defaults.
+type DetectOptions struct {
+	Root           string // where cgroup hierarchies are preferably mounted; default "/sys/fs/cgroup"
+	ProcSelfCgroup string // default "/proc/self/cgroup"
+	MountInfo      string // default "/proc/self/mountinfo"
+	// Prefix names the server's parent group, created under the server's own
+	// group in every hierarchy used; default "mcp-process-<pid>".
+	Prefix string
+
+	ops *fsOps // tests: a fake cgroupfs
+	pid int    // tests: the server's pid (default os.Getpid())
+}
+
+// hierarchy is one mounted hierarchy the Manager creates groups in.
+type hierarchy struct {
+	v2      bool
+	own     string // the server's own group directory
+	parent  string // the parent of launch groups (own/<prefix>)
+	created bool   // parent was created by Detect (Close removes it)
+	idx     int    // index in Manager.hs and Group.dirs
+}
+
+type killMode int
+
+const (
+	killLoop     killMode = iota // SIGKILL every pid in cgroup.procs until empty (racy against forks)
+	killV2                       // write "1" to cgroup.kill
+	killV2Freeze                 // cgroup.freeze, SIGKILL all, unfreeze (v2 before 5.14)
+	killV1Freeze                 // freezer.state FROZEN, SIGKILL all, THAWED
+)
+
+// Manager creates, kills, accounts and removes launch groups under the
+// server's parent group. It is safe for concurrent use.
+type Manager struct {
+	ops     fsOps
+	pid     int
+	prefix  string
+	support Support
+
+	hs []*hierarchy // every hierarchy a launch group is created in, in order
+	// Roles: which hierarchy provides what (nil when unavailable).
+	v2, mem, pids, cpu, acct, frz *hierarchy
+	v2Limits                      bool // memory/pids/cpu limit files are v2 files (mode "v2")
+	kill                          killMode
+
+	// v2 "no internal processes" scheme (see Detect).
+	serverLeaf   string   // the leaf the server moved itself into, "" if it did not
+	enabledInOwn []string // controllers Detect enabled in the own group's subtree_control
+
+	mu     sync.Mutex
+	groups map[*Group]struct{}
+	closed bool
+}
+
+// Detect inspects this host once and prepares the server's parent groups.
+//
+// Choice: "v2" when the v2 hierarchy offers memory, pids and cpu in the
+// server's own group (its cgroup.controllers); else "hybrid" (v1 memory,
+// pids, cpu hierarchies plus a v2 mount, used for tracking, cgroup.kill and
+// CPU usage) or "v1" (no v2 mount: the v1 freezer kills, cpuacct accounts)
+// when any of the v1 memory/pids/cpu hierarchies is mounted; else "v2" with
+// whatever the v2 group offers (a v2 group without controllers still tracks,
+// kills and accounts a tree); else "none". Limits the chosen layout cannot
+// set are reported false in Support, with the reason.
+//
+// The parent group <own>/<prefix> is created in every hierarchy used. In v2
+// mode the controllers must be enabled in <own>/cgroup.subtree_control, which
+// the kernel refuses (EBUSY) while <own> itself has processes (the "no
+// internal processes" rule). The scheme: if they are not enabled yet, try to
+// enable them; on EBUSY, move the server (only the server's own process,
+// never another) into the leaf <own>/<prefix>-server and try again; if that
+// still fails (other processes live in <own>), move the server back and
+// report the controllers unavailable. Close undoes all of it.
+//
+// Detect fails only for an invalid Prefix; a host without usable cgroups
+// gives a Manager whose Support says "none" and why.
+func Detect(opts DetectOptions) (*Manager, error) {
+	if opts.Root == "" {
+		opts.Root = "/sys/fs/cgroup"
+	}
+	if opts.ProcSelfCgroup == "" {
+		opts.ProcSelfCgroup = "/proc/self/cgroup"
+	}
+	if opts.MountInfo == "" {
+		opts.MountInfo = "/proc/self/mountinfo"
+	}
+	if opts.pid == 0 {
+		opts.pid = os.Getpid()
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = "mcp-process-" + strconv.Itoa(opts.pid)
+	}
+	if err := validName(opts.Prefix); err != nil {
+		return nil, errcode.Fail(errcode.InvalidInput, layer, "use a plain directory name", "cgroup prefix %q: %v", opts.Prefix, err)
+	}
+	m := &Manager{
+		ops:     sysOps,
+		pid:     opts.pid,
+		prefix:  opts.Prefix,
+		support: Support{Version: "none", Reasons: map[string]string{}},
+		groups:  map[*Group]struct{}{},
+	}
+	if opts.ops != nil {
+		m.ops = *opts.ops
+	}
+
+	mi, err := os.ReadFile(opts.MountInfo)
+	if err != nil {
+		m.finish("cannot read the mount table: " + err.Error())
+		return m, nil
+	}
+	pcData, err := os.ReadFile(opts.ProcSelfCgroup)
+	if err != nil {
+		m.finish("cannot read the server's cgroup: " + err.Error())
+		return m, nil
+	}
+	mounts := parseMountInfo(mi)
+	pc := parseProcCgroup(pcData)
+	why := map[string]string{} // per controller: why it is not usable
+
+	// pick prefers a mount under Root, then any.
+	pick := func(ok func(mountEntry) bool) (mountEntry, bool) {
+		var first *mountEntry
+		for i := range mounts {
+			if !ok(mounts[i]) {
+				continue
+			}
+			if mounts[i].Point == opts.Root || strings.HasPrefix(mounts[i].Point, strings.TrimSuffix(opts.Root, "/")+"/") {
+				return mounts[i], true
+			}
+			if first == nil {
+				first = &mounts[i]
+			}
+		}
+		if first != nil {
+			return *first, true
+		}
+		return mountEntry{}, false
+	}
+
+	// The v2 hierarchy and what it offers in the server's own group.
+	var v2own string
+	v2avail := map[string]bool{}
+	if me, ok := pick(func(e mountEntry) bool { return e.V2 }); ok {
+		if !pc.HasV2 {
+			why["v2"] = "cgroup2 is mounted at " + me.Point + " but /proc/self/cgroup has no 0:: line"
+		} else if dir, ok := groupDir(me, pc.V2); !ok || !isDir(dir) {
+			why["v2"] = fmt.Sprintf("the server's v2 group %s is not visible under %s (mount root %s)", pc.V2, me.Point, me.Root)
+		} else {
+			v2own = dir
+			if b, err := readCtl(path.Join(dir, "cgroup.controllers")); err == nil {
+				for _, c := range strings.Fields(string(b)) {
+					v2avail[c] = true
+				}
+			}
+		}
+	} else {
+		why["v2"] = "no cgroup2 mount"
+	}
+
+	// The v1 hierarchies, deduplicated by directory (cpu,cpuacct co-mounted).
+	v1 := map[string]*hierarchy{}
+	byDir := map[string]*hierarchy{}
+	for _, c := range []string{"memory", "pids", "cpu", "cpuacct", "freezer"} {
+		p, ok := pc.V1[c]
+		if !ok {
+			why[c] = "no cgroup v1 " + c + " hierarchy"
+			continue
+		}
+		me, ok := pick(func(e mountEntry) bool { return !e.V2 && e.has(c) })
+		if !ok {
+			why[c] = "the cgroup v1 " + c + " hierarchy is not mounted"
+			continue
+		}
+		dir, ok := groupDir(me, p)
+		if !ok || !isDir(dir) {
+			why[c] = fmt.Sprintf("the server's v1 %s group %s is not visible under %s (mount root %s)", c, p, me.Point, me.Root)
+			continue
+		}
+		h := byDir[dir]
+		if h == nil {
+			h = &hierarchy{own: dir}
+			byDir[dir] = h
+		}
+		v1[c] = h
+	}
+
+	limitCtrls := []string{"memory", "pids", "cpu"}
+	v2Count, v1Count := 0, 0
+	for _, c := range limitCtrls {
+		if v2avail[c] {
+			v2Count++
+		}
+		if v1[c] != nil {
+			v1Count++
+		}
+	}
+	switch {
+	case v2own != "" && v2Count == len(limitCtrls):
+		m.support.Version = "v2"
+	case v1Count > 0 && v1Count >= v2Count:
+		m.support.Version = "v1"
+		if v2own != "" {
+			m.support.Version = "hybrid"
+		}
+	case v2own != "":
+		m.support.Version = "v2"
+	case v1["freezer"] != nil || v1["cpuacct"] != nil:
+		m.support.Version = "v1"
+	}
+
+	switch m.support.Version {
+	case "v2":
+		m.setupV2(v2own, v2avail, why)
+	case "v1", "hybrid":
+		if v2own != "" {
+			h := &hierarchy{v2: true, own: v2own}
+			if err := m.useParent(h); err != nil {
+				why["v2"] = err.Error()
+			} else {
+				m.v2 = h
+				m.kill = m.v2KillMode()
+			}
+		}
+		for _, c := range limitCtrls {
+			if v1[c] == nil {
+				if v2avail[c] {
+					why[c] = "the " + c + " controller is bound to cgroup v2 while memory/pids/cpu are used from cgroup v1 (mixed layouts are not supported)"
+				}
+				continue
+			}
+			if err := m.useParent(v1[c]); err != nil {
+				why[c] = err.Error()
+				continue
+			}
+			switch c {
+			case "memory":
+				m.mem = v1[c]
+			case "pids":
+				m.pids = v1[c]
+			case "cpu":
+				m.cpu = v1[c]
+			}
+		}
+		if m.v2 == nil { // no v2 group: v1 cpuacct accounts, v1 freezer kills
+			if h := v1["cpuacct"]; h != nil {
+				if err := m.useParent(h); err != nil {
+					why["cpuacct"] = err.Error()
+				} else {
+					m.acct = h
+				}
+			}
+			if h := v1["freezer"]; h != nil {
+				if err := m.useParent(h); err != nil {
+					why["freezer"] = err.Error()
+				} else {
+					m.frz = h
+					m.kill = killV1Freeze
+				}
+			}
+		}
+	}
+	m.finishWith(why)
+	return m, nil
+}
+
+// setupV2 prepares v2 mode (see Detect).
+func (m *Manager) setupV2(own string, avail map[string]bool, why map[string]string) {
+	var want []string
+	for _, c := range []string{"memory", "pids", "cpu"} {
+		if avail[c] {
+			want = append(want, c)
+		} else {
+			why[c] = "the " + c + " controller is not delegated to the server's cgroup " + own + " (not in its cgroup.controllers; with systemd use Delegate=yes)"
+		}
+	}
+	enabled := map[string]bool{}
+	if b, err := readCtl(path.Join(own, "cgroup.subtree_control")); err == nil {
+		for _, c := range strings.Fields(string(b)) {
+			enabled[strings.TrimPrefix(c, "+")] = true
+		}
+	}
+	var missing []string
+	for _, c := range want {
+		if !enabled[c] {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		ctl := path.Join(own, "cgroup.subtree_control")
+		err := m.ops.write(ctl, plusList(missing, "+"))
+		if errors.Is(err, unix.EBUSY) {
+			// The server's own group has processes: move the server into a leaf.
+			leaf := path.Join(own, m.prefix+"-server")
+			if e := m.ops.mkdir(leaf); e == nil || errors.Is(e, unix.EEXIST) {
+				if e := m.ops.write(path.Join(leaf, "cgroup.procs"), strconv.Itoa(m.pid)); e == nil {
+					err = m.ops.write(ctl, plusList(missing, "+"))
+					if err != nil {
+						_ = m.ops.write(path.Join(own, "cgroup.procs"), strconv.Itoa(m.pid))
+						_ = m.ops.rmdir(leaf)
+						err = fmt.Errorf("%w (other processes than the server live in %s)", err, own)
+					} else {
+						m.serverLeaf = leaf
+					}
+				} else {
+					_ = m.ops.rmdir(leaf)
+					err = fmt.Errorf("%w; moving the server into %s: %w", err, leaf, e)
+				}
+			} else {
+				err = fmt.Errorf("%w; creating %s: %w", err, leaf, e)
+			}
+		}
+		if err != nil {
+			for _, c := range missing {
+				why[c] = "cannot enable the " + c + " controller in " + ctl + ": " + err.Error()
+			}
+			want = filterOut(want, missing)
+		} else {
+			m.enabledInOwn = missing
+		}
+	}
+	h := &hierarchy{v2: true, own: own}
+	if err := m.useParent(h); err != nil {
+		why["v2"] = err.Error()
+		for _, c := range want {
+			why[c] = err.Error()
+		}
+		return
+	}
+	m.v2 = h
+	m.v2Limits = true
+	m.kill = m.v2KillMode()
+	if len(want) > 0 {
+		if err := m.ops.write(path.Join(h.parent, "cgroup.subtree_control"), plusList(want, "+")); err != nil {
+			for _, c := range want {
+				why[c] = "cannot enable the " + c + " controller in " + h.parent + ": " + err.Error()
+			}
+			return
+		}
+	}
+	for _, c := range want {
+		switch c {
+		case "memory":
+			m.mem = h
+		case "pids":
+			m.pids = h
+		case "cpu":
+			m.cpu = h
+		}
+	}
+}
+
+func (m *Manager) v2KillMode() killMode {
+	if fileExists(path.Join(m.v2.parent, "cgroup.kill")) {
+		return killV2
+	}
+	if fileExists(path.Join(m.v2.parent, "cgroup.freeze")) {
+		return killV2Freeze
+	}
+	return killLoop
+}
+
+// useParent creates <own>/<prefix> in h (an existing one, left by an earlier
+// server with the same pid, is reused) and adds h to the hierarchies used.
+func (m *Manager) useParent(h *hierarchy) error {
+	if h.parent != "" {
+		return nil
+	}
+	p := path.Join(h.own, m.prefix)
+	err := m.ops.mkdir(p)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("cannot create the server's parent group: %w", err)
+	}
+	h.parent, h.created, h.idx = p, true, len(m.hs)
+	m.hs = append(m.hs, h)
+	return nil
+}
+
+// finish is the "nothing usable" case.
+func (m *Manager) finish(reason string) {
+	m.support.Version = "none"
+	m.finishWith(map[string]string{"all": reason})
+}
+
+func (m *Manager) finishWith(why map[string]string) {
+	s := &m.support
+	if len(m.hs) == 0 {
+		s.Version = "none"
+	}
+	reason := func(keys ...string) string {
+		var parts []string
+		for _, k := range keys {
+			if r := why[k]; r != "" {
+				parts = append(parts, r)
+			}
+		}
+		if r := why["all"]; r != "" {
+			parts = append(parts, r)
+		}
+		if len(parts) == 0 {
+			return "no usable cgroup hierarchy"
+		}
+		return strings.Join(parts, "; ")
+	}
+	s.Memory, s.Pids, s.CPU = m.mem != nil, m.pids != nil, m.cpu != nil
+	s.CPUUsage = m.v2 != nil || m.acct != nil
+	s.Kill = m.kill != killLoop && len(m.hs) > 0
+	if !s.Memory {
+		s.Reasons["memory"] = reason("memory")
+	}
+	if !s.Pids {
+		s.Reasons["pids"] = reason("pids")
+	}
+	if !s.CPU {
+		s.Reasons["cpu"] = reason("cpu")
+	}
+	if !s.CPUUsage {
+		s.Reasons["cpuusage"] = reason("v2", "cpuacct")
+	}
+	if !s.Kill {
+		if len(m.hs) > 0 {
+			s.Reasons["kill"] = "neither cgroup.kill, cgroup.freeze nor the v1 freezer is available (" + reason("v2", "freezer") + "): Kill falls back to SIGKILL over cgroup.procs, which a forking tree can race"
+		} else {
+			s.Reasons["kill"] = reason("v2", "freezer")
+		}
+	}
+}
+
+// Support says what this host enforces (a copy).
+func (m *Manager) Support() Support {
+	s := m.support
+	s.Reasons = make(map[string]string, len(m.support.Reasons))
+	for k, v := range m.support.Reasons {
+		s.Reasons[k] = v
+	}
+	return s
+}
+
+// Parents returns the parent group directories Detect uses, one per
+// hierarchy (for diagnostics).
+func (m *Manager) Parents() []string {
+	out := make([]string, len(m.hs))
+	for i, h := range m.hs {
+		out[i] = h.parent
+	}
+	return out
+}
+
+// Close kills and removes every launch group still alive, then removes the
+// parent groups Detect created and undoes its v2 server-leaf move. It is
+// idempotent.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	var left []*Group
+	for g := range m.groups {
+		left = append(left, g)
+	}
+	m.mu.Unlock()
+	sort.Slice(left, func(i, j int) bool { return left[i].name < left[j].name })
+
+	var errs []error
+	for _, g := range left {
+		if err := g.Kill(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := g.Remove(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for i := len(m.hs) - 1; i >= 0; i-- {
+		h := m.hs[i]
+		if !h.created {
+			continue
+		}
+		if err := m.rmdirRetry(h.parent); err != nil {
+			errs = append(errs, internal(err, "cannot remove the server's parent group"))
+			continue
+		}
+		h.created = false
+	}
+	if m.serverLeaf != "" && m.v2 != nil {
+		own := m.v2.own
+		if len(m.enabledInOwn) > 0 {
+			_ = m.ops.write(path.Join(own, "cgroup.subtree_control"), plusList(m.enabledInOwn, "-"))
+		}
+		if err := m.ops.write(path.Join(own, "cgroup.procs"), strconv.Itoa(m.pid)); err != nil {
+			errs = append(errs, internal(err, "cannot move the server back to its own group %s", own))
+		} else if err := m.rmdirRetry(m.serverLeaf); err != nil {
+			errs = append(errs, internal(err, "cannot remove the server's leaf group"))
+		} else {
+			m.serverLeaf = ""
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Manager) isClosed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed
+}
+
+func (m *Manager) forget(g *Group) {
+	m.mu.Lock()
+	delete(m.groups, g)
+	m.mu.Unlock()
+}
+
+func plusList(ctrls []string, sign string) string {
+	var b strings.Builder
+	for i, c := range ctrls {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(sign)
+		b.WriteString(c)
+	}
+	return b.String()
+}
+
+func filterOut(list, drop []string) []string {
+	var out []string
+outer:
+	for _, c := range list {
+		for _, d := range drop {
+			if c == d {
+				continue outer
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// validName accepts one plain path element.
+func validName(s string) error {
+	switch {
+	case s == "" || s == "." || s == "..":
+		return errors.New("empty or dot name")
+	case strings.ContainsAny(s, "/\x00\n"):
+		return errors.New("contains '/', NUL or newline")
+	case len(s) > 200:
+		return errors.New("longer than 200 bytes")
+	}
+	return nil
+}

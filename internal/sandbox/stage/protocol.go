@@ -1,0 +1,302 @@
+// Package stage is the init stage of every launch: a re-exec of the
+// server's own binary (/proc/self/exe with the hidden argument Arg) that
+// prepares the child, step by step in one fixed order, and only then
+// replaces itself with the target by execveat(2) of the descriptor the
+// policy checked.
+//
+// Guarantees: the target never runs if any step failed (the stage reports
+// the step, the errno and a message on the report pipe and exits 127); it
+// never runs before the parent says "go" on the config pipe (and never if
+// the parent goes away first); it gets exactly the argv, environment and
+// working directory of its config, the descriptors 0, 1, 2 (plus, for a
+// "#!" script, the script's descriptor, which the interpreter re-opens) and
+// nothing else of the stage. The stage never writes to stdout or stderr:
+// they belong to the target.
+//
+// The package imports nothing but unsafe and runtime (system calls are
+// made in assembly), so that in a program's package initialisation order it
+// comes right after the runtime: a launch does not pay for initialising the
+// rest of the server before the stage runs.
+//
+// This file is the wire protocol shared by the parent (package sandbox) and
+// the stage. It is versioned; both sides are always the same binary, so a
+// version mismatch is a bug, reported as such.
+package stage
+
+// Arg is the hidden subcommand that makes a process an init stage. It
+// cannot collide with a user subcommand (none starts with "__").
+const Arg = "__mcp_process_init"
+
+// Descriptors the parent hands the stage (os.ProcAttr.Files order).
+const (
+	ConfigFD = 3 // read end of the config pipe: the config, then the "go" byte
+	ExeFD    = 4 // the checked executable, opened read-only
+	ReportFD = 5 // write end of the report pipe: ready, exec, or a StepError
+)
+
+// Report messages, stage → parent, one write each (atomic: < PIPE_BUF).
+const (
+	MsgReady = 'R' // every step before the gate succeeded; waiting for "go"
+	MsgExec  = 'X' // "go" received; execveat comes next (then EOF)
+	MsgError = 'E' // followed by an encoded StepError; the stage exits 127
+	MsgGo    = 'G' // parent → stage, on the config pipe
+)
+
+// ExitFailed is the stage's exit status after a failed step.
+const ExitFailed = 127
+
+// Flags of a Config.
+const (
+	// FlagScript: the executable starts with "#!", so its descriptor must
+	// survive execve (the kernel hands the interpreter /dev/fd/N).
+	FlagScript uint32 = 1 << iota
+)
+
+// Rlimit is one resource limit the stage sets (setrlimit resource number).
+type Rlimit struct {
+	Resource int
+	Cur, Max uint64
+}
+
+// KeepMax as an Rlimit's Max keeps the hard limit in force and caps Cur at it.
+const KeepMax = ^uint64(0) - 1
+
+// Config is everything the stage needs besides its descriptors.
+type Config struct {
+	Flags   uint32
+	Rlimits []Rlimit
+	Dir     string
+	Argv    []string
+	Env     []string
+}
+
+const (
+	magic      = "MCPS"
+	version    = 1
+	headerSize = 12 // magic, version, 3 reserved bytes, u32 payload length
+	// MaxPayload bounds a config (argv + env are far below it: the kernel
+	// refuses more than a few MiB at execve anyway).
+	MaxPayload = 16 << 20
+)
+
+func appendU32(b []byte, v uint32) []byte {
+	return append(b, byte(v), byte(v>>8), byte(v>>16), byte(v>>24))
+}
+
+func appendU64(b []byte, v uint64) []byte {
+	return appendU32(appendU32(b, uint32(v)), uint32(v>>32))
+}
+
+func putU32(b []byte, v uint32) {
+	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+}
+
+func getU32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(appendU32(b, uint32(len(s))), s...)
+}
+
+// protoError is a malformed config or report.
+type protoError string
+
+func (e protoError) Error() string { return string(e) }
+
+// utoa formats v in decimal (the stage has no strconv).
+func utoa(v uint64) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+		if v == 0 {
+			return string(b[i:])
+		}
+	}
+}
+
+// Encode returns c in the wire format: a 12-byte header then the payload.
+func (c *Config) Encode() []byte {
+	b := make([]byte, headerSize, 256)
+	copy(b, magic)
+	b[4] = version
+	b = appendU32(b, c.Flags)
+	b = appendU32(b, uint32(len(c.Rlimits)))
+	for _, r := range c.Rlimits {
+		b = appendU32(b, uint32(r.Resource))
+		b = appendU64(b, r.Cur)
+		b = appendU64(b, r.Max)
+	}
+	b = appendString(b, c.Dir)
+	for _, list := range [][]string{c.Argv, c.Env} {
+		b = appendU32(b, uint32(len(list)))
+		for _, s := range list {
+			b = appendString(b, s)
+		}
+	}
+	putU32(b[8:], uint32(len(b)-headerSize))
+	return b
+}
+
+const errMalformed = protoError("malformed config")
+
+// payloadSize checks a header and returns the payload length.
+func payloadSize(h []byte) (int, error) {
+	if len(h) != headerSize || string(h[:4]) != magic {
+		return 0, errMalformed
+	}
+	if h[4] != version {
+		return 0, protoError("config version " + utoa(uint64(h[4])) + ", this stage speaks " + utoa(version))
+	}
+	n := getU32(h[8:])
+	if n > MaxPayload {
+		return 0, protoError("config of " + utoa(uint64(n)) + " bytes is too large")
+	}
+	return int(n), nil
+}
+
+type decoder struct {
+	b   []byte
+	bad bool
+}
+
+func (d *decoder) take(n int) []byte {
+	if d.bad || n < 0 || n > len(d.b) {
+		d.bad = true
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) u32() uint32 {
+	if v := d.take(4); v != nil {
+		return getU32(v)
+	}
+	return 0
+}
+
+func (d *decoder) u64() uint64 { return uint64(d.u32()) | uint64(d.u32())<<32 }
+
+func (d *decoder) str() string { return string(d.take(int(d.u32()))) }
+
+func (d *decoder) list() []string {
+	n := d.u32()
+	if uint64(n) > uint64(len(d.b))/4 { // each entry takes at least 4 bytes
+		d.bad = true
+		return nil
+	}
+	l := make([]string, n)
+	for i := range l {
+		l[i] = d.str()
+	}
+	return l
+}
+
+// decodePayload parses what follows the header.
+func decodePayload(p []byte) (*Config, error) {
+	d := &decoder{b: p}
+	c := &Config{Flags: d.u32()}
+	n := d.u32()
+	if uint64(n) > uint64(len(d.b))/20 {
+		return nil, errMalformed
+	}
+	c.Rlimits = make([]Rlimit, n)
+	for i := range c.Rlimits {
+		c.Rlimits[i] = Rlimit{Resource: int(d.u32()), Cur: d.u64(), Max: d.u64()}
+	}
+	c.Dir = d.str()
+	c.Argv = d.list()
+	c.Env = d.list()
+	if d.bad || len(d.b) != 0 {
+		return nil, errMalformed
+	}
+	return c, nil
+}
+
+// Decode parses a whole encoded config (header and payload).
+func Decode(b []byte) (*Config, error) {
+	if len(b) < headerSize {
+		return nil, errMalformed
+	}
+	n, err := payloadSize(b[:headerSize])
+	if err != nil {
+		return nil, err
+	}
+	if len(b)-headerSize != n {
+		return nil, errMalformed
+	}
+	return decodePayload(b[headerSize:])
+}
+
+// Step names, as reported in a StepError.
+const (
+	StepConfig = "config" // reading the config pipe
+	StepRlimit = "rlimit" // setting one resource limit (Resource says which)
+	StepChdir  = "chdir"
+	StepFDs    = "fds"  // marking every inherited descriptor close-on-exec
+	StepGate   = "gate" // waiting for "go"
+	StepExec   = "exec" // execveat of the target
+)
+
+// StepError is a failed step of the stage, as the parent receives it.
+type StepError struct {
+	Step string
+	// Errno is the system call's error number (a syscall.Errno), 0 if none.
+	Errno uintptr
+	// Resource and Max are set for StepRlimit: the limit that could not be
+	// set and the hard limit in force (what the process may not exceed).
+	Resource int
+	Max      uint64
+	Detail   string
+}
+
+func (e *StepError) Error() string {
+	s := "init stage step " + e.Step + " failed"
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	if e.Errno != 0 {
+		s += ": errno " + utoa(uint64(e.Errno))
+	}
+	return s
+}
+
+// Encode returns MsgError followed by the error: u16 length, then errno,
+// resource, max, step and detail.
+func (e *StepError) Encode() []byte {
+	detail := e.Detail
+	if len(detail) > 1024 {
+		detail = detail[:1024]
+	}
+	b := make([]byte, 3, 64+len(e.Step)+len(detail))
+	b[0] = MsgError
+	b = appendU32(b, uint32(e.Errno))
+	b = appendU32(b, uint32(int32(e.Resource)))
+	b = appendU64(b, e.Max)
+	b = appendString(b, e.Step)
+	b = appendString(b, detail)
+	n := len(b) - 3
+	b[1], b[2] = byte(n), byte(n>>8)
+	return b
+}
+
+// ErrorSize returns the length of the error body that follows MsgError and
+// its 2 length bytes.
+func ErrorSize(h [2]byte) int { return int(h[0]) | int(h[1])<<8 }
+
+// DecodeError parses an error body (after MsgError and its length).
+func DecodeError(body []byte) (*StepError, error) {
+	d := &decoder{b: body}
+	e := &StepError{Errno: uintptr(d.u32()), Resource: int(int32(d.u32())), Max: d.u64()}
+	e.Step = d.str()
+	e.Detail = d.str()
+	if d.bad || len(d.b) != 0 {
+		return nil, protoError("malformed step error")
+	}
+	return e, nil
+}

@@ -1,0 +1,84 @@
+package stage
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestConfigRoundTrip(t *testing.T) {
+	tests := []Config{
+		{Rlimits: []Rlimit{}, Argv: []string{}, Env: []string{}},
+		{Flags: FlagScript, Rlimits: []Rlimit{{7, 16, 16}, {0, 5, 6}, {4, 0, 0}, {7, 1024, KeepMax}},
+			Dir: "/tmp/work dir", Argv: []string{"ls", "-l", "", "ünïcode"}, Env: []string{"A=1", "EMPTY="}},
+		{Rlimits: []Rlimit{}, Argv: []string{strings.Repeat("x", 100000)}, Env: []string{}},
+	}
+	for _, c := range tests {
+		got, err := Decode(c.Encode())
+		if err != nil {
+			t.Fatalf("Decode: %v", err)
+		}
+		if !reflect.DeepEqual(*got, c) {
+			t.Fatalf("round trip %+v, want %+v", *got, c)
+		}
+	}
+}
+
+func TestDecodeRejectsMalformedConfigs(t *testing.T) {
+	good := (&Config{Rlimits: []Rlimit{{7, 16, 16}}, Dir: "/", Argv: []string{"a"}, Env: []string{"B=2"}}).Encode()
+	mutate := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), good...)) }
+	tests := map[string][]byte{
+		"empty":          nil,
+		"short header":   good[:5],
+		"bad magic":      mutate(func(b []byte) []byte { b[0] = 'X'; return b }),
+		"other version":  mutate(func(b []byte) []byte { b[4] = 9; return b }),
+		"truncated":      good[:len(good)-1],
+		"trailing bytes": mutate(func(b []byte) []byte { b = append(b, 0); putU32(b[8:], getU32(b[8:])+1); return b }),
+		"huge count": mutate(func(b []byte) []byte {
+			putU32(b[headerSize+4:], 1<<30)
+			return b
+		}),
+		"huge payload": mutate(func(b []byte) []byte { putU32(b[8:], MaxPayload+1); return b }),
+	}
+	for name, b := range tests {
+		if c, err := Decode(b); err == nil {
+			t.Errorf("%s: decoded %+v", name, c)
+		}
+	}
+}
+
+func TestStepErrorRoundTrip(t *testing.T) {
+	tests := []StepError{
+		{Step: StepRlimit, Errno: 1, Resource: 7, Max: 20000, Detail: "set RLIMIT_NOFILE to 30000/30000"},
+		{Step: StepExec, Errno: 2, Resource: 0, Detail: "execveat"},
+		{Step: StepGate, Detail: "the launch was withdrawn"},
+	}
+	for _, e := range tests {
+		b := e.Encode()
+		if b[0] != MsgError || ErrorSize([2]byte{b[1], b[2]}) != len(b)-3 {
+			t.Fatalf("framing of %x", b)
+		}
+		got, err := DecodeError(b[3:])
+		if err != nil || *got != e {
+			t.Fatalf("round trip %+v (%v), want %+v", got, err, e)
+		}
+	}
+	long := StepError{Step: StepChdir, Detail: strings.Repeat("d", 5000)}
+	if got, _ := DecodeError(long.Encode()[3:]); got == nil || len(got.Detail) != 1024 {
+		t.Fatal("a long detail is not capped")
+	}
+	if _, err := DecodeError([]byte{1, 2, 3}); err == nil {
+		t.Fatal("decoded a truncated error")
+	}
+	if s := tests[0].Error(); !strings.Contains(s, "rlimit") || !strings.Contains(s, "errno 1") {
+		t.Fatalf("Error() = %q", s)
+	}
+}
+
+func TestUtoa(t *testing.T) {
+	for v, want := range map[uint64]string{0: "0", 7: "7", 20000: "20000", ^uint64(0): "18446744073709551615"} {
+		if got := utoa(v); got != want {
+			t.Errorf("utoa(%d) = %q", v, got)
+		}
+	}
+}

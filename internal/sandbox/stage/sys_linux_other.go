@@ -1,0 +1,28 @@
+//go:build linux && !amd64 && !arm64
+
+package stage
+
+import "golang.org/x/sys/unix"
+
+// On other architectures the stage uses x/sys/unix: correct, but it is
+// initialised later in the program (after unix and its dependencies).
+const (
+	nrRead          = unix.SYS_READ
+	nrWrite         = unix.SYS_WRITE
+	nrClose         = unix.SYS_CLOSE
+	nrRtSigprocmask = unix.SYS_RT_SIGPROCMASK
+	nrFcntl         = unix.SYS_FCNTL
+	nrChdir         = unix.SYS_CHDIR
+	nrGetdents64    = unix.SYS_GETDENTS64
+	nrExitGroup     = unix.SYS_EXIT_GROUP
+	nrOpenat        = unix.SYS_OPENAT
+	nrDup3          = unix.SYS_DUP3
+	nrPrlimit64     = unix.SYS_PRLIMIT64
+	nrExecveat      = unix.SYS_EXECVEAT
+	nrCloseRange    = unix.SYS_CLOSE_RANGE
+)
+
+func rawSyscall6(num, a1, a2, a3, a4, a5, a6 uintptr) (r1, errno uintptr) {
+	r, _, e := unix.RawSyscall6(num, a1, a2, a3, a4, a5, a6)
+	return r, uintptr(e)
+}
