@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/policy"
+	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 	"github.com/mcp-process/mcp-process/internal/supervisor"
 )
 
@@ -87,8 +89,8 @@ func openAudit(loaded *config.Loaded, agent string) (*audit.Log, error) {
 }
 
 // layerStates says, per enforcement layer, whether this build and host
-// enforce it (process_get_policy, doctor).
-func layerStates(cfg *config.Config) map[string]string {
+// enforce it (process_get_policy, doctor). cg may be nil (not detected).
+func layerStates(cfg *config.Config, cg *cgroup.Manager) map[string]string {
 	m := map[string]string{
 		"executables":       "enforced",
 		"arguments":         "enforced",
@@ -100,7 +102,7 @@ func layerStates(cfg *config.Config) map[string]string {
 		"io":                "enforced",
 		"time-windows":      "enforced",
 		"audit":             "enforced",
-		"resource-limits":   "not built: limits are reported per launch as not enforced (strictResourceEnforcement refuses such launches)",
+		"resource-limits":   resourceLimitsState(cg),
 		"namespaces":        "not built (enableNamespaces is refused)",
 		"chroot":            "not built (enableChroot is refused)",
 		"seccomp":           "not built (enableSeccomp is refused)",
@@ -116,12 +118,24 @@ func layerStates(cfg *config.Config) map[string]string {
 	return m
 }
 
+// detectCgroups chooses the cgroup layout once (v2, v1, hybrid or none).
+// A host without usable cgroups is not an error: the limits it cannot
+// enforce are reported per launch, and refused in strict mode.
+func detectCgroups() (*cgroup.Manager, error) {
+	m, err := cgroup.Detect(cgroup.DetectOptions{})
+	if err != nil {
+		return nil, exitf(2, "cgroups: %v", err)
+	}
+	return m, nil
+}
+
 // newSupervisor builds the supervisor with the policy as the authority for
 // the launches it makes by itself (health checks).
-func newSupervisor(cfg *config.Config, pol *policy.Policy, rec audit.Recorder, onOutput func(int, string)) *supervisor.Supervisor {
+func newSupervisor(cfg *config.Config, pol *policy.Policy, rec audit.Recorder, cg *cgroup.Manager, onOutput func(int, string)) *supervisor.Supervisor {
 	return supervisor.New(supervisor.Options{
-		Config: cfg,
-		Audit:  rec,
+		Config:  cfg,
+		Audit:   rec,
+		Cgroups: cg,
 		Authorize: func(agent string, req policy.Request) (*policy.Spec, *errcode.Error) {
 			d := pol.Evaluate(req, timeNow())
 			if !d.Allow {
@@ -137,6 +151,36 @@ func describeErr(e *errcode.Error) string {
 	s := fmt.Sprintf("%s [%s] %s", e.Code, e.Layer, e.Message)
 	if e.Remedy != "" {
 		s += "\n  remedy: " + e.Remedy
+	}
+	return s
+}
+
+// resourceLimitsState describes how resource limits are enforced here.
+func resourceLimitsState(cg *cgroup.Manager) string {
+	const rl = "maxFileDescriptors and maxCpuTime: rlimits in the init stage; core dumps off"
+	if cg == nil {
+		return rl + "; cgroups not detected"
+	}
+	cs := cg.Support()
+	var on, off []string
+	for _, c := range []struct {
+		name string
+		ok   bool
+		key  string
+	}{{"maxMemoryMB", cs.Memory, "memory"}, {"maxProcesses", cs.Pids, "pids"}, {"maxCpuPercent", cs.CPU, "cpu"},
+		{"tree CPU time", cs.CPUUsage, "cpuusage"}, {"tree kill", cs.Kill, "kill"}} {
+		if c.ok {
+			on = append(on, c.name)
+		} else {
+			off = append(off, c.name+" ("+cs.Reasons[c.key]+")")
+		}
+	}
+	s := rl + "; cgroup " + cs.Version
+	if len(on) > 0 {
+		s += ": " + strings.Join(on, ", ")
+	}
+	if len(off) > 0 {
+		s += "; not enforced here: " + strings.Join(off, ", ")
 	}
 	return s
 }

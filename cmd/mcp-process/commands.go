@@ -35,7 +35,7 @@ func cmdValidate(args []string, stdout io.Writer) error {
 		Source string            `json:"source"`
 		Policy *config.Config    `json:"policy"`
 		Layers map[string]string `json:"layers"`
-	}{true, loaded.Source, loaded.Config.Redacted(), layerStates(loaded.Config)}
+	}{true, loaded.Source, loaded.Config.Redacted(), layerStates(loaded.Config, nil)}
 	return writeJSON(stdout, out)
 }
 
@@ -124,11 +124,16 @@ func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error 
 			Executable: exe, Decision: "deny", Layer: d.Err.Layer, Reason: d.Err.Message, Code: string(d.Err.Code)})
 		return exitf(126, "denied: %s", describeErr(d.Err))
 	}
-	sup := newSupervisor(loaded.Config, pol, alog, nil)
+	cg, err := detectCgroups()
+	if err != nil {
+		return err
+	}
+	sup := newSupervisor(loaded.Config, pol, alog, cg, nil)
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		sup.Shutdown(ctx)
 		cancel()
+		cg.Close()
 	}()
 	st, err := sup.Start(agent, d.Spec, supervisor.StartOptions{Tool: "run", CaptureOutput: true, Stdin: supervisor.StdinPipe})
 	if err != nil {

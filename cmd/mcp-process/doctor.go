@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
 
 // feature is one kernel feature as doctor reports it.
@@ -30,6 +32,12 @@ func cmdDoctor(args []string, stdout io.Writer) error {
 		return err
 	}
 	feats := hostFeatures()
+	cg, err := detectCgroups()
+	if err != nil {
+		return err
+	}
+	defer cg.Close()
+	feats = append(feats, cgroupChoice(cg))
 	var cfgErr error
 	var layers map[string]string
 	if f.config != "" || f.profile != "" {
@@ -37,7 +45,7 @@ func cmdDoctor(args []string, stdout io.Writer) error {
 		if err != nil {
 			cfgErr = err
 		} else {
-			layers = layerStates(loaded.Config)
+			layers = layerStates(loaded.Config, cg)
 		}
 	}
 	if *asJSON {
@@ -179,4 +187,10 @@ func cgroupFeatures() []feature {
 	}
 	out = append(out, feature{"cgroup-v1", len(v1) > 0, "controllers mounted: " + strings.Join(v1, ",")})
 	return out
+}
+
+// cgroupChoice reports the cgroup layout the server would use here.
+func cgroupChoice(cg *cgroup.Manager) feature {
+	cs := cg.Support()
+	return feature{"cgroup-choice", cs.Version != "none", cs.Version + ": " + resourceLimitsState(cg)}
 }

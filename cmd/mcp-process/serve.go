@@ -52,15 +52,20 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 	}
 	defer alog.Close()
 
+	cg, err := detectCgroups()
+	if err != nil {
+		return err
+	}
+	defer cg.Close()
 	var srvp atomic.Pointer[server.Server]
-	sup := newSupervisor(cfg, pol, alog, func(pid int, stream string) {
+	sup := newSupervisor(cfg, pol, alog, cg, func(pid int, stream string) {
 		if s := srvp.Load(); s != nil {
 			s.OnOutput(pid, stream)
 		}
 	})
 	srv := server.New(server.Options{
 		Config: cfg, Source: loaded.Source, Policy: pol, Supervisor: sup, Audit: alog,
-		AgentID: *agentID, Layers: layerStates(cfg), Version: version, Logger: logger,
+		AgentID: *agentID, Layers: layerStates(cfg, cg), Version: version, Logger: logger,
 	})
 	srvp.Store(srv)
 	defer srv.Close()

@@ -7,6 +7,7 @@ import (
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/policy"
+	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
 
 // Options configure a Supervisor.
@@ -25,6 +26,10 @@ type Options struct {
 	// ("stdout" or "stderr"). It is called from the reading goroutine and
 	// must not block. May be nil.
 	OnOutput func(pid int, stream string)
+	// Cgroups gives every launch its own cgroup (limits, tree kill,
+	// accounting). nil: no cgroups; memory, pids and CPU% limits are then
+	// reported as not enforced (refused with strictResourceEnforcement).
+	Cgroups *cgroup.Manager
 }
 
 // Stdin modes of StartOptions.Stdin.

@@ -192,7 +192,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 		return nil, errcode.Fail(errcode.InvalidInput, "process", `use "pipe" or "null"`, "unknown stdin mode %q", o.Stdin)
 	}
 	capture := o.CaptureOutput && s.cfg.AllowOutputCapture
-	applied, notEnforced := sandbox.Enforcement(spec.Limits)
+	applied, notEnforced := s.support.Enforcement(spec.Limits)
 	if s.cfg.StrictResourceEnforcement && len(notEnforced) > 0 {
 		return nil, errcode.Deny(errcode.LayerUnavailable, "limits",
 			"leave the limit unset or disable strictResourceEnforcement",
@@ -210,17 +210,41 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 		return nil, qerr
 	}
 
-	ps, err := makePipes(stdinPipe, capture)
+	cg, err := s.newCgroup(spec.Limits)
 	if err != nil {
 		s.unreserve(agent, at, lk.byServer)
-		return nil, errcode.Fail(errcode.Internal, "process", "", "create pipes: %v", err)
+		return nil, err
+	}
+	// fail undoes everything of a launch that did not happen.
+	fail := func(sp *sandbox.Process, ps *pipes, err error) (*proc, error) {
+		if sp != nil {
+			sp.Abort()
+		}
+		if ps != nil {
+			ps.closeParent()
+		}
+		if cg != nil {
+			cg.Kill()
+			cg.Remove()
+		}
+		s.unreserve(agent, at, lk.byServer)
+		return nil, err
+	}
+	ps, err := makePipes(stdinPipe, capture)
+	if err != nil {
+		return fail(nil, nil, errcode.Fail(errcode.Internal, "process", "", "create pipes: %v", err))
 	}
 	sp, err := s.launcher.Start(spec, sandbox.Stdio{Stdin: ps.child[0], Stdout: ps.child[1], Stderr: ps.child[2]})
 	ps.closeChild()
 	if err != nil {
-		ps.closeParent()
-		s.unreserve(agent, at, lk.byServer)
-		return nil, errcode.As(err)
+		return fail(nil, ps, errcode.As(err))
+	}
+	// The stage waits at its gate: it joins its cgroup (limits already
+	// written) before the target can run, fork or allocate.
+	if cg != nil {
+		if err := cg.Join(sp.Pid); err != nil {
+			return fail(sp, ps, errcode.As(err))
+		}
 	}
 	args := []string{}
 	if len(spec.Argv) > 1 {
@@ -231,16 +255,15 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	if err := s.record(audit.Record{Event: audit.EventLaunch, Agent: agent, Tool: o.Tool, PID: sp.Pid,
 		Executable: spec.Path, Args: args, Cwd: spec.Dir, EnvNames: envNames(spec.Env), Decision: "allow",
 		ServiceID: lk.serviceID}); err != nil {
-		sp.Abort()
-		ps.closeParent()
-		s.unreserve(agent, at, lk.byServer)
-		return nil, errcode.Fail(errcode.Internal, "audit", "fix the audit log (disk full? permissions?)",
-			"the launch record could not be written, so the process was killed before it ran: %v", err)
+		return fail(sp, ps, errcode.Fail(errcode.Internal, "audit", "fix the audit log (disk full? permissions?)",
+			"the launch record could not be written, so the process was killed before it ran: %v", err))
 	}
 	if err := sp.Release(); err != nil {
-		ps.closeParent()
-		s.unreserve(agent, at, lk.byServer)
-		return nil, errcode.As(err)
+		e := errcode.As(err)
+		// The launch record is on disk: say how it ended.
+		s.record(audit.Record{Event: audit.EventExit, Agent: agent, Tool: o.Tool, PID: sp.Pid, Executable: spec.Path,
+			Decision: "deny", Layer: e.Layer, Code: string(e.Code), Reason: "exec failed: " + e.Message, ServiceID: lk.serviceID})
+		return fail(nil, ps, e)
 	}
 
 	name := o.Name
@@ -249,7 +272,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	}
 	p := &proc{
 		agent: agent, name: name, tool: o.Tool, kind: lk.kind, serviceID: lk.serviceID,
-		pid: sp.Pid, spec: spec, sp: sp, start: s.now(),
+		pid: sp.Pid, spec: spec, sp: sp, cg: cg, start: s.now(),
 		report:   SandboxReport{Applied: applied, NotEnforced: nonNil(notEnforced)},
 		readDone: make(chan struct{}, 2), done: make(chan struct{}),
 		stdin: ps.parent[0],
@@ -266,10 +289,17 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	}
 	s.procs[p.pid] = p
 	closed := s.closed
+	watchLimits := cg != nil && (spec.Limits.MaxCpuTime > 0 || spec.Limits.MaxMemoryMB > 0)
 	s.wg.Add(1 + len(p.readEnds))
+	if watchLimits {
+		s.wg.Add(1)
+	}
 	s.mu.Unlock()
 
 	go s.watch(p)
+	if watchLimits {
+		go s.watchLimits(p)
+	}
 	if capture {
 		go s.read(p, ps.parent[1], p.out, "stdout")
 		go s.read(p, ps.parent[2], p.errb, "stderr")
@@ -341,6 +371,11 @@ func (s *Supervisor) read(p *proc, f *os.File, r *ring, stream string) {
 func (s *Supervisor) watch(p *proc) {
 	defer s.wg.Done()
 	st := p.sp.Wait() // also kills what is left of the process group
+	if p.cg != nil {
+		// Descendants that left the process group (setsid, double fork)
+		// are still in the cgroup: kill them all, race-free.
+		p.cg.Kill()
+	}
 	// The group is dead, so the pipes reach EOF; a descendant that left the
 	// group could hold them open: stop waiting for it after a while.
 	drain := time.NewTimer(readerDrainAfterExit)
@@ -362,7 +397,7 @@ func (s *Supervisor) watch(p *proc) {
 	p.exitCode = st.ExitCode
 	p.signal = sandbox.SignalName(st.Signal)
 	if p.reason == "" {
-		p.reason = ReasonExited
+		p.reason = p.exitReason(st)
 	}
 	if p.killTimer != nil {
 		p.killTimer.Stop()
@@ -381,6 +416,9 @@ func (s *Supervisor) watch(p *proc) {
 		delete(s.perAgent, p.agent)
 	}
 	s.mu.Unlock()
+	if p.cg != nil {
+		p.cg.Remove()
+	}
 	s.record(audit.Record{Event: audit.EventExit, Agent: p.agent, Tool: p.tool, PID: p.pid, Executable: p.spec.Path,
 		ExitCode: exitCode, Signal: signal, TerminationReason: reason, ServiceID: p.serviceID})
 	close(p.done)

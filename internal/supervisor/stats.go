@@ -3,6 +3,7 @@ package supervisor
 import (
 	"bytes"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -124,6 +125,23 @@ func (sn *snapshot) tree(root int) []int {
 	return out
 }
 
+// treePids is p's tree: its descendants and process group from the
+// snapshot, plus every process in its cgroup (descendants that left the
+// group and were re-parented: setsid, double fork).
+func (p *proc) treePids(sn *snapshot) []int {
+	pids := sn.tree(p.pid)
+	if p.cg == nil {
+		return pids
+	}
+	in, _ := p.cg.Procs()
+	for _, pid := range in {
+		if _, ok := sn.stats[pid]; ok && !slices.Contains(pids, pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
 var pageSize = int64(os.Getpagesize())
 
 // measure sums the tree of p in sn; cpu% is over the interval since the
@@ -132,7 +150,7 @@ func (p *proc) measure(sn *snapshot, now time.Time, keep bool) Sample {
 	var ticks uint64
 	smp := Sample{Time: fmtTime(now)}
 	var rss int64
-	for _, pid := range sn.tree(p.pid) {
+	for _, pid := range p.treePids(sn) {
 		st := sn.stats[pid]
 		ticks += st.ticks
 		smp.ThreadCount += st.threads
@@ -202,7 +220,7 @@ func (s *Supervisor) stats(p *proc, history bool) *Stats {
 		now := time.Now()
 		smp := p.measure(sn, now, false)
 		out.MemoryMB, out.ThreadCount, out.IoRead, out.IoWrite = smp.MemoryMB, smp.ThreadCount, smp.IoRead, smp.IoWrite
-		out.ProcessCount = len(sn.tree(p.pid))
+		out.ProcessCount = len(p.treePids(sn))
 		out.CpuPercent = smp.CpuPercent
 		p.mu.Lock()
 		if p.stats.latest != nil {

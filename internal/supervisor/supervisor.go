@@ -28,6 +28,7 @@ import (
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox"
+	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
 
 const (
@@ -68,6 +69,9 @@ type Supervisor struct {
 	nextGroup int
 	services  map[string]*service
 	nextSvc   int
+	// support is what the cgroup manager enforces (fixed at New).
+	support    sandbox.Support
+	nextCgroup int
 
 	stop         chan struct{} // closed by Shutdown: every loop ends
 	shutdownDone chan struct{}
@@ -81,6 +85,7 @@ type proc struct {
 	pid               int
 	spec              *policy.Spec
 	sp                *sandbox.Process
+	cg                *cgroup.Group // nil without cgroups; removed after the reap
 	start             time.Time
 	report            SandboxReport
 	out, errb         *ring // nil without capture
@@ -127,6 +132,7 @@ func New(opts Options) *Supervisor {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.support = sandboxSupport(opts.Cgroups)
 	s.wg.Add(2)
 	go s.janitor()
 	go s.sampler()
@@ -228,7 +234,7 @@ func (p *proc) requestStop(reason string, grace time.Duration) {
 		p.killLocked()
 		return
 	}
-	p.sp.SignalGroup(syscall.SIGTERM)
+	p.signalTree(syscall.SIGTERM)
 	at := time.Now().Add(grace)
 	if p.killTimer != nil && !at.Before(p.killAt) {
 		return // an earlier escalation is already armed
@@ -250,7 +256,7 @@ func (p *proc) killLocked() {
 	if p.reason == ReasonTerminated {
 		p.reason = ReasonKilled
 	}
-	p.sp.SignalGroup(syscall.SIGKILL)
+	p.signalTree(syscall.SIGKILL)
 }
 
 // Status returns agent's process pid with its latest stats.

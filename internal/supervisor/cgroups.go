@@ -1,0 +1,158 @@
+package supervisor
+
+import (
+	"fmt"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/sandbox"
+	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
+)
+
+// Limit watching: the kernel enforces every limit; the supervisor only
+// watches what the kernel cannot decide on its own: the tree-wide CPU time
+// budget (RLIMIT_CPU is per process, so a tree could share it out) and, on
+// cgroup v1 (no memory.oom.group), an OOM kill of one process that must
+// take the whole tree down.
+const (
+	minLimitCheck  = 100 * time.Millisecond
+	maxLimitCheck  = 5 * time.Second
+	oomCheckPeriod = 250 * time.Millisecond
+)
+
+// sandboxSupport maps the cgroup manager's support onto what the sandbox
+// reports per launch. A nil manager (or "none") enforces no cgroup limit.
+func sandboxSupport(m *cgroup.Manager) sandbox.Support {
+	if m == nil {
+		return sandbox.Support{Reasons: map[string]string{
+			"memory": "no cgroup manager", "pids": "no cgroup manager", "cpu": "no cgroup manager"}}
+	}
+	cs := m.Support()
+	return sandbox.Support{Memory: cs.Memory, Pids: cs.Pids, CPU: cs.CPU, Reasons: cs.Reasons}
+}
+
+// usesCgroups says whether launches get a cgroup: whenever the host can
+// track, kill or limit a tree with one.
+func usesCgroups(m *cgroup.Manager) bool {
+	if m == nil {
+		return false
+	}
+	cs := m.Support()
+	return cs.Version != "none" && (cs.Kill || cs.Memory || cs.Pids || cs.CPU || cs.CPUUsage)
+}
+
+// newCgroup creates the launch's cgroup with the limits the host enforces
+// (the others are reported as not enforced, or refused in strict mode
+// before this point).
+func (s *Supervisor) newCgroup(l config.ResourceLimits) (*cgroup.Group, error) {
+	if !usesCgroups(s.opts.Cgroups) {
+		return nil, nil
+	}
+	cs := s.opts.Cgroups.Support()
+	var cl cgroup.Limits
+	if cs.Memory && l.MaxMemoryMB > 0 {
+		cl.MemoryBytes = l.MaxMemoryMB << 20
+	}
+	if cs.Pids && l.MaxProcesses > 0 {
+		cl.Pids = l.MaxProcesses
+	}
+	if cs.CPU && l.MaxCpuPercent > 0 {
+		cl.CPUPercent = l.MaxCpuPercent
+	}
+	s.mu.Lock()
+	s.nextCgroup++
+	name := fmt.Sprintf("p-%d", s.nextCgroup)
+	s.mu.Unlock()
+	g, err := s.opts.Cgroups.New(name, cl)
+	if err != nil {
+		e := errcode.As(err)
+		if e.Code == errcode.Internal {
+			e = errcode.Fail(errcode.LayerUnavailable, "cgroup", "check the cgroup hierarchy (mcp-process doctor)",
+				"cannot create the launch's cgroup: %v", err)
+		}
+		return nil, e
+	}
+	return g, nil
+}
+
+// signalTree sends sig to p's process group and to every process in its
+// cgroup (which also holds descendants that left the group: setsid, double
+// fork). The race-free kill of the whole cgroup comes when the leader exits.
+func (p *proc) signalTree(sig syscall.Signal) {
+	p.sp.SignalGroup(sig)
+	if p.cg == nil {
+		return
+	}
+	pids, _ := p.cg.Procs()
+	for _, pid := range pids {
+		syscall.Kill(pid, sig) // members only: a pid listed in the cgroup is alive
+	}
+}
+
+// watchLimits enforces the tree-wide CPU time budget and, where the kernel
+// does not kill the whole tree on OOM (cgroup v1), turns an OOM kill into a
+// tree kill. It ends when p is reaped or the supervisor stops.
+func (s *Supervisor) watchLimits(p *proc) {
+	defer s.wg.Done()
+	budget := time.Duration(p.spec.Limits.MaxCpuTime) * time.Second
+	watchOOM := p.spec.Limits.MaxMemoryMB > 0 && s.opts.Cgroups.Support().Version != "v2"
+	ncpu := time.Duration(runtime.NumCPU())
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.done:
+			return
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		next := maxLimitCheck
+		if watchOOM {
+			if n, err := p.cg.OOMKills(); err == nil && n > 0 {
+				p.requestStop(ReasonMemoryLimit, 0) // the kernel already killed one: the rest goes at once
+				return
+			}
+			next = oomCheckPeriod
+		}
+		if budget > 0 {
+			used, err := p.cg.CPUUsage()
+			if err == nil && used >= budget {
+				p.requestStop(ReasonCPUTimeLimit, s.limitGrace())
+				return
+			}
+			// The tree cannot burn more than ncpu seconds per second: sleep
+			// until the earliest moment the budget could be reached.
+			if wait := (budget - used) / ncpu; wait < next {
+				next = max(wait, minLimitCheck)
+			}
+		}
+		t.Reset(next)
+	}
+}
+
+// exitReason decides why p ended when the server did not ask it to stop:
+// the memory limit (an OOM kill in its cgroup), the CPU time limit (SIGXCPU
+// from RLIMIT_CPU, or SIGKILL at its hard limit / a tree over the budget),
+// else "exited". Called with the cgroup still present.
+func (p *proc) exitReason(st sandbox.ExitState) string {
+	if p.cg != nil && p.spec.Limits.MaxMemoryMB > 0 {
+		if n, err := p.cg.OOMKills(); err == nil && n > 0 {
+			return ReasonMemoryLimit
+		}
+	}
+	if p.spec.Limits.MaxCpuTime > 0 {
+		if st.Signal == syscall.SIGXCPU {
+			return ReasonCPUTimeLimit
+		}
+		if st.Signal == syscall.SIGKILL && p.cg != nil {
+			if used, err := p.cg.CPUUsage(); err == nil && used >= time.Duration(p.spec.Limits.MaxCpuTime)*time.Second {
+				return ReasonCPUTimeLimit
+			}
+		}
+	}
+	return ReasonExited
+}
