@@ -131,11 +131,12 @@ func detectCgroups() (*cgroup.Manager, error) {
 
 // newSupervisor builds the supervisor with the policy as the authority for
 // the launches it makes by itself (health checks).
-func newSupervisor(cfg *config.Config, pol *policy.Policy, rec audit.Recorder, cg *cgroup.Manager, onOutput func(int, string)) *supervisor.Supervisor {
+func newSupervisor(cfg *config.Config, pol *policy.Policy, rec audit.Recorder, cg *cgroup.Manager, onOutput func(int, string), onState func(string, int, bool)) *supervisor.Supervisor {
 	return supervisor.New(supervisor.Options{
-		Config:  cfg,
-		Audit:   rec,
-		Cgroups: cg,
+		Config:        cfg,
+		Audit:         rec,
+		Cgroups:       cg,
+		OnStateChange: onState,
 		Authorize: func(agent string, req policy.Request) (*policy.Spec, *errcode.Error) {
 			d := pol.Evaluate(req, timeNow())
 			if !d.Allow {

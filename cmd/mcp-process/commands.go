@@ -128,7 +128,7 @@ func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	sup := newSupervisor(loaded.Config, pol, alog, cg, nil)
+	sup := newSupervisor(loaded.Config, pol, alog, cg, nil, nil)
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		sup.Shutdown(ctx)

@@ -62,10 +62,15 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 		if s := srvp.Load(); s != nil {
 			s.OnOutput(pid, stream)
 		}
+	}, func(agent string, pid int, running bool) {
+		if s := srvp.Load(); s != nil {
+			s.OnStateChange(agent, pid, running)
+		}
 	})
 	srv := server.New(server.Options{
 		Config: cfg, Source: loaded.Source, Policy: pol, Supervisor: sup, Audit: alog,
 		AgentID: *agentID, Layers: layerStates(cfg, cg), Version: version, Logger: logger,
+		ListResources: *httpAddr == "", // one agent over stdio: its processes may be listed
 	})
 	srvp.Store(srv)
 	defer srv.Close()

@@ -57,20 +57,31 @@ func parseOutputURI(uri string) (int, string, bool) {
 	return pid, stream, true
 }
 
-// outputNotifier turns the supervisor's output callbacks (which must not
-// block) into notifications/resources/updated, coalescing bursts: one
-// goroutine, owned by the notifier, stopped by close.
+// outputNotifier turns the supervisor's callbacks (which must not block)
+// into MCP traffic: notifications/resources/updated for new output
+// (coalescing bursts) and, when listing is on, resources added and removed
+// as processes start and exit. One goroutine, owned by the notifier,
+// stopped by close.
 type outputNotifier struct {
 	mu      sync.Mutex
 	pending map[string]bool
+	ops     []resourceOp
 	wake    chan struct{}
 	done    chan struct{}
 	stopped chan struct{}
 	send    func(uri string)
+	apply   func(op resourceOp)
 }
 
-func newOutputNotifier(send func(uri string)) *outputNotifier {
-	n := &outputNotifier{pending: map[string]bool{}, wake: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{}), send: send}
+// resourceOp lists (add) or unlists a process's output resources.
+type resourceOp struct {
+	pid int
+	add bool
+}
+
+func newOutputNotifier(send func(uri string), apply func(resourceOp)) *outputNotifier {
+	n := &outputNotifier{pending: map[string]bool{}, wake: make(chan struct{}, 1), done: make(chan struct{}),
+		stopped: make(chan struct{}), send: send, apply: apply}
 	go n.loop()
 	return n
 }
@@ -80,6 +91,18 @@ func (n *outputNotifier) OnOutput(pid int, stream string) {
 	n.mu.Lock()
 	n.pending[fmt.Sprintf("process://%d/%s", pid, stream)] = true
 	n.mu.Unlock()
+	n.poke()
+}
+
+// OnStateChange queues listing or unlisting pid's resources; never blocks.
+func (n *outputNotifier) OnStateChange(pid int, running bool) {
+	n.mu.Lock()
+	n.ops = append(n.ops, resourceOp{pid: pid, add: running})
+	n.mu.Unlock()
+	n.poke()
+}
+
+func (n *outputNotifier) poke() {
 	select {
 	case n.wake <- struct{}{}:
 	default:
@@ -95,12 +118,17 @@ func (n *outputNotifier) loop() {
 		case <-n.wake:
 		}
 		n.mu.Lock()
+		ops := n.ops
+		n.ops = nil
 		uris := make([]string, 0, len(n.pending))
 		for u := range n.pending {
 			uris = append(uris, u)
 		}
 		clear(n.pending)
 		n.mu.Unlock()
+		for _, op := range ops {
+			n.apply(op)
+		}
 		for _, u := range uris {
 			n.send(u)
 		}
@@ -110,4 +138,17 @@ func (n *outputNotifier) loop() {
 func (n *outputNotifier) close() {
 	close(n.done)
 	<-n.stopped
+}
+
+// applyResourceOp lists or unlists a process's two output resources.
+func (s *Server) applyResourceOp(op resourceOp) {
+	uris := []string{fmt.Sprintf("process://%d/stdout", op.pid), fmt.Sprintf("process://%d/stderr", op.pid)}
+	if !op.add {
+		s.mcp.RemoveResources(uris...)
+		return
+	}
+	for i, stream := range []string{"stdout", "stderr"} {
+		s.mcp.AddResource(&mcp.Resource{URI: uris[i], Name: fmt.Sprintf("pid %d %s", op.pid, stream),
+			Description: fmt.Sprintf("captured %s of process %d", stream, op.pid), MIMEType: "text/plain"}, s.readOutputResource)
+	}
 }

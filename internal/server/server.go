@@ -43,6 +43,10 @@ type Options struct {
 	// Layers reports, per enforcement layer, its state on this host and
 	// build (for process_get_policy).
 	Layers map[string]string
+	// ListResources lists each live process's output resources
+	// (resources/list). Only for a single-agent transport (stdio): with
+	// several agents a list would reveal other agents' pids.
+	ListResources bool
 	// Version is the server version announced to clients.
 	Version string
 	// Logger writes diagnostics (to stderr or a file; never stdout).
@@ -92,7 +96,7 @@ func New(opts Options) *Server {
 		Instructions: "mcp-process starts, watches, feeds and stops processes under a fixed security policy. " +
 			"Call process_get_policy to see what may run. Denials carry a stable error code and a remedy.",
 	})
-	s.notifier = newOutputNotifier(s.sendUpdated)
+	s.notifier = newOutputNotifier(s.sendUpdated, s.applyResourceOp)
 	s.registerTools()
 	s.registerResources()
 	return s

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,8 +66,14 @@ func newTestServer(t *testing.T, cfg *config.Config, rec *memRecorder) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sup := supervisor.New(supervisor.Options{Config: cfg, Audit: rec})
-	s := New(Options{Config: cfg, Policy: pol, Supervisor: sup, Audit: rec, AgentID: "tester", Layers: map[string]string{}})
+	var srv atomic.Pointer[Server]
+	sup := supervisor.New(supervisor.Options{Config: cfg, Audit: rec, OnStateChange: func(agent string, pid int, running bool) {
+		if s := srv.Load(); s != nil {
+			s.OnStateChange(agent, pid, running)
+		}
+	}})
+	s := New(Options{Config: cfg, Policy: pol, Supervisor: sup, Audit: rec, AgentID: "tester", Layers: map[string]string{}, ListResources: true})
+	srv.Store(s)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -253,5 +261,40 @@ func TestHTTPAgentsSeeOnlyTheirOwnProcesses(t *testing.T) {
 	res, m = callTool(t, alice, "process_terminate", map[string]any{"pid": pid, "force": true})
 	if res.IsError {
 		t.Errorf("alice terminate: %v", m)
+	}
+}
+
+func TestLiveProcessesAreListedAsResources(t *testing.T) {
+	cs := connect(t, newTestServer(t, testConfig(t), &memRecorder{}))
+	res, m := callTool(t, cs, "process_start", map[string]any{"executable": "/bin/sleep", "args": []string{"30"}})
+	if res.IsError {
+		t.Fatalf("start: %v", m)
+	}
+	uri := fmt.Sprintf("process://%d/stdout", int(m["pid"].(float64)))
+	listed := func() bool {
+		lr, err := cs.ListResources(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range lr.Resources {
+			if r.URI == uri {
+				return true
+			}
+		}
+		return false
+	}
+	waitFor(t, "the live process's stdout is listed", func() bool { return listed() })
+	callTool(t, cs, "process_terminate", map[string]any{"pid": m["pid"], "force": true})
+	waitFor(t, "the exited process is no longer listed", func() bool { return !listed() })
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -14,6 +14,15 @@ func (s *Server) OnOutput(pid int, stream string) {
 	s.notifier.OnOutput(pid, stream)
 }
 
+// OnStateChange is the supervisor's process start/exit callback: with
+// ListResources it lists and unlists the process's output resources.
+// Never blocks.
+func (s *Server) OnStateChange(agent string, pid int, running bool) {
+	if s.opts.ListResources {
+		s.notifier.OnStateChange(pid, running)
+	}
+}
+
 func (s *Server) sendUpdated(uri string) {
 	ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
 	defer cancel()

@@ -26,6 +26,9 @@ type Options struct {
 	// ("stdout" or "stderr"). It is called from the reading goroutine and
 	// must not block. May be nil.
 	OnOutput func(pid int, stream string)
+	// OnStateChange is called when agent's process pid starts running or
+	// has exited (and been recorded). It must not block. May be nil.
+	OnStateChange func(agent string, pid int, running bool)
 	// Cgroups gives every launch its own cgroup (limits, tree kill,
 	// accounting). nil: no cgroups; memory, pids and CPU% limits are then
 	// reported as not enforced (refused with strictResourceEnforcement).

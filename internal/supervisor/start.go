@@ -296,6 +296,9 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	}
 	s.mu.Unlock()
 
+	if s.opts.OnStateChange != nil {
+		s.opts.OnStateChange(agent, p.pid, true)
+	}
 	go s.watch(p)
 	if watchLimits {
 		go s.watchLimits(p)
@@ -416,12 +419,18 @@ func (s *Supervisor) watch(p *proc) {
 		delete(s.perAgent, p.agent)
 	}
 	s.mu.Unlock()
-	if p.cg != nil {
-		p.cg.Remove()
-	}
 	s.record(audit.Record{Event: audit.EventExit, Agent: p.agent, Tool: p.tool, PID: p.pid, Executable: p.spec.Path,
 		ExitCode: exitCode, Signal: signal, TerminationReason: reason, ServiceID: p.serviceID})
 	close(p.done)
+	if s.opts.OnStateChange != nil {
+		s.opts.OnStateChange(p.agent, p.pid, false)
+	}
+	if p.cg != nil {
+		// The tree is dead and its figures read: removing the (empty)
+		// cgroup is housekeeping, off the caller's path. Shutdown waits
+		// for it (this goroutine is in s.wg).
+		p.cg.Remove()
+	}
 }
 
 // Run starts spec and waits for it up to waitTimeout (<= 0: 60 s; never
