@@ -5,7 +5,9 @@
 //
 // One benchmark runs every variant once per iteration, round robin, so that
 // a noisy machine slows them all alike, and reports each variant's median
-// (and the ratio of each median to the bare launch's).
+// (and the ratio of each median to the bare launch's). Launches are paced
+// (an untimed pause before each), as an agent's are: back-to-back launches
+// on a 2-core machine would time the previous launch's housekeeping instead.
 package bench
 
 import (
@@ -30,6 +32,9 @@ import (
 )
 
 const truePath = "/bin/true"
+
+// pace is the idle time before each timed launch (not counted).
+const pace = 15 * time.Millisecond
 
 // variant is one way of launching /bin/true; run returns when the launch
 // is measured (the child runs, or has exited, per variant).
@@ -221,6 +226,10 @@ func BenchmarkLaunch(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for j, v := range variants {
+			// Paced, as agents launch (seconds apart, not back to back):
+			// the previous launch's housekeeping (reaping, cgroup removal,
+			// warm-stage refill) is done before the next is timed.
+			time.Sleep(pace)
 			samples[j] = append(samples[j], v.run(b))
 		}
 	}

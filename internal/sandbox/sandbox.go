@@ -7,6 +7,16 @@
 // launch and place the process in its cgroup before Release lets the
 // target run; Abort makes sure it never does.
 //
+// The stage's own Go runtime start costs more than a bare fork and exec, so
+// a Launcher keeps a few stages started ahead of time (two by default):
+// each idles, blocked on its own socket, with /dev/null as 0, 1, 2 and
+// nothing else of the server, until Start hands it the config, the
+// executable and the stdio (SCM_RIGHTS). When the pool is empty Start
+// starts a stage cold. The pool is refilled from the launcher thread once a
+// launch is released or aborted, never on a launch's latency path. Idle
+// stages are not processes of any launch: Close kills and reaps them, and
+// Pdeathsig kills them with the launcher thread like every child.
+//
 // Guarantees: the file that runs is the file that passed the policy (opened
 // once, checked by device/inode and for setuid/setgid bits, executed by file
 // descriptor); argv, environment and working directory are the Spec's,
@@ -113,4 +123,19 @@ func (s Support) Enforcement(l config.ResourceLimits) (applied, notEnforced []st
 		}
 	}
 	return applied, notEnforced
+}
+
+// LauncherOptions configure a Launcher.
+type LauncherOptions struct {
+	// PoolSize is how many warm stages to keep (0: the default, 2;
+	// negative: none, every launch starts its stage cold).
+	PoolSize int
+	// Prepare, if set, is called on the launcher thread for each warm stage
+	// once it is started, off any launch's path (for example to move it into
+	// a fresh cgroup). Its token is handed to the launch that takes the
+	// stage (Process.Token); an error discards the stage.
+	Prepare func(pid int) (token any, err error)
+	// Release gives back the token of a prepared stage that no launch took
+	// (it died while idle, or the launcher closed).
+	Release func(token any)
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -30,27 +31,65 @@ func appliedLayers() []string {
 // thread for the launcher's whole life, because Pdeathsig fires when the
 // creating thread (not process) exits (go.dev/issue/27505). Close ends that
 // thread, which SIGKILLs every child it started that is still alive.
+//
+// The same thread keeps a pool of warm init stages: stages started ahead of
+// time that idle, blocked on their socket, until a launch hands them its
+// config. A launch takes the oldest one (or starts one cold when there is
+// none), and the thread starts a replacement only after that launch was
+// released or aborted, one stage at a time, so that a refill is never on a
+// launch's latency path.
 type Launcher struct {
-	reqs      chan startReq
+	reqs      chan chan coldResp // a stage for a launch that found the pool empty
+	refill    chan struct{}      // cap 1: top the pool up
 	quit      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+	poolSize  int
+	prepare   func(pid int) (any, error)
+	release   func(token any)
+
+	mu   sync.Mutex
+	idle []*stageProc // warm stages, oldest first
 }
 
-type startReq struct {
-	spec  *policy.Spec
-	stdio Stdio
-	reply chan startResp
+// stageProc is a started init stage that has not received a launch yet.
+type stageProc struct {
+	proc  *os.Process // pidfd-backed
+	sock  *os.File    // our end of its socketpair (non-blocking, in the poller)
+	token any         // from LauncherOptions.Prepare; nil when not prepared
 }
 
-type startResp struct {
-	p   *Process
+type coldResp struct {
+	s   *stageProc
 	err error
 }
 
+// defaultPoolSize is how many warm stages a launcher keeps.
+const defaultPoolSize = 2
+
 // NewLauncher starts a launcher; its owner must Close it.
-func NewLauncher() *Launcher {
-	l := &Launcher{reqs: make(chan startReq), quit: make(chan struct{}), done: make(chan struct{})}
+func NewLauncher() *Launcher { return NewLauncherWith(LauncherOptions{}) }
+
+// NewLauncherWith starts a launcher configured by o; its owner must Close it.
+func NewLauncherWith(o LauncherOptions) *Launcher {
+	n := o.PoolSize
+	switch {
+	case n == 0:
+		n = defaultPoolSize
+	case n < 0:
+		n = 0
+	}
+	return startLauncher(n, o.Prepare, o.Release)
+}
+
+// newLauncher starts a launcher that keeps poolSize warm stages (0: every
+// launch starts its stage cold).
+func newLauncher(poolSize int) *Launcher { return startLauncher(poolSize, nil, nil) }
+
+func startLauncher(poolSize int, prepare func(int) (any, error), release func(any)) *Launcher {
+	l := &Launcher{reqs: make(chan chan coldResp), refill: make(chan struct{}, 1),
+		quit: make(chan struct{}), done: make(chan struct{}), poolSize: poolSize, prepare: prepare, release: release}
+	l.wantRefill()
 	go l.loop()
 	return l
 }
@@ -81,43 +120,236 @@ func (l *Launcher) lockedLoop(started chan<- struct{}) {
 
 func (l *Launcher) serve() {
 	defer close(l.done)
+	defer l.drain()
 	for {
 		select {
 		case r := <-l.reqs:
-			p, err := spawn(r.spec, r.stdio)
-			r.reply <- startResp{p, err}
+			s, err := startStage()
+			r <- coldResp{s, err}
+		case <-l.refill:
+			l.topUp()
 		case <-l.quit:
 			return
 		}
 	}
 }
 
-// Start launches spec with stdio: it forks the init stage from the
-// launcher's thread and returns once the stage has applied every step, with
+// topUp starts stages until the pool is full, one at a time, and serves a
+// launch waiting for a cold stage before each.
+func (l *Launcher) topUp() {
+	for {
+		select {
+		case r := <-l.reqs:
+			s, err := startStage()
+			r <- coldResp{s, err}
+			continue
+		case <-l.quit:
+			return
+		default:
+		}
+		l.mu.Lock()
+		full := len(l.idle) >= l.poolSize
+		l.mu.Unlock()
+		if full {
+			return
+		}
+		s, err := startStage()
+		if err != nil {
+			return // the next launch starts cold, and asks again
+		}
+		if l.prepare != nil {
+			if s.token, err = l.prepare(s.proc.Pid); err != nil {
+				s.token = nil
+				l.discard(s)
+				return
+			}
+		}
+		l.mu.Lock()
+		l.idle = append(l.idle, s)
+		l.mu.Unlock()
+	}
+}
+
+// drain ends the pool (the launcher thread adds no stage after it): every
+// idle stage is killed and reaped.
+func (l *Launcher) drain() {
+	l.mu.Lock()
+	idle := l.idle
+	l.idle = nil
+	l.mu.Unlock()
+	for _, s := range idle {
+		l.discard(s)
+	}
+}
+
+// discard kills an idle stage, reaps it and gives back its token.
+func (l *Launcher) discard(s *stageProc) {
+	s.sock.Close()
+	s.proc.Kill()
+	s.proc.Wait()
+	if s.token != nil && l.release != nil {
+		l.release(s.token)
+	}
+}
+
+// wantRefill asks the launcher thread to top the pool up.
+func (l *Launcher) wantRefill() {
+	if l == nil || l.poolSize == 0 {
+		return
+	}
+	select {
+	case l.refill <- struct{}{}:
+	default: // already asked
+	}
+}
+
+// take returns the oldest warm stage that is still alive (pooled), or a
+// new one from the launcher thread.
+func (l *Launcher) take() (s *stageProc, pooled bool, err error) {
+	for {
+		l.mu.Lock()
+		if len(l.idle) > 0 {
+			s = l.idle[0]
+			l.idle = slices.Delete(l.idle, 0, 1)
+		}
+		l.mu.Unlock()
+		if s == nil {
+			break
+		}
+		if s.idleAlive() {
+			return s, true, nil
+		}
+		l.discard(s)
+		s = nil
+		l.wantRefill()
+	}
+	r := make(chan coldResp, 1)
+	select {
+	case l.reqs <- r:
+	case <-l.quit:
+		return nil, false, errClosed()
+	}
+	resp := <-r
+	return resp.s, false, resp.err
+}
+
+// idleAlive reports whether an idle stage can still take a launch: its
+// socket shows neither data nor a hang-up (the stage never writes before it
+// has a config, and its end closes when it dies).
+func (s *stageProc) idleAlive() bool {
+	rc, err := s.sock.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ok := false
+	rc.Control(func(fd uintptr) {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(pfd, 0)
+		ok = err == nil && n == 0
+	})
+	return ok
+}
+
+func errClosed() error {
+	return errcode.Fail(errcode.Internal, layer, "", "the launcher is closed (server shutting down)")
+}
+
+// startStage runs on the launcher thread: it starts an init stage, which
+// idles until it receives a launch on its socket.
+func startStage() (*stageProc, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, errcode.Fail(errcode.Internal, layer, "", "init stage socket: %v", err)
+	}
+	theirs := os.NewFile(uintptr(fds[1]), "init-stage")
+	defer theirs.Close()
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		return nil, errcode.Fail(errcode.Internal, layer, "", "init stage socket: %v", err)
+	}
+	ours := os.NewFile(uintptr(fds[0]), "init-stage") // non-blocking: in the poller, with deadlines
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		ours.Close()
+		return nil, errcode.Fail(errcode.Internal, layer, "", "open %s: %v", os.DevNull, err)
+	}
+	defer devnull.Close()
+	// Index = the stage's descriptor number (stage.SocketFD is 3).
+	proc, err := os.StartProcess("/proc/self/exe", []string{"mcp-process-init", stage.Arg}, &os.ProcAttr{
+		Env:   stageEnv,
+		Files: []*os.File{devnull, devnull, devnull, theirs},
+		Sys: &syscall.SysProcAttr{
+			Setpgid:   true,
+			Pdeathsig: syscall.SIGKILL,
+		},
+	})
+	if err != nil {
+		ours.Close()
+		return nil, errcode.Fail(errcode.Internal, layer, "", "start the init stage: %v", err)
+	}
+	return &stageProc{proc: proc, sock: ours}, nil
+}
+
+// Start launches spec with stdio: it hands the launch to a warm init stage
+// (or starts one) and returns once the stage has applied every step, with
 // the target not yet running. The caller must then call Release (the target
 // runs) or Abort (it never does); in between it can write the launch record
 // and move Pid into the launch's cgroup. An error means nothing runs and
 // nothing is left to clean up.
 func (l *Launcher) Start(spec *policy.Spec, stdio Stdio) (*Process, error) {
-	r := startReq{spec: spec, stdio: stdio, reply: make(chan startResp, 1)}
 	select {
-	case l.reqs <- r:
 	case <-l.quit:
-		return nil, errcode.Fail(errcode.Internal, layer, "", "the launcher is closed (server shutting down)")
+		return nil, errClosed()
+	default:
 	}
-	resp := <-r.reply
-	if resp.err != nil {
-		return nil, resp.err
-	}
-	// The handshake runs here, not on the launcher thread, so that one
-	// slow stage does not hold up the other launches.
-	if err := resp.p.handshake(); err != nil {
+	exe, cfg, err := openChecked(spec)
+	if err != nil {
 		return nil, err
 	}
-	return resp.p, nil
+	defer exe.Close()
+	var devnull *os.File
+	if stdio.Stdin == nil || stdio.Stdout == nil || stdio.Stderr == nil {
+		if devnull, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
+			return nil, errcode.Fail(errcode.Internal, layer, "", "open %s: %v", os.DevNull, err)
+		}
+		defer devnull.Close()
+	}
+	orNull := func(f *os.File) *os.File {
+		if f == nil {
+			return devnull
+		}
+		return f
+	}
+	// Index = stage.SentExe, SentStdin, SentStdout, SentStderr.
+	files := []*os.File{exe, orNull(stdio.Stdin), orNull(stdio.Stdout), orNull(stdio.Stderr)}
+	for {
+		s, pooled, err := l.take()
+		if err != nil {
+			return nil, err
+		}
+		p := &Process{Pid: s.proc.Pid, proc: s.proc, done: make(chan struct{}), path: spec.Path, dir: spec.Dir,
+			limits: spec.Limits, sock: s.sock, launcher: l, token: s.token}
+		err = p.handshake(cfg, files)
+		if err != nil && s.token != nil && l.release != nil {
+			l.release(s.token) // the stage is gone and reaped: nobody takes its token
+		}
+		if err == errStale && pooled {
+			l.wantRefill()
+			continue // it died while idle: take another
+		}
+		if err != nil {
+			l.wantRefill()
+			if err == errStale {
+				err = errcode.Fail(errcode.Internal, layer, "", "the init stage for %s ended before it was ready (%s)", p.path, p.state)
+			}
+			return nil, err
+		}
+		return p, nil
+	}
 }
 
-// Close stops the launcher thread (children still alive get SIGKILL).
+// Close stops the launcher thread: idle stages are killed and reaped, and
+// children still alive get SIGKILL.
 func (l *Launcher) Close() {
 	l.closeOnce.Do(func() { close(l.quit) })
 	<-l.done
@@ -187,86 +419,48 @@ func stageConfig(spec *policy.Spec, script bool) ([]byte, error) {
 	return b, nil
 }
 
-// spawn runs on the launcher thread: it opens and checks the executable and
-// forks the init stage, handing it the config pipe, the executable and the
-// report pipe.
-func spawn(spec *policy.Spec, stdio Stdio) (*Process, error) {
+// openChecked opens the executable, checks it is the file the policy
+// checked, and encodes the stage's config for spec.
+func openChecked(spec *policy.Spec) (*os.File, []byte, error) {
 	if spec == nil || spec.Path == "" {
-		return nil, errcode.Fail(errcode.Internal, layer, "", "no executable to launch")
+		return nil, nil, errcode.Fail(errcode.Internal, layer, "", "no executable to launch")
 	}
 	fd, err := unix.Open(spec.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, changed("open %s: %v", spec.Path, err)
+		return nil, nil, changed("open %s: %v", spec.Path, err)
 	}
 	exe := os.NewFile(uintptr(fd), spec.Path)
-	defer exe.Close()
-
+	fail := func(err error) (*os.File, []byte, error) {
+		exe.Close()
+		return nil, nil, err
+	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, changed("fstat %s: %v", spec.Path, err)
+		return fail(changed("fstat %s: %v", spec.Path, err))
 	}
 	if uint64(st.Dev) != spec.Dev || st.Ino != spec.Ino {
-		return nil, changed("%s is no longer the file that was checked", spec.Path)
+		return fail(changed("%s is no longer the file that was checked", spec.Path))
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, changed("%s is not a regular file", spec.Path)
+		return fail(changed("%s is not a regular file", spec.Path))
 	}
 	if st.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
-		return nil, changed("%s gained a setuid/setgid bit", spec.Path)
+		return fail(changed("%s gained a setuid/setgid bit", spec.Path))
 	}
 	head := make([]byte, 2)
 	n, _ := unix.Pread(fd, head, 0)
 	cfg, err := stageConfig(spec, n == 2 && head[0] == '#' && head[1] == '!')
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	if spec.Dir != "" {
-		// Tell a missing directory apart before forking.
+		// Tell a missing directory apart before using a stage.
 		if fi, err := os.Stat(spec.Dir); err != nil || !fi.IsDir() {
-			return nil, errcode.Fail(errcode.CwdNotFound, layer, "use an existing directory",
-				"working directory %s does not exist (any more)", spec.Dir)
+			return fail(errcode.Fail(errcode.CwdNotFound, layer, "use an existing directory",
+				"working directory %s does not exist (any more)", spec.Dir))
 		}
 	}
-
-	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		return nil, errcode.Fail(errcode.Internal, layer, "", "open %s: %v", os.DevNull, err)
-	}
-	defer devnull.Close()
-	orNull := func(f *os.File) *os.File {
-		if f == nil {
-			return devnull
-		}
-		return f
-	}
-	cfgR, cfgW, err := os.Pipe()
-	if err != nil {
-		return nil, errcode.Fail(errcode.Internal, layer, "", "config pipe: %v", err)
-	}
-	defer cfgR.Close()
-	repR, repW, err := os.Pipe()
-	if err != nil {
-		cfgW.Close()
-		return nil, errcode.Fail(errcode.Internal, layer, "", "report pipe: %v", err)
-	}
-	defer repW.Close()
-	// Index = the stage's descriptor number (stage.ConfigFD, ExeFD, ReportFD).
-	files := []*os.File{orNull(stdio.Stdin), orNull(stdio.Stdout), orNull(stdio.Stderr), cfgR, exe, repW}
-	proc, err := os.StartProcess("/proc/self/exe", []string{"mcp-process-init", stage.Arg}, &os.ProcAttr{
-		Env:   stageEnv,
-		Files: files,
-		Sys: &syscall.SysProcAttr{
-			Setpgid:   true,
-			Pdeathsig: syscall.SIGKILL,
-		},
-	})
-	if err != nil {
-		cfgW.Close()
-		repR.Close()
-		return nil, errcode.Fail(errcode.Internal, layer, "", "start the init stage for %s: %v", spec.Path, err)
-	}
-	return &Process{Pid: proc.Pid, proc: proc, done: make(chan struct{}), path: spec.Path, dir: spec.Dir,
-		limits: spec.Limits, cfg: cfg, cfgW: cfgW, repR: repR}, nil
+	return exe, cfg, nil
 }
 
 // Process is a started child, the leader of its own process group. Until
@@ -283,21 +477,33 @@ type Process struct {
 
 	path, dir string
 	limits    config.ResourceLimits
-	cfg       []byte // the stage's config, until the handshake sent it
+	launcher  *Launcher // refills its pool once the launch is released or aborted
+	token     any       // the prepared stage's token (LauncherOptions.Prepare), or nil
 	gateMu    sync.Mutex
-	cfgW      *os.File // config pipe, ours: the config, then "go"; nil once released or aborted
-	repR      *os.File // report pipe, ours
+	sock      *os.File // the stage's socket, ours; nil once released or aborted
 }
 
-// handshake sends the config and waits until every step before the gate
-// succeeded. On failure the stage is gone and reaped.
-func (p *Process) handshake() error {
-	p.cfgW.SetWriteDeadline(time.Now().Add(stageTimeout))
-	p.repR.SetReadDeadline(time.Now().Add(stageTimeout))
-	_, werr := p.cfgW.Write(p.cfg)
-	p.cfg = nil
-	kind, serr, err := readReport(p.repR)
+// Token is what LauncherOptions.Prepare returned for this process's warm
+// stage (nil for a cold stage). The caller owns it from Start on.
+func (p *Process) Token() any { return p.token }
+
+// errStale is a stage that was gone before it received the launch.
+var errStale = errors.New("init stage gone")
+
+// handshake sends the config and the descriptors, and waits until every
+// step before the gate succeeded. On failure the stage is gone and reaped;
+// errStale means it was gone before it received anything.
+func (p *Process) handshake(cfg []byte, files []*os.File) error {
+	p.sock.SetDeadline(time.Now().Add(stageTimeout))
+	werr := sendConfig(p.sock, cfg, files)
+	if errors.Is(werr, unix.EPIPE) || errors.Is(werr, unix.ECONNRESET) {
+		p.closeGate()
+		p.kill()
+		return errStale
+	}
+	kind, serr, err := readReport(p.sock)
 	if werr == nil && err == nil && kind == stage.MsgReady {
+		p.sock.SetDeadline(time.Time{})
 		return nil
 	}
 	if serr != nil {
@@ -313,8 +519,39 @@ func (p *Process) handshake() error {
 	return errcode.Fail(errcode.Internal, layer, "", "the init stage for %s ended before it was ready (%s)", p.path, p.state)
 }
 
-// readReport reads one message of the report pipe: MsgReady, MsgExec or
-// MsgError (with its StepError); io.EOF once the stage closed it.
+// sendConfig writes cfg to the stage's socket, its first bytes carrying
+// files (SCM_RIGHTS).
+func sendConfig(sock *os.File, cfg []byte, files []*os.File) error {
+	fds := make([]int, len(files))
+	for i, f := range files {
+		fds[i] = int(f.Fd())
+	}
+	rc, err := sock.SyscallConn()
+	if err != nil {
+		return err
+	}
+	oob := unix.UnixRights(fds...)
+	var n int
+	var serr error
+	err = rc.Write(func(fd uintptr) bool {
+		n, serr = unix.SendmsgN(int(fd), cfg, oob, nil, unix.MSG_NOSIGNAL)
+		return serr != unix.EAGAIN
+	})
+	runtime.KeepAlive(files)
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return err
+	}
+	if n < len(cfg) {
+		_, err = sock.Write(cfg[n:])
+	}
+	return err
+}
+
+// readReport reads one report of the stage: MsgReady, MsgExec or
+// MsgError (with its StepError); io.EOF once its socket closed.
 func readReport(r io.Reader) (byte, *stage.StepError, error) {
 	var kind [1]byte
 	if _, err := io.ReadFull(r, kind[:]); err != nil {
@@ -345,18 +582,18 @@ func readReport(r io.Reader) (byte, *stage.StepError, error) {
 func (p *Process) Release() error {
 	p.gateMu.Lock()
 	defer p.gateMu.Unlock()
-	if p.cfgW == nil {
+	if p.sock == nil {
 		return errcode.Fail(errcode.Internal, layer, "", "process %d was already released or aborted", p.Pid)
 	}
-	cfgW, repR := p.cfgW, p.repR
-	p.cfgW, p.repR = nil, nil
-	defer repR.Close()
-	_, werr := cfgW.Write([]byte{stage.MsgGo})
-	cfgW.Close()
-	repR.SetReadDeadline(time.Now().Add(stageTimeout))
-	kind, serr, err := readReport(repR)
+	sock := p.sock
+	p.sock = nil
+	defer p.launcher.wantRefill() // the launch is through: now a new stage may use the CPU
+	defer sock.Close()
+	sock.SetDeadline(time.Now().Add(stageTimeout))
+	_, werr := sock.Write([]byte{stage.MsgGo})
+	kind, serr, err := readReport(sock)
 	if werr == nil && err == nil && kind == stage.MsgExec {
-		kind, serr, err = readReport(repR)
+		kind, serr, err = readReport(sock)
 		if err == io.EOF {
 			return nil // closed by the exec: the target runs
 		}
@@ -375,20 +612,25 @@ func (p *Process) Release() error {
 // Abort kills the child and reaps it. Before Release, the target never
 // runs; after it, this kills the target's whole process group.
 func (p *Process) Abort() {
-	p.closeGate()
-	p.kill()
+	// Kill first: a stage at its gate that read EOF would exit by itself.
+	p.SignalGroup(syscall.SIGKILL)
+	if p.closeGate() {
+		p.launcher.wantRefill()
+	}
+	p.Wait()
 }
 
-// closeGate closes our ends of the pipes: a stage still at its gate reads
-// EOF there and exits without exec.
-func (p *Process) closeGate() {
+// closeGate closes our end of the socket: a stage still at its gate reads
+// EOF there and exits without exec. It reports whether it did.
+func (p *Process) closeGate() bool {
 	p.gateMu.Lock()
 	defer p.gateMu.Unlock()
-	if p.cfgW != nil {
-		p.cfgW.Close()
-		p.repR.Close()
-		p.cfgW, p.repR = nil, nil
+	if p.sock == nil {
+		return false
 	}
+	p.sock.Close()
+	p.sock = nil
+	return true
 }
 
 func (p *Process) kill() {

@@ -310,3 +310,25 @@ func TestEnforcementReportsUnenforcedLimits(t *testing.T) {
 		t.Fatalf("Enforcement = %v, %v", a, ne)
 	}
 }
+
+// A nil stream is /dev/null opened for writing too: a child whose output is
+// not captured must be able to write (and not fail with EBADF).
+func TestNilStreamsAreWritableDevNull(t *testing.T) {
+	for _, pool := range []int{0, 2} {
+		l := newLauncher(pool)
+		spec := specFor(t, "head", "-c", "100000", "/dev/zero")
+		for i := 0; i < 3; i++ { // cold, then warm stages
+			p, err := l.Start(spec, Stdio{})
+			if err != nil {
+				t.Fatalf("pool %d: Start: %v", pool, err)
+			}
+			if err := p.Release(); err != nil {
+				t.Fatalf("pool %d: Release: %v", pool, err)
+			}
+			if st := p.Wait(); st.ExitCode == nil || *st.ExitCode != 0 {
+				t.Fatalf("pool %d: writing to the nil stdout failed: %s", pool, st)
+			}
+		}
+		l.Close()
+	}
+}

@@ -24,6 +24,9 @@ type Launcher struct{}
 // NewLauncher returns a launcher that refuses every launch.
 func NewLauncher() *Launcher { return &Launcher{} }
 
+// NewLauncherWith returns a launcher that refuses every launch.
+func NewLauncherWith(LauncherOptions) *Launcher { return &Launcher{} }
+
 // Start refuses: LAYER_UNAVAILABLE.
 func (l *Launcher) Start(spec *policy.Spec, stdio Stdio) (*Process, error) { return nil, unavailable() }
 
@@ -38,6 +41,9 @@ type Process struct{ Pid int }
 
 // Release fails: nothing was started.
 func (p *Process) Release() error { return unavailable() }
+
+// Token is nil.
+func (p *Process) Token() any { return nil }
 
 // Abort does nothing.
 func (p *Process) Abort() {}

@@ -44,14 +44,10 @@ func usesCgroups(m *cgroup.Manager) bool {
 	return cs.Version != "none" && (cs.Kill || cs.Memory || cs.Pids || cs.CPU || cs.CPUUsage)
 }
 
-// newCgroup creates the launch's cgroup with the limits the host enforces
+// cgroupLimits maps a launch's limits onto what the host's cgroups enforce
 // (the others are reported as not enforced, or refused in strict mode
-// before this point).
-func (s *Supervisor) newCgroup(l config.ResourceLimits) (*cgroup.Group, error) {
-	if !usesCgroups(s.opts.Cgroups) {
-		return nil, nil
-	}
-	cs := s.opts.Cgroups.Support()
+// before the launch).
+func cgroupLimits(cs cgroup.Support, l config.ResourceLimits) cgroup.Limits {
 	var cl cgroup.Limits
 	if cs.Memory && l.MaxMemoryMB > 0 {
 		cl.MemoryBytes = l.MaxMemoryMB << 20
@@ -62,20 +58,80 @@ func (s *Supervisor) newCgroup(l config.ResourceLimits) (*cgroup.Group, error) {
 	if cs.CPU && l.MaxCpuPercent > 0 {
 		cl.CPUPercent = l.MaxCpuPercent
 	}
+	return cl
+}
+
+// newCgroup creates a cgroup named PREFIX-N: "p" for a launch's own group,
+// "stage" for one a warm init stage waits in (it keeps that name once a
+// launch takes the stage).
+func (s *Supervisor) newCgroup(prefix string, l cgroup.Limits) (*cgroup.Group, error) {
 	s.mu.Lock()
 	s.nextCgroup++
-	name := fmt.Sprintf("p-%d", s.nextCgroup)
+	name := fmt.Sprintf("%s-%d", prefix, s.nextCgroup)
 	s.mu.Unlock()
-	g, err := s.opts.Cgroups.New(name, cl)
+	g, err := s.opts.Cgroups.New(name, l)
 	if err != nil {
-		e := errcode.As(err)
-		if e.Code == errcode.Internal {
-			e = errcode.Fail(errcode.LayerUnavailable, "cgroup", "check the cgroup hierarchy (mcp-process doctor)",
-				"cannot create the launch's cgroup: %v", err)
-		}
-		return nil, e
+		return nil, cgroupFailure(err)
 	}
 	return g, nil
+}
+
+func cgroupFailure(err error) *errcode.Error {
+	e := errcode.As(err)
+	if e.Code == errcode.Internal {
+		e = errcode.Fail(errcode.LayerUnavailable, "cgroup", "check the cgroup hierarchy (mcp-process doctor)",
+			"cannot set up the launch's cgroup: %v", err)
+	}
+	return e
+}
+
+// cgroupFor puts the stage of sp, waiting at its gate, into a cgroup with
+// l's limits: the fresh group its warm stage already waits in (only the
+// limits are written), or a new group it is moved into. nil without cgroups.
+func (s *Supervisor) cgroupFor(sp *sandbox.Process, l config.ResourceLimits) (*cgroup.Group, error) {
+	if !usesCgroups(s.opts.Cgroups) {
+		return nil, nil
+	}
+	cl := cgroupLimits(s.opts.Cgroups.Support(), l)
+	if g, ok := sp.Token().(*cgroup.Group); ok {
+		if err := g.SetLimits(cl); err != nil {
+			releaseStageCgroup(g)
+			return nil, cgroupFailure(err)
+		}
+		return g, nil
+	}
+	g, err := s.newCgroup("p", cl)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.Join(sp.Pid); err != nil {
+		releaseStageCgroup(g)
+		return nil, cgroupFailure(err)
+	}
+	return g, nil
+}
+
+// prepareStage moves a warm init stage into a fresh cgroup without limits
+// (LauncherOptions.Prepare: on the launcher thread, off any launch's path).
+func (s *Supervisor) prepareStage(pid int) (any, error) {
+	g, err := s.newCgroup("stage", cgroup.Limits{})
+	if err != nil {
+		return nil, err
+	}
+	if err := g.Join(pid); err != nil {
+		releaseStageCgroup(g)
+		return nil, err
+	}
+	return g, nil
+}
+
+// releaseStageCgroup kills what is in a launch's or a stage's cgroup and
+// removes it.
+func releaseStageCgroup(token any) {
+	if g, ok := token.(*cgroup.Group); ok {
+		g.Kill()
+		g.Remove()
+	}
 }
 
 // signalTree sends sig to p's process group and to every process in its

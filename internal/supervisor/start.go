@@ -13,6 +13,7 @@ import (
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox"
+	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
 
 // launchKind says who launches: an agent's call (rate windows apply) or
@@ -210,11 +211,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 		return nil, qerr
 	}
 
-	cg, err := s.newCgroup(spec.Limits)
-	if err != nil {
-		s.unreserve(agent, at, lk.byServer)
-		return nil, err
-	}
+	var cg *cgroup.Group
 	// fail undoes everything of a launch that did not happen.
 	fail := func(sp *sandbox.Process, ps *pipes, err error) (*proc, error) {
 		if sp != nil {
@@ -239,12 +236,10 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	if err != nil {
 		return fail(nil, ps, errcode.As(err))
 	}
-	// The stage waits at its gate: it joins its cgroup (limits already
-	// written) before the target can run, fork or allocate.
-	if cg != nil {
-		if err := cg.Join(sp.Pid); err != nil {
-			return fail(sp, ps, errcode.As(err))
-		}
+	// The stage waits at its gate: it is in its cgroup, with the limits
+	// written, before the target can run, fork or allocate.
+	if cg, err = s.cgroupFor(sp, spec.Limits); err != nil {
+		return fail(sp, ps, err)
 	}
 	args := []string{}
 	if len(spec.Argv) > 1 {
@@ -376,8 +371,11 @@ func (s *Supervisor) watch(p *proc) {
 	st := p.sp.Wait() // also kills what is left of the process group
 	if p.cg != nil {
 		// Descendants that left the process group (setsid, double fork)
-		// are still in the cgroup: kill them all, race-free.
-		p.cg.Kill()
+		// are still in the cgroup: kill them all, race-free. (An empty
+		// group, the usual case, costs one read.)
+		if pop, err := p.cg.Populated(); err != nil || pop {
+			p.cg.Kill()
+		}
 	}
 	// The group is dead, so the pipes reach EOF; a descendant that left the
 	// group could hold them open: stop waiting for it after a while.

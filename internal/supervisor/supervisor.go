@@ -116,10 +116,10 @@ func New(opts Options) *Supervisor {
 		opts.Config = &config.Config{}
 	}
 	s := &Supervisor{
-		opts:         opts,
-		cfg:          opts.Config,
-		now:          opts.Now,
-		launcher:     sandbox.NewLauncher(),
+		opts: opts,
+		cfg:  opts.Config,
+		now:  opts.Now,
+
 		procs:        map[int]*proc{},
 		perAgent:     map[string]int{},
 		launches:     map[string][]time.Time{},
@@ -133,6 +133,14 @@ func New(opts Options) *Supervisor {
 		s.now = time.Now
 	}
 	s.support = sandboxSupport(opts.Cgroups)
+	lo := sandbox.LauncherOptions{}
+	if usesCgroups(opts.Cgroups) {
+		// Warm init stages wait in a fresh cgroup of their own, so a
+		// launch only writes its limits there instead of creating a group
+		// and moving a multi-threaded stage into it.
+		lo.Prepare, lo.Release = s.prepareStage, releaseStageCgroup
+	}
+	s.launcher = sandbox.NewLauncherWith(lo)
 	s.wg.Add(2)
 	go s.janitor()
 	go s.sampler()

@@ -824,12 +824,20 @@ func TestResourceLimitCgroupsRemoved(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	if peak > 5 {
-		t.Errorf("up to %d launch groups at once under a parent during 100 sequential runs: %v", peak, peakDir)
+	// Besides launch groups, up to warmStages idle init stages wait in
+	// groups of their own ("stage-N"), ready for the next launch.
+	const warmStages = 2
+	if peak > 5+warmStages {
+		t.Errorf("up to %d groups at once under a parent during 100 sequential runs: %v", peak, peakDir)
 	}
-	eventually(t, 5*time.Second, "every launch group removed", func() (bool, string) {
+	eventually(t, 5*time.Second, "every launch group removed (only idle warm-stage groups left)", func() (bool, string) {
 		n, dirs := children()
-		return n == 0, fmt.Sprint(dirs)
+		for _, d := range dirs {
+			if !strings.HasPrefix(filepath.Base(d), "stage-") {
+				return false, fmt.Sprint(dirs)
+			}
+		}
+		return n <= warmStages, fmt.Sprint(dirs)
 	})
 
 	if err := s.close(); err != nil {

@@ -128,6 +128,16 @@ func (g *Group) SetPids(n int64) error {
 	return nil
 }
 
+// SetLimits writes l's non-zero limits to a group that processes may
+// already be in (a prepared group a warm init stage waits in: the limits are
+// written before the stage lets its target exec).
+func (g *Group) SetLimits(l Limits) error {
+	if err := g.gone(); err != nil {
+		return err
+	}
+	return g.setLimits(l)
+}
+
 func (g *Group) setLimits(l Limits) error {
 	w := g.m.ops.write
 	// optional tolerates a control file this kernel does not have.

@@ -4,14 +4,21 @@
 // replaces itself with the target by execveat(2) of the descriptor the
 // policy checked.
 //
+// A stage is usually started ahead of its launch (the launcher keeps a few
+// warm): it then idles, blocked on its socket, holding nothing but that
+// socket and /dev/null as 0, 1, 2, until the launcher sends a config with
+// the executable and the target's stdio. The steps run only after that, in
+// this order: install stdio, rlimits, chdir, close inherited descriptors,
+// report ready, wait for "go", execveat.
+//
 // Guarantees: the target never runs if any step failed (the stage reports
-// the step, the errno and a message on the report pipe and exits 127); it
-// never runs before the parent says "go" on the config pipe (and never if
-// the parent goes away first); it gets exactly the argv, environment and
-// working directory of its config, the descriptors 0, 1, 2 (plus, for a
-// "#!" script, the script's descriptor, which the interpreter re-opens) and
-// nothing else of the stage. The stage never writes to stdout or stderr:
-// they belong to the target.
+// the step, the errno and a message on its socket and exits 127); it never
+// runs before the parent says "go" (and never if the parent goes away
+// first: EOF means no); it gets exactly the argv, environment and working
+// directory of its config, the sent stdio as descriptors 0, 1, 2 (plus, for
+// a "#!" script, the script's descriptor 3, which the interpreter re-opens)
+// and nothing else of the stage. The stage never writes to stdout or
+// stderr: they belong to the target.
 //
 // The package imports nothing but unsafe and runtime (system calls are
 // made in assembly), so that in a program's package initialisation order it
@@ -27,19 +34,30 @@ package stage
 // cannot collide with a user subcommand (none starts with "__").
 const Arg = "__mcp_process_init"
 
-// Descriptors the parent hands the stage (os.ProcAttr.Files order).
+// SocketFD is the stage's end of its socketpair (SOCK_STREAM) with the
+// launcher, its only descriptor besides 0, 1, 2 (/dev/null until a launch).
+// The stage blocks on it until the launcher sends a launch: the config with
+// the descriptors SentFDs, then, after the stage reported ready, the "go"
+// byte. The stage reports on it too; the exec closes it (close-on-exec), which
+// the launcher reads as EOF. EOF before a config (the launcher closed the pool
+// or died) makes the stage exit 0 at once.
+const SocketFD = 3
+
+// Descriptors sent with the config (SCM_RIGHTS), in this order.
 const (
-	ConfigFD = 3 // read end of the config pipe: the config, then the "go" byte
-	ExeFD    = 4 // the checked executable, opened read-only
-	ReportFD = 5 // write end of the report pipe: ready, exec, or a StepError
+	SentExe    = iota // the checked executable, opened read-only
+	SentStdin         // the target's stdin
+	SentStdout        // the target's stdout
+	SentStderr        // the target's stderr
+	SentFDs           // how many
 )
 
-// Report messages, stage → parent, one write each (atomic: < PIPE_BUF).
+// Report messages, stage → parent, one write each.
 const (
 	MsgReady = 'R' // every step before the gate succeeded; waiting for "go"
 	MsgExec  = 'X' // "go" received; execveat comes next (then EOF)
 	MsgError = 'E' // followed by an encoded StepError; the stage exits 127
-	MsgGo    = 'G' // parent → stage, on the config pipe
+	MsgGo    = 'G' // parent → stage, after MsgReady
 )
 
 // ExitFailed is the stage's exit status after a failed step.
@@ -72,7 +90,7 @@ type Config struct {
 
 const (
 	magic      = "MCPS"
-	version    = 1
+	version    = 2
 	headerSize = 12 // magic, version, 3 reserved bytes, u32 payload length
 	// MaxPayload bounds a config (argv + env are far below it: the kernel
 	// refuses more than a few MiB at execve anyway).
@@ -235,7 +253,8 @@ func Decode(b []byte) (*Config, error) {
 
 // Step names, as reported in a StepError.
 const (
-	StepConfig = "config" // reading the config pipe
+	StepConfig = "config" // receiving the config and its descriptors
+	StepStdio  = "stdio"  // installing the sent stdin, stdout, stderr as 0, 1, 2
 	StepRlimit = "rlimit" // setting one resource limit (Resource says which)
 	StepChdir  = "chdir"
 	StepFDs    = "fds"  // marking every inherited descriptor close-on-exec

@@ -34,10 +34,14 @@ func isStage() bool {
 	return string(b[min(end+1, len(b)):]) == Arg+"\x00"
 }
 
+// sock is the stage's socket: SocketFD until a script needs descriptor 3.
+var sock = SocketFD
+
 func run() {
-	c, err := readConfig()
+	closeLeaked()
+	c, fds, err := receive()
 	if err == nil {
-		err = contain(c)
+		err = contain(c, fds)
 	}
 	fail(err)
 }
@@ -45,7 +49,12 @@ func run() {
 // contain applies every step in the order of SPEC 3.10 and then execs the
 // target; it returns only on failure, with the step that failed. Each step
 // is fatal: nothing runs half-prepared.
-func contain(c *Config) *StepError {
+func contain(c *Config, fds []int) *StepError {
+	script := c.Flags&FlagScript != 0
+	exe, err := arrangeFDs(fds, script)
+	if err != nil {
+		return err
+	}
 	// (namespaces, then mounts / chroot, go here)
 	if err := setRlimits(c.Rlimits); err != nil {
 		return err
@@ -66,37 +75,120 @@ func contain(c *Config) *StepError {
 		return err
 	}
 	// (capabilities, no_new_privs, Landlock, seccomp go here)
-	return execTarget(c.Flags&FlagScript != 0, argv, envv)
+	return execTarget(exe, script, argv, envv)
 }
 
 // fail reports err to the parent and exits; the target never runs.
 func fail(err *StepError) {
 	if err != nil {
-		writeAll(ReportFD, err.Encode())
+		writeAll(sock, err.Encode())
 	}
 	sysExit(ExitFailed)
 }
 
-// readConfig reads the header and payload from the config pipe.
-func readConfig() (*Config, *StepError) {
-	h := make([]byte, headerSize)
-	n, e := readFull(ConfigFD, h)
+// closeLeaked closes what the server leaked to the stage: descriptors
+// above SocketFD without close-on-exec (those it inherited that way itself).
+// An idle stage holds nothing of the server but its socket. Descriptors
+// that the stage's own runtime opened are close-on-exec and stay.
+func closeLeaked() {
+	fds, e := openFDs()
 	if e != 0 {
-		return nil, &StepError{Step: StepConfig, Errno: e, Detail: "read the config pipe"}
+		return // closeInherited still keeps them from the target
 	}
-	size, perr := payloadSize(h[:n])
+	for _, fd := range fds {
+		if fd > SocketFD {
+			if fl, e := rawSyscall6(nrFcntl, uintptr(fd), fGETFD, 0, 0, 0, 0); e == 0 && fl&fdCLOEXEC == 0 {
+				sysClose(fd)
+			}
+		}
+	}
+}
+
+// receive blocks (this is where a warm stage idles) until the launcher
+// sends a launch: the config, whose first bytes carry the SentFDs
+// descriptors. EOF before anything arrived means there will be no launch
+// (the launcher closed its pool, or the server is gone): exit 0 at once.
+func receive() (*Config, []int, *StepError) {
+	h := make([]byte, headerSize)
+	fds := make([]int, 0, SentFDs)
+	got := 0
+	for got < headerSize {
+		n, more, ctrunc, e := recvFDs(sock, h[got:], fds)
+		fds = more
+		if e == eINTR {
+			continue
+		}
+		if e != 0 {
+			return nil, nil, &StepError{Step: StepConfig, Errno: e, Detail: "receive the config"}
+		}
+		if ctrunc {
+			return nil, nil, &StepError{Step: StepConfig, Errno: eINVAL, Detail: "too many descriptors sent"}
+		}
+		if n == 0 {
+			if got == 0 && len(fds) == 0 {
+				sysExit(0)
+			}
+			return nil, nil, &StepError{Step: StepConfig, Detail: "socket closed early"}
+		}
+		got += n
+	}
+	if len(fds) != SentFDs {
+		return nil, nil, &StepError{Step: StepConfig, Errno: eINVAL,
+			Detail: "received " + utoa(uint64(len(fds))) + " descriptors, want " + utoa(SentFDs)}
+	}
+	size, perr := payloadSize(h)
 	if perr != nil {
-		return nil, &StepError{Step: StepConfig, Errno: eINVAL, Detail: perr.Error()}
+		return nil, nil, &StepError{Step: StepConfig, Errno: eINVAL, Detail: perr.Error()}
 	}
 	p := make([]byte, size)
-	if n, e = readFull(ConfigFD, p); e != 0 || n != size {
-		return nil, &StepError{Step: StepConfig, Errno: e, Detail: "config pipe closed early"}
+	if n, e := readFull(sock, p); e != 0 || n != size {
+		return nil, nil, &StepError{Step: StepConfig, Errno: e, Detail: "socket closed early"}
 	}
 	c, perr := decodePayload(p)
 	if perr != nil {
-		return nil, &StepError{Step: StepConfig, Errno: eINVAL, Detail: perr.Error()}
+		return nil, nil, &StepError{Step: StepConfig, Errno: eINVAL, Detail: perr.Error()}
 	}
-	return c, nil
+	return c, fds, nil
+}
+
+// arrangeFDs installs the sent stdio as 0, 1, 2 and returns the
+// executable's descriptor: for a script, descriptor 3 (the socket moves
+// out of its way). It runs before the rlimits, while new descriptors can
+// still be made whatever RLIMIT_NOFILE the launch sets.
+func arrangeFDs(fds []int, script bool) (int, *StepError) {
+	for i, fd := range fds {
+		if fd < 3 { // installing stdio would overwrite it: move it out of the way
+			nfd, e := rawSyscall6(nrFcntl, uintptr(fd), fDUPFDCloexec, 3, 0, 0, 0)
+			if e != 0 {
+				return -1, &StepError{Step: StepStdio, Errno: e, Detail: "move descriptor " + utoa(uint64(fd))}
+			}
+			fds[i] = int(nfd)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		if e := sysDup3(fds[SentStdin+i], i); e != 0 {
+			return -1, &StepError{Step: StepStdio, Errno: e, Detail: "install descriptor " + utoa(uint64(i))}
+		}
+	}
+	for _, fd := range fds[SentStdin : SentStdin+3] {
+		sysClose(fd)
+	}
+	exe := fds[SentExe]
+	if !script || exe == 3 {
+		return exe, nil
+	}
+	if sock == 3 {
+		ns, e := rawSyscall6(nrFcntl, 3, fDUPFDCloexec, 4, 0, 0, 0)
+		if e != 0 {
+			return -1, &StepError{Step: StepStdio, Errno: e, Detail: "move the socket off descriptor 3"}
+		}
+		sock = int(ns)
+	}
+	if e := sysDup3(exe, 3); e != 0 {
+		return -1, &StepError{Step: StepStdio, Errno: e, Detail: "make the script descriptor 3"}
+	}
+	sysClose(exe)
+	return 3, nil
 }
 
 // enterDir changes to the launch's working directory.
@@ -111,7 +203,7 @@ func enterDir(dir string) *StepError {
 }
 
 // closeInherited marks every descriptor above 2 close-on-exec, so execve
-// leaves the target 0, 1, 2 only (execTarget re-opens one for a script).
+// leaves the target 0, 1, 2 only (execTarget keeps a script's 3 open).
 func closeInherited() *StepError {
 	_, e := rawSyscall6(nrCloseRange, 3, ^uintptr(0), closeRangeCloexc, 0, 0, 0)
 	if e == 0 {
@@ -177,15 +269,14 @@ func openFDs() ([]int, uintptr) {
 }
 
 // awaitGo tells the parent every step so far succeeded and blocks until it
-// says "go". EOF (the parent closed the pipe, or died) means no.
+// says "go". EOF (the parent closed the socket, or died) means no.
 func awaitGo() *StepError {
-	writeAll(ReportFD, []byte{MsgReady})
-	b := make([]byte, 1)
-	n, e := readFull(ConfigFD, b)
+	writeAll(sock, []byte{MsgReady})
+	b, ok, e := awaitByte(sock)
 	if e != 0 {
 		return &StepError{Step: StepGate, Errno: e, Detail: "read the go byte"}
 	}
-	if n != 1 || b[0] != MsgGo {
+	if !ok || b != MsgGo {
 		return &StepError{Step: StepGate, Detail: "the launch was withdrawn"}
 	}
 	return nil
@@ -215,22 +306,20 @@ func execArgs(c *Config) (argv, envv []*byte, _ *StepError) {
 
 // execTarget replaces the stage with the checked executable. A binary is
 // executed from its close-on-exec descriptor (closed by the exec itself); a
-// script's descriptor becomes fd 3, open across the exec, because the
+// script's descriptor is 3 and stays open across the exec, because the
 // interpreter re-opens the script as /dev/fd/3.
-func execTarget(script bool, argv, envv []*byte) *StepError {
-	fd := uintptr(ExeFD)
+func execTarget(fd int, script bool, argv, envv []*byte) *StepError {
 	if script {
-		if _, e := rawSyscall6(nrDup3, ExeFD, 3, 0, 0, 0, 0); e != 0 { // replaces the config pipe
-			return &StepError{Step: StepExec, Errno: e, Detail: "dup the script descriptor"}
+		if _, e := rawSyscall6(nrFcntl, uintptr(fd), fSETFD, 0, 0, 0, 0); e != 0 {
+			return &StepError{Step: StepExec, Errno: e, Detail: "keep the script descriptor open"}
 		}
-		fd = 3
 	}
 	// Signals the stage's runtime blocked must not stay blocked in the target.
 	var empty uint64
 	rawSyscall6(nrRtSigprocmask, sigSetmask, uintptr(unsafe.Pointer(&empty)), 0, 8, 0, 0)
-	writeAll(ReportFD, []byte{MsgExec})
+	writeAll(sock, []byte{MsgExec})
 	path := []byte{0}
-	_, e := rawSyscall6(nrExecveat, fd, uintptr(unsafe.Pointer(&path[0])),
+	_, e := rawSyscall6(nrExecveat, uintptr(fd), uintptr(unsafe.Pointer(&path[0])),
 		uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])), atEmptyPath, 0)
 	runtime.KeepAlive(path)
 	runtime.KeepAlive(argv)

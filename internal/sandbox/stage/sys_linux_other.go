@@ -17,6 +17,7 @@ const (
 	nrExitGroup     = unix.SYS_EXIT_GROUP
 	nrOpenat        = unix.SYS_OPENAT
 	nrDup3          = unix.SYS_DUP3
+	nrRecvmsg       = unix.SYS_RECVMSG
 	nrPrlimit64     = unix.SYS_PRLIMIT64
 	nrExecveat      = unix.SYS_EXECVEAT
 	nrCloseRange    = unix.SYS_CLOSE_RANGE
@@ -24,5 +25,11 @@ const (
 
 func rawSyscall6(num, a1, a2, a3, a4, a5, a6 uintptr) (r1, errno uintptr) {
 	r, _, e := unix.RawSyscall6(num, a1, a2, a3, a4, a5, a6)
+	return r, uintptr(e)
+}
+
+// blockingSyscall6 is rawSyscall6 for a call that may block for long.
+func blockingSyscall6(num, a1, a2, a3, a4, a5, a6 uintptr) (r1, errno uintptr) {
+	r, _, e := unix.Syscall6(num, a1, a2, a3, a4, a5, a6)
 	return r, uintptr(e)
 }

@@ -1,0 +1,269 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
+)
+
+// stageChildren lists this process's children that are init stages (alive
+// or zombie), from /proc.
+func stageChildren(t *testing.T) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(stat)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if f[1] != strconv.Itoa(os.Getpid()) {
+			continue
+		}
+		cmd, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if strings.Contains(string(cmd), stage.Arg) || f[0] == "Z" && strings.Contains(s, "(exe)") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// idlePids waits until l's pool is full and returns its stages' pids.
+func idlePids(t *testing.T, l *Launcher) []int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l.mu.Lock()
+		var pids []int
+		for _, s := range l.idle {
+			pids = append(pids, s.proc.Pid)
+		}
+		l.mu.Unlock()
+		if len(pids) >= l.poolSize {
+			return pids
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool holds %d stages, want %d", len(pids), l.poolSize)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// idleInRecv waits until the stage pid blocks in recvmsg, waiting for its
+// launch (its runtime started, its prologue done).
+func idleInRecv(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		wchan, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/wchan")
+		stat, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if strings.Contains(string(wchan), "unix_stream") || strings.Contains(string(wchan), "wait_woken") ||
+			(len(wchan) == 0 && strings.Contains(string(stat), " S ")) {
+			time.Sleep(50 * time.Millisecond) // past the prologue either way
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stage %d never idled (wchan %q)", pid, wchan)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// After Close no init stage is left: the idle ones are killed and reaped,
+// and so is one that a launch holds at its gate (Pdeathsig).
+func TestCloseLeavesNoStage(t *testing.T) {
+	if pids := stageChildren(t); len(pids) != 0 {
+		t.Fatalf("stages %v before the test", pids)
+	}
+	l := NewLauncher()
+	idle := idlePids(t, l)
+	p, err := l.Start(specFor(t, "true"), Stdio{}) // held at its gate
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(idle, p.Pid) {
+		t.Fatalf("the launch got stage %d, not one of the idle %v", p.Pid, idle)
+	}
+	if got := stageChildren(t); len(got) != len(idle) {
+		t.Fatalf("stage children %v, want the idle ones %v", got, idle)
+	}
+	l.Close()
+	p.Wait()
+	if got := stageChildren(t); len(got) != 0 {
+		t.Fatalf("stages %v survived Close", got)
+	}
+}
+
+// With an empty pool (size 0) every launch starts its stage cold, and
+// behaves the same.
+func TestColdPathWhenThePoolIsEmpty(t *testing.T) {
+	l := newLauncher(0)
+	defer l.Close()
+	for i := 0; i < 3; i++ {
+		out, st := run(t, l, specFor(t, "env"))
+		if out != "A=1\n" || st.ExitCode == nil || *st.ExitCode != 0 {
+			t.Fatalf("output %q, exit %v", out, st)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	l.mu.Lock()
+	n := len(l.idle)
+	l.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("a pool of size 0 holds %d stages", n)
+	}
+}
+
+// Ten concurrent launches each get their own working stage.
+func TestConcurrentStartsGetDistinctStages(t *testing.T) {
+	l := NewLauncher()
+	defer l.Close()
+	const n = 10
+	var wg sync.WaitGroup
+	outs, pids := make([]string, n), make([]int, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			spec := specFor(t, "env")
+			spec.Env = []string{"I=" + strconv.Itoa(i)}
+			r, w, err := os.Pipe()
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer r.Close()
+			p, err := l.Start(spec, Stdio{Stdout: w})
+			w.Close()
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			pids[i] = p.Pid
+			if errs[i] = p.Release(); errs[i] != nil {
+				return
+			}
+			buf := make([]byte, 64)
+			k, _ := r.Read(buf)
+			outs[i] = string(buf[:k])
+			p.Wait()
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || outs[i] != "I="+strconv.Itoa(i)+"\n" {
+			t.Errorf("launch %d: output %q, err %v", i, outs[i], errs[i])
+		}
+	}
+	sorted := slices.Clone(pids)
+	slices.Sort(sorted)
+	if len(slices.Compact(sorted)) != n {
+		t.Fatalf("pids %v are not distinct", pids)
+	}
+}
+
+// A pooled stage that died while idle is skipped (and reaped), the launch
+// works, and the pool is refilled.
+func TestDeadIdleStageIsReplaced(t *testing.T) {
+	l := NewLauncher()
+	defer l.Close()
+	idle := idlePids(t, l)
+	for _, pid := range idle {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, pid := range idle {
+		waitGone(t, pid) // a zombie now
+	}
+	out, st := run(t, l, specFor(t, "env"))
+	if out != "A=1\n" || st.ExitCode == nil || *st.ExitCode != 0 {
+		t.Fatalf("output %q, exit %v", out, st)
+	}
+	for _, pid := range idle {
+		if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+			t.Errorf("the dead idle stage %d was not reaped", pid)
+		}
+	}
+	for _, pid := range idlePids(t, l) {
+		if slices.Contains(idle, pid) {
+			t.Fatalf("the pool still holds the dead stage %d", pid)
+		}
+	}
+}
+
+// An idle stage holds /dev/null as 0, 1, 2 and its socket, nothing of the
+// server's (not even a descriptor it leaks without close-on-exec), and it
+// is quiet: it does not wake up while it waits.
+func TestIdleStageHoldsOnlyItsSocketAndSleeps(t *testing.T) {
+	leakPath := filepath.Join(t.TempDir(), "server-secret")
+	leak, err := os.Create(leakPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leak.Close()
+	if _, _, e := syscall.Syscall(syscall.SYS_FCNTL, leak.Fd(), syscall.F_SETFD, 0); e != 0 {
+		t.Fatal(e)
+	}
+	l := NewLauncher()
+	defer l.Close()
+	for _, pid := range idlePids(t, l) {
+		idleInRecv(t, pid)
+		dir := "/proc/" + strconv.Itoa(pid) + "/fd/"
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			target, _ := os.Readlink(dir + e.Name())
+			fd, _ := strconv.Atoi(e.Name())
+			switch {
+			case fd <= 2 && target != os.DevNull:
+				t.Errorf("stage %d: fd %d is %s, want /dev/null", pid, fd, target)
+			case fd == stage.SocketFD && !strings.HasPrefix(target, "socket:"):
+				t.Errorf("stage %d: fd %d is %s, want its socket", pid, fd, target)
+			case target == leakPath || strings.HasPrefix(target, "pipe:") || strings.HasPrefix(target, "socket:") && fd != stage.SocketFD:
+				t.Errorf("stage %d holds fd %d -> %s of the server", pid, fd, target)
+			}
+		}
+		switches := func() int {
+			total := 0
+			tasks, _ := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+			for _, task := range tasks {
+				st, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + task.Name() + "/status")
+				for _, line := range strings.Split(string(st), "\n") {
+					if v, ok := strings.CutPrefix(line, "voluntary_ctxt_switches:"); ok {
+						n, _ := strconv.Atoi(strings.TrimSpace(v))
+						total += n
+					}
+				}
+			}
+			return total
+		}
+		before := switches()
+		time.Sleep(time.Second)
+		// Preempting a stage blocked in a raw system call would wake it
+		// some 200 times a second.
+		if woke := switches() - before; woke > 20 {
+			t.Errorf("idle stage %d woke %d times in a second", pid, woke)
+		}
+	}
+}
