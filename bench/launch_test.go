@@ -43,7 +43,9 @@ type variant struct {
 	run  func(b *testing.B) time.Duration
 }
 
-func benchConfig(b *testing.B) *config.Config {
+func benchConfig(b *testing.B) *config.Config { return benchConfigT(b) }
+
+func benchConfigT(b testing.TB) *config.Config {
 	cfg := config.Defaults()
 	cfg.AllowedExecutables = []string{truePath, "true"}
 	cfg.AllowedWorkingDirectories = []string{b.TempDir()}
@@ -129,8 +131,14 @@ func BenchmarkLaunch(b *testing.B) {
 	defer devnull.Close()
 
 	stageRun := func(b *testing.B, withCgroup bool) time.Duration {
+		var g *cgroup.Group
+		defer func() {
+			if g != nil { // housekeeping, as the supervisor does it: after the exit
+				g.Kill()
+				g.Remove()
+			}
+		}()
 		return timed(func() {
-			var g *cgroup.Group
 			if withCgroup {
 				var err error
 				if g, err = cg.New("bench", cgroup.Limits{MemoryBytes: 256 << 20, Pids: 16, CPUPercent: 80}); err != nil {
@@ -150,10 +158,6 @@ func BenchmarkLaunch(b *testing.B) {
 				b.Fatal(err)
 			}
 			p.Wait()
-			if g != nil {
-				g.Kill()
-				g.Remove()
-			}
 		})
 	}
 	variants := []variant{
