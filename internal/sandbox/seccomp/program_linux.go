@@ -1,0 +1,340 @@
+//go:build linux
+
+package seccomp
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"unsafe"
+
+	libseccomp "github.com/elastic/go-seccomp-bpf"
+	"github.com/elastic/go-seccomp-bpf/arch"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/mcp-process/mcp-process/internal/errcode"
+)
+
+// Layer is the layer name of this package's errors.
+const Layer = "seccomp"
+
+// MaxInstructions is the kernel's limit on a filter's length (BPF_MAXINSNS).
+const MaxInstructions = 4096
+
+// Offsets in struct seccomp_data.
+const (
+	offNr   = 0
+	offArch = 4
+)
+
+// x32Bit marks an x32 system call number on amd64 (__X32_SYSCALL_BIT).
+const x32Bit = 0x40000000
+
+// Return values.
+const (
+	retKillProcess = unix.SECCOMP_RET_KILL_PROCESS
+	retEPERM       = unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)
+	retENOSYS      = unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
+	retAllow       = unix.SECCOMP_RET_ALLOW
+)
+
+type cached struct {
+	once sync.Once
+	prog []byte
+	err  error
+}
+
+// cache holds each profile's program: built once per server.
+var cache = map[string]*cached{Strict: {}, Moderate: {}, Permissive: {}}
+
+// Program returns the BPF program for profile on the running architecture,
+// as the raw bytes of a struct sock_filter array (8 bytes per instruction,
+// native endian) ready for seccomp(SECCOMP_SET_MODE_FILTER,
+// SECCOMP_FILTER_FLAG_TSYNC, &sock_fprog{len(b)/8, &b[0]}). It is built once
+// per process; each call returns a fresh copy.
+func Program(profile string) ([]byte, error) {
+	c, ok := cache[profile]
+	if !ok {
+		return nil, errcode.Fail(errcode.InvalidInput, Layer, "set seccompProfile to strict, moderate or permissive",
+			"unknown seccomp profile %q", profile)
+	}
+	c.once.Do(func() {
+		var ins []bpf.Instruction
+		ins, c.err = Instructions(profile)
+		if c.err == nil {
+			c.prog, c.err = encode(ins)
+		}
+	})
+	if c.err != nil {
+		return nil, c.err
+	}
+	return slices.Clone(c.prog), nil
+}
+
+// Instructions returns the program of profile as instructions (for tests,
+// doctor output and inspection). Program is its encoded, cached form.
+func Instructions(profile string) ([]bpf.Instruction, error) {
+	info, err := nativeArch()
+	if err != nil {
+		return nil, err
+	}
+	policy, err := policyFor(profile)
+	if err != nil {
+		return nil, err
+	}
+	assembled, err := policy.Assemble()
+	if err != nil {
+		return nil, errcode.Fail(errcode.Internal, Layer, "", "assembling the %s seccomp profile: %v", profile, err)
+	}
+	body, err := stripPrologue(assembled, info)
+	if err != nil {
+		return nil, errcode.Fail(errcode.Internal, Layer, "", "the %s seccomp profile: %v", profile, err)
+	}
+	prog := prologue(info, profile == Strict)
+	prog = append(prog, body...)
+	if len(prog) > MaxInstructions {
+		return nil, errcode.Fail(errcode.Internal, Layer, "", "the %s seccomp profile has %d instructions, more than the kernel's %d",
+			profile, len(prog), MaxInstructions)
+	}
+	return prog, nil
+}
+
+// nativeArch is the running architecture, if this package supports it.
+func nativeArch() (*arch.Info, error) {
+	switch runtime.GOARCH {
+	case "amd64", "arm64":
+		if info := runningArch(); info != nil {
+			return info, nil
+		}
+	}
+	return nil, errcode.Fail(errcode.LayerUnavailable, Layer, "disable enableSeccomp on this host",
+		"seccomp profiles are built for amd64 and arm64, not %s", runtime.GOARCH)
+}
+
+// policyFor is the go-seccomp-bpf policy of a profile: the rules after the
+// architecture checks, which prologue supplies.
+//
+// Order matters. go-seccomp-bpf does not reload the system call number after
+// a failed argument condition: the next comparison sees the argument word
+// still in the accumulator. So the argument-checked calls come last, after
+// every plain name, in an order where that leftover word can never match
+// the next number: in moderate, personality (which leaves one of the allowed
+// personas, none a clone number) before clone (last); in strict, clone (which
+// leaves flags with a CLONE_NEW* bit, >= 0x20000, never personality's number)
+// before personality (last). TestProgramMatchesModel checks every number
+// and the argument edge cases against a plain Go model of each profile.
+func policyFor(profile string) (*libseccomp.Policy, error) {
+	info := runningArch()
+	enosys := libseccomp.SyscallGroup{Names: []string{enosysCall}, Action: libseccomp.Action(retENOSYS)}
+	personality := make([]libseccomp.NameWithConditions, 0, len(personalityAllowed))
+	var personalityOther libseccomp.ArgumentConditions
+	for _, v := range personalityAllowed {
+		personality = append(personality, libseccomp.NameWithConditions{Name: "personality",
+			Conditions: libseccomp.ArgumentConditions{{Argument: 0, Operation: libseccomp.Equal, Value: v}}})
+		personalityOther = append(personalityOther, libseccomp.Condition{Argument: 0, Operation: libseccomp.NotEqual, Value: v})
+	}
+	switch profile {
+	case Permissive:
+		return &libseccomp.Policy{DefaultAction: libseccomp.ActionAllow, Syscalls: []libseccomp.SyscallGroup{
+			{Names: onArch(info, permissiveDenied), Action: libseccomp.ActionErrno},
+		}}, nil
+	case Moderate:
+		return &libseccomp.Policy{DefaultAction: libseccomp.ActionAllow, Syscalls: []libseccomp.SyscallGroup{
+			enosys,
+			{
+				Names: onArch(info, permissiveDenied, moderateDenied),
+				NamesWithCondtions: []libseccomp.NameWithConditions{
+					{Name: "personality", Conditions: personalityOther},
+					{Name: "clone", Conditions: libseccomp.ArgumentConditions{
+						{Argument: 0, Operation: libseccomp.BitsSet, Value: cloneNewMask}}},
+				},
+				Action: libseccomp.ActionErrno,
+			},
+		}}, nil
+	case Strict:
+		allow := append([]libseccomp.NameWithConditions{
+			{Name: "clone", Conditions: libseccomp.ArgumentConditions{
+				{Argument: 0, Operation: libseccomp.BitsNotSet, Value: cloneNewMask}}},
+		}, personality...)
+		return &libseccomp.Policy{DefaultAction: libseccomp.ActionErrno, Syscalls: []libseccomp.SyscallGroup{
+			enosys,
+			{Names: onArch(info, strictAllowed), NamesWithCondtions: allow, Action: libseccomp.ActionAllow},
+		}}, nil
+	}
+	return nil, errcode.Fail(errcode.InvalidInput, Layer, "set seccompProfile to strict, moderate or permissive",
+		"unknown seccomp profile %q", profile)
+}
+
+// prologue checks the architecture and the ABI before any rule, and leaves
+// the system call number in the accumulator:
+//
+//	ld [arch]; jeq NATIVE, +1; ret KILL_PROCESS
+//	ld [nr]
+//	amd64: jge 0x40000000, +0, +1; ret ERRNO(EPERM)     (x32)
+//	strict: jgt MAXNR, +0, +1; ret ERRNO(ENOSYS)      (newer than our table)
+//
+// go-seccomp-bpf's own prologue lets a foreign architecture through to the
+// default action (allow, for permissive and moderate) and answers x32 with
+// ENOSYS; stripPrologue removes it.
+func prologue(info *arch.Info, unknownENOSYS bool) []bpf.Instruction {
+	p := []bpf.Instruction{
+		bpf.LoadAbsolute{Off: offArch, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.ID), SkipTrue: 1},
+		bpf.RetConstant{Val: retKillProcess},
+		bpf.LoadAbsolute{Off: offNr, Size: 4},
+	}
+	if info.ID == arch.X86_64.ID {
+		p = append(p,
+			bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: x32Bit, SkipFalse: 1},
+			bpf.RetConstant{Val: retEPERM})
+	}
+	if unknownENOSYS {
+		p = append(p,
+			bpf.JumpIf{Cond: bpf.JumpGreaterThan, Val: uint32(maxNr(info)), SkipFalse: 1},
+			bpf.RetConstant{Val: retENOSYS})
+	}
+	return p
+}
+
+// maxNr is the highest system call number in info's table.
+func maxNr(info *arch.Info) int {
+	m := 0
+	for nr := range info.SyscallNumbers {
+		m = max(m, nr)
+	}
+	return m
+}
+
+// stripPrologue returns the rules of a go-seccomp-bpf program without its
+// architecture and x32 checks. Its jumps are relative, so they stay valid.
+// Any other shape (a future version of the library) is an error, never a
+// silently wrong filter.
+func stripPrologue(p []bpf.Instruction, info *arch.Info) ([]bpf.Instruction, error) {
+	bad := errors.New("unexpected go-seccomp-bpf prologue (library version changed?)")
+	if len(p) < 4 || p[0] != (bpf.LoadAbsolute{Off: offArch, Size: 4}) {
+		return nil, bad
+	}
+	i := 1
+	switch j := p[1].(type) {
+	case bpf.JumpIf:
+		if j.Val != uint32(info.ID) {
+			return nil, bad
+		}
+		switch {
+		case j.Cond == bpf.JumpNotEqual && j.SkipFalse == 0:
+			i = 2
+		case j.Cond == bpf.JumpEqual && j.SkipTrue == 1 && j.SkipFalse == 0:
+			if _, ok := p[2].(bpf.Jump); !ok {
+				return nil, bad
+			}
+			i = 3
+		default:
+			return nil, bad
+		}
+	default:
+		return nil, bad
+	}
+	if p[i] != (bpf.LoadAbsolute{Off: offNr, Size: 4}) {
+		return nil, bad
+	}
+	i++
+	if info.ID == arch.X86_64.ID {
+		if len(p) < i+2 {
+			return nil, bad
+		}
+		j, ok := p[i].(bpf.JumpIf)
+		if !ok || j.Cond != bpf.JumpGreaterOrEqual || j.Val != x32Bit {
+			return nil, bad
+		}
+		if _, ok := p[i+1].(bpf.RetConstant); !ok {
+			return nil, bad
+		}
+		i += 2
+	}
+	return p[i:], nil
+}
+
+// encode turns instructions into a struct sock_filter array.
+func encode(ins []bpf.Instruction) ([]byte, error) {
+	raw, err := bpf.Assemble(ins)
+	if err != nil {
+		return nil, errcode.Fail(errcode.Internal, Layer, "", "encoding the seccomp program: %v", err)
+	}
+	b := make([]byte, 0, 8*len(raw))
+	for _, r := range raw {
+		b = binary.NativeEndian.AppendUint16(b, r.Op)
+		b = append(b, r.Jt, r.Jf)
+		b = binary.NativeEndian.AppendUint32(b, r.K)
+	}
+	return b, nil
+}
+
+// Decode turns the bytes of Program back into instructions (for tests and
+// inspection).
+func Decode(b []byte) ([]bpf.Instruction, error) {
+	if len(b)%8 != 0 {
+		return nil, fmt.Errorf("seccomp program of %d bytes is not a whole number of instructions", len(b))
+	}
+	raw := make([]bpf.RawInstruction, 0, len(b)/8)
+	for i := 0; i < len(b); i += 8 {
+		raw = append(raw, bpf.RawInstruction{
+			Op: binary.NativeEndian.Uint16(b[i:]), Jt: b[i+2], Jf: b[i+3], K: binary.NativeEndian.Uint32(b[i+4:]),
+		})
+	}
+	ins, ok := bpf.Disassemble(raw)
+	if !ok {
+		return ins, errors.New("seccomp program has instructions that do not disassemble")
+	}
+	return ins, nil
+}
+
+// Available reports whether this kernel can enforce the profiles (seccomp
+// filter mode with SECCOMP_RET_KILL_PROCESS, Linux 4.14+) on a supported
+// architecture, and why not when it cannot.
+func Available() (bool, string) {
+	if _, err := nativeArch(); err != nil {
+		return false, errcode.As(err).Message
+	}
+	if _, err := unix.PrctlRetInt(unix.PR_GET_SECCOMP, 0, 0, 0, 0); err != nil {
+		return false, "prctl(PR_GET_SECCOMP): " + err.Error() + " (kernel built without CONFIG_SECCOMP)"
+	}
+	// The documented probe for filter mode: a NULL program is EFAULT when
+	// filters are supported, EINVAL when they are not.
+	if _, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, 0); e != unix.EFAULT {
+		return false, "seccomp(SECCOMP_SET_MODE_FILTER) probe: " + e.Error() + " (kernel built without CONFIG_SECCOMP_FILTER)"
+	}
+	for _, a := range []uint32{retKillProcess, unix.SECCOMP_RET_ERRNO} {
+		if _, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_GET_ACTION_AVAIL, 0, uintptr(unsafe.Pointer(&a))); e != 0 {
+			return false, fmt.Sprintf("seccomp action %#x unavailable: %v (kernel older than 4.14?)", a, e)
+		}
+	}
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false, "reading /proc/self/status: " + err.Error()
+	}
+	var mode, filters string
+	for l := range strings.SplitSeq(string(status), "\n") {
+		switch {
+		case strings.HasPrefix(l, "Seccomp:"):
+			mode = strings.Join(strings.Fields(l), " ")
+		case strings.HasPrefix(l, "Seccomp_filters:"):
+			filters = strings.Join(strings.Fields(l), " ")
+		}
+	}
+	if mode == "" {
+		return false, "/proc/self/status has no Seccomp line (kernel built without CONFIG_SECCOMP)"
+	}
+	// Seccomp_filters (Linux 5.9+) is only printed with CONFIG_SECCOMP_FILTER;
+	// older kernels that passed the probes above enforce filters all the same.
+	line := strings.TrimSpace(mode + "; " + filters)
+	if filters == "" {
+		line = mode
+	}
+	return true, fmt.Sprintf("seccomp filter mode on %s (/proc/self/status: %s)", runtime.GOARCH, line)
+}
