@@ -6,7 +6,10 @@
 // filesystem (to resolve paths, stat files, read a #! line) but starts no
 // process, writes nothing and keeps no state. Every refusal is an
 // *errcode.Error with a stable code, the layer and a remedy. Checks run in the
-// order of SPEC section 6; the first failure wins.
+// order of SPEC section 6; the first failure wins. With enableChroot every
+// path of a request or of the config (executable, searchPath, allowlist and
+// blocklist paths, "#!" interpreters, working directories) is a path inside
+// the jail, resolved beneath it so that neither symlinks nor ".." lead out.
 package policy
 
 import (
@@ -32,21 +35,30 @@ type Request struct {
 
 // Spec is exactly what the sandbox launches once a request is allowed.
 type Spec struct {
-	// Path is the resolved real path of the executable (symlinks resolved).
+	// Path is the resolved real path of the executable (symlinks resolved) on
+	// the host: with chroot, the file's host path beneath Root (open it
+	// before entering the jail).
 	Path string
 	// Dev and Ino identify the file that passed the checks; the launcher opens
 	// Path and refuses to run a file whose identity differs (a swap after the check).
 	Dev, Ino uint64
 	// Script is true when the file starts with "#!" (the interpreter, which
-	// passed the executable policy too, is Interpreter).
+	// passed the executable policy too, is Interpreter: its real path as the
+	// child sees it, i.e. inside the jail with chroot, where the kernel
+	// resolves the "#!" line).
 	Script      bool
 	Interpreter string
 	// Argv is the full argv; Argv[0] is the executable name as requested.
 	Argv []string
 	// Env is the built environment ("NAME=value"), never the server's own.
 	Env []string
-	// Dir is the resolved working directory.
+	// Dir is the resolved working directory as the child sees it: with
+	// chroot a path inside the jail ("/work"), to chdir to once inside it.
 	Dir string
+	// Root is the chroot jail's host path (realpath of chrootDirectory), ""
+	// without enableChroot. Path is beneath it; Dir and Interpreter are
+	// relative to it.
+	Root string
 	// Limits are the effective resource limits (defaults filled in).
 	Limits config.ResourceLimits
 	// Lifetime is the maximum run time: min(maxProcessLifetime, request timeout).

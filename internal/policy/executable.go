@@ -28,9 +28,15 @@ type allowEntry struct {
 
 // resolved is an executable file found on disk.
 type resolved struct {
-	requested string      // as named (request string, or #! word)
-	real      string      // realpath
-	info      fs.FileInfo // stat of real
+	requested string // as named (request string, or #! word)
+	// real is the realpath as the child sees it (inside the jail with
+	// chroot); host is the same file's path on the host (== real without
+	// chroot).
+	real string
+	host string
+	// shown is real for messages (it says "inside the jail" with chroot).
+	shown string
+	info  fs.FileInfo // stat of host
 	// foundAs is the name under which the file was found in a searchPath
 	// directory ("python3" for /usr/bin/python3 -> python3.11), or "".
 	foundAs string
@@ -145,7 +151,7 @@ func (p *Policy) checkExecutable(name string, spec *Spec) *errcode.Error {
 	if err != nil {
 		return err
 	}
-	spec.Path = r.real
+	spec.Path = r.host
 	spec.Dev, spec.Ino = fileID(r.info)
 	if interp != nil {
 		spec.Script = true
@@ -165,7 +171,7 @@ func (p *Policy) checkBlocked(requested, real string) *errcode.Error {
 		if config.IsAlwaysBlockedExecutable(n) {
 			what := fmt.Sprintf("%q", requested)
 			if real != "" && path.Base(real) == n {
-				what = fmt.Sprintf("%q (resolved to %s)", requested, real)
+				what = fmt.Sprintf("%q (resolved to %s)", requested, p.view.describe(real))
 			}
 			return errcode.Deny(errcode.ExecutableBlocked, LayerExecutable,
 				"use another program: "+strings.ToLower(n)+" is on the built-in blocklist (privilege/system tools and exec wrappers) and cannot be allowed",
@@ -182,7 +188,7 @@ func (p *Policy) checkBlocked(requested, real string) *errcode.Error {
 	}
 	for _, b := range p.blockedExtraP {
 		cands := []string{b}
-		if rb, err := filepath.EvalSymlinks(b); err == nil {
+		if rb, _, err := p.view.realpath(b); err == nil {
 			cands = append(cands, rb)
 		}
 		for _, c := range cands {
@@ -203,7 +209,7 @@ func (p *Policy) resolve(name string) (*resolved, *errcode.Error) {
 	if !filepath.IsAbs(name) {
 		for _, d := range p.searchDirs {
 			cand := filepath.Join(d, name)
-			r, err := resolveFile(cand)
+			r, err := p.resolveFile(cand)
 			if err != nil {
 				continue
 			}
@@ -211,16 +217,24 @@ func (p *Policy) resolve(name string) (*resolved, *errcode.Error) {
 			r.foundAs = name
 			return r, nil
 		}
+		where := ""
+		if p.view.jailed() {
+			where = " inside the jail " + p.view.root
+		}
 		return nil, errcode.Fail(errcode.ExecutableNotFound, LayerExecutable,
-			"install "+name+" in a searchPath directory ("+p.searchPath+") or name it by absolute path",
-			"executable %q not found in searchPath %s (the request's PATH is never used)", name, p.searchPath)
+			"install "+name+" in a searchPath directory ("+p.searchPath+")"+where+" or name it by absolute path",
+			"executable %q not found in searchPath %s%s (the request's PATH is never used)", name, p.searchPath, where)
 	}
 	clean := filepath.Clean(name)
-	r, err := resolveFile(clean)
+	r, err := p.resolveFile(clean)
 	if err != nil {
+		remedy, where := "name an existing executable regular file", ""
+		if p.view.jailed() {
+			remedy += " (a path inside the jail " + p.view.root + ")"
+			where = " inside the jail " + p.view.root
+		}
 		return nil, errcode.Fail(errcode.ExecutableNotFound, LayerExecutable,
-			"name an existing executable regular file",
-			"executable %q: %v", name, err)
+			remedy, "executable %q%s: %v", name, where, err)
 	}
 	r.requested = name
 	if slices.Contains(p.searchDirs, filepath.Dir(clean)) {
@@ -231,22 +245,28 @@ func (p *Policy) resolve(name string) (*resolved, *errcode.Error) {
 
 var errNotExecutable = errors.New("not a regular file with an execute permission bit")
 
-func resolveFile(p string) (*resolved, error) {
-	real, err := filepath.EvalSymlinks(p)
+// resolveFile resolves the absolute path name in the policy's view and
+// checks it is an executable regular file.
+func (p *Policy) resolveFile(name string) (*resolved, error) {
+	return resolveFileIn(p.view, name)
+}
+
+func resolveFileIn(v view, name string) (*resolved, error) {
+	real, host, err := v.realpath(name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, errors.New("no such file")
 		}
 		return nil, err
 	}
-	fi, err := os.Stat(real)
+	fi, err := os.Stat(host)
 	if err != nil {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
 		return nil, errNotExecutable
 	}
-	return &resolved{real: real, info: fi}, nil
+	return &resolved{real: real, host: host, shown: v.describe(real), info: fi}, nil
 }
 
 // checkFile runs steps 4 to 7 on a resolved file, then the same checks on its
@@ -256,11 +276,11 @@ func (p *Policy) checkFile(r *resolved, depth int) (*resolved, *errcode.Error) {
 	if err := p.checkBlocked(r.requested, r.real); err != nil {
 		return nil, err
 	}
-	sb, err := readShebang(r.real)
+	sb, err := readShebang(r.host)
 	if err != nil {
 		return nil, errcode.Deny(errcode.ExecutableNotAllowed, LayerExecutable,
-			"make "+r.real+" readable by the server so it can be checked",
-			"cannot read %s to check it: %v", r.real, err)
+			"make "+r.host+" readable by the server so it can be checked",
+			"cannot read %s to check it: %v", r.host, err)
 	}
 	// 5. Shell.
 	block := p.cfg.BlockShellInterpreters
@@ -292,7 +312,7 @@ func (p *Policy) checkFile(r *resolved, depth int) (*resolved, *errcode.Error) {
 	// 6. Setuid / setgid.
 	if p.cfg.BlockSetuidExecutables && r.info.Mode()&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
 		return nil, errcode.Deny(errcode.SetuidBlocked, LayerExecutable,
-			"remove the bit (chmod u-s,g-s "+r.real+") or set blockSetuidExecutables to false",
+			"remove the bit (chmod u-s,g-s "+r.host+") or set blockSetuidExecutables to false",
 			"%s has the setuid or setgid bit", r.real)
 	}
 	// 7. Allowlist.
@@ -317,13 +337,13 @@ func notAllowed(r *resolved, empty bool) *errcode.Error {
 	if empty {
 		msg = "%q (resolved to %s) is not allowed: allowedExecutables is empty, so nothing may run"
 	}
-	return errcode.Deny(errcode.ExecutableNotAllowed, LayerExecutable, remedy, msg, r.requested, r.real)
+	return errcode.Deny(errcode.ExecutableNotAllowed, LayerExecutable, remedy, msg, r.requested, r.shown)
 }
 
 func shellDenied(r *resolved, why string) *errcode.Error {
 	return errcode.Deny(errcode.ShellBlocked, LayerExecutable,
 		"run the program directly (arguments go to execve as is, no shell is needed) or set blockShellInterpreters to false",
-		"%q (resolved to %s) is a shell: %s", r.requested, r.real, why)
+		"%q (resolved to %s) is a shell: %s", r.requested, r.shown, why)
 }
 
 // checkShell refuses a file that is a shell by name (requested or resolved)
@@ -337,11 +357,11 @@ func (p *Policy) checkShell(r *resolved, scriptOf string) *errcode.Error {
 	case config.IsShell(path.Base(r.real)):
 		why = "it resolves to a shell"
 	default:
-		match, err := p.shells.matches(r.real, r.info.Size())
+		match, err := p.shells.matches(r.host, r.info.Size())
 		if err != nil {
 			return errcode.Deny(errcode.ExecutableNotAllowed, LayerExecutable,
-				"make "+r.real+" readable by the server so it can be checked",
-				"cannot read %s to check it: %v", r.real, err)
+				"make "+r.host+" readable by the server so it can be checked",
+				"cannot read %s to check it: %v", r.host, err)
 		}
 		if match != "" {
 			why = "its content is identical to the shell " + match
@@ -378,7 +398,7 @@ func (p *Policy) allowed(r *resolved) bool {
 			if e.raw == r.real {
 				return true
 			}
-			if re, err := filepath.EvalSymlinks(e.raw); err == nil && re == r.real {
+			if re, _, err := p.view.realpath(e.raw); err == nil && re == r.real {
 				return true
 			}
 		default:
@@ -388,7 +408,7 @@ func (p *Policy) allowed(r *resolved) bool {
 			// Resolve a literal directory part ("/bin/*" on a merged-/usr host).
 			dir, base := path.Split(e.raw)
 			if !strings.ContainsAny(dir, `*?[\`) {
-				if rd, err := filepath.EvalSymlinks(dir); err == nil {
+				if rd, _, err := p.view.realpath(dir); err == nil {
 					if ok, _ := path.Match(path.Join(rd, base), r.real); ok {
 						return true
 					}
@@ -469,7 +489,7 @@ func (p *Policy) resolveInterpreter(script *resolved, sb *shebang) (*resolved, *
 		if err := p.checkBlocked(sb.interpreter, ""); err != nil {
 			return nil, err
 		}
-		r, err := resolveFile(filepath.Clean(sb.interpreter))
+		r, err := p.resolveFile(filepath.Clean(sb.interpreter))
 		if err != nil {
 			return nil, errcode.Fail(errcode.ExecutableNotFound, LayerExecutable,
 				"install the interpreter or fix the #! line of "+script.real,
@@ -482,7 +502,7 @@ func (p *Policy) resolveInterpreter(script *resolved, sb *shebang) (*resolved, *
 		return r, nil
 	}
 	// env: it must be the system's env binary, running one plain command.
-	envFile, err := resolveFile(filepath.Clean(sb.interpreter))
+	envFile, err := p.resolveFile(filepath.Clean(sb.interpreter))
 	if err != nil {
 		return nil, errcode.Fail(errcode.ExecutableNotFound, LayerExecutable,
 			"install the interpreter or fix the #! line of "+script.real,

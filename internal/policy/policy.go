@@ -2,6 +2,7 @@ package policy
 
 import (
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/mcp-process/mcp-process/internal/config"
@@ -31,6 +32,11 @@ type Policy struct {
 	cfg *config.Config
 
 	getenv func(string) string
+
+	// view resolves every path the policy looks up: the host, or with
+	// enableChroot the jail (paths in requests and config name files
+	// inside it).
+	view view
 
 	searchDirs []string // absolute directories of searchPath, in order
 	searchPath string   // the PATH value given to children
@@ -69,6 +75,7 @@ func New(cfg *config.Config, opts ...Option) (*Policy, error) {
 		o(p)
 	}
 	steps := []func() *errcode.Error{
+		p.compileRoot,
 		p.compileSearchPath,
 		p.compileExecutables,
 		p.compileArguments,
@@ -83,10 +90,51 @@ func New(cfg *config.Config, opts ...Option) (*Policy, error) {
 		}
 	}
 	if cfg.BlockShellInterpreters {
-		p.shells = findHostShells(append(append([]string{}, p.searchDirs...), shellSearchDirs...))
+		dirs := append(append([]string{}, p.searchDirs...), shellSearchDirs...)
+		p.shells = findShells(view{}, dirs)
+		if p.view.jailed() {
+			p.shells.add(findShells(p.view, dirs))
+		}
 	}
 	return p, nil
 }
+
+// WithoutOpenat2 makes a chroot policy resolve jail paths with its portable
+// component-by-component walk instead of openat2(RESOLVE_IN_ROOT) (tests).
+func WithoutOpenat2() Option {
+	return func(p *Policy) { p.view.noOpenat2 = true }
+}
+
+// compileRoot, with enableChroot, realpaths chrootDirectory: from then on
+// executables, working directories and path entries of the config are paths
+// inside it.
+func (p *Policy) compileRoot() *errcode.Error {
+	if !p.cfg.EnableChroot {
+		p.view.root = ""
+		return nil
+	}
+	d := p.cfg.ChrootDirectory
+	if d == "" || !filepath.IsAbs(d) {
+		return errcode.Fail(errcode.InvalidInput, LayerConfig,
+			"set chrootDirectory to the absolute path of an existing directory, or set enableChroot to false",
+			"enableChroot is true but chrootDirectory %q is not an absolute path", d)
+	}
+	r, err := filepath.EvalSymlinks(d)
+	var fi os.FileInfo
+	if err == nil {
+		fi, err = os.Stat(r)
+	}
+	if err != nil || !fi.IsDir() {
+		return errcode.Fail(errcode.InvalidInput, LayerConfig,
+			"create the directory (with what the jailed programs need), or set enableChroot to false",
+			"enableChroot is true but chrootDirectory %q is not an existing directory", d)
+	}
+	p.view.root = r
+	return nil
+}
+
+// Root returns the realpath of the chroot jail, or "" without enableChroot.
+func (p *Policy) Root() string { return p.view.root }
 
 // Config returns the configuration the policy was compiled from.
 func (p *Policy) Config() *config.Config { return p.cfg }
@@ -102,7 +150,7 @@ func (p *Policy) Evaluate(req Request, now time.Time) Decision {
 	if err := p.CheckTimeWindows(now); err != nil {
 		return deny(err)
 	}
-	spec := &Spec{}
+	spec := &Spec{Root: p.view.root}
 	if err := p.checkExecutable(req.Executable, spec); err != nil {
 		return deny(err)
 	}

@@ -25,27 +25,46 @@ type shellHash struct {
 	path string
 }
 
-// findHostShells hashes the shells (config.ShellInterpreters) found in dirs,
-// realpath'd and deduplicated. Files that cannot be read are skipped.
-func findHostShells(dirs []string) shellHashes {
+// findShells hashes the shells (config.ShellInterpreters) found in dirs as
+// seen in v (the host, or inside a chroot jail), realpath'd and
+// deduplicated. Files that cannot be read are skipped. A shell's path is
+// recorded as its host path.
+func findShells(v view, dirs []string) shellHashes {
 	h := shellHashes{bySize: map[int64][]shellHash{}}
 	var seen []string
 	for _, d := range dirs {
 		for _, name := range config.ShellInterpreters {
-			r, err := resolveFile(filepath.Join(d, name))
-			if err != nil || slices.Contains(seen, r.real) {
+			r, err := resolveFileIn(v, filepath.Join(d, name))
+			if err != nil || slices.Contains(seen, r.host) {
 				continue
 			}
-			seen = append(seen, r.real)
-			sum, err := hashFile(r.real)
+			seen = append(seen, r.host)
+			sum, err := hashFile(r.host)
 			if err != nil {
 				continue
 			}
-			size := r.info.Size()
-			h.bySize[size] = append(h.bySize[size], shellHash{sum: sum, path: r.real})
+			h.put(r.info.Size(), shellHash{sum: sum, path: r.host})
 		}
 	}
 	return h
+}
+
+func (h *shellHashes) put(size int64, s shellHash) {
+	for _, c := range h.bySize[size] {
+		if c.sum == s.sum {
+			return
+		}
+	}
+	h.bySize[size] = append(h.bySize[size], s)
+}
+
+// add merges the shells of o into h.
+func (h *shellHashes) add(o shellHashes) {
+	for size, l := range o.bySize {
+		for _, s := range l {
+			h.put(size, s)
+		}
+	}
 }
 
 // matches returns the path of the host shell whose content equals file, or "".

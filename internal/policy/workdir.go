@@ -12,7 +12,9 @@ import (
 
 // CheckWorkingDirectory resolves and checks the requested working directory
 // (SPEC 3.4) and returns its real path. "" means the first allowed
-// directory. The real path (symlinks and ".." resolved) is compared on path
+// directory. With enableChroot, cwd and both directory lists are paths inside
+// the jail, resolved inside it (symlinks and ".." never leave it), and the
+// returned path is the directory as seen inside the jail. The real path (symlinks and ".." resolved) is compared on path
 // component boundaries with the real paths of allowedWorkingDirectories and
 // blockedWorkingDirectories; blocked wins. An empty
 // allowedWorkingDirectories allows no directory at all (fail closed).
@@ -35,26 +37,31 @@ func (p *Policy) CheckWorkingDirectory(cwd string) (string, *errcode.Error) {
 			"give cwd as an absolute path inside allowedWorkingDirectories",
 			"cwd %q is not an absolute path", cwd)
 	}
-	real, err := filepath.EvalSymlinks(cwd)
+	where := ""
+	if p.view.jailed() {
+		where = " inside the jail " + p.view.root
+	}
+	real, host, err := p.view.realpath(cwd)
 	if err != nil {
 		msg := err.Error()
 		if errors.Is(err, fs.ErrNotExist) {
 			msg = "no such directory"
 		}
 		return "", errcode.Fail(errcode.CwdNotFound, LayerWorkingDirectory,
-			"create the directory or name an existing one", "cwd %q: %s", cwd, msg)
+			"create the directory"+where+" or name an existing one", "cwd %q%s: %s", cwd, where, msg)
 	}
-	fi, err := os.Stat(real)
+	fi, err := os.Stat(host)
 	if err != nil || !fi.IsDir() {
 		return "", errcode.Fail(errcode.CwdNotFound, LayerWorkingDirectory,
-			"name a directory, not a file", "cwd %q is not a directory", cwd)
+			"name a directory, not a file", "cwd %q%s is not a directory", cwd, where)
 	}
+	shown := p.view.describe(real)
 	for _, b := range p.cfg.BlockedWorkingDirectories {
-		for _, c := range dirForms(b) {
+		for _, c := range p.dirForms(b) {
 			if within(real, c) {
 				return "", errcode.Deny(errcode.CwdNotAllowed, LayerWorkingDirectory,
 					"choose a directory outside "+b+" (blockedWorkingDirectories)",
-					"cwd %q (resolved to %s) is inside the blocked directory %s", cwd, real, b)
+					"cwd %q (resolved to %s) is inside the blocked directory %s", cwd, shown, b)
 			}
 		}
 	}
@@ -67,7 +74,7 @@ func (p *Policy) CheckWorkingDirectory(cwd string) (string, *errcode.Error) {
 		if !filepath.IsAbs(a) {
 			continue
 		}
-		ra, err := filepath.EvalSymlinks(a)
+		ra, _, err := p.view.realpath(a)
 		if err != nil {
 			continue // a missing allowed directory allows nothing
 		}
@@ -77,17 +84,18 @@ func (p *Policy) CheckWorkingDirectory(cwd string) (string, *errcode.Error) {
 	}
 	return "", errcode.Deny(errcode.CwdNotAllowed, LayerWorkingDirectory,
 		"use a directory inside "+strings.Join(allowed, ", ")+", or add "+real+" to allowedWorkingDirectories",
-		"cwd %q (resolved to %s) is not inside allowedWorkingDirectories", cwd, real)
+		"cwd %q (resolved to %s) is not inside allowedWorkingDirectories", cwd, shown)
 }
 
-// dirForms returns a configured directory both cleaned and realpath'd, so a
-// blocked entry blocks whichever way the directory is reached.
-func dirForms(d string) []string {
+// dirForms returns a configured directory both cleaned and realpath'd (in
+// the policy's view), so a blocked entry blocks whichever way the directory
+// is reached.
+func (p *Policy) dirForms(d string) []string {
 	if !filepath.IsAbs(d) {
 		return nil
 	}
 	out := []string{filepath.Clean(d)}
-	if r, err := filepath.EvalSymlinks(d); err == nil && r != out[0] {
+	if r, _, err := p.view.realpath(d); err == nil && r != out[0] {
 		out = append(out, r)
 	}
 	return out
