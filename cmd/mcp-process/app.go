@@ -102,18 +102,40 @@ func layerStates(cfg *config.Config, cg *cgroup.Manager) map[string]string {
 		"io":                "enforced",
 		"time-windows":      "enforced",
 		"audit":             "enforced",
+		"no-new-privs":      "enforced (every child)",
 		"resource-limits":   resourceLimitsState(cg),
-		"namespaces":        "not built (enableNamespaces is refused)",
-		"chroot":            "not built (enableChroot is refused)",
-		"seccomp":           "not built (enableSeccomp is refused)",
-		"network":           "not built (blockNetworkAccess and network destinations are refused)",
-		"capabilities":      "not built (dropCapabilities/keepCapabilities are refused)",
-		"filesystem":        "not built (readOnlyFilesystem, writablePaths, landlock are refused)",
-		"mac":               "not built (enableMAC is refused)",
-		"confirmation":      "not built (requireConfirmation* are refused)",
 	}
 	if !cfg.EnableAuditLog {
 		m["audit"] = "off (enableAuditLog false)"
+	}
+	if len(cfg.AllowedTimeWindows)+len(cfg.BlockedTimeWindows) == 0 {
+		m["time-windows"] = "off (no windows configured)"
+	}
+	// The optional layers: enforced when configured, off when not, and
+	// "not built" while this build refuses them.
+	for _, l := range []struct {
+		name string
+		on   bool
+		keys string
+	}{
+		{"namespaces", cfg.EnableNamespaces, "enableNamespaces"},
+		{"chroot", cfg.EnableChroot, "enableChroot"},
+		{"seccomp", cfg.EnableSeccomp, "enableSeccomp"},
+		{"network", cfg.BlockNetworkAccess || len(cfg.AllowedNetworkDestinations)+len(cfg.BlockedNetworkDestinations) > 0, "blockNetworkAccess, allowed/blockedNetworkDestinations"},
+		{"capabilities", len(cfg.DropCapabilities)+len(cfg.KeepCapabilities) > 0, "dropCapabilities, keepCapabilities"},
+		{"filesystem", cfg.ReadOnlyFilesystem, "readOnlyFilesystem, tmpfsSize, writablePaths"},
+		{"landlock", cfg.Landlock, "landlock"},
+		{"mac", cfg.EnableMAC, "enableMAC"},
+		{"approval", cfg.RequireConfirmation || len(cfg.RequireConfirmationFor) > 0 || cfg.RequireTerminationConfirmation, "requireConfirmation*"},
+	} {
+		switch {
+		case !config.LayerBuilt(l.name):
+			m[l.name] = "not built in this version (" + l.keys + " refused)"
+		case l.on:
+			m[l.name] = "enforced"
+		default:
+			m[l.name] = "off (" + l.keys + ")"
+		}
 	}
 	return m
 }
@@ -160,7 +182,7 @@ func describeErr(e *errcode.Error) string {
 func resourceLimitsState(cg *cgroup.Manager) string {
 	const rl = "maxFileDescriptors and maxCpuTime: rlimits in the init stage; core dumps off"
 	if cg == nil {
-		return rl + "; cgroups not detected"
+		return rl + "; memory, processes and CPU% by cgroups, whose layout is chosen at server start (see mcp-process doctor)"
 	}
 	cs := cg.Support()
 	var on, off []string

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
 )
@@ -179,12 +180,32 @@ func (c *Config) resolve(explicit Explicit) {
 	if c.SecurityViolationLogPath == "" && filepath.IsAbs(c.AuditLogPath) {
 		c.SecurityViolationLogPath = filepath.Join(filepath.Dir(c.AuditLogPath), DefaultSecurityViolationsFile)
 	}
+	// The seed's configs switch namespaces on with enableNamespaces alone
+	// (its cicd example): without a namespaces selection that means the
+	// ones that isolate without cutting the network or changing the uid.
+	if c.EnableNamespaces && c.Namespaces == (Namespaces{}) && !explicitPrefix(explicit, "namespaces") {
+		c.Namespaces = DefaultNamespaces
+	}
 	for _, f := range limitFields {
 		d, m := f.get(&c.DefaultResourceLimits), f.get(&c.MaximumResourceLimits)
 		if m > 0 && d > m && !explicit["defaultResourceLimits."+f.name] {
 			f.set(&c.DefaultResourceLimits, m)
 		}
 	}
+}
+
+// DefaultNamespaces are the namespaces enableNamespaces selects when the
+// configuration names none: pid, mount, uts and ipc (network and user only
+// when asked for: they cut the network and change the uid).
+var DefaultNamespaces = Namespaces{PID: true, Mount: true, UTS: true, IPC: true}
+
+func explicitPrefix(explicit Explicit, key string) bool {
+	for k := range explicit {
+		if k == key || strings.HasPrefix(k, key+".") {
+			return true
+		}
+	}
+	return false
 }
 
 type limitField struct {

@@ -111,6 +111,7 @@ func TestLoadBrokenSourceDoesNotFallThrough(t *testing.T) {
 			must(t, writeFile(filepath.Join(cwd, LocalFile), `{"enableChroot": "yes"}`))
 		}, "enableChroot", errcode.InvalidInput, LocalFile},
 		{"local file asks for an unbuilt layer", func(t *testing.T, cwd string, _ *LoadOptions, _ *[]string) {
+			withLayerUnbuilt(t, "landlock")
 			must(t, writeFile(filepath.Join(cwd, LocalFile), `{"landlock": true}`))
 		}, "landlock", errcode.LayerUnavailable, LocalFile},
 		{"local file is a directory", func(t *testing.T, cwd string, _ *LoadOptions, _ *[]string) {
@@ -243,6 +244,7 @@ func TestLoadProfiles(t *testing.T) {
 	// maximum and cicd ask for chroot (and more): refused while not built.
 	for _, p := range []string{"maximum", "cicd"} {
 		t.Run(p+" alone", func(t *testing.T) {
+			withLayerUnbuilt(t, "chroot")
 			_, err := Load(LoadOptions{Profile: p, Cwd: "/", Getenv: env, ReadFile: noFiles})
 			ce := wantConfigError(t, err, errcode.LayerUnavailable, "enableChroot")
 			if ce.Layer != "chroot" || !strings.Contains(ce.Source, "profile "+p) {
@@ -365,4 +367,39 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// The seed's cicd example switches namespaces on with enableNamespaces alone:
+// it loads (drop-in), selecting DefaultNamespaces; a document that names its
+// namespaces keeps its own choice, and selecting none explicitly is an error.
+func TestEnableNamespacesAloneSelectsDefaults(t *testing.T) {
+	env := testEnv("HOME", "/h")
+	jail := t.TempDir()
+	files := func(doc string) func(string) ([]byte, error) {
+		return func(p string) ([]byte, error) {
+			if p == "/cfg.json" {
+				return []byte(doc), nil
+			}
+			return nil, fs.ErrNotExist
+		}
+	}
+	l, err := Load(LoadOptions{Profile: "cicd", ConfigPath: "/cfg.json", Cwd: "/", Getenv: env,
+		ReadFile: files(`{"chrootDirectory": "` + jail + `"}`)})
+	if err != nil {
+		t.Fatalf("cicd with an existing chrootDirectory: %v", err)
+	}
+	if l.Config.Namespaces != DefaultNamespaces {
+		t.Errorf("namespaces = %+v, want %+v", l.Config.Namespaces, DefaultNamespaces)
+	}
+	l, err = Load(LoadOptions{ConfigPath: "/cfg.json", Cwd: "/", Getenv: env,
+		ReadFile: files(`{"enableNamespaces": true, "namespaces": {"network": true}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Config.Namespaces != (Namespaces{Network: true}) {
+		t.Errorf("an explicit selection was changed: %+v", l.Config.Namespaces)
+	}
+	_, err = Load(LoadOptions{ConfigPath: "/cfg.json", Cwd: "/", Getenv: env,
+		ReadFile: files(`{"enableNamespaces": true, "namespaces": {"pid": false}}`)})
+	wantConfigError(t, err, errcode.InvalidInput, "namespaces")
 }

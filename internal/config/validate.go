@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,15 +54,15 @@ var layerKeys = []layerKey{
 // configuration that enables a layer marked false is refused with
 // LAYER_UNAVAILABLE; building a layer means flipping its entry here.
 var builtLayers = map[string]bool{
-	"chroot":       false,
-	"namespaces":   false,
-	"seccomp":      false,
+	"chroot":       true,
+	"namespaces":   true,
+	"seccomp":      true,
 	"network":      false,
 	"approval":     false,
-	"mac":          false,
-	"capabilities": false,
-	"filesystem":   false, // readOnlyFilesystem, tmpfsSize, writablePaths
-	"landlock":     false,
+	"mac":          true,
+	"capabilities": true,
+	"filesystem":   true, // readOnlyFilesystem, tmpfsSize, writablePaths
+	"landlock":     true,
 }
 
 // LayerBuilt reports whether the named optional layer is built into this
@@ -96,7 +97,7 @@ func anyBuilt(layers []string) bool {
 // maximum (Load does that for defaults the document did not set), so here
 // every default above its maximum is a contradiction.
 func (c *Config) Validate() error {
-	for _, check := range []func(*Config) *Error{checkLayers, checkValues, checkContradictions} {
+	for _, check := range []func(*Config) *Error{checkLayers, checkHost, checkValues, checkContradictions, checkIsolation} {
 		if e := check(c); e != nil {
 			return e
 		}
@@ -424,6 +425,164 @@ func checkContradictions(c *Config) *Error {
 		}
 		if fi, err := os.Stat(c.ChrootDirectory); err != nil || !fi.IsDir() {
 			return invalid("chrootDirectory", "create the directory (with what the jailed programs need), or set enableChroot to false", "enableChroot is true but chrootDirectory %q is not an existing directory", c.ChrootDirectory)
+		}
+	}
+	return nil
+}
+
+// capabilityNames are the Linux capabilities, indexed by number
+// (linux/capability.h, up to CAP_CHECKPOINT_RESTORE = 40).
+var capabilityNames = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+	"CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+	"CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE",
+	"CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT",
+	"CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+	"CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+	"CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+}
+
+// CapabilityNames returns the capability names this build knows, in
+// number order.
+func CapabilityNames() []string { return append([]string(nil), capabilityNames...) }
+
+// CapabilityMask turns capability names ("CAP_NET_RAW", case-insensitive,
+// the CAP_ prefix optional, or "ALL") into a bit mask (bit N =
+// capability N). It returns the first unknown name.
+func CapabilityMask(names []string) (mask uint64, unknown string) {
+	for _, n := range names {
+		u := strings.ToUpper(strings.TrimSpace(n))
+		if u == "ALL" {
+			mask |= 1<<len(capabilityNames) - 1
+			continue
+		}
+		if !strings.HasPrefix(u, "CAP_") {
+			u = "CAP_" + u
+		}
+		i := slices.Index(capabilityNames, u)
+		if i < 0 {
+			return 0, n
+		}
+		mask |= 1 << i
+	}
+	return mask, ""
+}
+
+// hostProbe answers what checkHost asks the running kernel (a fake in tests).
+type hostProbe interface {
+	root() bool
+	namespace(name string) error // "pid", "network", "mount", "uts", "ipc", "user"
+	mountSetattr() error
+	seccomp() error
+	landlock() (abi int, err error)
+	mac() (kind string, err error)
+}
+
+func unavailable(key, layer, remedy, format string, a ...any) *Error {
+	return &Error{Key: key, Message: key + ": " + fmt.Sprintf(format, a...), Remedy: remedy, Code: errcode.LayerUnavailable, Layer: layer}
+}
+
+// checkHost refuses a layer that is built but that this host cannot
+// enforce (SPEC 6, "Unavailable layers"): fail closed at start.
+func checkHost(c *Config) *Error {
+	userNS := c.EnableNamespaces && c.Namespaces.User
+	if c.EnableNamespaces {
+		for _, n := range []struct {
+			name string
+			on   bool
+		}{{"user", c.Namespaces.User}, {"pid", c.Namespaces.PID}, {"network", c.Namespaces.Network},
+			{"mount", c.Namespaces.Mount}, {"uts", c.Namespaces.UTS}, {"ipc", c.Namespaces.IPC}} {
+			if !n.on {
+				continue
+			}
+			key := "namespaces." + n.name
+			if err := host.namespace(n.name); err != nil {
+				return unavailable(key, "namespaces", "set "+key+" to false", "%v", err)
+			}
+			if n.name != "user" && !userNS && !host.root() {
+				return unavailable(key, "namespaces", "run the server as root, or also set namespaces.user to true",
+					"creating a %s namespace needs CAP_SYS_ADMIN: the server is not root and namespaces.user is false", n.name)
+			}
+		}
+	}
+	needsMounts := []struct {
+		key string
+		on  bool
+	}{{"enableChroot", c.EnableChroot}, {"readOnlyFilesystem", c.ReadOnlyFilesystem}}
+	for _, m := range needsMounts {
+		if m.on && !userNS && !host.root() {
+			return unavailable(m.key, map[string]string{"enableChroot": "chroot", "readOnlyFilesystem": "filesystem"}[m.key],
+				"run the server as root, or enable namespaces.user (with enableNamespaces)",
+				"needs a private mount namespace (CAP_SYS_ADMIN): the server is not root and namespaces.user is off")
+		}
+	}
+	if c.ReadOnlyFilesystem {
+		if err := host.mountSetattr(); err != nil {
+			return unavailable("readOnlyFilesystem", "filesystem", "set readOnlyFilesystem to false, or use Linux 5.12 or later", "%v", err)
+		}
+	}
+	if len(c.KeepCapabilities) > 0 && !userNS && !host.root() {
+		return unavailable("keepCapabilities", "capabilities", "remove keepCapabilities, or run the server as root",
+			"the server is not root, so its children have no capability to keep")
+	}
+	if c.EnableSeccomp {
+		if err := host.seccomp(); err != nil {
+			return unavailable("enableSeccomp", "seccomp", "set enableSeccomp to false", "%v", err)
+		}
+	}
+	if c.Landlock {
+		if _, err := host.landlock(); err != nil {
+			return unavailable("landlock", "landlock", "set landlock to false, or enable Landlock in the kernel (Linux 5.13+, lsm=...,landlock)", "%v", err)
+		}
+	}
+	if c.EnableMAC {
+		if _, err := host.mac(); err != nil {
+			return unavailable("enableMAC", "mac", "set enableMAC to false, or run the server on a host where AppArmor or SELinux is active", "%v", err)
+		}
+	}
+	return nil
+}
+
+// checkIsolation refuses isolation keys that would do nothing or name
+// what does not exist.
+func checkIsolation(c *Config) *Error {
+	if c.EnableNamespaces && c.Namespaces == (Namespaces{}) {
+		return invalid("namespaces", "set the namespaces you want (namespaces.pid, .network, .mount, .uts, .ipc, .user) to true, or set enableNamespaces to false",
+			"enableNamespaces is true but no namespace is selected")
+	}
+	if !c.EnableNamespaces && c.Namespaces != (Namespaces{}) {
+		return invalid("namespaces", "set enableNamespaces to true, or set every member of namespaces to false",
+			"namespaces selects namespaces but enableNamespaces is false: they would not be created")
+	}
+	for _, l := range []struct {
+		key   string
+		names []string
+	}{{"dropCapabilities", c.DropCapabilities}, {"keepCapabilities", c.KeepCapabilities}} {
+		if _, bad := CapabilityMask(l.names); bad != "" {
+			return invalid(l.key, "use capability names such as CAP_NET_BIND_SERVICE (see capabilities(7)), or ALL",
+				"%q is not a capability name", bad)
+		}
+	}
+	if c.TmpfsSize > 0 && !c.ReadOnlyFilesystem {
+		return invalid("tmpfsSize", "set readOnlyFilesystem to true, or remove tmpfsSize",
+			"tmpfsSize sizes the private /tmp of readOnlyFilesystem, which is false")
+	}
+	if len(c.WritablePaths) > 0 && !c.ReadOnlyFilesystem && !c.Landlock {
+		return invalid("writablePaths", "set readOnlyFilesystem or landlock to true, or remove writablePaths",
+			"writablePaths only matters with readOnlyFilesystem or landlock, and both are false")
+	}
+	for i, p := range c.WritablePaths {
+		if c.ReadOnlyFilesystem && (p == "/tmp" || strings.HasPrefix(p, "/tmp/")) {
+			return invalid(fmt.Sprintf("writablePaths[%d]", i), "remove it: /tmp is already writable (the private tmpfs), or use a path outside /tmp",
+				"%q is beneath /tmp, which readOnlyFilesystem replaces with a private tmpfs: it would be hidden", p)
+		}
+		onHost := p
+		if c.EnableChroot && c.ChrootDirectory != "" {
+			onHost = filepath.Join(c.ChrootDirectory, p)
+		}
+		if _, err := os.Stat(onHost); err != nil {
+			return invalid(fmt.Sprintf("writablePaths[%d]", i), "create it, or remove it from writablePaths",
+				"%q does not exist (%s)", p, onHost)
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -263,50 +264,110 @@ func TestChrootContradiction(t *testing.T) {
 	}
 }
 
+// withLayerUnbuilt pretends a layer is not built for the duration of a test.
+func withLayerUnbuilt(t *testing.T, layer string) {
+	t.Helper()
+	old, had := builtLayers[layer]
+	builtLayers[layer] = false
+	t.Cleanup(func() {
+		if had {
+			builtLayers[layer] = old
+		} else {
+			delete(builtLayers, layer)
+		}
+	})
+}
+
+// fakeHost is a host with every layer available unless told otherwise.
+type fakeHost struct {
+	notRoot bool
+	ns      map[string]error
+	setattr error
+	sc      error
+	ll      error
+	macErr  error
+}
+
+func (f fakeHost) root() bool               { return !f.notRoot }
+func (f fakeHost) namespace(n string) error { return f.ns[n] }
+func (f fakeHost) mountSetattr() error      { return f.setattr }
+func (f fakeHost) seccomp() error           { return f.sc }
+func (f fakeHost) landlock() (int, error)   { return 7, f.ll }
+func (f fakeHost) mac() (string, error)     { return "apparmor", f.macErr }
+
+func withHost(t *testing.T, h hostProbe) {
+	t.Helper()
+	old := host
+	host = h
+	t.Cleanup(func() { host = old })
+}
+
+// isolationKeys are the layer keys of this package's isolation layers,
+// each with a value that enables it consistently.
+var isolationKeys = []struct {
+	key   string
+	layer string
+	mod   func(*Config)
+}{
+	{"enableChroot", "chroot", func(c *Config) { c.EnableChroot = true; c.ChrootDirectory = "/" }},
+	{"enableNamespaces", "namespaces", func(c *Config) { c.EnableNamespaces = true; c.Namespaces.PID = true }},
+	{"namespaces", "namespaces", func(c *Config) { c.Namespaces.User = true }},
+	{"enableSeccomp", "seccomp", func(c *Config) { c.EnableSeccomp = true; c.SeccompProfile = "strict" }},
+	{"enableMAC", "mac", func(c *Config) { c.EnableMAC = true; c.MacProfile = "p" }},
+	{"dropCapabilities", "capabilities", func(c *Config) { c.DropCapabilities = []string{"CAP_NET_RAW"} }},
+	{"keepCapabilities", "capabilities", func(c *Config) { c.KeepCapabilities = []string{"CAP_NET_BIND_SERVICE"} }},
+	{"readOnlyFilesystem", "filesystem", func(c *Config) { c.ReadOnlyFilesystem = true }},
+	{"tmpfsSize", "filesystem", func(c *Config) { c.ReadOnlyFilesystem = true; c.TmpfsSize = 100 }},
+	{"writablePaths", "filesystem", func(c *Config) { c.ReadOnlyFilesystem = true; c.WritablePaths = []string{"/"} }},
+	{"landlock", "landlock", func(c *Config) { c.Landlock = true }},
+}
+
 func TestLayerRefusals(t *testing.T) {
-	for _, tc := range []struct {
+	withHost(t, fakeHost{})
+	others := []struct {
 		key   string
 		layer string
 		mod   func(*Config)
 	}{
-		{"enableChroot", "chroot", func(c *Config) { c.EnableChroot = true; c.ChrootDirectory = "/" }},
-		{"enableNamespaces", "namespaces", func(c *Config) { c.EnableNamespaces = true }},
-		{"namespaces", "namespaces", func(c *Config) { c.Namespaces.User = true }},
-		{"enableSeccomp", "seccomp", func(c *Config) { c.EnableSeccomp = true; c.SeccompProfile = "strict" }},
 		{"blockNetworkAccess", "network", func(c *Config) { c.BlockNetworkAccess = true }},
 		{"allowedNetworkDestinations", "network", func(c *Config) { c.AllowedNetworkDestinations = []string{"api.example.com"} }},
 		{"blockedNetworkDestinations", "network", func(c *Config) { c.BlockedNetworkDestinations = []string{"169.254.169.254"} }},
 		{"requireConfirmation", "approval", func(c *Config) { c.RequireConfirmation = true }},
 		{"requireConfirmationFor", "approval", func(c *Config) { c.RequireConfirmationFor = []string{"make"} }},
 		{"requireTerminationConfirmation", "approval", func(c *Config) { c.RequireTerminationConfirmation = true }},
-		{"enableMAC", "mac", func(c *Config) { c.EnableMAC = true; c.MacProfile = "p" }},
-		{"dropCapabilities", "capabilities", func(c *Config) { c.DropCapabilities = []string{"CAP_NET_RAW"} }},
-		{"keepCapabilities", "capabilities", func(c *Config) { c.KeepCapabilities = []string{"CAP_NET_BIND_SERVICE"} }},
-		{"readOnlyFilesystem", "filesystem", func(c *Config) { c.ReadOnlyFilesystem = true }},
-		{"tmpfsSize", "filesystem", func(c *Config) { c.TmpfsSize = 100 }},
-		{"writablePaths", "filesystem", func(c *Config) { c.WritablePaths = []string{"/srv/out"} }},
-		{"landlock", "landlock", func(c *Config) { c.Landlock = true }},
-	} {
+	}
+	for _, tc := range append(others, isolationKeys...) {
 		t.Run(tc.key, func(t *testing.T) {
 			c := validConfig()
 			tc.mod(c)
+			withLayerUnbuilt(t, tc.layer)
+			if tc.key == "writablePaths" {
+				withLayerUnbuilt(t, "landlock")
+			}
+			first := tc.key
+			if tc.key == "tmpfsSize" || tc.key == "writablePaths" {
+				first = "readOnlyFilesystem" // checked in table order
+			}
 			err := c.Validate()
-			ce := wantConfigError(t, err, errcode.LayerUnavailable, tc.key)
+			ce := wantConfigError(t, err, errcode.LayerUnavailable, first)
 			if ce.Layer != tc.layer {
 				t.Errorf("layer = %q, want %q", ce.Layer, tc.layer)
 			}
 			if !strings.Contains(ce.Message, "not available in this build") {
 				t.Errorf("message %q does not say the layer is not available in this build", ce.Message)
 			}
-			if !strings.Contains(ce.Remedy, "remove") || !strings.Contains(ce.Remedy, tc.key) {
-				t.Errorf("remedy %q does not say to remove %s", ce.Remedy, tc.key)
+			if !strings.Contains(ce.Remedy, "remove") || !strings.Contains(ce.Remedy, first) {
+				t.Errorf("remedy %q does not say to remove %s", ce.Remedy, first)
 			}
 			ec := ce.Errcode()
-			if ec.Code != errcode.LayerUnavailable || ec.Layer != tc.layer || !strings.Contains(ec.Message, tc.key) {
+			if ec.Code != errcode.LayerUnavailable || ec.Layer != tc.layer || !strings.Contains(ec.Message, first) {
 				t.Errorf("Errcode() = %+v", ec)
 			}
 			// Lifting the refusal is one entry in builtLayers.
 			withLayerBuilt(t, tc.layer)
+			if tc.key == "namespaces" {
+				c.EnableNamespaces = true
+			}
 			if err := c.Validate(); err != nil {
 				t.Errorf("with the %s layer built: %v", tc.layer, err)
 			}
@@ -314,7 +375,140 @@ func TestLayerRefusals(t *testing.T) {
 	}
 }
 
+// The isolation layers are built in this binary.
+func TestIsolationLayersAreBuilt(t *testing.T) {
+	for _, l := range []string{"chroot", "namespaces", "seccomp", "mac", "capabilities", "filesystem", "landlock"} {
+		if !LayerBuilt(l) {
+			t.Errorf("layer %s is not built", l)
+		}
+	}
+}
+
+// A built layer this host cannot enforce refuses the config at start.
+func TestHostRefusals(t *testing.T) {
+	e := errors.New("probe says no")
+	for _, tc := range []struct {
+		name  string
+		host  fakeHost
+		mod   func(*Config)
+		key   string
+		layer string
+		says  string
+	}{
+		{"no MAC module", fakeHost{macErr: errors.New("neither AppArmor nor SELinux is active on this host")},
+			func(c *Config) { c.EnableMAC = true; c.MacProfile = "p" }, "enableMAC", "mac", "neither AppArmor nor SELinux"},
+		{"no landlock", fakeHost{ll: e}, func(c *Config) { c.Landlock = true }, "landlock", "landlock", "probe says no"},
+		{"no seccomp", fakeHost{sc: e}, func(c *Config) { c.EnableSeccomp = true; c.SeccompProfile = "strict" }, "enableSeccomp", "seccomp", "probe says no"},
+		{"no user namespaces", fakeHost{ns: map[string]error{"user": e}},
+			func(c *Config) { c.EnableNamespaces = true; c.Namespaces.User = true }, "namespaces.user", "namespaces", "probe says no"},
+		{"pid namespace without root", fakeHost{notRoot: true},
+			func(c *Config) { c.EnableNamespaces = true; c.Namespaces.PID = true }, "namespaces.pid", "namespaces", "CAP_SYS_ADMIN"},
+		{"chroot without root", fakeHost{notRoot: true},
+			func(c *Config) { c.EnableChroot = true; c.ChrootDirectory = "/" }, "enableChroot", "chroot", "not root"},
+		{"read-only without root", fakeHost{notRoot: true},
+			func(c *Config) { c.ReadOnlyFilesystem = true }, "readOnlyFilesystem", "filesystem", "not root"},
+		{"read-only without mount_setattr", fakeHost{setattr: e},
+			func(c *Config) { c.ReadOnlyFilesystem = true }, "readOnlyFilesystem", "filesystem", "probe says no"},
+		{"keep capabilities without root", fakeHost{notRoot: true},
+			func(c *Config) { c.KeepCapabilities = []string{"CAP_NET_RAW"} }, "keepCapabilities", "capabilities", "not root"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			withHost(t, tc.host)
+			c := validConfig()
+			tc.mod(c)
+			ce := wantConfigError(t, c.Validate(), errcode.LayerUnavailable, tc.key)
+			if ce.Layer != tc.layer || !strings.Contains(ce.Message, tc.says) {
+				t.Errorf("layer %q message %q, want %q saying %q", ce.Layer, ce.Message, tc.layer, tc.says)
+			}
+		})
+	}
+	// Unprivileged, a user namespace makes the other namespaces, chroot and
+	// read-only possible.
+	withHost(t, fakeHost{notRoot: true})
+	c := validConfig()
+	c.EnableNamespaces = true
+	c.Namespaces = Namespaces{User: true, PID: true, Mount: true, Network: true}
+	c.EnableChroot, c.ChrootDirectory = true, "/"
+	c.ReadOnlyFilesystem = true
+	c.KeepCapabilities = []string{"CAP_NET_ADMIN"}
+	if err := c.Validate(); err != nil {
+		t.Errorf("unprivileged with namespaces.user: %v", err)
+	}
+}
+
+// This host: no AppArmor and no SELinux (the CI VM), so enableMAC is refused.
+func TestMACRefusedOnThisHost(t *testing.T) {
+	if kind, _ := host.mac(); kind != "" {
+		if _, err := host.mac(); err == nil {
+			t.Skipf("%s is active here", kind)
+		}
+	}
+	c := validConfig()
+	c.EnableMAC, c.MacProfile = true, "mcp-child"
+	ce := wantConfigError(t, c.Validate(), errcode.LayerUnavailable, "enableMAC")
+	if ce.Layer != "mac" || !strings.Contains(ce.Message, "AppArmor") {
+		t.Errorf("layer %q message %q", ce.Layer, ce.Message)
+	}
+}
+
+func TestIsolationContradictions(t *testing.T) {
+	withHost(t, fakeHost{})
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		mod  func(*Config)
+		key  string
+	}{
+		{"enableNamespaces without a namespace", func(c *Config) { c.EnableNamespaces = true }, "namespaces"},
+		{"namespaces without enableNamespaces", func(c *Config) { c.Namespaces.IPC = true }, "namespaces"},
+		{"unknown capability to drop", func(c *Config) { c.DropCapabilities = []string{"CAP_NET_RAW", "CAP_FLY"} }, "dropCapabilities"},
+		{"unknown capability to keep", func(c *Config) { c.KeepCapabilities = []string{"root"} }, "keepCapabilities"},
+		{"tmpfsSize without readOnlyFilesystem", func(c *Config) { c.TmpfsSize = 10 }, "tmpfsSize"},
+		{"writablePaths alone", func(c *Config) { c.WritablePaths = []string{dir} }, "writablePaths"},
+		{"missing writable path", func(c *Config) { c.Landlock = true; c.WritablePaths = []string{dir, dir + "/nope"} }, "writablePaths[1]"},
+		{"writable path under /tmp with readOnlyFilesystem", func(c *Config) {
+			c.ReadOnlyFilesystem, c.WritablePaths = true, []string{"/tmp/out"}
+		}, "writablePaths[0]"},
+		{"writable path missing in the jail", func(c *Config) {
+			c.EnableChroot, c.ChrootDirectory = true, dir
+			c.ReadOnlyFilesystem, c.WritablePaths = true, []string{"/out"}
+		}, "writablePaths[0]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validConfig()
+			tc.mod(c)
+			wantConfigError(t, c.Validate(), errcode.InvalidInput, tc.key)
+		})
+	}
+}
+
+func TestCapabilityMask(t *testing.T) {
+	for _, tc := range []struct {
+		names []string
+		mask  uint64
+		bad   string
+	}{
+		{nil, 0, ""},
+		{[]string{"CAP_CHOWN"}, 1, ""},
+		{[]string{"cap_net_raw", "NET_BIND_SERVICE"}, 1<<13 | 1<<10, ""},
+		{[]string{"CAP_CHECKPOINT_RESTORE"}, 1 << 40, ""},
+		{[]string{"ALL"}, 1<<41 - 1, ""},
+		{[]string{"CAP_CHOWN", "CAP_NOPE"}, 0, "CAP_NOPE"},
+	} {
+		m, bad := CapabilityMask(tc.names)
+		if m != tc.mask || bad != tc.bad {
+			t.Errorf("CapabilityMask(%q) = %#x, %q; want %#x, %q", tc.names, m, bad, tc.mask, tc.bad)
+		}
+	}
+	if n := len(CapabilityNames()); n != 41 {
+		t.Errorf("%d capability names, want 41", n)
+	}
+}
+
 func TestUnavailableLayerKeysMatchesTable(t *testing.T) {
+	for l := range builtLayers {
+		withLayerUnbuilt(t, l)
+	}
 	keys := UnavailableLayerKeys()
 	if len(keys) != len(layerKeys) {
 		t.Fatalf("UnavailableLayerKeys() = %v, want every key of layerKeys while no layer is built", keys)

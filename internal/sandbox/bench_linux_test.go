@@ -3,6 +3,7 @@
 package sandbox
 
 import (
+	"os"
 	"os/exec"
 	"slices"
 	"testing"
@@ -152,6 +153,59 @@ func BenchmarkWarmVsBare(b *testing.B) {
 				if paced {
 					time.Sleep(5 * time.Millisecond) // the bare exec too starts on an idle machine
 				}
+				bare.time(func() { bareExec(b) })
+			}
+			b.ReportMetric(bare.median(), "bare-median-ns")
+			b.ReportMetric(warm.median(), "warm-median-ns")
+			b.ReportMetric(warm.median()/bare.median(), "warm/bare")
+		})
+	}
+}
+
+// BenchmarkIsolationCost measures a launch through a warm stage with each
+// isolation layer alone and with the full profile (every namespace,
+// read-only filesystem, Landlock, seccomp strict), interleaved with a bare
+// exec in the same run: "warm/bare" is the ratio of the medians. The
+// namespaces are created when the warm stage is cloned, off the launch's
+// path; what remains on it are the steps inside them (mounts, /proc, lo,
+// host name) and the exec. Run as root.
+func BenchmarkIsolationCost(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	strict, err := IsolationFor(&config.Config{EnableSeccomp: true, SeccompProfile: "strict"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	all := config.Namespaces{PID: true, Network: true, Mount: true, UTS: true, IPC: true, User: true}
+	full := strict
+	full.Namespaces, full.ReadOnly, full.TmpfsMB, full.Landlock = all, true, 64, true
+	for _, tc := range []struct {
+		name string
+		iso  Isolation
+	}{
+		{"none", Isolation{}},
+		{"user", Isolation{Namespaces: config.Namespaces{User: true}}},
+		{"pid", Isolation{Namespaces: config.Namespaces{PID: true}}},
+		{"mount", Isolation{Namespaces: config.Namespaces{Mount: true}}},
+		{"network", Isolation{Namespaces: config.Namespaces{Network: true}}},
+		{"uts", Isolation{Namespaces: config.Namespaces{UTS: true}}},
+		{"ipc", Isolation{Namespaces: config.Namespaces{IPC: true}}},
+		{"readonly", Isolation{ReadOnly: true}},
+		{"landlock", Isolation{Landlock: true}},
+		{"seccomp-strict", strict},
+		{"full", full},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			spec := benchSpec(b)
+			spec.Dir = "/"
+			l := startLauncher(defaultPoolSize, nil, nil, tc.iso)
+			defer l.Close()
+			var bare, warm samples
+			for b.Loop() {
+				awaitWarm(b, l)
+				warm.time(func() { stageExec(b, l, spec) })
+				time.Sleep(5 * time.Millisecond)
 				bare.time(func() { bareExec(b) })
 			}
 			b.ReportMetric(bare.median(), "bare-median-ns")

@@ -138,4 +138,7 @@ type LauncherOptions struct {
 	// Release gives back the token of a prepared stage that no launch took
 	// (it died while idle, or the launcher closed).
 	Release func(token any)
+	// Isolation is applied to every stage (warm ones are cloned into its
+	// namespaces ahead of their launch). Build it with IsolationFor.
+	Isolation Isolation
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -24,7 +25,8 @@ import (
 const layer = "sandbox"
 
 func appliedLayers() []string {
-	return []string{LayerInitStage, LayerExecByFD, LayerProcessGroup, LayerPdeathsig, LayerBuiltEnv, LayerNoCoreDumps}
+	return []string{LayerInitStage, LayerExecByFD, LayerProcessGroup, LayerPdeathsig, LayerBuiltEnv, LayerNoCoreDumps,
+		LayerNoNewPrivs, LayerCapabilities}
 }
 
 // Launcher starts children from one dedicated goroutine locked to its OS
@@ -47,6 +49,7 @@ type Launcher struct {
 	poolSize  int
 	prepare   func(pid int) (any, error)
 	release   func(token any)
+	iso       *Isolation
 
 	mu   sync.Mutex
 	idle []*stageProc // warm stages, oldest first
@@ -79,16 +82,17 @@ func NewLauncherWith(o LauncherOptions) *Launcher {
 	case n < 0:
 		n = 0
 	}
-	return startLauncher(n, o.Prepare, o.Release)
+	return startLauncher(n, o.Prepare, o.Release, o.Isolation)
 }
 
 // newLauncher starts a launcher that keeps poolSize warm stages (0: every
 // launch starts its stage cold).
-func newLauncher(poolSize int) *Launcher { return startLauncher(poolSize, nil, nil) }
+func newLauncher(poolSize int) *Launcher { return startLauncher(poolSize, nil, nil, Isolation{}) }
 
-func startLauncher(poolSize int, prepare func(int) (any, error), release func(any)) *Launcher {
+func startLauncher(poolSize int, prepare func(int) (any, error), release func(any), iso Isolation) *Launcher {
 	l := &Launcher{reqs: make(chan chan coldResp), refill: make(chan struct{}, 1),
-		quit: make(chan struct{}), done: make(chan struct{}), poolSize: poolSize, prepare: prepare, release: release}
+		quit: make(chan struct{}), done: make(chan struct{}), poolSize: poolSize, prepare: prepare, release: release,
+		iso: &iso}
 	l.wantRefill()
 	go l.loop()
 	return l
@@ -124,7 +128,7 @@ func (l *Launcher) serve() {
 	for {
 		select {
 		case r := <-l.reqs:
-			s, err := startStage()
+			s, err := l.startStage()
 			r <- coldResp{s, err}
 		case <-l.refill:
 			l.topUp()
@@ -140,7 +144,7 @@ func (l *Launcher) topUp() {
 	for {
 		select {
 		case r := <-l.reqs:
-			s, err := startStage()
+			s, err := l.startStage()
 			r <- coldResp{s, err}
 			continue
 		case <-l.quit:
@@ -153,7 +157,7 @@ func (l *Launcher) topUp() {
 		if full {
 			return
 		}
-		s, err := startStage()
+		s, err := l.startStage()
 		if err != nil {
 			return // the next launch starts cold, and asks again
 		}
@@ -256,7 +260,7 @@ func errClosed() error {
 
 // startStage runs on the launcher thread: it starts an init stage, which
 // idles until it receives a launch on its socket.
-func startStage() (*stageProc, error) {
+func (l *Launcher) startStage() (*stageProc, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, errcode.Fail(errcode.Internal, layer, "", "init stage socket: %v", err)
@@ -278,10 +282,7 @@ func startStage() (*stageProc, error) {
 	proc, err := os.StartProcess("/proc/self/exe", []string{"mcp-process-init", stage.Arg}, &os.ProcAttr{
 		Env:   stageEnv,
 		Files: []*os.File{devnull, devnull, devnull, theirs},
-		Sys: &syscall.SysProcAttr{
-			Setpgid:   true,
-			Pdeathsig: syscall.SIGKILL,
-		},
+		Sys:   l.iso.sysProcAttr(),
 	})
 	if err != nil {
 		ours.Close()
@@ -302,7 +303,10 @@ func (l *Launcher) Start(spec *policy.Spec, stdio Stdio) (*Process, error) {
 		return nil, errClosed()
 	default:
 	}
-	exe, cfg, err := openChecked(spec)
+	if l.iso.err != nil {
+		return nil, l.iso.err
+	}
+	exe, cfg, err := openChecked(spec, l.iso)
 	if err != nil {
 		return nil, err
 	}
@@ -402,7 +406,7 @@ func stageRlimits(l config.ResourceLimits) []stage.Rlimit {
 }
 
 // stageConfig encodes what the stage needs to prepare and exec spec.
-func stageConfig(spec *policy.Spec, script bool) ([]byte, error) {
+func stageConfig(spec *policy.Spec, script bool, iso *Isolation) ([]byte, error) {
 	argv := spec.Argv
 	if len(argv) == 0 {
 		argv = []string{spec.Path}
@@ -411,6 +415,7 @@ func stageConfig(spec *policy.Spec, script bool) ([]byte, error) {
 	if script {
 		c.Flags |= stage.FlagScript
 	}
+	iso.apply(&c)
 	b := c.Encode()
 	if len(b) > stage.MaxPayload {
 		return nil, errcode.Fail(errcode.InvalidInput, layer, "pass fewer or shorter arguments or variables",
@@ -421,7 +426,7 @@ func stageConfig(spec *policy.Spec, script bool) ([]byte, error) {
 
 // openChecked opens the executable, checks it is the file the policy
 // checked, and encodes the stage's config for spec.
-func openChecked(spec *policy.Spec) (*os.File, []byte, error) {
+func openChecked(spec *policy.Spec, iso *Isolation) (*os.File, []byte, error) {
 	if spec == nil || spec.Path == "" {
 		return nil, nil, errcode.Fail(errcode.Internal, layer, "", "no executable to launch")
 	}
@@ -449,13 +454,14 @@ func openChecked(spec *policy.Spec) (*os.File, []byte, error) {
 	}
 	head := make([]byte, 2)
 	n, _ := unix.Pread(fd, head, 0)
-	cfg, err := stageConfig(spec, n == 2 && head[0] == '#' && head[1] == '!')
+	cfg, err := stageConfig(spec, n == 2 && head[0] == '#' && head[1] == '!', iso)
 	if err != nil {
 		return fail(err)
 	}
 	if spec.Dir != "" {
 		// Tell a missing directory apart before using a stage.
-		if fi, err := os.Stat(spec.Dir); err != nil || !fi.IsDir() {
+		// With a jail, Dir is a path inside it.
+		if fi, err := os.Stat(filepath.Join(iso.Root, spec.Dir)); err != nil || !fi.IsDir() {
 			return fail(errcode.Fail(errcode.CwdNotFound, layer, "use an existing directory",
 				"working directory %s does not exist (any more)", spec.Dir))
 		}

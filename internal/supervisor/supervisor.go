@@ -133,7 +133,11 @@ func New(opts Options) *Supervisor {
 		s.now = time.Now
 	}
 	s.support = sandboxSupport(opts.Cgroups)
-	lo := sandbox.LauncherOptions{}
+	// The isolation is server-wide: warm stages are cloned with it. If it
+	// cannot be built (config.Load has already refused what the host cannot
+	// enforce), every launch fails with the reason: never less isolation.
+	iso, _ := sandbox.IsolationFor(s.cfg)
+	lo := sandbox.LauncherOptions{Isolation: iso}
 	if usesCgroups(opts.Cgroups) {
 		// Warm init stages wait in a fresh cgroup of their own, so a
 		// launch only writes its limits there instead of creating a group

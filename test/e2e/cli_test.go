@@ -13,10 +13,9 @@ func TestCLIValidate(t *testing.T) {
 	e := newEnv(t)
 	good := e.writeConfig(t, "good.json", e.config("/bin/echo"))
 	dup := e.writeConfig(t, "dup.json", `{"allowedExecutables":["/bin/ls"],"ALLOWEDEXECUTABLES":["/bin/rm"]}`)
-	chroot := e.config("/bin/echo")
-	chroot["enableChroot"] = true
-	chroot["chrootDirectory"] = e.work
-	chrootPath := e.writeConfig(t, "chroot.json", chroot)
+	network := e.config("/bin/echo")
+	network["blockNetworkAccess"] = true
+	networkPath := e.writeConfig(t, "network.json", network)
 	unknown := e.config("/bin/echo")
 	unknown["allowedExecutable"] = []string{"/bin/cat"}
 	unknownPath := e.writeConfig(t, "unknown.json", unknown)
@@ -33,7 +32,7 @@ func TestCLIValidate(t *testing.T) {
 	}{
 		{"good config", nil, []string{"validate", "--config", good}, 0, nil},
 		{"case-insensitive duplicate key", nil, []string{"validate", "--config", dup}, 2, []string{"ALLOWEDEXECUTABLES"}},
-		{"chroot not available", nil, []string{"validate", "--config", chrootPath}, 2, []string{"enableChroot", "LAYER_UNAVAILABLE"}},
+		{"network layer not built", nil, []string{"validate", "--config", networkPath}, 2, []string{"blockNetworkAccess", "LAYER_UNAVAILABLE"}},
 		{"unknown key", nil, []string{"validate", "--config", unknownPath}, 2, []string{"allowedExecutable"}},
 		{"shell in allowedExecutables", nil, []string{"validate", "--config", shellPath}, 2, []string{"bash", "blockShellInterpreters"}},
 		{"broken MCP_PROCESS_CONFIG_PATH", []string{"MCP_PROCESS_CONFIG_PATH=" + broken}, []string{"validate"}, 2, []string{"MCP_PROCESS_CONFIG_PATH"}},
@@ -149,15 +148,15 @@ func TestCLISchema(t *testing.T) {
 	}
 }
 
-// TestCLIProfileMaximum: the maximum preset asks for chroot, which this
-// build cannot enforce, so the server refuses to start.
+// TestCLIProfileMaximum: the maximum preset asks for blockNetworkAccess,
+// which this build cannot enforce yet, so the server refuses to start.
 func TestCLIProfileMaximum(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	for _, args := range [][]string{{"--profile", "maximum"}, {"serve", "--profile", "maximum"}, {"validate", "--profile", "maximum"}} {
 		out, errOut, code := runCLI(t, e, "", nil, args...)
-		if code != 2 || !strings.Contains(errOut, "enableChroot") {
-			t.Errorf("mcp-process %v: exit %d, stderr %q; want exit 2 naming enableChroot", args, code, errOut)
+		if code != 2 || !strings.Contains(errOut, "blockNetworkAccess") || !strings.Contains(errOut, "LAYER_UNAVAILABLE") {
+			t.Errorf("mcp-process %v: exit %d, stderr %q; want exit 2 naming blockNetworkAccess", args, code, errOut)
 		}
 		if out != "" {
 			t.Errorf("mcp-process %v wrote to stdout: %q", args, out)

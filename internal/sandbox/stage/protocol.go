@@ -8,8 +8,14 @@
 // warm): it then idles, blocked on its socket, holding nothing but that
 // socket and /dev/null as 0, 1, 2, until the launcher sends a config with
 // the executable and the target's stdio. The steps run only after that, in
-// this order: install stdio, rlimits, chdir, close inherited descriptors,
-// report ready, wait for "go", execveat.
+// this order (SPEC 3.10): install stdio; mounts (everything private, a
+// fresh /proc for a new PID namespace, the read-only filesystem with its
+// private /tmp and writable paths, pivot_root into the jail); host name;
+// loopback up; rlimits; chdir; close inherited descriptors; report ready;
+// wait for "go" (the cgroup join); capabilities; the MAC exec label;
+// no_new_privs (always); Landlock; seccomp (last); execveat. The
+// namespaces themselves exist before the stage runs: the launcher clones it
+// into them.
 //
 // Guarantees: the target never runs if any step failed (the stage reports
 // the step, the errno and a message on its socket and exits 127); it never
@@ -68,7 +74,26 @@ const (
 	// FlagScript: the executable starts with "#!", so its descriptor must
 	// survive execve (the kernel hands the interpreter /dev/fd/N).
 	FlagScript uint32 = 1 << iota
+	// FlagMountNS: the stage is in a mount namespace of its own; it makes
+	// every mount private before anything else.
+	FlagMountNS
+	// FlagProc: mount a fresh /proc (the stage is PID 1 of a new PID
+	// namespace and FlagMountNS is set).
+	FlagProc
+	// FlagLoopback: bring up lo (the stage is in a new network namespace).
+	FlagLoopback
+	// FlagReadOnly: every mount read-only, a private tmpfs on /tmp
+	// (TmpfsMB), Writable left writable.
+	FlagReadOnly
+	// FlagCaps: set the capability sets to CapKeep (and the bounding set,
+	// when the stage may).
+	FlagCaps
+	// FlagLandlock: writes only beneath Dir, /tmp and Writable.
+	FlagLandlock
 )
+
+// Hostname is the host name a child in a new UTS namespace gets.
+const Hostname = "mcp-process"
 
 // Rlimit is one resource limit the stage sets (setrlimit resource number).
 type Rlimit struct {
@@ -83,14 +108,32 @@ const KeepMax = ^uint64(0) - 1
 type Config struct {
 	Flags   uint32
 	Rlimits []Rlimit
-	Dir     string
-	Argv    []string
-	Env     []string
+	// Dir is the working directory; with Root, a path inside the jail.
+	Dir  string
+	Argv []string
+	Env  []string
+
+	// Hostname, if set, is set with sethostname (new UTS namespace).
+	Hostname string
+	// Root, if set, becomes the root directory (pivot_root, else chroot).
+	Root string
+	// TmpfsMB is the size of the private /tmp under FlagReadOnly (0: the
+	// kernel's default, half of RAM).
+	TmpfsMB uint64
+	// Writable are the paths left writable (FlagReadOnly, FlagLandlock).
+	Writable []string
+	// CapKeep is the capability mask the target keeps (FlagCaps).
+	CapKeep uint64
+	// Seccomp, if set, is a struct sock_filter array installed last.
+	Seccomp []byte
+	// MACPath and MACValue: write MACValue to MACPath (an LSM's
+	// /proc/thread-self/attr/.../exec) before no_new_privs.
+	MACPath, MACValue string
 }
 
 const (
 	magic      = "MCPS"
-	version    = 2
+	version    = 3
 	headerSize = 12 // magic, version, 3 reserved bytes, u32 payload length
 	// MaxPayload bounds a config (argv + env are far below it: the kernel
 	// refuses more than a few MiB at execve anyway).
@@ -155,6 +198,17 @@ func (c *Config) Encode() []byte {
 			b = appendString(b, s)
 		}
 	}
+	b = appendString(b, c.Hostname)
+	b = appendString(b, c.Root)
+	b = appendU64(b, c.TmpfsMB)
+	b = appendU32(b, uint32(len(c.Writable)))
+	for _, s := range c.Writable {
+		b = appendString(b, s)
+	}
+	b = appendU64(b, c.CapKeep)
+	b = appendString(b, string(c.Seccomp))
+	b = appendString(b, c.MACPath)
+	b = appendString(b, c.MACValue)
 	putU32(b[8:], uint32(len(b)-headerSize))
 	return b
 }
@@ -230,6 +284,16 @@ func decodePayload(p []byte) (*Config, error) {
 	c.Dir = d.str()
 	c.Argv = d.list()
 	c.Env = d.list()
+	c.Hostname = d.str()
+	c.Root = d.str()
+	c.TmpfsMB = d.u64()
+	c.Writable = d.list()
+	c.CapKeep = d.u64()
+	if p := d.take(int(d.u32())); len(p) > 0 {
+		c.Seccomp = p
+	}
+	c.MACPath = d.str()
+	c.MACValue = d.str()
 	if d.bad || len(d.b) != 0 {
 		return nil, errMalformed
 	}
@@ -260,6 +324,15 @@ const (
 	StepFDs    = "fds"  // marking every inherited descriptor close-on-exec
 	StepGate   = "gate" // waiting for "go"
 	StepExec   = "exec" // execveat of the target
+
+	StepMounts     = "mounts"       // private mounts, /proc, chroot, read-only filesystem
+	StepHostname   = "hostname"     // sethostname in the new UTS namespace
+	StepLoopback   = "loopback"     // bringing lo up in the new network namespace
+	StepCaps       = "capabilities" // bounding, ambient, then capset
+	StepNoNewPrivs = "no_new_privs"
+	StepLandlock   = "landlock"
+	StepSeccomp    = "seccomp"
+	StepMAC        = "mac" // the AppArmor profile / SELinux context for the exec
 )
 
 // StepError is a failed step of the stage, as the parent receives it.

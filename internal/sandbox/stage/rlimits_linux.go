@@ -5,8 +5,8 @@ package stage
 // setRlimits sets each limit, soft and hard. Lowering always works; raising
 // a hard limit above the server's needs CAP_SYS_RESOURCE, and without it the
 // step fails with EPERM and the hard limit in force.
-func setRlimits(limits []Rlimit) *StepError {
-	for _, l := range limits {
+func setRlimits(c *Config) *StepError {
+	for _, l := range c.Rlimits {
 		var old rlimit
 		if e := sysPrlimit(l.Resource, nil, &old); e != 0 {
 			return &StepError{Step: StepRlimit, Errno: e, Resource: l.Resource, Detail: "get " + rlimitName(l.Resource)}

@@ -55,12 +55,15 @@ func contain(c *Config, fds []int) *StepError {
 	if err != nil {
 		return err
 	}
-	// (namespaces, then mounts / chroot, go here)
-	if err := setRlimits(c.Rlimits); err != nil {
+	// The namespaces exist already: the launcher cloned this stage into them.
+	mac, err := openMAC(c) // while /proc is still reachable
+	if err != nil {
 		return err
 	}
-	if err := enterDir(c.Dir); err != nil {
-		return err
+	for _, step := range []func(*Config) *StepError{setupMounts, setHostname, raiseLoopback, setRlimits, enterDir} {
+		if err := step(c); err != nil {
+			return err
+		}
 	}
 	argv, envv, err := execArgs(c)
 	if err != nil {
@@ -74,7 +77,17 @@ func contain(c *Config, fds []int) *StepError {
 	if err := awaitGo(); err != nil {
 		return err
 	}
-	// (capabilities, no_new_privs, Landlock, seccomp go here)
+	if err := setCaps(c); err != nil {
+		return err
+	}
+	if err := applyMAC(mac, c); err != nil {
+		return err
+	}
+	for _, step := range []func(*Config) *StepError{setNoNewPrivs, restrictLandlock, installSeccomp} {
+		if err := step(c); err != nil {
+			return err
+		}
+	}
 	return execTarget(exe, script, argv, envv)
 }
 
@@ -192,7 +205,8 @@ func arrangeFDs(fds []int, script bool) (int, *StepError) {
 }
 
 // enterDir changes to the launch's working directory.
-func enterDir(dir string) *StepError {
+func enterDir(c *Config) *StepError {
+	dir := c.Dir
 	if dir == "" {
 		return nil
 	}

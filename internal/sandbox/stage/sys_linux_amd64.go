@@ -4,20 +4,36 @@ import _ "unsafe" // for go:linkname
 
 // System call numbers (linux/amd64).
 const (
-	nrRead          = 0
-	nrWrite         = 1
-	nrClose         = 3
-	nrRtSigprocmask = 14
-	nrFcntl         = 72
-	nrChdir         = 80
-	nrGetdents64    = 217
-	nrExitGroup     = 231
-	nrOpenat        = 257
-	nrDup3          = 292
-	nrRecvmsg       = 47
-	nrPrlimit64     = 302
-	nrExecveat      = 322
-	nrCloseRange    = 436
+	nrRead                  = 0
+	nrWrite                 = 1
+	nrClose                 = 3
+	nrRtSigprocmask         = 14
+	nrFcntl                 = 72
+	nrChdir                 = 80
+	nrGetdents64            = 217
+	nrExitGroup             = 231
+	nrOpenat                = 257
+	nrDup3                  = 292
+	nrRecvmsg               = 47
+	nrPrlimit64             = 302
+	nrExecveat              = 322
+	nrCloseRange            = 436
+	nrMount                 = 165
+	nrUmount2               = 166
+	nrPivotRoot             = 155
+	nrChroot                = 161
+	nrSethostname           = 170
+	nrSocket                = 41
+	nrIoctl                 = 16
+	nrPrctl                 = 157
+	nrCapget                = 125
+	nrCapset                = 126
+	nrSeccomp               = 317
+	nrFchdir                = 81
+	nrMountSetattr          = 442
+	nrLandlockCreateRuleset = 444
+	nrLandlockAddRule       = 445
+	nrLandlockRestrictSelf  = 446
 )
 
 // rawSyscall6 enters the kernel directly (sys_linux_amd64.s).

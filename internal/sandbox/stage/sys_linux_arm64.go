@@ -4,20 +4,36 @@ import _ "unsafe" // for go:linkname
 
 // System call numbers (linux/arm64).
 const (
-	nrDup3          = 24
-	nrFcntl         = 25
-	nrChdir         = 49
-	nrOpenat        = 56
-	nrClose         = 57
-	nrGetdents64    = 61
-	nrRead          = 63
-	nrWrite         = 64
-	nrExitGroup     = 94
-	nrRtSigprocmask = 135
-	nrRecvmsg       = 212
-	nrPrlimit64     = 261
-	nrExecveat      = 281
-	nrCloseRange    = 436
+	nrDup3                  = 24
+	nrFcntl                 = 25
+	nrChdir                 = 49
+	nrOpenat                = 56
+	nrClose                 = 57
+	nrGetdents64            = 61
+	nrRead                  = 63
+	nrWrite                 = 64
+	nrExitGroup             = 94
+	nrRtSigprocmask         = 135
+	nrRecvmsg               = 212
+	nrPrlimit64             = 261
+	nrExecveat              = 281
+	nrCloseRange            = 436
+	nrMount                 = 40
+	nrUmount2               = 39
+	nrPivotRoot             = 41
+	nrChroot                = 51
+	nrSethostname           = 161
+	nrSocket                = 198
+	nrIoctl                 = 29
+	nrPrctl                 = 167
+	nrCapget                = 90
+	nrCapset                = 91
+	nrSeccomp               = 277
+	nrFchdir                = 50
+	nrMountSetattr          = 442
+	nrLandlockCreateRuleset = 444
+	nrLandlockAddRule       = 445
+	nrLandlockRestrictSelf  = 446
 )
 
 // rawSyscall6 enters the kernel directly (sys_linux_arm64.s).

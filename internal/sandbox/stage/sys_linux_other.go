@@ -7,20 +7,36 @@ import "golang.org/x/sys/unix"
 // On other architectures the stage uses x/sys/unix: correct, but it is
 // initialised later in the program (after unix and its dependencies).
 const (
-	nrRead          = unix.SYS_READ
-	nrWrite         = unix.SYS_WRITE
-	nrClose         = unix.SYS_CLOSE
-	nrRtSigprocmask = unix.SYS_RT_SIGPROCMASK
-	nrFcntl         = unix.SYS_FCNTL
-	nrChdir         = unix.SYS_CHDIR
-	nrGetdents64    = unix.SYS_GETDENTS64
-	nrExitGroup     = unix.SYS_EXIT_GROUP
-	nrOpenat        = unix.SYS_OPENAT
-	nrDup3          = unix.SYS_DUP3
-	nrRecvmsg       = unix.SYS_RECVMSG
-	nrPrlimit64     = unix.SYS_PRLIMIT64
-	nrExecveat      = unix.SYS_EXECVEAT
-	nrCloseRange    = unix.SYS_CLOSE_RANGE
+	nrRead                  = unix.SYS_READ
+	nrWrite                 = unix.SYS_WRITE
+	nrClose                 = unix.SYS_CLOSE
+	nrRtSigprocmask         = unix.SYS_RT_SIGPROCMASK
+	nrFcntl                 = unix.SYS_FCNTL
+	nrChdir                 = unix.SYS_CHDIR
+	nrGetdents64            = unix.SYS_GETDENTS64
+	nrExitGroup             = unix.SYS_EXIT_GROUP
+	nrOpenat                = unix.SYS_OPENAT
+	nrDup3                  = unix.SYS_DUP3
+	nrRecvmsg               = unix.SYS_RECVMSG
+	nrPrlimit64             = unix.SYS_PRLIMIT64
+	nrExecveat              = unix.SYS_EXECVEAT
+	nrCloseRange            = unix.SYS_CLOSE_RANGE
+	nrMount                 = unix.SYS_MOUNT
+	nrUmount2               = unix.SYS_UMOUNT2
+	nrPivotRoot             = unix.SYS_PIVOT_ROOT
+	nrChroot                = unix.SYS_CHROOT
+	nrSethostname           = unix.SYS_SETHOSTNAME
+	nrSocket                = unix.SYS_SOCKET
+	nrIoctl                 = unix.SYS_IOCTL
+	nrPrctl                 = unix.SYS_PRCTL
+	nrCapget                = unix.SYS_CAPGET
+	nrCapset                = unix.SYS_CAPSET
+	nrSeccomp               = unix.SYS_SECCOMP
+	nrFchdir                = unix.SYS_FCHDIR
+	nrMountSetattr          = unix.SYS_MOUNT_SETATTR
+	nrLandlockCreateRuleset = unix.SYS_LANDLOCK_CREATE_RULESET
+	nrLandlockAddRule       = unix.SYS_LANDLOCK_ADD_RULE
+	nrLandlockRestrictSelf  = unix.SYS_LANDLOCK_RESTRICT_SELF
 )
 
 func rawSyscall6(num, a1, a2, a3, a4, a5, a6 uintptr) (r1, errno uintptr) {

@@ -1,0 +1,32 @@
+//go:build !linux
+
+package config
+
+import (
+	"errors"
+	"runtime"
+
+	"github.com/mcp-process/mcp-process/internal/errcode"
+)
+
+// otherHost reports every kernel layer unavailable.
+type otherHost struct{}
+
+func notLinux() error { return errors.New("this is " + runtime.GOOS + ", not Linux") }
+
+func (otherHost) root() bool             { return false }
+func (otherHost) namespace(string) error { return notLinux() }
+func (otherHost) mountSetattr() error    { return notLinux() }
+func (otherHost) seccomp() error         { return notLinux() }
+func (otherHost) landlock() (int, error) { return 0, notLinux() }
+func (otherHost) mac() (string, error)   { return "", notLinux() }
+
+// LandlockABI reports Landlock unavailable.
+func LandlockABI() (int, error) { return 0, notLinux() }
+
+// MACExec reports MAC unavailable.
+func MACExec(profile string) (path, value string, err error) {
+	return "", "", errcode.Fail(errcode.LayerUnavailable, "mac", "set enableMAC to false", "enableMAC: this is %s, not Linux", runtime.GOOS)
+}
+
+var host hostProbe = otherHost{}

@@ -1,0 +1,147 @@
+package sandbox
+
+import (
+	"path/filepath"
+	"strings"
+
+	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/sandbox/seccomp"
+)
+
+// Layers every child gets besides the ones above (Linux).
+const (
+	LayerNoNewPrivs   = "no-new-privs"
+	LayerCapabilities = "capabilities"
+)
+
+// Isolation is the server-wide isolation every child gets (SPEC 3.10,
+// 3.15): it comes from the configuration, fixed at start, so warm stages
+// are cloned with it before any launch. The zero value isolates nothing
+// beyond what every child gets (no_new_privs, and no capabilities but
+// KeepCaps for a root server).
+type Isolation struct {
+	// Namespaces are the new namespaces of each child. A new PID
+	// namespace gets its own /proc; pid, Root and ReadOnly imply a
+	// private mount namespace even when Namespaces.Mount is false.
+	Namespaces config.Namespaces
+	// Root, if set, is the child's root directory (pivot_root), a host
+	// path; the launch's Dir is then a path inside it.
+	Root string
+	// ReadOnly makes every mount read-only, with a private tmpfs /tmp of
+	// TmpfsMB MiB (0: the kernel's default) and WritablePaths writable.
+	ReadOnly bool
+	TmpfsMB  int64
+	// WritablePaths stay writable under ReadOnly and Landlock (paths
+	// inside Root when it is set).
+	WritablePaths []string
+	// Landlock restricts writes to the working directory, /tmp and
+	// WritablePaths.
+	Landlock bool
+	// KeepCaps is the capability mask (bit N = capability N) children
+	// keep: keepCapabilities minus dropCapabilities (drop wins).
+	KeepCaps uint64
+	// SeccompProfile names the filter and Seccomp is its program (a
+	// struct sock_filter array), installed last; empty: none.
+	SeccompProfile string
+	Seccomp        []byte
+	// MACPath and MACValue: the init stage writes MACValue to MACPath
+	// (AppArmor's or SELinux's exec attribute) before the exec.
+	MACPath, MACValue string
+
+	err error // set by IsolationFor when the isolation cannot be built: every launch fails with it
+}
+
+// mountNS reports whether the stage needs a mount namespace of its own.
+func (iso *Isolation) mountNS() bool {
+	return iso.Namespaces.Mount || iso.Namespaces.PID || iso.Root != "" || iso.ReadOnly
+}
+
+// IsolationFor builds the isolation that c asks for. On error (an unknown
+// capability, a seccomp program that cannot be built, no MAC module) the
+// returned Isolation makes every launch fail with that error: a launcher
+// never runs a child with less isolation than configured.
+func IsolationFor(c *config.Config) (Isolation, error) {
+	var iso Isolation
+	fail := func(err error) (Isolation, error) {
+		iso.err = err
+		return iso, err
+	}
+	if c.EnableNamespaces {
+		iso.Namespaces = c.Namespaces
+	}
+	if c.EnableChroot {
+		iso.Root = filepath.Clean(c.ChrootDirectory)
+	}
+	iso.ReadOnly = c.ReadOnlyFilesystem
+	if iso.ReadOnly {
+		iso.TmpfsMB = c.TmpfsSize
+	}
+	iso.Landlock = c.Landlock
+	if iso.ReadOnly || iso.Landlock {
+		for _, p := range c.WritablePaths {
+			iso.WritablePaths = append(iso.WritablePaths, filepath.Clean(p))
+		}
+	}
+	keep, bad := config.CapabilityMask(c.KeepCapabilities)
+	if bad == "" {
+		var drop uint64
+		drop, bad = config.CapabilityMask(c.DropCapabilities)
+		keep &^= drop
+	}
+	if bad != "" {
+		return fail(errcode.Fail(errcode.InvalidInput, LayerCapabilities, "use names such as CAP_NET_BIND_SERVICE, or ALL",
+			"unknown capability %q", bad))
+	}
+	iso.KeepCaps = keep
+	if c.EnableSeccomp {
+		prog, err := seccomp.Program(c.SeccompProfile)
+		if err != nil {
+			return fail(err)
+		}
+		iso.SeccompProfile, iso.Seccomp = c.SeccompProfile, prog
+	}
+	if c.EnableMAC {
+		path, value, err := config.MACExec(c.MacProfile)
+		if err != nil {
+			return fail(err)
+		}
+		iso.MACPath, iso.MACValue = path, value
+	}
+	return iso, nil
+}
+
+// Layers names the isolation layers iso adds to every child, for reports
+// (process_get_policy, doctor, a launch's sandbox field).
+func (iso *Isolation) Layers() []string {
+	var l []string
+	var ns []string
+	for _, n := range []struct {
+		on   bool
+		name string
+	}{{iso.Namespaces.User, "user"}, {iso.Namespaces.PID, "pid"}, {iso.mountNS(), "mount"},
+		{iso.Namespaces.Network, "network"}, {iso.Namespaces.UTS, "uts"}, {iso.Namespaces.IPC, "ipc"}} {
+		if n.on {
+			ns = append(ns, n.name)
+		}
+	}
+	if len(ns) > 0 {
+		l = append(l, "namespaces ("+strings.Join(ns, ", ")+")")
+	}
+	if iso.Root != "" {
+		l = append(l, "chroot ("+iso.Root+")")
+	}
+	if iso.ReadOnly {
+		l = append(l, "read-only filesystem")
+	}
+	if iso.Landlock {
+		l = append(l, "landlock")
+	}
+	if iso.Seccomp != nil {
+		l = append(l, "seccomp ("+iso.SeccompProfile+")")
+	}
+	if iso.MACPath != "" {
+		l = append(l, "mac ("+iso.MACValue+")")
+	}
+	return l
+}

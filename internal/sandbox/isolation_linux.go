@@ -1,0 +1,109 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
+)
+
+// userRangeSize is how many ids a root server maps into a child's user
+// namespace (inside 0..65535).
+const userRangeSize = 65536
+
+// fallbackHostID is the first host id of that range when /etc/subuid (or
+// /etc/subgid) gives root none: far above any real account.
+const fallbackHostID = 1 << 31
+
+// subordinate returns root's first subordinate id range of at least
+// userRangeSize ids from file (/etc/subuid or /etc/subgid), else the
+// fallback range.
+func subordinate(file string) int {
+	f, err := os.Open(file)
+	if err != nil {
+		return fallbackHostID
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		parts := strings.Split(strings.TrimSpace(sc.Text()), ":")
+		if len(parts) != 3 || (parts[0] != "root" && parts[0] != "0") {
+			continue
+		}
+		start, err1 := strconv.Atoi(parts[1])
+		count, err2 := strconv.Atoi(parts[2])
+		if err1 == nil && err2 == nil && start > 0 && count >= userRangeSize {
+			return start
+		}
+	}
+	return fallbackHostID
+}
+
+// sysProcAttr is how every stage is cloned: its own process group,
+// SIGKILL when the launcher thread dies, and the namespaces of iso. With a
+// user namespace the stage is root inside (it needs that for its mounts,
+// host name and loopback); outside it is, for a root server, an id of an
+// unused range (root's subordinate ids, else 2^31...), so that not even
+// root inside is anybody on the host, and for an unprivileged server the
+// server's own uid and gid (the only ids it may map).
+func (iso *Isolation) sysProcAttr() *syscall.SysProcAttr {
+	sys := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	ns := iso.Namespaces
+	for _, f := range []struct {
+		on   bool
+		flag uintptr
+	}{{ns.User, syscall.CLONE_NEWUSER}, {ns.PID, syscall.CLONE_NEWPID}, {iso.mountNS(), syscall.CLONE_NEWNS},
+		{ns.Network, syscall.CLONE_NEWNET}, {ns.UTS, syscall.CLONE_NEWUTS}, {ns.IPC, syscall.CLONE_NEWIPC}} {
+		if f.on {
+			sys.Cloneflags |= f.flag
+		}
+	}
+	if ns.User {
+		if os.Geteuid() == 0 {
+			sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: subordinate("/etc/subuid"), Size: userRangeSize}}
+			sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: subordinate("/etc/subgid"), Size: userRangeSize}}
+			sys.GidMappingsEnableSetgroups = true
+			// No supplementary groups: the server's (root's) would follow the child.
+			sys.Credential = &syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{}}
+		} else {
+			sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
+			sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
+			sys.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
+		}
+	}
+	return sys
+}
+
+// apply adds iso's steps to a stage config.
+func (iso *Isolation) apply(c *stage.Config) {
+	c.Flags |= stage.FlagCaps
+	c.CapKeep = iso.KeepCaps
+	if iso.mountNS() {
+		c.Flags |= stage.FlagMountNS
+	}
+	if iso.Namespaces.PID {
+		c.Flags |= stage.FlagProc
+	}
+	if iso.Namespaces.Network {
+		c.Flags |= stage.FlagLoopback
+	}
+	if iso.Namespaces.UTS {
+		c.Hostname = stage.Hostname
+	}
+	c.Root = iso.Root
+	if iso.ReadOnly {
+		c.Flags |= stage.FlagReadOnly
+		c.TmpfsMB = uint64(iso.TmpfsMB)
+	}
+	if iso.Landlock {
+		c.Flags |= stage.FlagLandlock
+	}
+	c.Writable = iso.WritablePaths
+	c.Seccomp = iso.Seccomp
+	c.MACPath, c.MACValue = iso.MACPath, iso.MACValue
+}

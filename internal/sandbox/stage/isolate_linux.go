@@ -1,0 +1,469 @@
+//go:build linux
+
+package stage
+
+import (
+	"runtime"
+	"unsafe"
+)
+
+// The isolation steps of contain(). The namespaces themselves are created
+// by the launcher when it clones the stage (clone flags, user namespace
+// maps); these functions do what must happen inside them. Every function
+// runs on the stage's main thread (the runtime keeps the main goroutine
+// there during package initialisation), which is the thread that execs:
+// per-thread attributes (capabilities, no_new_privs, Landlock domain,
+// seccomp filter, LSM exec attribute) set here are the target's.
+
+const (
+	msRdonly    = 0x1
+	msNosuid    = 0x2
+	msNodev     = 0x4
+	msNoexec    = 0x8
+	msRemount   = 0x20
+	msBind      = 0x1000
+	msRec       = 0x4000
+	msPrivate   = 1 << 18
+	mntDetach   = 2
+	atRecursive = 0x8000
+	mountAttrRO = 0x1
+	oPath       = 0x200000
+	oWronly     = 0x1
+
+	prCapbsetDrop     = 24
+	prSetNoNewPrivs   = 38
+	prCapAmbient      = 47
+	prCapAmbientRaise = 2
+	prCapAmbientClear = 4
+	capSetpcap        = 8
+	capVersion3       = 0x20080522
+
+	afInet       = 2
+	sockDgram    = 2
+	sockCloexec  = 0x80000
+	siocgifflags = 0x8913
+	siocsifflags = 0x8914
+	iffUp        = 0x1
+
+	seccompSetModeFilter = 1
+
+	landlockCreateRulesetVersion = 1
+	landlockRulePathBeneath      = 1
+)
+
+// openMAC opens the LSM's exec attribute early, while /proc is the
+// stage's (a chroot may have none); the value is written later.
+func openMAC(c *Config) (int, *StepError) {
+	if c.MACPath == "" {
+		return -1, nil
+	}
+	fd, e := sysOpen(c.MACPath, oWronly|oCLOEXEC)
+	if e != 0 {
+		return -1, &StepError{Step: StepMAC, Errno: e, Detail: "open " + c.MACPath}
+	}
+	return fd, nil
+}
+
+// applyMAC writes the profile / context the exec switches to.
+func applyMAC(fd int, c *Config) *StepError {
+	if fd < 0 {
+		return nil
+	}
+	b := []byte(c.MACValue)
+	n, e := sysWrite(fd, b)
+	sysClose(fd)
+	if e != 0 || n != len(b) {
+		return &StepError{Step: StepMAC, Errno: e, Detail: "write " + c.MACValue + " to " + c.MACPath}
+	}
+	return nil
+}
+
+func sysMount(src, target, fstype string, flags uintptr, data string) uintptr {
+	var ps, pt, pf, pd *byte
+	if src != "" {
+		ps = &cstring(src)[0]
+	}
+	pt = &cstring(target)[0]
+	if fstype != "" {
+		pf = &cstring(fstype)[0]
+	}
+	if data != "" {
+		pd = &cstring(data)[0]
+	}
+	_, e := rawSyscall6(nrMount, uintptr(unsafe.Pointer(ps)), uintptr(unsafe.Pointer(pt)),
+		uintptr(unsafe.Pointer(pf)), flags, uintptr(unsafe.Pointer(pd)), 0)
+	runtime.KeepAlive(ps)
+	runtime.KeepAlive(pt)
+	runtime.KeepAlive(pf)
+	runtime.KeepAlive(pd)
+	return e
+}
+
+// mountAttr is struct mount_attr (mount_setattr(2), Linux 5.12).
+type mountAttr struct {
+	set, clr, propagation, userns uint64
+}
+
+func sysMountSetattr(path string, flags uintptr, attr *mountAttr) uintptr {
+	p := cstring(path)
+	_, e := rawSyscall6(nrMountSetattr, atFDCWD, uintptr(unsafe.Pointer(&p[0])), flags,
+		uintptr(unsafe.Pointer(attr)), unsafe.Sizeof(*attr), 0)
+	runtime.KeepAlive(p)
+	runtime.KeepAlive(attr)
+	return e
+}
+
+func mountErr(e uintptr, detail string) *StepError {
+	return &StepError{Step: StepMounts, Errno: e, Detail: detail}
+}
+
+// join returns root+p for an absolute p ("/" root: p).
+func join(root, p string) string {
+	if root == "" || root == "/" {
+		return p
+	}
+	if p == "/" {
+		return root
+	}
+	return root + p
+}
+
+// setupMounts prepares the filesystem the target sees, in the stage's own
+// mount namespace: everything private (nothing propagates back to the
+// host), then a fresh /proc for a new PID namespace, the read-only
+// filesystem with its private /tmp and writable paths, and the new root.
+func setupMounts(c *Config) *StepError {
+	if c.Flags&FlagMountNS == 0 {
+		return nil
+	}
+	if e := sysMount("", "/", "", msRec|msPrivate, ""); e != 0 {
+		return mountErr(e, "make every mount private")
+	}
+	root := "/"
+	if c.Root != "" {
+		root = c.Root
+		// A mount point of its own, so that pivot_root can use it.
+		if e := sysMount(root, root, "", msBind|msRec, ""); e != 0 {
+			return mountErr(e, "bind the jail "+root+" onto itself")
+		}
+	}
+	if c.Flags&FlagReadOnly != 0 {
+		// Writable paths become mounts of their own first, so that they
+		// can be made writable again after the recursive read-only pass.
+		for _, w := range c.Writable {
+			p := join(root, w)
+			if e := sysMount(p, p, "", msBind|msRec, ""); e != 0 {
+				return mountErr(e, "bind the writable path "+p+" onto itself")
+			}
+		}
+		ro := mountAttr{set: mountAttrRO}
+		if e := sysMountSetattr(root, atRecursive, &ro); e != 0 {
+			return mountErr(e, "make every mount under "+root+" read-only (mount_setattr, Linux 5.12+)")
+		}
+		rw := mountAttr{clr: mountAttrRO}
+		for _, w := range c.Writable {
+			p := join(root, w)
+			if e := sysMountSetattr(p, atRecursive, &rw); e != 0 {
+				return mountErr(e, "make the writable path "+p+" writable again")
+			}
+		}
+		opts := "mode=1777"
+		if c.TmpfsMB > 0 {
+			opts += ",size=" + utoa(c.TmpfsMB) + "m"
+		}
+		tmp := join(root, "/tmp")
+		if e := sysMount("tmpfs", tmp, "tmpfs", msNosuid|msNodev, opts); e != 0 {
+			return mountErr(e, "mount a private tmpfs on "+tmp)
+		}
+	}
+	if c.Flags&FlagProc != 0 {
+		proc := join(root, "/proc")
+		if e := sysMount("proc", proc, "proc", msNosuid|msNoexec|msNodev, ""); e != 0 {
+			return mountErr(e, "mount a fresh /proc on "+proc)
+		}
+	}
+	if c.Root != "" {
+		return enterRoot(c.Root)
+	}
+	return nil
+}
+
+// enterRoot makes root the root directory: pivot_root(".", ".") stacks the
+// old root on the new one, and detaching it leaves nothing of the host
+// reachable (the trick needs no put_old directory, so it works in a
+// read-only jail). Where pivot_root is refused, chroot.
+func enterRoot(root string) *StepError {
+	if e := sysChdir(root); e != 0 {
+		return mountErr(e, "chdir into the jail "+root)
+	}
+	dot := cstring(".")
+	_, e := rawSyscall6(nrPivotRoot, uintptr(unsafe.Pointer(&dot[0])), uintptr(unsafe.Pointer(&dot[0])), 0, 0, 0, 0)
+	if e == 0 {
+		_, e = rawSyscall6(nrUmount2, uintptr(unsafe.Pointer(&dot[0])), mntDetach, 0, 0, 0, 0)
+		runtime.KeepAlive(dot)
+		if e != 0 {
+			return mountErr(e, "detach the old root")
+		}
+	} else {
+		_, e = rawSyscall6(nrChroot, uintptr(unsafe.Pointer(&dot[0])), 0, 0, 0, 0, 0)
+		runtime.KeepAlive(dot)
+		if e != 0 {
+			return mountErr(e, "chroot "+root)
+		}
+	}
+	if e := sysChdir("/"); e != 0 {
+		return mountErr(e, "chdir / in the jail")
+	}
+	return nil
+}
+
+// setHostname names the new UTS namespace.
+func setHostname(c *Config) *StepError {
+	if c.Hostname == "" {
+		return nil
+	}
+	b := []byte(c.Hostname)
+	_, e := rawSyscall6(nrSethostname, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0, 0, 0, 0)
+	runtime.KeepAlive(b)
+	if e != 0 {
+		return &StepError{Step: StepHostname, Errno: e, Detail: "sethostname " + c.Hostname}
+	}
+	return nil
+}
+
+// ifreq is struct ifreq as SIOCGIFFLAGS/SIOCSIFFLAGS use it.
+type ifreq struct {
+	name  [16]byte
+	flags uint16
+	_     [22]byte
+}
+
+// raiseLoopback brings lo up in the new network namespace (it starts down).
+func raiseLoopback(c *Config) *StepError {
+	if c.Flags&FlagLoopback == 0 {
+		return nil
+	}
+	s, e := rawSyscall6(nrSocket, afInet, sockDgram|sockCloexec, 0, 0, 0, 0)
+	if e != 0 {
+		return &StepError{Step: StepLoopback, Errno: e, Detail: "socket"}
+	}
+	defer sysClose(int(s))
+	var r ifreq
+	copy(r.name[:], "lo")
+	if _, e := rawSyscall6(nrIoctl, s, siocgifflags, uintptr(unsafe.Pointer(&r)), 0, 0, 0); e != 0 {
+		return &StepError{Step: StepLoopback, Errno: e, Detail: "SIOCGIFFLAGS lo"}
+	}
+	r.flags |= iffUp
+	if _, e := rawSyscall6(nrIoctl, s, siocsifflags, uintptr(unsafe.Pointer(&r)), 0, 0, 0); e != 0 {
+		return &StepError{Step: StepLoopback, Errno: e, Detail: "SIOCSIFFLAGS lo up"}
+	}
+	runtime.KeepAlive(&r)
+	return nil
+}
+
+type capHeader struct {
+	version uint32
+	pid     int32
+}
+
+type capData struct {
+	effective, permitted, inheritable uint32
+}
+
+// setCaps leaves the target exactly the capabilities of c.CapKeep that the
+// stage has: everything else leaves the bounding set (when the stage holds
+// CAP_SETPCAP, as a root server's or a user namespace's stage does; without
+// it the stage has no capability to give anyway, and no_new_privs keeps
+// execve from granting any), the ambient set is cleared, then effective,
+// permitted and inheritable are set to the kept ones, which are raised in
+// the ambient set so that they survive execve for any uid.
+func setCaps(c *Config) *StepError {
+	if c.Flags&FlagCaps == 0 {
+		return nil
+	}
+	h := capHeader{version: capVersion3}
+	var d [2]capData
+	if _, e := rawSyscall6(nrCapget, uintptr(unsafe.Pointer(&h)), uintptr(unsafe.Pointer(&d[0])), 0, 0, 0, 0); e != 0 {
+		return &StepError{Step: StepCaps, Errno: e, Detail: "capget"}
+	}
+	eff := uint64(d[0].effective) | uint64(d[1].effective)<<32
+	perm := uint64(d[0].permitted) | uint64(d[1].permitted)<<32
+	if eff&(1<<capSetpcap) != 0 {
+		for cp := uintptr(0); cp < 64; cp++ {
+			if c.CapKeep&(1<<cp) != 0 {
+				continue
+			}
+			if _, e := rawSyscall6(nrPrctl, prCapbsetDrop, cp, 0, 0, 0, 0); e != 0 {
+				if e == eINVAL {
+					break // past the kernel's last capability
+				}
+				return &StepError{Step: StepCaps, Errno: e, Detail: "drop capability " + utoa(uint64(cp)) + " from the bounding set"}
+			}
+		}
+	}
+	if _, e := rawSyscall6(nrPrctl, prCapAmbient, prCapAmbientClear, 0, 0, 0, 0); e != 0 && e != eINVAL {
+		return &StepError{Step: StepCaps, Errno: e, Detail: "clear the ambient set"}
+	}
+	keep := c.CapKeep & perm
+	for i := range d {
+		v := uint32(keep >> (32 * i))
+		d[i] = capData{effective: v, permitted: v, inheritable: v}
+	}
+	h = capHeader{version: capVersion3}
+	if _, e := rawSyscall6(nrCapset, uintptr(unsafe.Pointer(&h)), uintptr(unsafe.Pointer(&d[0])), 0, 0, 0, 0); e != 0 {
+		return &StepError{Step: StepCaps, Errno: e, Detail: "capset"}
+	}
+	runtime.KeepAlive(&h)
+	runtime.KeepAlive(&d)
+	for cp := uintptr(0); cp < 64; cp++ {
+		if keep&(1<<cp) == 0 {
+			continue
+		}
+		if _, e := rawSyscall6(nrPrctl, prCapAmbient, prCapAmbientRaise, cp, 0, 0, 0); e != 0 {
+			return &StepError{Step: StepCaps, Errno: e, Detail: "raise capability " + utoa(uint64(cp)) + " in the ambient set"}
+		}
+	}
+	return nil
+}
+
+// setNoNewPrivs: execve never grants privileges again (setuid bits and
+// file capabilities are inert). Every launch, whatever the config.
+func setNoNewPrivs(*Config) *StepError {
+	if _, e := rawSyscall6(nrPrctl, prSetNoNewPrivs, 1, 0, 0, 0, 0); e != 0 {
+		return &StepError{Step: StepNoNewPrivs, Errno: e, Detail: "prctl(PR_SET_NO_NEW_PRIVS)"}
+	}
+	return nil
+}
+
+// Landlock filesystem rights (linux/landlock.h).
+const (
+	llWriteFile  = 1 << 1
+	llRemoveDir  = 1 << 4
+	llRemoveFile = 1 << 5
+	llMakeChar   = 1 << 6
+	llMakeDir    = 1 << 7
+	llMakeReg    = 1 << 8
+	llMakeSock   = 1 << 9
+	llMakeFifo   = 1 << 10
+	llMakeBlock  = 1 << 11
+	llMakeSym    = 1 << 12
+	llRefer      = 1 << 13 // ABI 2
+	llTruncate   = 1 << 14 // ABI 3
+)
+
+// LandlockWriteRights are the write rights handled at Landlock ABI abi
+// (reads and executes are never restricted).
+func LandlockWriteRights(abi int) uint64 {
+	r := uint64(llWriteFile | llRemoveDir | llRemoveFile | llMakeChar | llMakeDir | llMakeReg |
+		llMakeSock | llMakeFifo | llMakeBlock | llMakeSym)
+	if abi >= 2 {
+		r |= llRefer
+	}
+	if abi >= 3 {
+		r |= llTruncate
+	}
+	return r
+}
+
+// landlockDevices are device files any program may open for writing.
+var landlockDevices = []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/tty", "/dev/random", "/dev/urandom"}
+
+// restrictLandlock confines writes to the working directory, /tmp, the
+// writable paths and the harmless devices; reads stay allowed everywhere.
+func restrictLandlock(c *Config) *StepError {
+	if c.Flags&FlagLandlock == 0 {
+		return nil
+	}
+	abi, e := rawSyscall6(nrLandlockCreateRuleset, 0, 0, landlockCreateRulesetVersion, 0, 0, 0)
+	if e != 0 {
+		return &StepError{Step: StepLandlock, Errno: e, Detail: "Landlock is not available (landlock_create_ruleset version probe)"}
+	}
+	handled := LandlockWriteRights(int(abi))
+	attr := handled // struct landlock_ruleset_attr: handled_access_fs first
+	rs, e := rawSyscall6(nrLandlockCreateRuleset, uintptr(unsafe.Pointer(&attr)), 8, 0, 0, 0, 0)
+	runtime.KeepAlive(&attr)
+	if e != 0 {
+		return &StepError{Step: StepLandlock, Errno: e, Detail: "landlock_create_ruleset"}
+	}
+	defer sysClose(int(rs))
+	dir := c.Dir
+	if dir == "" {
+		dir = "."
+	}
+	type rule struct {
+		path     string
+		required bool
+	}
+	rules := []rule{{dir, true}, {"/tmp", false}}
+	for _, w := range c.Writable {
+		rules = append(rules, rule{w, true})
+	}
+	for _, d := range landlockDevices {
+		rules = append(rules, rule{d, false})
+	}
+	for _, r := range rules {
+		fd, e := sysOpen(r.path, oPath|oCLOEXEC)
+		if e != 0 {
+			if !r.required {
+				continue
+			}
+			return &StepError{Step: StepLandlock, Errno: e, Detail: "open " + r.path}
+		}
+		e = landlockAddRule(int(rs), fd, handled)
+		if e == eINVAL { // not a directory: only the rights that apply to files
+			e = landlockAddRule(int(rs), fd, handled&(llWriteFile|llTruncate))
+		}
+		sysClose(fd)
+		if e != 0 {
+			return &StepError{Step: StepLandlock, Errno: e, Detail: "landlock_add_rule " + r.path}
+		}
+	}
+	if _, e := rawSyscall6(nrLandlockRestrictSelf, rs, 0, 0, 0, 0, 0); e != 0 {
+		return &StepError{Step: StepLandlock, Errno: e, Detail: "landlock_restrict_self"}
+	}
+	return nil
+}
+
+// landlockAddRule adds a path_beneath rule (the struct is packed: u64
+// allowed_access, s32 parent_fd).
+func landlockAddRule(ruleset, fd int, allowed uint64) uintptr {
+	var a [12]byte
+	for i := 0; i < 8; i++ {
+		a[i] = byte(allowed >> (8 * i))
+	}
+	for i := 0; i < 4; i++ {
+		a[8+i] = byte(uint32(fd) >> (8 * i))
+	}
+	_, e := rawSyscall6(nrLandlockAddRule, uintptr(ruleset), landlockRulePathBeneath, uintptr(unsafe.Pointer(&a[0])), 0, 0, 0)
+	runtime.KeepAlive(&a)
+	return e
+}
+
+// sockFprog is struct sock_fprog.
+type sockFprog struct {
+	len    uint16
+	filter *byte
+}
+
+// installSeccomp installs the filter, the last step before execve. It
+// applies to this thread, the one that execs (the stage's other runtime
+// threads end with the exec), so the target runs under it.
+func installSeccomp(c *Config) *StepError {
+	if len(c.Seccomp) == 0 {
+		return nil
+	}
+	if len(c.Seccomp)%8 != 0 || len(c.Seccomp)/8 > 4096 {
+		return &StepError{Step: StepSeccomp, Errno: eINVAL, Detail: "malformed filter of " + utoa(uint64(len(c.Seccomp))) + " bytes"}
+	}
+	// struct sock_filter needs 4-byte alignment; the decoded bytes may not have it.
+	prog := make([]uint64, len(c.Seccomp)/8)
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&prog[0])), len(c.Seccomp)), c.Seccomp)
+	p := sockFprog{len: uint16(len(prog)), filter: (*byte)(unsafe.Pointer(&prog[0]))}
+	_, e := rawSyscall6(nrSeccomp, seccompSetModeFilter, 0, uintptr(unsafe.Pointer(&p)), 0, 0, 0)
+	runtime.KeepAlive(&p)
+	runtime.KeepAlive(prog)
+	if e != 0 {
+		return &StepError{Step: StepSeccomp, Errno: e, Detail: "seccomp(SECCOMP_SET_MODE_FILTER)"}
+	}
+	return nil
+}
