@@ -11,6 +11,7 @@ import (
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/policy"
+	"github.com/mcp-process/mcp-process/internal/sandbox"
 	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 	"github.com/mcp-process/mcp-process/internal/supervisor"
 )
@@ -102,7 +103,6 @@ func layerStates(cfg *config.Config, cg *cgroup.Manager) map[string]string {
 		"io":                "enforced",
 		"time-windows":      "enforced",
 		"audit":             "enforced",
-		"no-new-privs":      "enforced (every child)",
 		"resource-limits":   resourceLimitsState(cg),
 	}
 	if !cfg.EnableAuditLog {
@@ -136,6 +136,13 @@ func layerStates(cfg *config.Config, cg *cgroup.Manager) map[string]string {
 		default:
 			m[l.name] = "off (" + l.keys + ")"
 		}
+	}
+	// What every child gets, in the init stage's order.
+	iso, err := sandbox.IsolationFor(cfg)
+	if err != nil {
+		m["isolation"] = "every launch fails: " + err.Error()
+	} else {
+		m["isolation"] = strings.Join(append(iso.Layers(), "capabilities (none for a root server's children unless keepCapabilities)", "no_new_privs"), "; ")
 	}
 	return m
 }

@@ -107,3 +107,19 @@ func (iso *Isolation) apply(c *stage.Config) {
 	c.Seccomp = iso.Seccomp
 	c.MACPath, c.MACValue = iso.MACPath, iso.MACValue
 }
+
+// UserMapping describes how a child's user namespace maps its ids onto the
+// host, for reports (doctor): for a root server, inside 0..65535 onto
+// root's subordinate range (or the fallback range); for an unprivileged
+// server, inside 0 onto the server's own uid/gid.
+func UserMapping() string {
+	if os.Geteuid() != 0 {
+		return "inside uid/gid 0 → the server's own uid " + strconv.Itoa(os.Geteuid()) + " / gid " + strconv.Itoa(os.Getegid())
+	}
+	uid, gid := subordinate("/etc/subuid"), subordinate("/etc/subgid")
+	src := "root's ranges in /etc/subuid and /etc/subgid"
+	if uid == fallbackHostID || gid == fallbackHostID {
+		src = "no range for root in /etc/subuid or /etc/subgid: an unused range from 2^31"
+	}
+	return "inside ids 0..65535 → host uids from " + strconv.Itoa(uid) + ", gids from " + strconv.Itoa(gid) + " (" + src + ")"
+}

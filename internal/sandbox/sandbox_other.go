@@ -67,3 +67,6 @@ func SignalName(sig syscall.Signal) string {
 	}
 	return fmt.Sprintf("SIG%d", int(sig))
 }
+
+// UserMapping: no user namespaces on this platform.
+func UserMapping() string { return "unavailable (not Linux)" }

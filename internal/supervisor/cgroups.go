@@ -144,7 +144,7 @@ func (p *proc) signalTree(sig syscall.Signal) {
 	}
 	pids, _ := p.cg.Procs()
 	for _, pid := range pids {
-		syscall.Kill(pid, sig) // members only: a pid listed in the cgroup is alive
+		killPid(pid, sig) // members only: a pid listed in the cgroup is alive
 	}
 }
 
@@ -201,7 +201,7 @@ func (p *proc) exitReason(st sandbox.ExitState) string {
 		}
 	}
 	if p.spec.Limits.MaxCpuTime > 0 {
-		if st.Signal == syscall.SIGXCPU {
+		if st.Signal == sigXCPU {
 			return ReasonCPUTimeLimit
 		}
 		if st.Signal == syscall.SIGKILL && p.cg != nil {

@@ -1,0 +1,128 @@
+//go:build linux
+
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/sandbox"
+	"github.com/mcp-process/mcp-process/internal/sandbox/seccomp"
+)
+
+// hostFeatures probes the kernel features of SPEC section 1.
+func hostFeatures() []feature {
+	var fs []feature
+	for _, ns := range []struct{ name, file string }{{"user", "user"}, {"pid", "pid"}, {"net", "net"}, {"mount", "mnt"}, {"uts", "uts"}, {"ipc", "ipc"}} {
+		_, err := os.Stat("/proc/self/ns/" + ns.file)
+		d := "/proc/self/ns/" + ns.file
+		if err != nil {
+			d = err.Error()
+		}
+		if ns.name == "user" && err == nil {
+			if b, e := os.ReadFile("/proc/sys/user/max_user_namespaces"); e == nil {
+				d += ", max_user_namespaces=" + strings.TrimSpace(string(b))
+				if strings.TrimSpace(string(b)) == "0" {
+					err = os.ErrPermission
+				}
+			}
+		}
+		fs = append(fs, feature{"namespace:" + ns.name, err == nil, d})
+	}
+	fs = append(fs, cgroupFeatures()...)
+	sc := feature{Name: "seccomp"}
+	sc.Available, sc.Detail = seccomp.Available()
+	if sc.Available && sc.Detail == "" {
+		sc.Detail = "filter mode; profiles " + strings.Join(seccomp.Profiles(), ", ")
+	}
+	fs = append(fs, sc)
+	ll := feature{Name: "landlock"}
+	if abi, err := config.LandlockABI(); err == nil {
+		ll.Available, ll.Detail = true, "ABI "+strconv.Itoa(abi)
+	} else {
+		ll.Detail = err.Error()
+	}
+	fs = append(fs, ll)
+	ms := feature{Name: "mount_setattr", Detail: "read-only filesystem in one call (Linux 5.12+)"}
+	if _, _, errno := unix.Syscall6(unix.SYS_MOUNT_SETATTR, ^uintptr(0), 0, 0, 0, 0, 0); errno != unix.ENOSYS {
+		ms.Available = true
+	} else {
+		ms.Detail = "ENOSYS: readOnlyFilesystem is refused on this kernel"
+	}
+	fs = append(fs, ms)
+	fs = append(fs, feature{"user-namespace-mapping", true, sandbox.UserMapping()})
+	fs = append(fs, feature{"server-root", os.Geteuid() == 0, "euid " + strconv.Itoa(os.Geteuid()) + ": chroot, read-only filesystem and keepCapabilities need root or namespaces.user"})
+	aa := feature{Name: "apparmor", Detail: "/sys/module/apparmor/parameters/enabled not Y"}
+	if b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled"); err == nil && strings.TrimSpace(string(b)) == "Y" {
+		aa.Available, aa.Detail = true, "enabled"
+	}
+	se := feature{Name: "selinux", Detail: "/sys/fs/selinux not mounted"}
+	if _, err := os.Stat("/sys/fs/selinux/enforce"); err == nil {
+		se.Available, se.Detail = true, "/sys/fs/selinux"
+	}
+	capEff := procStatusField("CapEff")
+	chroot := feature{Name: "chroot", Detail: "needs CAP_SYS_CHROOT (or a user namespace)"}
+	if v, err := strconv.ParseUint(capEff, 16, 64); err == nil && v&(1<<unix.CAP_SYS_CHROOT) != 0 {
+		chroot.Available, chroot.Detail = true, "CAP_SYS_CHROOT held"
+	}
+	fs = append(fs, aa, se, chroot, feature{"capabilities", capEff != "", "CapEff=" + capEff + " CapBnd=" + procStatusField("CapBnd")})
+	return fs
+}
+
+func procStatusField(name string) string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// cgroupFeatures reports cgroup v2 (the unified mount and its controllers)
+// and the v1 controllers this host has.
+func cgroupFeatures() []feature {
+	var out []feature
+	for _, mnt := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
+		b, err := os.ReadFile(filepath.Join(mnt, "cgroup.controllers"))
+		if err != nil {
+			continue
+		}
+		ctrl := strings.TrimSpace(string(b))
+		if ctrl == "" {
+			ctrl = "(no controllers)"
+		}
+		_, kerr := os.Stat(filepath.Join(mnt, "cgroup.kill"))
+		d := mnt + " controllers: " + ctrl
+		if kerr == nil {
+			d += "; cgroup.kill available"
+		}
+		out = append(out, feature{"cgroup-v2", true, d})
+		break
+	}
+	if len(out) == 0 {
+		out = append(out, feature{"cgroup-v2", false, "no cgroup2 mount found"})
+	}
+	b, err := os.ReadFile("/proc/cgroups")
+	var v1 []string
+	if err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			fields := strings.Fields(line)
+			if len(fields) == 4 && fields[1] != "0" && fields[3] == "1" {
+				if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", fields[0])); err == nil {
+					v1 = append(v1, fields[0])
+				}
+			}
+		}
+	}
+	out = append(out, feature{"cgroup-v1", len(v1) > 0, "controllers mounted: " + strings.Join(v1, ",")})
+	return out
+}
