@@ -35,7 +35,7 @@ func (s *Server) Close() {
 	s.closeOnce.Do(s.notifier.close)
 }
 
-// ServeStdio serves one MCP session over in/out (os.Stdin/os.Stdout in
+// ServeStdio serves one MCP session over in/out (the process's standard input and output in
 // production) until the client closes its end or ctx is cancelled.
 func (s *Server) ServeStdio(ctx context.Context, in io.ReadCloser, out io.WriteCloser) error {
 	return s.mcp.Run(ctx, &mcp.IOTransport{Reader: in, Writer: out})

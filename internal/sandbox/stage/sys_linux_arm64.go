@@ -1,7 +1,5 @@
 package stage
 
-import _ "unsafe" // for go:linkname
-
 // System call numbers (linux/arm64).
 const (
 	nrDup3                  = 24
@@ -35,27 +33,3 @@ const (
 	nrLandlockAddRule       = 445
 	nrLandlockRestrictSelf  = 446
 )
-
-// rawSyscall6 enters the kernel directly (sys_linux_arm64.s).
-//
-//go:noescape
-func rawSyscall6(num, a1, a2, a3, a4, a5, a6 uintptr) (r1, errno uintptr)
-
-//go:linkname entersyscallblock runtime.entersyscallblock
-func entersyscallblock()
-
-//go:linkname exitsyscall runtime.exitsyscall
-func exitsyscall()
-
-// blockingSyscall6 is rawSyscall6 for a call that may block for long (an
-// idle stage waiting for its launch): the runtime hands the processor off
-// meanwhile, as for any blocking system call, so that its monitor thread
-// sleeps instead of preempting the stage every 10 ms.
-//
-//go:nosplit
-func blockingSyscall6(num, a1, a2, a3, a4, a5, a6 uintptr) (r1, errno uintptr) {
-	entersyscallblock()
-	r1, errno = rawSyscall6(num, a1, a2, a3, a4, a5, a6)
-	exitsyscall()
-	return r1, errno
-}
