@@ -1,17 +1,27 @@
 //go:build linux
 
 // Package bench measures what a launch costs, against a bare os/exec of
-// /bin/true measured in the same run (run.sh prints the table).
+// /bin/true and against bubblewrap, both measured in the same run (run.sh
+// prints the table).
 //
 // One benchmark runs every variant once per iteration, round robin, so that
-// a noisy machine slows them all alike, and reports each variant's median
-// (and the ratio of each median to the bare launch's). Launches are paced
+// a noisy machine slows them all alike, and reports each variant's median,
+// the ratio of each median to the bare launch's ("-x-bare") and, for the
+// fully isolated launches, to bubblewrap's ("-x-bwrap"). Launches are paced
 // (an untimed pause before each), as an agent's are: back-to-back launches
 // on a 2-core machine would time the previous launch's housekeeping instead.
+//
+// The per-namespace variants launch through a launcher whose stages get
+// exactly one namespace: warm ("ns-X", the stage was cloned into it ahead of
+// the launch) and cold ("ns-X-cold", pool size 0, the clone is on the
+// launch's path). Each reports "-extra-ns", the median of its per-iteration
+// difference to the same launch without a namespace, so the reader sees
+// what a namespace adds to a launch and what it adds to creating a stage.
 package bench
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,23 +46,89 @@ const truePath = "/bin/true"
 // pace is the idle time before each timed launch (not counted).
 const pace = 15 * time.Millisecond
 
+// bwrapArgs is the reference: bubblewrap with every namespace it
+// can create, a read-only view of / and fresh /dev and /proc.
+var bwrapArgs = []string{"--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", truePath}
+
+// bwrapNoNetArgs is the same, sharing the host's network namespace (the
+// difference is bubblewrap's network-namespace share).
+var bwrapNoNetArgs = []string{"--unshare-all", "--share-net", "--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", truePath}
+
+// bwrapMountOnlyArgs unshares nothing but the mount namespace bubblewrap
+// always creates (the difference is the other namespaces' share).
+var bwrapMountOnlyArgs = []string{"--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", truePath}
+
+// allNamespaces is every namespace the configuration knows.
+var allNamespaces = config.Namespaces{PID: true, Network: true, Mount: true, UTS: true, IPC: true, User: true}
+
+// oneNamespace lists the namespaces one by one, in the order of the report.
+var oneNamespace = []struct {
+	name string
+	ns   config.Namespaces
+}{
+	{"user", config.Namespaces{User: true}},
+	{"pid", config.Namespaces{PID: true}},
+	{"mount", config.Namespaces{Mount: true}},
+	{"net", config.Namespaces{Network: true}},
+	{"uts", config.Namespaces{UTS: true}},
+	{"ipc", config.Namespaces{IPC: true}},
+}
+
 // variant is one way of launching /bin/true; run returns when the launch
 // is measured (the child runs, or has exited, per variant).
 type variant struct {
 	name string
 	run  func(b *testing.B) time.Duration
+	// skip, if set, is why the variant is not run on this host.
+	skip string
+	// vsBwrap: report the ratio of the median to bwrap's too.
+	vsBwrap bool
+	// over, if set, names the variant this one is the same launch as,
+	// minus one thing: "-extra-ns" is the median per-iteration difference.
+	over string
 }
 
-func benchConfig(b *testing.B) *config.Config { return benchConfigT(b) }
-
+// benchConfigT is the policy every variant launches under: /bin/true, a
+// working directory any uid can enter (a user namespace's root is an
+// unprivileged host uid) and outside /tmp (a read-only filesystem's
+// private /tmp hides the host's), no quotas, no audit.
 func benchConfigT(b testing.TB) *config.Config {
+	parent := "/var/tmp"
+	if fi, err := os.Stat(parent); err != nil || !fi.IsDir() {
+		parent = ""
+	}
+	dir, err := os.MkdirTemp(parent, "mcp-process-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
 	cfg := config.Defaults()
 	cfg.AllowedExecutables = []string{truePath, "true"}
-	cfg.AllowedWorkingDirectories = []string{b.TempDir()}
+	cfg.AllowedWorkingDirectories = []string{dir}
 	cfg.MaxLaunchesPerMinute = 0
 	cfg.MaxConcurrentProcesses = 0
 	cfg.EnableAuditLog = false
 	return cfg
+}
+
+// isolatedConfig is cfg with the full isolation profile: every
+// namespace, seccomp strict, Landlock (cgroups come from the supervisor's
+// cgroup manager), plus a read-only filesystem when readOnly is set.
+func isolatedConfig(cfg *config.Config, readOnly bool) *config.Config {
+	c := cfg.Clone()
+	c.EnableNamespaces = true
+	c.Namespaces = allNamespaces
+	c.EnableSeccomp = true
+	c.SeccompProfile = "strict"
+	c.Landlock = true
+	if readOnly {
+		c.ReadOnlyFilesystem = true
+		c.TmpfsSize = 64
+	}
+	return c
 }
 
 func spec(b *testing.B, pol *policy.Policy) *policy.Spec {
@@ -69,34 +145,124 @@ func timed(f func()) time.Duration {
 	return time.Since(t0)
 }
 
+// launch is one launch through l: Start, Release, Wait; /bin/true must exit 0.
+func launch(b *testing.B, l *sandbox.Launcher, sp *policy.Spec) time.Duration {
+	return timed(func() {
+		p, err := l.Start(sp, sandbox.Stdio{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.Release(); err != nil {
+			b.Fatal(err)
+		}
+		if st := p.Wait(); st.ExitCode == nil || *st.ExitCode != 0 {
+			b.Fatalf("%s through the init stage: %v", truePath, st)
+		}
+	})
+}
+
+// bwrapSkip says why bubblewrap cannot be measured here ("" if it can).
+func bwrapSkip() string {
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		return "bwrap not found (apt-get install bubblewrap)"
+	}
+	if out, err := exec.Command("bwrap", bwrapArgs...).CombinedOutput(); err != nil {
+		return fmt.Sprintf("bwrap %s: %v: %s", strings.Join(bwrapArgs, " "), err, strings.TrimSpace(string(out)))
+	}
+	return ""
+}
+
+func bwrapRun(args []string) func(b *testing.B) time.Duration {
+	return func(b *testing.B) time.Duration {
+		return timed(func() {
+			if out, err := exec.Command("bwrap", args...).CombinedOutput(); err != nil {
+				b.Fatalf("bwrap: %v: %s", err, out)
+			}
+		})
+	}
+}
+
 // BenchmarkLaunch: every variant, round robin; medians as custom metrics.
 func BenchmarkLaunch(b *testing.B) {
-	cfg := benchConfig(b)
+	cfg := benchConfigT(b)
 	pol, err := policy.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	sp := spec(b, pol)
 
-	cg, err := cgroup.Detect(cgroup.DetectOptions{})
-	if err != nil {
-		b.Fatal(err)
+	var closers []func()
+	defer func() {
+		for _, c := range slices.Backward(closers) {
+			c()
+		}
+	}()
+	// Every supervisor gets a cgroup manager (a parent group) of its own,
+	// as a server has: supervisors name their groups stage-N and p-N, so
+	// two sharing a parent would collide, and a warm stage whose group
+	// cannot be created is discarded (every launch would then be cold).
+	nCg := 0
+	newCgroups := func() *cgroup.Manager {
+		nCg++
+		m, err := cgroup.Detect(cgroup.DetectOptions{Prefix: fmt.Sprintf("mcp-process-bench-%d-%d", os.Getpid(), nCg)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		closers = append(closers, func() { m.Close() })
+		return m
 	}
-	defer cg.Close()
+	cg := newCgroups()
 	useCg := cg.Support().Version != "none"
+	newLauncher := func(o sandbox.LauncherOptions) *sandbox.Launcher {
+		l := sandbox.NewLauncherWith(o)
+		closers = append(closers, l.Close)
+		return l
+	}
+	newSupervisor := func(o supervisor.Options) *supervisor.Supervisor {
+		s := supervisor.New(o)
+		closers = append(closers, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			s.Shutdown(ctx)
+		})
+		return s
+	}
 
-	launcher := sandbox.NewLauncher()
-	defer launcher.Close()
+	launcher := newLauncher(sandbox.LauncherOptions{})
+	coldLauncher := newLauncher(sandbox.LauncherOptions{PoolSize: -1})
 
 	// supervisor without cgroups, and with them
-	supPlain := supervisor.New(supervisor.Options{Config: cfg})
-	supCg := supervisor.New(supervisor.Options{Config: cfg, Cgroups: cg})
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		supPlain.Shutdown(ctx)
-		supCg.Shutdown(ctx)
-	}()
+	supPlain := newSupervisor(supervisor.Options{Config: cfg})
+	supCg := newSupervisor(supervisor.Options{Config: cfg, Cgroups: newCgroups()})
+
+	// The full isolation profile, as the server builds it from its
+	// configuration (the supervisor's launcher), and through a launcher
+	// alone, warm and cold.
+	isoSkip := ""
+	if os.Geteuid() != 0 {
+		isoSkip = "needs root (namespaces, cgroups)"
+	}
+	isoCfg, isoROCfg := isolatedConfig(cfg, false), isolatedConfig(cfg, true)
+	fullIso, err := sandbox.IsolationFor(isoCfg)
+	if err != nil {
+		b.Fatalf("the full isolation profile cannot be built: %v", err)
+	}
+	var supIso, supIsoRO *supervisor.Supervisor
+	var isoLauncher, isoColdLauncher *sandbox.Launcher
+	nsWarm := make([]*sandbox.Launcher, len(oneNamespace))
+	nsCold := make([]*sandbox.Launcher, len(oneNamespace))
+	if isoSkip == "" {
+		supIso = newSupervisor(supervisor.Options{Config: isoCfg, Cgroups: newCgroups()})
+		supIsoRO = newSupervisor(supervisor.Options{Config: isoROCfg, Cgroups: newCgroups()})
+		isoLauncher = newLauncher(sandbox.LauncherOptions{Isolation: fullIso})
+		isoColdLauncher = newLauncher(sandbox.LauncherOptions{PoolSize: -1, Isolation: fullIso})
+		for i, n := range oneNamespace {
+			iso := sandbox.Isolation{Namespaces: n.ns}
+			nsWarm[i] = newLauncher(sandbox.LauncherOptions{Isolation: iso})
+			nsCold[i] = newLauncher(sandbox.LauncherOptions{PoolSize: -1, Isolation: iso})
+		}
+	}
+	bwSkip := bwrapSkip()
 
 	// the full MCP path: in-memory client, audit log on disk (fsync per record)
 	acfg := cfg.Clone()
@@ -107,7 +273,7 @@ func BenchmarkLaunch(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer alog.Close()
-	supMCP := supervisor.New(supervisor.Options{Config: acfg, Audit: alog, Cgroups: cg})
+	supMCP := supervisor.New(supervisor.Options{Config: acfg, Audit: alog, Cgroups: newCgroups()})
 	srv := server.New(server.Options{Config: acfg, Policy: pol, Supervisor: supMCP, Audit: alog, AgentID: "bench"})
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -126,9 +292,6 @@ func BenchmarkLaunch(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer cs.Close()
-
-	devnull, _ := os.Open(os.DevNull)
-	defer devnull.Close()
 
 	stageRun := func(b *testing.B, withCgroup bool) time.Duration {
 		var g *cgroup.Group
@@ -160,15 +323,32 @@ func BenchmarkLaunch(b *testing.B) {
 			p.Wait()
 		})
 	}
+	supRun := func(s **supervisor.Supervisor) func(b *testing.B) time.Duration {
+		return func(b *testing.B) time.Duration {
+			return timed(func() {
+				res, err := (*s).Run(context.Background(), "bench", sp, supervisor.StartOptions{CaptureOutput: true}, 10*time.Second, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.ExitCode == nil || *res.ExitCode != 0 {
+					b.Fatalf("%s under the supervisor: exit %v, signal %q, stderr %q", truePath, res.ExitCode, res.Signal, res.Stderr)
+				}
+			})
+		}
+	}
+	cgSkip := ""
+	if !useCg {
+		cgSkip = "no cgroups"
+	}
 	variants := []variant{
-		{"bare-exec", func(b *testing.B) time.Duration {
+		{name: "bare-exec", run: func(b *testing.B) time.Duration {
 			return timed(func() {
 				if err := exec.Command(truePath).Run(); err != nil {
 					b.Fatal(err)
 				}
 			})
 		}},
-		{"bare-start", func(b *testing.B) time.Duration {
+		{name: "bare-start", run: func(b *testing.B) time.Duration {
 			c := exec.Command(truePath)
 			d := timed(func() {
 				if err := c.Start(); err != nil {
@@ -178,14 +358,9 @@ func BenchmarkLaunch(b *testing.B) {
 			c.Wait()
 			return d
 		}},
-		{"stage-run", func(b *testing.B) time.Duration { return stageRun(b, false) }},
-		{"stage-cgroup-run", func(b *testing.B) time.Duration {
-			if !useCg {
-				return 0
-			}
-			return stageRun(b, true)
-		}},
-		{"supervisor-start", func(b *testing.B) time.Duration {
+		{name: "stage-run", run: func(b *testing.B) time.Duration { return stageRun(b, false) }},
+		{name: "stage-cgroup-run", skip: cgSkip, run: func(b *testing.B) time.Duration { return stageRun(b, true) }},
+		{name: "supervisor-start", run: func(b *testing.B) time.Duration {
 			var pid int
 			d := timed(func() {
 				s, err := supCg.Start("bench", sp, supervisor.StartOptions{CaptureOutput: true})
@@ -199,21 +374,9 @@ func BenchmarkLaunch(b *testing.B) {
 			}
 			return d
 		}},
-		{"supervisor-run-nocgroup", func(b *testing.B) time.Duration {
-			return timed(func() {
-				if _, err := supPlain.Run(context.Background(), "bench", sp, supervisor.StartOptions{CaptureOutput: true}, 10*time.Second, nil); err != nil {
-					b.Fatal(err)
-				}
-			})
-		}},
-		{"supervisor-run", func(b *testing.B) time.Duration {
-			return timed(func() {
-				if _, err := supCg.Run(context.Background(), "bench", sp, supervisor.StartOptions{CaptureOutput: true}, 10*time.Second, nil); err != nil {
-					b.Fatal(err)
-				}
-			})
-		}},
-		{"mcp-process_run", func(b *testing.B) time.Duration {
+		{name: "supervisor-run-nocgroup", run: supRun(&supPlain)},
+		{name: "supervisor-run", run: supRun(&supCg)},
+		{name: "mcp-process_run", run: func(b *testing.B) time.Duration {
 			return timed(func() {
 				res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "process_run", Arguments: map[string]any{"executable": truePath}})
 				if err != nil || res.IsError {
@@ -221,9 +384,41 @@ func BenchmarkLaunch(b *testing.B) {
 				}
 			})
 		}},
+		// bubblewrap, the reference, and its namespaces' share
+		{name: "bwrap", skip: bwSkip, run: bwrapRun(bwrapArgs)},
+		{name: "bwrap-share-net", skip: bwSkip, run: bwrapRun(bwrapNoNetArgs)},
+		{name: "bwrap-mount-only", skip: bwSkip, run: bwrapRun(bwrapMountOnlyArgs)},
+		// the full profile
+		{name: "isolated-run", skip: isoSkip, vsBwrap: true, run: supRun(&supIso)},
+		{name: "isolated-ro-run", skip: isoSkip, vsBwrap: true, run: supRun(&supIsoRO)},
+		{name: "isolated-stage-run", skip: isoSkip, vsBwrap: true, run: func(b *testing.B) time.Duration { return launch(b, isoLauncher, sp) }},
+		{name: "isolated-stage-cold", skip: isoSkip, vsBwrap: true, over: "stage-cold", run: func(b *testing.B) time.Duration { return launch(b, isoColdLauncher, sp) }},
+		{name: "stage-cold", run: func(b *testing.B) time.Duration { return launch(b, coldLauncher, sp) }},
 	}
+	for i, n := range oneNamespace {
+		variants = append(variants,
+			variant{name: "ns-" + n.name, skip: isoSkip, over: "stage-run",
+				run: func(b *testing.B) time.Duration { return launch(b, nsWarm[i], sp) }},
+			variant{name: "ns-" + n.name + "-cold", skip: isoSkip, over: "stage-cold",
+				run: func(b *testing.B) time.Duration { return launch(b, nsCold[i], sp) }})
+	}
+	for _, v := range variants {
+		if v.skip != "" {
+			b.Logf("%s skipped: %s", v.name, v.skip)
+		}
+	}
+	variants = slices.DeleteFunc(variants, func(v variant) bool { return v.skip != "" })
+
+	// The isolated supervisors must apply what they are timed for.
+	for _, s := range []*supervisor.Supervisor{supIso, supIsoRO} {
+		if s != nil {
+			verifyIsolated(b, s, isoCfg)
+		}
+	}
+
 	// Warm up every path once (page cache, pools, first cgroup).
 	for _, v := range variants {
+		time.Sleep(pace)
 		v.run(b)
 	}
 	samples := make([][]time.Duration, len(variants))
@@ -238,22 +433,95 @@ func BenchmarkLaunch(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	// "-start" variants (until the child runs) compare with bare-start,
-	// the others (until the child has exited) with bare-exec.
-	bareRun, bareStart := median(samples[0]), median(samples[1])
+	report(b, variants, samples)
+}
+
+// verifyIsolated starts a sleep through s and checks, from the host, that
+// it runs in namespaces of its own (every one), under a seccomp filter and
+// in a cgroup other than ours. (Landlock leaves no trace in /proc; the
+// sandbox package's tests show it is enforced.)
+func verifyIsolated(b *testing.B, s *supervisor.Supervisor, cfg *config.Config) {
+	c := cfg.Clone()
+	c.AllowedExecutables = append(c.AllowedExecutables, "/bin/sleep")
+	pol, err := policy.New(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := pol.Evaluate(policy.Request{Executable: "/bin/sleep", Args: []string{"30"}}, time.Now())
+	if !d.Allow {
+		b.Fatalf("policy refuses /bin/sleep: %v", d.Err)
+	}
+	st, err := s.Start("bench", d.Spec, supervisor.StartOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Terminate("bench", st.Pid, true, 5*time.Second)
+	proc := fmt.Sprintf("/proc/%d/", st.Pid)
+	deadline := time.Now().Add(5 * time.Second)
+	for { // the target execs after Start returns; seccomp is installed just before
+		status, err := os.ReadFile(proc + "status")
+		if err != nil {
+			b.Fatalf("isolated sleep: %v", err)
+		}
+		if strings.Contains(string(status), "\nSeccomp:\t2\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("isolated sleep runs without a seccomp filter:\n%s", status)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for _, ns := range []string{"user", "pid", "mnt", "net", "uts", "ipc"} {
+		theirs, err1 := os.Readlink(proc + "ns/" + ns)
+		ours, err2 := os.Readlink("/proc/self/ns/" + ns)
+		if err1 != nil || err2 != nil || theirs == ours {
+			b.Fatalf("isolated sleep: %s namespace %q (%v), ours %q (%v)", ns, theirs, err1, ours, err2)
+		}
+	}
+	theirs, err1 := os.ReadFile(proc + "cgroup")
+	ours, err2 := os.ReadFile("/proc/self/cgroup")
+	if err1 != nil || err2 != nil || string(theirs) == string(ours) {
+		b.Fatalf("isolated sleep: in our cgroups (%v, %v):\n%s", err1, err2, theirs)
+	}
+}
+
+// report writes each variant's median and ratios, and the paired extras.
+// "-start" variants (until the child runs) compare with bare-start, the
+// others (until the child has exited) with bare-exec.
+func report(b *testing.B, variants []variant, samples [][]time.Duration) {
+	index := map[string]int{}
+	for j, v := range variants {
+		index[v.name] = j
+	}
+	med := func(name string) time.Duration {
+		if j, ok := index[name]; ok {
+			return median(samples[j])
+		}
+		return 0
+	}
+	bareRun, bareStart, bwrap := med("bare-exec"), med("bare-start"), med("bwrap")
 	for j, v := range variants {
 		m := median(samples[j])
-		if m == 0 {
-			continue
-		}
 		b.ReportMetric(float64(m.Nanoseconds()), v.name+"-median-ns")
 		base := bareRun
 		if strings.HasSuffix(v.name, "-start") {
 			base = bareStart
 		}
-		if j > 1 && base > 0 {
+		if v.name != "bare-exec" && v.name != "bare-start" && base > 0 {
 			b.ReportMetric(float64(m)/float64(base), v.name+"-x-bare")
 		}
+		if v.vsBwrap && bwrap > 0 {
+			b.ReportMetric(float64(m)/float64(bwrap), v.name+"-x-bwrap")
+		}
+		if k, ok := index[v.over]; ok {
+			b.ReportMetric(float64(pairedDiff(samples[j], samples[k]).Nanoseconds()), v.name+"-extra-ns")
+		}
+	}
+	// bubblewrap's own shares: its network namespace, and every namespace
+	// but the mount namespace it always creates.
+	if j, ok := index["bwrap"]; ok {
+		b.ReportMetric(float64(pairedDiff(samples[j], samples[index["bwrap-share-net"]]).Nanoseconds()), "bwrap-net-extra-ns")
+		b.ReportMetric(float64(pairedDiff(samples[j], samples[index["bwrap-mount-only"]]).Nanoseconds()), "bwrap-namespaces-extra-ns")
 	}
 }
 
@@ -264,4 +532,62 @@ func median(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// pairedDiff is the median of a[i]-b[i]: both measured in iteration i, so
+// a slow phase of the machine cancels out.
+func pairedDiff(a, b []time.Duration) time.Duration {
+	n := min(len(a), len(b))
+	d := make([]time.Duration, n)
+	for i := range n {
+		d[i] = a[i] - b[i]
+	}
+	return median(d)
+}
+
+// TestProfiles checks that the benchmark times what its rows are named
+// for: the full profile (every namespace, seccomp strict, Landlock;
+// read-only only in the -ro row), one namespace per ns-* row, and the
+// issue's exact bubblewrap command line.
+func TestProfiles(t *testing.T) {
+	cfg := benchConfigT(t)
+	for _, tc := range []struct {
+		name     string
+		readOnly bool
+		want     []string
+	}{
+		{"isolated-run", false, []string{"namespaces (user, pid, mount, network, uts, ipc)", "landlock", "seccomp (strict)"}},
+		{"isolated-ro-run", true, []string{"namespaces (user, pid, mount, network, uts, ipc)", "read-only filesystem", "landlock", "seccomp (strict)"}},
+	} {
+		iso, err := sandbox.IsolationFor(isolatedConfig(cfg, tc.readOnly))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := iso.Layers(); !slices.Equal(got, tc.want) {
+			t.Errorf("%s layers = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if cfg.EnableNamespaces || cfg.EnableSeccomp || cfg.Landlock || cfg.ReadOnlyFilesystem {
+		t.Error("isolatedConfig changed the base configuration the other rows use")
+	}
+	seen := config.Namespaces{}
+	for _, n := range oneNamespace {
+		iso := sandbox.Isolation{Namespaces: n.ns}
+		layers := iso.Layers()
+		if len(layers) != 1 || !strings.HasPrefix(layers[0], "namespaces (") {
+			t.Errorf("ns-%s layers = %q", n.name, layers)
+		}
+		seen.PID = seen.PID || n.ns.PID
+		seen.Network = seen.Network || n.ns.Network
+		seen.Mount = seen.Mount || n.ns.Mount
+		seen.UTS = seen.UTS || n.ns.UTS
+		seen.IPC = seen.IPC || n.ns.IPC
+		seen.User = seen.User || n.ns.User
+	}
+	if seen != allNamespaces {
+		t.Errorf("the ns-* rows cover %+v, not every namespace", seen)
+	}
+	if got, want := "bwrap "+strings.Join(bwrapArgs, " "), "bwrap --unshare-all --die-with-parent --ro-bind / / --dev /dev --proc /proc /bin/true"; got != want {
+		t.Errorf("bwrap command line = %q, want the issue's %q", got, want)
+	}
 }

@@ -61,13 +61,13 @@ func cgroupLimits(cs cgroup.Support, l config.ResourceLimits) cgroup.Limits {
 	return cl
 }
 
-// newCgroup creates a cgroup named PREFIX-N: "p" for a launch's own group,
-// "stage" for one a warm init stage waits in (it keeps that name once a
-// launch takes the stage).
+// newCgroup creates a cgroup named PREFIX-S-N (S: this supervisor, N: a
+// counter): "p" for a launch's own group, "stage" for one a warm init stage
+// waits in (it keeps that name once a launch takes the stage).
 func (s *Supervisor) newCgroup(prefix string, l cgroup.Limits) (*cgroup.Group, error) {
 	s.mu.Lock()
 	s.nextCgroup++
-	name := fmt.Sprintf("%s-%d", prefix, s.nextCgroup)
+	name := fmt.Sprintf("%s-%d-%d", prefix, s.id, s.nextCgroup)
 	s.mu.Unlock()
 	g, err := s.opts.Cgroups.New(name, l)
 	if err != nil {

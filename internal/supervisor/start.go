@@ -194,6 +194,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	}
 	capture := o.CaptureOutput && s.cfg.AllowOutputCapture
 	applied, notEnforced := s.support.Enforcement(spec.Limits)
+	applied = append(applied, s.isolation...)
 	if s.cfg.StrictResourceEnforcement && len(notEnforced) > 0 {
 		return nil, errcode.Deny(errcode.LayerUnavailable, "limits",
 			"leave the limit unset or disable strictResourceEnforcement",

@@ -72,11 +72,18 @@ type Supervisor struct {
 	// support is what the cgroup manager enforces (fixed at New).
 	support    sandbox.Support
 	nextCgroup int
+	// isolation names the isolation layers every child gets (launch reports).
+	isolation []string
+	// id tells this supervisor's cgroups from another's under one manager.
+	id uint64
 
 	stop         chan struct{} // closed by Shutdown: every loop ends
 	shutdownDone chan struct{}
 	wg           sync.WaitGroup // every goroutine the supervisor started
 }
+
+// supervisorSeq numbers the supervisors of this process (cgroup names).
+var supervisorSeq atomic.Uint64
 
 // proc is one managed process.
 type proc struct {
@@ -137,6 +144,8 @@ func New(opts Options) *Supervisor {
 	// cannot be built (config.Load has already refused what the host cannot
 	// enforce), every launch fails with the reason: never less isolation.
 	iso, _ := sandbox.IsolationFor(s.cfg)
+	s.isolation = iso.Layers()
+	s.id = supervisorSeq.Add(1)
 	lo := sandbox.LauncherOptions{Isolation: iso}
 	if usesCgroups(opts.Cgroups) {
 		// Warm init stages wait in a fresh cgroup of their own, so a

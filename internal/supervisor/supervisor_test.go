@@ -496,3 +496,22 @@ func TestStats(t *testing.T) {
 		t.Fatalf("status stats %+v", full.Stats)
 	}
 }
+
+// The launch report names the isolation layers the child got, not only its
+// limits.
+func TestLaunchReportListsIsolation(t *testing.T) {
+	cfg := baseConfig()
+	cfg.EnableNamespaces = true
+	cfg.Namespaces.UTS = true
+	s, _ := newSup(t, cfg)
+	st := start(t, s, agentA, specFor(t, "sleep", "30"), StartOptions{})
+	found := false
+	for _, a := range st.Sandbox.Applied {
+		if strings.HasPrefix(a, "namespaces (") && strings.Contains(a, "uts") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("sandbox.applied %q does not name the uts namespace", st.Sandbox.Applied)
+	}
+}

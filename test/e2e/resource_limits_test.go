@@ -825,7 +825,7 @@ func TestResourceLimitCgroupsRemoved(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	// Besides launch groups, up to warmStages idle init stages wait in
-	// groups of their own ("stage-N"), ready for the next launch.
+	// groups of their own ("stage-S-N"), ready for the next launch.
 	const warmStages = 2
 	if peak > 5+warmStages {
 		t.Errorf("up to %d groups at once under a parent during 100 sequential runs: %v", peak, peakDir)
