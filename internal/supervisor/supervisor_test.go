@@ -2,7 +2,9 @@ package supervisor
 
 import (
 	"context"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -514,4 +516,39 @@ func TestLaunchReportListsIsolation(t *testing.T) {
 	if !found {
 		t.Errorf("sandbox.applied %q does not name the uts namespace", st.Sandbox.Applied)
 	}
+}
+
+// In a pid namespace the child is the namespace's init: terminating it ends
+// every process of the namespace (the kernel kills the rest when its init
+// dies), even one that ignores SIGTERM.
+func TestTerminateKillsTheWholePidNamespace(t *testing.T) {
+	cfg := baseConfig()
+	cfg.EnableNamespaces = true
+	cfg.Namespaces.PID = true
+	cfg.Namespaces.Mount = true
+	s, _ := newSup(t, cfg)
+	st := start(t, s, agentA, specFor(t, "sh", "-c", "trap '' TERM; sleep 3011 & sleep 3011 & wait"), StartOptions{})
+	inNS := func() []int {
+		var pids []int
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			if b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err == nil && string(b) == "sleep\x003011\x00" && alive(pid) {
+				pids = append(pids, pid)
+			}
+		}
+		return pids
+	}
+	eventually(t, "both sleeps of the namespace are running", func() bool { return len(inNS()) == 2 })
+	res, err := s.Terminate(agentA, st.Pid, false, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.TerminationReason != ReasonKilled {
+		t.Errorf("the namespace's init ignores SIGTERM: reason %q, want killed", res.TerminationReason)
+	}
+	eventually(t, "no process of the namespace is left", func() bool { return len(inNS()) == 0 })
 }
