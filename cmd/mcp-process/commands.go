@@ -120,9 +120,7 @@ func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error 
 	const agent = "cli"
 	d := pol.Evaluate(policy.Request{Agent: agent, Executable: exe, Args: argv, Cwd: *cwd}, timeNow())
 	if !d.Allow {
-		_ = alog.Record(audit.Record{Level: audit.LevelWarn, Event: audit.EventSecurityViolation, Agent: agent, Tool: "run",
-			Executable: exe, Decision: "deny", Layer: d.Err.Layer, Reason: d.Err.Message, Code: string(d.Err.Code)})
-		return exitf(126, "denied: %s", describeErr(d.Err))
+		return refuse(alog, agent, exe, d.Err)
 	}
 	cg, err := detectCgroups()
 	if err != nil {
@@ -137,13 +135,19 @@ func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error 
 	}()
 	st, err := sup.Start(agent, d.Spec, supervisor.StartOptions{Tool: "run", CaptureOutput: true, Stdin: supervisor.StdinPipe})
 	if err != nil {
-		return exitf(126, "denied: %s", describeErr(errcode.As(err)))
+		if e := errcode.As(err); e.Code != errcode.Internal {
+			return refuse(alog, agent, exe, e)
+		}
+		return exitf(1, "%s", describeErr(errcode.As(err)))
 	}
 	go forwardStdin(sup, agent, st.Pid, stdin)
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
+	// A reader that goes away (run ... | head) must not kill run before it
+	// has stopped the child: with SIGPIPE handled, writes fail with EPIPE.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 
 	var next supervisor.StreamCounts
 	for {
@@ -162,6 +166,21 @@ func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error 
 			return exitOf(final)
 		}
 	}
+}
+
+// refuse records a refused launch (a policy denial as a security
+// violation) and exits 126 with the reason; if the record cannot be
+// written, it exits 1 saying so.
+func refuse(alog *audit.Log, agent, exe string, e *errcode.Error) error {
+	rec := audit.Record{Level: audit.LevelInfo, Event: audit.EventLaunchDenied, Agent: agent, Tool: "run",
+		Executable: exe, Decision: "deny", Layer: e.Layer, Reason: e.Message, Code: string(e.Code)}
+	if e.Violation {
+		rec.Level, rec.Event = audit.LevelWarn, audit.EventSecurityViolation
+	}
+	if err := alog.Record(rec); err != nil {
+		return exitf(1, "the audit log cannot be written (%v); refused: %s", err, describeErr(e))
+	}
+	return exitf(126, "denied: %s", describeErr(e))
 }
 
 func forwardStdin(sup *supervisor.Supervisor, agent string, pid int, in io.Reader) {

@@ -77,6 +77,11 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	// A client that closes its end of stdout must not kill the server with
+	// SIGPIPE before it has stopped every child: handled (not ignored, which
+	// children would inherit), a write to the closed pipe fails with EPIPE,
+	// the session ends and the shutdown below runs.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	if cfg.EnableSecurityAlerts && cfg.SecurityAlertWebhook != "" && cfg.SecurityAlertWebhookSecret == "" {
 		logger.Warn("securityAlertWebhook is set without securityAlertWebhookSecret: alerts are sent unsigned")
 	}

@@ -143,8 +143,15 @@ func IsViolation(r Record) bool {
 	return r.Event == EventSecurityViolation || (r.Level == LevelWarn && r.Decision == "deny")
 }
 
+// alwaysRecorded are the events written whatever auditLogLevel says: the
+// start (which also proves at start that the log is writable) and the stop
+// of the server, so that every log has a chain to verify.
+func alwaysRecorded(event string) bool {
+	return event == EventConfigLoaded || event == EventServerStop
+}
+
 // Record writes r to the audit log (unless its level is below the
-// configured one) and, for a security violation, to the violation log and
+// configured one, except the always-recorded events) and, for a security violation, to the violation log and
 // the alert queue. Time, Seq, PrevHash and Hash are filled in (an empty
 // Level becomes info). It returns once the record is on disk; an error
 // means it is not, and the caller must fail the tool call (INTERNAL).
@@ -155,7 +162,7 @@ func (l *Log) Record(r Record) error {
 	}
 	r.Time = l.now().UTC().Format(time.RFC3339Nano)
 	var seq uint64
-	if l.main != nil && rankOf(r.Level) >= l.level {
+	if l.main != nil && (rankOf(r.Level) >= l.level || alwaysRecorded(r.Event)) {
 		rec := r
 		if err := l.main.append(&rec); err != nil {
 			return err

@@ -564,3 +564,32 @@ func TestRedactArgs(t *testing.T) {
 		t.Fatal("RedactArgs(nil) != nil")
 	}
 }
+
+// The server's start and stop are recorded whatever auditLogLevel says, so
+// even a log at level error has a chain that verifies.
+func TestStartAndStopAlwaysRecorded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l := openLog(t, Options{Path: path, Level: LevelError})
+	for _, r := range []Record{
+		{Level: LevelInfo, Event: EventConfigLoaded},
+		{Level: LevelInfo, Event: EventLaunch},
+		{Level: LevelInfo, Event: EventServerStop},
+	} {
+		if err := l.Record(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	var got []string
+	for _, line := range readLines(t, path) {
+		var r Record
+		json.Unmarshal(line, &r)
+		got = append(got, r.Event)
+	}
+	if strings.Join(got, ",") != "config_loaded,server_stop" {
+		t.Fatalf("events %v, want config_loaded,server_stop", got)
+	}
+	if _, err := VerifyFile(path); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+}

@@ -48,6 +48,9 @@ type Spec struct {
 	// resolves the "#!" line).
 	Script      bool
 	Interpreter string
+	// Shebang is the script's "#!" line as checked (no newline): the
+	// launcher re-reads it from the opened file and refuses a change.
+	Shebang string
 	// Argv is the full argv; Argv[0] is the executable name as requested.
 	Argv []string
 	// Env is the built environment ("NAME=value"), never the server's own.

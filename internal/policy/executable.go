@@ -40,6 +40,9 @@ type resolved struct {
 	// foundAs is the name under which the file was found in a searchPath
 	// directory ("python3" for /usr/bin/python3 -> python3.11), or "".
 	foundAs string
+	// shebang is the "#!" line that was checked (without the newline),
+	// "" for a binary: the launcher refuses a file whose line changed.
+	shebang string
 }
 
 func (p *Policy) compileSearchPath() *errcode.Error {
@@ -156,6 +159,7 @@ func (p *Policy) checkExecutable(name string, spec *Spec) *errcode.Error {
 	if interp != nil {
 		spec.Script = true
 		spec.Interpreter = interp.real
+		spec.Shebang = r.shebang
 	}
 	return nil
 }
@@ -277,6 +281,9 @@ func (p *Policy) checkFile(r *resolved, depth int) (*resolved, *errcode.Error) {
 		return nil, err
 	}
 	sb, err := readShebang(r.host)
+	if err == nil && sb != nil {
+		r.shebang = sb.raw
+	}
 	if err != nil {
 		return nil, errcode.Deny(errcode.ExecutableNotAllowed, LayerExecutable,
 			"make "+r.host+" readable by the server so it can be checked",
@@ -426,6 +433,7 @@ type shebang struct {
 	// "#!/usr/bin/env X" the word X.
 	command string
 	viaEnv  bool
+	raw     string // the whole line after "#!", as read
 }
 
 // readShebang returns the parsed "#!" line of a file, or nil when the file
@@ -450,7 +458,7 @@ func readShebang(file string) (*shebang, error) {
 		line = line[:i]
 	}
 	words := strings.Fields(string(line))
-	sb := &shebang{}
+	sb := &shebang{raw: "#!" + string(line)}
 	if len(words) == 0 {
 		return sb, nil
 	}
@@ -462,6 +470,11 @@ func readShebang(file string) (*shebang, error) {
 		rest := words[1:]
 		if len(rest) > 0 && (rest[0] == "-S" || rest[0] == "--split-string") {
 			rest = rest[1:]
+			// env -S expands ${VAR} (from the request's environment) and
+			// backslash escapes: what it runs would not be what was checked.
+			if strings.ContainsAny(string(line), "$\\") {
+				return sb, nil // command "": refused as env with options
+			}
 		}
 		if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") && !strings.Contains(rest[0], "=") {
 			sb.command = rest[0]

@@ -1,8 +1,10 @@
 package policy
 
 import (
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -429,5 +431,41 @@ func TestShellHashesFound(t *testing.T) {
 	cfg.BlockShellInterpreters = false
 	if p := mustNew(t, cfg); len(p.shells.bySize) != 0 {
 		t.Fatal("shells hashed although blockShellInterpreters is false")
+	}
+}
+
+// env -S expands ${VAR} from the request's environment: such a #! line is
+// refused (what would run is not what was checked); a plain -S line is not.
+func TestEnvSplitStringWithExpansionRefused(t *testing.T) {
+	dir := t.TempDir()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not found")
+	}
+	for _, tc := range []struct {
+		line    string
+		allowed bool
+	}{
+		{"#!/usr/bin/env -S python3 -u", true},
+		{"#!/usr/bin/env -S ${X}", false},
+		{"#!/usr/bin/env -S python3 \\x2e./x", false},
+	} {
+		script := filepath.Join(dir, fmt.Sprintf("s%d", len(tc.line)))
+		if err := os.WriteFile(script, []byte(tc.line+"\nprint(1)\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cfg := &config.Config{AllowedExecutables: []string{script, "python3", filepath.Base(py)},
+			AllowedWorkingDirectories: []string{dir}, SearchPath: "/usr/local/bin:/usr/bin:/bin", BlockShellInterpreters: true}
+		pol, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := pol.Evaluate(Request{Executable: script}, time.Now())
+		if d.Allow != tc.allowed {
+			t.Errorf("%q: allow = %v (%v), want %v", tc.line, d.Allow, d.Err, tc.allowed)
+		}
+		if d.Allow && d.Spec.Shebang != tc.line {
+			t.Errorf("%q: Spec.Shebang = %q", tc.line, d.Spec.Shebang)
+		}
 	}
 }

@@ -44,7 +44,7 @@ func subordinate(file string) int {
 	return fallbackHostID
 }
 
-// sysProcAttr is how every stage is cloned: its own process group,
+// sysProcAttr is how every stage is cloned: its own session and process group,
 // SIGKILL when the launcher thread dies, and the namespaces of iso. With a
 // user namespace the stage is root inside (it needs that for its mounts,
 // host name and loopback); outside it is, for a root server, an id of an
@@ -52,7 +52,10 @@ func subordinate(file string) int {
 // root inside is anybody on the host, and for an unprivileged server the
 // server's own uid and gid (the only ids it may map).
 func (iso *Isolation) sysProcAttr() *syscall.SysProcAttr {
-	sys := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// Setsid: a session of its own (so also its own process group, pgid =
+	// pid) and no controlling terminal: a child can never reach the
+	// terminal of whoever started the server (TIOCSTI, /dev/tty).
+	sys := &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
 	ns := iso.Namespaces
 	for _, f := range []struct {
 		on   bool

@@ -3,6 +3,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -452,9 +453,21 @@ func openChecked(spec *policy.Spec, iso *Isolation) (*os.File, []byte, error) {
 	if st.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
 		return fail(changed("%s gained a setuid/setgid bit", spec.Path))
 	}
-	head := make([]byte, 2)
+	// The kernel reads the "#!" line again at exec: it must be the line the
+	// policy checked (a file rewritten in place keeps its inode).
+	head := make([]byte, 256) // BINPRM_BUF_SIZE
 	n, _ := unix.Pread(fd, head, 0)
-	cfg, err := stageConfig(spec, n == 2 && head[0] == '#' && head[1] == '!', iso)
+	head = head[:max(n, 0)]
+	script := bytes.HasPrefix(head, []byte("#!"))
+	if script {
+		line, _, _ := bytes.Cut(head, []byte("\n"))
+		if !spec.Script || string(line) != spec.Shebang {
+			return fail(changed("%s: its #! line is not the one that was checked", spec.Path))
+		}
+	} else if spec.Script {
+		return fail(changed("%s is no longer a #! script", spec.Path))
+	}
+	cfg, err := stageConfig(spec, script, iso)
 	if err != nil {
 		return fail(err)
 	}

@@ -35,8 +35,22 @@ func specFor(t testing.TB, exe string, args ...string) *policy.Spec {
 	if err := syscall.Stat(p, &st); err != nil {
 		t.Fatal(err)
 	}
-	return &policy.Spec{Path: p, Dev: uint64(st.Dev), Ino: st.Ino,
+	spec := &policy.Spec{Path: p, Dev: uint64(st.Dev), Ino: st.Ino,
 		Argv: append([]string{filepath.Base(exe)}, args...), Env: []string{"A=1"}, Dir: t.TempDir()}
+	markScript(spec)
+	return spec
+}
+
+// markScript records a script's #! line as the policy does (the launcher
+// refuses a file whose line is not the one checked).
+func markScript(spec *policy.Spec) {
+	b, _ := os.ReadFile(spec.Path)
+	if len(b) > 256 {
+		b = b[:256]
+	}
+	if line, _, _ := strings.Cut(string(b), "\n"); strings.HasPrefix(line, "#!") {
+		spec.Script, spec.Shebang = true, line
+	}
 }
 
 // run launches spec with a stdout pipe and returns its output and exit state.
@@ -109,6 +123,11 @@ func TestStartOwnProcessGroup(t *testing.T) {
 	pid, _ := strconv.Atoi(strings.Fields(out)[0])
 	if f[2] != strconv.Itoa(pid) {
 		t.Fatalf("pgrp %s, want the child's pid %d", f[2], pid)
+	}
+	// fields: state ppid pgrp session tty_nr: a session of its own, and no
+	// controlling terminal (so no way into the server's terminal).
+	if f[3] != strconv.Itoa(pid) || f[4] != "0" {
+		t.Fatalf("session %s tty %s, want session %d and no terminal", f[3], f[4], pid)
 	}
 }
 
@@ -330,5 +349,27 @@ func TestNilStreamsAreWritableDevNull(t *testing.T) {
 			}
 		}
 		l.Close()
+	}
+}
+
+// A script rewritten in place (same inode) to another interpreter after the
+// policy checked it is refused: the kernel would read the new #! line.
+func TestStartRefusesAChangedShebang(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "tool")
+	if err := os.WriteFile(script, []byte("#!/bin/cat\nhello\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec := specFor(t, script)
+	f, err := os.OpenFile(script, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("#!/bin/sh\necho shell ran\n")
+	f.Close()
+	l := NewLauncher()
+	defer l.Close()
+	if _, err := l.Start(spec, Stdio{}); err == nil || !strings.Contains(err.Error(), "#! line") {
+		t.Fatalf("a rewritten #! line was launched: %v", err)
 	}
 }

@@ -41,6 +41,21 @@ func (s *Server) readOutputResource(ctx context.Context, req *mcp.ReadResourceRe
 	return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: uri, MIMEType: "text/plain", Text: text}}}, nil
 }
 
+// subscribe accepts a subscription only to the output of one of the
+// caller's own processes: another agent's pid is "not found", as for every
+// tool (existence is never revealed).
+func (s *Server) subscribe(ctx context.Context, req *mcp.SubscribeRequest) error {
+	uri := req.Params.URI
+	pid, _, ok := parseOutputURI(uri)
+	if !ok {
+		return mcp.ResourceNotFoundError(uri)
+	}
+	if _, err := s.opts.Supervisor.Status(s.agentFrom(req.Session, req.Extra), pid); err != nil {
+		return mcp.ResourceNotFoundError(uri)
+	}
+	return nil
+}
+
 func parseOutputURI(uri string) (int, string, bool) {
 	rest, ok := strings.CutPrefix(uri, "process://")
 	if !ok {

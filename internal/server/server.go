@@ -89,7 +89,7 @@ func New(opts Options) *Server {
 	}
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "mcp-process", Version: opts.Version}, &mcp.ServerOptions{
 		Logger:           opts.Logger,
-		SubscribeHandler: func(context.Context, *mcp.SubscribeRequest) error { return nil },
+		SubscribeHandler: s.subscribe,
 		UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error {
 			return nil
 		},

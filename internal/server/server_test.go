@@ -298,3 +298,32 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestHTTPSubscribeOnlyToOwnOutput(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Agents = []config.Agent{{ID: "alice", TokenSha256: sha("alice-token")}, {ID: "bob", TokenSha256: sha("bob-token")}}
+	s := newTestServer(t, cfg, &memRecorder{})
+	hs := httptest.NewServer(s.HTTPHandler())
+	t.Cleanup(hs.Close)
+	dial := func(token string) *mcp.ClientSession {
+		c := mcp.NewClient(&mcp.Implementation{Name: "http-client", Version: "1"}, nil)
+		cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: hs.URL, HTTPClient: &http.Client{Transport: bearerTransport{token}}, MaxRetries: -1}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cs.Close() })
+		return cs
+	}
+	alice, bob := dial("alice-token"), dial("bob-token")
+	res, m := callTool(t, alice, "process_start", map[string]any{"executable": "/bin/sleep", "args": []string{"30"}})
+	if res.IsError {
+		t.Fatalf("start: %v", m)
+	}
+	uri := fmt.Sprintf("process://%d/stdout", int(m["pid"].(float64)))
+	if err := bob.Subscribe(context.Background(), &mcp.SubscribeParams{URI: uri}); err == nil {
+		t.Errorf("bob subscribed to alice's %s", uri)
+	}
+	if err := alice.Subscribe(context.Background(), &mcp.SubscribeParams{URI: uri}); err != nil {
+		t.Errorf("alice cannot subscribe to her own output: %v", err)
+	}
+}

@@ -97,7 +97,9 @@ func (s *Supervisor) SendStdin(agent string, pid int, data []byte, closeStdin bo
 	}
 	n, werr := p.writeStdin(data, time.Now().Add(stdinWriteTimeout), nil)
 	if n > 0 || werr == nil {
-		s.record(audit.Record{Event: audit.EventStdin, Agent: agent, Tool: "process_send_stdin", PID: pid, Bytes: n})
+		if err := s.record(audit.Record{Event: audit.EventStdin, Agent: agent, Tool: "process_send_stdin", PID: pid, Bytes: n}); err != nil {
+			return n, auditFailed(err)
+		}
 	}
 	if werr != nil {
 		return n, werr

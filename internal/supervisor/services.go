@@ -122,8 +122,10 @@ func (s *Supervisor) StartService(agent string, req ServiceRequest) (*ServiceSta
 	}
 	s.mu.Unlock()
 	go s.manage(svc)
-	s.record(audit.Record{Event: audit.EventService, Agent: agent, Tool: "process_start_service", ServiceID: id,
-		PID: p.pid, Executable: req.Spec.Path, Reason: "started"})
+	if err := s.record(audit.Record{Event: audit.EventService, Agent: agent, Tool: "process_start_service", ServiceID: id,
+		PID: p.pid, Executable: req.Spec.Path, Reason: "started"}); err != nil {
+		return nil, auditFailed(err)
+	}
 	return svc.status(), nil
 }
 

@@ -170,6 +170,13 @@ func (s *Supervisor) record(r audit.Record) error {
 	return s.opts.Audit.Record(r)
 }
 
+// auditFailed is the error of a call whose audit record could not be
+// written (SPEC 6: the call fails with INTERNAL).
+func auditFailed(err error) *errcode.Error {
+	return errcode.Fail(errcode.Internal, "audit", "fix the audit log (disk full? permissions?)",
+		"the audit record could not be written: %v", err)
+}
+
 func notFound(pid int) *errcode.Error {
 	return errcode.Fail(errcode.ProcessNotFound, "process", "use process_list to see your processes",
 		"no process %d", pid)

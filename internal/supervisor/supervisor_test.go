@@ -552,3 +552,19 @@ func TestTerminateKillsTheWholePidNamespace(t *testing.T) {
 	}
 	eventually(t, "no process of the namespace is left", func() bool { return len(inNS()) == 0 })
 }
+
+// A call whose audit record cannot be written fails with INTERNAL (SPEC 6),
+// for every state change, not only launches.
+func TestAuditFailureFailsStateChanges(t *testing.T) {
+	s, fa := newSup(t, baseConfig())
+	st := start(t, s, agentA, specFor(t, "cat"), StartOptions{Stdin: StdinPipe})
+	fa.mu.Lock()
+	fa.fail = func(r audit.Record) bool { return r.Event != audit.EventExit }
+	fa.mu.Unlock()
+	_, err := s.SendStdin(agentA, st.Pid, []byte("x\n"), false)
+	wantCode(t, err, errcode.Internal)
+	_, err = s.CreateGroup(agentA, "g", false)
+	wantCode(t, err, errcode.Internal)
+	_, err = s.Terminate(agentA, st.Pid, true, time.Second)
+	wantCode(t, err, errcode.Internal)
+}

@@ -64,9 +64,11 @@ func (s *Supervisor) Terminate(agent string, pid int, force bool, timeout time.D
 	stopped := p.stopAndWait(force, timeout)
 	st := p.status(s.now())
 	if stopped {
-		s.record(audit.Record{Event: audit.EventTerminate, Agent: agent, Tool: "process_terminate", PID: pid,
+		if err := s.record(audit.Record{Event: audit.EventTerminate, Agent: agent, Tool: "process_terminate", PID: pid,
 			Executable: st.Command, ExitCode: st.ExitCode, Signal: st.Signal, TerminationReason: st.TerminationReason,
-			Reason: fmt.Sprintf("force=%v", force)})
+			Reason: fmt.Sprintf("force=%v", force)}); err != nil {
+			return nil, auditFailed(err)
+		}
 	}
 	return &TerminateResult{Pid: pid, ExitCode: st.ExitCode, Signal: st.Signal, TerminationReason: st.TerminationReason}, nil
 }
@@ -94,8 +96,10 @@ func (s *Supervisor) CreateGroup(agent, name string, pipeline bool) (string, err
 	id := fmt.Sprintf("g-%d", s.nextGroup)
 	s.groups[id] = &group{id: id, agent: agent, name: name, pipeline: pipeline}
 	s.mu.Unlock()
-	s.record(audit.Record{Event: audit.EventGroup, Agent: agent, Tool: "process_create_group", GroupID: id,
-		Reason: fmt.Sprintf("created %q pipeline=%v", name, pipeline)})
+	if err := s.record(audit.Record{Event: audit.EventGroup, Agent: agent, Tool: "process_create_group", GroupID: id,
+		Reason: fmt.Sprintf("created %q pipeline=%v", name, pipeline)}); err != nil {
+		return "", auditFailed(err)
+	}
 	return id, nil
 }
 
@@ -107,7 +111,9 @@ func (s *Supervisor) AddToGroup(agent, groupID string, pid int) error {
 	if err := s.addToGroup(agent, groupID, pid); err != nil {
 		return err
 	}
-	s.record(audit.Record{Event: audit.EventGroup, Agent: agent, Tool: "process_add_to_group", GroupID: groupID, PID: pid})
+	if err := s.record(audit.Record{Event: audit.EventGroup, Agent: agent, Tool: "process_add_to_group", GroupID: groupID, PID: pid}); err != nil {
+		return auditFailed(err)
+	}
 	return nil
 }
 
@@ -223,7 +229,9 @@ func (s *Supervisor) TerminateGroup(agent, groupID string, force bool) ([]int, e
 		p.stopAndWait(force, defaultTermTimeout)
 		pids = append(pids, p.pid)
 	}
-	s.record(audit.Record{Event: audit.EventTerminate, Agent: agent, Tool: "process_terminate_group", GroupID: groupID,
-		Reason: fmt.Sprintf("terminated pids %v force=%v", pids, force)})
+	if err := s.record(audit.Record{Event: audit.EventTerminate, Agent: agent, Tool: "process_terminate_group", GroupID: groupID,
+		Reason: fmt.Sprintf("terminated pids %v force=%v", pids, force)}); err != nil {
+		return pids, auditFailed(err)
+	}
 	return pids, nil
 }
