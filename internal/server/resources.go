@@ -44,11 +44,20 @@ func (s *Server) readOutputResource(ctx context.Context, req *mcp.ReadResourceRe
 // subscribe accepts a subscription only to the output of one of the
 // caller's own processes: another agent's pid is "not found", as for every
 // tool (existence is never revealed).
+//
+// Over stdio there is one agent, so there is nobody else's output to reach:
+// the check applies where agents share the server (HTTP). (Subscriptions
+// made through the 2026-07-28 subscriptions/listen stream reach this
+// handler without the HTTP request's headers, so such a stream can only
+// subscribe where the check is not needed.)
 func (s *Server) subscribe(ctx context.Context, req *mcp.SubscribeRequest) error {
 	uri := req.Params.URI
 	pid, _, ok := parseOutputURI(uri)
 	if !ok {
 		return mcp.ResourceNotFoundError(uri)
+	}
+	if s.opts.ListResources {
+		return nil // single agent (stdio)
 	}
 	if _, err := s.opts.Supervisor.Status(s.agentFrom(req.Session, req.Extra), pid); err != nil {
 		return mcp.ResourceNotFoundError(uri)

@@ -303,6 +303,7 @@ func TestHTTPSubscribeOnlyToOwnOutput(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Agents = []config.Agent{{ID: "alice", TokenSha256: sha("alice-token")}, {ID: "bob", TokenSha256: sha("bob-token")}}
 	s := newTestServer(t, cfg, &memRecorder{})
+	s.opts.ListResources = false // as serve --http: several agents
 	hs := httptest.NewServer(s.HTTPHandler())
 	t.Cleanup(hs.Close)
 	dial := func(token string) *mcp.ClientSession {

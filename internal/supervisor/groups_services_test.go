@@ -2,7 +2,9 @@ package supervisor
 
 import (
 	"context"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -232,5 +234,40 @@ func TestShutdownLeavesNothing(t *testing.T) {
 	wantCode(t, err, errcode.Internal)
 	if err := goleak.Find(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A health check that hangs does not hold up Shutdown: its whole tree is
+// killed when the supervisor stops, not at the end of its own timeout.
+func TestShutdownKillsARunningHealthCheck(t *testing.T) {
+	s := New(Options{Config: baseConfig(), Authorize: authorizer(t, "sleep")})
+	st, err := s.StartService(agentA, ServiceRequest{Name: "web", Spec: specFor(t, "sleep", "30"),
+		HealthCheck: &HealthCheck{Command: []string{"sleep", "3601"}, IntervalMs: 10, TimeoutMs: 3600000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRunning := func() int {
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			if b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err == nil && string(b) == "sleep\x003601\x00" {
+				pid, _ := strconv.Atoi(e.Name())
+				if alive(pid) {
+					return pid
+				}
+			}
+		}
+		return 0
+	}
+	eventually(t, "the health check runs", func() bool { return checkRunning() != 0 })
+	hc := checkRunning()
+	begin := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s.Shutdown(ctx)
+	if d := time.Since(begin); d > 5*time.Second {
+		t.Errorf("Shutdown took %v with a hanging health check", d)
+	}
+	if alive(hc) || alive(st.Pid) {
+		t.Errorf("alive after Shutdown: health check %v, service %v", alive(hc), alive(st.Pid))
 	}
 }

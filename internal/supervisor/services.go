@@ -153,6 +153,11 @@ func (s *Supervisor) manage(svc *service) {
 			stopping = true
 			<-p.done // Shutdown stops every process
 		}
+		select {
+		case <-s.stop: // the instance ended because the server is stopping
+			stopping = true
+		default:
+		}
 		le := exitInfo(p)
 		svc.set(func() { svc.lastExit = le; svc.health = HealthUnknown })
 		if stopping {
@@ -186,6 +191,12 @@ func (s *Supervisor) manage(svc *service) {
 		// The previous instance is reaped (p.done): restarts never overlap.
 		np, err := s.launch(svc.agent, svc.req.Spec, serviceOpts(svc.name), launchKind{kind: KindService, serviceID: svc.id, byServer: true})
 		if err != nil {
+			select {
+			case <-s.stop: // refused because the server is stopping
+				s.serviceEnd(svc, ServiceStopped, "stopped")
+				return
+			default:
+			}
 			svc.set(func() { svc.errMsg = "restart refused: " + err.Error() })
 			s.serviceEnd(svc, ServiceFailed, "restart refused")
 			return
@@ -205,7 +216,7 @@ func (s *Supervisor) serviceEnd(svc *service, state, why string) {
 func (s *Supervisor) checkHealthLoop(svc *service) {
 	defer s.wg.Done()
 	hc := svc.req.HealthCheck
-	t := time.NewTicker(msOr(hc.IntervalMs, defaultHealthInterval))
+	t := time.NewTicker(max(msOr(hc.IntervalMs, defaultHealthInterval), minHealthInterval))
 	defer t.Stop()
 	for {
 		select {
@@ -232,19 +243,42 @@ func (s *Supervisor) checkHealthLoop(svc *service) {
 	}
 }
 
-// checkHealth runs the health check once, through the full policy, outside
-// the process table and quotas (it is bounded by its timeout), output to
-// /dev/null. Healthy = exit 0 within the timeout.
+// checkHealth runs the health check once, through the full policy and the
+// same containment as any launch (cgroup with its limits, strict mode, the
+// gate and its launch record), outside the process table and quotas (it is
+// bounded by its timeout), output to /dev/null. Healthy = exit 0 within the
+// timeout. Its whole tree is killed at the timeout, or when the supervisor
+// stops.
 func (s *Supervisor) checkHealth(svc *service) string {
 	req := s.healthRequest(svc.agent, svc.req)
 	spec, derr := s.opts.Authorize(svc.agent, req)
 	if derr != nil {
 		return HealthUnhealthy
 	}
+	if _, notEnforced := s.support.Enforcement(spec.Limits); s.cfg.StrictResourceEnforcement && len(notEnforced) > 0 {
+		return HealthUnhealthy
+	}
 	sp, err := s.launcher.Start(spec, sandbox.Stdio{})
 	if err != nil {
 		return HealthUnhealthy
 	}
+	cg, err := s.cgroupFor(sp, spec.Limits)
+	if err != nil {
+		sp.Abort()
+		return HealthUnhealthy
+	}
+	killTree := func() {
+		sp.SignalGroup(syscall.SIGKILL)
+		if cg != nil {
+			cg.Kill()
+		}
+	}
+	defer func() {
+		if cg != nil {
+			killTree() // descendants that left the group (setsid)
+			cg.Remove()
+		}
+	}()
 	args := []string{}
 	if len(spec.Argv) > 1 {
 		args = spec.Argv[1:]
@@ -257,10 +291,26 @@ func (s *Supervisor) checkHealth(svc *service) string {
 	if err := sp.Release(); err != nil {
 		return HealthUnhealthy
 	}
-	kill := time.AfterFunc(req.Timeout, func() { sp.SignalGroup(syscall.SIGKILL) })
-	st := sp.Wait()
-	if !kill.Stop() {
+	timeout := req.Timeout
+	if spec.Lifetime > 0 && spec.Lifetime < timeout {
+		timeout = spec.Lifetime
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	// The reaper ends with the check: every path below receives from it.
+	exited := make(chan sandbox.ExitState, 1)
+	go func() { exited <- sp.Wait() }()
+	var st sandbox.ExitState
+	select {
+	case st = <-exited:
+	case <-timer.C:
+		killTree()
+		<-exited
 		return HealthUnhealthy // timed out
+	case <-s.stop:
+		killTree()
+		<-exited
+		return HealthUnknown
 	}
 	if st.ExitCode != nil && *st.ExitCode == 0 {
 		return HealthHealthy

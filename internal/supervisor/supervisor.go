@@ -47,6 +47,7 @@ const (
 	terminateWaitSlack    = 30 * time.Second
 	defaultHealthInterval = 10 * time.Second
 	defaultHealthTimeout  = 5 * time.Second
+	minHealthInterval     = time.Second // each check is a launch with a synced audit record
 )
 
 // Supervisor owns every managed process. Create it with New and stop it
@@ -411,10 +412,12 @@ func (s *Supervisor) Shutdown(ctx context.Context) {
 	}
 	s.mu.Unlock()
 
+	// Loops learn of the shutdown first, so a service whose instance dies
+	// now is not restarted (nor reported failed).
+	close(s.stop)
 	for _, p := range ps {
 		p.requestStop(ReasonServerShutdown, shutdownGrace)
 	}
-	close(s.stop)
 	for _, p := range ps {
 		select {
 		case <-p.done:
