@@ -80,7 +80,10 @@ func (s ExitState) String() string {
 // none of them.
 type Support struct {
 	Memory, Pids, CPU bool
-	Reasons           map[string]string
+	// CPUTree is true when the tree's CPU time can be read (the
+	// maxCpuTime budget of a whole tree, beyond RLIMIT_CPU per process).
+	CPUTree bool
+	Reasons map[string]string
 }
 
 // Enforcement reports, for the limits of a launch, what this build applies
@@ -109,6 +112,15 @@ func (s Support) Enforcement(l config.ResourceLimits) (applied, notEnforced []st
 		{"maxFileDescriptors", l.MaxFileDescriptors > 0, true, "rlimit", ""},
 		{"maxCpuTime", l.MaxCpuTime > 0, true, "rlimit", ""},
 		{"maxProcesses", l.MaxProcesses > 0, s.Pids, "cgroup", s.Reasons["pids"]},
+	}
+	if l.MaxCpuTime > 0 && !s.CPUTree {
+		// RLIMIT_CPU still holds per process; the tree's shared budget
+		// cannot be watched here (refused with strictResourceEnforcement).
+		why := s.Reasons["cpuusage"]
+		if why == "" {
+			why = "needs cgroup CPU accounting: not available"
+		}
+		notEnforced = append(notEnforced, "maxCpuTime for the whole tree ("+why+"; RLIMIT_CPU applies per process)")
 	}
 	for _, x := range limits {
 		switch {

@@ -305,12 +305,12 @@ func TestEnforcementReportsUnenforcedLimits(t *testing.T) {
 		applied     []string // besides the layers
 		notEnforced []string
 	}{
-		{"no cgroups", Support{}, policyLimits(), []string{"maxCpuTime (rlimit)"}, []string{"maxMemoryMB (needs cgroups: not available)"}},
+		{"no cgroups", Support{}, policyLimits(), []string{"maxCpuTime (rlimit)"}, []string{"maxCpuTime for the whole tree (needs cgroup CPU accounting: not available; RLIMIT_CPU applies per process)", "maxMemoryMB (needs cgroups: not available)"}},
 		{"nothing set", Support{}, config.ResourceLimits{}, nil, nil},
 		{"cgroup memory only", Support{Memory: true, Reasons: map[string]string{"pids": "pids controller not delegated"}}, all,
 			[]string{"maxMemoryMB (cgroup)", "maxFileDescriptors (rlimit)", "maxCpuTime (rlimit)"},
-			[]string{"maxCpuPercent (needs cgroups: not available)", "maxProcesses (pids controller not delegated)"}},
-		{"everything", Support{Memory: true, Pids: true, CPU: true}, all,
+			[]string{"maxCpuTime for the whole tree (needs cgroup CPU accounting: not available; RLIMIT_CPU applies per process)", "maxCpuPercent (needs cgroups: not available)", "maxProcesses (pids controller not delegated)"}},
+		{"everything", Support{Memory: true, Pids: true, CPU: true, CPUTree: true}, all,
 			[]string{"maxCpuPercent (cgroup)", "maxMemoryMB (cgroup)", "maxFileDescriptors (rlimit)", "maxCpuTime (rlimit)", "maxProcesses (cgroup)"}, nil},
 	}
 	for _, tc := range tests {
@@ -325,7 +325,7 @@ func TestEnforcementReportsUnenforcedLimits(t *testing.T) {
 			}
 		})
 	}
-	if a, ne := Enforcement(policyLimits()); len(ne) != 1 || len(a) != len(appliedLayers())+1 {
+	if a, ne := Enforcement(policyLimits()); len(ne) != 2 || len(a) != len(appliedLayers())+1 {
 		t.Fatalf("Enforcement = %v, %v", a, ne)
 	}
 }

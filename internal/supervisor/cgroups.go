@@ -28,10 +28,10 @@ const (
 func sandboxSupport(m *cgroup.Manager) sandbox.Support {
 	if m == nil {
 		return sandbox.Support{Reasons: map[string]string{
-			"memory": "no cgroup manager", "pids": "no cgroup manager", "cpu": "no cgroup manager"}}
+			"memory": "no cgroup manager", "pids": "no cgroup manager", "cpu": "no cgroup manager", "cpuusage": "no cgroup manager"}}
 	}
 	cs := m.Support()
-	return sandbox.Support{Memory: cs.Memory, Pids: cs.Pids, CPU: cs.CPU, Reasons: cs.Reasons}
+	return sandbox.Support{Memory: cs.Memory, Pids: cs.Pids, CPU: cs.CPU, CPUTree: cs.CPUUsage, Reasons: cs.Reasons}
 }
 
 // usesCgroups says whether launches get a cgroup: whenever the host can
