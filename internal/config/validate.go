@@ -584,6 +584,15 @@ func checkIsolation(c *Config) *Error {
 			return invalid(fmt.Sprintf("writablePaths[%d]", i), "create it, or remove it from writablePaths",
 				"%q does not exist (%s)", p, onHost)
 		}
+		// Every launch opens the writable paths refusing symbolic links (a
+		// link planted by a child must not redirect write access), so a
+		// path through a link could never work: say so now.
+		if !c.EnableChroot {
+			if real, err := filepath.EvalSymlinks(onHost); err == nil && real != filepath.Clean(onHost) {
+				return invalid(fmt.Sprintf("writablePaths[%d]", i), "list the real path "+real+" instead",
+					"%q is or passes through a symbolic link (to %s)", p, real)
+			}
+		}
 	}
 	return nil
 }

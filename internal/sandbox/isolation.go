@@ -80,6 +80,9 @@ func IsolationFor(c *config.Config) (Isolation, error) {
 	iso.Landlock = c.Landlock
 	if iso.ReadOnly || iso.Landlock {
 		for _, p := range c.WritablePaths {
+			// Config validation refused paths through symbolic links; every
+			// launch opens these refusing any link, so one planted later
+			// cannot redirect the writable path.
 			iso.WritablePaths = append(iso.WritablePaths, filepath.Clean(p))
 		}
 	}

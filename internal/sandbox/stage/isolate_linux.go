@@ -152,7 +152,16 @@ func setupMounts(c *Config) *StepError {
 		// can be made writable again after the recursive read-only pass.
 		for _, w := range c.Writable {
 			p := join(root, w)
-			if e := sysMount(p, p, "", msBind|msRec, ""); e != 0 {
+			// By descriptor, no symbolic link in any component: a link
+			// planted by an earlier child cannot redirect the writable bind.
+			fd, e := sysOpenNoSymlinks(p, oPath|oCLOEXEC)
+			if e != 0 {
+				return mountErr(e, "open the writable path "+p+" (no symbolic links allowed)")
+			}
+			at := "/proc/self/fd/" + utoa(uint64(fd))
+			e = sysMount(at, at, "", msBind|msRec, "")
+			sysClose(fd)
+			if e != 0 {
 				return mountErr(e, "bind the writable path "+p+" onto itself")
 			}
 		}
@@ -163,7 +172,13 @@ func setupMounts(c *Config) *StepError {
 		rw := mountAttr{clr: mountAttrRO}
 		for _, w := range c.Writable {
 			p := join(root, w)
-			if e := sysMountSetattr(p, atRecursive, &rw); e != 0 {
+			fd, e := sysOpenNoSymlinks(p, oPath|oCLOEXEC)
+			if e != 0 {
+				return mountErr(e, "open the writable path "+p+" (no symbolic links allowed)")
+			}
+			e = sysMountSetattr("/proc/self/fd/"+utoa(uint64(fd)), atRecursive, &rw)
+			sysClose(fd)
+			if e != 0 {
 				return mountErr(e, "make the writable path "+p+" writable again")
 			}
 		}
@@ -386,13 +401,11 @@ func restrictLandlock(c *Config) *StepError {
 		return &StepError{Step: StepLandlock, Errno: e, Detail: "landlock_create_ruleset"}
 	}
 	defer sysClose(int(rs))
-	dir := c.Dir
-	if dir == "" {
-		dir = "."
-	}
+	// The working directory is the one enterDir verified and entered.
+	dir := "."
 	type rule struct {
 		path     string
-		required bool
+		required bool // the agent's paths: opened with no symbolic link allowed
 	}
 	rules := []rule{{dir, true}, {"/tmp", false}}
 	for _, w := range c.Writable {
@@ -402,7 +415,11 @@ func restrictLandlock(c *Config) *StepError {
 		rules = append(rules, rule{d, false})
 	}
 	for _, r := range rules {
-		fd, e := sysOpen(r.path, oPath|oCLOEXEC)
+		open := sysOpen
+		if r.required {
+			open = sysOpenNoSymlinks
+		}
+		fd, e := open(r.path, oPath|oCLOEXEC)
 		if e != 0 {
 			if !r.required {
 				continue

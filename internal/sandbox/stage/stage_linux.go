@@ -210,11 +210,23 @@ func enterDir(c *Config) *StepError {
 	if dir == "" {
 		return nil
 	}
-	if e := sysChdir(dir); e != 0 {
+	// By descriptor, with no symbolic link in any component: the directory
+	// the policy resolved (a real path) cannot be swapped for a link to a
+	// blocked one between the check and now.
+	fd, e := sysOpenNoSymlinks(dir, oPathFlag|oDirectory|oCLOEXEC)
+	if e != 0 {
+		return &StepError{Step: StepChdir, Errno: e, Detail: "open " + dir + " (no symbolic links allowed)"}
+	}
+	_, e = rawSyscall6(nrFchdir, uintptr(fd), 0, 0, 0, 0, 0)
+	sysClose(fd)
+	if e != 0 {
 		return &StepError{Step: StepChdir, Errno: e, Detail: "chdir " + dir}
 	}
 	return nil
 }
+
+// oPathFlag is O_PATH.
+const oPathFlag = 0x200000
 
 // closeInherited marks every descriptor above 2 close-on-exec, so execve
 // leaves the target 0, 1, 2 only (execTarget keeps a script's 3 open).

@@ -78,6 +78,27 @@ func sysOpen(path string, flags int) (int, uintptr) {
 	return int(fd), e
 }
 
+// openHow is struct open_how (openat2).
+type openHow struct{ flags, mode, resolve uint64 }
+
+const (
+	resolveNoMagiclinks = 0x02
+	resolveNoSymlinks   = 0x04
+	oDirectory          = 0x10000
+)
+
+// sysOpenNoSymlinks opens path refusing a symbolic link in ANY component
+// (openat2 RESOLVE_NO_SYMLINKS, Linux 5.6+): paths the policy resolved
+// once cannot be redirected afterwards by a symlink planted in their place.
+func sysOpenNoSymlinks(path string, flags int) (int, uintptr) {
+	p := cstring(path)
+	how := openHow{flags: uint64(flags), resolve: resolveNoSymlinks | resolveNoMagiclinks}
+	fd, e := rawSyscall6(nrOpenat2, atFDCWD, uintptr(unsafe.Pointer(&p[0])), uintptr(unsafe.Pointer(&how)), unsafe.Sizeof(how), 0, 0)
+	runtime.KeepAlive(p)
+	runtime.KeepAlive(&how)
+	return int(fd), e
+}
+
 func sysDup3(from, to int) uintptr {
 	_, e := rawSyscall6(nrDup3, uintptr(from), uintptr(to), 0, 0, 0, 0)
 	return e

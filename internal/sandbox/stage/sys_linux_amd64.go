@@ -27,6 +27,7 @@ const (
 	nrCapget                = 125
 	nrCapset                = 126
 	nrSeccomp               = 317
+	nrOpenat2               = 437
 	nrFchdir                = 81
 	nrMountSetattr          = 442
 	nrLandlockCreateRuleset = 444

@@ -27,6 +27,7 @@ const (
 	nrCapget                = 90
 	nrCapset                = 91
 	nrSeccomp               = 277
+	nrOpenat2               = 437
 	nrFchdir                = 50
 	nrMountSetattr          = 442
 	nrLandlockCreateRuleset = 444

@@ -32,6 +32,7 @@ const (
 	nrCapget                = unix.SYS_CAPGET
 	nrCapset                = unix.SYS_CAPSET
 	nrSeccomp               = unix.SYS_SECCOMP
+	nrOpenat2               = unix.SYS_OPENAT2
 	nrFchdir                = unix.SYS_FCHDIR
 	nrMountSetattr          = unix.SYS_MOUNT_SETATTR
 	nrLandlockCreateRuleset = unix.SYS_LANDLOCK_CREATE_RULESET
