@@ -20,8 +20,8 @@
 //   - the program is at most 4096 instructions (BPF_MAXINSNS).
 //
 // The package never installs a filter in the server: Program only returns the
-// bytes that the init stage installs (with no_new_privs set, TSYNC) as its
-// last step before execve. Why each name is on each list is in
+// bytes that the init stage installs (with no_new_privs set, on the thread
+// that then execs) as its last step before execve. Why each name is on each list is in
 // docs/seccomp.md.
 package seccomp
 

@@ -55,8 +55,8 @@ var cache = map[string]*cached{Strict: {}, Moderate: {}, Permissive: {}}
 
 // Program returns the BPF program for profile on the running architecture,
 // as the raw bytes of a struct sock_filter array (8 bytes per instruction,
-// native endian) ready for seccomp(SECCOMP_SET_MODE_FILTER,
-// SECCOMP_FILTER_FLAG_TSYNC, &sock_fprog{len(b)/8, &b[0]}). It is built once
+// native endian) ready for seccomp(SECCOMP_SET_MODE_FILTER, 0,
+// &sock_fprog{len(b)/8, &b[0]}) on the thread that execs. It is built once
 // per process; each call returns a fresh copy.
 func Program(profile string) ([]byte, error) {
 	c, ok := cache[profile]
