@@ -327,6 +327,7 @@ func (l *Launcher) Start(spec *policy.Spec, stdio Stdio) (*Process, error) {
 	}
 	// Index = stage.SentExe, SentStdin, SentStdout, SentStderr.
 	files := []*os.File{exe, orNull(stdio.Stdin), orNull(stdio.Stdout), orNull(stdio.Stderr)}
+	coldRetry := true // one more try when a new stage dies before it is ready
 	for {
 		s, pooled, err := l.take()
 		if err != nil {
@@ -338,9 +339,12 @@ func (l *Launcher) Start(spec *policy.Spec, stdio Stdio) (*Process, error) {
 		if err != nil && s.token != nil && l.release != nil {
 			l.release(s.token) // the stage is gone and reaped: nobody takes its token
 		}
-		if err == errStale && pooled {
+		if err == errStale && (pooled || coldRetry) {
+			// A warm stage that died while idle, or (once) a new stage
+			// that died before it received anything: take another.
+			coldRetry = coldRetry && pooled
 			l.wantRefill()
-			continue // it died while idle: take another
+			continue
 		}
 		if err != nil {
 			l.wantRefill()

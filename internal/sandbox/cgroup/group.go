@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,7 +73,11 @@ func (m *Manager) New(name string, l Limits) (*Group, error) {
 	g := &Group{m: m, name: name, dirs: make([]string, 0, len(m.hs))}
 	for _, h := range m.hs {
 		dir := h.parent + "/" + name
-		if err := m.ops.mkdir(dir); err != nil {
+		err := m.ops.mkdir(dir)
+		if errors.Is(err, unix.EEXIST) && m.clearStale(dir) == nil {
+			err = m.ops.mkdir(dir) // a leftover of a dead server that had our pid
+		}
+		if err != nil {
 			_ = g.Remove()
 			return nil, unavailable(err, "cannot create the launch cgroup")
 		}
@@ -471,6 +476,21 @@ func (g *Group) Remove() error {
 
 // rmdirRetry removes a cgroup directory; a missing one is fine, a busy one
 // is retried for up to removeWait.
+// clearStale removes a group left behind by a dead server whose pid was
+// ours (the parent group is named after the pid, and no live process but
+// this one has it): its processes, orphans that must not outlive their
+// server, are killed first.
+func (m *Manager) clearStale(dir string) error {
+	if b, err := readCtl(dir + "/cgroup.procs"); err == nil {
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+				unix.Kill(pid, unix.SIGKILL)
+			}
+		}
+	}
+	return m.rmdirRetry(dir)
+}
+
 func (m *Manager) rmdirRetry(dir string) error {
 	deadline := time.Now().Add(removeWait)
 	sleep := 100 * time.Microsecond

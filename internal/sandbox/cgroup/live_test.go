@@ -666,3 +666,48 @@ func BenchmarkLaunchTrue(b *testing.B) {
 		}
 	})
 }
+
+// A server whose pid was a dead server's finds that server's groups under
+// its parent: they are stale (their owner is gone). A launch group with a
+// leftover's name is created anyway, and the leftover's process is killed.
+func TestLiveStaleGroupsOfADeadServerAreCleared(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("live cgroup tests need root (cgroup directories are not writable)")
+	}
+	prefix := fmt.Sprintf("mcp-process-test-%d-%d", os.Getpid(), liveSeq.Add(1))
+	dead, err := Detect(DetectOptions{Prefix: prefix})
+	if err != nil || dead.Support().Version == "none" {
+		t.Skipf("no writable cgroups here: %v", err)
+	}
+	g, err := dead.New("p-1-2", Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan := exec.Command("/bin/sleep", "300")
+	if err := orphan.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer orphan.Process.Kill()
+	if err := g.Join(orphan.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	// The dead server never closed its manager: same prefix, next server.
+	m, err := Detect(DetectOptions{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	g2, err := m.New("p-1-2", Limits{})
+	if err != nil {
+		t.Fatalf("a leftover group's name: %v", err)
+	}
+	defer g2.Remove()
+	done := make(chan error, 1)
+	go func() { done <- orphan.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stale group's process is still running")
+	}
+	dead.Close()
+}

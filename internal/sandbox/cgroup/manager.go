@@ -390,6 +390,16 @@ func (m *Manager) useParent(h *hierarchy) error {
 	if err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("cannot create the server's parent group: %w", err)
 	}
+	if err != nil {
+		// Left by a dead server that had our pid: its groups are stale.
+		if ents, rerr := os.ReadDir(p); rerr == nil {
+			for _, e := range ents {
+				if e.IsDir() {
+					_ = m.clearStale(p + "/" + e.Name())
+				}
+			}
+		}
+	}
 	h.parent, h.created, h.idx = p, true, len(m.hs)
 	m.hs = append(m.hs, h)
 	return nil
