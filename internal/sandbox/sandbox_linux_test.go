@@ -5,7 +5,6 @@ package sandbox
 import (
 	"bytes"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,21 +55,11 @@ func markScript(spec *policy.Spec) {
 // run launches spec with a stdout pipe and returns its output and exit state.
 func run(t testing.TB, l *Launcher, spec *policy.Spec) (string, ExitState) {
 	t.Helper()
-	r, w, err := os.Pipe()
+	out, st, err := tryRun(l, spec)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("launch: %v", err)
 	}
-	defer r.Close()
-	p, err := l.Start(spec, Stdio{Stdout: w})
-	w.Close()
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	if err := p.Release(); err != nil {
-		t.Fatalf("Release: %v", err)
-	}
-	out, _ := io.ReadAll(r)
-	return string(out), p.Wait()
+	return out, st
 }
 
 func TestStartRunsExactlyTheSpec(t *testing.T) {
