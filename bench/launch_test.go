@@ -9,7 +9,10 @@
 // the ratio of each median to the bare launch's ("-x-bare") and, for the
 // fully isolated launches, to bubblewrap's ("-x-bwrap"). Launches are paced
 // (an untimed pause before each), as an agent's are: back-to-back launches
-// on a 2-core machine would time the previous launch's housekeeping instead.
+// on a 2-core machine would time the previous launch's housekeeping instead
+// (a launcher tops its warm pool up 25 ms after a launch, which takes a few
+// ms; the pause is longer than both, so that the refill after one variant's
+// launch does not land in the next variant's).
 //
 // The per-namespace variants launch through a launcher whose stages get
 // exactly one namespace: warm ("ns-X", the stage was cloned into it ahead of
@@ -43,8 +46,9 @@ import (
 
 const truePath = "/bin/true"
 
-// pace is the idle time before each timed launch (not counted).
-const pace = 15 * time.Millisecond
+// pace is the idle time before each timed launch (not counted): longer than
+// a launcher's refill delay plus the refill itself.
+const pace = 40 * time.Millisecond
 
 // bwrapArgs is the reference: bubblewrap with every namespace it
 // can create, a read-only view of / and fresh /dev and /proc.

@@ -4,7 +4,7 @@
 # launches, its ratio to bubblewrap, all measured in the same run (variants
 # run round robin, so machine noise hits them alike); then each namespace's
 # share of a launch and of creating an init stage.
-# Usage: bench/run.sh [ITERATIONS]   (default 150, ~1.5 min; run as root:
+# Usage: bench/run.sh [ITERATIONS]   (default 150, ~4 min; run as root:
 # cgroups and namespaces; the bwrap rows need bubblewrap)
 set -euo pipefail
 cd "$(dirname "$0")/.."

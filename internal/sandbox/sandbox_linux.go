@@ -40,10 +40,14 @@ func appliedLayers() []string {
 // config. A launch takes the oldest one (or starts one cold when there is
 // none), and the thread starts a replacement only after that launch was
 // released or aborted, one stage at a time, so that a refill is never on a
-// launch's latency path.
+// launch's latency path: while a warm stage is left, the refill waits
+// refillDelay more, past the new target's exec and first moments (starting
+// a stage, and on cgroup v1 moving it into its group, take CPU time and
+// cgroup locks that the target's own exec, forks and exit would wait for).
 type Launcher struct {
 	reqs      chan chan coldResp // a stage for a launch that found the pool empty
 	refill    chan struct{}      // cap 1: top the pool up
+	later     chan struct{}      // cap 1: top the pool up after refillDelay
 	quit      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -71,6 +75,10 @@ type coldResp struct {
 // defaultPoolSize is how many warm stages a launcher keeps.
 const defaultPoolSize = 2
 
+// refillDelay is how long after a launch the pool is topped up while it
+// still holds a warm stage (an empty pool is refilled at once).
+const refillDelay = 25 * time.Millisecond
+
 // NewLauncher starts a launcher; its owner must Close it.
 func NewLauncher() *Launcher { return NewLauncherWith(LauncherOptions{}) }
 
@@ -91,7 +99,7 @@ func NewLauncherWith(o LauncherOptions) *Launcher {
 func newLauncher(poolSize int) *Launcher { return startLauncher(poolSize, nil, nil, Isolation{}) }
 
 func startLauncher(poolSize int, prepare func(int) (any, error), release func(any), iso Isolation) *Launcher {
-	l := &Launcher{reqs: make(chan chan coldResp), refill: make(chan struct{}, 1),
+	l := &Launcher{reqs: make(chan chan coldResp), refill: make(chan struct{}, 1), later: make(chan struct{}, 1),
 		quit: make(chan struct{}), done: make(chan struct{}), poolSize: poolSize, prepare: prepare, release: release,
 		iso: &iso}
 	l.wantRefill()
@@ -126,12 +134,24 @@ func (l *Launcher) lockedLoop(started chan<- struct{}) {
 func (l *Launcher) serve() {
 	defer close(l.done)
 	defer l.drain()
+	delay := time.NewTimer(refillDelay)
+	delay.Stop()
+	defer delay.Stop()
+	armed := false
 	for {
 		select {
 		case r := <-l.reqs:
 			s, err := l.startStage()
 			r <- coldResp{s, err}
 		case <-l.refill:
+			l.topUp()
+		case <-l.later:
+			if !armed {
+				delay.Reset(refillDelay)
+				armed = true
+			}
+		case <-delay.C:
+			armed = false
 			l.topUp()
 		case <-l.quit:
 			return
@@ -204,6 +224,26 @@ func (l *Launcher) wantRefill() {
 	}
 	select {
 	case l.refill <- struct{}{}:
+	default: // already asked
+	}
+}
+
+// launched asks for a refill once a launch is through (released or
+// aborted): at once if the pool is empty, else after refillDelay, off the
+// new target's first moments.
+func (l *Launcher) launched() {
+	if l == nil || l.poolSize == 0 {
+		return
+	}
+	l.mu.Lock()
+	left := len(l.idle)
+	l.mu.Unlock()
+	if left == 0 {
+		l.wantRefill()
+		return
+	}
+	select {
+	case l.later <- struct{}{}:
 	default: // already asked
 	}
 }
@@ -299,6 +339,16 @@ func (l *Launcher) startStage() (*stageProc, error) {
 // and move Pid into the launch's cgroup. An error means nothing runs and
 // nothing is left to clean up.
 func (l *Launcher) Start(spec *policy.Spec, stdio Stdio) (*Process, error) {
+	return l.StartWith(spec, stdio, nil)
+}
+
+// StartWith is Start, calling during (when not nil) once the stage has
+// received the launch and while it applies its steps, so that the caller's
+// own preparation (the launch's cgroup limits) runs alongside instead of
+// after. during gets the process with Pid set and owns Token from then on
+// (Start gives it back to nobody); an error from during aborts the launch
+// and is returned as is.
+func (l *Launcher) StartWith(spec *policy.Spec, stdio Stdio, during func(*Process) error) (*Process, error) {
 	select {
 	case <-l.quit:
 		return nil, errClosed()
@@ -335,8 +385,15 @@ func (l *Launcher) Start(spec *policy.Spec, stdio Stdio) (*Process, error) {
 		}
 		p := &Process{Pid: s.proc.Pid, proc: s.proc, done: make(chan struct{}), path: spec.Path, dir: spec.Dir,
 			limits: spec.Limits, sock: s.sock, launcher: l, token: s.token}
-		err = p.handshake(cfg, files)
-		if err != nil && s.token != nil && l.release != nil {
+		var tokenTaken bool
+		err = p.handshake(cfg, files, func() error {
+			if during == nil {
+				return nil
+			}
+			tokenTaken = true
+			return during(p)
+		})
+		if err != nil && s.token != nil && l.release != nil && !tokenTaken {
 			l.release(s.token) // the stage is gone and reaped: nobody takes its token
 		}
 		if err == errStale && (pooled || coldRetry) {
@@ -513,16 +570,23 @@ func (p *Process) Token() any { return p.token }
 // errStale is a stage that was gone before it received the launch.
 var errStale = errors.New("init stage gone")
 
-// handshake sends the config and the descriptors, and waits until every
-// step before the gate succeeded. On failure the stage is gone and reaped;
-// errStale means it was gone before it received anything.
-func (p *Process) handshake(cfg []byte, files []*os.File) error {
+// handshake sends the config and the descriptors, runs during while the
+// stage applies its steps, and waits until every step before the gate
+// succeeded. On failure the stage is gone and reaped; errStale means it was
+// gone before it received anything.
+func (p *Process) handshake(cfg []byte, files []*os.File, during func() error) error {
 	p.sock.SetDeadline(time.Now().Add(stageTimeout))
 	werr := sendConfig(p.sock, cfg, files)
 	if errors.Is(werr, unix.EPIPE) || errors.Is(werr, unix.ECONNRESET) {
 		p.closeGate()
 		p.kill()
 		return errStale
+	}
+	if werr == nil {
+		if derr := during(); derr != nil {
+			p.Abort()
+			return derr
+		}
 	}
 	kind, serr, err := readReport(p.sock)
 	if werr == nil && err == nil && kind == stage.MsgReady {
@@ -610,7 +674,7 @@ func (p *Process) Release() error {
 	}
 	sock := p.sock
 	p.sock = nil
-	defer p.launcher.wantRefill() // the launch is through: now a new stage may use the CPU
+	defer p.launcher.launched() // the launch is through: the pool may be topped up
 	defer sock.Close()
 	sock.SetDeadline(time.Now().Add(stageTimeout))
 	_, werr := sock.Write([]byte{stage.MsgGo})

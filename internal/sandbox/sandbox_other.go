@@ -30,6 +30,11 @@ func NewLauncherWith(LauncherOptions) *Launcher { return &Launcher{} }
 // Start refuses: LAYER_UNAVAILABLE.
 func (l *Launcher) Start(spec *policy.Spec, stdio Stdio) (*Process, error) { return nil, unavailable() }
 
+// StartWith refuses: LAYER_UNAVAILABLE.
+func (l *Launcher) StartWith(spec *policy.Spec, stdio Stdio, during func(*Process) error) (*Process, error) {
+	return nil, unavailable()
+}
+
 // Close does nothing.
 func (l *Launcher) Close() {}
 

@@ -156,7 +156,17 @@ func (s *Supervisor) watchLimits(p *proc) {
 	budget := time.Duration(p.spec.Limits.MaxCpuTime) * time.Second
 	watchOOM := p.spec.Limits.MaxMemoryMB > 0 && s.opts.Cgroups.Support().Version != "v2"
 	ncpu := time.Duration(runtime.NumCPU())
-	t := time.NewTimer(0)
+	// The first look comes when there can be something to see: a new tree
+	// has used no CPU time and had no OOM kill (and reading its cgroup now
+	// would take CPU time from its exec).
+	first := maxLimitCheck
+	if watchOOM {
+		first = oomCheckPeriod
+	}
+	if budget > 0 {
+		first = min(first, max(budget/ncpu, minLimitCheck))
+	}
+	t := time.NewTimer(first)
 	defer t.Stop()
 	for {
 		select {

@@ -10,6 +10,7 @@ import (
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox"
+	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
 
 // service is a managed process the supervisor restarts and health-checks.
@@ -258,13 +259,16 @@ func (s *Supervisor) checkHealth(svc *service) string {
 	if _, notEnforced := s.support.Enforcement(spec.Limits); s.cfg.StrictResourceEnforcement && len(notEnforced) > 0 {
 		return HealthUnhealthy
 	}
-	sp, err := s.launcher.Start(spec, sandbox.Stdio{})
+	var cg *cgroup.Group
+	sp, err := s.launcher.StartWith(spec, sandbox.Stdio{}, func(sp *sandbox.Process) (err error) {
+		cg, err = s.cgroupFor(sp, spec.Limits)
+		return err
+	})
 	if err != nil {
-		return HealthUnhealthy
-	}
-	cg, err := s.cgroupFor(sp, spec.Limits)
-	if err != nil {
-		sp.Abort()
+		if cg != nil { // the stage failed after its cgroup was set up
+			cg.Kill()
+			cg.Remove()
+		}
 		return HealthUnhealthy
 	}
 	killTree := func() {

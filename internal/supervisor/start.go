@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -232,15 +233,17 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	if err != nil {
 		return fail(nil, nil, errcode.Fail(errcode.Internal, "process", "", "create pipes: %v", err))
 	}
-	sp, err := s.launcher.Start(spec, sandbox.Stdio{Stdin: ps.child[0], Stdout: ps.child[1], Stderr: ps.child[2]})
+	// The launch's cgroup limits are written while the stage applies its
+	// steps: when Start returns, the stage waits at its gate in its cgroup,
+	// with the limits in place, before the target can run, fork or allocate.
+	sp, err := s.launcher.StartWith(spec, sandbox.Stdio{Stdin: ps.child[0], Stdout: ps.child[1], Stderr: ps.child[2]},
+		func(sp *sandbox.Process) (err error) {
+			cg, err = s.cgroupFor(sp, spec.Limits)
+			return err
+		})
 	ps.closeChild()
 	if err != nil {
 		return fail(nil, ps, errcode.As(err))
-	}
-	// The stage waits at its gate: it is in its cgroup, with the limits
-	// written, before the target can run, fork or allocate.
-	if cg, err = s.cgroupFor(sp, spec.Limits); err != nil {
-		return fail(sp, ps, err)
 	}
 	args := []string{}
 	if len(spec.Argv) > 1 {
@@ -426,8 +429,10 @@ func (s *Supervisor) watch(p *proc) {
 	}
 	if p.cg != nil {
 		// The tree is dead and its figures read: removing the (empty)
-		// cgroup is housekeeping, off the caller's path. Shutdown waits
-		// for it (this goroutine is in s.wg).
+		// cgroup is housekeeping, off the caller's path: yield first, so
+		// that the caller woken by done runs before it. Shutdown waits for
+		// it (this goroutine is in s.wg).
+		runtime.Gosched()
 		p.cg.Remove()
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
+	"slices"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -83,9 +83,37 @@ func writeCtl(path, data string) error {
 	return nil
 }
 
-// readCtl reads a small control file.
+// readCtl reads a control file with one open, as few reads as it takes
+// and one close: a read that does not fill the buffer got the whole file
+// (cgroupfs files are generated whole, as far as the buffer allows).
 func readCtl(path string) ([]byte, error) {
-	return os.ReadFile(path)
+	var fd int
+	var err error
+	for {
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	b := make([]byte, 0, 512)
+	for {
+		n, err := unix.Read(fd, b[len(b):cap(b)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		b = b[:len(b)+n]
+		if n == 0 || len(b) < cap(b) {
+			return b, nil
+		}
+		b = slices.Grow(b, cap(b))
+	}
 }
 
 // keyedValue returns the value of "key N" in a flat-keyed file such as

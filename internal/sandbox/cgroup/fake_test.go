@@ -588,6 +588,13 @@ func TestFakeV1(t *testing.T) {
 					t.Errorf("%s = %q, want %q", f.rel(file), got, want)
 				}
 			}
+			// A new group's period is the kernel's default, which is ours:
+			// only the quota is written.
+			for _, w := range f.writes {
+				if strings.Contains(w, "cpu.cfs_period_us") {
+					t.Errorf("cpu.cfs_period_us written (%s): a new group already has the 100 ms period", w)
+				}
+			}
 			// memory.limit_in_bytes is written before memory.memsw (the
 			// kernel refuses memsw < limit).
 			iMem := slices.Index(f.writes, f.rel(mem)+"/memory.limit_in_bytes="+strconv.Itoa(100<<20))
@@ -731,6 +738,24 @@ func TestFakeNoneAndPartial(t *testing.T) {
 		}
 		if got := f.get(g.Paths()[0] + "/memory.limit_in_bytes"); got != "1048576" {
 			t.Fatalf("memory.limit_in_bytes = %q", got)
+		}
+		// The absent memsw file is asked for once per manager, not at
+		// every launch.
+		g2, err := m.New("x2", Limits{MemoryBytes: 2 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g2.SetLimits(Limits{MemoryBytes: 3 << 20}); err != nil {
+			t.Fatal(err)
+		}
+		asked := 0
+		for _, w := range f.writes {
+			if strings.Contains(w, "memory.memsw.limit_in_bytes") {
+				asked++
+			}
+		}
+		if asked != 1 {
+			t.Fatalf("memory.memsw.limit_in_bytes written %d times, want once: %v", asked, f.writes)
 		}
 		if _, err := g.CPUUsage(); err == nil {
 			t.Fatal("CPUUsage without accounting succeeded")

@@ -167,8 +167,12 @@ func (g *Group) setLimits(l Limits) error {
 			}
 		} else {
 			err = w(g.mem+"/memory.limit_in_bytes", n)
-			if err == nil {
-				err = optional(w(g.mem+"/memory.memsw.limit_in_bytes", n))
+			if err == nil && !g.m.noMemsw.Load() {
+				// Absent without swap accounting: asked once per manager.
+				if err = w(g.mem+"/memory.memsw.limit_in_bytes", n); isNotExist(err) {
+					g.m.noMemsw.Store(true)
+					err = nil
+				}
 			}
 		}
 		if err != nil {
@@ -186,10 +190,11 @@ func (g *Group) setLimits(l Limits) error {
 		if g.m.v2Limits {
 			err = w(g.cpu+"/cpu.max", q+" "+strconv.Itoa(CPUPeriodMicros))
 		} else {
-			err = w(g.cpu+"/cpu.cfs_period_us", strconv.Itoa(CPUPeriodMicros))
-			if err == nil {
-				err = w(g.cpu+"/cpu.cfs_quota_us", q)
-			}
+			// A new group's cpu.cfs_period_us is the kernel's default
+			// period (default_cfs_period(), 100 ms), which is
+			// CPUPeriodMicros, and nothing here changes it: the quota is
+			// the one write needed.
+			err = w(g.cpu+"/cpu.cfs_quota_us", q)
 		}
 		if err != nil {
 			return unavailable(err, "cannot set the CPU limit (maxCpuPercent)")

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -59,7 +60,8 @@ type Manager struct {
 	hs []*hierarchy // every hierarchy a launch group is created in, in order
 	// Roles: which hierarchy provides what (nil when unavailable).
 	v2, mem, pids, cpu, acct, frz *hierarchy
-	v2Limits                      bool // memory/pids/cpu limit files are v2 files (mode "v2")
+	v2Limits                      bool        // memory/pids/cpu limit files are v2 files (mode "v2")
+	noMemsw                       atomic.Bool // v1: no memory.memsw.limit_in_bytes (no swap accounting)
 	kill                          killMode
 
 	// v2 "no internal processes" scheme (see Detect).

@@ -3,7 +3,10 @@
 package cgroup
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -123,5 +126,24 @@ func TestKeyedValue(t *testing.T) {
 	}
 	if _, ok := keyedValue(data, "usage"); ok {
 		t.Error("a key prefix matched")
+	}
+}
+
+// readCtl reads a control file whole, however long, with no stat.
+func TestReadCtlReadsWhole(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []int{0, 1, 511, 512, 513, 4096, 70000} {
+		want := strings.Repeat("x", n)
+		p := filepath.Join(dir, "f")
+		if err := os.WriteFile(p, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readCtl(p)
+		if err != nil || string(got) != want {
+			t.Fatalf("readCtl of %d bytes: %d bytes, %v", n, len(got), err)
+		}
+	}
+	if _, err := readCtl(filepath.Join(dir, "missing")); !isNotExist(err) {
+		t.Fatalf("readCtl of a missing file: %v, want not-exist", err)
 	}
 }

@@ -39,6 +39,7 @@ var sock = SocketFD
 
 func run() {
 	closeLeaked()
+	trimMappings() // while idle: less for the exec to tear down
 	c, fds, err := receive()
 	if err == nil {
 		err = contain(c, fds)

@@ -11,6 +11,7 @@ const (
 	nrGetdents64            = 217
 	nrExitGroup             = 231
 	nrOpenat                = 257
+	nrMadvise               = 28
 	nrDup3                  = 292
 	nrRecvmsg               = 47
 	nrPrlimit64             = 302

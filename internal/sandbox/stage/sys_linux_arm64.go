@@ -6,6 +6,7 @@ const (
 	nrFcntl                 = 25
 	nrChdir                 = 49
 	nrOpenat                = 56
+	nrMadvise               = 233
 	nrClose                 = 57
 	nrGetdents64            = 61
 	nrRead                  = 63

@@ -16,6 +16,7 @@ const (
 	nrGetdents64            = unix.SYS_GETDENTS64
 	nrExitGroup             = unix.SYS_EXIT_GROUP
 	nrOpenat                = unix.SYS_OPENAT
+	nrMadvise               = unix.SYS_MADVISE
 	nrDup3                  = unix.SYS_DUP3
 	nrRecvmsg               = unix.SYS_RECVMSG
 	nrPrlimit64             = unix.SYS_PRLIMIT64
