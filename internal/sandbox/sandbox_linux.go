@@ -342,12 +342,14 @@ func (l *Launcher) Start(spec *policy.Spec, stdio Stdio) (*Process, error) {
 	return l.StartWith(spec, stdio, nil)
 }
 
-// StartWith is Start, calling during (when not nil) once the stage has
-// received the launch and while it applies its steps, so that the caller's
-// own preparation (the launch's cgroup limits) runs alongside instead of
-// after. during gets the process with Pid set and owns Token from then on
-// (Start gives it back to nobody); an error from during aborts the launch
-// and is returned as is.
+// StartWith is Start, calling during (when not nil) once the launch has
+// been sent to a stage and while the stage applies its steps, so that the
+// caller's own preparation (the launch's cgroup limits) runs alongside
+// instead of after. during gets the process with Pid set and owns Token
+// from then on (Start gives it back to nobody); an error from during
+// aborts the launch and is returned as is. during is called again, for
+// another stage, when the stage turns out to have died before it received
+// the launch: it must then undo what it prepared for the previous one.
 func (l *Launcher) StartWith(spec *policy.Spec, stdio Stdio, during func(*Process) error) (*Process, error) {
 	select {
 	case <-l.quit:
@@ -377,7 +379,7 @@ func (l *Launcher) StartWith(spec *policy.Spec, stdio Stdio, during func(*Proces
 	}
 	// Index = stage.SentExe, SentStdin, SentStdout, SentStderr.
 	files := []*os.File{exe, orNull(stdio.Stdin), orNull(stdio.Stdout), orNull(stdio.Stderr)}
-	coldRetry := true // one more try when a new stage dies before it is ready
+	coldRetry := true // one more try when a new stage dies before it receives the launch
 	for {
 		s, pooled, err := l.take()
 		if err != nil {
@@ -599,6 +601,12 @@ func (p *Process) handshake(cfg []byte, files []*os.File, during func() error) e
 		return p.stepError(serr)
 	}
 	p.Abort()
+	if werr == nil && errors.Is(err, unix.ECONNRESET) {
+		// The stage's socket closed with the launch still unread in it:
+		// the stage died before it received the launch (a warm stage
+		// killed while it was being taken). Nothing ran.
+		return errStale
+	}
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(werr, os.ErrDeadlineExceeded):
 		return errcode.Fail(errcode.Internal, layer, "", "the init stage for %s did not get ready within %s", p.path, stageTimeout)

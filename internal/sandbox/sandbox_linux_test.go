@@ -170,6 +170,9 @@ func TestStartMissingDirIsCwdNotFound(t *testing.T) {
 	}
 }
 
+// alive reports whether any thread of pid still runs: a killed
+// multi-threaded process shows its leader as a zombie while its other
+// threads are still exiting, holding its descriptors open.
 func alive(pid int) bool {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
@@ -177,7 +180,11 @@ func alive(pid int) bool {
 	}
 	s := string(data)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return f[0] != "Z"
+	if f[0] != "Z" {
+		return true
+	}
+	tasks, _ := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+	return len(tasks) > 1
 }
 
 func waitGone(t *testing.T, pid int) {

@@ -261,6 +261,10 @@ func (s *Supervisor) checkHealth(svc *service) string {
 	}
 	var cg *cgroup.Group
 	sp, err := s.launcher.StartWith(spec, sandbox.Stdio{}, func(sp *sandbox.Process) (err error) {
+		if cg != nil { // for a stage that was gone before it got the launch
+			cg.Kill()
+			cg.Remove()
+		}
 		cg, err = s.cgroupFor(sp, spec.Limits)
 		return err
 	})

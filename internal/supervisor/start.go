@@ -238,6 +238,10 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	// with the limits in place, before the target can run, fork or allocate.
 	sp, err := s.launcher.StartWith(spec, sandbox.Stdio{Stdin: ps.child[0], Stdout: ps.child[1], Stderr: ps.child[2]},
 		func(sp *sandbox.Process) (err error) {
+			if cg != nil { // for a stage that was gone before it got the launch
+				cg.Kill()
+				cg.Remove()
+			}
 			cg, err = s.cgroupFor(sp, spec.Limits)
 			return err
 		})

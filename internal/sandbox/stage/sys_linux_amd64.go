@@ -12,8 +12,10 @@ const (
 	nrExitGroup             = 231
 	nrOpenat                = 257
 	nrMadvise               = 28
+	nrPread64               = 17
 	nrDup3                  = 292
 	nrRecvmsg               = 47
+	nrRecvfrom              = 45
 	nrPrlimit64             = 302
 	nrExecveat              = 322
 	nrCloseRange            = 436

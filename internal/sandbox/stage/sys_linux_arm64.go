@@ -7,6 +7,7 @@ const (
 	nrChdir                 = 49
 	nrOpenat                = 56
 	nrMadvise               = 233
+	nrPread64               = 67
 	nrClose                 = 57
 	nrGetdents64            = 61
 	nrRead                  = 63
@@ -14,6 +15,7 @@ const (
 	nrExitGroup             = 94
 	nrRtSigprocmask         = 135
 	nrRecvmsg               = 212
+	nrRecvfrom              = 207
 	nrPrlimit64             = 261
 	nrExecveat              = 281
 	nrCloseRange            = 436

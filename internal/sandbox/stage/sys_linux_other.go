@@ -17,8 +17,10 @@ const (
 	nrExitGroup             = unix.SYS_EXIT_GROUP
 	nrOpenat                = unix.SYS_OPENAT
 	nrMadvise               = unix.SYS_MADVISE
+	nrPread64               = unix.SYS_PREAD64
 	nrDup3                  = unix.SYS_DUP3
 	nrRecvmsg               = unix.SYS_RECVMSG
+	nrRecvfrom              = unix.SYS_RECVFROM
 	nrPrlimit64             = unix.SYS_PRLIMIT64
 	nrExecveat              = unix.SYS_EXECVEAT
 	nrCloseRange            = unix.SYS_CLOSE_RANGE

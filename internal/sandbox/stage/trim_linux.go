@@ -2,75 +2,108 @@
 
 package stage
 
+import (
+	"runtime"
+	"unsafe"
+)
+
 // trimMappings drops this process's page-table entries for its read-only
 // file mappings that hold no private (modified) page: its own binary's code
 // and read-only data, a shared library's code. The pages stay in the page
 // cache and fault back in as the launch touches them, a small part of what
-// the runtime's start touched, so the exec of the target has far fewer
-// entries to tear down (the teardown of the stage's address space is most
-// of an exec's cost). A warm stage does it while idle, off any launch's
-// path. Nothing is lost: only clean, file-backed pages are dropped.
+// the runtime's start touched, so the exec of the target has fewer entries
+// to tear down (the teardown of the stage's address space is the larger
+// part of an exec from it). A warm stage does it while idle, off any
+// launch's path; a stage whose launch is already waiting skips it. Nothing
+// is lost: a mapping is dropped only when /proc/self/pagemap shows every
+// present page of it to be the file's own (a relocated, copied-on-write
+// page would be lost, so a mapping with one is left alone).
 func trimMappings() {
-	fd, e := sysOpen("/proc/self/smaps", oRDONLY|oCLOEXEC)
+	if launchWaiting() {
+		return
+	}
+	maps, e := sysOpen("/proc/self/maps", oRDONLY|oCLOEXEC)
 	if e != 0 {
 		return
 	}
-	buf := make([]byte, 256<<10)
-	n, _ := readFull(fd, buf)
-	sysClose(fd)
+	buf := make([]byte, 64<<10)
+	n, _ := readFull(maps, buf)
+	sysClose(maps)
 	if n == len(buf) {
 		return // too many mappings to read whole: leave them
 	}
-	buf = buf[:n]
-	var start, end uintptr
-	candidate := false
-	for len(buf) > 0 {
-		line := buf
-		buf = nil
+	pagemap, e := sysOpen("/proc/self/pagemap", oRDONLY|oCLOEXEC)
+	if e != 0 {
+		return
+	}
+	defer sysClose(pagemap)
+	entries := make([]uint64, 512)
+	for rest := buf[:n]; len(rest) > 0; {
+		line := rest
+		rest = nil
 		for i, c := range line {
 			if c == '\n' {
-				line, buf = line[:i], line[i+1:]
+				line, rest = line[:i], line[i+1:]
 				break
 			}
 		}
-		if s, i := hexAt(line, 0); i > 0 && i < len(line) && line[i] == '-' {
-			// A mapping's header: start-end perms offset dev inode [path].
-			e, j := hexAt(line, i+1)
-			start, end = s, e
-			candidate = j+4 < len(line) && line[j+2] != 'w' && hasByte(line[j:], '/')
+		// start-end perms offset dev inode [path]
+		start, i := hexAt(line, 0)
+		if i == 0 || i >= len(line) || line[i] != '-' {
 			continue
 		}
-		// "Anonymous: N kB" comes after the header, before the next one.
-		const key = "Anonymous:"
-		if candidate && len(line) > len(key) && string(line[:len(key)]) == key {
-			candidate = false
-			if anonZero(line[len(key):]) {
-				rawSyscall6(nrMadvise, start, end-start, madvDontneed, 0, 0, 0)
-			}
+		end, j := hexAt(line, i+1)
+		if j+4 >= len(line) || line[j+2] == 'w' || !hasByte(line[j:], '/') || end <= start {
+			continue
+		}
+		if onlyFilePages(pagemap, start, end, entries) {
+			rawSyscall6(nrMadvise, start, end-start, madvDontneed, 0, 0, 0)
 		}
 	}
 }
 
-const madvDontneed = 4
+const (
+	madvDontneed  = 4
+	pageSize      = 4096
+	pmPresent     = 1 << 63
+	pmFileOrShare = 1 << 61
+	msgPeek       = 0x2
+	msgDontwait   = 0x40
+	eAGAIN        = 11
+)
+
+// onlyFilePages reports whether every present page of [start, end) is a
+// page of the mapped file (none is a private copy).
+func onlyFilePages(pagemap int, start, end uintptr, entries []uint64) bool {
+	for page := start / pageSize; page < end/pageSize; {
+		n := min(uintptr(len(entries)), end/pageSize-page)
+		got, e := rawSyscall6(nrPread64, uintptr(pagemap), uintptr(unsafe.Pointer(&entries[0])), n*8, page*8, 0, 0)
+		runtime.KeepAlive(entries)
+		if e != 0 || got != n*8 {
+			return false
+		}
+		for _, pm := range entries[:n] {
+			if pm&pmPresent != 0 && pm&pmFileOrShare == 0 {
+				return false
+			}
+		}
+		page += n
+	}
+	return true
+}
+
+// launchWaiting reports whether the launch has already arrived on the
+// socket (a stage started for a launch that found the pool empty).
+func launchWaiting() bool {
+	var b [1]byte
+	_, e := rawSyscall6(nrRecvfrom, uintptr(sock), uintptr(unsafe.Pointer(&b[0])), 1, msgPeek|msgDontwait, 0, 0)
+	return e != eAGAIN
+}
 
 func hasByte(b []byte, x byte) bool {
 	for _, c := range b {
 		if c == x {
 			return true
-		}
-	}
-	return false
-}
-
-// anonZero reports whether " N kB" is 0.
-func anonZero(b []byte) bool {
-	for _, c := range b {
-		switch {
-		case c == ' ':
-		case c == '0':
-			return true
-		default:
-			return false
 		}
 	}
 	return false

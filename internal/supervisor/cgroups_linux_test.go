@@ -1,0 +1,114 @@
+//go:build linux
+
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
+	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
+)
+
+// idleStages lists this process's live init stages (children that have
+// not received a launch yet are the only stages whose command line is
+// still the stage's).
+func idleStages(t *testing.T) []int {
+	t.Helper()
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(stat)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if f[0] == "Z" || f[1] != strconv.Itoa(os.Getpid()) {
+			continue
+		}
+		if cmd, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline"); strings.Contains(string(cmd), stage.Arg) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// A warm stage killed just as a launch takes it: the launch runs on another
+// stage, and the cgroup prepared for the dead one is removed, not leaked.
+func TestStageKilledWhileTakenLeavesNoCgroup(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: cgroups")
+	}
+	m, err := cgroup.Detect(cgroup.DetectOptions{Prefix: fmt.Sprintf("mcp-process-suptest-%d", os.Getpid())})
+	if err != nil {
+		t.Skipf("no cgroups here: %v", err)
+	}
+	defer m.Close()
+	if !usesCgroups(m) {
+		t.Skip("no usable cgroup hierarchy")
+	}
+	cfg := baseConfig()
+	cfg.DefaultResourceLimits.MaxMemoryMB = 64 // limits written through the prepared group
+	s, _ := newSup(t, cfg, func(o *Options) { o.Cgroups = m })
+	groups := func() []string {
+		var names []string
+		for _, p := range m.Parents() {
+			ents, _ := os.ReadDir(p)
+			for _, e := range ents {
+				if e.IsDir() {
+					names = append(names, p+"/"+e.Name())
+				}
+			}
+		}
+		return names
+	}
+	waitPool := func() []int {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if pids := idleStages(t); len(pids) >= 2 {
+				return pids
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the pool never filled: stages %v", idleStages(t))
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	spec := specFor(t, "true")
+	for i := 0; i < 10; i++ {
+		pids := waitPool()
+		time.Sleep(20 * time.Millisecond) // each in its prepared group
+		if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.Run(context.Background(), "a", spec, StartOptions{}, 10*time.Second, nil)
+		if err != nil || res.ExitCode == nil || *res.ExitCode != 0 {
+			t.Fatalf("round %d: %+v, %v", i, res, err)
+		}
+	}
+	// Once every launch is over and the pool is full again, only the warm
+	// stages' groups remain: one per stage in each hierarchy.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		waitPool()
+		g := groups()
+		if len(g) <= 2*len(m.Parents()) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d groups left for a pool of 2 stages in %d hierarchies: %v", len(g), len(m.Parents()), g)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
