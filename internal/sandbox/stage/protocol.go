@@ -36,6 +36,8 @@
 // version mismatch is a bug, reported as such.
 package stage
 
+import "unsafe"
+
 // Arg is the hidden subcommand that makes a process an init stage. It
 // cannot collide with a user subcommand (none starts with "__").
 const Arg = "__mcp_process_init"
@@ -231,8 +233,9 @@ func payloadSize(h []byte) (int, error) {
 }
 
 type decoder struct {
-	b   []byte
-	bad bool
+	b     []byte
+	bad   bool
+	alias bool // strings share b's memory (b is never written again)
 }
 
 func (d *decoder) take(n int) []byte {
@@ -254,7 +257,13 @@ func (d *decoder) u32() uint32 {
 
 func (d *decoder) u64() uint64 { return uint64(d.u32()) | uint64(d.u32())<<32 }
 
-func (d *decoder) str() string { return string(d.take(int(d.u32()))) }
+func (d *decoder) str() string {
+	b := d.take(int(d.u32()))
+	if d.alias && len(b) > 0 {
+		return unsafe.String(&b[0], len(b))
+	}
+	return string(b)
+}
 
 func (d *decoder) list() []string {
 	n := d.u32()
@@ -270,8 +279,8 @@ func (d *decoder) list() []string {
 }
 
 // decodePayload parses what follows the header.
-func decodePayload(p []byte) (*Config, error) {
-	d := &decoder{b: p}
+func decodePayload(p []byte, alias bool) (*Config, error) {
+	d := &decoder{b: p, alias: alias}
 	c := &Config{Flags: d.u32()}
 	n := d.u32()
 	if uint64(n) > uint64(len(d.b))/20 {
@@ -312,7 +321,7 @@ func Decode(b []byte) (*Config, error) {
 	if len(b)-headerSize != n {
 		return nil, errMalformed
 	}
-	return decodePayload(b[headerSize:])
+	return decodePayload(b[headerSize:], false)
 }
 
 // Step names, as reported in a StepError.

@@ -25,6 +25,13 @@ func TestConfigRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(*got, c) {
 			t.Fatalf("round trip %+v, want %+v", *got, c)
 		}
+		// The stage's decoding, whose strings share the received bytes,
+		// gives the same config.
+		b := c.Encode()
+		aliased, err := decodePayload(b[headerSize:], true)
+		if err != nil || !reflect.DeepEqual(*aliased, c) {
+			t.Fatalf("aliased decoding %+v, %v; want %+v", aliased, err, c)
+		}
 	}
 }
 

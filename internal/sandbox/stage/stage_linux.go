@@ -37,9 +37,25 @@ func isStage() bool {
 // sock is the stage's socket: SocketFD until a script needs descriptor 3.
 var sock = SocketFD
 
+// payloadBuf receives a launch's config; a warm stage touches its pages
+// while idle, so that receiving the launch does not fault them in.
+var payloadBuf []byte
+
+// prefault writes to every page of b (fresh heap memory is mapped on first
+// touch).
+func prefault(b []byte) {
+	for i := 0; i < len(b); i += pageSize {
+		b[i] = 0
+	}
+}
+
 func run() {
+	payloadBuf = make([]byte, 64<<10)
 	closeLeaked()
-	trimMappings() // while idle: less for the exec to tear down
+	if !launchWaiting() { // idle: prepare, off any launch's path
+		trimMappings() // less for the exec to tear down
+		prefault(payloadBuf)
+	}
 	c, fds, err := receive()
 	if err == nil {
 		err = contain(c, fds)
@@ -154,11 +170,15 @@ func receive() (*Config, []int, *StepError) {
 	if perr != nil {
 		return nil, nil, &StepError{Step: StepConfig, Errno: eINVAL, Detail: perr.Error()}
 	}
-	p := make([]byte, size)
+	p := payloadBuf
+	if size > len(p) {
+		p = make([]byte, size)
+	}
+	p = p[:size]
 	if n, e := readFull(sock, p); e != 0 || n != size {
 		return nil, nil, &StepError{Step: StepConfig, Errno: e, Detail: "socket closed early"}
 	}
-	c, perr := decodePayload(p)
+	c, perr := decodePayload(p, true) // p is never written again
 	if perr != nil {
 		return nil, nil, &StepError{Step: StepConfig, Errno: eINVAL, Detail: perr.Error()}
 	}

@@ -14,14 +14,11 @@ import (
 // the runtime's start touched, so the exec of the target has fewer entries
 // to tear down (the teardown of the stage's address space is the larger
 // part of an exec from it). A warm stage does it while idle, off any
-// launch's path; a stage whose launch is already waiting skips it. Nothing
+// launch's path (a stage whose launch is already waiting skips it). Nothing
 // is lost: a mapping is dropped only when /proc/self/pagemap shows every
 // present page of it to be the file's own (a relocated, copied-on-write
 // page would be lost, so a mapping with one is left alone).
 func trimMappings() {
-	if launchWaiting() {
-		return
-	}
 	maps, e := sysOpen("/proc/self/maps", oRDONLY|oCLOEXEC)
 	if e != 0 {
 		return
