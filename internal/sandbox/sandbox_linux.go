@@ -65,6 +65,60 @@ type stageProc struct {
 	proc  *os.Process // pidfd-backed
 	sock  *os.File    // our end of its socketpair (non-blocking, in the poller)
 	token any         // from LauncherOptions.Prepare; nil when not prepared
+	keeps keeperState
+}
+
+// keeperState is what the launcher knows of a stage's keeper (stage
+// keeper_linux.go: a child of ours that holds the stage's address space so
+// that the exec of the target does not tear it down). The stage reports
+// it in its first message (MsgKeeper).
+type keeperState struct {
+	known  bool        // the stage's MsgKeeper was read
+	keeper *os.Process // its keeper (nil: none)
+}
+
+// reap reaps the keeper of stage pid, which is reaped already and so no
+// longer holds the memory: the keeper exits by itself. Killing it only
+// hastens that. When the stage died before it reported its keeper, one it
+// may have started is found by the stage's process group (it is our
+// child, in that group).
+func (k *keeperState) reap(pid int) {
+	if k.keeper != nil {
+		k.keeper.Kill()
+		k.keeper.Wait()
+		k.keeper = nil
+		return
+	}
+	if k.known {
+		return
+	}
+	var info unix.Siginfo
+	for {
+		if err := unix.Waitid(unix.P_PGID, pid, &info, unix.WEXITED, nil); err != unix.EINTR && err != nil {
+			return // ECHILD: none (left)
+		}
+	}
+}
+
+// read reads the stage's first message, MsgKeeper, from sock.
+func (k *keeperState) read(sock *os.File) error {
+	var b [5]byte
+	if _, err := io.ReadFull(sock, b[:]); err != nil {
+		return err
+	}
+	if b[0] != stage.MsgKeeper {
+		return fmt.Errorf("the init stage's first message is %q, want %q", b[0], stage.MsgKeeper)
+	}
+	k.known = true
+	if pid := int(uint32(b[1]) | uint32(b[2])<<8 | uint32(b[3])<<16 | uint32(b[4])<<24); pid > 0 {
+		// Our child (CLONE_PARENT), not reaped: the pid is its own.
+		proc, err := os.FindProcess(pid)
+		if err != nil {
+			return err
+		}
+		k.keeper = proc
+	}
+	return nil
 }
 
 type coldResp struct {
@@ -182,6 +236,13 @@ func (l *Launcher) topUp() {
 		if err != nil {
 			return // the next launch starts cold, and asks again
 		}
+		s.sock.SetDeadline(time.Now().Add(stageTimeout))
+		err = s.keeps.read(s.sock)
+		s.sock.SetDeadline(time.Time{})
+		if err != nil {
+			l.discard(s)
+			return
+		}
 		if l.prepare != nil {
 			if s.token, err = l.prepare(s.proc.Pid); err != nil {
 				s.token = nil
@@ -207,11 +268,13 @@ func (l *Launcher) drain() {
 	}
 }
 
-// discard kills an idle stage, reaps it and gives back its token.
+// discard kills an idle stage, reaps it and its keeper and gives back its
+// token.
 func (l *Launcher) discard(s *stageProc) {
 	s.sock.Close()
 	s.proc.Kill()
 	s.proc.Wait()
+	s.keeps.reap(s.proc.Pid)
 	if s.token != nil && l.release != nil {
 		l.release(s.token)
 	}
@@ -386,7 +449,7 @@ func (l *Launcher) StartWith(spec *policy.Spec, stdio Stdio, during func(*Proces
 			return nil, err
 		}
 		p := &Process{Pid: s.proc.Pid, proc: s.proc, done: make(chan struct{}), path: spec.Path, dir: spec.Dir,
-			limits: spec.Limits, sock: s.sock, launcher: l, token: s.token}
+			limits: spec.Limits, sock: s.sock, launcher: l, token: s.token, keeps: s.keeps}
 		var tokenTaken bool
 		err = p.handshake(cfg, files, func() error {
 			if during == nil {
@@ -563,6 +626,25 @@ type Process struct {
 	token     any       // the prepared stage's token (LauncherOptions.Prepare), or nil
 	gateMu    sync.Mutex
 	sock      *os.File // the stage's socket, ours; nil once released or aborted
+
+	keeps      keeperState
+	keeperDone chan struct{} // closed once a keeper watched since the stage was ready is reaped
+}
+
+// watchKeeper reaps the stage's keeper as soon as it exits (at the exec of
+// the target, or when the stage dies), so that it is not left a zombie for
+// the target's life. reap kills it if it is still there (the target can
+// stop it: it is in the target's process group) and waits for it.
+func (p *Process) watchKeeper() {
+	k := p.keeps.keeper
+	if k == nil {
+		return
+	}
+	p.keeperDone = make(chan struct{})
+	go func() {
+		defer close(p.keeperDone)
+		k.Wait()
+	}()
 }
 
 // Token is what LauncherOptions.Prepare returned for this process's warm
@@ -590,9 +672,18 @@ func (p *Process) handshake(cfg []byte, files []*os.File, during func() error) e
 			return derr
 		}
 	}
-	kind, serr, err := readReport(p.sock)
+	var kind byte
+	var serr *stage.StepError
+	var err error
+	if !p.keeps.known { // a stage started for this launch: its first message
+		err = p.keeps.read(p.sock)
+	}
+	if err == nil {
+		kind, serr, err = readReport(p.sock)
+	}
 	if werr == nil && err == nil && kind == stage.MsgReady {
 		p.sock.SetDeadline(time.Time{})
+		p.watchKeeper()
 		return nil
 	}
 	if serr != nil {
@@ -824,6 +915,12 @@ func (p *Process) reap() {
 	unix.Kill(-p.Pid, unix.SIGKILL) // leftovers of the tree; ESRCH when none
 	ps, err := p.proc.Wait()
 	p.reaped = true
+	if p.keeperDone != nil {
+		p.keeps.keeper.Kill() // gone since the exec unless stopped (the group kill above reached it too)
+		<-p.keeperDone
+	} else {
+		p.keeps.reap(p.Pid)
+	}
 	if err != nil {
 		code := -1
 		p.state = ExitState{ExitCode: &code}

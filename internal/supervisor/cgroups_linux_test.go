@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,11 +19,11 @@ import (
 
 // idleStages lists this process's live init stages (children that have
 // not received a launch yet are the only stages whose command line is
-// still the stage's).
-func idleStages(t *testing.T) []int {
+// still the stage's) and their keepers (which share a stage's memory, so
+// its command line, and hold no descriptor).
+func idleStages(t *testing.T) (stages, keepers []int) {
 	t.Helper()
 	ents, _ := os.ReadDir("/proc")
-	var pids []int
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -38,10 +39,24 @@ func idleStages(t *testing.T) []int {
 			continue
 		}
 		if cmd, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline"); strings.Contains(string(cmd), stage.Arg) {
-			pids = append(pids, pid)
+			if fds, _ := os.ReadDir("/proc/" + e.Name() + "/fd"); len(fds) == 0 {
+				keepers = append(keepers, pid)
+			} else {
+				stages = append(stages, pid)
+			}
 		}
 	}
-	return pids
+	return stages, keepers
+}
+
+// cgroupOf returns /proc/PID/cgroup.
+func cgroupOf(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // A warm stage killed just as a launch takes it: the launch runs on another
@@ -76,16 +91,37 @@ func TestStageKilledWhileTakenLeavesNoCgroup(t *testing.T) {
 	waitPool := func() []int {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			if pids := idleStages(t); len(pids) >= 2 {
+			if pids, _ := idleStages(t); len(pids) >= 2 {
 				return pids
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("the pool never filled: stages %v", idleStages(t))
+				pids, _ := idleStages(t)
+				t.Fatalf("the pool never filled: stages %v", pids)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
 	spec := specFor(t, "true")
+
+	// A warm stage waits in its launch's cgroup; its keeper (amd64) does
+	// not: it is never counted in the launch's limits.
+	stages := waitPool()
+	time.Sleep(50 * time.Millisecond) // each in its prepared group
+	if _, keepers := idleStages(t); runtime.GOARCH == "amd64" {
+		if len(keepers) != len(stages) {
+			t.Fatalf("keepers %v for stages %v, want one each", keepers, stages)
+		}
+		for _, k := range keepers {
+			for _, st := range stages {
+				if cgroupOf(t, k) == cgroupOf(t, st) {
+					t.Fatalf("keeper %d is in stage %d's cgroup:\n%s", k, st, cgroupOf(t, k))
+				}
+			}
+			if cgroupOf(t, k) != cgroupOf(t, os.Getpid()) {
+				t.Fatalf("keeper %d is not in the server's cgroup:\n%s\nserver:\n%s", k, cgroupOf(t, k), cgroupOf(t, os.Getpid()))
+			}
+		}
+	}
 	for i := 0; i < 10; i++ {
 		pids := waitPool()
 		time.Sleep(20 * time.Millisecond) // each in its prepared group

@@ -62,10 +62,11 @@ const (
 
 // Report messages, stage → parent, one write each.
 const (
-	MsgReady = 'R' // every step before the gate succeeded; waiting for "go"
-	MsgExec  = 'X' // "go" received; execveat comes next (then EOF)
-	MsgError = 'E' // followed by an encoded StepError; the stage exits 127
-	MsgGo    = 'G' // parent → stage, after MsgReady
+	MsgKeeper = 'K' // first, at the stage's start: u32 pid of its keeper (0: none)
+	MsgReady  = 'R' // every step before the gate succeeded; waiting for "go"
+	MsgExec   = 'X' // "go" received; execveat comes next (then EOF)
+	MsgError  = 'E' // followed by an encoded StepError; the stage exits 127
+	MsgGo     = 'G' // parent → stage, after MsgReady
 )
 
 // ExitFailed is the stage's exit status after a failed step.

@@ -52,6 +52,8 @@ func prefault(b []byte) {
 func run() {
 	payloadBuf = make([]byte, 64<<10)
 	closeLeaked()
+	k := startKeeperProcess()
+	writeAll(sock, []byte{MsgKeeper, byte(k), byte(k >> 8), byte(k >> 16), byte(k >> 24)})
 	if !launchWaiting() { // idle: prepare, off any launch's path
 		trimMappings() // less for the exec to tear down
 		prefault(payloadBuf)

@@ -16,6 +16,7 @@ const (
 	nrDup3                  = 292
 	nrRecvmsg               = 47
 	nrRecvfrom              = 45
+	nrSetTidAddress         = 218
 	nrPrlimit64             = 302
 	nrExecveat              = 322
 	nrCloseRange            = 436

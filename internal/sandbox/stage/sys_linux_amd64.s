@@ -20,3 +20,54 @@ ok:
 	MOVQ	AX, r1+56(FP)
 	MOVQ	$0, errno+64(FP)
 	RET
+
+// func startKeeper(word *uint32, stack uintptr) (pid, errno uintptr)
+//
+// clone(CLONE_VM|CLONE_PARENT|SIGCHLD) with its own stack: the child, the
+// keeper (keeper_linux.go), shares this address space and runs only the
+// code below, on registers, never Go code: it closes every descriptor it
+// got, waits on the futex word until it is 0 and exits. All signals are
+// blocked when it is created (the caller blocks them), so no handler of
+// the stage's runtime ever runs in it.
+TEXT ·startKeeper(SB),NOSPLIT|NOFRAME,$0-32
+	MOVQ	word+0(FP), R12
+	MOVQ	$0x8111, DI	// CLONE_VM 0x100 | CLONE_PARENT 0x8000 | SIGCHLD 17
+	MOVQ	stack+8(FP), SI
+	MOVQ	$0, DX	// parent_tid
+	MOVQ	$0, R10	// child_tid
+	MOVQ	$0, R8	// tls
+	MOVQ	$56, AX	// clone
+	SYSCALL
+	CMPQ	AX, $0
+	JEQ	keeper
+	CMPQ	AX, $0xfffffffffffff001
+	JLS	started
+	MOVQ	$-1, pid+16(FP)
+	NEGQ	AX
+	MOVQ	AX, errno+24(FP)
+	RET
+started:
+	MOVQ	AX, pid+16(FP)
+	MOVQ	$0, errno+24(FP)
+	RET
+keeper:
+	MOVQ	$0, DI
+	MOVQ	$0xffffffff, SI	// close_range(0, ~0U, 0)
+	MOVQ	$0, DX
+	MOVQ	$436, AX
+	SYSCALL
+wait:
+	MOVL	(R12), DX
+	TESTL	DX, DX
+	JEQ	done
+	MOVQ	R12, DI
+	MOVQ	$0, SI	// FUTEX_WAIT (shared: the kernel wakes a cleared tid that way)
+	MOVQ	$0, R10	// no timeout
+	MOVQ	$202, AX	// futex
+	SYSCALL
+	JMP	wait
+done:
+	MOVQ	$0, DI
+	MOVQ	$231, AX	// exit_group(0)
+	SYSCALL
+	JMP	done

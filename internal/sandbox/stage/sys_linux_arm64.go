@@ -16,6 +16,7 @@ const (
 	nrRtSigprocmask         = 135
 	nrRecvmsg               = 212
 	nrRecvfrom              = 207
+	nrSetTidAddress         = 96
 	nrPrlimit64             = 261
 	nrExecveat              = 281
 	nrCloseRange            = 436

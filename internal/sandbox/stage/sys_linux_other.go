@@ -21,6 +21,7 @@ const (
 	nrDup3                  = unix.SYS_DUP3
 	nrRecvmsg               = unix.SYS_RECVMSG
 	nrRecvfrom              = unix.SYS_RECVFROM
+	nrSetTidAddress         = unix.SYS_SET_TID_ADDRESS
 	nrPrlimit64             = unix.SYS_PRLIMIT64
 	nrExecveat              = unix.SYS_EXECVEAT
 	nrCloseRange            = unix.SYS_CLOSE_RANGE
