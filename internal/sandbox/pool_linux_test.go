@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
 )
@@ -404,11 +405,15 @@ func TestStartWithDuring(t *testing.T) {
 	}
 }
 
-// A warm stage has dropped its read-only file mappings' pages while idle:
-// what an exec then tears down is a fraction of what its runtime's start
-// touched.
+// A warm stage without a keeper has dropped its read-only file mappings'
+// pages while idle: what an exec then tears down is a fraction of what its
+// runtime's start touched.
+//
+// Only a stage without a keeper trims (with one, the keeper frees the
+// memory after the exec): one in a new PID namespace has none.
 func TestIdleStageTrimmedItsMappings(t *testing.T) {
-	l := newLauncher(1)
+	needRoot(t)
+	l := startLauncher(1, nil, nil, Isolation{Namespaces: config.Namespaces{PID: true}})
 	defer l.Close()
 	pid := idlePids(t, l)[0]
 	idleInRecv(t, pid)

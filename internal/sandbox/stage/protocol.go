@@ -4,6 +4,10 @@
 // replaces itself with the target by execveat(2) of the descriptor the
 // policy checked.
 //
+// At its start a stage reports its keeper (keeper_linux.go), a process
+// that holds its address space so that the exec of the target does not
+// tear it down.
+//
 // A stage is usually started ahead of its launch (the launcher keeps a few
 // warm): it then idles, blocked on its socket, holding nothing but that
 // socket and /dev/null as 0, 1, 2, until the launcher sends a config with

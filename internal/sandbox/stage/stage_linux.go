@@ -55,7 +55,12 @@ func run() {
 	k := startKeeperProcess()
 	writeAll(sock, []byte{MsgKeeper, byte(k), byte(k >> 8), byte(k >> 16), byte(k >> 24)})
 	if !launchWaiting() { // idle: prepare, off any launch's path
-		trimMappings() // less for the exec to tear down
+		if k == 0 {
+			// No keeper (a PID namespace's init, or no assembly for it
+			// here): the exec tears the address space down itself, so
+			// leave it less to tear down.
+			trimMappings()
+		}
 		prefault(payloadBuf)
 	}
 	c, fds, err := receive()
