@@ -3,6 +3,7 @@
 package sandbox
 
 import (
+	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -178,5 +179,62 @@ func TestNoKeeperInAPIDNamespace(t *testing.T) {
 	}
 	if out, st := runAll(t, l, specFor(t, "sh", "-c", "echo $$")); out != "1\n" || st.ExitCode == nil || *st.ExitCode != 0 {
 		t.Fatalf("output %q, exit %v", out, st)
+	}
+}
+
+// The target cannot trace its stage's keeper nor read its memory (which
+// holds what the stage received, the launch's environment included): the
+// keeper has the capabilities the stage had before the launch's were
+// dropped, and the target's are not a superset of them. The keeper is
+// stopped before the exec so that it is still there for the attempt; the
+// baseline, from the test (root with every capability), reads the memory.
+func TestTargetCannotTraceOrReadItsKeeper(t *testing.T) {
+	needRoot(t)
+	needKeeper(t)
+	l := newLauncher(1)
+	defer l.Close()
+	_, kpid := idleKeeper(t, l)
+	code := `
+import ctypes, os, sys
+pid = int(sys.argv[1])
+libc = ctypes.CDLL(None, use_errno=True)
+r = libc.ptrace(16, pid, 0, 0)  # PTRACE_ATTACH
+print("ptrace", "ok" if r == 0 else os.strerror(ctypes.get_errno()))
+try:
+    with open("/proc/%d/mem" % pid, "rb") as f:
+        print("mem", "ok")
+except OSError as e:
+    print("mem", e.strerror)
+`
+	spec := py(t, code)
+	spec.Argv = append(spec.Argv, strconv.Itoa(kpid))
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	p, err := l.Start(spec, Stdio{Stdout: w, Stderr: w})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(kpid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	// Baseline: with the capabilities the target lacks, the memory opens.
+	if f, err := os.Open("/proc/" + strconv.Itoa(kpid) + "/mem"); err != nil {
+		t.Fatalf("baseline: the test cannot open the keeper's memory either: %v", err)
+	} else {
+		f.Close()
+	}
+	if err := p.Release(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	n, _ := io.ReadFull(r, buf)
+	out := string(buf[:n])
+	p.Wait()
+	if out != "ptrace Operation not permitted\nmem Permission denied\n" {
+		t.Fatalf("the target's attempts on its keeper %d: %q, want both refused (EPERM, EACCES)", kpid, out)
 	}
 }
