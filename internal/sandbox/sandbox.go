@@ -13,9 +13,13 @@
 // nothing else of the server, until Start hands it the config, the
 // executable and the stdio (SCM_RIGHTS). When the pool is empty Start
 // starts a stage cold. The pool is refilled from the launcher thread once a
-// launch is released or aborted, never on a launch's latency path. Idle
-// stages are not processes of any launch: Close kills and reaps them, and
-// Pdeathsig kills them with the launcher thread like every child.
+// launch is released or aborted (25 ms later while a warm stage is left),
+// never on a launch's latency path. Idle stages are not processes of any
+// launch: Close kills and reaps them, and Pdeathsig kills them with the
+// launcher thread like every child. Each stage's keeper (stage package: a
+// child of the server holding the stage's memory so that the exec does not
+// tear it down) is reaped with its stage, or as soon as it exits after the
+// exec.
 //
 // Guarantees: the file that runs is the file that passed the policy (opened
 // once, checked by device/inode and for setuid/setgid bits, executed by file
