@@ -5,6 +5,7 @@ package sandbox
 import (
 	"io"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -236,5 +237,38 @@ except OSError as e:
 	p.Wait()
 	if out != "ptrace Operation not permitted\nmem Permission denied\n" {
 		t.Fatalf("the target's attempts on its keeper %d: %q, want both refused (EPERM, EACCES)", kpid, out)
+	}
+}
+
+// A stage that died before it reported its keeper: the keeper is found
+// among this process's children by the stage's process group (which the
+// unreaped stage still pins), and reaped. Simulated with two sleeps, the
+// "stage" leading the group and the "keeper" in it.
+func TestUnreportedKeeperIsFoundAndReaped(t *testing.T) {
+	st := exec.Command("sleep", "30")
+	st.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := st.Start(); err != nil {
+		t.Fatal(err)
+	}
+	kp := exec.Command("sleep", "30")
+	kp.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: st.Process.Pid}
+	if err := kp.Start(); err != nil {
+		st.Process.Kill()
+		st.Wait()
+		t.Fatal(err)
+	}
+	st.Process.Kill()
+	exited(st.Process.Pid)
+	var k keeperState
+	k.find(st.Process.Pid)
+	st.Wait()
+	if k.keeper == nil || k.keeper.Pid != kp.Process.Pid {
+		kp.Process.Kill()
+		kp.Wait()
+		t.Fatalf("found keeper %v, want pid %d", k.keeper, kp.Process.Pid)
+	}
+	k.reap()
+	if state, _, _ := procStat(kp.Process.Pid); state != "" {
+		t.Fatalf("the keeper is %q after reap, want gone", state)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -77,26 +79,52 @@ type keeperState struct {
 	keeper *os.Process // its keeper (nil: none)
 }
 
-// reap reaps the keeper of stage pid, which is reaped already and so no
-// longer holds the memory: the keeper exits by itself. Killing it only
-// hastens that. When the stage died before it reported its keeper, one it
-// may have started is found by the stage's process group (it is our
-// child, in that group).
-func (k *keeperState) reap(pid int) {
+// reap reaps the stage's keeper once the stage is reaped (and so no longer
+// holds the memory: the keeper exits by itself; killing it only hastens
+// that).
+func (k *keeperState) reap() {
 	if k.keeper != nil {
 		k.keeper.Kill()
 		k.keeper.Wait()
 		k.keeper = nil
-		return
 	}
+}
+
+// find looks for the keeper of a stage that died before it reported one:
+// a child of ours in the stage's process group other than the stage. The
+// stage must have exited and not be reaped yet, so that its pid, which is
+// the group's id, cannot have been reused.
+func (k *keeperState) find(stagePid int) {
 	if k.known {
 		return
 	}
-	var info unix.Siginfo
-	for {
-		if err := unix.Waitid(unix.P_PGID, pid, &info, unix.WEXITED, nil); err != unix.EINTR && err != nil {
-			return // ECHILD: none (left)
+	k.known = true
+	me := os.Getpid()
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == stagePid {
+			continue
 		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		st := string(b)
+		f := strings.Fields(st[strings.LastIndexByte(st, ')')+1:]) // state ppid pgrp ...
+		if len(f) > 2 && f[1] == strconv.Itoa(me) && f[2] == strconv.Itoa(stagePid) {
+			if proc, err := os.FindProcess(pid); err == nil {
+				k.keeper = proc
+			}
+			return
+		}
+	}
+}
+
+// exited waits until pid has exited, without reaping it.
+func exited(pid int) {
+	var info unix.Siginfo
+	for unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
 	}
 }
 
@@ -273,8 +301,12 @@ func (l *Launcher) drain() {
 func (l *Launcher) discard(s *stageProc) {
 	s.sock.Close()
 	s.proc.Kill()
+	if !s.keeps.known {
+		exited(s.proc.Pid)
+		s.keeps.find(s.proc.Pid)
+	}
 	s.proc.Wait()
-	s.keeps.reap(s.proc.Pid)
+	s.keeps.reap()
 	if s.token != nil && l.release != nil {
 		l.release(s.token)
 	}
@@ -913,13 +945,14 @@ func (p *Process) reap() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	unix.Kill(-p.Pid, unix.SIGKILL) // leftovers of the tree; ESRCH when none
+	p.keeps.find(p.Pid) // a stage that died before it reported its keeper
 	ps, err := p.proc.Wait()
 	p.reaped = true
 	if p.keeperDone != nil {
 		p.keeps.keeper.Kill() // gone since the exec unless stopped (the group kill above reached it too)
 		<-p.keeperDone
 	} else {
-		p.keeps.reap(p.Pid)
+		p.keeps.reap()
 	}
 	if err != nil {
 		code := -1
