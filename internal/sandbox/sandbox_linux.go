@@ -945,7 +945,7 @@ func (p *Process) reap() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	unix.Kill(-p.Pid, unix.SIGKILL) // leftovers of the tree; ESRCH when none
-	p.keeps.find(p.Pid) // a stage that died before it reported its keeper
+	p.keeps.find(p.Pid)             // a stage that died before it reported its keeper
 	ps, err := p.proc.Wait()
 	p.reaped = true
 	if p.keeperDone != nil {
