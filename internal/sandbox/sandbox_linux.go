@@ -811,7 +811,7 @@ func (p *Process) Release() error {
 	_, werr := sock.Write([]byte{stage.MsgGo})
 	kind, serr, err := readReport(sock)
 	if werr == nil && err == nil && kind == stage.MsgExec {
-		kind, serr, err = readReport(sock)
+		_, serr, err = readReport(sock)
 		if err == io.EOF {
 			return nil // closed by the exec: the target runs
 		}

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -567,17 +566,4 @@ func runCLI(t *testing.T, e *testEnv, stdin string, extraEnv []string, args ...s
 		t.Fatalf("mcp-process %v: %v", args, err)
 	}
 	return out.String(), errb.String(), code
-}
-
-// lines splits JSONL text into non-empty lines.
-func lines(b []byte) [][]byte {
-	var out [][]byte
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
-		if len(bytes.TrimSpace(sc.Bytes())) > 0 {
-			out = append(out, append([]byte(nil), sc.Bytes()...))
-		}
-	}
-	return out
 }
