@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
+	"strings"
 	"testing"
 	"time"
 
@@ -326,5 +327,38 @@ func TestHTTPSubscribeOnlyToOwnOutput(t *testing.T) {
 	}
 	if err := alice.Subscribe(context.Background(), &mcp.SubscribeParams{URI: uri}); err != nil {
 		t.Errorf("alice cannot subscribe to her own output: %v", err)
+	}
+}
+
+// A browser's cross-origin POST (a page of another site posting to this
+// server) is refused before it reaches MCP; the same request without the
+// cross-site marker is served.
+func TestHTTPRefusesCrossOriginPost(t *testing.T) {
+	s := newTestServer(t, testConfig(t), &memRecorder{})
+	hs := httptest.NewServer(s.HTTPHandler())
+	t.Cleanup(hs.Close)
+	body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
+	post := func(site string) int {
+		req, err := http.NewRequest(http.MethodPost, hs.URL, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if site != "" {
+			req.Header.Set("Sec-Fetch-Site", site)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("cross-site"); code != http.StatusForbidden {
+		t.Fatalf("cross-site POST: status %d, want 403", code)
+	}
+	if code := post(""); code != http.StatusOK {
+		t.Fatalf("POST without Sec-Fetch-Site: status %d, want 200", code)
 	}
 }

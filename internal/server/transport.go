@@ -48,9 +48,10 @@ func (s *Server) ServeStdio(ctx context.Context, in io.ReadCloser, out io.WriteC
 // The SDK's DNS-rebinding protection (Host/Origin checks for localhost)
 // stays on.
 func (s *Server) HTTPHandler() http.Handler {
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, &mcp.StreamableHTTPOptions{
-		CrossOriginProtection: http.NewCrossOriginProtection(),
-	})
+	// Cross-origin browser requests that change state (a page another
+	// site serves posting to this server) are refused with 403.
+	h := http.NewCrossOriginProtection().Handler(
+		mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, nil))
 	if len(s.tokens) == 0 {
 		return h
 	}
