@@ -153,9 +153,7 @@ func TestDocsCoverEveryKey(t *testing.T) {
 	docs := string(b)
 	var keys []string
 	keys = append(keys, jsonNames(reflect.TypeFor[Config]())...)
-	for _, n := range jsonNames(reflect.TypeFor[ResourceLimits]()) {
-		keys = append(keys, n)
-	}
+	keys = append(keys, jsonNames(reflect.TypeFor[ResourceLimits]())...)
 	for _, n := range jsonNames(reflect.TypeFor[Namespaces]()) {
 		keys = append(keys, "namespaces."+n)
 	}
