@@ -935,13 +935,7 @@ func (p *Process) Wait() ExitState {
 
 func (p *Process) reap() {
 	defer close(p.done)
-	var info unix.Siginfo
-	for {
-		err := unix.Waitid(unix.P_PID, p.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	exited(p.Pid) // a zombie still: its pid pins the group id
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	unix.Kill(-p.Pid, unix.SIGKILL) // leftovers of the tree; ESRCH when none

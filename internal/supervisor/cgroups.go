@@ -111,6 +111,20 @@ func (s *Supervisor) cgroupFor(sp *sandbox.Process, l config.ResourceLimits) (*c
 	return g, nil
 }
 
+// cgroupDuring is the during hook of Launcher.StartWith: it puts the stage
+// into its cgroup (cgroupFor) while the stage applies its steps, leaving the
+// group in *cg. Called again for another stage (the first was gone before
+// it got the launch), it first removes the group made for that one.
+func (s *Supervisor) cgroupDuring(cg **cgroup.Group, l config.ResourceLimits) func(*sandbox.Process) error {
+	return func(sp *sandbox.Process) (err error) {
+		if *cg != nil {
+			releaseStageCgroup(*cg)
+		}
+		*cg, err = s.cgroupFor(sp, l)
+		return err
+	}
+}
+
 // prepareStage moves a warm init stage into a fresh cgroup without limits
 // (LauncherOptions.Prepare: on the launcher thread, off any launch's path).
 func (s *Supervisor) prepareStage(pid int) (any, error) {

@@ -260,14 +260,7 @@ func (s *Supervisor) checkHealth(svc *service) string {
 		return HealthUnhealthy
 	}
 	var cg *cgroup.Group
-	sp, err := s.launcher.StartWith(spec, sandbox.Stdio{}, func(sp *sandbox.Process) (err error) {
-		if cg != nil { // for a stage that was gone before it got the launch
-			cg.Kill()
-			cg.Remove()
-		}
-		cg, err = s.cgroupFor(sp, spec.Limits)
-		return err
-	})
+	sp, err := s.launcher.StartWith(spec, sandbox.Stdio{}, s.cgroupDuring(&cg, spec.Limits))
 	if err != nil {
 		if cg != nil { // the stage failed after its cgroup was set up
 			cg.Kill()

@@ -237,14 +237,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	// steps: when Start returns, the stage waits at its gate in its cgroup,
 	// with the limits in place, before the target can run, fork or allocate.
 	sp, err := s.launcher.StartWith(spec, sandbox.Stdio{Stdin: ps.child[0], Stdout: ps.child[1], Stderr: ps.child[2]},
-		func(sp *sandbox.Process) (err error) {
-			if cg != nil { // for a stage that was gone before it got the launch
-				cg.Kill()
-				cg.Remove()
-			}
-			cg, err = s.cgroupFor(sp, spec.Limits)
-			return err
-		})
+		s.cgroupDuring(&cg, spec.Limits))
 	ps.closeChild()
 	if err != nil {
 		return fail(nil, ps, errcode.As(err))

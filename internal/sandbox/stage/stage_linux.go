@@ -41,6 +41,14 @@ var sock = SocketFD
 // while idle, so that receiving the launch does not fault them in.
 var payloadBuf []byte
 
+// launchWaiting reports whether the launch has already arrived on the
+// socket (a stage started for a launch that found the pool empty).
+func launchWaiting() bool {
+	var b [1]byte
+	_, e := rawSyscall6(nrRecvfrom, uintptr(sock), uintptr(unsafe.Pointer(&b[0])), 1, msgPeek|msgDontwait, 0, 0)
+	return e != eAGAIN
+}
+
 // prefault writes to every page of b (fresh heap memory is mapped on first
 // touch).
 func prefault(b []byte) {

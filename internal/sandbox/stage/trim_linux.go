@@ -89,14 +89,6 @@ func onlyFilePages(pagemap int, start, end uintptr, entries []uint64) bool {
 	return true
 }
 
-// launchWaiting reports whether the launch has already arrived on the
-// socket (a stage started for a launch that found the pool empty).
-func launchWaiting() bool {
-	var b [1]byte
-	_, e := rawSyscall6(nrRecvfrom, uintptr(sock), uintptr(unsafe.Pointer(&b[0])), 1, msgPeek|msgDontwait, 0, 0)
-	return e != eAGAIN
-}
-
 func hasByte(b []byte, x byte) bool {
 	for _, c := range b {
 		if c == x {
