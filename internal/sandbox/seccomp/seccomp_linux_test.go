@@ -303,6 +303,17 @@ func (o outcome) String() string {
 // (no controlling terminal for vhangup to hang up).
 func runHelper(t *testing.T, profile string, args ...string) outcome {
 	t.Helper()
+	o := runHelperRaw(t, profile, args...)
+	if o.signal == 0 && o.errno < 0 && args[0] != "exec" {
+		t.Fatalf("helper %v under %q printed no errno (exit %d): %s", args, profile, o.exit, o.out)
+	}
+	return o
+}
+
+// runHelperRaw is runHelper that accepts a helper which printed no errno
+// (it crashed in a way the Go runtime reports itself).
+func runHelperRaw(t *testing.T, profile string, args ...string) outcome {
+	t.Helper()
 	bin := helperBinary(t)
 	filter := "-"
 	if profile != "" {
@@ -335,9 +346,6 @@ func runHelper(t *testing.T, profile string, args ...string) outcome {
 		if v, ok := strings.CutPrefix(line, "errno="); ok {
 			o.errno, _ = strconv.Atoi(v)
 		}
-	}
-	if o.signal == 0 && o.errno < 0 && args[0] != "exec" {
-		t.Fatalf("helper %v under %q printed no errno (exit %d): %s", args, profile, o.exit, o.out)
 	}
 	return o
 }
@@ -404,7 +412,16 @@ func TestKernelEnforcesProfiles(t *testing.T) {
 					args = append(args, fifo)
 				}
 				base, ok := baseline[action]
-				if !ok {
+				if !ok && action == "int80-getpid" {
+					// Without i386 emulation (ia32_emulation=false, or a
+					// kernel built without it) int 0x80 is a general
+					// protection fault: SIGSEGV, reported by the runtime.
+					base = runHelperRaw(t, "", args...)
+					if base.errno < 0 && strings.Contains(base.out, "SIGSEGV") {
+						t.Skipf("this kernel has no i386 emulation (int 0x80 faults without any filter)")
+					}
+					baseline[action] = base
+				} else if !ok {
 					base = runHelper(t, "", args...)
 					baseline[action] = base
 					os.Remove(fifo)
