@@ -13,6 +13,7 @@ import (
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox"
 	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
+	"github.com/mcp-process/mcp-process/internal/selfprotect"
 	"github.com/mcp-process/mcp-process/internal/supervisor"
 )
 
@@ -143,8 +144,27 @@ func layerStates(cfg *config.Config, cg *cgroup.Manager) map[string]string {
 		m["isolation"] = "every launch fails: " + err.Error()
 	} else {
 		m["isolation"] = strings.Join(append(iso.Layers(), "capabilities (none for a root server's children unless keepCapabilities)", "no_new_privs"), "; ")
+		m["children"] = iso.Identity.Describe()
+	}
+	if missing := missingGuarantees(cfg); len(missing) > 0 {
+		m["missingGuarantees"] = strings.Join(missing, "; ")
+	} else {
+		m["missingGuarantees"] = "none"
 	}
 	return m
+}
+
+// missingGuarantees names each guarantee of SPEC 7.1 that this host cannot
+// give with cfg (said at start on stderr, by doctor and process_get_policy).
+func missingGuarantees(cfg *config.Config) []string {
+	var out []string
+	if err := selfprotect.Err(); err != nil {
+		out = append(out, "the server could not be made non-dumpable: "+err.Error())
+	}
+	if iso, err := sandbox.IsolationFor(cfg); err == nil {
+		out = append(out, iso.Missing...)
+	}
+	return out
 }
 
 // detectCgroups chooses the cgroup layout once (v2, v1, hybrid or none).

@@ -13,6 +13,7 @@ import (
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/sandbox"
 	"github.com/mcp-process/mcp-process/internal/sandbox/seccomp"
+	"github.com/mcp-process/mcp-process/internal/selfprotect"
 )
 
 // hostFeatures probes the kernel features of SPEC section 1.
@@ -48,6 +49,20 @@ func hostFeatures() []feature {
 		ll.Detail = err.Error()
 	}
 	fs = append(fs, ll)
+	sc2 := feature{Name: "landlock-scope", Detail: "children cannot signal, or connect to the abstract unix sockets of, processes outside their Landlock domain (ABI 6)"}
+	if err := sandbox.ScopeSupport(); err == nil {
+		sc2.Available = true
+	} else {
+		sc2.Detail = err.Error() + ": a child of the server's uid may signal the server and other launches"
+	}
+	fs = append(fs, sc2)
+	nd := feature{Name: "server-non-dumpable", Detail: "PR_SET_DUMPABLE 0 from the server's first instructions: no same-uid child can ptrace it or take its descriptors"}
+	if err := selfprotect.Err(); err == nil {
+		nd.Available = true
+	} else {
+		nd.Detail = err.Error()
+	}
+	fs = append(fs, nd)
 	ms := feature{Name: "mount_setattr", Detail: "read-only filesystem in one call (Linux 5.12+)"}
 	if _, _, errno := unix.Syscall6(unix.SYS_MOUNT_SETATTR, ^uintptr(0), 0, 0, 0, 0, 0); errno != unix.ENOSYS {
 		ms.Available = true

@@ -20,6 +20,10 @@ import (
 	// The init stage of every launch: when this binary is re-executed as
 	// one, its init takes over (and execs the target) before main runs.
 	_ "github.com/mcp-process/mcp-process/internal/sandbox/stage"
+
+	// The server is non-dumpable from its first instructions (SPEC 7.1):
+	// no child of the same uid can ptrace it or take its descriptors.
+	_ "github.com/mcp-process/mcp-process/internal/selfprotect"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

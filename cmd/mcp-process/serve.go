@@ -85,6 +85,9 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 	if cfg.EnableSecurityAlerts && cfg.SecurityAlertWebhook != "" && cfg.SecurityAlertWebhookSecret == "" {
 		logger.Warn("securityAlertWebhook is set without securityAlertWebhookSecret: alerts are sent unsigned")
 	}
+	for _, m := range missingGuarantees(cfg) {
+		logger.Warn("a guarantee this host cannot give", "missing", m)
+	}
 	logger.Info("mcp-process serving", "config", loaded.Source, "transport", transportName(*httpAddr), "audit", auditPath(cfg.EnableAuditLog, cfg.AuditLogPath))
 
 	if *httpAddr != "" {

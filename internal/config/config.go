@@ -143,6 +143,10 @@ type Config struct {
 	WritablePaths      []string `json:"writablePaths"`
 	Landlock           bool     `json:"landlock"`
 
+	// 7.1 Who the children are
+	RunAsUser  Account `json:"runAsUser,omitzero"`
+	RunAsGroup Account `json:"runAsGroup,omitzero"`
+
 	// 4 Identity (HTTP)
 	Agents []Agent `json:"agents"`
 }

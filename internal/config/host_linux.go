@@ -17,6 +17,8 @@ import (
 type linuxHost struct{}
 
 func (linuxHost) root() bool { return os.Geteuid() == 0 }
+func (linuxHost) uid() int   { return os.Geteuid() }
+func (linuxHost) gid() int   { return os.Getegid() }
 
 func (linuxHost) namespace(name string) error {
 	file := map[string]string{"pid": "pid", "network": "net", "mount": "mnt", "uts": "uts", "ipc": "ipc", "user": "user"}[name]

@@ -4,6 +4,7 @@ package config
 
 import (
 	"errors"
+	"os"
 	"runtime"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
@@ -15,6 +16,8 @@ type otherHost struct{}
 func notLinux() error { return errors.New("this is " + runtime.GOOS + ", not Linux") }
 
 func (otherHost) root() bool             { return false }
+func (otherHost) uid() int               { return os.Geteuid() }
+func (otherHost) gid() int               { return os.Getegid() }
 func (otherHost) namespace(string) error { return notLinux() }
 func (otherHost) mountSetattr() error    { return notLinux() }
 func (otherHost) seccomp() error         { return notLinux() }

@@ -112,6 +112,9 @@ var keyDocs = map[string]keyDoc{
 	"writablePaths":      {desc: "Absolute paths left writable under readOnlyFilesystem or landlock. Not available in this build."},
 	"landlock":           {desc: "Restrict the filesystem with Landlock: read-only except the working directory, /tmp and writablePaths. Not available in this build."},
 
+	"runAsUser":  {desc: "User the children of a root server run as: a name from /etc/passwd or a numeric uid; default 65534 (nobody). 0 needs namespaces.user. A non-root server's children run as the server: only its own uid is accepted."},
+	"runAsGroup": {desc: "Group the children of a root server run as: a name from /etc/group or a numeric gid; default the primary group of runAsUser, else 65534. Supplementary groups are always cleared."},
+
 	"agents":             {desc: "HTTP bearer-token agents; each token maps to an agent id."},
 	"agents.id":          {desc: "The agent's id (non-empty, unique)."},
 	"agents.tokenSha256": {desc: "Hex SHA-256 of the agent's bearer token (64 hex characters). Redacted wherever the policy is shown.", pattern: "^[0-9a-fA-F]{64}$"},
@@ -178,6 +181,12 @@ func fieldSchema(t reflect.Type, key string, def reflect.Value) map[string]any {
 		s = map[string]any{"type": "boolean"}
 	case reflect.String:
 		s = map[string]any{"type": "string"}
+		if t == reflect.TypeFor[Account]() {
+			s = map[string]any{"oneOf": []any{
+				map[string]any{"type": "string", "minLength": 1},
+				map[string]any{"type": "integer", "minimum": 0, "maximum": 1<<32 - 2},
+			}}
+		}
 	case reflect.Int, reflect.Int64:
 		s = map[string]any{"type": "integer", "minimum": doc.min}
 	case reflect.Float64:
@@ -207,7 +216,7 @@ func fieldSchema(t reflect.Type, key string, def reflect.Value) map[string]any {
 	if doc.pattern != "" {
 		s["pattern"] = doc.pattern
 	}
-	if def.IsValid() && t.Kind() != reflect.Struct && key != "auditLogPath" && key != "securityViolationLogPath" {
+	if def.IsValid() && t.Kind() != reflect.Struct && t != reflect.TypeFor[Account]() && key != "auditLogPath" && key != "securityViolationLogPath" {
 		v := def.Interface()
 		if t.Kind() == reflect.Slice && def.Len() == 0 {
 			v = []any{}

@@ -471,6 +471,8 @@ func CapabilityMask(names []string) (mask uint64, unknown string) {
 // hostProbe answers what checkHost asks the running kernel (a fake in tests).
 type hostProbe interface {
 	root() bool
+	uid() int
+	gid() int
 	namespace(name string) error // "pid", "network", "mount", "uts", "ipc", "user"
 	mountSetattr() error
 	seccomp() error
@@ -546,6 +548,9 @@ func checkHost(c *Config) *Error {
 // checkIsolation refuses isolation keys that would do nothing or name
 // what does not exist.
 func checkIsolation(c *Config) *Error {
+	if _, e := c.Identity(); e != nil {
+		return e
+	}
 	if c.EnableNamespaces && c.Namespaces == (Namespaces{}) {
 		return invalid("namespaces", "set the namespaces you want (namespaces.pid, .network, .mount, .uts, .ipc, .user) to true, or set enableNamespaces to false",
 			"enableNamespaces is true but no namespace is selected")

@@ -289,6 +289,8 @@ type fakeHost struct {
 }
 
 func (f fakeHost) root() bool               { return !f.notRoot }
+func (f fakeHost) uid() int                 { return map[bool]int{true: 1000, false: 0}[f.notRoot] }
+func (f fakeHost) gid() int                 { return map[bool]int{true: 1000, false: 0}[f.notRoot] }
 func (f fakeHost) namespace(n string) error { return f.ns[n] }
 func (f fakeHost) mountSetattr() error      { return f.setattr }
 func (f fakeHost) seccomp() error           { return f.sc }

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/mcp-process/mcp-process/internal/config"
@@ -48,6 +49,19 @@ type Isolation struct {
 	// MACPath and MACValue: the init stage writes MACValue to MACPath
 	// (AppArmor's or SELinux's exec attribute) before the exec.
 	MACPath, MACValue string
+
+	// Identity is who the target runs as (SPEC 7.1): for a root server,
+	// never host uid 0.
+	Identity config.ChildIdentity
+	// Scope puts every target in a Landlock domain scoped for signals and
+	// abstract unix sockets (set where the kernel has the scopes).
+	Scope bool
+	// ExecPaths, when not nil, are the only files the whole tree may
+	// execute (executablePolicyScope "tree"), paths inside Root.
+	ExecPaths []string
+	// Missing names each guarantee of SPEC 7.1 this host cannot give, for
+	// reports (stderr at start, doctor, process_get_policy).
+	Missing []string
 
 	err error // set by IsolationFor when the isolation cannot be built: every launch fails with it
 }
@@ -97,6 +111,16 @@ func IsolationFor(c *config.Config) (Isolation, error) {
 			"unknown capability %q", bad))
 	}
 	iso.KeepCaps = keep
+	id, idErr := c.Identity()
+	if idErr != nil {
+		return fail(idErr)
+	}
+	iso.Identity = id
+	if err := scopeSupport(); err == nil {
+		iso.Scope = true
+	} else {
+		iso.Missing = append(iso.Missing, "signal and abstract-socket scoping of children (Landlock ABI 6): "+err.Error())
+	}
 	if c.EnableSeccomp {
 		prog, err := seccomp.Program(c.SeccompProfile)
 		if err != nil {
@@ -137,8 +161,17 @@ func (iso *Isolation) Layers() []string {
 	if iso.ReadOnly {
 		l = append(l, "read-only filesystem")
 	}
+	if iso.Identity.Set {
+		l = append(l, "identity ("+iso.Identity.Describe()+")")
+	}
 	if iso.Landlock {
 		l = append(l, "landlock")
+	}
+	if iso.Scope {
+		l = append(l, "landlock scope (signals, abstract unix sockets, ptrace)")
+	}
+	if iso.ExecPaths != nil {
+		l = append(l, "executable policy for the whole tree ("+strconv.Itoa(len(iso.ExecPaths))+" files)")
 	}
 	if iso.Seccomp != nil {
 		l = append(l, "seccomp ("+iso.SeccompProfile+")")
@@ -148,3 +181,7 @@ func (iso *Isolation) Layers() []string {
 	}
 	return l
 }
+
+// ScopeSupport reports whether the kernel can scope a child's Landlock
+// domain for signals and abstract unix sockets (nil) or why not.
+func ScopeSupport() error { return scopeSupport() }

@@ -4,10 +4,14 @@ package sandbox
 
 import (
 	"bufio"
+	"errors"
 	"os"
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
 )
@@ -106,6 +110,17 @@ func (iso *Isolation) apply(c *stage.Config) {
 	if iso.Landlock {
 		c.Flags |= stage.FlagLandlock
 	}
+	if iso.Identity.Set {
+		c.Flags |= stage.FlagIdentity
+		c.UID, c.GID = iso.Identity.UID, iso.Identity.GID
+	}
+	if iso.Scope {
+		c.Flags |= stage.FlagScope
+	}
+	if iso.ExecPaths != nil {
+		c.Flags |= stage.FlagExecScope
+		c.Exec = iso.ExecPaths
+	}
 	c.Writable = iso.WritablePaths
 	c.Seccomp = iso.Seccomp
 	c.MACPath, c.MACValue = iso.MACPath, iso.MACValue
@@ -125,4 +140,20 @@ func UserMapping() string {
 		src = "no range for root in /etc/subuid or /etc/subgid: an unused range from 2^31"
 	}
 	return "inside ids 0..65535 → host uids from " + strconv.Itoa(uid) + ", gids from " + strconv.Itoa(gid) + " (" + src + ")"
+}
+
+// scopeSupport reports whether this kernel can scope a Landlock domain for
+// signals and abstract unix sockets: it asks for exactly those scopes (not
+// the ABI number, which some kernels backport in part).
+func scopeSupport() error {
+	attr := [3]uint64{0, 0, 1<<0 | 1<<1} // LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL
+	fd, _, e := syscall.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr[0])), unsafe.Sizeof(attr), 0)
+	if e != 0 {
+		if e == syscall.ENOSYS || e == syscall.EOPNOTSUPP {
+			return errors.New("Landlock is not available")
+		}
+		return errors.New("this kernel's Landlock cannot scope signals and abstract unix sockets (" + e.Error() + ")")
+	}
+	syscall.Close(int(fd))
+	return nil
 }

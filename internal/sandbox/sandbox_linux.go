@@ -415,10 +415,18 @@ func (l *Launcher) startStage() (*stageProc, error) {
 	}
 	defer devnull.Close()
 	// Index = the stage's descriptor number (stage.SocketFD is 3).
+	sys := l.iso.sysProcAttr()
+	if sys.Cloneflags&unix.CLONE_NEWUSER != 0 && os.Geteuid() != 0 {
+		// The server is non-dumpable (package selfprotect), and so is the
+		// new child until its exec: its /proc/PID/uid_map then belongs to
+		// root, and an unprivileged server could not write the mapping.
+		// Dumpable again for the clone only (see dumpableWhile).
+		defer dumpableWhile()()
+	}
 	proc, err := os.StartProcess("/proc/self/exe", []string{"mcp-process-init", stage.Arg}, &os.ProcAttr{
 		Env:   stageEnv,
 		Files: []*os.File{devnull, devnull, devnull, theirs},
-		Sys:   l.iso.sysProcAttr(),
+		Sys:   sys,
 	})
 	if err != nil {
 		ours.Close()
@@ -978,3 +986,27 @@ func SignalName(sig syscall.Signal) string {
 // Spec's), never the server's: it keeps the stage's Go runtime small (one
 // P, so fewer threads to start; no GC for a process that lives a moment).
 var stageEnv = []string{"GOMAXPROCS=1", "GOGC=off"}
+
+// dumpableMu serialises dumpableWhile.
+var dumpableMu sync.Mutex
+
+// dumpableWhile makes the process dumpable until the returned func is
+// called, which makes it non-dumpable again, for the clone of a stage into
+// a user namespace by an unprivileged server (the parent writes the child's
+// uid_map, which a non-dumpable mm gives to root). During that window a
+// process of the server's uid could ptrace the server, but no child can:
+// every child is in a Landlock domain (scope), which forbids ptrace of a
+// process outside it; where the host has no Landlock, doctor names the gap.
+func dumpableWhile() func() {
+	dumpableMu.Lock()
+	was, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
+	if was != 0 {
+		dumpableMu.Unlock()
+		return func() {}
+	}
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 1, 0, 0, 0)
+	return func() {
+		_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+		dumpableMu.Unlock()
+	}
+}

@@ -75,3 +75,6 @@ func SignalName(sig syscall.Signal) string {
 
 // UserMapping: no user namespaces on this platform.
 func UserMapping() string { return "unavailable (not Linux)" }
+
+// scopeSupport: no Landlock off Linux.
+func scopeSupport() error { return unavailable() }

@@ -35,6 +35,10 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil { // the children (uid 65534) run these
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
 	serverBin = filepath.Join(dir, "mcp-process")
 	exitWithBin = filepath.Join(dir, "exitwith")
 	for _, b := range []struct{ out, pkg string }{
@@ -66,6 +70,17 @@ func newEnv(t *testing.T) *testEnv {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A root server's children run as uid 65534: they must reach the
+	// test's directory (t.TempDir's parent is 0700) and write the working
+	// directory, as a user's project directory would let them.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(e.work, 0o777); err != nil {
+		t.Fatal(err)
 	}
 	return e
 }

@@ -98,6 +98,14 @@ func newEnv(t *testing.T) *testEnv {
 			t.Fatal(err)
 		}
 	}
+	// A root server's children run as 65534 (or an unused id in a user
+	// namespace): they may write the working directory and the env's own
+	// directory, where the attacks aim the writes a layer must stop.
+	for _, d := range []string{dir, e.work} {
+		if err := os.Chmod(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return e
 }
 

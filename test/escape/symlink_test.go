@@ -62,6 +62,9 @@ func TestEscape_WritablePathSwappedWhileServing_landlock(t *testing.T) {
 	if err := os.Mkdir(writable, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Chmod(writable, 0o777); err != nil { // the children are uid 65534
+		t.Fatal(err)
+	}
 	path := e.writeConfig(t, e.config(layer{"landlock": true, "writablePaths": []string{writable}}))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -36,6 +36,9 @@ const (
 	prCapAmbientRaise = 2
 	prCapAmbientClear = 4
 	capSetpcap        = 8
+	prSetPdeathsig    = 1
+	prSetKeepcaps     = 8
+	sigKILL           = 9
 	capVersion3       = 0x20080522
 
 	afInet       = 2
@@ -341,6 +344,59 @@ func setCaps(c *Config) *StepError {
 	return nil
 }
 
+// setIdentity makes the stage the target's user: no supplementary groups,
+// GID, then UID (real, effective and saved). The permitted capabilities
+// survive the change of uid (PR_SET_KEEPCAPS) and are made effective again,
+// so that setCaps can still shape the bounding and ambient sets; setCaps
+// then keeps only CapKeep, through the ambient set, since the target is no
+// longer uid 0. The kernel clears the parent-death signal when the uid
+// changes: it is set again, and if the launcher is already gone the stage
+// exits rather than run a target nobody would kill.
+func setIdentity(c *Config) *StepError {
+	if c.Flags&FlagIdentity == 0 {
+		return nil
+	}
+	ppid, _ := rawSyscall6(nrGetppid, 0, 0, 0, 0, 0, 0)
+	if _, e := rawSyscall6(nrPrctl, prSetKeepcaps, 1, 0, 0, 0, 0); e != 0 {
+		return &StepError{Step: StepIdentity, Errno: e, Detail: "prctl(PR_SET_KEEPCAPS)"}
+	}
+	if _, e := rawSyscall6(nrSetgroups, 0, 0, 0, 0, 0, 0); e != 0 {
+		return &StepError{Step: StepIdentity, Errno: e, Detail: "clear the supplementary groups"}
+	}
+	g, u := uintptr(c.GID), uintptr(c.UID)
+	if _, e := rawSyscall6(nrSetresgid, g, g, g, 0, 0, 0); e != 0 {
+		return &StepError{Step: StepIdentity, Errno: e, Detail: "setresgid " + utoa(uint64(c.GID))}
+	}
+	if _, e := rawSyscall6(nrSetresuid, u, u, u, 0, 0, 0); e != 0 {
+		return &StepError{Step: StepIdentity, Errno: e, Detail: "setresuid " + utoa(uint64(c.UID))}
+	}
+	if _, e := rawSyscall6(nrPrctl, prSetKeepcaps, 0, 0, 0, 0, 0); e != 0 {
+		return &StepError{Step: StepIdentity, Errno: e, Detail: "prctl(PR_SET_KEEPCAPS, 0)"}
+	}
+	if _, e := rawSyscall6(nrPrctl, prSetPdeathsig, sigKILL, 0, 0, 0, 0); e != 0 {
+		return &StepError{Step: StepIdentity, Errno: e, Detail: "prctl(PR_SET_PDEATHSIG)"}
+	}
+	if now, _ := rawSyscall6(nrGetppid, 0, 0, 0, 0, 0, 0); now != ppid {
+		return &StepError{Step: StepIdentity, Detail: "the launcher went away"}
+	}
+	// Effective = permitted again (the uid change emptied the effective set).
+	h := capHeader{version: capVersion3}
+	var d [2]capData
+	if _, e := rawSyscall6(nrCapget, uintptr(unsafe.Pointer(&h)), uintptr(unsafe.Pointer(&d[0])), 0, 0, 0, 0); e != 0 {
+		return &StepError{Step: StepIdentity, Errno: e, Detail: "capget"}
+	}
+	for i := range d {
+		d[i].effective = d[i].permitted
+	}
+	h = capHeader{version: capVersion3}
+	if _, e := rawSyscall6(nrCapset, uintptr(unsafe.Pointer(&h)), uintptr(unsafe.Pointer(&d[0])), 0, 0, 0, 0); e != 0 {
+		return &StepError{Step: StepIdentity, Errno: e, Detail: "capset"}
+	}
+	runtime.KeepAlive(&h)
+	runtime.KeepAlive(&d)
+	return nil
+}
+
 // setNoNewPrivs: execve never grants privileges again (setuid bits and
 // file capabilities are inert). Every launch, whatever the config.
 func setNoNewPrivs(*Config) *StepError {
@@ -454,6 +510,69 @@ func landlockAddRule(ruleset, fd int, allowed uint64) uintptr {
 	_, e := rawSyscall6(nrLandlockAddRule, uintptr(ruleset), landlockRulePathBeneath, uintptr(unsafe.Pointer(&a[0])), 0, 0, 0)
 	runtime.KeepAlive(&a)
 	return e
+}
+
+// Landlock's execute right and scopes (linux/landlock.h).
+const (
+	llExecute            = 1 << 0
+	llScopeAbstractUnix  = 1 << 0 // ABI 6
+	llScopeSignal        = 1 << 1 // ABI 6
+	landlockRulesetAttr3 = 24     // handled_access_fs, handled_access_net, scoped
+)
+
+// restrictScope puts the target in a Landlock domain of its own (a second
+// layer beside restrictLandlock's), which:
+//   - with FlagScope, is scoped for signals and abstract unix sockets: the
+//     target and its descendants can signal, and connect to the abstract
+//     sockets of, only processes of their own domain;
+//   - with FlagExecScope, handles execute: execve(2) anywhere in the tree
+//     succeeds only for the files of c.Exec (and exe, the launch's own
+//     executable), and for the ELF interpreter and #! interpreter the
+//     kernel opens, which c.Exec must list;
+//   - like any Landlock domain, keeps the tree from ptrace-ing a process
+//     outside it (PTRACE_ATTACH, pidfd_getfd, /proc/PID/mem and environ).
+//
+// A path of c.Exec that does not exist is skipped (there is nothing to run).
+func restrictScope(c *Config, exe int) *StepError {
+	if c.Flags&(FlagScope|FlagExecScope) == 0 {
+		return nil
+	}
+	var attr [3]uint64
+	if c.Flags&FlagExecScope != 0 {
+		attr[0] = llExecute
+	}
+	if c.Flags&FlagScope != 0 {
+		attr[2] = llScopeAbstractUnix | llScopeSignal
+	}
+	rs, e := rawSyscall6(nrLandlockCreateRuleset, uintptr(unsafe.Pointer(&attr[0])), landlockRulesetAttr3, 0, 0, 0, 0)
+	runtime.KeepAlive(&attr)
+	if e != 0 {
+		return &StepError{Step: StepScope, Errno: e, Detail: "landlock_create_ruleset (scoped)"}
+	}
+	defer sysClose(int(rs))
+	if c.Flags&FlagExecScope != 0 {
+		if e := landlockAddRule(int(rs), exe, llExecute); e != 0 {
+			return &StepError{Step: StepScope, Errno: e, Detail: "landlock_add_rule for the launched executable"}
+		}
+		for _, p := range c.Exec {
+			fd, e := sysOpen(p, oPath|oCLOEXEC)
+			if e == eNOENT {
+				continue
+			}
+			if e != 0 {
+				return &StepError{Step: StepScope, Errno: e, Detail: "open " + p}
+			}
+			e = landlockAddRule(int(rs), fd, llExecute)
+			sysClose(fd)
+			if e != 0 {
+				return &StepError{Step: StepScope, Errno: e, Detail: "landlock_add_rule " + p}
+			}
+		}
+	}
+	if _, e := rawSyscall6(nrLandlockRestrictSelf, rs, 0, 0, 0, 0, 0); e != 0 {
+		return &StepError{Step: StepScope, Errno: e, Detail: "landlock_restrict_self (scoped)"}
+	}
+	return nil
 }
 
 // sockFprog is struct sock_fprog.

@@ -97,6 +97,18 @@ const (
 	FlagCaps
 	// FlagLandlock: writes only beneath Dir, /tmp and Writable.
 	FlagLandlock
+	// FlagIdentity: clear the supplementary groups and become UID/GID
+	// (right after the gate, before the capabilities are set).
+	FlagIdentity
+	// FlagScope: a Landlock domain scoped for signals and abstract unix
+	// sockets (ABI 6): the target cannot signal, or connect to an abstract
+	// socket of, any process outside its own domain. Any Landlock domain
+	// also keeps it from ptrace-ing (pidfd_getfd, /proc/PID/mem, environ)
+	// a process outside it.
+	FlagScope
+	// FlagExecScope: in that domain, execve is allowed only of the files
+	// in Exec (LANDLOCK_ACCESS_FS_EXECUTE), for the whole tree.
+	FlagExecScope
 )
 
 // Hostname is the host name a child in a new UTS namespace gets.
@@ -136,11 +148,16 @@ type Config struct {
 	// MACPath and MACValue: write MACValue to MACPath (an LSM's
 	// /proc/thread-self/attr/.../exec) before no_new_privs.
 	MACPath, MACValue string
+	// UID and GID are the target's ids (FlagIdentity).
+	UID, GID uint32
+	// Exec are the files the tree may execute (FlagExecScope), paths as
+	// seen after Root.
+	Exec []string
 }
 
 const (
 	magic      = "MCPS"
-	version    = 3
+	version    = 4
 	headerSize = 12 // magic, version, 3 reserved bytes, u32 payload length
 	// MaxPayload bounds a config (argv + env are far below it: the kernel
 	// refuses more than a few MiB at execve anyway).
@@ -216,6 +233,12 @@ func (c *Config) Encode() []byte {
 	b = appendString(b, string(c.Seccomp))
 	b = appendString(b, c.MACPath)
 	b = appendString(b, c.MACValue)
+	b = appendU32(b, c.UID)
+	b = appendU32(b, c.GID)
+	b = appendU32(b, uint32(len(c.Exec)))
+	for _, s := range c.Exec {
+		b = appendString(b, s)
+	}
 	putU32(b[8:], uint32(len(b)-headerSize))
 	return b
 }
@@ -308,6 +331,9 @@ func decodePayload(p []byte, alias bool) (*Config, error) {
 	}
 	c.MACPath = d.str()
 	c.MACValue = d.str()
+	c.UID = d.u32()
+	c.GID = d.u32()
+	c.Exec = d.list()
 	if d.bad || len(d.b) != 0 {
 		return nil, errMalformed
 	}
@@ -346,7 +372,9 @@ const (
 	StepNoNewPrivs = "no_new_privs"
 	StepLandlock   = "landlock"
 	StepSeccomp    = "seccomp"
-	StepMAC        = "mac" // the AppArmor profile / SELinux context for the exec
+	StepMAC        = "mac"            // the AppArmor profile / SELinux context for the exec
+	StepIdentity   = "identity"       // supplementary groups, gid, uid
+	StepScope      = "landlock-scope" // the scoped domain and the tree's executables
 )
 
 // StepError is a failed step of the stage, as the parent receives it.

@@ -109,16 +109,26 @@ func contain(c *Config, fds []int) *StepError {
 	if err := awaitGo(); err != nil {
 		return err
 	}
+	if err := setIdentity(c); err != nil {
+		return err
+	}
 	if err := setCaps(c); err != nil {
 		return err
 	}
 	if err := applyMAC(mac, c); err != nil {
 		return err
 	}
-	for _, step := range []func(*Config) *StepError{setNoNewPrivs, restrictLandlock, installSeccomp} {
-		if err := step(c); err != nil {
-			return err
-		}
+	if err := setNoNewPrivs(c); err != nil {
+		return err
+	}
+	if err := restrictLandlock(c); err != nil {
+		return err
+	}
+	if err := restrictScope(c, exe); err != nil {
+		return err
+	}
+	if err := installSeccomp(c); err != nil {
+		return err
 	}
 	return execTarget(exe, script, argv, envv)
 }

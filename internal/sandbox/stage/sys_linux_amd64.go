@@ -37,4 +37,8 @@ const (
 	nrLandlockCreateRuleset = 444
 	nrLandlockAddRule       = 445
 	nrLandlockRestrictSelf  = 446
+	nrSetgroups             = 116
+	nrSetresuid             = 117
+	nrSetresgid             = 119
+	nrGetppid               = 110
 )

@@ -37,4 +37,8 @@ const (
 	nrLandlockCreateRuleset = 444
 	nrLandlockAddRule       = 445
 	nrLandlockRestrictSelf  = 446
+	nrSetgroups             = 159
+	nrSetresuid             = 147
+	nrSetresgid             = 149
+	nrGetppid               = 173
 )

@@ -42,6 +42,10 @@ const (
 	nrLandlockCreateRuleset = unix.SYS_LANDLOCK_CREATE_RULESET
 	nrLandlockAddRule       = unix.SYS_LANDLOCK_ADD_RULE
 	nrLandlockRestrictSelf  = unix.SYS_LANDLOCK_RESTRICT_SELF
+	nrSetgroups             = unix.SYS_SETGROUPS
+	nrSetresuid             = unix.SYS_SETRESUID
+	nrSetresgid             = unix.SYS_SETRESGID
+	nrGetppid               = unix.SYS_GETPPID
 )
 
 func rawSyscall6(num, a1, a2, a3, a4, a5, a6 uintptr) (r1, errno uintptr) {

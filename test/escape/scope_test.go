@@ -1,0 +1,267 @@
+//go:build linux
+
+package escape
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// SPEC 7.1: a root server's children are never host root (uid 65534 by
+// default), and every child is in a Landlock domain of its own, scoped for
+// signals and abstract unix sockets, which also refuses ptrace of any
+// process outside it. The server is non-dumpable. These attacks are the
+// ones a review made against the default profile.
+
+// asNobody runs cmd as uid/gid 65534 with no supplementary groups.
+func asNobody(cmd *exec.Cmd) *exec.Cmd {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}}
+	return cmd
+}
+
+// needScope skips where the kernel cannot scope a Landlock domain (the
+// server then says so at start and in doctor).
+func needScope(t *testing.T) {
+	t.Helper()
+	out, err := exec.Command(serverBin, "doctor", "--json").Output()
+	if err != nil {
+		t.Fatalf("doctor: %v", err)
+	}
+	var doc struct {
+		Features []struct {
+			Name      string `json:"name"`
+			Available bool   `json:"available"`
+			Detail    string `json:"detail"`
+		} `json:"features"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatalf("doctor --json: %v", err)
+	}
+	for _, f := range doc.Features {
+		if f.Name == "landlock-scope" {
+			if !f.Available {
+				t.Skipf("this kernel cannot scope Landlock domains (doctor: %s)", f.Detail)
+			}
+			return
+		}
+	}
+	t.Fatal("doctor does not report landlock-scope")
+}
+
+// --- a root server's children are not host root ---
+
+func TestEscape_CorePatternOpenForWriting_identity(t *testing.T) {
+	e := newEnv(t)
+	const p = "/proc/sys/kernel/core_pattern"
+	r := e.attack(t, e.config(), probeBin, "open-write", p)
+	stopped(t, r, "EACCES", "identity: the child is uid 65534, not root")
+	escaped(t, direct(t, probe("open-write", p)), "identity (the probe run directly by root; nothing is written)")
+}
+
+// cgroupRoot is the root of a hierarchy the launches' groups live in.
+func cgroupRoot(t *testing.T) string {
+	t.Helper()
+	for _, d := range []string{"/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"} {
+		if _, err := os.Stat(filepath.Join(d, "cgroup.procs")); err == nil {
+			return d
+		}
+	}
+	t.Skip("no cgroup hierarchy mounted")
+	return ""
+}
+
+func TestEscape_CgroupSelfMoveToRoot_identity(t *testing.T) {
+	e := newEnv(t)
+	root := cgroupRoot(t)
+	r := e.attack(t, e.config(), probeBin, "cgroup-join", root)
+	stopped(t, r, "EACCES", "identity: the hierarchy's cgroup.procs belongs to root")
+	escaped(t, direct(t, probe("cgroup-join", root)), "identity (the probe run directly by root)")
+}
+
+// --- the server: root server ---
+
+func TestEscape_ServerFromChild_rootServer(t *testing.T) {
+	e := newEnv(t)
+	for _, a := range [][]string{
+		{"pidfd-getfd", "ppid", "1"}, // the server's stdout: the MCP stream
+		{"ptrace-pid", "ppid"},
+		{"read-environ", "ppid"},
+		{"signal", "ppid"},
+	} {
+		r := e.attack(t, e.config(), probeBin, a...)
+		stopped(t, r, "", "identity and Landlock domain ("+a[0]+" of the root server)")
+		if r.Errno != "EPERM" && r.Errno != "EACCES" {
+			t.Fatalf("%s: want EPERM or EACCES: %s", a[0], r)
+		}
+	}
+}
+
+// --- the server: unprivileged server (same uid as its children) ---
+
+// runAs runs `mcp-process run` as uid 65534 and returns the probe's result.
+func (e *testEnv) runAsNobody(t *testing.T, cfg map[string]any, args ...string) result {
+	t.Helper()
+	path := e.writeConfig(t, cfg)
+	os.Chown(path, nobody, nobody)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := asNobody(exec.CommandContext(ctx, serverBin, append([]string{"run", "--config", path, "--", probeBin}, args...)...))
+	cmd.Dir, cmd.Env = e.work, e.environ()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("unprivileged mcp-process run: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+	}
+	return parseResult(t, stdout.Bytes(), stderr.String())
+}
+
+func (e *testEnv) ownedByNobody(t *testing.T) {
+	t.Helper()
+	for _, d := range []string{e.dir, e.work, filepath.Join(e.dir, "home"), filepath.Join(e.dir, "audit")} {
+		if err := os.Chown(d, nobody, nobody); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// nobodySleeper is a dumpable process of uid 65534 outside any sandbox:
+// what the server would be to its same-uid children without its
+// protections.
+func nobodySleeper(t *testing.T) *victim {
+	t.Helper()
+	cmd := asNobody(exec.Command("sleep", "600"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	v := &victim{pid: cmd.Process.Pid, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(v.done) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-v.done })
+	return v
+}
+
+func TestEscape_ServerFromChild_unprivilegedServer(t *testing.T) {
+	needScope(t)
+	e := newEnv(t)
+	e.ownedByNobody(t)
+	for _, a := range [][]string{
+		{"pidfd-getfd", "ppid", "1"},
+		{"ptrace-pid", "ppid"},
+		{"read-environ", "ppid"},
+		{"signal", "ppid"},
+	} {
+		r := e.runAsNobody(t, e.config(), a...)
+		stopped(t, r, "", "non-dumpable server and Landlock domain ("+a[0]+" of a same-uid server)")
+		if r.Errno != "EPERM" && r.Errno != "EACCES" {
+			t.Fatalf("%s: want EPERM or EACCES: %s", a[0], r)
+		}
+		// Baseline: the same uid, outside any domain, against a dumpable
+		// process of that uid.
+		v := nobodySleeper(t)
+		b := append([]string{a[0], v.pidArg()}, a[2:]...)
+		escaped(t, direct(t, asNobody(probe(b...))), "non-dumpable and Landlock domain ("+a[0]+" by the same uid from outside any domain, against a dumpable process)")
+	}
+}
+
+// Signals need the scope alone: a non-dumpable process can still be
+// signalled by its uid. The baseline signals the same server from outside
+// any domain.
+func TestEscape_SignalServer_landlockScope(t *testing.T) {
+	needScope(t)
+	e := newEnv(t)
+	e.ownedByNobody(t)
+	r := e.runAsNobody(t, e.config(), "signal", "ppid")
+	stopped(t, r, "EPERM", "Landlock signal scope")
+	// A long-lived unprivileged server to signal from outside.
+	path := e.writeConfig(t, e.config())
+	os.Chown(path, nobody, nobody)
+	srv := asNobody(exec.Command(serverBin, "serve", "--config", path))
+	srv.Dir, srv.Env = e.work, e.environ()
+	stdin, _ := srv.StdinPipe()
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); srv.Wait() }()
+	escaped(t, direct(t, asNobody(probe("signal", strconv.Itoa(srv.Process.Pid)))), "Landlock signal scope (the probe run directly as the server's uid)")
+}
+
+// --- another launch ---
+
+// victimLaunch starts `mcp-process run -- probe ARGS...` as a root server
+// in the background and returns the victim's pid (which it writes to a
+// file) once it runs.
+func (e *testEnv) victimLaunch(t *testing.T, args ...string) (pid int, wait func()) {
+	t.Helper()
+	pidFile := filepath.Join(e.work, fmt.Sprintf("victim-%d.pid", time.Now().UnixNano()))
+	path := e.writeConfig(t, e.config())
+	cmd := exec.Command(serverBin, append([]string{"run", "--config", path, "--", probeBin}, args...)...)
+	if args[0] == "pid-sleep" {
+		cmd.Args = append(cmd.Args[:len(cmd.Args)-len(args)+1], pidFile, args[1])
+	}
+	cmd.Dir, cmd.Env = e.work, e.environ()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-done })
+	wait = func() { <-done }
+	if args[0] != "pid-sleep" {
+		time.Sleep(300 * time.Millisecond) // the listener is up
+		return cmd.Process.Pid, wait
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(pidFile); err == nil && len(b) > 0 {
+			pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+			return pid, wait
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("the victim launch did not start: %s", out.String())
+	return 0, nil
+}
+
+func TestEscape_SiblingLaunch_landlockDomain(t *testing.T) {
+	needScope(t)
+	e := newEnv(t)
+	pid, _ := e.victimLaunch(t, "pid-sleep", "30")
+	p := strconv.Itoa(pid)
+	for _, a := range [][]string{
+		{"ptrace-pid", p},
+		{"pidfd-getfd", p, "1"},
+		{"read-environ", p},
+		{"signal", p},
+	} {
+		// Both launches run as uid 65534 with no capability: only their
+		// Landlock domains keep them apart.
+		r := e.attack(t, e.config(), probeBin, a...)
+		stopped(t, r, "", "Landlock domain ("+a[0]+" of another launch)")
+		if r.Errno != "EPERM" && r.Errno != "EACCES" {
+			t.Fatalf("%s: want EPERM or EACCES: %s", a[0], r)
+		}
+		escaped(t, direct(t, asNobody(probe(a...))), "Landlock domain ("+a[0]+" by the same uid from outside any domain)")
+	}
+}
+
+func TestEscape_SiblingAbstractSocket_landlockScope(t *testing.T) {
+	needScope(t)
+	e := newEnv(t)
+	name := fmt.Sprintf("mcp-process-escape-%d", time.Now().UnixNano())
+	_, wait := e.victimLaunch(t, "abstract-listen", name, "20")
+	r := e.attack(t, e.config(), probeBin, "abstract-connect", name)
+	stopped(t, r, "EPERM", "Landlock abstract unix socket scope")
+	escaped(t, direct(t, asNobody(probe("abstract-connect", name))), "Landlock abstract unix socket scope (the probe run directly as the same uid)")
+	wait()
+}
