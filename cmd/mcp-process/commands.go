@@ -31,11 +31,12 @@ func cmdValidate(args []string, stdout io.Writer) error {
 		return err
 	}
 	out := struct {
-		Valid  bool              `json:"valid"`
-		Source string            `json:"source"`
-		Policy *config.Config    `json:"policy"`
-		Layers map[string]string `json:"layers"`
-	}{true, loaded.Source, loaded.Config.Redacted(), layerStates(loaded.Config, nil)}
+		Valid    bool              `json:"valid"`
+		Source   string            `json:"source"`
+		Warnings []string          `json:"warnings"`
+		Policy   *config.Config    `json:"policy"`
+		Layers   map[string]string `json:"layers"`
+	}{true, loaded.Source, append([]string{}, configWarnings(loaded.Config)...), loaded.Config.Redacted(), layerStates(loaded.Config, nil)}
 	return writeJSON(stdout, out)
 }
 

@@ -34,12 +34,14 @@ func cmdDoctor(args []string, stdout io.Writer) error {
 	feats = append(feats, cgroupChoice(cg))
 	var cfgErr error
 	var layers map[string]string
+	var warnings []string
 	if f.config != "" || f.profile != "" {
 		loaded, _, err := loadPolicy(f)
 		if err != nil {
 			cfgErr = err
 		} else {
 			layers = layerStates(loaded.Config, cg)
+			warnings = configWarnings(loaded.Config)
 		}
 	}
 	if *asJSON {
@@ -47,6 +49,7 @@ func cmdDoctor(args []string, stdout io.Writer) error {
 		if layers != nil {
 			out["layers"] = layers
 			out["configEnforceable"] = true
+			out["warnings"] = append([]string{}, warnings...)
 		}
 		if cfgErr != nil {
 			out["configEnforceable"] = false
@@ -64,6 +67,9 @@ func cmdDoctor(args []string, stdout io.Writer) error {
 		tw.Flush()
 		if layers != nil {
 			fmt.Fprintln(stdout, "\nconfig: every layer it asks for can be enforced by this build on this host")
+			for _, w := range warnings {
+				fmt.Fprintln(stdout, "warning:", w)
+			}
 		}
 	}
 	if cfgErr != nil {

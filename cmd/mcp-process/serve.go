@@ -88,6 +88,9 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 	for _, m := range missingGuarantees(cfg) {
 		logger.Warn("a guarantee this host cannot give", "missing", m)
 	}
+	for _, w := range configWarnings(cfg) {
+		logger.Warn(w)
+	}
 	logger.Info("mcp-process serving", "config", loaded.Source, "transport", transportName(*httpAddr), "audit", auditPath(cfg.EnableAuditLog, cfg.AuditLogPath))
 
 	if *httpAddr != "" {
