@@ -194,7 +194,7 @@ func (s *Server) fail(c *call, e *errcode.Error) *mcp.CallToolResult {
 	if err := s.record(rec); err != nil {
 		e = errcode.Fail(errcode.Internal, "audit", "check that the audit log is writable", "audit record could not be written: %v", err)
 	}
-	return jsonResult(errorResult{Error: e}, true)
+	return errorToolResult(e)
 }
 
 // record writes an audit record if auditing is configured.
