@@ -4,8 +4,13 @@
 // Guarantees: every tool call is decoded against the tool's JSON Schema
 // (unknown members rejected); every launch goes through policy.Evaluate
 // before the supervisor sees it; every denial is answered with isError and
-// {"error":{code,layer,message,remedy}} and written to the audit log before
-// the answer; an agent only ever sees and controls its own processes. The
+// its error JSON as text content only ({"status":"error", the original's
+// flat code, message and remediation, and "error":{code,layer,message,
+// remedy}}), never with structuredContent that would fail the tool's
+// outputSchema, and written to the audit log before the answer; every
+// success has "status":"success" and conforms to the outputSchema; no
+// input schema has a ["null", T] type union; an agent only ever sees and
+// controls its own processes. The
 // server holds no process state (the supervisor does) and never writes to
 // stdout: in stdio mode stdout belongs to the JSON-RPC transport alone.
 package server
@@ -194,7 +199,7 @@ func (s *Server) fail(c *call, e *errcode.Error) *mcp.CallToolResult {
 	if err := s.record(rec); err != nil {
 		e = errcode.Fail(errcode.Internal, "audit", "check that the audit log is writable", "audit record could not be written: %v", err)
 	}
-	return jsonResult(errorResult{Error: e}, true)
+	return errorToolResult(e)
 }
 
 // record writes an audit record if auditing is configured.

@@ -9,12 +9,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcp-process/mcp-process/internal/audit"
@@ -102,16 +105,81 @@ func connect(t *testing.T, s *Server) *mcp.ClientSession {
 	return cs
 }
 
+// callTool calls a tool and returns its result JSON, checking the shape
+// every client relies on (SPEC 7.3): an error has its JSON as text and no
+// structuredContent; a success has "status":"success" and structured
+// content that validates against the tool's outputSchema.
 func callTool(t *testing.T, cs *mcp.ClientSession, name string, args any) (*mcp.CallToolResult, map[string]any) {
 	t.Helper()
 	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: args})
 	if err != nil {
 		t.Fatalf("%s: protocol error: %v", name, err)
 	}
+	var text string
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			text += tc.Text
+		}
+	}
 	var m map[string]any
+	if err := json.Unmarshal([]byte(text), &m); err != nil {
+		t.Fatalf("%s: text content is not a JSON object (%v): %q", name, err, text)
+	}
+	if res.IsError {
+		if res.StructuredContent != nil {
+			t.Errorf("%s: error result carries structuredContent %v", name, res.StructuredContent)
+		}
+		return res, m
+	}
+	if m["status"] != "success" {
+		t.Errorf("%s: status %v, want success", name, m["status"])
+	}
+	var sc any
 	b, _ := json.Marshal(res.StructuredContent)
-	_ = json.Unmarshal(b, &m)
+	_ = json.Unmarshal(b, &sc)
+	if !reflect.DeepEqual(sc, any(m)) {
+		t.Errorf("%s: structuredContent %s differs from the text %s", name, b, text)
+	}
+	if err := outputSchema(t, cs, name).Validate(sc); err != nil {
+		t.Errorf("%s: result does not match the outputSchema: %v\n%s", name, err, b)
+	}
 	return res, m
+}
+
+var outputSchemas sync.Map // *mcp.ClientSession + tool -> *jsonschema.Resolved
+
+// outputSchema returns the resolved outputSchema of tool as the client listed it.
+func outputSchema(t *testing.T, cs *mcp.ClientSession, tool string) *jsonschema.Resolved {
+	t.Helper()
+	type key struct {
+		cs   *mcp.ClientSession
+		tool string
+	}
+	if r, ok := outputSchemas.Load(key{cs, tool}); ok {
+		return r.(*jsonschema.Resolved)
+	}
+	res, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tl := range res.Tools {
+		if tl.Name != tool {
+			continue
+		}
+		b, _ := json.Marshal(tl.OutputSchema)
+		var s jsonschema.Schema
+		if err := json.Unmarshal(b, &s); err != nil {
+			t.Fatalf("%s: outputSchema: %v", tool, err)
+		}
+		r, err := s.Resolve(nil)
+		if err != nil {
+			t.Fatalf("%s: resolve outputSchema: %v", tool, err)
+		}
+		outputSchemas.Store(key{cs, tool}, r)
+		return r
+	}
+	t.Fatalf("no tool %s", tool)
+	return nil
 }
 
 func errorCode(m map[string]any) string {
@@ -127,15 +195,18 @@ func TestDenialIsStructuredAndAudited(t *testing.T) {
 	if !res.IsError || errorCode(m) != string(errcode.ShellBlocked) {
 		t.Fatalf("bash: want isError SHELL_BLOCKED, got isError=%v %v", res.IsError, m)
 	}
+	if res.StructuredContent != nil {
+		t.Errorf("a refusal carries structuredContent (TypeScript clients would validate it against the outputSchema and hide the refusal): %v", res.StructuredContent)
+	}
 	e := m["error"].(map[string]any)
 	for _, k := range []string{"layer", "message", "remedy"} {
 		if s, _ := e[k].(string); s == "" {
 			t.Errorf("error.%s is empty: %v", k, e)
 		}
 	}
-	// The same JSON is in the text content for clients that read only text.
-	if tc, ok := res.Content[0].(*mcp.TextContent); !ok || !json.Valid([]byte(tc.Text)) {
-		t.Errorf("text content is not the JSON result: %#v", res.Content)
+	// The original server's flat fields, beside error{}.
+	if m["status"] != "error" || m["code"] != e["code"] || m["message"] != e["message"] || m["remediation"] != e["remedy"] {
+		t.Errorf("flat status/code/message/remediation = %v/%v/%v/%v, want error and error{}'s values %v", m["status"], m["code"], m["message"], m["remediation"], e)
 	}
 	r := rec.find(audit.EventSecurityViolation, string(errcode.ShellBlocked))
 	if r == nil {
@@ -198,7 +269,43 @@ func TestToolsHaveStrictSchemas(t *testing.T) {
 		if tool.Annotations == nil {
 			t.Errorf("%s: no annotations", tool.Name)
 		}
+		if tool.Title == "" {
+			t.Errorf("%s: no title", tool.Name)
+		}
+		if _, ok := in["properties"].(map[string]any); !ok {
+			t.Errorf("%s: inputSchema has no properties object: %v", tool.Name, in)
+		}
+		if p := nullUnion(in, "inputSchema"); p != "" {
+			t.Errorf("%s: %s is a type union with null (clients that reject type arrays cannot call the tool)", tool.Name, p)
+		}
+		out, _ := tool.OutputSchema.(map[string]any)
+		if req, _ := out["required"].([]any); !slices.Contains(req, any("status")) {
+			t.Errorf("%s: outputSchema does not require status: %v", tool.Name, out["required"])
+		}
 	}
+}
+
+// nullUnion returns the path of the first "type" array in schema that
+// contains "null", "" if there is none.
+func nullUnion(schema any, path string) string {
+	switch s := schema.(type) {
+	case map[string]any:
+		if ts, ok := s["type"].([]any); ok && slices.Contains(ts, any("null")) {
+			return path + ".type"
+		}
+		for k, sub := range s {
+			if p := nullUnion(sub, path+"."+k); p != "" {
+				return p
+			}
+		}
+	case []any:
+		for i, sub := range s {
+			if p := nullUnion(sub, fmt.Sprintf("%s[%d]", path, i)); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
 }
 
 // bearerTransport adds a bearer token to every request.

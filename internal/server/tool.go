@@ -5,6 +5,7 @@ import (
 	stdjson "encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 
 	"github.com/go-json-experiment/json"
 	"github.com/google/jsonschema-go/jsonschema"
@@ -13,10 +14,19 @@ import (
 	"github.com/mcp-process/mcp-process/internal/errcode"
 )
 
-// errorResult is the structured content of a failed call (SPEC section 2).
+// errorResult is the error JSON of a failed call, carried as text content
+// only (SPEC 2 and 7.3): our error{code,layer,message,remedy} plus the
+// original server's flat status, code, message and remediation beside it.
 type errorResult struct {
-	Error *errcode.Error `json:"error"`
+	Status      string         `json:"status"` // always "error"
+	Code        errcode.Code   `json:"code"`
+	Message     string         `json:"message"`
+	Remediation string         `json:"remediation,omitempty"`
+	Error       *errcode.Error `json:"error"`
 }
+
+// statusSuccess is the "status" of every successful result.
+const statusSuccess = "success"
 
 // handlerFunc is a typed tool handler: it returns the result or an
 // *errcode.Error (any other error becomes INTERNAL).
@@ -26,9 +36,17 @@ type handlerFunc[In, Out any] func(ctx context.Context, call *call, in In) (Out,
 type schemaTweak func(s *jsonschema.Schema)
 
 // addTool registers a tool whose input and output schemas come from the Go
-// types In and Out, so schema, validation and docs cannot drift apart. Unlike
-// mcp.AddTool it returns failures as {"error": {...}} structured content with
-// isError, carrying the stable code.
+// types In and Out, so schema, validation and docs cannot drift apart.
+//
+// Every client reads every result (SPEC 7.3): a success is Out's JSON with
+// "status":"success" added, as structuredContent and as text, and conforms
+// to the output schema (Out's schema with the status property); a failure
+// is isError with the error JSON (errorResult) as text content and no
+// structuredContent, which clients that validate structuredContent
+// against the output schema (the TypeScript SDK) would otherwise reject,
+// hiding the refusal. The input schema has no ["null", T] type unions
+// (the inference adds them for slices, maps and pointers) and always a
+// "properties" object.
 func addTool[In, Out any](s *Server, t *mcp.Tool, h handlerFunc[In, Out], tweaks ...schemaTweak) {
 	in, err := jsonschema.For[In](nil)
 	if err != nil {
@@ -37,11 +55,12 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, h handlerFunc[In, Out], tweaks
 	for _, tw := range tweaks {
 		tw(in)
 	}
+	dropNullUnions(in)
 	resolved, err := in.Resolve(nil)
 	if err != nil {
 		panic(fmt.Sprintf("tool %s: resolve input schema: %v", t.Name, err))
 	}
-	t.InputSchema = in
+	t.InputSchema = withProperties(t.Name, in)
 	if outType := reflect.TypeFor[Out](); outType != reflect.TypeFor[struct{}]() {
 		// A handler returning *T answers with a T (never null): the
 		// schema is T's, whose type is "object" as MCP requires.
@@ -52,6 +71,7 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, h handlerFunc[In, Out], tweaks
 		if err != nil {
 			panic(fmt.Sprintf("tool %s: output schema: %v", t.Name, err))
 		}
+		addStatus(t.Name, out)
 		t.OutputSchema = out
 	}
 	s.tools = append(s.tools, t.Name)
@@ -76,23 +96,123 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, h handlerFunc[In, Out], tweaks
 		if err != nil {
 			return s.fail(c, errcode.As(err)), nil
 		}
-		return jsonResult(out, false), nil
+		return successResult(out), nil
 	})
 }
 
-// jsonResult carries v as structuredContent and as JSON text content, for
-// clients that read only text.
-func jsonResult(v any, isError bool) *mcp.CallToolResult {
+// successResult carries v, with "status":"success" added, as
+// structuredContent and as JSON text content, for clients that read only
+// text. v must marshal to a JSON object.
+func successResult(v any) *mcp.CallToolResult {
 	b, err := stdjson.Marshal(v)
 	if err != nil {
-		b, _ = stdjson.Marshal(errorResult{Error: errcode.Fail(errcode.Internal, "server", "", "marshal result: %v", err)})
-		isError = true
+		return errorToolResult(errcode.Fail(errcode.Internal, "server", "report this as a bug", "marshal result: %v", err))
+	}
+	if len(b) < 2 || b[0] != '{' {
+		return errorToolResult(errcode.Fail(errcode.Internal, "server", "report this as a bug", "result is not a JSON object: %.100s", b))
+	}
+	obj := append([]byte(`{"status":"`+statusSuccess+`"`), b[1:]...)
+	if string(b) != "{}" {
+		obj = append([]byte(`{"status":"`+statusSuccess+`",`), b[1:]...)
 	}
 	return &mcp.CallToolResult{
-		Content:           []mcp.Content{&mcp.TextContent{Text: string(b)}},
-		StructuredContent: stdjson.RawMessage(b),
-		IsError:           isError,
+		Content:           []mcp.Content{&mcp.TextContent{Text: string(obj)}},
+		StructuredContent: stdjson.RawMessage(obj),
 	}
+}
+
+// errorToolResult is the isError result of e: its error JSON as text
+// content, no structuredContent (it would not match the output schema).
+func errorToolResult(e *errcode.Error) *mcp.CallToolResult {
+	b, err := stdjson.Marshal(errorResult{Status: "error", Code: e.Code, Message: e.Message, Remediation: e.Remedy, Error: e})
+	if err != nil { // cannot happen: errorResult holds strings and ints only
+		b = []byte(`{"status":"error","code":"INTERNAL","message":"marshal error result","error":{"code":"INTERNAL","layer":"server","message":"marshal error result"}}`)
+	}
+	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: string(b)}}, IsError: true}
+}
+
+// addStatus adds the required "status":"success" property to an output
+// schema, first in order.
+func addStatus(tool string, out *jsonschema.Schema) {
+	if out.Type != "object" {
+		panic(fmt.Sprintf("tool %s: output schema type %q, want object", tool, out.Type))
+	}
+	if _, ok := out.Properties["status"]; ok {
+		panic(fmt.Sprintf("tool %s: output already has a status property", tool))
+	}
+	if out.Properties == nil {
+		out.Properties = map[string]*jsonschema.Schema{}
+	}
+	out.Properties["status"] = &jsonschema.Schema{Type: "string", Enum: []any{statusSuccess},
+		Description: `"success" (a failed call is isError, with its error JSON as text)`}
+	out.Required = append([]string{"status"}, out.Required...)
+	if out.PropertyOrder != nil {
+		out.PropertyOrder = append([]string{"status"}, out.PropertyOrder...)
+	}
+}
+
+// dropNullUnions replaces every ["null", T] type union in s and its
+// subschemas by T: an omitted member already means "not given", and some
+// clients cannot handle type arrays in input schemas.
+func dropNullUnions(s *jsonschema.Schema) {
+	eachSchema(s, func(s *jsonschema.Schema) {
+		if len(s.Types) == 0 {
+			return
+		}
+		types := slices.DeleteFunc(slices.Clone(s.Types), func(t string) bool { return t == "null" })
+		switch len(types) {
+		case 0:
+		case 1:
+			s.Type, s.Types = types[0], nil
+		default:
+			s.Types = types
+		}
+	})
+}
+
+// eachSchema calls f on s and every schema nested in it.
+func eachSchema(s *jsonschema.Schema, f func(*jsonschema.Schema)) {
+	if s == nil {
+		return
+	}
+	f(s)
+	v := reflect.ValueOf(s).Elem()
+	for i := range v.NumField() {
+		if !v.Field(i).CanInterface() {
+			continue
+		}
+		switch fv := v.Field(i).Interface().(type) {
+		case *jsonschema.Schema:
+			eachSchema(fv, f)
+		case []*jsonschema.Schema:
+			for _, c := range fv {
+				eachSchema(c, f)
+			}
+		case map[string]*jsonschema.Schema:
+			for _, c := range fv {
+				eachSchema(c, f)
+			}
+		}
+	}
+}
+
+// withProperties returns the input schema as sent to clients: in, with an
+// empty "properties" object when the tool takes no arguments (some clients
+// require the member).
+func withProperties(tool string, in *jsonschema.Schema) any {
+	if len(in.Properties) > 0 {
+		return in
+	}
+	b, err := stdjson.Marshal(in)
+	if err != nil {
+		panic(fmt.Sprintf("tool %s: marshal input schema: %v", tool, err))
+	}
+	var m map[string]any
+	if err := stdjson.Unmarshal(b, &m); err != nil {
+		panic(fmt.Sprintf("tool %s: input schema: %v", tool, err))
+	}
+	m["properties"] = map[string]any{}
+	return m
 }
 
 // Schema tweaks.

@@ -174,24 +174,24 @@ func launchTweaks() []schemaTweak {
 }
 
 func (s *Server) registerTools() {
-	addTool(s, &mcp.Tool{Name: "process_start", Description: "Start a process under the server's policy and return its pid at once. Output is kept in ring buffers (process_get_output).", Annotations: additive}, s.processStart, launchTweaks()...)
-	addTool(s, &mcp.Tool{Name: "process_run", Description: "Start a process, wait for it to exit (at most waitTimeout ms, then the tree is terminated) and return its exit status and output. Sends progress notifications with output when the request has a progress token.", Annotations: additive}, s.processRun, append(launchTweaks(), at(minimum(0), "waitTimeout"))...)
-	addTool(s, &mcp.Tool{Name: "process_terminate", Description: "Terminate a managed process and its whole tree: SIGTERM, then SIGKILL after timeout ms (or SIGKILL at once with force).", Annotations: destructive}, s.processTerminate, at(minimum(0), "timeout"))
-	addTool(s, &mcp.Tool{Name: "process_get_stats", Description: "CPU, memory, threads and I/O of a managed process tree.", Annotations: readOnly}, s.processGetStats)
-	addTool(s, &mcp.Tool{Name: "process_send_stdin", Description: "Write data to a managed process's stdin; closeStdin sends EOF.", Annotations: additive}, s.processSendStdin, at(enum("utf8", "base64"), "encoding"))
-	addTool(s, &mcp.Tool{Name: "process_get_output", Description: "Read captured stdout/stderr by absolute offset, tail or whole; reports total and dropped bytes.", Annotations: readOnly}, s.processGetOutput,
+	addTool(s, &mcp.Tool{Name: "process_start", Title: "Start a process", Description: "Start a process under the server's policy and return its pid at once. Output is kept in ring buffers (process_get_output).", Annotations: additive}, s.processStart, launchTweaks()...)
+	addTool(s, &mcp.Tool{Name: "process_run", Title: "Run a process to completion", Description: "Start a process, wait for it to exit (at most waitTimeout ms, then the tree is terminated) and return its exit status and output. Sends progress notifications with output when the request has a progress token.", Annotations: additive}, s.processRun, append(launchTweaks(), at(minimum(0), "waitTimeout"))...)
+	addTool(s, &mcp.Tool{Name: "process_terminate", Title: "Terminate a process", Description: "Terminate a managed process and its whole tree: SIGTERM, then SIGKILL after timeout ms (or SIGKILL at once with force).", Annotations: destructive}, s.processTerminate, at(minimum(0), "timeout"))
+	addTool(s, &mcp.Tool{Name: "process_get_stats", Title: "Process resource usage", Description: "CPU, memory, threads and I/O of a managed process tree.", Annotations: readOnly}, s.processGetStats)
+	addTool(s, &mcp.Tool{Name: "process_send_stdin", Title: "Write to a process's stdin", Description: "Write data to a managed process's stdin; closeStdin sends EOF.", Annotations: additive}, s.processSendStdin, at(enum("utf8", "base64"), "encoding"))
+	addTool(s, &mcp.Tool{Name: "process_get_output", Title: "Read a process's output", Description: "Read captured stdout/stderr by absolute offset, tail or whole; reports total and dropped bytes.", Annotations: readOnly}, s.processGetOutput,
 		at(enum("stdout", "stderr", "both"), "stream"), at(enum("utf8", "base64"), "encoding"), at(minimum(0), "offset"), at(minimum(0), "maxBytes"), at(minimum(0), "tail"))
-	addTool(s, &mcp.Tool{Name: "process_list", Description: "List this agent's managed processes.", Annotations: readOnly}, s.processList, at(enum("running", "exited"), "state"))
-	addTool(s, &mcp.Tool{Name: "process_get_status", Description: "Status of a managed process: state, exit code, signal, termination reason, stats and limits in force.", Annotations: readOnly}, s.processGetStatus)
-	addTool(s, &mcp.Tool{Name: "process_wait", Description: "Wait until a managed process exits (at most timeout ms) and return its status; state stays running if the wait timed out.", Annotations: readOnly}, s.processWait, at(minimum(0), "timeout"))
-	addTool(s, &mcp.Tool{Name: "process_create_group", Description: "Create a process group; with pipeline, each member's stdout feeds the next member's stdin.", Annotations: additive}, s.processCreateGroup)
-	addTool(s, &mcp.Tool{Name: "process_add_to_group", Description: "Add a managed process to a group.", Annotations: additive}, s.processAddToGroup)
-	addTool(s, &mcp.Tool{Name: "process_terminate_group", Description: "Terminate every process of a group (whole trees).", Annotations: destructive}, s.processTerminateGroup)
-	addTool(s, &mcp.Tool{Name: "process_start_service", Description: "Start a long-running service with an optional health check and restart policy.", Annotations: additive}, s.processStartService,
+	addTool(s, &mcp.Tool{Name: "process_list", Title: "List processes", Description: "List this agent's managed processes.", Annotations: readOnly}, s.processList, at(enum("running", "exited"), "state"))
+	addTool(s, &mcp.Tool{Name: "process_get_status", Title: "Process status", Description: "Status of a managed process: state, exit code, signal, termination reason, stats and limits in force.", Annotations: readOnly}, s.processGetStatus)
+	addTool(s, &mcp.Tool{Name: "process_wait", Title: "Wait for a process to exit", Description: "Wait until a managed process exits (at most timeout ms) and return its status; state stays running if the wait timed out.", Annotations: readOnly}, s.processWait, at(minimum(0), "timeout"))
+	addTool(s, &mcp.Tool{Name: "process_create_group", Title: "Create a process group", Description: "Create a process group; with pipeline, each member's stdout feeds the next member's stdin.", Annotations: additive}, s.processCreateGroup)
+	addTool(s, &mcp.Tool{Name: "process_add_to_group", Title: "Add a process to a group", Description: "Add a managed process to a group.", Annotations: additive}, s.processAddToGroup)
+	addTool(s, &mcp.Tool{Name: "process_terminate_group", Title: "Terminate a process group", Description: "Terminate every process of a group (whole trees).", Annotations: destructive}, s.processTerminateGroup)
+	addTool(s, &mcp.Tool{Name: "process_start_service", Title: "Start a service", Description: "Start a long-running service with an optional health check and restart policy.", Annotations: additive}, s.processStartService,
 		append(limitTweaks("resourceLimits"), func(s *jsonschema.Schema) { prop(s, "executable").MinLength = ptr(1) })...)
-	addTool(s, &mcp.Tool{Name: "process_stop_service", Description: "Stop a service (no restart) and terminate its tree.", Annotations: destructive}, s.processStopService)
-	addTool(s, &mcp.Tool{Name: "process_get_service", Description: "State, pid, restarts, last exit and health of a service.", Annotations: readOnly}, s.processGetService)
-	addTool(s, &mcp.Tool{Name: "process_get_policy", Description: "The effective policy (secrets redacted) and which layers are enforced on this host.", Annotations: readOnly}, s.processGetPolicy)
+	addTool(s, &mcp.Tool{Name: "process_stop_service", Title: "Stop a service", Description: "Stop a service (no restart) and terminate its tree.", Annotations: destructive}, s.processStopService)
+	addTool(s, &mcp.Tool{Name: "process_get_service", Title: "Service status", Description: "State, pid, restarts, last exit and health of a service.", Annotations: readOnly}, s.processGetService)
+	addTool(s, &mcp.Tool{Name: "process_get_policy", Title: "Security policy in force", Description: "The effective policy (secrets redacted) and which layers are enforced on this host.", Annotations: readOnly}, s.processGetPolicy)
 }
 
 // authorize runs the policy for a launch request of agent; a denial is

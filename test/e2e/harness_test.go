@@ -260,17 +260,28 @@ type toolError struct {
 
 // toolResult is a tool call's answer as the client sees it.
 type toolResult struct {
-	IsError    bool
+	IsError bool
+	// Structured is the result JSON: the structuredContent of a success,
+	// the text content of an error (which has no structuredContent).
 	Structured json.RawMessage
 	Text       string
 }
 
+// err decodes the error JSON of a failed call and checks the original
+// server's flat fields beside error{} (SPEC 7.3).
 func (r toolResult) err() (toolError, error) {
 	var v struct {
-		Error *toolError `json:"error"`
+		Status      string     `json:"status"`
+		Code        string     `json:"code"`
+		Message     string     `json:"message"`
+		Remediation string     `json:"remediation"`
+		Error       *toolError `json:"error"`
 	}
 	if err := json.Unmarshal(r.Structured, &v); err != nil || v.Error == nil {
 		return toolError{}, fmt.Errorf("isError result without {\"error\":{...}}: %s (text %q)", r.Structured, r.Text)
+	}
+	if v.Status != "error" || v.Code != v.Error.Code || v.Message != v.Error.Message || v.Remediation != v.Error.Remedy {
+		return *v.Error, fmt.Errorf("error JSON's flat status/code/message/remediation do not match error{}: %s", r.Structured)
 	}
 	return *v.Error, nil
 }
@@ -285,12 +296,25 @@ func (s *mcpServer) tryCall(ctx context.Context, name string, args any) (toolRes
 	return toToolResult(res)
 }
 
+// toToolResult checks a result's shape (SPEC 7.3): an error carries its
+// JSON as text content and no structuredContent; a success carries
+// structuredContent with "status":"success" and the same JSON as text.
 func toToolResult(res *mcp.CallToolResult) (toolResult, error) {
 	r := toolResult{IsError: res.IsError}
 	for _, c := range res.Content {
 		if tc, ok := c.(*mcp.TextContent); ok {
 			r.Text += tc.Text
 		}
+	}
+	if res.IsError {
+		r.Structured = json.RawMessage(r.Text)
+		if res.StructuredContent != nil {
+			return r, fmt.Errorf("error result carries structuredContent %v (text %q)", res.StructuredContent, r.Text)
+		}
+		if !json.Valid([]byte(r.Text)) {
+			return r, fmt.Errorf("error result's text content is not JSON: %q", r.Text)
+		}
+		return r, nil
 	}
 	if res.StructuredContent == nil {
 		return r, fmt.Errorf("result has no structuredContent (text %q)", r.Text)
@@ -300,9 +324,12 @@ func toToolResult(res *mcp.CallToolResult) (toolResult, error) {
 		return r, err
 	}
 	r.Structured = b
-	// SPEC 2: the same JSON as text content, for older clients.
-	var a, t any
+	var a, t map[string]any
 	_ = json.Unmarshal(b, &a)
+	if a["status"] != "success" {
+		return r, fmt.Errorf("successful result without \"status\":\"success\": %s", b)
+	}
+	// SPEC 2: the same JSON as text content, for older clients.
 	if err := json.Unmarshal([]byte(r.Text), &t); err != nil || !reflect.DeepEqual(a, t) {
 		return r, fmt.Errorf("text content %q is not the structuredContent %s", r.Text, b)
 	}

@@ -96,7 +96,7 @@ func TestRun(t *testing.T) {
 			t.Fatalf("process_run: %v", err)
 		}
 		if res.IsError {
-			t.Fatalf("process_run failed: %v", res.StructuredContent)
+			t.Fatalf("process_run failed: %v", res.Content)
 		}
 		eventually(t, 5*time.Second, "a progress notification with the output", func() (bool, string) {
 			notes := s.progressNotes()

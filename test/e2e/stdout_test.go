@@ -81,6 +81,18 @@ func toolCallResult(t *testing.T, resp map[string]any) (bool, map[string]any) {
 	res, _ := resp["result"].(map[string]any)
 	isErr, _ := res["isError"].(bool)
 	sc, _ := res["structuredContent"].(map[string]any)
+	if isErr {
+		// An error's JSON is its text content; it has no structuredContent (SPEC 7.3).
+		if res["structuredContent"] != nil {
+			t.Fatalf("error result carries structuredContent: %v", res)
+		}
+		content, _ := res["content"].([]any)
+		first, _ := content[0].(map[string]any)
+		text, _ := first["text"].(string)
+		if err := json.Unmarshal([]byte(text), &sc); err != nil {
+			t.Fatalf("error result's text is not JSON: %q", text)
+		}
+	}
 	return isErr, sc
 }
 

@@ -1,0 +1,68 @@
+// Drives mcp-process through the TypeScript SDK's Client, as most MCP
+// clients do: listTools (which caches each tool's outputSchema) and then
+// Client.callTool (which validates structuredContent against it and throws
+// when it does not match). Used by test/e2e/tsclient_test.go.
+//
+// Usage: node client.mjs PLAN_JSON
+//   PLAN_JSON: {"transport": "stdio", "command": BIN, "args": [...], "cwd": DIR,
+//               "calls": [{"name": TOOL, "arguments": {...}}, ...]}
+//          or  {"transport": "http", "url": URL, "token": TOKEN?, "calls": [...]}
+//   An argument whose value is "$pid" or "$serviceId" is replaced by that
+//   member of the last structuredContent that had one.
+// Prints one JSON object on stdout:
+//   {"tools": [{"name", "inputSchema", "outputSchema"}],
+//    "results": [{"name", "threw": bool, "error": MESSAGE, "errorCode": N, "result": CallToolResult}]}
+// Exit status 0 when every step ran (a call that threw is reported, not fatal);
+// 1 when connecting or listing tools failed.
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+
+const plan = JSON.parse(process.argv[2]);
+
+function transportFor(plan) {
+  switch (plan.transport) {
+    case 'stdio':
+      return new StdioClientTransport({
+        command: plan.command,
+        args: plan.args ?? [],
+        cwd: plan.cwd,
+        env: { ...process.env },
+        stderr: 'inherit',
+      });
+    case 'http': {
+      const headers = plan.token ? { Authorization: `Bearer ${plan.token}` } : {};
+      return new StreamableHTTPClientTransport(new URL(plan.url), { requestInit: { headers } });
+    }
+    default:
+      throw new Error(`unknown transport ${plan.transport}`);
+  }
+}
+
+const client = new Client({ name: 'e2e-tsclient', version: '1.0.0' });
+const out = { tools: [], results: [] };
+try {
+  await client.connect(transportFor(plan));
+  const listed = await client.listTools();
+  out.tools = listed.tools.map((t) => ({ name: t.name, title: t.title, inputSchema: t.inputSchema, outputSchema: t.outputSchema }));
+  const last = {};
+  for (const c of plan.calls) {
+    const args = Object.fromEntries(Object.entries(c.arguments ?? {}).map(
+      ([k, v]) => [k, typeof v === 'string' && v.startsWith('$') && v.slice(1) in last ? last[v.slice(1)] : v]));
+    try {
+      const result = await client.callTool({ name: c.name, arguments: args });
+      for (const k of ['pid', 'serviceId']) {
+        if (result.structuredContent?.[k]) last[k] = result.structuredContent[k];
+      }
+      out.results.push({ name: c.name, threw: false, result });
+    } catch (err) {
+      out.results.push({ name: c.name, threw: true, error: String(err?.message ?? err), errorCode: err?.code });
+    }
+  }
+} catch (err) {
+  process.stderr.write(`tsclient: ${err?.stack ?? err}\n`);
+  process.exitCode = 1;
+} finally {
+  await client.close().catch(() => {});
+}
+process.stdout.write(JSON.stringify(out) + '\n');
