@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -104,6 +105,7 @@ func layerStates(cfg *config.Config, cg *cgroup.Manager) map[string]string {
 		"time-windows":      "enforced",
 		"audit":             "enforced",
 		"resource-limits":   resourceLimitsState(cg),
+		layerTreeKill:       treeKillState(cg),
 	}
 	if !cfg.EnableAuditLog {
 		m["audit"] = "off (enableAuditLog false)"
@@ -156,6 +158,40 @@ func detectCgroups() (*cgroup.Manager, error) {
 		return nil, exitf(2, "cgroups: %v", err)
 	}
 	return m, nil
+}
+
+// layerTreeKill is the layer that kills every process the server started
+// when the server dies, by any means (SPEC 7.1).
+const layerTreeKill = "tree-kill-on-server-death"
+
+// treeKillState describes what holds a launched tree when the server dies.
+func treeKillState(cg *cgroup.Manager) string {
+	if cg == nil {
+		return "decided at server start (see mcp-process doctor)"
+	}
+	how, ok := cg.TreeHold()
+	if !ok {
+		return "missing: " + how + "; a process that leaves its process group (setsid, double fork) can outlive a server that is killed (SIGKILL, crash)"
+	}
+	return "enforced by " + how
+}
+
+// holdTrees starts the watchdog that kills every launched tree when the
+// server dies (a failure to start it refuses the start: launches, which
+// re-execute the same binary, could not work either), logs the groups of
+// dead servers that Detect removed, and says on stderr, in one line, when
+// nothing holds a whole tree on this host.
+func holdTrees(cg *cgroup.Manager, logger *slog.Logger) error {
+	if err := cg.StartWatchdog(); err != nil {
+		return exitf(1, "cannot start the watchdog that kills every child when the server dies: %v", err)
+	}
+	if swept := cg.Swept(); len(swept) > 0 {
+		logger.Info("removed the cgroups of dead servers (their processes killed)", "groups", strings.Join(swept, " "))
+	}
+	if how, ok := cg.TreeHold(); !ok {
+		logger.Warn("nothing kills a launched process tree when this server dies: " + how + "; see mcp-process doctor (" + layerTreeKill + ")")
+	}
+	return nil
 }
 
 // newSupervisor builds the supervisor with the policy as the authority for

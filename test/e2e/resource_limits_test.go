@@ -12,6 +12,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -766,7 +767,14 @@ func TestResourceLimitCgroupsRemoved(t *testing.T) {
 	rlRequire(t, s, limits, "maxProcesses")
 
 	spid := s.cmd.Process.Pid
-	name := fmt.Sprintf("mcp-process-%d", spid)
+	// The server's parent groups: "mcp-process-PID-START", START being
+	// its start time (/proc/PID/stat field 22).
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", spid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	name := fmt.Sprintf("mcp-process-%d-%s", spid, fields[19])
 	var parents []string
 	for _, d := range cgroupDirs(t, spid) {
 		for _, p := range []string{filepath.Join(d, name), filepath.Join(filepath.Dir(d), name)} {

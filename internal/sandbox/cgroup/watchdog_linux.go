@@ -153,7 +153,8 @@ func runWatchdog(dirs []string) int {
 		return fail(fmt.Errorf("descriptor %d is not the server's pipe (started by hand?)", watchdogFD))
 	}
 	for _, d := range dirs {
-		if err := checkCgroupDir(d); err != nil {
+		// A group already gone (a server that shut down at once) is fine.
+		if err := checkCgroupDir(d); err != nil && !errors.Is(err, unix.ENOENT) {
 			return fail(err)
 		}
 	}
