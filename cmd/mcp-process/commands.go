@@ -127,7 +127,7 @@ func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if err := holdTrees(cg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))); err != nil {
+	if err := holdTrees(loaded.Config, cg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))); err != nil {
 		cg.Close()
 		return err
 	}

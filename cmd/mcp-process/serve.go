@@ -57,7 +57,7 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer cg.Close()
-	if err := holdTrees(cg, logger); err != nil {
+	if err := holdTrees(cfg, cg, logger); err != nil {
 		return err
 	}
 	var srvp atomic.Pointer[server.Server]

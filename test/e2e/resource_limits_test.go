@@ -692,6 +692,14 @@ func TestResourceLimitsWithoutCgroups(t *testing.T) {
 		}
 		s.ok("process_get_policy", map[string]any{}, &pol)
 		t.Logf("resource-limits layer: %s", pol.Layers["resource-limits"])
+		// Nothing holds a tree that leaves its process group if the server
+		// is killed: said in the policy and once on stderr at start.
+		if l := pol.Layers["tree-kill-on-server-death"]; !strings.HasPrefix(l, "missing: ") {
+			t.Errorf("layers[tree-kill-on-server-death] = %q, want missing", l)
+		}
+		if n := strings.Count(s.stderr.String(), "tree kill on server death: missing"); n != 1 {
+			t.Errorf("server stderr says %d times that nothing holds a tree, want once:\n%s", n, s.stderr)
+		}
 		if l := pol.Layers["resource-limits"]; !strings.Contains(l, "not enforced") && !strings.Contains(l, "not detected") {
 			t.Errorf("layers[resource-limits] = %q, want it to say the cgroup limits are not enforced", l)
 		}

@@ -232,6 +232,10 @@ func TestEscape_OutliveServerByDaemonizing_watchdog(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t)
 			s := startServe(t, e, e.config(c.layers...))
+			pol := s.call("process_get_policy", map[string]any{})
+			if l, _ := pol["layers"].(map[string]any)["tree-kill-on-server-death"].(string); !strings.HasPrefix(l, "enforced by cgroup") || !strings.Contains(l, "watchdog") {
+				t.Errorf("process_get_policy layers[tree-kill-on-server-death] = %q, want enforced by cgroup + watchdog", l)
+			}
 			d := s.daemon(e, "daemon")
 			start, _ := procStatField(s.pid(), 22)
 			groups := serverGroups(t, s.pid(), start)
