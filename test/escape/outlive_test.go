@@ -192,6 +192,10 @@ func serverGroups(t *testing.T, pid int, start string) []string {
 func killServer(t *testing.T, s *serveSession, pid int, alsoWatchdog bool) time.Duration {
 	t.Helper()
 	if alsoWatchdog {
+		// Stopped, the server cannot replace its watchdog.
+		if err := syscall.Kill(s.pid(), syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
 		wd := watchdogOf(t, s.pid())
 		if err := syscall.Kill(wd, syscall.SIGKILL); err != nil {
 			t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -62,20 +63,44 @@ func init() {
 	}
 }
 
-// watchdog is the server's side: the process and the write end.
+// watchdog is the server's side: the process and the write end, replaced
+// when the watchdog dies while the server lives.
 type watchdog struct {
-	proc *os.Process
-	w    *os.File
-	done chan struct{} // closed once the watchdog is reaped
+	parents []string
+	done    chan struct{} // closed once the keeper goroutine ends
+
+	mu       sync.Mutex
+	proc     *os.Process
+	w        *os.File
+	stopping bool
+	restarts int
 }
+
+// maxWatchdogRestarts bounds how often a watchdog that died while the
+// server lives is replaced (something keeps killing it: give up).
+const maxWatchdogRestarts = 10
 
 // StartWatchdog starts the watchdog for this Manager's parent groups (see
 // above). It does nothing where no hierarchy is used ("none"). Call it
-// once, before the first launch; Close stops it.
+// once, before the first launch; Close stops it. A watchdog that dies
+// while the server lives (the OOM killer, a stray signal) is replaced at
+// once, up to 10 times.
 func (m *Manager) StartWatchdog() error {
 	if len(m.hs) == 0 || m.wd != nil {
 		return nil
 	}
+	wd := &watchdog{parents: m.Parents(), done: make(chan struct{})}
+	if err := wd.spawn(); err != nil {
+		return err
+	}
+	m.wd = wd
+	go wd.keep() // owned by the Manager: ends in stopWatchdog (Close)
+	return nil
+}
+
+// spawn starts a watchdog process with a new pipe (wd.mu held or not yet
+// shared).
+func (wd *watchdog) spawn() error {
 	r, w, err := os.Pipe() // both close-on-exec
 	if err != nil {
 		return internal(err, "cannot create the watchdog's pipe")
@@ -87,7 +112,7 @@ func (m *Manager) StartWatchdog() error {
 		return internal(err, "cannot open %s", os.DevNull)
 	}
 	defer devnull.Close()
-	args := append([]string{"mcp-process-watchdog", WatchdogArg}, m.Parents()...)
+	args := append([]string{"mcp-process-watchdog", WatchdogArg}, wd.parents...)
 	proc, err := os.StartProcess("/proc/self/exe", args, &os.ProcAttr{
 		Env: []string{},
 		// Index = descriptor: stdin and stdout /dev/null, errors to the
@@ -99,13 +124,35 @@ func (m *Manager) StartWatchdog() error {
 		w.Close()
 		return internal(err, "cannot start the watchdog")
 	}
-	wd := &watchdog{proc: proc, w: w, done: make(chan struct{})}
-	go func() { // owned by the Manager: ends when the watchdog is reaped (stopWatchdog)
-		defer close(wd.done)
-		proc.Wait()
-	}()
-	m.wd = wd
+	if wd.w != nil {
+		wd.w.Close() // the previous watchdog's pipe
+	}
+	wd.proc, wd.w = proc, w
 	return nil
+}
+
+// keep reaps the watchdog and replaces it while the server is not
+// stopping it.
+func (wd *watchdog) keep() {
+	defer close(wd.done)
+	for {
+		wd.mu.Lock()
+		proc := wd.proc
+		wd.mu.Unlock()
+		proc.Wait()
+		wd.mu.Lock()
+		if wd.stopping || wd.restarts >= maxWatchdogRestarts {
+			wd.mu.Unlock()
+			return
+		}
+		wd.restarts++
+		err := wd.spawn()
+		wd.mu.Unlock()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "mcp-process: the watchdog died and cannot be restarted:", err)
+			return
+		}
+	}
 }
 
 // WatchdogPid is the watchdog's pid (0 when none runs).
@@ -113,6 +160,8 @@ func (m *Manager) WatchdogPid() int {
 	if m.wd == nil {
 		return 0
 	}
+	m.wd.mu.Lock()
+	defer m.wd.mu.Unlock()
 	return m.wd.proc.Pid
 }
 
@@ -127,12 +176,16 @@ func (m *Manager) stopWatchdog() error {
 		return nil
 	}
 	m.wd = nil
+	wd.mu.Lock()
+	wd.stopping = true
 	wd.w.Close()
+	proc := wd.proc
+	wd.mu.Unlock()
 	select {
 	case <-wd.done:
 		return nil
 	case <-time.After(watchdogStopWait):
-		wd.proc.Kill()
+		proc.Kill()
 		<-wd.done
 		return internal(nil, "the watchdog did not exit within %s of the server's shutdown (killed)", watchdogStopWait)
 	}

@@ -184,6 +184,8 @@ func TestLiveWatchdogKillsTreeWhenServerDies(t *testing.T) {
 				t.Fatalf("no watchdog running (pid %d)", wd)
 			}
 			if !withWatchdog {
+				// Stopped, the helper cannot replace its watchdog.
+				syscall.Kill(c.Process.Pid, syscall.SIGSTOP)
 				syscall.Kill(wd, syscall.SIGKILL)
 				defer func() {
 					for _, p := range parents {
@@ -221,5 +223,32 @@ func TestLiveWatchdogKillsTreeWhenServerDies(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A watchdog killed while the server lives is replaced, and the new one
+// exits with the server's Close.
+func TestLiveWatchdogReplacedWhenKilled(t *testing.T) {
+	m := liveManager(t)
+	if err := m.StartWatchdog(); err != nil {
+		t.Fatal(err)
+	}
+	first := m.WatchdogPid()
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for (m.WatchdogPid() == first || gone(m.WatchdogPid())) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	second := m.WatchdogPid()
+	if second == first || gone(second) {
+		t.Fatalf("the killed watchdog %d was not replaced (pid now %d)", first, second)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !gone(second) {
+		t.Errorf("the watchdog %d still runs after Close", second)
 	}
 }
