@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -105,6 +106,7 @@ func layerStates(cfg *config.Config, cg *cgroup.Manager) map[string]string {
 		"time-windows":      "enforced",
 		"audit":             "enforced",
 		"resource-limits":   resourceLimitsState(cg),
+		layerTreeKill:       treeKillState(cfg, cg),
 	}
 	if !cfg.EnableAuditLog {
 		m["audit"] = "off (enableAuditLog false)"
@@ -176,6 +178,46 @@ func detectCgroups() (*cgroup.Manager, error) {
 		return nil, exitf(2, "cgroups: %v", err)
 	}
 	return m, nil
+}
+
+// layerTreeKill is the layer that kills every process the server started
+// when the server dies, by any means (SPEC 7.1).
+const layerTreeKill = "tree-kill-on-server-death"
+
+// treeKillState describes what holds a launched tree when the server dies.
+// Without cgroups, a launch in a PID namespace is still held: its init
+// (the launched process) gets SIGKILL when the server dies (Pdeathsig) and
+// the kernel then kills the rest of the namespace.
+func treeKillState(cfg *config.Config, cg *cgroup.Manager) string {
+	if cg == nil {
+		return "decided at server start (see mcp-process doctor)"
+	}
+	how, ok := cg.TreeHold()
+	if ok {
+		return "enforced by " + how
+	}
+	if cfg != nil && cfg.EnableNamespaces && cfg.Namespaces.PID {
+		return "enforced by each launch's PID namespace (its init dies with the server: Pdeathsig; the kernel kills the rest); no cgroup: " + how
+	}
+	return "missing: " + how + "; a process that leaves its process group (setsid, double fork) can outlive a server that is killed (SIGKILL, crash); a PID namespace (namespaces.pid) would hold it"
+}
+
+// holdTrees starts the watchdog that kills every launched tree when the
+// server dies (a failure to start it refuses the start: launches, which
+// re-execute the same binary, could not work either), logs the groups of
+// dead servers that Detect removed, and says on stderr, in one line, when
+// nothing holds a whole tree on this host.
+func holdTrees(cfg *config.Config, cg *cgroup.Manager, logger *slog.Logger) error {
+	if err := cg.StartWatchdog(); err != nil {
+		return exitf(1, "cannot start the watchdog that kills every child when the server dies: %v", err)
+	}
+	if swept := cg.Swept(); len(swept) > 0 {
+		logger.Info("removed the cgroups of dead servers (their processes killed)", "groups", strings.Join(swept, " "))
+	}
+	if _, ok := cg.TreeHold(); !ok {
+		logger.Warn("tree kill on server death: " + treeKillState(cfg, cg) + " (mcp-process doctor: " + layerTreeKill + ")")
+	}
+	return nil
 }
 
 // newSupervisor builds the supervisor with the policy as the authority for

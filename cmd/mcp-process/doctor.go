@@ -32,6 +32,8 @@ func cmdDoctor(args []string, stdout io.Writer) error {
 	}
 	defer cg.Close()
 	feats = append(feats, cgroupChoice(cg))
+	th, ok := cg.TreeHold()
+	feats = append(feats, feature{layerTreeKill, ok, th})
 	var cfgErr error
 	var layers map[string]string
 	var warnings []string

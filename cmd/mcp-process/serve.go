@@ -57,6 +57,9 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer cg.Close()
+	if err := holdTrees(cfg, cg, logger); err != nil {
+		return err
+	}
 	var srvp atomic.Pointer[server.Server]
 	sup := newSupervisor(cfg, pol, alog, cg, func(pid int, stream string) {
 		if s := srvp.Load(); s != nil {
