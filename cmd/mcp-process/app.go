@@ -55,6 +55,12 @@ func loadPolicy(f commonFlags) (*config.Loaded, *policy.Policy, error) {
 	if err != nil {
 		return nil, nil, exitf(2, "config from %s: %v", loaded.Source, err)
 	}
+	// The tree scope's list must be buildable now, not fail every launch.
+	if loaded.Config.ExecutablePolicyScope == config.ScopeTree {
+		if _, err := pol.TreeExecutables(); err != nil {
+			return nil, nil, exitf(2, "config from %s: executablePolicyScope \"tree\": %v", loaded.Source, err)
+		}
+	}
 	return loaded, pol, nil
 }
 
@@ -144,7 +150,21 @@ func layerStates(cfg *config.Config, cg *cgroup.Manager) map[string]string {
 	} else {
 		m["isolation"] = strings.Join(append(iso.Layers(), "capabilities (none for a root server's children unless keepCapabilities)", "no_new_privs"), "; ")
 	}
+	m["executable-scope"] = executableScopeState(cfg, iso, err)
 	return m
+}
+
+// executableScopeState says where the executable policy holds (SPEC 7.1).
+func executableScopeState(cfg *config.Config, iso sandbox.Isolation, err error) string {
+	switch {
+	case cfg.ExecutablePolicyScope == config.ScopeTree && err != nil:
+		return "tree: every launch fails: " + err.Error()
+	case cfg.ExecutablePolicyScope == config.ScopeTree:
+		return fmt.Sprintf("tree: every process of a launch's tree may exec only %d files (allowed executables, their #! interpreters, dynamic loader, helpers; Landlock EXECUTE)", len(iso.ExecPaths))
+	case cfg.ScopeFallback() != "":
+		return "launch (fallback): " + cfg.ScopeFallback()
+	}
+	return "launch: only the launched file is checked; the programs it starts may exec any file they can reach (executablePolicyScope \"launch\")"
 }
 
 // detectCgroups chooses the cgroup layout once (v2, v1, hybrid or none).

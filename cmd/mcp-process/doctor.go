@@ -5,6 +5,8 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
 
@@ -34,12 +36,16 @@ func cmdDoctor(args []string, stdout io.Writer) error {
 	feats = append(feats, cgroupChoice(cg))
 	var cfgErr error
 	var layers map[string]string
+	var tree []policy.TreeFile // the tree scope's exec-able files
 	if f.config != "" || f.profile != "" {
-		loaded, _, err := loadPolicy(f)
+		loaded, pol, err := loadPolicy(f)
 		if err != nil {
 			cfgErr = err
 		} else {
 			layers = layerStates(loaded.Config, cg)
+			if loaded.Config.ExecutablePolicyScope == config.ScopeTree {
+				tree, _ = pol.TreeFiles() // loadPolicy has built it once already
+			}
 		}
 	}
 	if *asJSON {
@@ -47,6 +53,9 @@ func cmdDoctor(args []string, stdout io.Writer) error {
 		if layers != nil {
 			out["layers"] = layers
 			out["configEnforceable"] = true
+		}
+		if tree != nil {
+			out["treeExecutables"] = tree
 		}
 		if cfgErr != nil {
 			out["configEnforceable"] = false
@@ -64,6 +73,10 @@ func cmdDoctor(args []string, stdout io.Writer) error {
 		tw.Flush()
 		if layers != nil {
 			fmt.Fprintln(stdout, "\nconfig: every layer it asks for can be enforced by this build on this host")
+			fmt.Fprintln(stdout, "executable scope: "+layers["executable-scope"])
+			for _, tf := range tree {
+				fmt.Fprintf(stdout, "  %s  (%s)\n", tf.Path, tf.Why)
+			}
 		}
 	}
 	if cfgErr != nil {

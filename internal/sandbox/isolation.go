@@ -2,10 +2,12 @@ package sandbox
 
 import (
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox/seccomp"
 )
 
@@ -48,6 +50,13 @@ type Isolation struct {
 	// MACPath and MACValue: the init stage writes MACValue to MACPath
 	// (AppArmor's or SELinux's exec attribute) before the exec.
 	MACPath, MACValue string
+	// ExecPaths, when not nil, are the only files any process of the tree
+	// may execve (executablePolicyScope "tree", SPEC 7.1): real paths as
+	// the child sees them (inside Root when it is set), sorted, from
+	// policy.TreeExecutables. nil is the "launch" scope (only the
+	// launched file is checked, by the policy); an empty non-nil list
+	// lets nothing run.
+	ExecPaths []string
 
 	err error // set by IsolationFor when the isolation cannot be built: every launch fails with it
 }
@@ -111,6 +120,15 @@ func IsolationFor(c *config.Config) (Isolation, error) {
 		}
 		iso.MACPath, iso.MACValue = path, value
 	}
+	// A config that did not go through config.Load has scope "": the
+	// "launch" scope, as before the key existed.
+	if c.ExecutablePolicyScope == config.ScopeTree {
+		paths, err := policy.TreeExecutables(c)
+		if err != nil {
+			return fail(err)
+		}
+		iso.ExecPaths = append([]string{}, paths...) // non-nil: the tree scope even when empty
+	}
 	return iso, nil
 }
 
@@ -145,6 +163,9 @@ func (iso *Isolation) Layers() []string {
 	}
 	if iso.MACPath != "" {
 		l = append(l, "mac ("+iso.MACValue+")")
+	}
+	if iso.ExecPaths != nil {
+		l = append(l, "executables for the whole tree ("+strconv.Itoa(len(iso.ExecPaths))+" exec-able files, Landlock)")
 	}
 	return l
 }
