@@ -194,7 +194,13 @@ func (b *treeBuilder) allowedFiles() error {
 		}
 	}
 	if len(bare) > 0 {
+		listed := map[string]bool{} // a directory named twice (/bin -> /usr/bin) is read once
 		for _, d := range p.searchDirs {
+			real, _, err := p.view.realpath(d)
+			if err != nil || listed[real] {
+				continue
+			}
+			listed[real] = true
 			for _, ent := range b.entries(d) {
 				name := ent.Name()
 				c := path.Join(d, name)
