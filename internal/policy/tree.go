@@ -111,7 +111,7 @@ func (p *Policy) TreeExecutables() ([]string, error) {
 // under an allowed glob is not in it. It fails when the list would exceed
 // MaxTreeExecutables.
 func (p *Policy) TreeFiles() ([]TreeFile, error) {
-	b := &treeBuilder{p: p, why: map[string]string{}, host: map[string]string{}}
+	b := &treeBuilder{p: p, why: map[string]string{}, host: map[string]string{}, inodes: map[fileKey]string{}}
 	if err := b.allowedFiles(); err != nil {
 		return nil, err
 	}
@@ -154,6 +154,8 @@ type treeBuilder struct {
 	p    *Policy
 	why  map[string]string // real path in the view -> why
 	host map[string]string // real path in the view -> host path
+	// inodes are the files in the list, by device and inode.
+	inodes map[fileKey]string
 	// allowed are the files that passed the executable policy.
 	allowed []*resolved
 	// scripts are helper scripts, kept only if their interpreters run.
@@ -162,15 +164,32 @@ type treeBuilder struct {
 
 type helperScript struct {
 	real  string
-	needs []string // real paths that must be in the list for it to run
+	needs []fileKey // files that must be in the list for it to run
 }
 
+// add puts r in the list, once per path and once per file: Landlock
+// rules hold per inode, so a hard link of a file already in (Fedora's
+// git-core links every git-* command to git) adds nothing.
 func (b *treeBuilder) add(r *resolved, why string) {
 	if _, ok := b.why[r.real]; ok {
 		return
 	}
+	if id := keyOf(r); id != (fileKey{}) {
+		if _, ok := b.inodes[id]; ok {
+			return
+		}
+		b.inodes[id] = r.real
+	}
 	b.why[r.real] = why
 	b.host[r.real] = r.host
+}
+
+type fileKey struct{ dev, ino uint64 }
+
+func keyOf(r *resolved) fileKey {
+	var k fileKey
+	k.dev, k.ino = fileID(r.info)
+	return k
 }
 
 // allowedFiles adds what Evaluate would allow, with the interpreter chains.
@@ -305,7 +324,7 @@ func (b *treeBuilder) helper(r *resolved, why string) {
 
 // interpreterNeeds returns the files a helper script needs to run: its
 // interpreter, or env and the program env runs.
-func (b *treeBuilder) interpreterNeeds(r *resolved, sb *shebang) ([]string, bool) {
+func (b *treeBuilder) interpreterNeeds(r *resolved, sb *shebang) ([]fileKey, bool) {
 	if sb.interpreter == "" || !path.IsAbs(sb.interpreter) {
 		return nil, false
 	}
@@ -314,14 +333,14 @@ func (b *treeBuilder) interpreterNeeds(r *resolved, sb *shebang) ([]string, bool
 		if err != nil {
 			return nil, false
 		}
-		return []string{ir.real}, true
+		return []fileKey{keyOf(ir)}, true
 	}
 	interp, ierr := b.p.resolveInterpreter(r, sb)
 	env, err := b.p.resolveFile(path.Clean(sb.interpreter))
 	if ierr != nil || err != nil {
 		return nil, false
 	}
-	return []string{env.real, interp.real}, true
+	return []fileKey{keyOf(env), keyOf(interp)}, true
 }
 
 // toolHelpers adds the helper directories of the tools the allowlist names.
@@ -371,12 +390,22 @@ func (b *treeBuilder) keepRunnableScripts() {
 				continue
 			}
 			for _, n := range s.needs {
-				if _, ok := b.why[n]; !ok {
-					delete(b.why, s.real)
+				if _, ok := b.inodes[n]; !ok {
+					b.remove(s.real)
 					changed = true
 					break
 				}
 			}
+		}
+	}
+}
+
+func (b *treeBuilder) remove(real string) {
+	delete(b.why, real)
+	delete(b.host, real)
+	for id, p := range b.inodes {
+		if p == real {
+			delete(b.inodes, id)
 		}
 	}
 }

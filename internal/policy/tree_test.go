@@ -52,6 +52,9 @@ func newTreeFixture(t *testing.T) *treeFixture {
 
 	c := func(n string) string { return filepath.Join(f.core, n) }
 	copyFile(t, trueBin, c("git-remote-https"), 0o755)
+	if err := os.Link(c("git-remote-https"), c("git-remote-ftp")); err != nil { // a hard link: the same file
+		t.Fatal(err)
+	}
 	symlink(t, "../../bin/git", c("git-add"))                   // collapses onto bin/git
 	writeFile(t, c("git-submodule"), "#!/bin/sh\n", 0o755)      // a shell script
 	writeFile(t, c("git-perlish"), "#!"+b("other")+"\n", 0o755) // its interpreter may not run
@@ -130,19 +133,19 @@ func TestTreeFiles(t *testing.T) {
 
 	got := treeMap(t, mustNew(t, f.config()))
 	want := map[string]string{
-		b("mytrue"):           "allowed",
-		b("tool-1.2"):         "allowed",
-		b("git"):              "allowed",
-		b("envscript"):        "allowed",
-		env:                   "env of " + b("envscript"),
-		b("inner"):            "allowed",
-		b("outer"):            "allowed",
-		c("git-sudo"):         "git helper", // not a blocked name
-		c("git-remote-https"): "git helper",
-		c("git-viamytrue"):    "git helper",
-		h("make"):             "helperExecutables",
-		h("viamake"):          "helperExecutables",
-		h("viaenv"):           "helperExecutables",
+		b("mytrue"):         "allowed",
+		b("tool-1.2"):       "allowed",
+		b("git"):            "allowed",
+		b("envscript"):      "allowed",
+		env:                 "env of " + b("envscript"),
+		b("inner"):          "allowed",
+		b("outer"):          "allowed",
+		c("git-sudo"):       "git helper", // not a blocked name
+		c("git-remote-ftp"): "git helper", // listed first; its hard link git-remote-https adds nothing
+		c("git-viamytrue"):  "git helper",
+		h("make"):           "helperExecutables",
+		h("viamake"):        "helperExecutables",
+		h("viaenv"):         "helperExecutables",
 	}
 	for p, why := range want {
 		if got[p] != why {
@@ -153,7 +156,7 @@ func TestTreeFiles(t *testing.T) {
 		b("tool"), b("alias"), // symlinks: their real files are in
 		b("node"), f.bash, // a shell named node
 		b("sudo"), b("suidtrue"), b("shscript"), b("other"), b("notexec"), "/bin/sh", f.dash,
-		c("git-add"), c("git-submodule"), c("git-perlish"), c("git-disguised"), c("sudo"), c("git-suid"), c("git-data"), c("mergetools"),
+		c("git-add"), c("git-remote-https"), c("git-submodule"), c("git-perlish"), c("git-disguised"), c("sudo"), c("git-suid"), c("git-data"), c("mergetools"),
 		h("env"), h("bash"), h("innocent"), h("suid"), h("viaother"), h("envmake"),
 	} {
 		if why, in := got[p]; in {
@@ -259,9 +262,9 @@ func TestTreeFilesShellsAllowed(t *testing.T) {
 		}
 	}
 	// additionalBlockedExecutables removes a helper too.
-	cfg.AdditionalBlockedExecutables = []string{"make", filepath.Join(f.core, "git-remote-https")}
+	cfg.AdditionalBlockedExecutables = []string{"make", filepath.Join(f.core, "git-remote-https"), "git-remote-ftp"}
 	got = treeMap(t, mustNew(t, cfg))
-	for _, p := range []string{filepath.Join(f.helpers, "make"), filepath.Join(f.core, "git-remote-https"), filepath.Join(f.helpers, "viamake")} {
+	for _, p := range []string{filepath.Join(f.helpers, "make"), filepath.Join(f.core, "git-remote-https"), filepath.Join(f.core, "git-remote-ftp"), filepath.Join(f.helpers, "viamake")} {
 		if _, in := got[p]; in {
 			t.Errorf("%s is exec-able although additionalBlockedExecutables names it (or its interpreter)", p)
 		}
