@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/config"
@@ -57,7 +58,40 @@ func loadPolicy(f commonFlags) (*config.Loaded, *policy.Policy, error) {
 	if err != nil {
 		return nil, nil, exitf(2, "config from %s: %v", loaded.Source, err)
 	}
+	// The tree scope's list must be buildable now, not fail every launch.
+	if loaded.Config.ExecutablePolicyScope == config.ScopeTree {
+		if iso, err := isolationOf(loaded.Config); err != nil && iso.ExecPaths == nil {
+			return nil, nil, exitf(2, "config from %s: executablePolicyScope \"tree\": %v", loaded.Source, err)
+		}
+	}
 	return loaded, pol, nil
+}
+
+var isolations struct {
+	sync.Mutex
+	m map[*config.Config]isolationResult
+}
+
+type isolationResult struct {
+	iso sandbox.Isolation
+	err error
+}
+
+// isolationOf builds the isolation of a loaded configuration once per
+// process (building it lists the files of the tree scope): every command
+// reports and uses the same. cfg is never modified after config.Load.
+func isolationOf(cfg *config.Config) (sandbox.Isolation, error) {
+	isolations.Lock()
+	defer isolations.Unlock()
+	if r, ok := isolations.m[cfg]; ok {
+		return r.iso, r.err
+	}
+	iso, err := sandbox.IsolationFor(cfg)
+	if isolations.m == nil {
+		isolations.m = map[*config.Config]isolationResult{}
+	}
+	isolations.m[cfg] = isolationResult{iso, err}
+	return iso, err
 }
 
 // openAudit opens the audit log of cfg and writes the config_loaded record.
@@ -141,7 +175,7 @@ func layerStates(cfg *config.Config, cg *cgroup.Manager) map[string]string {
 		}
 	}
 	// What every child gets, in the init stage's order.
-	iso, err := sandbox.IsolationFor(cfg)
+	iso, err := isolationOf(cfg)
 	if err != nil {
 		m["isolation"] = "every launch fails: " + err.Error()
 	} else {
@@ -153,6 +187,7 @@ func layerStates(cfg *config.Config, cg *cgroup.Manager) map[string]string {
 	} else {
 		m["missingGuarantees"] = "none"
 	}
+	m["executable-scope"] = executableScopeState(cfg, iso, err)
 	return m
 }
 
@@ -167,6 +202,19 @@ func missingGuarantees(cfg *config.Config) []string {
 		out = append(out, iso.Missing...)
 	}
 	return out
+}
+
+// executableScopeState says where the executable policy holds (SPEC 7.1).
+func executableScopeState(cfg *config.Config, iso sandbox.Isolation, err error) string {
+	switch {
+	case cfg.ExecutablePolicyScope == config.ScopeTree && err != nil:
+		return "tree: every launch fails: " + err.Error()
+	case cfg.ExecutablePolicyScope == config.ScopeTree:
+		return fmt.Sprintf("tree: every process of a launch's tree may exec only %d files (allowed executables, their #! interpreters, dynamic loader, helpers; Landlock EXECUTE)", len(iso.ExecPaths))
+	case cfg.ScopeFallback() != "":
+		return "launch (fallback): " + cfg.ScopeFallback()
+	}
+	return "launch: only the launched file is checked; the programs it starts may exec any file they can reach (executablePolicyScope \"launch\")"
 }
 
 // detectCgroups chooses the cgroup layout once (v2, v1, hybrid or none).
@@ -223,7 +271,9 @@ func holdTrees(cfg *config.Config, cg *cgroup.Manager, logger *slog.Logger) erro
 // newSupervisor builds the supervisor with the policy as the authority for
 // the launches it makes by itself (health checks).
 func newSupervisor(cfg *config.Config, pol *policy.Policy, rec audit.Recorder, cg *cgroup.Manager, onOutput func(int, string), onState func(string, int, bool)) *supervisor.Supervisor {
+	iso, _ := isolationOf(cfg) // an error stays in iso: every launch fails with it
 	return supervisor.New(supervisor.Options{
+		Isolation:     &iso,
 		Config:        cfg,
 		Audit:         rec,
 		Cgroups:       cg,

@@ -100,7 +100,7 @@ func TestEscape_PythonOsSystemShell_treeScope(t *testing.T) {
 	py := tool(t, "/usr/bin/python3.11", "/usr/bin/python3")
 	e := newEnv(t)
 	marker := filepath.Join(e.work, "python-marker")
-	markerAttack(t, e, []string{py}, marker, py, "-c", "import os; os.system('touch "+marker+"')")
+	markerAttack(t, e, []string{py}, marker, py, "-c", "__import__('os').system('touch "+marker+"')")
 }
 
 // A program that is not a shell, spawned directly (no shell involved).
@@ -109,7 +109,7 @@ func TestEscape_PythonSpawnsOtherProgram_treeScope(t *testing.T) {
 	touch := tool(t, "/usr/bin/touch", "/bin/touch")
 	e := newEnv(t)
 	marker := filepath.Join(e.work, "spawn-marker")
-	markerAttack(t, e, []string{py}, marker, py, "-c", "import subprocess; subprocess.run(['"+touch+"', '"+marker+"'])")
+	markerAttack(t, e, []string{py}, marker, py, "-c", "__import__('subprocess').run(['"+touch+"', '"+marker+"'])")
 }
 
 // helperExecutables run inside a tree but are never launched by an agent.
@@ -127,7 +127,7 @@ func TestEscape_HelperRunsInTreeButIsNotLaunched_treeScope(t *testing.T) {
 	if _, err := os.Stat(marker); err == nil {
 		t.Fatal("ESCAPE: the helper was launched")
 	}
-	code, out = e.runPlain(t, cfg, py, "-c", "import subprocess; subprocess.run(['"+touch+"', '"+marker+"'], check=True)")
+	code, out = e.runPlain(t, cfg, py, "-c", "__import__('subprocess').run(['"+touch+"', '"+marker+"'], check=True)")
 	if _, err := os.Stat(marker); err != nil || code != 0 {
 		t.Fatalf("the helper did not run inside the tree (exit %d):\n%s", code, out)
 	}
