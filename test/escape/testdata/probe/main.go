@@ -74,6 +74,7 @@ var attacks = map[string]attack{
 	"personality":    setPersonality,
 	"socket-connect": socketConnect,
 	"socket-inet":    socketInet,
+	"socket-vsock":   socketVsock,
 	"setuid-exec":    setuidExec,
 	"caps":           caps,
 	"proc-self-exe":  procSelfExe,
@@ -494,6 +495,18 @@ func socketInet(args []string) result {
 		return fail(err, fmt.Sprintf("connect 127.0.0.1:%d", port))
 	}
 	return success(fmt.Sprintf("connected to 127.0.0.1:%d", port))
+}
+
+// socket-vsock: socket(AF_VSOCK), the channel to the hypervisor and other
+// VMs that no network namespace covers. Holding the socket is the escape;
+// the probe connects nowhere (on a VM that would reach the host's services).
+func socketVsock(args []string) result {
+	fd, err := unix.Socket(unix.AF_VSOCK, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fail(err, "socket(AF_VSOCK)")
+	}
+	unix.Close(fd)
+	return success("socket(AF_VSOCK) gave a descriptor")
 }
 
 // identity is what whoami reports.
