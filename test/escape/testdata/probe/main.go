@@ -75,6 +75,7 @@ var attacks = map[string]attack{
 	"socket-connect": socketConnect,
 	"socket-inet":    socketInet,
 	"socket-vsock":   socketVsock,
+	"sys-class-net":  sysClassNet,
 	"setuid-exec":    setuidExec,
 	"caps":           caps,
 	"proc-self-exe":  procSelfExe,
@@ -507,6 +508,25 @@ func socketVsock(args []string) result {
 	}
 	unix.Close(fd)
 	return success("socket(AF_VSOCK) gave a descriptor")
+}
+
+// sys-class-net: list /sys/class/net. The escape is seeing an interface of
+// the host (anything besides lo) from inside a network namespace; the
+// detail lists what was seen.
+func sysClassNet(args []string) result {
+	ents, err := os.ReadDir("/sys/class/net")
+	if err != nil {
+		return fail(err, "read /sys/class/net")
+	}
+	var names []string
+	host := false
+	for _, e := range ents {
+		names = append(names, e.Name())
+		if e.Name() != "lo" {
+			host = true
+		}
+	}
+	return result{OK: host, Detail: "/sys/class/net: " + strings.Join(names, ",")}
 }
 
 // identity is what whoami reports.
