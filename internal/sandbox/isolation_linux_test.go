@@ -595,3 +595,52 @@ print(all(os.statvfs(p).f_flag & 1 for p in ['/sys/fs/cgroup'] + ['/sys/fs/cgrou
 		t.Fatalf("without a network namespace /sys/class/net lists only lo: the test cannot tell the views apart")
 	}
 }
+
+// sysfsFallbackEnv makes TestNetworkNamespaceSysfsFallback the inner
+// process: run in a mount namespace of its own.
+const sysfsFallbackEnv = "MCP_PROCESS_TEST_SYSFS_FALLBACK"
+
+// Where the kernel refuses a fresh sysfs (in a user namespace, when the
+// server's own /sys is partly covered: "mount too revealing"), the stage
+// puts an empty read-only tmpfs over /sys: the host's interfaces stay
+// hidden. The test runs itself again in a private mount namespace (the
+// host's mounts are untouched), covers /sys/kernel there, and launches with
+// network + user namespaces from that process.
+func TestNetworkNamespaceSysfsFallback(t *testing.T) {
+	needRoot(t)
+	code := `import os
+print('class/net' if os.path.exists('/sys/class/net') else 'no class/net', len(os.listdir('/sys')))
+print('ro' if os.statvfs('/sys').f_flag & 1 else 'rw')
+top = [l.split() for l in open('/proc/self/mountinfo') if l.split()[4] == '/sys'][-1]
+print(top[top.index('-') + 1])
+`
+	if os.Getenv(sysfsFallbackEnv) == "1" {
+		// A tmpfs over a non-empty sysfs directory: from here on no sysfs
+		// in this mount namespace is fully visible.
+		if err := syscall.Mount("tmpfs", "/sys/kernel", "tmpfs", 0, "size=4k"); err != nil {
+			t.Fatal(err)
+		}
+		spec := py(t, code)
+		spec.Dir = hostDir(t)
+		out, st := isoRun(t, Isolation{Namespaces: config.Namespaces{Network: true, User: true}}, 0, spec)
+		exitOK(t, out, st)
+		fmt.Printf("INNER:%q\n", out)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestNetworkNamespaceSysfsFallback$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), sysfsFallbackEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS} // Go makes every mount private there
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("inner test: %v\n%s", err, b)
+	}
+	var inner string
+	for _, l := range strings.Split(string(b), "\n") {
+		if q, ok := strings.CutPrefix(l, "INNER:"); ok {
+			inner, _ = strconv.Unquote(q)
+		}
+	}
+	if want := "no class/net 0\nro\ntmpfs"; strings.TrimSpace(inner) != want {
+		t.Fatalf("with the sysfs mount refused, /sys in the network namespace:\n%s\nwant\n%s\n(inner output:\n%s)", inner, want, b)
+	}
+}
