@@ -644,3 +644,65 @@ print(top[top.index('-') + 1])
 		t.Fatalf("with the sysfs mount refused, /sys in the network namespace:\n%s\nwant\n%s\n(inner output:\n%s)", inner, want, b)
 	}
 }
+
+// A jail whose /sys is the kernel's sysfs (bind-mounted in by its
+// operator) gets the fresh sysfs too, mounted before the pivot: a host
+// interface is not visible in it with a network namespace, and is without.
+// The bind is made in a private mount namespace (the test runs itself
+// again there), so the host's mounts are untouched.
+func TestNetworkNamespaceSysfsInJail(t *testing.T) {
+	needRoot(t)
+	if os.Getenv(sysfsFallbackEnv) != "jail" {
+		hostNet, _ := os.ReadDir("/sys/class/net")
+		iface := ""
+		for _, e := range hostNet {
+			if e.Name() != "lo" {
+				iface = e.Name()
+			}
+		}
+		if iface == "" {
+			t.Skip("the host has no interface besides lo: the test could not tell the views apart")
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestNetworkNamespaceSysfsInJail$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), sysfsFallbackEnv+"=jail", "MCP_PROCESS_TEST_IFACE="+iface)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+		b, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(b), "--- PASS: TestNetworkNamespaceSysfsInJail") {
+			t.Fatalf("inner test: %v\n%s", err, b)
+		}
+		return
+	}
+	iface := os.Getenv("MCP_PROCESS_TEST_IFACE")
+	jail := t.TempDir()
+	for _, d := range []string{"bin", "work", "proc", "tmp", "sys"} {
+		if err := os.Mkdir(filepath.Join(jail, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Mount("/sys", filepath.Join(jail, "sys"), "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
+		t.Fatal(err)
+	}
+	// Gone before the jail's removal walks into it.
+	t.Cleanup(func() { syscall.Unmount(filepath.Join(jail, "sys"), syscall.MNT_DETACH) })
+	exe := buildProbe(t, filepath.Join(jail, "bin"), probeSrc)
+	var st0 syscall.Stat_t
+	if err := syscall.Stat(exe, &st0); err != nil {
+		t.Fatal(err)
+	}
+	spec := &policy.Spec{Path: exe, Argv: []string{"probe", "/sys/class/net/" + iface}, Dir: "/work",
+		Dev: uint64(st0.Dev), Ino: st0.Ino}
+	for _, tc := range []struct {
+		iso  Isolation
+		seen string
+	}{
+		{Isolation{Root: jail, Namespaces: config.Namespaces{Network: true}}, "false"},
+		{Isolation{Root: jail, ReadOnly: true, Namespaces: config.Namespaces{Network: true, PID: true}}, "false"},
+		{Isolation{Root: jail}, "true"}, // baseline: the jail's sysfs is the host's
+	} {
+		out, st := isoRun(t, tc.iso, 0, spec)
+		exitOK(t, out, st)
+		if want := "/work\nbin proc sys tmp work \n" + tc.seen; strings.TrimSpace(out) != want {
+			t.Fatalf("%+v: /sys/class/net/%s in the jail:\n%s\nwant\n%s", tc.iso, iface, out, want)
+		}
+	}
+}
