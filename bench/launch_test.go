@@ -40,6 +40,7 @@ import (
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox"
 	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
+	"github.com/mcp-process/mcp-process/internal/sandbox/seccomp"
 	"github.com/mcp-process/mcp-process/internal/server"
 	"github.com/mcp-process/mcp-process/internal/supervisor"
 )
@@ -249,6 +250,13 @@ func BenchmarkLaunch(b *testing.B) {
 		safeIso.ExecPaths = tree
 	}
 	safeLauncher := newLauncher(sandbox.LauncherOptions{Isolation: safeIso})
+	// The seccomp baseline every child gets since SPEC 7.1a (no AF_UNIX,
+	// AF_VSOCK sockets, no io_uring), alone, against stage-run.
+	baseline, err := seccomp.Program(seccomp.Baseline, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	seccompLauncher := newLauncher(sandbox.LauncherOptions{Isolation: sandbox.Isolation{Seccomp: baseline}})
 
 	// supervisor without cgroups, and with them
 	supPlain := newSupervisor(supervisor.Options{Config: cfg})
@@ -379,6 +387,7 @@ func BenchmarkLaunch(b *testing.B) {
 		}},
 		{name: "stage-run", run: func(b *testing.B) time.Duration { return stageRun(b, false) }},
 		{name: "stage-safe-run", run: func(b *testing.B) time.Duration { return launch(b, safeLauncher, sp) }},
+		{name: "stage-seccomp-run", over: "stage-run", run: func(b *testing.B) time.Duration { return launch(b, seccompLauncher, sp) }},
 		{name: "stage-cgroup-run", skip: cgSkip, run: func(b *testing.B) time.Duration { return stageRun(b, true) }},
 		{name: "supervisor-start", run: func(b *testing.B) time.Duration {
 			var pid int
@@ -573,13 +582,14 @@ func TestProfiles(t *testing.T) {
 	cfg := benchConfigT(t)
 	const ident = "identity (uid 65534, gid 65534 inside the user namespace, no supplementary groups)"
 	const scope = "landlock scope (signals, abstract unix sockets, ptrace)"
+	const base = "seccomp baseline (no AF_UNIX, AF_VSOCK sockets, no io_uring)"
 	for _, tc := range []struct {
 		name     string
 		readOnly bool
 		want     []string
 	}{
-		{"isolated-run", false, []string{"namespaces (user, pid, mount, network, uts, ipc)", ident, "landlock", scope, "seccomp (strict)"}},
-		{"isolated-ro-run", true, []string{"namespaces (user, pid, mount, network, uts, ipc)", "read-only filesystem", ident, "landlock", scope, "seccomp (strict)"}},
+		{"isolated-run", false, []string{"namespaces (user, pid, mount, network, uts, ipc)", ident, "landlock", scope, base, "seccomp (strict)"}},
+		{"isolated-ro-run", true, []string{"namespaces (user, pid, mount, network, uts, ipc)", "read-only filesystem", ident, "landlock", scope, base, "seccomp (strict)"}},
 	} {
 		iso, err := sandbox.IsolationFor(isolatedConfig(cfg, tc.readOnly))
 		if err != nil {

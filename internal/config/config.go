@@ -155,6 +155,11 @@ type Config struct {
 	RunAsUser  Account `json:"runAsUser,omitzero"`
 	RunAsGroup Account `json:"runAsGroup,omitzero"`
 
+	// 7.1a A private view of the host. AllowUnixSockets lets children
+	// create AF_UNIX sockets (socket(2)); false (the default) refuses them
+	// with EPERM by the always-on seccomp baseline, socketpair(2) excepted.
+	AllowUnixSockets bool `json:"allowUnixSockets"`
+
 	// 4 Identity (HTTP)
 	Agents []Agent `json:"agents"`
 

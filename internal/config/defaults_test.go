@@ -79,6 +79,13 @@ func TestProfilesAreTheSeedExamplesOverDefaults(t *testing.T) {
 	if !slices.Equal(ProfileNames(), []string{"cicd", "development", "maximum"}) {
 		t.Errorf("ProfileNames() = %v", ProfileNames())
 	}
+	// SPEC 7.1a: no built-in profile lets children create unix sockets
+	// (the development tools work without; docs/configuration.md).
+	for _, c := range []*Config{max, dev, ci, Defaults()} {
+		if c.AllowUnixSockets {
+			t.Errorf("a built-in profile sets allowUnixSockets: %+v", c)
+		}
+	}
 	// Each call returns a fresh copy.
 	a, _ := Profile("development")
 	a.AllowedExecutables[0] = "changed"

@@ -117,6 +117,8 @@ var keyDocs = map[string]keyDoc{
 	"runAsUser":  {desc: "User the children of a root server run as: a name from /etc/passwd or a numeric uid; default 65534 (nobody). 0 needs namespaces.user. A non-root server's children run as the server: only its own uid is accepted."},
 	"runAsGroup": {desc: "Group the children of a root server run as: a name from /etc/group or a numeric gid; default the primary group of runAsUser, else 65534. Supplementary groups are always cleared."},
 
+	"allowUnixSockets": {desc: "Let children create unix sockets (socket(AF_UNIX)): connect to or listen on any pathname or abstract socket they can reach — the D-Bus buses (a same-uid child can ask systemd --user to run anything outside the sandbox), docker.sock, ssh-agent, gpg-agent, X11, databases. false (default): socket(AF_UNIX) fails with EPERM in every child (seccomp baseline); socketpair(AF_UNIX) still works."},
+
 	"agents":             {desc: "HTTP bearer-token agents; each token maps to an agent id."},
 	"agents.id":          {desc: "The agent's id (non-empty, unique)."},
 	"agents.tokenSha256": {desc: "Hex SHA-256 of the agent's bearer token (64 hex characters). Redacted wherever the policy is shown.", pattern: "^[0-9a-fA-F]{64}$"},

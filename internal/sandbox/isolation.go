@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
@@ -43,10 +44,14 @@ type Isolation struct {
 	// KeepCaps is the capability mask (bit N = capability N) children
 	// keep: keepCapabilities minus dropCapabilities (drop wins).
 	KeepCaps uint64
-	// SeccompProfile names the filter and Seccomp is its program (a
-	// struct sock_filter array), installed last; empty: none.
+	// SeccompProfile names the profile ("": the baseline alone) and
+	// Seccomp is the program (a struct sock_filter array), installed
+	// last; nil: none (only where the host has no seccomp filters). Every
+	// program starts with the baseline: no AF_VSOCK sockets, no
+	// io_uring, and no socket(AF_UNIX) unless UnixSockets (SPEC 7.1a).
 	SeccompProfile string
 	Seccomp        []byte
+	UnixSockets    bool
 	// MACPath and MACValue: the init stage writes MACValue to MACPath
 	// (AppArmor's or SELinux's exec attribute) before the exec.
 	MACPath, MACValue string
@@ -128,12 +133,23 @@ func IsolationFor(c *config.Config) (Isolation, error) {
 	} else {
 		iso.Missing = append(iso.Missing, "signal and abstract-socket scoping of children (Landlock ABI 6): "+err.Error())
 	}
+	// The seccomp baseline is always on (SPEC 7.1, 7.1a); a profile is
+	// one program with it. Config validation refused enableSeccomp on a
+	// host without seccomp; without a profile, such a host runs children
+	// without the baseline and says so.
+	iso.UnixSockets = c.AllowUnixSockets
+	profile := seccomp.Baseline
 	if c.EnableSeccomp {
-		prog, err := seccomp.Program(c.SeccompProfile)
+		profile = c.SeccompProfile
+	}
+	if ok, why := seccompAvailable(); ok || profile != seccomp.Baseline {
+		prog, err := seccomp.Program(profile, c.AllowUnixSockets)
 		if err != nil {
 			return fail(err)
 		}
-		iso.SeccompProfile, iso.Seccomp = c.SeccompProfile, prog
+		iso.SeccompProfile, iso.Seccomp = profile, prog
+	} else {
+		iso.Missing = append(iso.Missing, "seccomp baseline (no AF_VSOCK sockets, no io_uring, no unix sockets but socketpair): "+why)
 	}
 	if c.EnableMAC {
 		path, value, err := config.MACExec(c.MacProfile)
@@ -187,7 +203,14 @@ func (iso *Isolation) Layers() []string {
 		l = append(l, "landlock scope (signals, abstract unix sockets, ptrace)")
 	}
 	if iso.Seccomp != nil {
-		l = append(l, "seccomp ("+iso.SeccompProfile+")")
+		base := "seccomp baseline (no AF_UNIX, AF_VSOCK sockets, no io_uring)"
+		if iso.UnixSockets {
+			base = "seccomp baseline (no AF_VSOCK sockets, no io_uring; unix sockets allowed)"
+		}
+		l = append(l, base)
+		if iso.SeccompProfile != seccomp.Baseline {
+			l = append(l, "seccomp ("+iso.SeccompProfile+")")
+		}
 	}
 	if iso.MACPath != "" {
 		l = append(l, "mac ("+iso.MACValue+")")
@@ -197,6 +220,9 @@ func (iso *Isolation) Layers() []string {
 	}
 	return l
 }
+
+// seccompAvailable is seccomp.Available, probed once per server.
+var seccompAvailable = sync.OnceValues(seccomp.Available)
 
 // ScopeSupport reports whether the kernel can scope a child's Landlock
 // domain for signals and abstract unix sockets (nil) or why not.

@@ -3,6 +3,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/policy"
+	"github.com/mcp-process/mcp-process/internal/sandbox/seccomp"
 )
 
 func needRoot(t *testing.T) {
@@ -502,14 +504,31 @@ func TestIsolationForAndLayers(t *testing.T) {
 	if iso.Root != "/srv/jail" || iso.TmpfsMB != 64 || iso.WritablePaths[0] != "/out" || iso.KeepCaps != 1<<10 || len(iso.Seccomp) == 0 {
 		t.Fatalf("IsolationFor = %+v", iso)
 	}
-	want := "namespaces (user, pid, mount)|chroot (/srv/jail)|read-only filesystem|identity (uid 65534, gid 65534 inside the user namespace, no supplementary groups)|landlock scope (signals, abstract unix sockets, ptrace)|seccomp (strict)"
+	want := "namespaces (user, pid, mount)|chroot (/srv/jail)|read-only filesystem|identity (uid 65534, gid 65534 inside the user namespace, no supplementary groups)|landlock scope (signals, abstract unix sockets, ptrace)|seccomp baseline (no AF_UNIX, AF_VSOCK sockets, no io_uring)|seccomp (strict)"
 	if got := strings.Join(iso.Layers(), "|"); got != want {
 		t.Fatalf("Layers = %q, want %q", got, want)
 	}
+	// The strict program is the profile with the baseline's AF_UNIX rule.
+	if strict, _ := seccomp.Program(seccomp.Strict, false); !bytes.Equal(iso.Seccomp, strict) {
+		t.Fatal("IsolationFor's strict program is not seccomp.Program(strict, false)")
+	}
 	// Namespaces only with enableNamespaces; writablePaths only with a layer that uses them.
 	iso, _ = IsolationFor(&config.Config{Namespaces: config.Namespaces{PID: true}, WritablePaths: []string{"/x"}})
-	if iso.Namespaces.PID || iso.WritablePaths != nil || len(iso.Layers()) != 2 { // identity and scope
-		t.Fatalf("IsolationFor = %+v", iso)
+	if iso.Namespaces.PID || iso.WritablePaths != nil || len(iso.Layers()) != 3 { // identity, scope, seccomp baseline
+		t.Fatalf("IsolationFor = %+v, layers %q", iso, iso.Layers())
+	}
+	// The baseline alone, with and without allowUnixSockets.
+	for _, allow := range []bool{false, true} {
+		iso, _ = IsolationFor(&config.Config{AllowUnixSockets: allow, SeccompProfile: "strict"}) // not enabled: ignored
+		want, _ := seccomp.Program(seccomp.Baseline, allow)
+		if iso.SeccompProfile != seccomp.Baseline || !bytes.Equal(iso.Seccomp, want) {
+			t.Fatalf("allowUnixSockets %v: profile %q, program of %d bytes, want the baseline's %d",
+				allow, iso.SeccompProfile, len(iso.Seccomp), len(want))
+		}
+		l := strings.Join(iso.Layers(), "|")
+		if strings.Contains(l, "seccomp (") || strings.Contains(l, "no AF_UNIX") == allow {
+			t.Fatalf("allowUnixSockets %v: layers %q", allow, l)
+		}
 	}
 	_, err = IsolationFor(&config.Config{KeepCapabilities: []string{"CAP_FLY"}})
 	wantErrCode(t, err, errcode.InvalidInput, LayerCapabilities, "CAP_FLY")

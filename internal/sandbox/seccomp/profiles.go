@@ -1,19 +1,26 @@
 // Package seccomp builds the seccomp-BPF filters of SPEC 3.10 (the
-// seccompProfile key): permissive, moderate and strict.
+// seccompProfile key): permissive, moderate and strict, and the baseline
+// every child gets with or without a profile (SPEC 7.1, 7.1a).
 //
-// Guarantees, for every profile and on every supported architecture (amd64,
-// arm64):
+// Guarantees, for every program (the baseline alone, and each profile,
+// which starts with the baseline) and on every supported architecture
+// (amd64, arm64):
 //   - a system call made through any ABI other than the native one (i386 by
 //     int 0x80 on amd64, arm32 on arm64) kills the whole process
-//     (SECCOMP_RET_KILL_PROCESS); on amd64 an x32 system call (number with
-//     bit 0x40000000) fails with EPERM;
+//     (SECCOMP_RET_KILL_PROCESS): 32-bit programs do not run; on amd64 an
+//     x32 system call (number with bit 0x40000000) fails with EPERM;
+//   - socket(2) and socketpair(2) of the AF_VSOCK family (40; the low 32 bits
+//     of the first argument, as the kernel reads it) fail with EPERM: vsock
+//     reaches the hypervisor and other VMs past any network namespace;
+//   - unless allowUnixSockets, socket(2) of the AF_UNIX family (1, the low 32
+//     bits likewise) fails with EPERM, so a child can neither connect to
+//     nor listen on a pathname or abstract unix socket (D-Bus, systemd,
+//     docker.sock, ssh-agent...); socketpair(AF_UNIX) keeps working;
+//   - io_uring_setup(2) fails with EPERM: io_uring creates and connects
+//     sockets without a system call the filter could see;
 //   - every name of Denied(profile) fails with EPERM, except clone3, which
 //     fails with ENOSYS so that libc falls back to clone(2), whose flags a
 //     filter can inspect;
-//   - socket(2) and socketpair(2) of the AF_VSOCK family (40; the low 32 bits
-//     of the first argument, as the kernel reads it) fail with EPERM in every
-//     profile: vsock reaches the hypervisor and other VMs past any network
-//     namespace;
 //   - moderate and strict also refuse clone(2) with any CLONE_NEW* flag and
 //     personality(2) with anything but a query or the harmless PER_LINUX32 /
 //     UNAME26 values;
@@ -21,6 +28,7 @@
 //     as above): any other known system call fails with EPERM, and a number
 //     newer than this package's syscall table fails with ENOSYS, so that libc
 //     falls back to an older call instead of failing;
+//   - the baseline alone allows every other call;
 //   - the program is at most 4096 instructions (BPF_MAXINSNS).
 //
 // The package never installs a filter in the server: Program only returns the
@@ -42,6 +50,13 @@ const (
 	Moderate   = "moderate"
 	Strict     = "strict"
 )
+
+// Baseline names the program without a profile: the baseline rules alone.
+const Baseline = ""
+
+// baselineDenied is refused with EPERM by every program, the baseline
+// included (see prologue).
+const baselineDenied = "io_uring_setup"
 
 // Profiles lists the profiles, from the most to the least restrictive.
 func Profiles() []string { return []string{Strict, Moderate, Permissive} }
@@ -200,17 +215,20 @@ func onArch(info *arch.Info, lists ...[]string) []string {
 }
 
 // Denied returns the system calls the profile refuses whatever their
-// arguments, as they exist on the running architecture: permissive's list;
-// moderate's adds the namespace, io_uring calls and clone3; strict refuses
-// the same names (and everything else not in Allowed). clone with a
-// CLONE_NEW* flag and personality with an unusual persona are refused too
-// (moderate and strict) but are not listed: they depend on an argument. An
-// unknown profile has no list.
+// arguments, as they exist on the running architecture: the Baseline's
+// io_uring_setup; permissive's list adds its own; moderate's adds the
+// namespace, the other io_uring calls and clone3; strict refuses the same
+// names (and everything else not in Allowed). socket and socketpair of some
+// families, clone with a CLONE_NEW* flag and personality with an unusual
+// persona are refused too but are not listed: they depend on an argument.
+// An unknown profile has no list.
 func Denied(profile string) []string {
 	info := runningArch()
 	switch profile {
+	case Baseline:
+		return []string{baselineDenied}
 	case Permissive:
-		return onArch(info, permissiveDenied)
+		return onArch(info, []string{baselineDenied}, permissiveDenied)
 	case Moderate, Strict:
 		return onArch(info, permissiveDenied, moderateDenied, []string{enosysCall})
 	}

@@ -37,8 +37,12 @@ const (
 )
 
 // afVsock is AF_VSOCK, the address family of virtio/VMCI sockets to the
-// hypervisor and other VMs: refused by every profile (SPEC 7.1).
+// hypervisor and other VMs: refused by every program (SPEC 7.1).
 const afVsock = unix.AF_VSOCK
+
+// afUnix is AF_UNIX: socket(AF_UNIX) is refused unless allowUnixSockets
+// (SPEC 7.1a); socketpair(AF_UNIX) is always allowed.
+const afUnix = unix.AF_UNIX
 
 // x32Bit marks an x32 system call number on amd64 (__X32_SYSCALL_BIT).
 const x32Bit = 0x40000000
@@ -57,23 +61,38 @@ type cached struct {
 	err  error
 }
 
-// cache holds each profile's program: built once per server.
-var cache = map[string]*cached{Strict: {}, Moderate: {}, Permissive: {}}
+// key names one program: a profile (Baseline for none) and whether
+// socket(AF_UNIX) is allowed.
+type key struct {
+	profile     string
+	unixSockets bool
+}
 
-// Program returns the BPF program for profile on the running architecture,
-// as the raw bytes of a struct sock_filter array (8 bytes per instruction,
-// native endian) ready for seccomp(SECCOMP_SET_MODE_FILTER, 0,
-// &sock_fprog{len(b)/8, &b[0]}) on the thread that execs. It is built once
-// per process; each call returns a fresh copy.
-func Program(profile string) ([]byte, error) {
-	c, ok := cache[profile]
+// cache holds each program: built once per server.
+var cache = func() map[key]*cached {
+	m := map[key]*cached{}
+	for _, p := range append(Profiles(), Baseline) {
+		m[key{p, false}], m[key{p, true}] = &cached{}, &cached{}
+	}
+	return m
+}()
+
+// Program returns the BPF program for profile (Baseline: the baseline
+// alone) on the running architecture, as the raw bytes of a struct
+// sock_filter array (8 bytes per instruction, native endian) ready for
+// seccomp(SECCOMP_SET_MODE_FILTER, 0, &sock_fprog{len(b)/8, &b[0]}) on the
+// thread that execs. Every program starts with the baseline (see the
+// package doc); allowUnixSockets leaves socket(AF_UNIX) out of it. It is
+// built once per process; each call returns a fresh copy.
+func Program(profile string, allowUnixSockets bool) ([]byte, error) {
+	c, ok := cache[key{profile, allowUnixSockets}]
 	if !ok {
 		return nil, errcode.Fail(errcode.InvalidInput, Layer, "set seccompProfile to strict, moderate or permissive",
 			"unknown seccomp profile %q", profile)
 	}
 	c.once.Do(func() {
 		var ins []bpf.Instruction
-		ins, c.err = Instructions(profile)
+		ins, c.err = Instructions(profile, allowUnixSockets)
 		if c.err == nil {
 			c.prog, c.err = encode(ins)
 		}
@@ -86,15 +105,19 @@ func Program(profile string) ([]byte, error) {
 
 // Instructions returns the program of profile as instructions (for tests,
 // doctor output and inspection). Program is its encoded, cached form.
-func Instructions(profile string) ([]bpf.Instruction, error) {
+func Instructions(profile string, allowUnixSockets bool) ([]bpf.Instruction, error) {
 	info, err := nativeArch()
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range []string{"socket", "socketpair"} {
+	for _, n := range []string{"socket", "socketpair", baselineDenied} {
 		if _, ok := info.SyscallNames[n]; !ok {
-			return nil, errcode.Fail(errcode.Internal, Layer, "", "no %s in the %s system call table: AF_VSOCK cannot be refused", n, info.Name)
+			return nil, errcode.Fail(errcode.Internal, Layer, "", "no %s in the %s system call table: the seccomp baseline cannot be built", n, info.Name)
 		}
+	}
+	prog := prologue(info, profile == Strict, !allowUnixSockets)
+	if profile == Baseline {
+		return append(prog, bpf.RetConstant{Val: retAllow}), nil
 	}
 	policy, err := policyFor(profile)
 	if err != nil {
@@ -108,7 +131,6 @@ func Instructions(profile string) ([]bpf.Instruction, error) {
 	if err != nil {
 		return nil, errcode.Fail(errcode.Internal, Layer, "", "the %s seccomp profile: %v", profile, err)
 	}
-	prog := prologue(info, profile == Strict)
 	prog = append(prog, body...)
 	if len(prog) > MaxInstructions {
 		return nil, errcode.Fail(errcode.Internal, Layer, "", "the %s seccomp profile has %d instructions, more than the kernel's %d",
@@ -183,19 +205,27 @@ func policyFor(profile string) (*libseccomp.Policy, error) {
 		"unknown seccomp profile %q", profile)
 }
 
-// prologue checks the architecture and the ABI before any rule, refuses
-// AF_VSOCK sockets, and leaves the system call number in the accumulator:
+// prologue is the baseline every program starts with: it checks the
+// architecture and the ABI before any rule, refuses io_uring_setup,
+// AF_VSOCK sockets and (denyUnix) socket(AF_UNIX), and leaves the system
+// call number in the accumulator:
 //
 //	ld [arch]; jeq NATIVE, +1; ret KILL_PROCESS
 //	ld [nr]
 //	amd64: jge 0x40000000, +0, +1; ret ERRNO(EPERM)     (x32)
 //	strict: jgt MAXNR, +0, +1; ret ERRNO(ENOSYS)      (newer than our table)
+//	jeq IO_URING_SETUP, +0, +1; ret ERRNO(EPERM)
 //	vsockCheck
+//	denyUnix: unixCheck
 //
 // go-seccomp-bpf's own prologue lets a foreign architecture through to the
 // default action (allow, for permissive and moderate) and answers x32 with
 // ENOSYS; stripPrologue removes it.
-func prologue(info *arch.Info, unknownENOSYS bool) []bpf.Instruction {
+//
+// io_uring is refused because IORING_OP_SOCKET creates sockets (any
+// family) and IORING_OP_CONNECT connects them without a system call that
+// seccomp sees: without this the socket rules below could be bypassed.
+func prologue(info *arch.Info, unknownENOSYS, denyUnix bool) []bpf.Instruction {
 	p := []bpf.Instruction{
 		bpf.LoadAbsolute{Off: offArch, Size: 4},
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.ID), SkipTrue: 1},
@@ -212,7 +242,14 @@ func prologue(info *arch.Info, unknownENOSYS bool) []bpf.Instruction {
 			bpf.JumpIf{Cond: bpf.JumpGreaterThan, Val: uint32(maxNr(info)), SkipFalse: 1},
 			bpf.RetConstant{Val: retENOSYS})
 	}
-	return append(p, vsockCheck(info)...)
+	p = append(p,
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.SyscallNames[baselineDenied]), SkipFalse: 1},
+		bpf.RetConstant{Val: retEPERM})
+	p = append(p, vsockCheck(info)...)
+	if denyUnix {
+		p = append(p, unixCheck(info)...)
+	}
+	return p
 }
 
 // vsockCheck refuses socket(2) and socketpair(2) of the AF_VSOCK family with
@@ -231,6 +268,24 @@ func vsockCheck(info *arch.Info) []bpf.Instruction {
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.SyscallNames["socketpair"]), SkipFalse: 3},
 		bpf.LoadAbsolute{Off: offArg0Lo, Size: 4},
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: afVsock, SkipFalse: 1},
+		bpf.RetConstant{Val: retEPERM},
+		bpf.LoadAbsolute{Off: offNr, Size: 4},
+	}
+}
+
+// unixCheck refuses socket(2) of the AF_UNIX family with EPERM (comparing
+// the low 32 bits of the family, as vsockCheck does), and leaves the system
+// call number in the accumulator again. socketpair(AF_UNIX) is not
+// touched: a connected pair reaches nothing outside the process tree.
+//
+//	jeq SOCKET, +0, +4
+//	ld [args[0] low word]; jeq AF_UNIX, +0, +1; ret ERRNO(EPERM)
+//	ld [nr]
+func unixCheck(info *arch.Info) []bpf.Instruction {
+	return []bpf.Instruction{
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.SyscallNames["socket"]), SkipFalse: 4},
+		bpf.LoadAbsolute{Off: offArg0Lo, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: afUnix, SkipFalse: 1},
 		bpf.RetConstant{Val: retEPERM},
 		bpf.LoadAbsolute{Off: offNr, Size: 4},
 	}

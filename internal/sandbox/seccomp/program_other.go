@@ -12,7 +12,7 @@ import (
 const Layer = "seccomp"
 
 // Program is unavailable off Linux.
-func Program(profile string) ([]byte, error) {
+func Program(profile string, allowUnixSockets bool) ([]byte, error) {
 	return nil, errcode.Fail(errcode.LayerUnavailable, Layer, "disable enableSeccomp on this host",
 		"seccomp is a Linux feature; this is %s", runtime.GOOS)
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,8 +28,8 @@ import (
 )
 
 func TestProgramUnknownProfile(t *testing.T) {
-	for _, p := range []string{"", "paranoid", "Strict"} {
-		_, err := Program(p)
+	for _, p := range []string{"none", "paranoid", "Strict"} {
+		_, err := Program(p, false)
 		var e *errcode.Error
 		if !errors.As(err, &e) || e.Code != errcode.InvalidInput || e.Layer != Layer {
 			t.Errorf("Program(%q) = %v, want INVALID_INPUT from layer seccomp", p, err)
@@ -36,14 +37,42 @@ func TestProgramUnknownProfile(t *testing.T) {
 	}
 }
 
+// programs is every program: each profile and the baseline alone, with and
+// without allowUnixSockets.
+type programKey struct {
+	profile   string
+	allowUnix bool
+}
+
+func (k programKey) String() string {
+	s := k.profile
+	if s == Baseline {
+		s = "baseline"
+	}
+	if k.allowUnix {
+		s += "+unix"
+	}
+	return s
+}
+
+func programs() []programKey {
+	var ks []programKey
+	for _, p := range append(Profiles(), Baseline) {
+		ks = append(ks, programKey{p, false}, programKey{p, true})
+	}
+	return ks
+}
+
 // The program starts with the architecture and ABI checks, before any rule:
 // a foreign ABI is killed, x32 is EPERM, and (strict) numbers newer than the
-// table are ENOSYS.
+// table are ENOSYS; then io_uring_setup, AF_VSOCK and (without
+// allowUnixSockets) socket(AF_UNIX) are refused.
 func TestProgramPrologue(t *testing.T) {
 	info := runningArch()
-	for _, profile := range Profiles() {
-		t.Run(profile, func(t *testing.T) {
-			b, err := Program(profile)
+	for _, k := range programs() {
+		profile := k.profile
+		t.Run(k.String(), func(t *testing.T) {
+			b, err := Program(profile, k.allowUnix)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,12 +103,28 @@ func TestProgramPrologue(t *testing.T) {
 					bpf.RetConstant{Val: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)})
 			}
 			want = append(want,
+				bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.SyscallNames["io_uring_setup"]), SkipFalse: 1},
+				bpf.RetConstant{Val: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)},
 				bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.SyscallNames["socket"]), SkipTrue: 1},
 				bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.SyscallNames["socketpair"]), SkipFalse: 3},
 				bpf.LoadAbsolute{Off: 16, Size: 4},
 				bpf.JumpIf{Cond: bpf.JumpEqual, Val: 40, SkipFalse: 1},
 				bpf.RetConstant{Val: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)},
 				bpf.LoadAbsolute{Off: 0, Size: 4})
+			if !k.allowUnix {
+				want = append(want,
+					bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.SyscallNames["socket"]), SkipFalse: 4},
+					bpf.LoadAbsolute{Off: 16, Size: 4},
+					bpf.JumpIf{Cond: bpf.JumpEqual, Val: 1, SkipFalse: 1},
+					bpf.RetConstant{Val: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)},
+					bpf.LoadAbsolute{Off: 0, Size: 4})
+			}
+			if profile == Baseline {
+				want = append(want, bpf.RetConstant{Val: unix.SECCOMP_RET_ALLOW})
+				if len(ins) != len(want) {
+					t.Fatalf("the baseline has %d instructions, want %d: %v", len(ins), len(want), ins)
+				}
+			}
 			// bpf.Disassemble normalises "jeq k, +1, +0"; compare through raw form.
 			gotRaw, _ := bpf.Assemble(ins[:len(want)])
 			wantRaw, _ := bpf.Assemble(want)
@@ -89,11 +134,11 @@ func TestProgramPrologue(t *testing.T) {
 			// Cached and copied: a caller that scribbles on its copy does not
 			// change the next one.
 			b[0] ^= 0xff
-			again, _ := Program(profile)
+			again, _ := Program(profile, k.allowUnix)
 			if again[0] == b[0] {
 				t.Fatal("Program returned the cached slice itself")
 			}
-			all, _ := Instructions(profile)
+			all, _ := Instructions(profile, k.allowUnix)
 			if len(all) != len(ins) {
 				t.Fatalf("Instructions has %d, Program %d", len(all), len(ins))
 			}
@@ -102,7 +147,7 @@ func TestProgramPrologue(t *testing.T) {
 }
 
 // model is what each profile must answer, written plainly.
-func model(profile string, info *arch.Info, archID uint32, nr uint32, arg0 uint64) uint32 {
+func model(profile string, allowUnix bool, info *arch.Info, archID uint32, nr uint32, arg0 uint64) uint32 {
 	const (
 		allow  = unix.SECCOMP_RET_ALLOW
 		eperm  = unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)
@@ -117,11 +162,19 @@ func model(profile string, info *arch.Info, archID uint32, nr uint32, arg0 uint6
 	name := info.SyscallNumbers[int(nr)]
 	lo := uint32(arg0)
 	if (name == "socket" || name == "socketpair") && lo == unix.AF_VSOCK {
-		return eperm // every profile; the kernel reads the family as an int
+		return eperm // every program; the kernel reads the family as an int
+	}
+	if name == "socket" && lo == unix.AF_UNIX && !allowUnix {
+		return eperm // socketpair(AF_UNIX) stays allowed
+	}
+	if name == "io_uring_setup" {
+		return eperm // every program
 	}
 	newNS := lo&cloneNewMask != 0
 	okPersona := slices.Contains(personalityAllowed, arg0)
 	switch profile {
+	case Baseline:
+		return allow
 	case Permissive:
 		if slices.Contains(permissiveDenied, name) {
 			return eperm
@@ -172,8 +225,9 @@ func TestProgramMatchesModel(t *testing.T) {
 	info := runningArch()
 	// 56/220 and 135/92 are clone's and personality's numbers on amd64/arm64:
 	// the leftover-argument trap described at policyFor; 135 is also 0x87.
-	// 40 is AF_VSOCK; 1<<32|40 is AF_VSOCK to the kernel too (an int).
-	args := []uint64{0, 6, 8, 0x11, 40, 1<<32 | 40, 41, 0x28 << 8, 56, 135, 220, 92, 435, 0x20000, 0x20008, 0xffffffff, 1 << 32,
+	// 40 is AF_VSOCK; 1<<32|40 is AF_VSOCK to the kernel too (an int); 1 and
+	// 1<<32|1 are AF_UNIX.
+	args := []uint64{0, 1, 1<<32 | 1, 2, 6, 8, 0x11, 40, 1<<32 | 40, 41, 0x28 << 8, 56, 135, 220, 92, 435, 0x20000, 0x20008, 0xffffffff, 1 << 32,
 		0xffffffffffffffff, 1<<32 | 8,
 		unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND | unix.CLONE_THREAD |
 			unix.CLONE_SYSVSEM | unix.CLONE_SETTLS | unix.CLONE_PARENT_SETTID | unix.CLONE_CHILD_CLEARTID,
@@ -190,8 +244,9 @@ func TestProgramMatchesModel(t *testing.T) {
 	for nr := 0; nr <= maxNr(info)+20; nr++ {
 		nrs = append(nrs, uint32(nr))
 	}
-	for _, profile := range Profiles() {
-		b, err := Program(profile)
+	for _, k := range programs() {
+		profile := k.profile
+		b, err := Program(profile, k.allowUnix)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -216,10 +271,10 @@ func TestProgramMatchesModel(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if want := model(profile, info, archID, nr, a); uint32(got) != want && failures < 20 {
+					if want := model(profile, k.allowUnix, info, archID, nr, a); uint32(got) != want && failures < 20 {
 						failures++
 						t.Errorf("%s: arch %#x nr %d (%s) arg0 %#x: program says %#x, model %#x",
-							profile, archID, nr, name, a, uint32(got), want)
+							k, archID, nr, name, a, uint32(got), want)
 					}
 				}
 			}
@@ -275,13 +330,13 @@ func helperBinary(t *testing.T) string {
 			helper.err = fmt.Errorf("building the helper: %v\n%s", err, out)
 			return
 		}
-		for _, p := range Profiles() {
-			b, err := Program(p)
+		for _, k := range programs() {
+			b, err := Program(k.profile, k.allowUnix)
 			if err != nil {
 				helper.err = err
 				return
 			}
-			if err := os.WriteFile(filepath.Join(helper.dir, p+".bpf"), b, 0o600); err != nil {
+			if err := os.WriteFile(filepath.Join(helper.dir, k.String()+".bpf"), b, 0o600); err != nil {
 				helper.err = err
 				return
 			}
@@ -374,34 +429,35 @@ func TestKernelEnforcesProfiles(t *testing.T) {
 	}
 	fifo := filepath.Join(t.TempDir(), "fifo")
 	blockedEverywhere := []string{"mount", "umount2", "ptrace", "kexec_load", "bpf", "keyctl", "perf_event_open",
-		"userfaultfd", "reboot", "swapon", "init_module", "x32-getpid"}
-	cases := map[string]map[string]string{Permissive: {}, Moderate: {}, Strict: {}}
-	for _, p := range Profiles() {
+		"userfaultfd", "reboot", "swapon", "init_module"}
+	const base = "baseline"
+	cases := map[string]map[string]string{Permissive: {}, Moderate: {}, Strict: {}, base: {}}
+	for p := range cases {
 		for _, a := range blockedEverywhere {
 			cases[p][a] = expEPERM
+			if p == base {
+				cases[p][a] = expSame
+			}
 		}
+		cases[p]["x32-getpid"] = expEPERM
 		cases[p]["getpid"] = expSame
 		cases[p]["fork"] = expSame
 		cases[p]["clone-plain"] = expSame
 		cases[p]["personality-query"] = expSame
 		cases[p]["mkfifo"] = expSame
-		cases[p]["socket-vsock"] = expEPERM
-		cases[p]["socket-vsock-hi"] = expEPERM
-		cases[p]["socketpair-vsock"] = expEPERM
-		cases[p]["socket-inet"] = expSame
-	}
-	if runtime.GOARCH == "amd64" {
-		for _, p := range Profiles() {
+		cases[p]["io_uring_setup"] = expEPERM
+		if runtime.GOARCH == "amd64" {
 			cases[p]["int80-getpid"] = expKill
 		}
 	}
 	for a, exp := range map[string]string{"unshare-uts": expSame, "unshare-user": expSame, "setns": expSame,
-		"clone-newnet": expSame, "clone3": expSame, "io_uring_setup": expSame, "personality-bsd": expSame,
+		"clone-newnet": expSame, "clone3": expSame, "personality-bsd": expSame,
 		"syslog": expSame, "vhangup": expSame, "chroot": expSame} {
 		cases[Permissive][a] = exp
+		cases[base][a] = exp
 	}
 	for a, exp := range map[string]string{"unshare-uts": expEPERM, "unshare-user": expEPERM, "setns": expEPERM,
-		"clone-newnet": expEPERM, "clone3": expENOSYS, "io_uring_setup": expEPERM, "personality-bsd": expEPERM,
+		"clone-newnet": expEPERM, "clone3": expENOSYS, "personality-bsd": expEPERM,
 		"syslog": expSame, "vhangup": expSame, "chroot": expSame} {
 		cases[Moderate][a] = exp
 		cases[Strict][a] = exp
@@ -409,9 +465,27 @@ func TestKernelEnforcesProfiles(t *testing.T) {
 	for _, a := range []string{"syslog", "vhangup", "chroot"} {
 		cases[Strict][a] = expEPERM
 	}
+	// The socket rules, in every program; with allowUnixSockets ("+unix")
+	// only socket(AF_UNIX) changes.
+	for _, p := range []string{Permissive, Moderate, Strict, base} {
+		cases[p+"+unix"] = map[string]string{"io_uring_setup": expEPERM}
+		for _, q := range []string{p, p + "+unix"} {
+			cases[q]["socket-vsock"] = expEPERM
+			cases[q]["socket-vsock-hi"] = expEPERM
+			cases[q]["socketpair-vsock"] = expEPERM
+			cases[q]["socket-inet"] = expSame
+			cases[q]["socketpair-unix"] = expSame
+			cases[q]["socket-unix"] = expEPERM
+			cases[q]["socket-unix-hi"] = expEPERM
+			cases[q]["socket-unix-dgram"] = expEPERM
+		}
+		for _, a := range []string{"socket-unix", "socket-unix-hi", "socket-unix-dgram"} {
+			cases[p+"+unix"][a] = expSame
+		}
+	}
 
 	baseline := map[string]outcome{}
-	for _, p := range Profiles() {
+	for _, p := range slices.Sorted(maps.Keys(cases)) {
 		for _, action := range slices.Sorted(func(yield func(string) bool) {
 			for a := range cases[p] {
 				if !yield(a) {
@@ -502,7 +576,7 @@ func TestOrdinaryProgramsRun(t *testing.T) {
 			"require('fs').readFileSync('/etc/hostname'); require('child_process').execFileSync('/bin/true');" +
 				"setTimeout(() => console.log('node-ok'), 10)"}, "node-ok"},
 	}
-	for _, profile := range Profiles() {
+	for _, profile := range []string{Strict, Moderate, Permissive, "baseline", "baseline+unix"} {
 		for _, p := range progs {
 			t.Run(profile+"/"+p.name, func(t *testing.T) {
 				if _, err := os.Stat(p.argv[0]); err != nil {

@@ -74,7 +74,16 @@ func TestDeniedAndAllowed(t *testing.T) {
 		"open_by_handle_at", "acct", "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "stime",
 		"quotactl", "quotactl_fd", "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree",
 		"mount_setattr"}
-	mustModerate := []string{"unshare", "setns", "io_uring_setup", "io_uring_enter", "io_uring_register", "clone3"}
+	mustModerate := []string{"unshare", "setns", "io_uring_enter", "io_uring_register", "clone3"}
+	// io_uring_setup is the baseline's: refused by every program.
+	for _, p := range []string{Baseline, Permissive, Moderate, Strict} {
+		if !slices.Contains(Denied(p), "io_uring_setup") {
+			t.Errorf("Denied(%q) lacks io_uring_setup, which every program refuses", p)
+		}
+	}
+	if !slices.Equal(Denied(Baseline), []string{"io_uring_setup"}) {
+		t.Errorf("Denied(baseline) = %v, want [io_uring_setup]", Denied(Baseline))
+	}
 	for _, n := range mustPermissive {
 		if has(n) && !slices.Contains(permissive, n) {
 			t.Errorf("permissive does not deny %s", n)

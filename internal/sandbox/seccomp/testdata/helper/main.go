@@ -131,18 +131,24 @@ func call(action string, args []string) unix.Errno {
 	case "vhangup":
 		// The test runs the helper in a new session: no terminal to hang up.
 		_, _, e = unix.RawSyscall(unix.SYS_VHANGUP, 0, 0, 0)
-	case "socket-vsock", "socket-vsock-hi", "socket-inet":
+	case "socket-vsock", "socket-vsock-hi", "socket-inet", "socket-unix", "socket-unix-hi", "socket-unix-dgram":
 		// Without a filter: a socket (closed again) where the host has
-		// vsock, else EAFNOSUPPORT; never EPERM.
-		family := uintptr(unix.AF_VSOCK)
+		// the family, else EAFNOSUPPORT; never EPERM.
+		family, typ := uintptr(unix.AF_VSOCK), uintptr(unix.SOCK_STREAM)
 		switch action {
 		case "socket-vsock-hi":
 			family |= 1 << 32 // the kernel reads an int: still AF_VSOCK
 		case "socket-inet":
 			family = unix.AF_INET
+		case "socket-unix":
+			family = unix.AF_UNIX
+		case "socket-unix-hi":
+			family = 1<<32 | unix.AF_UNIX // still AF_UNIX to the kernel
+		case "socket-unix-dgram":
+			family, typ = unix.AF_UNIX, unix.SOCK_DGRAM
 		}
 		var fd uintptr
-		fd, _, e = unix.RawSyscall(unix.SYS_SOCKET, family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		fd, _, e = unix.RawSyscall(unix.SYS_SOCKET, family, typ|unix.SOCK_CLOEXEC, 0)
 		if e == 0 {
 			unix.Close(int(fd))
 		}
@@ -150,6 +156,14 @@ func call(action string, args []string) unix.Errno {
 		// vsock has no socketpair: EOPNOTSUPP without a filter.
 		var fds [2]int32
 		_, _, e = unix.RawSyscall6(unix.SYS_SOCKETPAIR, unix.AF_VSOCK, unix.SOCK_STREAM, 0, uintptr(unsafe.Pointer(&fds)), 0, 0)
+		if e == 0 {
+			unix.Close(int(fds[0]))
+			unix.Close(int(fds[1]))
+		}
+	case "socketpair-unix":
+		// A connected pair: allowed by every program.
+		var fds [2]int32
+		_, _, e = unix.RawSyscall6(unix.SYS_SOCKETPAIR, unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0, uintptr(unsafe.Pointer(&fds)), 0, 0)
 		if e == 0 {
 			unix.Close(int(fds[0]))
 			unix.Close(int(fds[1]))
