@@ -199,10 +199,10 @@ func TestEscape_SignalServer_landlockScope(t *testing.T) {
 // victimLaunch starts `mcp-process run -- probe ARGS...` as a root server
 // in the background and returns the victim's pid (which it writes to a
 // file) once it runs.
-func (e *testEnv) victimLaunch(t *testing.T, args ...string) (pid int, wait func()) {
+func (e *testEnv) victimLaunch(t *testing.T, cfg map[string]any, args ...string) (pid int, wait func()) {
 	t.Helper()
 	pidFile := filepath.Join(e.work, fmt.Sprintf("victim-%d.pid", time.Now().UnixNano()))
-	path := e.writeConfig(t, e.config())
+	path := e.writeConfig(t, cfg)
 	cmd := exec.Command(serverBin, append([]string{"run", "--config", path, "--", probeBin}, args...)...)
 	if args[0] == "pid-sleep" {
 		cmd.Args = append(cmd.Args[:len(cmd.Args)-len(args)+1], pidFile, args[1])
@@ -236,7 +236,7 @@ func (e *testEnv) victimLaunch(t *testing.T, args ...string) (pid int, wait func
 func TestEscape_SiblingLaunch_landlockDomain(t *testing.T) {
 	needScope(t)
 	e := newEnv(t)
-	pid, _ := e.victimLaunch(t, "pid-sleep", "30")
+	pid, _ := e.victimLaunch(t, e.config(), "pid-sleep", "30")
 	p := strconv.Itoa(pid)
 	for _, a := range [][]string{
 		{"ptrace-pid", p},
@@ -259,8 +259,12 @@ func TestEscape_SiblingAbstractSocket_landlockScope(t *testing.T) {
 	needScope(t)
 	e := newEnv(t)
 	name := fmt.Sprintf("mcp-process-escape-%d", time.Now().UnixNano())
-	_, wait := e.victimLaunch(t, "abstract-listen", name, "20")
-	r := e.attack(t, e.config(), probeBin, "abstract-connect", name)
+	// allowUnixSockets in both launches: the seccomp baseline would refuse
+	// socket(AF_UNIX) in each (unixsock_test.go); this test is about the
+	// Landlock scope, which must keep them apart on its own.
+	unixOK := e.config(layer{"allowUnixSockets": true})
+	_, wait := e.victimLaunch(t, unixOK, "abstract-listen", name, "20")
+	r := e.attack(t, unixOK, probeBin, "abstract-connect", name)
 	stopped(t, r, "EPERM", "Landlock abstract unix socket scope")
 	escaped(t, direct(t, asNobody(probe("abstract-connect", name))), "Landlock abstract unix socket scope (the probe run directly as the same uid)")
 	wait()

@@ -6,22 +6,32 @@ import "testing"
 
 // AF_VSOCK reaches the hypervisor and other VMs (on this host, a
 // Firecracker VM, the host's vsock services) past any network namespace:
-// every seccomp profile refuses socket(AF_VSOCK) with EPERM (SPEC 7.1).
-// The baseline without seccomp gets a socket where the host has vsock (as
-// here), or fails with another errno (EAFNOSUPPORT without the vsock
-// module): the EPERM is then still the filter's, never the kernel's.
+// every seccomp profile refuses socket(AF_VSOCK) with EPERM (SPEC 7.1), and
+// so does the seccomp baseline every child gets without a profile. The
+// baseline of the test, the probe run directly as uid 65534 (no
+// configuration turns the seccomp baseline off), gets a socket where the
+// host has vsock (as here), or fails with another errno (EAFNOSUPPORT
+// without the vsock module): the EPERM is then still the filter's, never
+// the kernel's.
 func TestEscape_SocketVsock_seccomp(t *testing.T) {
-	for _, p := range []layer{permissve, moderate, strict} {
-		t.Run(p["seccompProfile"].(string), func(t *testing.T) {
+	for _, p := range []layer{permissve, moderate, strict, {}, {"allowUnixSockets": true}} {
+		name, _ := p["seccompProfile"].(string)
+		if name == "" {
+			name = "baseline"
+			if p["allowUnixSockets"] == true {
+				name += " with allowUnixSockets"
+			}
+		}
+		t.Run(name, func(t *testing.T) {
 			e := newEnv(t)
 			r := e.attack(t, e.config(p), probeBin, "socket-vsock")
-			stopped(t, r, "EPERM", "seccomp ("+p["seccompProfile"].(string)+")")
-			b := e.attack(t, e.config(), probeBin, "socket-vsock")
+			stopped(t, r, "EPERM", "seccomp ("+name+")")
+			b := direct(t, asNobody(probe("socket-vsock")))
 			if b.OK {
-				escaped(t, b, "seccomp")
+				escaped(t, b, "seccomp (the probe run directly as uid 65534)")
 				return
 			}
-			otherErrno(t, b, "EPERM", "seccomp (this host has no usable vsock)")
+			otherErrno(t, b, "EPERM", "seccomp (the probe run directly as uid 65534; this host has no usable vsock)")
 		})
 	}
 }
