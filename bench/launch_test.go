@@ -623,3 +623,50 @@ func TestProfiles(t *testing.T) {
 		t.Errorf("bwrap command line = %q, want the issue's %q", got, want)
 	}
 }
+
+// BenchmarkSeccompBaseline times the seccomp baseline of SPEC 7.1a alone:
+// warm launches of /bin/true through the init stage without a filter,
+// with the baseline, and with the baseline without its AF_UNIX rule
+// (allowUnixSockets), round robin in the same run. It reports each median
+// and the ratio and median per-iteration difference to the launch without
+// a filter. bench/run.sh's stage-seccomp-run row is the same launch among
+// all the others; this one runs only these three, so it needs fewer
+// iterations to settle: go test -run '^$' -bench SeccompBaseline -benchtime 400x ./bench/
+func BenchmarkSeccompBaseline(b *testing.B) {
+	cfg := benchConfigT(b)
+	pol, err := policy.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sp := spec(b, pol)
+	names := []string{"none", "baseline", "baseline-unix"}
+	launchers := make([]*sandbox.Launcher, len(names))
+	for i, allowUnix := range []bool{false, false, true} {
+		var iso sandbox.Isolation
+		if i > 0 {
+			if iso.Seccomp, err = seccomp.Program(seccomp.Baseline, allowUnix); err != nil {
+				b.Fatal(err)
+			}
+		}
+		launchers[i] = sandbox.NewLauncherWith(sandbox.LauncherOptions{Isolation: iso})
+		defer launchers[i].Close()
+	}
+	for _, l := range launchers { // warm up
+		launch(b, l, sp)
+	}
+	samples := make([][]time.Duration, len(names))
+	b.ResetTimer()
+	for range b.N {
+		for i, l := range launchers {
+			samples[i] = append(samples[i], launch(b, l, sp))
+		}
+	}
+	b.StopTimer()
+	for i, n := range names {
+		b.ReportMetric(float64(median(samples[i]).Nanoseconds()), n+"-median-ns")
+		if i > 0 {
+			b.ReportMetric(float64(median(samples[i]))/float64(median(samples[0])), n+"-x-none")
+			b.ReportMetric(float64(pairedDiff(samples[i], samples[0]).Nanoseconds()), n+"-extra-ns")
+		}
+	}
+}
