@@ -244,6 +244,7 @@ func (c *Config) Clone() *Config {
 	d.DropCapabilities = slices.Clone(c.DropCapabilities)
 	d.KeepCapabilities = slices.Clone(c.KeepCapabilities)
 	d.WritablePaths = slices.Clone(c.WritablePaths)
+	d.HiddenPaths = slices.Clone(c.HiddenPaths)
 	d.Agents = slices.Clone(c.Agents)
 	return &d
 }

@@ -114,8 +114,9 @@ var keyDocs = map[string]keyDoc{
 	"writablePaths":      {desc: "Absolute paths left writable under readOnlyFilesystem or landlock. Not available in this build."},
 	"landlock":           {desc: "Restrict the filesystem with Landlock: read-only except the working directory, /tmp and writablePaths. Not available in this build."},
 
-	"runAsUser":  {desc: "User the children of a root server run as: a name from /etc/passwd or a numeric uid; default 65534 (nobody). 0 needs namespaces.user. A non-root server's children run as the server: only its own uid is accepted."},
-	"runAsGroup": {desc: "Group the children of a root server run as: a name from /etc/group or a numeric gid; default the primary group of runAsUser, else 65534. Supplementary groups are always cleared."},
+	"hiddenPaths": {desc: "Absolute paths (files or directories) every child sees as unreadable and empty, besides the server user's credential locations (~/.ssh, ~/.aws, ...)."},
+	"runAsUser":   {desc: "User the children of a root server run as: a name from /etc/passwd or a numeric uid; default 65534 (nobody). 0 needs namespaces.user. A non-root server's children run as the server: only its own uid is accepted."},
+	"runAsGroup":  {desc: "Group the children of a root server run as: a name from /etc/group or a numeric gid; default the primary group of runAsUser, else 65534. Supplementary groups are always cleared."},
 
 	"agents":             {desc: "HTTP bearer-token agents; each token maps to an agent id."},
 	"agents.id":          {desc: "The agent's id (non-empty, unique)."},

@@ -346,6 +346,7 @@ func checkValues(c *Config) *Error {
 		func() *Error { return nonEmptyEntries("keepCapabilities", c.KeepCapabilities) },
 		func() *Error { return nonNegative("tmpfsSize", c.TmpfsSize) },
 		func() *Error { return absPaths("writablePaths", c.WritablePaths) },
+		func() *Error { return absPaths("hiddenPaths", c.HiddenPaths) },
 		// 4 Identity
 		func() *Error {
 			ids := map[string]int{}
