@@ -117,7 +117,9 @@ func newServerWithHealthChecks(t *testing.T, cfg *config.Config) *Server {
 	}
 	var srv atomic.Pointer[Server]
 	sup := supervisor.New(supervisor.Options{Config: cfg, Audit: &memRecorder{},
-		Authorize: func(agent string, req policy.Request) (*policy.Spec, *errcode.Error) { return srv.Load().Authorize(agent, req) }})
+		Authorize: func(agent string, req policy.Request) (*policy.Spec, *errcode.Error) {
+			return srv.Load().Authorize(agent, req)
+		}})
 	s := New(Options{Config: cfg, Policy: pol, Supervisor: sup, Audit: &memRecorder{}, AgentID: "tester", Layers: map[string]string{}})
 	srv.Store(s)
 	t.Cleanup(func() {
