@@ -42,7 +42,7 @@ func differences(l *config.Loaded) []string {
 		out = append(out, "runAsUser: children of a root server run as uid 65534 (nobody) unless runAsUser/runAsGroup say otherwise, never as host root; here "+who)
 	}
 
-	if !l.Explicit["allowedWorkingDirectories"] || len(c.AllowedWorkingDirectories) == 0 {
+	if l.StartDirectory {
 		out = append(out, "allowedWorkingDirectories: absent or empty means the directory the server was started in, not every directory; here "+strings.Join(c.AllowedWorkingDirectories, ", "))
 	}
 	return out

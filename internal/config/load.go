@@ -51,6 +51,9 @@ type Loaded struct {
 	// Explicit is the set of keys the source document set (empty when there
 	// is no document).
 	Explicit Explicit
+	// StartDirectory is true when allowedWorkingDirectories was absent or
+	// empty and is the directory the server was started in (SPEC 7.3).
+	StartDirectory bool
 }
 
 // Load finds the configuration (first found wins: --config FILE, env
@@ -166,6 +169,7 @@ func Load(opts LoadOptions) (*Loaded, error) {
 			return nil, withSource(e, l.Source)
 		}
 		cfg.AllowedWorkingDirectories = []string{filepath.Clean(cwd)}
+		l.StartDirectory = true
 	}
 	cfg.resolve(l.Explicit)
 	if err := cfg.Validate(); err != nil {

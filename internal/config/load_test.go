@@ -433,6 +433,9 @@ func TestLoadWorkingDirectoryIsTheStartDirectory(t *testing.T) {
 			if !slices.Equal(l.Config.AllowedWorkingDirectories, tc.want) {
 				t.Errorf("allowedWorkingDirectories = %v, want %v", l.Config.AllowedWorkingDirectories, tc.want)
 			}
+			if l.StartDirectory != (tc.name != "set") {
+				t.Errorf("StartDirectory = %v", l.StartDirectory)
+			}
 			// Started in /: refused unless the document names directories.
 			_, err = Load(LoadOptions{Cwd: "/", Profile: tc.profile, Getenv: testEnv(env...), ReadFile: noFiles})
 			if tc.name == "set" {
