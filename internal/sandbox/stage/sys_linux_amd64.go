@@ -34,6 +34,7 @@ const (
 	nrOpenat2               = 437
 	nrFchdir                = 81
 	nrMountSetattr          = 442
+	nrFstatfs               = 138
 	nrLandlockCreateRuleset = 444
 	nrLandlockAddRule       = 445
 	nrLandlockRestrictSelf  = 446
@@ -41,4 +42,5 @@ const (
 	nrSetresuid             = 117
 	nrSetresgid             = 119
 	nrGetppid               = 110
+	nrStatx                 = 332
 )

@@ -34,6 +34,7 @@ const (
 	nrOpenat2               = 437
 	nrFchdir                = 50
 	nrMountSetattr          = 442
+	nrFstatfs               = 44
 	nrLandlockCreateRuleset = 444
 	nrLandlockAddRule       = 445
 	nrLandlockRestrictSelf  = 446
@@ -41,4 +42,5 @@ const (
 	nrSetresuid             = 147
 	nrSetresgid             = 149
 	nrGetppid               = 173
+	nrStatx                 = 291
 )

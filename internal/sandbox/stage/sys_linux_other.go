@@ -39,6 +39,7 @@ const (
 	nrOpenat2               = unix.SYS_OPENAT2
 	nrFchdir                = unix.SYS_FCHDIR
 	nrMountSetattr          = unix.SYS_MOUNT_SETATTR
+	nrFstatfs               = unix.SYS_FSTATFS
 	nrLandlockCreateRuleset = unix.SYS_LANDLOCK_CREATE_RULESET
 	nrLandlockAddRule       = unix.SYS_LANDLOCK_ADD_RULE
 	nrLandlockRestrictSelf  = unix.SYS_LANDLOCK_RESTRICT_SELF
@@ -46,6 +47,7 @@ const (
 	nrSetresuid             = unix.SYS_SETRESUID
 	nrSetresgid             = unix.SYS_SETRESGID
 	nrGetppid               = unix.SYS_GETPPID
+	nrStatx                 = unix.SYS_STATX
 )
 
 func rawSyscall6(num, a1, a2, a3, a4, a5, a6 uintptr) (r1, errno uintptr) {
