@@ -27,11 +27,12 @@ func TestServiceNamesPerAgent(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	won := 0
+	spec := specFor(t, "sleep", "30")
 	for range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := s.StartService(agentA, ServiceRequest{Name: "race", Spec: specFor(t, "sleep", "30")})
+			_, err := s.StartService(agentA, ServiceRequest{Name: "race", Spec: spec})
 			mu.Lock()
 			defer mu.Unlock()
 			if err == nil {
