@@ -123,6 +123,13 @@ var keyDocs = map[string]keyDoc{
 	"agents.tokenSha256": {desc: "Hex SHA-256 of the agent's bearer token (64 hex characters). Redacted wherever the policy is shown.", pattern: "^[0-9a-fA-F]{64}$"},
 }
 
+// annotationDocs describe the keys Decode accepts and ignores.
+var annotationDocs = map[string]string{
+	"$schema":     "Ignored by the server: the URL or path of this schema, for editors (e.g. a file written by `mcp-process schema`).",
+	"$comment":    "Ignored by the server: a comment for readers.",
+	"description": "Ignored by the server: a description for readers.",
+}
+
 // SchemaID is the schema's $id.
 const SchemaID = "https://github.com/mcp-process/mcp-process/config.schema.json"
 
@@ -133,6 +140,10 @@ const SchemaID = "https://github.com/mcp-process/mcp-process/config.schema.json"
 func Schema() []byte {
 	def := defaults(func(string) string { return "" })
 	root := objectSchema(reflect.TypeFor[Config](), "", reflect.ValueOf(def).Elem())
+	props := root["properties"].(map[string]any)
+	for _, k := range AnnotationKeys {
+		props[k] = map[string]any{"type": "string", "description": annotationDocs[k]}
+	}
 	root["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	root["$id"] = SchemaID
 	root["title"] = "mcp-process configuration"
