@@ -60,14 +60,6 @@ func setServerUser() error {
 // unprivileged reports whether the mode's server is not root.
 func unprivileged() bool { return serverCred != nil }
 
-// serverUID is the mode's server uid: 0, or MCP_PROCESS_ESCAPE_SERVER_UID.
-func serverUID() int {
-	if serverCred == nil {
-		return 0
-	}
-	return int(serverCred.Uid)
-}
-
 // serverName names the mode's server in logs and skip reasons.
 func serverName() string {
 	if serverCred == nil {
