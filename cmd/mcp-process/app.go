@@ -4,8 +4,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/config"
@@ -56,7 +58,40 @@ func loadPolicy(f commonFlags) (*config.Loaded, *policy.Policy, error) {
 	if err != nil {
 		return nil, nil, exitf(2, "config from %s: %v", loaded.Source, err)
 	}
+	// The tree scope's list must be buildable now, not fail every launch.
+	if loaded.Config.ExecutablePolicyScope == config.ScopeTree {
+		if iso, err := isolationOf(loaded.Config); err != nil && iso.ExecPaths == nil {
+			return nil, nil, exitf(2, "config from %s: executablePolicyScope \"tree\": %v", loaded.Source, err)
+		}
+	}
 	return loaded, pol, nil
+}
+
+var isolations struct {
+	sync.Mutex
+	m map[*config.Config]isolationResult
+}
+
+type isolationResult struct {
+	iso sandbox.Isolation
+	err error
+}
+
+// isolationOf builds the isolation of a loaded configuration once per
+// process (building it lists the files of the tree scope): every command
+// reports and uses the same. cfg is never modified after config.Load.
+func isolationOf(cfg *config.Config) (sandbox.Isolation, error) {
+	isolations.Lock()
+	defer isolations.Unlock()
+	if r, ok := isolations.m[cfg]; ok {
+		return r.iso, r.err
+	}
+	iso, err := sandbox.IsolationFor(cfg)
+	if isolations.m == nil {
+		isolations.m = map[*config.Config]isolationResult{}
+	}
+	isolations.m[cfg] = isolationResult{iso, err}
+	return iso, err
 }
 
 // openAudit opens the audit log of cfg and writes the config_loaded record.
@@ -105,6 +140,7 @@ func layerStates(cfg *config.Config, cg *cgroup.Manager) map[string]string {
 		"time-windows":      "enforced",
 		"audit":             "enforced",
 		"resource-limits":   resourceLimitsState(cg),
+		layerTreeKill:       treeKillState(cfg, cg),
 	}
 	if !cfg.EnableAuditLog {
 		m["audit"] = "off (enableAuditLog false)"
@@ -139,7 +175,7 @@ func layerStates(cfg *config.Config, cg *cgroup.Manager) map[string]string {
 		}
 	}
 	// What every child gets, in the init stage's order.
-	iso, err := sandbox.IsolationFor(cfg)
+	iso, err := isolationOf(cfg)
 	if err != nil {
 		m["isolation"] = "every launch fails: " + err.Error()
 	} else {
@@ -151,6 +187,7 @@ func layerStates(cfg *config.Config, cg *cgroup.Manager) map[string]string {
 	} else {
 		m["missingGuarantees"] = "none"
 	}
+	m["executable-scope"] = executableScopeState(cfg, iso, err)
 	return m
 }
 
@@ -167,6 +204,19 @@ func missingGuarantees(cfg *config.Config) []string {
 	return out
 }
 
+// executableScopeState says where the executable policy holds (SPEC 7.1).
+func executableScopeState(cfg *config.Config, iso sandbox.Isolation, err error) string {
+	switch {
+	case cfg.ExecutablePolicyScope == config.ScopeTree && err != nil:
+		return "tree: every launch fails: " + err.Error()
+	case cfg.ExecutablePolicyScope == config.ScopeTree:
+		return fmt.Sprintf("tree: every process of a launch's tree may exec only %d files (allowed executables, their #! interpreters, dynamic loader, helpers; Landlock EXECUTE)", len(iso.ExecPaths))
+	case cfg.ScopeFallback() != "":
+		return "launch (fallback): " + cfg.ScopeFallback()
+	}
+	return "launch: only the launched file is checked; the programs it starts may exec any file they can reach (executablePolicyScope \"launch\")"
+}
+
 // detectCgroups chooses the cgroup layout once (v2, v1, hybrid or none).
 // A host without usable cgroups is not an error: the limits it cannot
 // enforce are reported per launch, and refused in strict mode.
@@ -178,10 +228,52 @@ func detectCgroups() (*cgroup.Manager, error) {
 	return m, nil
 }
 
+// layerTreeKill is the layer that kills every process the server started
+// when the server dies, by any means (SPEC 7.1).
+const layerTreeKill = "tree-kill-on-server-death"
+
+// treeKillState describes what holds a launched tree when the server dies.
+// Without cgroups, a launch in a PID namespace is still held: its init
+// (the launched process) gets SIGKILL when the server dies (Pdeathsig) and
+// the kernel then kills the rest of the namespace.
+func treeKillState(cfg *config.Config, cg *cgroup.Manager) string {
+	if cg == nil {
+		return "decided at server start (see mcp-process doctor)"
+	}
+	how, ok := cg.TreeHold()
+	if ok {
+		return "enforced by " + how
+	}
+	if cfg != nil && cfg.EnableNamespaces && cfg.Namespaces.PID {
+		return "enforced by each launch's PID namespace (its init dies with the server: Pdeathsig; the kernel kills the rest); no cgroup: " + how
+	}
+	return "missing: " + how + "; a process that leaves its process group (setsid, double fork) can outlive a server that is killed (SIGKILL, crash); a PID namespace (namespaces.pid) would hold it"
+}
+
+// holdTrees starts the watchdog that kills every launched tree when the
+// server dies (a failure to start it refuses the start: launches, which
+// re-execute the same binary, could not work either), logs the groups of
+// dead servers that Detect removed, and says on stderr, in one line, when
+// nothing holds a whole tree on this host.
+func holdTrees(cfg *config.Config, cg *cgroup.Manager, logger *slog.Logger) error {
+	if err := cg.StartWatchdog(); err != nil {
+		return exitf(1, "cannot start the watchdog that kills every child when the server dies: %v", err)
+	}
+	if swept := cg.Swept(); len(swept) > 0 {
+		logger.Info("removed the cgroups of dead servers (their processes killed)", "groups", strings.Join(swept, " "))
+	}
+	if _, ok := cg.TreeHold(); !ok {
+		logger.Warn("tree kill on server death: " + treeKillState(cfg, cg) + " (mcp-process doctor: " + layerTreeKill + ")")
+	}
+	return nil
+}
+
 // newSupervisor builds the supervisor with the policy as the authority for
 // the launches it makes by itself (health checks).
 func newSupervisor(cfg *config.Config, pol *policy.Policy, rec audit.Recorder, cg *cgroup.Manager, onOutput func(int, string), onState func(string, int, bool)) *supervisor.Supervisor {
+	iso, _ := isolationOf(cfg) // an error stays in iso: every launch fails with it
 	return supervisor.New(supervisor.Options{
+		Isolation:     &iso,
 		Config:        cfg,
 		Audit:         rec,
 		Cgroups:       cg,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -125,6 +126,10 @@ func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error 
 	}
 	cg, err := detectCgroups()
 	if err != nil {
+		return err
+	}
+	if err := holdTrees(loaded.Config, cg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))); err != nil {
+		cg.Close()
 		return err
 	}
 	sup := newSupervisor(loaded.Config, pol, alog, cg, nil, nil)

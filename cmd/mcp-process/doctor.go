@@ -5,6 +5,8 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
 
@@ -32,16 +34,22 @@ func cmdDoctor(args []string, stdout io.Writer) error {
 	}
 	defer cg.Close()
 	feats = append(feats, cgroupChoice(cg))
+	th, ok := cg.TreeHold()
+	feats = append(feats, feature{layerTreeKill, ok, th})
 	var cfgErr error
 	var layers map[string]string
 	var warnings []string
+	var tree []policy.TreeFile // the tree scope's exec-able files
 	if f.config != "" || f.profile != "" {
-		loaded, _, err := loadPolicy(f)
+		loaded, pol, err := loadPolicy(f)
 		if err != nil {
 			cfgErr = err
 		} else {
 			layers = layerStates(loaded.Config, cg)
 			warnings = configWarnings(loaded.Config)
+			if loaded.Config.ExecutablePolicyScope == config.ScopeTree {
+				tree, _ = pol.TreeFiles() // loadPolicy has built it once already
+			}
 		}
 	}
 	if *asJSON {
@@ -50,6 +58,9 @@ func cmdDoctor(args []string, stdout io.Writer) error {
 			out["layers"] = layers
 			out["configEnforceable"] = true
 			out["warnings"] = append([]string{}, warnings...)
+		}
+		if tree != nil {
+			out["treeExecutables"] = tree
 		}
 		if cfgErr != nil {
 			out["configEnforceable"] = false
@@ -69,6 +80,10 @@ func cmdDoctor(args []string, stdout io.Writer) error {
 			fmt.Fprintln(stdout, "\nconfig: every layer it asks for can be enforced by this build on this host")
 			for _, w := range warnings {
 				fmt.Fprintln(stdout, "warning:", w)
+			}
+			fmt.Fprintln(stdout, "executable scope: "+layers["executable-scope"])
+			for _, tf := range tree {
+				fmt.Fprintf(stdout, "  %s  (%s)\n", tf.Path, tf.Why)
 			}
 		}
 	}

@@ -63,6 +63,11 @@ func hostFeatures() []feature {
 		nd.Detail = err.Error()
 	}
 	fs = append(fs, nd)
+	scope := feature{Name: "executable-scope-tree", Available: ll.Available, Detail: "executablePolicyScope defaults to \"tree\" here: a launch's whole tree may exec only the allowed files"}
+	if !ll.Available {
+		scope.Detail = "no Landlock: executablePolicyScope defaults to \"launch\" (only the launched file is checked) and \"tree\" is refused"
+	}
+	fs = append(fs, scope)
 	ms := feature{Name: "mount_setattr", Detail: "read-only filesystem in one call (Linux 5.12+)"}
 	if _, _, errno := unix.Syscall6(unix.SYS_MOUNT_SETATTR, ^uintptr(0), 0, 0, 0, 0, 0); errno != unix.ENOSYS {
 		ms.Available = true

@@ -9,7 +9,7 @@ import "runtime"
 func hostFeatures() []feature {
 	why := "not available on " + runtime.GOOS + ": the kernel layers are Linux only"
 	var fs []feature
-	for _, n := range []string{"namespaces", "cgroups", "seccomp", "landlock", "apparmor", "selinux", "chroot", "capabilities"} {
+	for _, n := range []string{"namespaces", "cgroups", "seccomp", "landlock", "executable-scope-tree", "apparmor", "selinux", "chroot", "capabilities"} {
 		fs = append(fs, feature{n, false, why})
 	}
 	return fs

@@ -57,6 +57,9 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer cg.Close()
+	if err := holdTrees(cfg, cg, logger); err != nil {
+		return err
+	}
 	var srvp atomic.Pointer[server.Server]
 	sup := newSupervisor(cfg, pol, alog, cg, func(pid int, stream string) {
 		if s := srvp.Load(); s != nil {
@@ -82,6 +85,9 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 	// children would inherit), a write to the closed pipe fails with EPIPE,
 	// the session ends and the shutdown below runs.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	if w := cfg.ScopeFallback(); w != "" {
+		logger.Warn(w)
+	}
 	if cfg.EnableSecurityAlerts && cfg.SecurityAlertWebhook != "" && cfg.SecurityAlertWebhookSecret == "" {
 		logger.Warn("securityAlertWebhook is set without securityAlertWebhookSecret: alerts are sent unsigned")
 	}

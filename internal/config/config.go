@@ -54,6 +54,14 @@ type Config struct {
 	BlockShellInterpreters       bool     `json:"blockShellInterpreters"`
 	AdditionalBlockedExecutables []string `json:"additionalBlockedExecutables"`
 	SearchPath                   string   `json:"searchPath"`
+	// ExecutablePolicyScope is "tree" (every process of a launch's tree
+	// may exec only the files the executable policy allows, by Landlock),
+	// "launch" (only the launched file is checked), or "" (Load picks
+	// "tree" where the host has Landlock, else "launch" and says so).
+	ExecutablePolicyScope string `json:"executablePolicyScope"`
+	// HelperExecutables are absolute paths or globs of files a tree may
+	// exec in the "tree" scope but that no agent may launch.
+	HelperExecutables []string `json:"helperExecutables"`
 
 	// 3.2 Arguments
 	MaxArgumentCount        int      `json:"maxArgumentCount"`
@@ -149,4 +157,21 @@ type Config struct {
 
 	// 4 Identity (HTTP)
 	Agents []Agent `json:"agents"`
+
+	// scopeFallback is why Load chose "launch" for an unset
+	// executablePolicyScope ("" when the scope was set, or is "tree").
+	scopeFallback string
 }
+
+// Executable policy scopes (executablePolicyScope).
+const (
+	ScopeTree   = "tree"
+	ScopeLaunch = "launch"
+)
+
+// ScopeFallback says why the executable policy holds for the launched file
+// only although the configuration did not ask for that: the host has no
+// Landlock, so Load fell back from the default "tree" to "launch". It is ""
+// when executablePolicyScope was set, or is "tree". The server prints it at
+// start; doctor and process_get_policy show it.
+func (c *Config) ScopeFallback() string { return c.scopeFallback }

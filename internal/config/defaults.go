@@ -229,6 +229,7 @@ func (c *Config) Clone() *Config {
 	d := *c
 	d.AllowedExecutables = slices.Clone(c.AllowedExecutables)
 	d.AdditionalBlockedExecutables = slices.Clone(c.AdditionalBlockedExecutables)
+	d.HelperExecutables = slices.Clone(c.HelperExecutables)
 	d.BlockedArgumentPatterns = slices.Clone(c.BlockedArgumentPatterns)
 	d.AdditionalBlockedEnvVars = slices.Clone(c.AdditionalBlockedEnvVars)
 	d.AllowedEnvVars = slices.Clone(c.AllowedEnvVars)

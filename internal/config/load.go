@@ -172,8 +172,9 @@ func sourceName(l *Loaded) string {
 	return l.Source
 }
 
-// resolve fills the defaults derived from other keys: the violation log
-// beside the audit log, and a built-in default resource limit above a
+// resolve fills the defaults derived from other keys or from the host: the
+// violation log beside the audit log, the executable policy scope (from
+// Landlock's presence), and a built-in default resource limit above a
 // configured maximum lowered to it (a default the document set explicitly
 // stays, and Validate reports the contradiction).
 func (c *Config) resolve(explicit Explicit) {
@@ -185,6 +186,18 @@ func (c *Config) resolve(explicit Explicit) {
 	// ones that isolate without cutting the network or changing the uid.
 	if c.EnableNamespaces && c.Namespaces == (Namespaces{}) && !explicitPrefix(explicit, "namespaces") {
 		c.Namespaces = DefaultNamespaces
+	}
+	// executablePolicyScope: "tree" wherever Landlock can hold it (SPEC
+	// 7.1), else "launch", said at start, in doctor and process_get_policy.
+	if c.ExecutablePolicyScope == "" {
+		c.ExecutablePolicyScope = ScopeTree
+		if _, err := host.landlock(); err != nil {
+			c.ExecutablePolicyScope = ScopeLaunch
+			c.scopeFallback = "executablePolicyScope: the executable policy holds for the launched file only, not for the programs it starts (" + err.Error() + "); set executablePolicyScope to \"launch\" to accept this"
+			if len(c.HelperExecutables) > 0 {
+				c.scopeFallback += "; helperExecutables has no effect"
+			}
+		}
 	}
 	for _, f := range limitFields {
 		d, m := f.get(&c.DefaultResourceLimits), f.get(&c.MaximumResourceLimits)

@@ -26,6 +26,8 @@ var keyDocs = map[string]keyDoc{
 	"blockShellInterpreters":       {desc: "Refuse shells (sh, bash, dash, ash, zsh, fish, csh, tcsh, ksh, mksh, busybox, toybox), including scripts whose #! names one and renamed copies."},
 	"additionalBlockedExecutables": {desc: "Executable names blocked in addition to the built-in blocklist (case-insensitive)."},
 	"searchPath":                   {desc: "PATH-style list of absolute directories where bare executable names are resolved (the agent's PATH is never used)."},
+	"executablePolicyScope":        {desc: "Where the executable policy holds: \"tree\" (every process a launch starts may exec only the allowed files, their #! interpreters, the dynamic loader and helpers; Landlock), or \"launch\" (only the launched file is checked). \"\" or absent: \"tree\" where the host has Landlock, else \"launch\" with a warning; \"tree\" on a host without Landlock is refused.", enum: []string{"", ScopeTree, ScopeLaunch}},
+	"helperExecutables":            {desc: "Absolute paths or globs (path.Match syntax) of files that processes of a tree may exec in the \"tree\" scope but that no agent may launch. Always-blocked files, shells while they are blocked and setuid files while they are blocked are left out."},
 
 	"maxArgumentCount":        {desc: "Maximum number of arguments per launch; 0 = no limit.", min: 0},
 	"maxArgumentLength":       {desc: "Maximum length of one argument in bytes; 0 = no limit.", min: 0},

@@ -216,6 +216,24 @@ func checkValues(c *Config) *Error {
 			return nil
 		},
 		func() *Error {
+			if c.ExecutablePolicyScope == "" {
+				return nil // not resolved yet (Load resolves it): treated as "launch"
+			}
+			return oneOf("executablePolicyScope", c.ExecutablePolicyScope, []string{ScopeTree, ScopeLaunch})
+		},
+		func() *Error {
+			for i, e := range c.HelperExecutables {
+				k := fmt.Sprintf("helperExecutables[%d]", i)
+				if e == "" || strings.ContainsRune(e, 0) || !filepath.IsAbs(e) {
+					return invalid(k, "give an absolute path (/usr/lib/git-core/git-remote-https) or an absolute glob (/opt/tools/bin/*)", "%q is not an absolute path", e)
+				}
+				if _, err := filepath.Match(e, ""); err != nil {
+					return invalid(k, "fix the glob pattern (path.Match syntax: * ? [a-z])", "%q is not a valid glob: %v", e, err)
+				}
+			}
+			return nil
+		},
+		func() *Error {
 			if c.SearchPath == "" {
 				return invalid("searchPath", "use a PATH-style list of absolute directories such as "+DefaultSearchPath, "must not be empty")
 			}
@@ -393,6 +411,26 @@ func checkContradictions(c *Config) *Error {
 			return invalid(k, fmt.Sprintf("remove %q from either allowedExecutables or additionalBlockedExecutables", name), "%q is both in allowedExecutables and in additionalBlockedExecutables", e)
 		}
 	}
+	for i, e := range c.HelperExecutables {
+		if isGlob(e) {
+			continue // what a glob matches is filtered when the list is built
+		}
+		k := fmt.Sprintf("helperExecutables[%d]", i)
+		name := filepath.Base(e)
+		if IsAlwaysBlockedExecutable(name) {
+			return invalid(k, fmt.Sprintf("remove %q from helperExecutables", e), "%q is always blocked and is never exec-able, not even inside a tree", e)
+		}
+		if c.BlockShellInterpreters && IsShell(name) {
+			return invalid(k, fmt.Sprintf("remove %q from helperExecutables, or set blockShellInterpreters to false (then /bin/sh is a helper by itself)", e), "%q is a shell interpreter, and blockShellInterpreters is true", e)
+		}
+		if blockedExtra[strings.ToLower(name)] {
+			return invalid(k, fmt.Sprintf("remove %q from either helperExecutables or additionalBlockedExecutables", name), "%q is both in helperExecutables and in additionalBlockedExecutables", e)
+		}
+	}
+	if len(c.HelperExecutables) > 0 && c.ExecutablePolicyScope == ScopeLaunch && c.scopeFallback == "" {
+		return invalid("helperExecutables", "remove helperExecutables, or set executablePolicyScope to \"tree\"",
+			"helperExecutables only matters with executablePolicyScope \"tree\", and it is \"launch\"")
+	}
 	blockedEnv := map[string]bool{}
 	for _, n := range c.AdditionalBlockedEnvVars {
 		blockedEnv[strings.ToUpper(n)] = true
@@ -535,6 +573,13 @@ func checkHost(c *Config) *Error {
 	if c.Landlock {
 		if _, err := host.landlock(); err != nil {
 			return unavailable("landlock", "landlock", "set landlock to false, or enable Landlock in the kernel (Linux 5.13+, lsm=...,landlock)", "%v", err)
+		}
+	}
+	if c.ExecutablePolicyScope == ScopeTree {
+		if _, err := host.landlock(); err != nil {
+			return unavailable("executablePolicyScope", "landlock",
+				"set executablePolicyScope to \"launch\" (children may then exec any file they can reach), or enable Landlock in the kernel (Linux 5.13+, lsm=...,landlock)",
+				"\"tree\" needs Landlock to restrict what every process of a tree may exec: %v", err)
 		}
 	}
 	if c.EnableMAC {

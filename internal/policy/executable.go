@@ -125,32 +125,7 @@ func (p *Policy) compileExecutables() *errcode.Error {
 // the same checks. On success it fills spec's Path, Dev, Ino, Script and
 // Interpreter.
 func (p *Policy) checkExecutable(name string, spec *Spec) *errcode.Error {
-	// 1. Name form.
-	if name == "" {
-		return errcode.Fail(errcode.InvalidInput, LayerExecutable,
-			"name the executable (a bare name looked up in searchPath, or an absolute path)",
-			"the executable is empty")
-	}
-	if strings.IndexByte(name, 0) >= 0 {
-		return errcode.Fail(errcode.InvalidInput, LayerExecutable,
-			"remove the NUL byte from the executable name", "the executable name contains a NUL byte")
-	}
-	if !filepath.IsAbs(name) && strings.Contains(name, "/") {
-		return errcode.Deny(errcode.ExecutableNotAllowed, LayerExecutable,
-			"use a bare name (looked up in searchPath "+p.searchPath+") or an absolute path",
-			"the executable %q is a relative path; relative paths are never resolved", name)
-	}
-	// 2. Always-blocked requested name.
-	if err := p.checkBlocked(name, ""); err != nil {
-		return err
-	}
-	// 3. Resolution.
-	r, err := p.resolve(name)
-	if err != nil {
-		return err
-	}
-	// 4.-7. and the interpreter chain.
-	interp, err := p.checkFile(r, 0)
+	r, interp, err := p.admit(name)
 	if err != nil {
 		return err
 	}
@@ -162,6 +137,41 @@ func (p *Policy) checkExecutable(name string, spec *Spec) *errcode.Error {
 		spec.Shebang = r.shebang
 	}
 	return nil
+}
+
+// admit runs the executable checks on name and returns the file that
+// passed them and, for a script, its (first-level) "#!" interpreter.
+func (p *Policy) admit(name string) (r, interp *resolved, _ *errcode.Error) {
+	// 1. Name form.
+	if name == "" {
+		return nil, nil, errcode.Fail(errcode.InvalidInput, LayerExecutable,
+			"name the executable (a bare name looked up in searchPath, or an absolute path)",
+			"the executable is empty")
+	}
+	if strings.IndexByte(name, 0) >= 0 {
+		return nil, nil, errcode.Fail(errcode.InvalidInput, LayerExecutable,
+			"remove the NUL byte from the executable name", "the executable name contains a NUL byte")
+	}
+	if !filepath.IsAbs(name) && strings.Contains(name, "/") {
+		return nil, nil, errcode.Deny(errcode.ExecutableNotAllowed, LayerExecutable,
+			"use a bare name (looked up in searchPath "+p.searchPath+") or an absolute path",
+			"the executable %q is a relative path; relative paths are never resolved", name)
+	}
+	// 2. Always-blocked requested name.
+	if err := p.checkBlocked(name, ""); err != nil {
+		return nil, nil, err
+	}
+	// 3. Resolution.
+	r, err := p.resolve(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	// 4.-7. and the interpreter chain.
+	interp, err = p.checkFile(r, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, interp, nil
 }
 
 // checkBlocked refuses an always-blocked or additionally blocked executable,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox/seccomp"
 )
 
@@ -49,6 +50,13 @@ type Isolation struct {
 	// MACPath and MACValue: the init stage writes MACValue to MACPath
 	// (AppArmor's or SELinux's exec attribute) before the exec.
 	MACPath, MACValue string
+	// ExecPaths, when not nil, are the only files any process of the tree
+	// may execve (executablePolicyScope "tree", SPEC 7.1): real paths as
+	// the child sees them (inside Root when it is set), sorted, from
+	// policy.TreeExecutables. nil is the "launch" scope (only the
+	// launched file is checked, by the policy); an empty non-nil list
+	// lets nothing run.
+	ExecPaths []string
 
 	// Identity is who the target runs as (SPEC 7.1): for a root server,
 	// never host uid 0.
@@ -56,9 +64,6 @@ type Isolation struct {
 	// Scope puts every target in a Landlock domain scoped for signals and
 	// abstract unix sockets (set where the kernel has the scopes).
 	Scope bool
-	// ExecPaths, when not nil, are the only files the whole tree may
-	// execute (executablePolicyScope "tree"), paths inside Root.
-	ExecPaths []string
 	// Missing names each guarantee of SPEC 7.1 this host cannot give, for
 	// reports (stderr at start, doctor, process_get_policy).
 	Missing []string
@@ -135,6 +140,15 @@ func IsolationFor(c *config.Config) (Isolation, error) {
 		}
 		iso.MACPath, iso.MACValue = path, value
 	}
+	// A config that did not go through config.Load has scope "": the
+	// "launch" scope, as before the key existed.
+	if c.ExecutablePolicyScope == config.ScopeTree {
+		paths, err := policy.TreeExecutables(c)
+		if err != nil {
+			return fail(err)
+		}
+		iso.ExecPaths = append([]string{}, paths...) // non-nil: the tree scope even when empty
+	}
 	return iso, nil
 }
 
@@ -170,14 +184,14 @@ func (iso *Isolation) Layers() []string {
 	if iso.Scope {
 		l = append(l, "landlock scope (signals, abstract unix sockets, ptrace)")
 	}
-	if iso.ExecPaths != nil {
-		l = append(l, "executable policy for the whole tree ("+strconv.Itoa(len(iso.ExecPaths))+" files)")
-	}
 	if iso.Seccomp != nil {
 		l = append(l, "seccomp ("+iso.SeccompProfile+")")
 	}
 	if iso.MACPath != "" {
 		l = append(l, "mac ("+iso.MACValue+")")
+	}
+	if iso.ExecPaths != nil {
+		l = append(l, "executables for the whole tree ("+strconv.Itoa(len(iso.ExecPaths))+" exec-able files, Landlock)")
 	}
 	return l
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/policy"
+	"github.com/mcp-process/mcp-process/internal/sandbox"
 	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
 
@@ -33,6 +34,10 @@ type Options struct {
 	// accounting). nil: no cgroups; memory, pids and CPU% limits are then
 	// reported as not enforced (refused with strictResourceEnforcement).
 	Cgroups *cgroup.Manager
+	// Isolation is what every child gets; nil = sandbox.IsolationFor(Config)
+	// (the caller passes the one it built already: building it lists the
+	// tree scope's files).
+	Isolation *sandbox.Isolation
 }
 
 // Stdin modes of StartOptions.Stdin.

@@ -144,7 +144,12 @@ func New(opts Options) *Supervisor {
 	// The isolation is server-wide: warm stages are cloned with it. If it
 	// cannot be built (config.Load has already refused what the host cannot
 	// enforce), every launch fails with the reason: never less isolation.
-	iso, _ := sandbox.IsolationFor(s.cfg)
+	var iso sandbox.Isolation
+	if opts.Isolation != nil {
+		iso = *opts.Isolation
+	} else {
+		iso, _ = sandbox.IsolationFor(s.cfg)
+	}
 	s.isolation = iso.Layers()
 	s.id = supervisorSeq.Add(1)
 	lo := sandbox.LauncherOptions{Isolation: iso}

@@ -529,6 +529,7 @@ func TestGetPolicy(t *testing.T) {
 			AuditLogPath               string   `json:"auditLogPath"`
 			SecurityAlertWebhookSecret string   `json:"securityAlertWebhookSecret"`
 			MaxConcurrentProcesses     int      `json:"maxConcurrentProcesses"`
+			ExecutablePolicyScope      string   `json:"executablePolicyScope"`
 		} `json:"policy"`
 		Layers map[string]string `json:"layers"`
 	}
@@ -543,6 +544,10 @@ func TestGetPolicy(t *testing.T) {
 	}
 	if len(p.Layers) == 0 || p.Layers["executables"] == "" {
 		t.Errorf("layers = %v, want at least executables", p.Layers)
+	}
+	// The effective executable scope, resolved from the host, and what it means.
+	if sc := p.Policy.ExecutablePolicyScope; (sc != "tree" && sc != "launch") || !strings.HasPrefix(p.Layers["executable-scope"], sc) {
+		t.Errorf("executablePolicyScope %q, layers[executable-scope] %q", sc, p.Layers["executable-scope"])
 	}
 	if !strings.Contains(p.Source, "config.json") {
 		t.Errorf("source %q does not name the config file", p.Source)

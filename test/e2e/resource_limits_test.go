@@ -12,6 +12,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -691,6 +692,14 @@ func TestResourceLimitsWithoutCgroups(t *testing.T) {
 		}
 		s.ok("process_get_policy", map[string]any{}, &pol)
 		t.Logf("resource-limits layer: %s", pol.Layers["resource-limits"])
+		// Nothing holds a tree that leaves its process group if the server
+		// is killed: said in the policy and once on stderr at start.
+		if l := pol.Layers["tree-kill-on-server-death"]; !strings.HasPrefix(l, "missing: ") {
+			t.Errorf("layers[tree-kill-on-server-death] = %q, want missing", l)
+		}
+		if n := strings.Count(s.stderr.String(), "tree kill on server death: missing"); n != 1 {
+			t.Errorf("server stderr says %d times that nothing holds a tree, want once:\n%s", n, s.stderr)
+		}
 		if l := pol.Layers["resource-limits"]; !strings.Contains(l, "not enforced") && !strings.Contains(l, "not detected") {
 			t.Errorf("layers[resource-limits] = %q, want it to say the cgroup limits are not enforced", l)
 		}
@@ -766,7 +775,14 @@ func TestResourceLimitCgroupsRemoved(t *testing.T) {
 	rlRequire(t, s, limits, "maxProcesses")
 
 	spid := s.cmd.Process.Pid
-	name := fmt.Sprintf("mcp-process-%d", spid)
+	// The server's parent groups: "mcp-process-PID-START", START being
+	// its start time (/proc/PID/stat field 22).
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", spid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	name := fmt.Sprintf("mcp-process-%d-%s", spid, fields[19])
 	var parents []string
 	for _, d := range cgroupDirs(t, spid) {
 		for _, p := range []string{filepath.Join(d, name), filepath.Join(filepath.Dir(d), name)} {

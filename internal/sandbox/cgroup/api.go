@@ -14,10 +14,17 @@
 // (cgroup.kill, or freeze + SIGKILL + thaw on v1) or says it could not;
 // Remove removes every directory the Group created; Close removes every
 // group and parent the Manager created. It writes to no cgroup it did not
-// create, with one exception on cgroup v2: to enable controllers for its
+// create, with two exceptions: on cgroup v2, to enable controllers for its
 // children it may write the server's own group's cgroup.subtree_control and
-// move the server (itself only) into a leaf <own>/<prefix>-server; Close
-// undoes both (see Detect).
+// move the server (itself only) into a leaf <own>/<prefix>-server, which
+// Close undoes (see Detect); and Detect kills and removes, next to its own
+// parent group, the groups of servers that are gone (named after their pid
+// and start time: a live server's are never touched; see Swept).
+//
+// Nothing outlives the server: StartWatchdog starts a process that, when
+// the server dies by any means (SIGKILL included), kills every process in
+// the server's groups — grandchildren that called setsid or double-forked
+// included — and removes the groups (see watchdog_linux.go).
 //
 // Not covered: a v1 memory limit OOM-kills one process, not the tree (the
 // caller sees OOMKills rise and calls Kill; v2 sets memory.oom.group);

@@ -36,6 +36,21 @@ func (m *Manager) New(string, Limits) (*Group, error) {
 	return nil, errcode.Fail(errcode.LayerUnavailable, "cgroup", "run the server on Linux", "cgroups are Linux only")
 }
 
+// StartWatchdog does nothing: there is no group to watch.
+func (m *Manager) StartWatchdog() error { return nil }
+
+// WatchdogPid is 0.
+func (m *Manager) WatchdogPid() int { return 0 }
+
+// Swept is empty.
+func (m *Manager) Swept() []string { return nil }
+
+// Prefix is empty.
+func (m *Manager) Prefix() string { return "" }
+
+// TreeHold reports that nothing holds a tree.
+func (m *Manager) TreeHold() (string, bool) { return "cgroups are Linux only", false }
+
 // Close does nothing.
 func (m *Manager) Close() error { return nil }
 

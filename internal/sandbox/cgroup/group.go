@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io/fs"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -479,37 +478,9 @@ func (g *Group) Remove() error {
 	return nil
 }
 
-// rmdirRetry removes a cgroup directory; a missing one is fine, a busy one
-// is retried for up to removeWait.
-// clearStale removes a group left behind by a dead server whose pid was
-// ours (the parent group is named after the pid, and no live process but
-// this one has it): its processes, orphans that must not outlive their
-// server, are killed first.
-func (m *Manager) clearStale(dir string) error {
-	if b, err := readCtl(dir + "/cgroup.procs"); err == nil {
-		for _, f := range strings.Fields(string(b)) {
-			if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
-				unix.Kill(pid, unix.SIGKILL)
-			}
-		}
-	}
-	return m.rmdirRetry(dir)
-}
+// clearStale removes a group left behind by a dead server whose prefix was
+// ours: its processes, orphans that must not outlive their server, are
+// killed first.
+func (m *Manager) clearStale(dir string) error { return m.ops.killTree(dir) }
 
-func (m *Manager) rmdirRetry(dir string) error {
-	deadline := time.Now().Add(removeWait)
-	sleep := 100 * time.Microsecond
-	for {
-		err := m.ops.rmdir(dir)
-		if err == nil || isNotExist(err) {
-			return nil
-		}
-		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(sleep)
-		if sleep < 10*time.Millisecond {
-			sleep *= 2
-		}
-	}
-}
+func (m *Manager) rmdirRetry(dir string) error { return m.ops.rmdirRetry(dir) }

@@ -24,11 +24,13 @@ type DetectOptions struct {
 	ProcSelfCgroup string // default "/proc/self/cgroup"
 	MountInfo      string // default "/proc/self/mountinfo"
 	// Prefix names the server's parent group, created under the server's own
-	// group in every hierarchy used; default "mcp-process-<pid>".
+	// group in every hierarchy used; default "mcp-process-<pid>-<start>"
+	// (ServerPrefix: the server's pid and start time).
 	Prefix string
 
-	ops *fsOps // tests: a fake cgroupfs
-	pid int    // tests: the server's pid (default os.Getpid())
+	ops   *fsOps    // tests: a fake cgroupfs
+	pid   int       // tests: the server's pid (default os.Getpid())
+	state procState // tests: what /proc says of a pid (default procStart)
 }
 
 // hierarchy is one mounted hierarchy the Manager creates groups in.
@@ -67,6 +69,10 @@ type Manager struct {
 	// v2 "no internal processes" scheme (see Detect).
 	serverLeaf   string   // the leaf the server moved itself into, "" if it did not
 	enabledInOwn []string // controllers Detect enabled in the own group's subtree_control
+
+	state procState
+	swept []string  // groups of dead servers removed by Detect
+	wd    *watchdog // started by StartWatchdog; stopped by Close
 
 	mu     sync.Mutex
 	groups map[*Group]struct{}
@@ -108,8 +114,17 @@ func Detect(opts DetectOptions) (*Manager, error) {
 	if opts.pid == 0 {
 		opts.pid = os.Getpid()
 	}
+	if opts.state == nil {
+		opts.state = procStart
+	}
 	if opts.Prefix == "" {
-		opts.Prefix = "mcp-process-" + strconv.Itoa(opts.pid)
+		if start, err := SelfStartTime(); err == nil {
+			opts.Prefix = ServerPrefix(opts.pid, start)
+		} else {
+			// Without a start time: the legacy name, which a later
+			// server takes as its owner's only while the pid lives.
+			opts.Prefix = ownerPrefix + strconv.Itoa(opts.pid)
+		}
 	}
 	if err := validName(opts.Prefix); err != nil {
 		return nil, errcode.Fail(errcode.InvalidInput, layer, "use a plain directory name", "cgroup prefix %q: %v", opts.Prefix, err)
@@ -120,6 +135,7 @@ func Detect(opts DetectOptions) (*Manager, error) {
 		prefix:  opts.Prefix,
 		support: Support{Version: "none", Reasons: map[string]string{}},
 		groups:  map[*Group]struct{}{},
+		state:   opts.state,
 	}
 	if opts.ops != nil {
 		m.ops = *opts.ops
@@ -281,9 +297,41 @@ func Detect(opts DetectOptions) (*Manager, error) {
 			}
 		}
 	}
+	m.sweep()
 	m.finishWith(why)
 	return m, nil
 }
+
+// sweep removes the groups of dead servers next to this server's parent
+// group in every hierarchy used (see Swept), the hierarchies that kill a
+// whole tree at once (v2, the v1 freezer) first.
+func (m *Manager) sweep() {
+	order := make([]*hierarchy, 0, len(m.hs))
+	for _, h := range m.hs {
+		if h == m.v2 || h == m.frz {
+			order = append(order, h)
+		}
+	}
+	for _, h := range m.hs {
+		if h != m.v2 && h != m.frz {
+			order = append(order, h)
+		}
+	}
+	for _, h := range order {
+		removed, _ := m.ops.sweep(h.own, m.prefix, m.pid, m.state)
+		m.swept = append(m.swept, removed...)
+	}
+}
+
+// Swept lists the groups of dead servers that Detect killed and removed:
+// next to this server's parent group, every "mcp-process-<pid>-<start>"
+// (and "-server" leaf) whose owner is no longer running — no process has
+// that pid with that start time — and every legacy "mcp-process-<pid>"
+// whose pid is gone. A live server's groups are never touched.
+func (m *Manager) Swept() []string { return append([]string(nil), m.swept...) }
+
+// Prefix is the name of this server's parent groups.
+func (m *Manager) Prefix() string { return m.prefix }
 
 // setupV2 prepares v2 mode (see Detect).
 func (m *Manager) setupV2(own string, avail map[string]bool, why map[string]string) {
@@ -514,6 +562,11 @@ func (m *Manager) Close() error {
 		}
 		h.created = false
 	}
+	// The watchdog finds nothing left, and exits; it lives in the
+	// server's group (the leaf below included) until then.
+	if err := m.stopWatchdog(); err != nil {
+		errs = append(errs, err)
+	}
 	if m.serverLeaf != "" && m.v2 != nil {
 		own := m.v2.own
 		if len(m.enabledInOwn) > 0 {
@@ -589,4 +642,27 @@ func validName(s string) error {
 		return errors.New("longer than 200 bytes")
 	}
 	return nil
+}
+
+// TreeHold says what kills every process a server started when the server
+// dies (by any means: see StartWatchdog), and whether anything does: the
+// watchdog acting on this Manager's groups, with this host's way to kill
+// a group. Without a usable hierarchy nothing holds a whole tree, and the
+// reason says why.
+func (m *Manager) TreeHold() (how string, ok bool) {
+	if len(m.hs) == 0 {
+		return "no usable cgroup hierarchy (" + m.support.Reasons["kill"] + ")", false
+	}
+	var kill string
+	switch m.kill {
+	case killV2:
+		kill = "cgroup.kill"
+	case killV2Freeze:
+		kill = "cgroup.freeze, SIGKILL, thaw"
+	case killV1Freeze:
+		kill = "the v1 freezer: freeze, SIGKILL, thaw"
+	default:
+		kill = "SIGKILL over cgroup.procs until empty (a fast-forking tree can race it)"
+	}
+	return "cgroup " + m.support.Version + " + watchdog process (" + kill + ")", true
 }

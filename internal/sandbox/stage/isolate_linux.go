@@ -562,6 +562,16 @@ func restrictScope(c *Config, exe int) *StepError {
 			if e != 0 {
 				return &StepError{Step: StepScope, Errno: e, Detail: "open " + p}
 			}
+			// Only a regular file: a rule on a directory would let every
+			// file beneath it run (a directory put in its place since the
+			// list was made, for instance).
+			if reg, e := isRegular(fd); e != 0 || !reg {
+				sysClose(fd)
+				if e != 0 {
+					return &StepError{Step: StepScope, Errno: e, Detail: "statx " + p}
+				}
+				continue
+			}
 			e = landlockAddRule(int(rs), fd, llExecute)
 			sysClose(fd)
 			if e != 0 {
@@ -573,6 +583,20 @@ func restrictScope(c *Config, exe int) *StepError {
 		return &StepError{Step: StepScope, Errno: e, Detail: "landlock_restrict_self (scoped)"}
 	}
 	return nil
+}
+
+// isRegular reports whether fd is a regular file (statx of the descriptor).
+func isRegular(fd int) (bool, uintptr) {
+	var stx [256]byte // struct statx; stx_mode is the u16 at offset 28
+	empty := [1]byte{}
+	_, e := rawSyscall6(nrStatx, uintptr(fd), uintptr(unsafe.Pointer(&empty[0])), atEmptyPath, 1 /* STATX_TYPE */, uintptr(unsafe.Pointer(&stx[0])), 0)
+	runtime.KeepAlive(&stx)
+	runtime.KeepAlive(&empty)
+	if e != 0 {
+		return false, e
+	}
+	mode := uint16(stx[28]) | uint16(stx[29])<<8
+	return mode&0o170000 == 0o100000, 0
 }
 
 // sockFprog is struct sock_fprog.

@@ -41,4 +41,5 @@ const (
 	nrSetresuid             = 117
 	nrSetresgid             = 119
 	nrGetppid               = 110
+	nrStatx                 = 332
 )

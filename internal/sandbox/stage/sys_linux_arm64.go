@@ -41,4 +41,5 @@ const (
 	nrSetresuid             = 147
 	nrSetresgid             = 149
 	nrGetppid               = 173
+	nrStatx                 = 291
 )

@@ -46,6 +46,7 @@ const (
 	nrSetresuid             = unix.SYS_SETRESUID
 	nrSetresgid             = unix.SYS_SETRESGID
 	nrGetppid               = unix.SYS_GETPPID
+	nrStatx                 = unix.SYS_STATX
 )
 
 func rawSyscall6(num, a1, a2, a3, a4, a5, a6 uintptr) (r1, errno uintptr) {

@@ -83,6 +83,9 @@ var attacks = map[string]attack{
 	"whoami":         whoami,       // helper of setuid-exec
 	"userns-inner":   usernsInner,  // helper of unshare-user
 	"traceme-inner":  tracemeInner, // helper of ptrace-traceme
+	"daemonize":      daemonize,
+	"daemon-mid":     daemonMid,   // helper of daemonize
+	"daemon-sleep":   daemonSleep, // helper of daemonize
 }
 
 // startFDs is the descriptor table as the probe found it, read before the
@@ -729,4 +732,62 @@ func sysvShm(args []string) result {
 		return fail(err, fmt.Sprintf("shmctl(%d, IPC_STAT)", id))
 	}
 	return success(fmt.Sprintf("segment %d: %d bytes, creator pid %d", id, d.Segsz, d.Cpid))
+}
+
+// daemonize PIDFILE: leaves the launch's process tree the way a daemon
+// does — a child in a new session starts a grandchild in yet another
+// session and exits (double fork + setsid), so the grandchild has neither
+// the probe as parent nor its process group or session — and reports the
+// grandchild once it has written PIDFILE (its pid as it sees it). The
+// probe itself then stays (its result printed first): the launch goes on,
+// and its server can be killed under it. "ok" means the grandchild runs
+// outside the probe's session.
+func daemonize(args []string) result {
+	pidfile := need(args, 0, "PIDFILE")
+	c := exec.Command("/proc/self/exe", "daemon-mid", pidfile)
+	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	r := result{}
+	if err := c.Run(); err != nil {
+		r.Errno, r.Detail = errnoOf(err), err.Error()
+		return r
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(pidfile)
+		if err == nil && len(b) > 0 {
+			r.OK, r.Detail = true, "grandchild pid "+strings.TrimSpace(string(b))+" in its own session"
+			break
+		}
+		if time.Now().After(deadline) {
+			r.Detail = "no pid file after 10 s"
+			return r
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	b, _ := json.Marshal(result{Attack: "daemonize", OK: r.OK, Detail: r.Detail})
+	os.Stdout.Write(append(b, '\n'))
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+func daemonMid(args []string) result {
+	c := exec.Command("/proc/self/exe", "daemon-sleep", need(args, 0, "PIDFILE"))
+	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := c.Start(); err != nil {
+		os.Exit(1)
+	}
+	os.Exit(0) // the grandchild is orphaned
+	return result{}
+}
+
+func daemonSleep(args []string) result {
+	pidfile := need(args, 0, "PIDFILE")
+	tmp := pidfile + ".tmp"
+	if os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())), 0o644) != nil || os.Rename(tmp, pidfile) != nil {
+		os.Exit(1)
+	}
+	for {
+		time.Sleep(time.Hour)
+	}
 }
