@@ -138,12 +138,20 @@ const (
 var (
 	decisionsMu sync.Mutex
 	decisions   = map[string]decision{}
+	skipped     = map[string]bool{} // tests (and subtests) that skipped, for any reason
 )
 
 func decide(t *testing.T, d decision) {
 	t.Helper()
 	decisionsMu.Lock()
 	defer decisionsMu.Unlock()
+	if _, again := decisions[t.Name()]; !again {
+		t.Cleanup(func() {
+			decisionsMu.Lock()
+			defer decisionsMu.Unlock()
+			skipped[t.Name()] = t.Skipped()
+		})
+	}
 	decisions[t.Name()] = d
 }
 
@@ -236,35 +244,34 @@ func keysOf(l layer) string {
 	return strings.Join(ks, ", ")
 }
 
-// reportMode prints, after the run, which tests ran how against the mode's
-// server (shown with -v, or when the package fails).
+// reportMode prints, after the run, which tests (and subtests that
+// decide for themselves) ran how against the mode's server, and which
+// skipped: shown with -v, or when the package fails.
 func reportMode() {
 	decisionsMu.Lock()
 	defer decisionsMu.Unlock()
-	var asIs, equiv, ownSrv, rootOnly []string
-	for n, d := range decisions {
-		if strings.Contains(n, "/") {
-			continue
-		}
-		switch d {
-		case ranAsIs:
-			asIs = append(asIs, n)
-		case ranEquivalent:
-			equiv = append(equiv, n)
-		case ranOwnServer:
-			ownSrv = append(ownSrv, n)
-		case skippedRootOnly:
-			rootOnly = append(rootOnly, n)
-		}
-	}
 	if !unprivileged() {
-		fmt.Fprintf(os.Stderr, "escape: server under attack: root (%d tests; %s=65534 runs the unprivileged-server mode)\n",
-			len(asIs)+len(equiv)+len(ownSrv)+len(rootOnly), serverUIDEnv)
+		fmt.Fprintf(os.Stderr, "escape: server under attack: root (%d tests decided; %s=65534 runs the unprivileged-server mode)\n",
+			len(decisions), serverUIDEnv)
 		return
 	}
+	count := map[decision]int{}
+	var rootOnly, hostSkips []string
+	for n, d := range decisions {
+		switch {
+		case d == skippedRootOnly:
+			rootOnly = append(rootOnly, n)
+		case skipped[n]:
+			hostSkips = append(hostSkips, n)
+		default:
+			count[d]++
+		}
+	}
 	sort.Strings(rootOnly)
-	fmt.Fprintf(os.Stderr, "escape: server under attack: %s: %d ran as they are, %d with an unprivileged equivalent, %d start their own server, %d skipped (root server only: %s)\n",
-		serverName(), len(asIs), len(equiv), len(ownSrv), len(rootOnly), strings.Join(rootOnly, ", "))
+	sort.Strings(hostSkips)
+	fmt.Fprintf(os.Stderr, "escape: server under attack: %s: ran %d as they are, %d with an unprivileged equivalent, %d with their own server; skipped %d as root server only (%s) and %d for this host or mode (%s)\n",
+		serverName(), count[ranAsIs], count[ranEquivalent], count[ranOwnServer],
+		len(rootOnly), strings.Join(rootOnly, ", "), len(hostSkips), strings.Join(hostSkips, ", "))
 }
 
 // namespaces is the layer of the named namespaces.
