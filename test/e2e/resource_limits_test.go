@@ -101,7 +101,9 @@ func rlFind(list []string, key string) string {
 
 // rlConfig allows the helper and /bin/true.
 func rlConfig(e *testEnv, exes ...string) map[string]any {
-	return e.config(append([]string{"/bin/true"}, exes...)...)
+	// /bin/sleep: the fork bomb's children, which the tree scope lets run
+	// only because the allowlist names it.
+	return e.config(append([]string{"/bin/true", "/bin/sleep"}, exes...)...)
 }
 
 // rlLimits are a request's resource limits: over, plus enough processes

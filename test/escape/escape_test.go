@@ -212,7 +212,7 @@ func TestEscape_MountVisibleOnHost_mountNamespace(t *testing.T) {
 			}
 		}
 	})
-	r := e.attack(t, e.config(mountNS, keep("CAP_SYS_ADMIN")), probeBin, "mount", target, "keep")
+	r := e.attack(t, e.config(mountNS, keep("CAP_SYS_ADMIN"), launchScope), probeBin, "mount", target, "keep")
 	if hostMounted(t, target) {
 		t.Fatalf("ESCAPE: the child's mount is on the host: %s", r)
 	}
@@ -220,7 +220,7 @@ func TestEscape_MountVisibleOnHost_mountNamespace(t *testing.T) {
 		t.Fatalf("inside its mount namespace, with CAP_SYS_ADMIN, the mount should work: %s", r)
 	}
 	t.Logf("stopped by the mount namespace: the mount stayed in the child's namespace: %s", r)
-	escaped(t, e.attack(t, e.config(keep("CAP_SYS_ADMIN")), probeBin, "mount", target, "keep"), "mount namespace")
+	escaped(t, e.attack(t, e.config(keep("CAP_SYS_ADMIN"), launchScope), probeBin, "mount", target, "keep"), "mount namespace")
 	if !hostMounted(t, target) {
 		t.Fatalf("baseline: without a mount namespace the mount should be on the host")
 	}
@@ -333,7 +333,22 @@ func TestEscape_Mount_capabilities(t *testing.T) {
 	e := newEnv(t)
 	r := e.attack(t, e.config(u), probeBin, "mount")
 	stopped(t, r, "EPERM", "capabilities: no CAP_SYS_ADMIN")
-	escaped(t, e.attack(t, e.config(keep("CAP_SYS_ADMIN"), u), probeBin, "mount"), "capabilities (keepCapabilities CAP_SYS_ADMIN)")
+	// launchScope: a Landlock domain that handles a filesystem right (the
+	// tree scope's execute) refuses mount(2) itself.
+	escaped(t, e.attack(t, e.config(keep("CAP_SYS_ADMIN"), launchScope, u), probeBin, "mount"), "capabilities (keepCapabilities CAP_SYS_ADMIN, launch scope)")
+}
+
+// In the tree scope the child's Landlock domain handles a filesystem right
+// (execute), and the kernel refuses mount(2) to such a domain whatever the
+// capabilities: a kept CAP_SYS_ADMIN cannot remount what the policy hides.
+// Against an unprivileged server: the same in the child's own user and
+// mount namespaces, where its kept CAP_SYS_ADMIN counts.
+func TestEscape_Mount_treeScopeDomain(t *testing.T) {
+	u := unprivilegedAdds(t, namespaces("user", "mount"), "the kept CAP_SYS_ADMIN counts in the child's own user and mount namespaces")
+	e := newEnv(t)
+	r := e.attack(t, e.config(keep("CAP_SYS_ADMIN"), u), probeBin, "mount")
+	stopped(t, r, "EPERM", "the tree scope's Landlock domain (CAP_SYS_ADMIN kept)")
+	escaped(t, e.attack(t, e.config(keep("CAP_SYS_ADMIN"), launchScope, u), probeBin, "mount"), "the tree scope (executablePolicyScope launch)")
 }
 
 func TestEscape_PtraceHostProcess_capabilities(t *testing.T) {
@@ -407,7 +422,8 @@ func TestEscape_SetuidExec_noNewPrivs(t *testing.T) {
 	u := unprivilegedAdds(t, layer{}, "no keepCapabilities: the child already is the server's unprivileged uid")
 	e := newEnv(t)
 	suid := setuidCopy(t)
-	r := e.attack(t, e.config(setuid, u), probeBin, "setuid-exec", suid)
+	// launchScope: the tree scope would refuse the copy's exec itself.
+	r := e.attack(t, e.config(setuid, launchScope, u), probeBin, "setuid-exec", suid)
 	stopped(t, r, "", "no_new_privs: setuid bits are inert")
 	euid := fmt.Sprintf("euid=%d", childCred().Uid)
 	if strings.Count(r.Detail, euid) != 2 || !strings.Contains(r.Detail, "NoNewPrivs=1") {
@@ -549,9 +565,11 @@ func runSeccompCase(t *testing.T, c seccompCase) {
 	if len(c.keep) > 0 {
 		withKeep = keep(c.keep...)
 	}
-	r := e.attack(t, e.config(c.profile, withKeep, u), probeBin, c.args...)
+	// launchScope in both runs: the tree scope's Landlock domain refuses
+	// mount(2) by itself, and only the filter may differ.
+	r := e.attack(t, e.config(c.profile, withKeep, launchScope, u), probeBin, c.args...)
 	stopped(t, r, "EPERM", "seccomp ("+c.profile["seccompProfile"].(string)+")")
-	b := e.attack(t, e.config(withKeep, u), probeBin, c.args...)
+	b := e.attack(t, e.config(withKeep, launchScope, u), probeBin, c.args...)
 	if c.baseFails {
 		otherErrno(t, b, "EPERM", "seccomp")
 	} else {

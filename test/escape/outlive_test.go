@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ type serveSession struct {
 	t       *testing.T
 	cmd     *exec.Cmd
 	session *mcp.ClientSession
-	stderr  *bytes.Buffer
+	stderr  *lockedBuffer
 
 	launched float64 // pid of the last process_start
 }
@@ -40,7 +41,7 @@ type serveSession struct {
 func startServe(t *testing.T, e *testEnv, cfg map[string]any) *serveSession {
 	t.Helper()
 	path := e.writeConfig(t, cfg)
-	s := &serveSession{t: t, stderr: &bytes.Buffer{}}
+	s := &serveSession{t: t, stderr: &lockedBuffer{}}
 	s.cmd = e.serverCmd(context.Background(), "serve", "--config", path)
 	s.cmd.Stderr = s.stderr
 	client := mcp.NewClient(&mcp.Implementation{Name: "escape-test", Version: "1"}, nil)
@@ -53,6 +54,25 @@ func startServe(t *testing.T, e *testEnv, cfg map[string]any) *serveSession {
 	s.session = session
 	t.Cleanup(func() { s.session.Close() })
 	return s
+}
+
+// lockedBuffer is the server's stderr: exec copies into it from a
+// goroutine of its own while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func (s *serveSession) pid() int { return s.cmd.Process.Pid }
