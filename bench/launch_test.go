@@ -234,6 +234,21 @@ func BenchmarkLaunch(b *testing.B) {
 
 	launcher := newLauncher(sandbox.LauncherOptions{})
 	coldLauncher := newLauncher(sandbox.LauncherOptions{PoolSize: -1})
+	// The steps every child of the default profile gets since SPEC 7.1 (a
+	// root server's uid 65534, the scoped Landlock domain, the tree's
+	// executables), against stage-run, which has none of them.
+	safeIso := sandbox.Isolation{Scope: sandbox.ScopeSupport() == nil}
+	if os.Geteuid() == 0 {
+		safeIso.Identity = config.ChildIdentity{Set: true, UID: config.NobodyID, GID: config.NobodyID}
+	}
+	if cfg.Landlock || sandbox.ScopeSupport() == nil {
+		tree, err := pol.TreeExecutables()
+		if err != nil {
+			b.Fatal(err)
+		}
+		safeIso.ExecPaths = tree
+	}
+	safeLauncher := newLauncher(sandbox.LauncherOptions{Isolation: safeIso})
 
 	// supervisor without cgroups, and with them
 	supPlain := newSupervisor(supervisor.Options{Config: cfg})
@@ -363,6 +378,7 @@ func BenchmarkLaunch(b *testing.B) {
 			return d
 		}},
 		{name: "stage-run", run: func(b *testing.B) time.Duration { return stageRun(b, false) }},
+		{name: "stage-safe-run", run: func(b *testing.B) time.Duration { return launch(b, safeLauncher, sp) }},
 		{name: "stage-cgroup-run", skip: cgSkip, run: func(b *testing.B) time.Duration { return stageRun(b, true) }},
 		{name: "supervisor-start", run: func(b *testing.B) time.Duration {
 			var pid int

@@ -42,7 +42,7 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 	}
 	cfg := loaded.Config
 	if *httpAddr != "" {
-		if err := checkHTTPBind(*httpAddr, len(cfg.Agents) > 0); err != nil {
+		if err := checkHTTPBind(*httpAddr, len(cfg.Agents) > 0, geteuid() == 0); err != nil {
 			return err
 		}
 	}
@@ -135,14 +135,26 @@ func auditPath(enabled bool, p string) string {
 	return p
 }
 
-// checkHTTPBind refuses a non-loopback bind without agents (SPEC 6).
-func checkHTTPBind(addr string, haveAgents bool) error {
+// geteuid is the server's effective uid (a variable for tests).
+var geteuid = os.Geteuid
+
+// checkHTTPBind refuses a non-loopback bind without agents (SPEC 6), and
+// any HTTP without agents on a root server (SPEC 7.1): loopback is not a
+// boundary between users, so every local user and process that can reach
+// the port would be the anonymous agent "local" of a root server.
+func checkHTTPBind(addr string, haveAgents, root bool) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return exitf(2, "--http %q: %v (use host:port, e.g. 127.0.0.1:8080)", addr, err)
 	}
 	if haveAgents {
 		return nil
+	}
+	if root {
+		return exitf(2, "--http %s: a server running as root needs \"agents\" for HTTP: without them anyone on this host who can "+
+			"reach the port (every local user and process, loopback included) would be agent \"local\" and start processes as root's children. "+
+			"Remedy: add \"agents\": [{\"id\": \"NAME\", \"tokenSha256\": \"<hex SHA-256 of a secret token>\"}] to the config "+
+			"(make one: tok=$(openssl rand -hex 32); printf %%s \"$tok\" | sha256sum), or serve over stdio, or run the server as an unprivileged user", addr)
 	}
 	ip := net.ParseIP(host)
 	if host == "localhost" || (ip != nil && ip.IsLoopback()) {

@@ -76,13 +76,13 @@ func (p *Policy) BuildEnvironment(reqEnv map[string]string) ([]string, *errcode.
 				"use a variable name of letters, digits and _ that does not start with a digit",
 				"environment variable name %q is not valid", n)
 		}
-		if config.IsAlwaysBlockedEnvVar(n) {
-			remedy := "remove " + n + " from env: it is always blocked"
+		if fam, blocked := config.BlockedEnvFamily(n); blocked {
+			remedy := "remove " + n + " from env: it is always blocked, and no key admits it (docs/environment.md)"
 			if strings.EqualFold(n, "PATH") {
 				remedy = "remove PATH from env: children get PATH=" + p.searchPath + " (the searchPath key)"
 			}
 			return nil, errcode.Deny(errcode.EnvInvalid, LayerEnvironment, remedy,
-				"environment variable %s is always blocked (it can change what code runs)", n)
+				"environment variable %s is always blocked (%s: it can change what code runs)", n, fam.Family)
 		}
 		if p.blockedEnv[strings.ToUpper(n)] {
 			return nil, errcode.Deny(errcode.EnvInvalid, LayerEnvironment,

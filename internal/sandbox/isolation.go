@@ -71,9 +71,11 @@ type Isolation struct {
 	err error // set by IsolationFor when the isolation cannot be built: every launch fails with it
 }
 
-// mountNS reports whether the stage needs a mount namespace of its own.
+// mountNS reports whether the stage needs a mount namespace of its own:
+// asked for, or needed by a fresh /proc (pid), a fresh /sys (network), a
+// jail or the read-only filesystem.
 func (iso *Isolation) mountNS() bool {
-	return iso.Namespaces.Mount || iso.Namespaces.PID || iso.Root != "" || iso.ReadOnly
+	return iso.Namespaces.Mount || iso.Namespaces.PID || iso.Namespaces.Network || iso.Root != "" || iso.ReadOnly
 }
 
 // IsolationFor builds the isolation that c asks for. On error (an unknown

@@ -97,7 +97,7 @@ func (iso *Isolation) apply(c *stage.Config) {
 		c.Flags |= stage.FlagProc
 	}
 	if iso.Namespaces.Network {
-		c.Flags |= stage.FlagLoopback
+		c.Flags |= stage.FlagLoopback | stage.FlagSysfs // mountNS() is true with Network
 	}
 	if iso.Namespaces.UTS {
 		c.Hostname = stage.Hostname

@@ -346,6 +346,7 @@ func TestChroot(t *testing.T) {
 	for _, iso := range []Isolation{
 		{Root: jail},
 		{Root: jail, ReadOnly: true, Namespaces: config.Namespaces{PID: true}},
+		{Root: jail, Namespaces: config.Namespaces{Network: true}}, // no /sys in the jail: nothing to replace
 	} {
 		for _, pool := range []int{0, 1} {
 			out, st := isoRun(t, iso, pool, spec)
@@ -355,6 +356,19 @@ func TestChroot(t *testing.T) {
 				t.Fatalf("in the jail (%+v, pool %d):\n%s\nwant\n%s", iso, pool, out, want)
 			}
 		}
+	}
+	// A jail's /sys that is not a sysfs (here an empty directory) shows
+	// nothing of the host: a network namespace leaves it empty, it does not
+	// mount the kernel's sysfs there.
+	if err := os.Mkdir(filepath.Join(jail, "sys"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sysSpec := *spec
+	sysSpec.Argv = []string{"probe", "/sys/class"}
+	out, st := isoRun(t, Isolation{Root: jail, Namespaces: config.Namespaces{Network: true}}, 0, &sysSpec)
+	exitOK(t, out, st)
+	if want := "/work\nbin proc sys tmp work \nfalse"; strings.TrimSpace(out) != want {
+		t.Fatalf("in a jail with an empty /sys and a network namespace:\n%s\nwant\n%s", out, want)
 	}
 	// The working directory is a path inside the jail.
 	spec.Dir = "/nonexistent"
@@ -514,5 +528,181 @@ func TestFailedIsolationStepRefusesTheLaunch(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if exists(marker) {
 		t.Fatal("the target ran")
+	}
+}
+
+// With a network namespace the stage mounts a fresh sysfs on /sys (SPEC
+// 7.1): /sys/class/net lists the namespace's lo only, /sys is read-only,
+// and the host's cgroup tree is still there, read-only. Without the
+// network namespace (mount namespace only) /sys is the host's: more than lo.
+func TestNetworkNamespaceSysfs(t *testing.T) {
+	needRoot(t)
+	hostNet, err := os.ReadDir("/sys/class/net")
+	if err != nil {
+		t.Skip("the host has no /sys/class/net:", err)
+	}
+	if len(hostNet) < 2 {
+		t.Skip("the host has no interface besides lo: the test could not tell the views apart")
+	}
+	hostCgroup, _ := os.ReadDir("/sys/fs/cgroup")
+	code := `import os
+print(','.join(sorted(os.listdir('/sys/class/net'))))
+print('ro' if os.statvfs('/sys').f_flag & 1 else 'rw')
+top = [l.split() for l in open('/proc/self/mountinfo') if l.split()[4] == '/sys'][-1]
+print(top[top.index('-') + 1])
+cg = sorted(os.listdir('/sys/fs/cgroup')) if os.path.isdir('/sys/fs/cgroup') else []
+print(','.join(cg))
+print(all(os.statvfs(p).f_flag & 1 for p in ['/sys/fs/cgroup'] + ['/sys/fs/cgroup/' + c for c in cg]))
+`
+	for _, tc := range []struct {
+		name string
+		iso  Isolation
+	}{
+		{"network", Isolation{Namespaces: config.Namespaces{Network: true}}},
+		{"network+user", Isolation{Namespaces: config.Namespaces{Network: true, User: true}}},
+		{"network+pid+readOnly", Isolation{Namespaces: config.Namespaces{Network: true, PID: true}, ReadOnly: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := py(t, code)
+			spec.Dir = hostDir(t) // reachable by the user namespace's uid, outside the private /tmp
+			out, st := isoRun(t, tc.iso, 0, spec)
+			exitOK(t, out, st)
+			l := strings.Split(strings.TrimSpace(out), "\n")
+			if len(l) != 5 {
+				t.Fatalf("unexpected output:\n%s", out)
+			}
+			if l[0] != "lo" {
+				t.Errorf("/sys/class/net in the network namespace lists %q, want lo only (the host has %d interfaces)", l[0], len(hostNet))
+			}
+			if l[1] != "ro" || l[2] != "sysfs" {
+				t.Errorf("/sys is %s %s, want a read-only sysfs", l[2], l[1])
+			}
+			if len(hostCgroup) > 0 {
+				if l[3] == "" || l[4] != "True" {
+					t.Errorf("/sys/fs/cgroup inside: %q (read-only: %s), want the host's %d entries, read-only", l[3], l[4], len(hostCgroup))
+				}
+				if n := len(strings.Split(l[3], ",")); n != len(hostCgroup) {
+					t.Errorf("/sys/fs/cgroup inside has %d entries, the host %d", n, len(hostCgroup))
+				}
+			}
+		})
+	}
+	// Baseline: a mount namespace without a network namespace keeps the
+	// host's sysfs, which lists the host's interfaces.
+	out, st := isoRun(t, Isolation{Namespaces: config.Namespaces{Mount: true}}, 0, py(t, code))
+	exitOK(t, out, st)
+	if first := strings.SplitN(out, "\n", 2)[0]; first == "lo" {
+		t.Fatalf("without a network namespace /sys/class/net lists only lo: the test cannot tell the views apart")
+	}
+}
+
+// sysfsFallbackEnv makes TestNetworkNamespaceSysfsFallback the inner
+// process: run in a mount namespace of its own.
+const sysfsFallbackEnv = "MCP_PROCESS_TEST_SYSFS_FALLBACK"
+
+// Where the kernel refuses a fresh sysfs (in a user namespace, when the
+// server's own /sys is partly covered: "mount too revealing"), the stage
+// puts an empty read-only tmpfs over /sys: the host's interfaces stay
+// hidden. The test runs itself again in a private mount namespace (the
+// host's mounts are untouched), covers /sys/kernel there, and launches with
+// network + user namespaces from that process.
+func TestNetworkNamespaceSysfsFallback(t *testing.T) {
+	needRoot(t)
+	code := `import os
+print('class/net' if os.path.exists('/sys/class/net') else 'no class/net', len(os.listdir('/sys')))
+print('ro' if os.statvfs('/sys').f_flag & 1 else 'rw')
+top = [l.split() for l in open('/proc/self/mountinfo') if l.split()[4] == '/sys'][-1]
+print(top[top.index('-') + 1])
+`
+	if os.Getenv(sysfsFallbackEnv) == "1" {
+		// A tmpfs over a non-empty sysfs directory: from here on no sysfs
+		// in this mount namespace is fully visible.
+		if err := syscall.Mount("tmpfs", "/sys/kernel", "tmpfs", 0, "size=4k"); err != nil {
+			t.Fatal(err)
+		}
+		spec := py(t, code)
+		spec.Dir = hostDir(t)
+		out, st := isoRun(t, Isolation{Namespaces: config.Namespaces{Network: true, User: true}}, 0, spec)
+		exitOK(t, out, st)
+		fmt.Printf("INNER:%q\n", out)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestNetworkNamespaceSysfsFallback$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), sysfsFallbackEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS} // Go makes every mount private there
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("inner test: %v\n%s", err, b)
+	}
+	var inner string
+	for _, l := range strings.Split(string(b), "\n") {
+		if q, ok := strings.CutPrefix(l, "INNER:"); ok {
+			inner, _ = strconv.Unquote(q)
+		}
+	}
+	if want := "no class/net 0\nro\ntmpfs"; strings.TrimSpace(inner) != want {
+		t.Fatalf("with the sysfs mount refused, /sys in the network namespace:\n%s\nwant\n%s\n(inner output:\n%s)", inner, want, b)
+	}
+}
+
+// A jail whose /sys is the kernel's sysfs (bind-mounted in by its
+// operator) gets the fresh sysfs too, mounted before the pivot: a host
+// interface is not visible in it with a network namespace, and is without.
+// The bind is made in a private mount namespace (the test runs itself
+// again there), so the host's mounts are untouched.
+func TestNetworkNamespaceSysfsInJail(t *testing.T) {
+	needRoot(t)
+	if os.Getenv(sysfsFallbackEnv) != "jail" {
+		hostNet, _ := os.ReadDir("/sys/class/net")
+		iface := ""
+		for _, e := range hostNet {
+			if e.Name() != "lo" {
+				iface = e.Name()
+			}
+		}
+		if iface == "" {
+			t.Skip("the host has no interface besides lo: the test could not tell the views apart")
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestNetworkNamespaceSysfsInJail$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), sysfsFallbackEnv+"=jail", "MCP_PROCESS_TEST_IFACE="+iface)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+		b, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(b), "--- PASS: TestNetworkNamespaceSysfsInJail") {
+			t.Fatalf("inner test: %v\n%s", err, b)
+		}
+		return
+	}
+	iface := os.Getenv("MCP_PROCESS_TEST_IFACE")
+	jail := t.TempDir()
+	for _, d := range []string{"bin", "work", "proc", "tmp", "sys"} {
+		if err := os.Mkdir(filepath.Join(jail, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Mount("/sys", filepath.Join(jail, "sys"), "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
+		t.Fatal(err)
+	}
+	// Gone before the jail's removal walks into it.
+	t.Cleanup(func() { syscall.Unmount(filepath.Join(jail, "sys"), syscall.MNT_DETACH) })
+	exe := buildProbe(t, filepath.Join(jail, "bin"), probeSrc)
+	var st0 syscall.Stat_t
+	if err := syscall.Stat(exe, &st0); err != nil {
+		t.Fatal(err)
+	}
+	spec := &policy.Spec{Path: exe, Argv: []string{"probe", "/sys/class/net/" + iface}, Dir: "/work",
+		Dev: uint64(st0.Dev), Ino: st0.Ino}
+	for _, tc := range []struct {
+		iso  Isolation
+		seen string
+	}{
+		{Isolation{Root: jail, Namespaces: config.Namespaces{Network: true}}, "false"},
+		{Isolation{Root: jail, ReadOnly: true, Namespaces: config.Namespaces{Network: true, PID: true}}, "false"},
+		{Isolation{Root: jail}, "true"}, // baseline: the jail's sysfs is the host's
+	} {
+		out, st := isoRun(t, tc.iso, 0, spec)
+		exitOK(t, out, st)
+		if want := "/work\nbin proc sys tmp work \n" + tc.seen; strings.TrimSpace(out) != want {
+			t.Fatalf("%+v: /sys/class/net/%s in the jail:\n%s\nwant\n%s", tc.iso, iface, out, want)
+		}
 	}
 }

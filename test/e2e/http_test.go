@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
 	"os/exec"
 	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -174,4 +176,41 @@ func TestHTTPNonLoopbackWithoutAgentsRefused(t *testing.T) {
 	if !regexp.MustCompile(`agents`).Match(out) {
 		t.Errorf("the refusal should name the agents key: %s", out)
 	}
+}
+
+// A root server never serves HTTP anonymously (SPEC 7.1): loopback is no
+// boundary between the host's users, so without agents it refuses to
+// start, naming the key and the remedy. With agents the same bind works.
+func TestHTTPRootWithoutAgentsRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the refusal is a root server's; this test runs as uid", os.Geteuid())
+	}
+	t.Parallel()
+	e := newEnv(t)
+	path := e.writeConfig(t, "config.json", e.config("/bin/sleep"))
+	cmd := exec.Command(serverBin, "serve", "--http", "127.0.0.1:0", "--config", path)
+	cmd.Dir, cmd.Env = e.work, e.environ()
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if err == nil || !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("HTTP on a root server without agents: want exit 2, got %v\n%s", err, out)
+	}
+	for _, want := range []string{`"agents"`, "root", "tokenSha256"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the refusal should say %s: %s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "listening") {
+		t.Errorf("the server listened before refusing: %s", out)
+	}
+
+	// The same server with an agent starts and answers that agent.
+	cfg := e.config("/bin/sleep")
+	cfg["agents"] = []map[string]any{{"id": "ci", "tokenSha256": tokenHash("root-http-token")}}
+	_, url := startHTTPServer(t, e, cfg)
+	s, err := dialHTTP(t, url, "root-http-token")
+	if err != nil {
+		t.Fatalf("with agents the root server should serve HTTP: %v", err)
+	}
+	s.Close()
 }

@@ -244,8 +244,11 @@ func TestEscape_OutliveServerByDaemonizing_watchdog(t *testing.T) {
 	}{
 		{"setsid", nil, true, false},
 		{"setsidInPidNamespace", []layer{pidNS}, true, false},
-		// Baseline: without the watchdog, the daemon outlives the server.
-		{"setsid_baselineWithoutWatchdog", nil, false, true},
+		// The baseline (the daemon outlives a SIGKILLed parent when nothing
+		// holds the tree) is TestEscape_OutliveParentByDaemonizing_baseline:
+		// through a server it cannot be shown reliably, since any other
+		// server starting meanwhile (another test, another package) sweeps
+		// the dead server's groups, and kills the daemon, by design.
 		// A pid namespace holds a tree by itself: its init (the launched
 		// process, Pdeathsig) dies with the server, and the kernel kills
 		// the rest of the namespace.
@@ -394,4 +397,48 @@ func TestEscape_DeadServersGroupsSweptAtStart_startTime(t *testing.T) {
 	}
 	t.Logf("swept at start: %d groups of dead server %d (its daemon killed); live server %d untouched (%d groups)",
 		len(deadGroups), dead.pid(), live.pid(), len(liveGroups))
+}
+
+// TestEscape_OutliveParentByDaemonizing_baseline: what the watchdog stops.
+// The probe daemonizes (double fork, setsid) under a parent that is then
+// SIGKILLed, with nothing holding the tree: the daemon keeps running.
+//
+// No server is involved; the parent and the daemon are the server's user.
+func TestEscape_OutliveParentByDaemonizing_baseline(t *testing.T) {
+	eitherServer(t)
+	e := newEnv(t)
+	pidfile := filepath.Join(e.work, "baseline.pid")
+	cmd := probe("daemonize", pidfile)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	asServerUser(cmd)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if _, err := os.Stat(pidfile); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the daemon wrote no %s", pidfile)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	d := findProc(t, "daemon-sleep\x00"+pidfile+"\x00")
+	defer func() {
+		syscall.Kill(d, syscall.SIGKILL)
+		for running(d) {
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	cmd.Process.Kill()
+	<-done
+	time.Sleep(2 * time.Second)
+	if !running(d) {
+		t.Fatalf("baseline: the daemon %d died with its parent although nothing holds the tree: this test shows nothing", d)
+	}
+	t.Logf("baseline without the watchdog: the daemon %d still runs 2 s after its parent's SIGKILL", d)
 }

@@ -10,6 +10,10 @@
 //   - every name of Denied(profile) fails with EPERM, except clone3, which
 //     fails with ENOSYS so that libc falls back to clone(2), whose flags a
 //     filter can inspect;
+//   - socket(2) and socketpair(2) of the AF_VSOCK family (40; the low 32 bits
+//     of the first argument, as the kernel reads it) fail with EPERM in every
+//     profile: vsock reaches the hypervisor and other VMs past any network
+//     namespace;
 //   - moderate and strict also refuse clone(2) with any CLONE_NEW* flag and
 //     personality(2) with anything but a query or the harmless PER_LINUX32 /
 //     UNAME26 values;

@@ -27,11 +27,18 @@ const Layer = "seccomp"
 // MaxInstructions is the kernel's limit on a filter's length (BPF_MAXINSNS).
 const MaxInstructions = 4096
 
-// Offsets in struct seccomp_data.
+// Offsets in struct seccomp_data. offArg0Lo is the low 32 bits of args[0]
+// on a little-endian machine (amd64 and arm64, the only ones nativeArch
+// accepts).
 const (
-	offNr   = 0
-	offArch = 4
+	offNr     = 0
+	offArch   = 4
+	offArg0Lo = 16
 )
+
+// afVsock is AF_VSOCK, the address family of virtio/VMCI sockets to the
+// hypervisor and other VMs: refused by every profile (SPEC 7.1).
+const afVsock = unix.AF_VSOCK
 
 // x32Bit marks an x32 system call number on amd64 (__X32_SYSCALL_BIT).
 const x32Bit = 0x40000000
@@ -83,6 +90,11 @@ func Instructions(profile string) ([]bpf.Instruction, error) {
 	info, err := nativeArch()
 	if err != nil {
 		return nil, err
+	}
+	for _, n := range []string{"socket", "socketpair"} {
+		if _, ok := info.SyscallNames[n]; !ok {
+			return nil, errcode.Fail(errcode.Internal, Layer, "", "no %s in the %s system call table: AF_VSOCK cannot be refused", n, info.Name)
+		}
 	}
 	policy, err := policyFor(profile)
 	if err != nil {
@@ -171,13 +183,14 @@ func policyFor(profile string) (*libseccomp.Policy, error) {
 		"unknown seccomp profile %q", profile)
 }
 
-// prologue checks the architecture and the ABI before any rule, and leaves
-// the system call number in the accumulator:
+// prologue checks the architecture and the ABI before any rule, refuses
+// AF_VSOCK sockets, and leaves the system call number in the accumulator:
 //
 //	ld [arch]; jeq NATIVE, +1; ret KILL_PROCESS
 //	ld [nr]
 //	amd64: jge 0x40000000, +0, +1; ret ERRNO(EPERM)     (x32)
 //	strict: jgt MAXNR, +0, +1; ret ERRNO(ENOSYS)      (newer than our table)
+//	vsockCheck
 //
 // go-seccomp-bpf's own prologue lets a foreign architecture through to the
 // default action (allow, for permissive and moderate) and answers x32 with
@@ -199,7 +212,28 @@ func prologue(info *arch.Info, unknownENOSYS bool) []bpf.Instruction {
 			bpf.JumpIf{Cond: bpf.JumpGreaterThan, Val: uint32(maxNr(info)), SkipFalse: 1},
 			bpf.RetConstant{Val: retENOSYS})
 	}
-	return p
+	return append(p, vsockCheck(info)...)
+}
+
+// vsockCheck refuses socket(2) and socketpair(2) of the AF_VSOCK family with
+// EPERM, and leaves the system call number in the accumulator again:
+//
+//	jeq SOCKET, +1, +0; jeq SOCKETPAIR, +0, +3
+//	ld [args[0] low word]; jeq AF_VSOCK, +0, +1; ret ERRNO(EPERM)
+//	ld [nr]
+//
+// Only the low 32 bits of the family are compared: the kernel reads it as
+// an int, so a value with high bits set (1<<32 | AF_VSOCK) is AF_VSOCK too.
+// go-seccomp-bpf compares all 64 bits, which is why this check is ours.
+func vsockCheck(info *arch.Info) []bpf.Instruction {
+	return []bpf.Instruction{
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.SyscallNames["socket"]), SkipTrue: 1},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.SyscallNames["socketpair"]), SkipFalse: 3},
+		bpf.LoadAbsolute{Off: offArg0Lo, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: afVsock, SkipFalse: 1},
+		bpf.RetConstant{Val: retEPERM},
+		bpf.LoadAbsolute{Off: offNr, Size: 4},
+	}
 }
 
 // maxNr is the highest system call number in info's table.

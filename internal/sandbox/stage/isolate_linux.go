@@ -200,8 +200,102 @@ func setupMounts(c *Config) *StepError {
 			return mountErr(e, "mount a fresh /proc on "+proc)
 		}
 	}
+	if c.Flags&FlagSysfs != 0 {
+		if err := mountSysfs(join(root, "/sys")); err != nil {
+			return err
+		}
+	}
 	if c.Root != "" {
 		return enterRoot(c.Root)
+	}
+	return nil
+}
+
+// Filesystem magic numbers (statfs f_type).
+const (
+	sysfsMagic = 0x62656572
+)
+
+// fstatfsType is the filesystem type (f_type) of fd.
+func fstatfsType(fd int) (uint64, uintptr) {
+	var buf [256]byte // struct statfs: 120 bytes on amd64 and arm64; f_type first
+	_, e := rawSyscall6(nrFstatfs, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), 0, 0, 0, 0)
+	runtime.KeepAlive(&buf)
+	if e != 0 {
+		return 0, e
+	}
+	var t uint64
+	for i := 7; i >= 0; i-- { // little-endian (amd64, arm64)
+		t = t<<8 | uint64(buf[i])
+	}
+	return t, 0
+}
+
+// mountSysfs puts a fresh sysfs, mounted from inside the child's network
+// namespace, over sys: its /sys/class/net and /sys/devices/*/net list that
+// namespace's interfaces only (lo), not the host's. It is read-only,
+// nosuid, nodev, noexec, and hides everything mounted beneath the host's
+// /sys (debugfs, tracefs, bpffs, configfs, securityfs, efivarfs). The host's
+// /sys/fs/cgroup, if it is mounted, is bound back read-only, so that
+// programs still find their cgroup's limits (JVMs, Node and Go size
+// themselves by them).
+//
+// Where sys is not the kernel's sysfs (a jail with no /sys, or an empty
+// directory) nothing of the host shows through it, and it is left alone.
+// Where the kernel refuses the mount (a user namespace on a host whose own
+// /sys is partly covered: "mount too revealing"), an empty read-only tmpfs
+// goes over sys instead, so the host's interfaces are hidden all the same
+// (without the cgroup files). If that fails too, the launch fails.
+func mountSysfs(sys string) *StepError {
+	fd, e := sysOpenNoSymlinks(sys, oPath|oCLOEXEC|oDIRECTORY)
+	if e == eNOENT {
+		return nil
+	}
+	if e != 0 {
+		return mountErr(e, "open "+sys+" (no symbolic links allowed)")
+	}
+	defer sysClose(fd)
+	t, e := fstatfsType(fd)
+	if e != 0 {
+		return mountErr(e, "statfs "+sys)
+	}
+	if t != sysfsMagic {
+		return nil
+	}
+	// The host's cgroup mount, opened before the fresh sysfs covers it.
+	cg := -1
+	if c, e := sysOpenNoSymlinks(sys+"/fs/cgroup", oPath|oCLOEXEC|oDIRECTORY); e == 0 {
+		if ct, e := fstatfsType(c); e == 0 && ct != sysfsMagic {
+			cg = c
+		} else {
+			sysClose(c)
+		}
+	}
+	if cg >= 0 {
+		defer sysClose(cg)
+	}
+	at := "/proc/self/fd/" + utoa(uint64(fd))
+	flags := uintptr(msRdonly | msNosuid | msNodev | msNoexec)
+	if e := sysMount("sysfs", at, "sysfs", flags, ""); e != 0 {
+		if e2 := sysMount("tmpfs", at, "tmpfs", flags, "mode=0555,size=4k"); e2 != 0 {
+			return mountErr(e, "mount a fresh sysfs on "+sys+" for the network namespace (an empty tmpfs instead failed too: errno "+utoa(uint64(e2))+")")
+		}
+		return nil
+	}
+	if cg < 0 {
+		return nil
+	}
+	target := sys + "/fs/cgroup"
+	if e := sysMount("/proc/self/fd/"+utoa(uint64(cg)), target, "", msBind|msRec, ""); e != 0 {
+		return nil // the fresh sysfs stays; only the cgroup files are missing
+	}
+	ro := mountAttr{set: mountAttrRO}
+	if e := sysMountSetattr(target, atRecursive, &ro); e != 0 {
+		// Read-only or not at all: without mount_setattr (Linux < 5.12)
+		// the child gets no cgroup files rather than writable ones.
+		dot := cstring(target)
+		rawSyscall6(nrUmount2, uintptr(unsafe.Pointer(&dot[0])), mntDetach, 0, 0, 0, 0)
+		runtime.KeepAlive(dot)
 	}
 	return nil
 }

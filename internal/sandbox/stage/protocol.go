@@ -14,7 +14,8 @@
 // the executable and the target's stdio. The steps run only after that, in
 // this order (SPEC 3.10): install stdio; mounts (everything private, a
 // fresh /proc for a new PID namespace, the read-only filesystem with its
-// private /tmp and writable paths, pivot_root into the jail); host name;
+// private /tmp and writable paths, a fresh /sys for a new network
+// namespace, pivot_root into the jail); host name;
 // loopback up; rlimits; chdir; close inherited descriptors; report ready;
 // wait for "go" (the cgroup join); capabilities; the MAC exec label;
 // no_new_privs (always); Landlock; seccomp (last); execveat. The
@@ -109,6 +110,11 @@ const (
 	// FlagExecScope: in that domain, execve is allowed only of the files
 	// in Exec (LANDLOCK_ACCESS_FS_EXECUTE), for the whole tree.
 	FlagExecScope
+	// FlagSysfs: replace the host's sysfs on /sys with a fresh, read-only
+	// one (the stage is in a new network namespace and FlagMountNS is set),
+	// which shows only the namespace's own network interfaces; the host's
+	// /sys/fs/cgroup is bound back, read-only.
+	FlagSysfs
 )
 
 // Hostname is the host name a child in a new UTS namespace gets.

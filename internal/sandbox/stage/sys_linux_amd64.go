@@ -34,6 +34,7 @@ const (
 	nrOpenat2               = 437
 	nrFchdir                = 81
 	nrMountSetattr          = 442
+	nrFstatfs               = 138
 	nrLandlockCreateRuleset = 444
 	nrLandlockAddRule       = 445
 	nrLandlockRestrictSelf  = 446

@@ -34,6 +34,7 @@ const (
 	nrOpenat2               = 437
 	nrFchdir                = 50
 	nrMountSetattr          = 442
+	nrFstatfs               = 44
 	nrLandlockCreateRuleset = 444
 	nrLandlockAddRule       = 445
 	nrLandlockRestrictSelf  = 446

@@ -39,6 +39,7 @@ const (
 	nrOpenat2               = unix.SYS_OPENAT2
 	nrFchdir                = unix.SYS_FCHDIR
 	nrMountSetattr          = unix.SYS_MOUNT_SETATTR
+	nrFstatfs               = unix.SYS_FSTATFS
 	nrLandlockCreateRuleset = unix.SYS_LANDLOCK_CREATE_RULESET
 	nrLandlockAddRule       = unix.SYS_LANDLOCK_ADD_RULE
 	nrLandlockRestrictSelf  = unix.SYS_LANDLOCK_RESTRICT_SELF

@@ -74,6 +74,8 @@ var attacks = map[string]attack{
 	"personality":    setPersonality,
 	"socket-connect": socketConnect,
 	"socket-inet":    socketInet,
+	"socket-vsock":   socketVsock,
+	"sys-class-net":  sysClassNet,
 	"setuid-exec":    setuidExec,
 	"caps":           caps,
 	"proc-self-exe":  procSelfExe,
@@ -494,6 +496,37 @@ func socketInet(args []string) result {
 		return fail(err, fmt.Sprintf("connect 127.0.0.1:%d", port))
 	}
 	return success(fmt.Sprintf("connected to 127.0.0.1:%d", port))
+}
+
+// socket-vsock: socket(AF_VSOCK), the channel to the hypervisor and other
+// VMs that no network namespace covers. Holding the socket is the escape;
+// the probe connects nowhere (on a VM that would reach the host's services).
+func socketVsock(args []string) result {
+	fd, err := unix.Socket(unix.AF_VSOCK, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fail(err, "socket(AF_VSOCK)")
+	}
+	unix.Close(fd)
+	return success("socket(AF_VSOCK) gave a descriptor")
+}
+
+// sys-class-net: list /sys/class/net. The escape is seeing an interface of
+// the host (anything besides lo) from inside a network namespace; the
+// detail lists what was seen.
+func sysClassNet(args []string) result {
+	ents, err := os.ReadDir("/sys/class/net")
+	if err != nil {
+		return fail(err, "read /sys/class/net")
+	}
+	var names []string
+	host := false
+	for _, e := range ents {
+		names = append(names, e.Name())
+		if e.Name() != "lo" {
+			host = true
+		}
+	}
+	return result{OK: host, Detail: "/sys/class/net: " + strings.Join(names, ",")}
 }
 
 // identity is what whoami reports.

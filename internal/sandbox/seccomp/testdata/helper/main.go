@@ -131,6 +131,29 @@ func call(action string, args []string) unix.Errno {
 	case "vhangup":
 		// The test runs the helper in a new session: no terminal to hang up.
 		_, _, e = unix.RawSyscall(unix.SYS_VHANGUP, 0, 0, 0)
+	case "socket-vsock", "socket-vsock-hi", "socket-inet":
+		// Without a filter: a socket (closed again) where the host has
+		// vsock, else EAFNOSUPPORT; never EPERM.
+		family := uintptr(unix.AF_VSOCK)
+		switch action {
+		case "socket-vsock-hi":
+			family |= 1 << 32 // the kernel reads an int: still AF_VSOCK
+		case "socket-inet":
+			family = unix.AF_INET
+		}
+		var fd uintptr
+		fd, _, e = unix.RawSyscall(unix.SYS_SOCKET, family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if e == 0 {
+			unix.Close(int(fd))
+		}
+	case "socketpair-vsock":
+		// vsock has no socketpair: EOPNOTSUPP without a filter.
+		var fds [2]int32
+		_, _, e = unix.RawSyscall6(unix.SYS_SOCKETPAIR, unix.AF_VSOCK, unix.SOCK_STREAM, 0, uintptr(unsafe.Pointer(&fds)), 0, 0)
+		if e == 0 {
+			unix.Close(int(fds[0]))
+			unix.Close(int(fds[1]))
+		}
 	case "mkfifo":
 		e = errnoOf(unix.Mknod(args[0], unix.S_IFIFO|0o600, 0))
 	case "x32-getpid":
