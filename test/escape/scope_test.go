@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -26,6 +27,12 @@ import (
 // server, the server's own under an unprivileged one), with no
 // supplementary groups: the same-uid baselines.
 func asChildUser(cmd *exec.Cmd) *exec.Cmd { return as(childCred(), cmd) }
+
+// asNobody runs cmd as uid/gid 65534 with no supplementary groups (in
+// every mode; asChildUser follows the mode).
+func asNobody(cmd *exec.Cmd) *exec.Cmd {
+	return as(&syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}, cmd)
+}
 
 // asUnprivileged runs cmd as the unprivileged server of the tests that
 // always attack one (unprivilegedCred).

@@ -194,6 +194,9 @@ func setupMounts(c *Config) *StepError {
 			return mountErr(e, "mount a private tmpfs on "+tmp)
 		}
 	}
+	if err := setupPrivate(c, root); err != nil {
+		return err
+	}
 	if c.Flags&FlagProc != 0 {
 		proc := join(root, "/proc")
 		if e := sysMount("proc", proc, "proc", msNosuid|msNoexec|msNodev, ""); e != 0 {
