@@ -30,6 +30,8 @@ func asChildUser(cmd *exec.Cmd) *exec.Cmd { return as(childCred(), cmd) }
 
 // asNobody runs cmd as uid/gid 65534 with no supplementary groups (in
 // every mode; asChildUser follows the mode).
+//
+//lint:ignore U1000 kept for the tests of branches that still use it
 func asNobody(cmd *exec.Cmd) *exec.Cmd {
 	return as(&syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}, cmd)
 }
