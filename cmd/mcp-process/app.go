@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mcp-process/mcp-process/internal/agenthome"
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
@@ -65,6 +66,21 @@ func loadPolicy(f commonFlags) (*config.Loaded, *policy.Policy, error) {
 		}
 	}
 	return loaded, pol, nil
+}
+
+// prepareHomes creates the root of the agents' HOME directories and
+// checks that the children can reach it (SPEC 7.1a): a server whose
+// children could not is refused at start (exit 2), not at every launch.
+func prepareHomes(cfg *config.Config, pol *policy.Policy) error {
+	root := pol.HomesRoot()
+	if root == "" {
+		return nil // enableChroot: HOME=/ inside the jail
+	}
+	iso, _ := isolationOf(cfg)
+	if err := agenthome.Prepare(root, iso.HomeOwner()); err != nil {
+		return exitf(2, "the agents' HOME directories: %v", err)
+	}
+	return nil
 }
 
 var isolations struct {

@@ -583,6 +583,10 @@ func stageConfig(spec *policy.Spec, script bool, iso *Isolation) ([]byte, error)
 		c.Flags |= stage.FlagScript
 	}
 	iso.apply(&c)
+	if spec.Home != "" && (iso.Landlock || iso.ReadOnly) && iso.Root == "" {
+		// The agent's HOME stays writable (SPEC 7.1a).
+		c.Writable = append(slices.Clip(c.Writable), spec.Home)
+	}
 	b := c.Encode()
 	if len(b) > stage.MaxPayload {
 		return nil, errcode.Fail(errcode.InvalidInput, layer, "pass fewer or shorter arguments or variables",
