@@ -146,3 +146,34 @@ func TestAgentHomeWritableWhenConfined(t *testing.T) {
 		})
 	}
 }
+
+// With namespaces.user on a root server the children's host uid is one of
+// the mapped range: the HOME belongs to it, and the child (65534 inside)
+// owns and writes it.
+func TestAgentHomeInUserNamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: an unprivileged server's children are its own uid")
+	}
+	cfg := baseConfig()
+	cfg.EnableNamespaces = true
+	cfg.Namespaces.User = true
+	s, _ := newSup(t, cfg)
+	if !s.homeOwner.Set || s.homeOwner.UID < 65536 {
+		t.Fatalf("home owner %+v, want a host uid of the user namespace's range", s.homeOwner)
+	}
+	root := homesFor(t, s)
+	sp := withHome(t, root, agentA, `echo in-ns > "$HOME/f" && stat -c %u "$HOME"`)
+	st := start(t, s, agentA, sp, capture())
+	waitExit(t, s, agentA, st.Pid)
+	out, errOut := output(t, s, agentA, st.Pid)
+	if out != "65534\n" {
+		t.Errorf("inside the namespace the HOME should be the child's own (65534): %q %q", out, errOut)
+	}
+	fi, err := os.Stat(filepath.Join(sp.Home, "f"))
+	if err != nil {
+		t.Fatalf("the child could not write its HOME: %v", err)
+	}
+	if uid := fi.Sys().(*syscall.Stat_t).Uid; uid != s.homeOwner.UID {
+		t.Errorf("the child's file is owned by host uid %d, want %d", uid, s.homeOwner.UID)
+	}
+}
