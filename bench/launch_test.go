@@ -578,13 +578,14 @@ func TestProfiles(t *testing.T) {
 	cfg := benchConfigT(t)
 	const ident = "identity (uid 65534, gid 65534 inside the user namespace, no supplementary groups)"
 	const scope = "landlock scope (signals, abstract unix sockets, ptrace)"
+	const private = "private view (own /tmp, /var/tmp, /run, /dev/shm; credentials and hiddenPaths hidden)"
 	for _, tc := range []struct {
 		name     string
 		readOnly bool
 		want     []string
 	}{
-		{"isolated-run", false, []string{"namespaces (user, pid, mount, network, uts, ipc)", ident, "landlock", scope, "seccomp (strict)"}},
-		{"isolated-ro-run", true, []string{"namespaces (user, pid, mount, network, uts, ipc)", "read-only filesystem", ident, "landlock", scope, "seccomp (strict)"}},
+		{"isolated-run", false, []string{"namespaces (user, pid, mount, network, uts, ipc)", private, ident, "landlock", scope, "seccomp (strict)"}},
+		{"isolated-ro-run", true, []string{"namespaces (user, pid, mount, network, uts, ipc)", "read-only filesystem", private, ident, "landlock", scope, "seccomp (strict)"}},
 	} {
 		iso, err := sandbox.IsolationFor(isolatedConfig(cfg, tc.readOnly))
 		if err != nil {

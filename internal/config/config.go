@@ -152,8 +152,9 @@ type Config struct {
 	Landlock           bool     `json:"landlock"`
 
 	// 7.1 Who the children are
-	RunAsUser  Account `json:"runAsUser,omitzero"`
-	RunAsGroup Account `json:"runAsGroup,omitzero"`
+	HiddenPaths []string `json:"hiddenPaths"`
+	RunAsUser   Account  `json:"runAsUser,omitzero"`
+	RunAsGroup  Account  `json:"runAsGroup,omitzero"`
 
 	// 4 Identity (HTTP)
 	Agents []Agent `json:"agents"`

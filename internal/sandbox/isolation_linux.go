@@ -138,6 +138,10 @@ func (iso *Isolation) apply(c *stage.Config) {
 		c.Flags |= stage.FlagExecScope
 		c.Exec = iso.ExecPaths
 	}
+	if len(iso.Private) > 0 {
+		c.Flags |= stage.FlagPrivate
+		c.Private, c.Keep, c.Masked = iso.Private, iso.Keep, iso.Masked
+	}
 	c.Writable = iso.WritablePaths
 	c.Seccomp = iso.Seccomp
 	c.MACPath, c.MACValue = iso.MACPath, iso.MACValue

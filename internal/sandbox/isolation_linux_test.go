@@ -502,13 +502,13 @@ func TestIsolationForAndLayers(t *testing.T) {
 	if iso.Root != "/srv/jail" || iso.TmpfsMB != 64 || iso.WritablePaths[0] != "/out" || iso.KeepCaps != 1<<10 || len(iso.Seccomp) == 0 {
 		t.Fatalf("IsolationFor = %+v", iso)
 	}
-	want := "namespaces (user, pid, mount)|chroot (/srv/jail)|read-only filesystem|identity (uid 65534, gid 65534 inside the user namespace, no supplementary groups)|landlock scope (signals, abstract unix sockets, ptrace)|seccomp (strict)"
+	want := "namespaces (user, pid, mount)|chroot (/srv/jail)|read-only filesystem|" + privateViewLayer + "|identity (uid 65534, gid 65534 inside the user namespace, no supplementary groups)|landlock scope (signals, abstract unix sockets, ptrace)|seccomp (strict)"
 	if got := strings.Join(iso.Layers(), "|"); got != want {
 		t.Fatalf("Layers = %q, want %q", got, want)
 	}
 	// Namespaces only with enableNamespaces; writablePaths only with a layer that uses them.
 	iso, _ = IsolationFor(&config.Config{Namespaces: config.Namespaces{PID: true}, WritablePaths: []string{"/x"}})
-	if iso.Namespaces.PID || iso.WritablePaths != nil || len(iso.Layers()) != 2 { // identity and scope
+	if iso.Namespaces.PID || iso.WritablePaths != nil || len(iso.Layers()) != 4 { // namespaces (mount), private view, identity and scope
 		t.Fatalf("IsolationFor = %+v", iso)
 	}
 	_, err = IsolationFor(&config.Config{KeepCapabilities: []string{"CAP_FLY"}})

@@ -69,8 +69,10 @@ type Supervisor struct {
 	cooldown  map[string]time.Time
 	groups    map[string]*group
 	nextGroup int
-	services  map[string]*service
-	nextSvc   int
+	services  map[string]*service // by serviceKey(agent, name)
+	// svcStarting holds the keys of services being launched: a name is
+	// taken from the check until the service is in services (or failed).
+	svcStarting map[string]bool
 	// support is what the cgroup manager enforces (fixed at New).
 	support    sandbox.Support
 	nextCgroup int
@@ -137,6 +139,7 @@ func New(opts Options) *Supervisor {
 		cooldown:     map[string]time.Time{},
 		groups:       map[string]*group{},
 		services:     map[string]*service{},
+		svcStarting:  map[string]bool{},
 		stop:         make(chan struct{}),
 		shutdownDone: make(chan struct{}),
 	}

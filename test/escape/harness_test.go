@@ -21,10 +21,11 @@ import (
 var (
 	serverBin string // mcp-process
 	probeBin  string // testdata/probe, in a directory every user may enter
-	// suiteRoot holds every file of the suite. It is not under /tmp: a
-	// child with readOnlyFilesystem gets a private /tmp, which would hide
-	// the probe and the working directory, and Landlock leaves /tmp
-	// writable, which would let the writes the tests expect refused through.
+	// suiteRoot holds every file of the suite. It is under none of the
+	// directories a child gets a private copy of (/tmp, /var/tmp, /run,
+	// /dev/shm: SPEC 7.1a), which would hide the files the attacks aim at,
+	// and Landlock leaves /tmp writable, which would let the writes the
+	// tests expect refused through.
 	suiteRoot string
 )
 
@@ -38,7 +39,7 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	var err error
-	if suiteRoot, err = os.MkdirTemp("/var/tmp", "mcp-process-escape-"); err != nil {
+	if suiteRoot, err = os.MkdirTemp("/var/lib", "mcp-process-escape-"); err != nil {
 		fmt.Fprintln(os.Stderr, "escape: a directory outside /tmp is needed:", err)
 		return 1
 	}
