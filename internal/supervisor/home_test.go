@@ -17,9 +17,10 @@ import (
 // homesFor prepares a homes root the children of s can reach.
 func homesFor(t *testing.T, s *Supervisor) string {
 	t.Helper()
-	// Outside /tmp: the launch's working directory (writable under
-	// Landlock), hidden by the read-only filesystem's private /tmp.
-	d, err := os.MkdirTemp("/var/tmp", "mcp-process-homes-")
+	// Not in /tmp (the launch's working directory here, writable under
+	// Landlock) nor in any directory the private view replaces (/var/tmp):
+	// where a server keeps its state.
+	d, err := os.MkdirTemp("/var/lib", "mcp-process-homes-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,11 +113,13 @@ func TestAgentHomeCreatedAndKept(t *testing.T) {
 // root becomes writable with it.
 func TestAgentHomeWritableWhenConfined(t *testing.T) {
 	for _, c := range []struct {
-		name string
-		set  func(*config.Config)
+		name     string
+		set      func(*config.Config)
+		confined bool
 	}{
-		{"landlock", func(c *config.Config) { c.Landlock = true }},
-		{"read-only filesystem", func(c *config.Config) { c.ReadOnlyFilesystem = true }},
+		{"baseline: no confinement", func(*config.Config) {}, false},
+		{"landlock", func(c *config.Config) { c.Landlock = true }, true},
+		{"read-only filesystem", func(c *config.Config) { c.ReadOnlyFilesystem = true }, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := baseConfig()
@@ -140,8 +143,8 @@ func TestAgentHomeWritableWhenConfined(t *testing.T) {
 			if !strings.HasPrefix(out, "ok\n") {
 				t.Errorf("the child could not write its own HOME: %q %q", out, errOut)
 			}
-			if strings.Contains(out, "wrote-other") {
-				t.Errorf("%s let the child write another agent's HOME", c.name)
+			if wrote := strings.Contains(out, "wrote-other"); wrote == c.confined {
+				t.Errorf("%s: wrote into another agent's HOME = %v, want %v (%q %q)", c.name, wrote, !c.confined, out, errOut)
 			}
 		})
 	}
@@ -157,6 +160,17 @@ func TestAgentHomeInUserNamespace(t *testing.T) {
 	cfg := baseConfig()
 	cfg.EnableNamespaces = true
 	cfg.Namespaces.User = true
+	// The private view hides the server user's credential locations; in
+	// the user namespace the stage cannot even look beneath a 0700 /root
+	// (EACCES, which fails the launch: a separate issue), so the server's
+	// HOME here is one anybody may traverse.
+	t.Setenv("HOME", t.TempDir())
+	if err := os.Chmod(os.Getenv("HOME"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Dir(os.Getenv("HOME")), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	s, _ := newSup(t, cfg)
 	if !s.homeOwner.Set || s.homeOwner.UID < 65536 {
 		t.Fatalf("home owner %+v, want a host uid of the user namespace's range", s.homeOwner)

@@ -47,10 +47,12 @@ func needPython(t *testing.T) {
 func (e *testEnv) homesRoot() string { return filepath.Join(e.stateHome(), "mcp-process", "homes") }
 
 // stateOutsideTmp moves the server's state directory (so the agents'
-// homes) out of /tmp, which Landlock leaves writable to every child.
+// homes) out of /tmp, which Landlock leaves writable to every child and
+// the private view replaces (with only the launch's own HOME bound back),
+// to where a root server keeps it.
 func (e *testEnv) stateOutsideTmp(t *testing.T) {
 	t.Helper()
-	d, err := os.MkdirTemp("/var/tmp", "mcp-process-e2e-state-")
+	d, err := os.MkdirTemp("/var/lib", "mcp-process-e2e-state-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,11 +178,24 @@ func TestAgentHomeCLIRun(t *testing.T) {
 // agent's do on a root server: docs/environment.md says so.)
 func TestAgentHomesPerHTTPAgent(t *testing.T) {
 	t.Parallel()
+	testAgentHomes(t, true)
+}
+
+// Baseline: without Landlock, the mode 0700 alone does not keep one
+// agent's children out of another agent's HOME when both run as the same
+// uid (every agent's do, on a root server and on a non-root one): what
+// docs/environment.md says, and why the test above needs Landlock.
+func TestAgentHomesSameUIDBaseline(t *testing.T) {
+	t.Parallel()
+	testAgentHomes(t, false)
+}
+
+func testAgentHomes(t *testing.T, landlock bool) {
 	needPython(t)
 	e := newEnv(t)
 	cfg := e.config(python)
 	cfg["agents"] = []map[string]string{{"id": "alice", "tokenSha256": tokenHash("alice-token")}, {"id": "bob/../alice", "tokenSha256": tokenHash("bob-token")}}
-	cfg["landlock"] = true
+	cfg["landlock"] = landlock
 	e.stateOutsideTmp(t)
 	_, url := startHTTPServer(t, e, cfg)
 
@@ -225,6 +240,12 @@ for p in (%q, %q):
     except OSError as e:
         print("refused", e.errno)
 `, filepath.Join(alice, "marker"), filepath.Join(alice, "planted"))))
+	if !landlock {
+		if strings.Count(r.Stdout, "wrote") != 2 {
+			t.Errorf("baseline: bob's child (same uid) should reach alice's HOME without Landlock: %q %q", r.Stdout, r.Stderr)
+		}
+		return
+	}
 	if strings.Count(r.Stdout, "refused") != 2 {
 		t.Errorf("bob's trespass did not run as expected: %q %q", r.Stdout, r.Stderr)
 	}
