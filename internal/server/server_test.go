@@ -68,10 +68,11 @@ func testConfig(t *testing.T) *config.Config {
 	return cfg
 }
 
-func newTestServer(t *testing.T, cfg *config.Config, rec *memRecorder) *Server {
+// testPolicy compiles cfg with the agents' homes in the test's directory,
+// which a root server's children (uid 65534) can traverse (t.TempDir's
+// parent is 0700), prepared as the server does at start.
+func testPolicy(t *testing.T, cfg *config.Config) *policy.Policy {
 	t.Helper()
-	// The agents' homes in the test's directory, which a root server's
-	// children (uid 65534) can traverse (t.TempDir's parent is 0700).
 	homes := filepath.Join(t.TempDir(), "homes")
 	for _, d := range []string{filepath.Dir(filepath.Dir(homes)), filepath.Dir(homes)} {
 		if err := os.Chmod(d, 0o755); err != nil {
@@ -86,6 +87,12 @@ func newTestServer(t *testing.T, cfg *config.Config, rec *memRecorder) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pol
+}
+
+func newTestServer(t *testing.T, cfg *config.Config, rec *memRecorder) *Server {
+	t.Helper()
+	pol := testPolicy(t, cfg)
 	var srv atomic.Pointer[Server]
 	sup := supervisor.New(supervisor.Options{Config: cfg, Audit: rec, OnStateChange: func(agent string, pid int, running bool) {
 		if s := srv.Load(); s != nil {
