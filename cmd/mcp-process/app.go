@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -204,7 +205,25 @@ func layerStates(cfg *config.Config, cg *cgroup.Manager) map[string]string {
 		m["missingGuarantees"] = "none"
 	}
 	m["executable-scope"] = executableScopeState(cfg, iso, err)
+	m["home"] = homeState(cfg, iso)
 	return m
+}
+
+// homeState says where the children's HOME is and what keeps agents out
+// of each other's (SPEC 7.1a; docs/environment.md).
+func homeState(cfg *config.Config, iso sandbox.Isolation) string {
+	if cfg.EnableChroot {
+		return "HOME=/ inside the jail (enableChroot: no per-agent home)"
+	}
+	root := agenthome.DefaultRoot(os.Getenv, os.Geteuid() == 0)
+	if root == "" {
+		return "none: the server's environment has neither XDG_STATE_HOME nor HOME (the server refuses to start)"
+	}
+	s := "per agent, " + filepath.Join(root, "<agent>") + ", mode 0700, owned by the children; "
+	if cfg.Landlock {
+		return s + "agents whose children share a uid can read each other's home, not write it (landlock)"
+	}
+	return s + "agents whose children share a uid can read and write each other's home (set landlock to confine writes)"
 }
 
 // missingGuarantees names each guarantee of SPEC 7.1 that this host cannot

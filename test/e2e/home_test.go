@@ -121,6 +121,15 @@ func TestAgentHomePersistsAcrossLaunches(t *testing.T) {
 		t.Errorf("second launch read %q (stderr %q), want what the first wrote", second.Stdout, second.Stderr)
 	}
 
+	// process_get_policy says where the homes are and what separates them.
+	var pol struct {
+		Layers map[string]string `json:"layers"`
+	}
+	s.ok("process_get_policy", map[string]any{}, &pol)
+	if h := pol.Layers["home"]; !strings.Contains(h, filepath.Join(e.homesRoot(), "<agent>")) || !strings.Contains(h, "write") {
+		t.Errorf("layers[home] = %q, want the homes' place and what keeps agents apart", h)
+	}
+
 	te := s.failCode("process_run", map[string]any{"executable": python, "args": []string{e.pyScript(t, "read", pyReadHome)},
 		"env": map[string]string{"HOME": serverHome}}, "ENV_INVALID")
 	if !strings.Contains(te.Message, "HOME") {
