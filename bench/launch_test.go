@@ -141,6 +141,9 @@ func spec(b *testing.B, pol *policy.Policy) *policy.Spec {
 	if !d.Allow {
 		b.Fatalf("policy refuses %s: %v", truePath, d.Err)
 	}
+	// The launches are measured, not the agent's HOME (the supervisor
+	// creates it; the launcher alone would not): /bin/true needs none.
+	d.Spec.Home = ""
 	return d.Spec
 }
 
@@ -480,6 +483,8 @@ func verifyIsolated(b *testing.B, s *supervisor.Supervisor, cfg *config.Config) 
 	if !d.Allow {
 		b.Fatalf("policy refuses /bin/sleep: %v", d.Err)
 	}
+	d.Spec.Home = "" // as in spec
+
 	st, err := s.Start("bench", d.Spec, supervisor.StartOptions{})
 	if err != nil {
 		b.Fatal(err)
@@ -583,13 +588,14 @@ func TestProfiles(t *testing.T) {
 	const ident = "identity (uid 65534, gid 65534 inside the user namespace, no supplementary groups)"
 	const scope = "landlock scope (signals, abstract unix sockets, ptrace)"
 	const base = "seccomp baseline (no AF_UNIX, AF_VSOCK sockets, no io_uring)"
+	const private = "private view (own /tmp, /var/tmp, /run, /dev/shm; credentials and hiddenPaths hidden)"
 	for _, tc := range []struct {
 		name     string
 		readOnly bool
 		want     []string
 	}{
-		{"isolated-run", false, []string{"namespaces (user, pid, mount, network, uts, ipc)", ident, "landlock", scope, base, "seccomp (strict)"}},
-		{"isolated-ro-run", true, []string{"namespaces (user, pid, mount, network, uts, ipc)", "read-only filesystem", ident, "landlock", scope, base, "seccomp (strict)"}},
+		{"isolated-run", false, []string{"namespaces (user, pid, mount, network, uts, ipc)", private, ident, "landlock", scope, base, "seccomp (strict)"}},
+		{"isolated-ro-run", true, []string{"namespaces (user, pid, mount, network, uts, ipc)", "read-only filesystem", private, ident, "landlock", scope, base, "seccomp (strict)"}},
 	} {
 		iso, err := sandbox.IsolationFor(isolatedConfig(cfg, tc.readOnly))
 		if err != nil {

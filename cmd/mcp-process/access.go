@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strconv"
 
@@ -10,19 +13,38 @@ import (
 // configWarnings are what validate, doctor and serve say about a config
 // that is valid but will not work as its author likely expects (SPEC 7.1:
 // an allowed working directory the children cannot enter or write).
+//
+// A missing allowed working directory is a warning here (the directory may
+// be created later) and CWD_NOT_FOUND at launch (SPEC 7.3).
 func configWarnings(cfg *config.Config) []string {
+	var out, present []string
+	var index []int
+	for i, d := range cfg.AllowedWorkingDirectories {
+		if cfg.EnableChroot {
+			d = filepath.Join(cfg.ChrootDirectory, d)
+		}
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+			why := "does not exist"
+			if err == nil {
+				why = "is not a directory"
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				why = "cannot be read (" + err.Error() + ")"
+			}
+			out = append(out, "allowedWorkingDirectories["+strconv.Itoa(i)+"] "+d+" "+why+": launches there fail with CWD_NOT_FOUND until it is created")
+			continue
+		}
+		present = append(present, d)
+		index = append(index, i)
+	}
 	id, e := cfg.Identity()
 	if e != nil || !id.Set || id.InUserNS {
 		// A non-root server's children are the server's own uid; ids in a
 		// user namespace are unprivileged host ids that own nothing, which
 		// docs/isolation.md says.
-		return nil
+		return out
 	}
-	var out []string
-	for i, d := range cfg.AllowedWorkingDirectories {
-		if cfg.EnableChroot {
-			d = filepath.Join(cfg.ChrootDirectory, d)
-		}
+	for j, d := range present {
+		i := index[j]
 		enter, write, why := childAccess(d, id.UID, id.GID)
 		switch {
 		case !enter:

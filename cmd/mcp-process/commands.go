@@ -31,13 +31,17 @@ func cmdValidate(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// warnings: what will not work as the author likely expects;
+	// differences: where this server deliberately differs from the original
+	// TypeScript server (docs/migrating.md), one line each.
 	out := struct {
-		Valid    bool              `json:"valid"`
-		Source   string            `json:"source"`
-		Warnings []string          `json:"warnings"`
-		Policy   *config.Config    `json:"policy"`
-		Layers   map[string]string `json:"layers"`
-	}{true, loaded.Source, append([]string{}, configWarnings(loaded.Config)...), loaded.Config.Redacted(), layerStates(loaded.Config, nil)}
+		Valid       bool              `json:"valid"`
+		Source      string            `json:"source"`
+		Warnings    []string          `json:"warnings"`
+		Differences []string          `json:"differences"`
+		Policy      *config.Config    `json:"policy"`
+		Layers      map[string]string `json:"layers"`
+	}{true, loaded.Source, append([]string{}, configWarnings(loaded.Config)...), differences(loaded), loaded.Config.Redacted(), layerStates(loaded.Config, nil)}
 	return writeJSON(stdout, out)
 }
 
@@ -112,6 +116,9 @@ func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error 
 	}
 	loaded, pol, err := loadPolicy(f)
 	if err != nil {
+		return err
+	}
+	if err := prepareHomes(loaded.Config, pol); err != nil {
 		return err
 	}
 	alog, err := openAudit(loaded, "cli")

@@ -152,8 +152,9 @@ type Config struct {
 	Landlock           bool     `json:"landlock"`
 
 	// 7.1 Who the children are
-	RunAsUser  Account `json:"runAsUser,omitzero"`
-	RunAsGroup Account `json:"runAsGroup,omitzero"`
+	HiddenPaths []string `json:"hiddenPaths"`
+	RunAsUser   Account  `json:"runAsUser,omitzero"`
+	RunAsGroup  Account  `json:"runAsGroup,omitzero"`
 
 	// 7.1a A private view of the host. AllowUnixSockets lets children
 	// create AF_UNIX sockets (socket(2)); false (the default) refuses them

@@ -39,13 +39,34 @@ func Decode(data []byte, base *Config) (Explicit, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := base.Clone()
-	if err := json.Unmarshal(data, out, json.RejectUnknownMembers(true)); err != nil {
+	doc := document{plainConfig: plainConfig(*base.Clone())}
+	if err := json.Unmarshal(data, &doc, json.RejectUnknownMembers(true)); err != nil {
 		return nil, decodeError(err)
 	}
-	*base = *out
+	*base = Config(doc.plainConfig)
+	for _, k := range AnnotationKeys {
+		delete(explicit, k)
+	}
 	return explicit, nil
 }
+
+// AnnotationKeys are the top-level keys a configuration document may carry
+// for editors and readers ("$schema" points an editor at `mcp-process
+// schema`; the original server's example files carry all three). They must
+// be strings and are otherwise ignored: they are not part of the policy.
+var AnnotationKeys = []string{"$schema", "$comment", "description"}
+
+// document is what Decode reads: the policy and the annotation keys.
+type document struct {
+	Schema      string `json:"$schema"`
+	Comment     string `json:"$comment"`
+	Description string `json:"description"`
+	plainConfig `json:",inline"`
+}
+
+// plainConfig is Config without its MarshalJSON (an inlined field must have
+// no marshal methods).
+type plainConfig Config
 
 // scan checks the document's syntax (one object, no duplicate names, no
 // trailing data, valid UTF-8), refuses null values and collects the keys set.

@@ -76,20 +76,38 @@ func defaults(getenv func(string) string) *Config {
 // variables are ignored (XDG Base Directory rules). It is "" when neither
 // gives an absolute directory.
 func DefaultAuditLogPath(getenv func(string) string) string {
+	if d := DefaultStateDir(getenv); d != "" {
+		return filepath.Join(d, "audit.log")
+	}
+	return ""
+}
+
+// DefaultStateDir is the server's state directory: $XDG_STATE_HOME/mcp-process,
+// else $HOME/.local/state/mcp-process; relative values of those variables are
+// ignored (XDG Base Directory rules). It is "" when neither gives an
+// absolute directory.
+func DefaultStateDir(getenv func(string) string) string {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
 	if d := getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
-		return filepath.Join(d, "mcp-process", "audit.log")
+		return filepath.Join(d, "mcp-process")
 	}
 	if h := getenv("HOME"); filepath.IsAbs(h) {
-		return filepath.Join(h, ".local", "state", "mcp-process", "audit.log")
+		return filepath.Join(h, ".local", "state", "mcp-process")
 	}
 	return ""
 }
 
 // The seed's three example configurations (ENTERPRISE-SECURITY.md, "Example
-// Configurations"), verbatim. Profile lays them over Defaults().
+// Configurations"), laid over Defaults() by Profile, with no directory a
+// stock host lacks (SPEC 7.3): allowedWorkingDirectories (the seed's
+// /app/sandbox, /home/user/projects, /ci/workspace) is left out, so Load
+// fills in the directory the server was started in; chrootDirectory (the
+// seed's /var/sandbox, /ci/sandbox) is left out, so enableChroot asks for a
+// jail composed at launch, which this build refuses (LAYER_UNAVAILABLE:
+// the profile's jail is not silently dropped); the cicd window
+// "* 00:00-23:59" is the whole day, "* 00:00-24:00".
 var profileDocs = map[string]string{
 	"maximum": `{
   "allowedExecutables": ["node"],
@@ -98,7 +116,6 @@ var profileDocs = map[string]string{
   "maxArgumentCount": 10,
   "maxArgumentLength": 500,
   "allowedEnvVars": ["NODE_ENV"],
-  "allowedWorkingDirectories": ["/app/sandbox"],
   "defaultResourceLimits": {
     "maxCpuPercent": 25,
     "maxMemoryMB": 256,
@@ -116,7 +133,6 @@ var profileDocs = map[string]string{
   "allowOutputCapture": true,
   "maxOutputBufferSize": 1048576,
   "enableChroot": true,
-  "chrootDirectory": "/var/sandbox",
   "enableNamespaces": true,
   "namespaces": {
     "pid": true,
@@ -138,7 +154,6 @@ var profileDocs = map[string]string{
   "allowedExecutables": ["node", "npm", "git", "python3", "pip3"],
   "blockSetuidExecutables": true,
   "blockShellInterpreters": true,
-  "allowedWorkingDirectories": ["/home/user/projects"],
   "defaultResourceLimits": {
     "maxCpuPercent": 80,
     "maxMemoryMB": 2048,
@@ -159,7 +174,6 @@ var profileDocs = map[string]string{
   "allowedExecutables": ["node", "npm", "yarn", "git", "docker", "kubectl"],
   "blockSetuidExecutables": true,
   "blockShellInterpreters": false,
-  "allowedWorkingDirectories": ["/ci/workspace"],
   "defaultResourceLimits": {
     "maxCpuPercent": 90,
     "maxMemoryMB": 4096,
@@ -171,10 +185,9 @@ var profileDocs = map[string]string{
   "allowGroupTermination": true,
   "allowForcedTermination": true,
   "enableChroot": true,
-  "chrootDirectory": "/ci/sandbox",
   "enableNamespaces": true,
   "enableAuditLog": true,
-  "allowedTimeWindows": ["* 00:00-23:59"]
+  "allowedTimeWindows": ["* 00:00-24:00"]
 }`,
 }
 
@@ -208,8 +221,8 @@ func profile(name string, getenv func(string) string) (*Config, error) {
 
 // BuiltinDefault is the configuration used when there is no configuration
 // at all (SPEC 1): the development preset with allowedWorkingDirectories set
-// to cwd (the directory the server was started in). It asks for no layer
-// that needs privileges.
+// to cwd (the directory the server was started in; Load refuses "/"). It
+// asks for no layer that needs privileges.
 func BuiltinDefault(cwd string) *Config { return builtinDefault(cwd, os.Getenv) }
 
 func builtinDefault(cwd string, getenv func(string) string) *Config {
@@ -244,6 +257,7 @@ func (c *Config) Clone() *Config {
 	d.DropCapabilities = slices.Clone(c.DropCapabilities)
 	d.KeepCapabilities = slices.Clone(c.KeepCapabilities)
 	d.WritablePaths = slices.Clone(c.WritablePaths)
+	d.HiddenPaths = slices.Clone(c.HiddenPaths)
 	d.Agents = slices.Clone(c.Agents)
 	return &d
 }

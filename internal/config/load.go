@@ -51,6 +51,9 @@ type Loaded struct {
 	// Explicit is the set of keys the source document set (empty when there
 	// is no document).
 	Explicit Explicit
+	// StartDirectory is true when allowedWorkingDirectories was absent or
+	// empty and is the directory the server was started in (SPEC 7.3).
+	StartDirectory bool
 }
 
 // Load finds the configuration (first found wins: --config FILE, env
@@ -58,6 +61,9 @@ type Loaded struct {
 // ./mcp-process-config.json, ./config/mcp-process.json, then the profile
 // alone if --profile was given, else the built-in default), lays it over the
 // per-key defaults or the profile, fills derived defaults and validates it.
+// An absent or empty allowedWorkingDirectories becomes the directory the
+// server was started in (Cwd); started in "/", that is an error naming the
+// key.
 // A source that exists but cannot be read, parsed or validated is an error:
 // Load never falls through to a lower source. Errors are *Error.
 func Load(opts LoadOptions) (*Loaded, error) {
@@ -146,6 +152,7 @@ func Load(opts LoadOptions) (*Loaded, error) {
 		cfg = base
 	default:
 		cfg = builtinDefault(cwd, getenv)
+		cfg.AllowedWorkingDirectories = nil // filled below, "/" refused
 	}
 	if doc == nil {
 		if opts.Profile != "" {
@@ -157,12 +164,35 @@ func Load(opts LoadOptions) (*Loaded, error) {
 		l.Source = sourceName(l)
 	}
 
+	if len(cfg.AllowedWorkingDirectories) == 0 {
+		if e := startDirectory(cwd); e != nil {
+			return nil, withSource(e, l.Source)
+		}
+		cfg.AllowedWorkingDirectories = []string{filepath.Clean(cwd)}
+		l.StartDirectory = true
+	}
 	cfg.resolve(l.Explicit)
 	if err := cfg.Validate(); err != nil {
 		return nil, withSource(err, l.Source)
 	}
 	l.Config = cfg
 	return l, nil
+}
+
+// startDirectory checks that the directory the server was started in can
+// stand for an absent or empty allowedWorkingDirectories (SPEC 7.3): not
+// "/" (which would allow every directory on the host).
+func startDirectory(cwd string) *Error {
+	d := filepath.Clean(cwd)
+	if real, err := filepath.EvalSymlinks(d); err == nil {
+		d = real
+	}
+	if d == "/" {
+		return invalid("allowedWorkingDirectories",
+			"set allowedWorkingDirectories to the directories processes may run in (e.g. [\"/srv/project\"]), or start the server in a project directory",
+			"allowedWorkingDirectories is absent or empty, which means the directory the server was started in, and the server was started in /: that would allow every directory")
+	}
+	return nil
 }
 
 func sourceName(l *Loaded) string {

@@ -222,7 +222,7 @@ func TestLoadAuditPathDefaults(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := append([]string{EnvConfigJSON, tc.doc}, tc.env...)
-			l, err := Load(LoadOptions{Cwd: "/", Getenv: testEnv(env...), ReadFile: noFiles})
+			l, err := Load(LoadOptions{Cwd: "/srv/start", Getenv: testEnv(env...), ReadFile: noFiles})
 			if tc.errKey != "" {
 				wantConfigError(t, err, errcode.InvalidInput, tc.errKey)
 				return
@@ -245,7 +245,7 @@ func TestLoadProfiles(t *testing.T) {
 	for _, p := range []string{"maximum", "cicd"} {
 		t.Run(p+" alone", func(t *testing.T) {
 			withLayerUnbuilt(t, "chroot")
-			_, err := Load(LoadOptions{Profile: p, Cwd: "/", Getenv: env, ReadFile: noFiles})
+			_, err := Load(LoadOptions{Profile: p, Cwd: "/srv/start", Getenv: env, ReadFile: noFiles})
 			ce := wantConfigError(t, err, errcode.LayerUnavailable, "enableChroot")
 			if ce.Layer != "chroot" || !strings.Contains(ce.Source, "profile "+p) {
 				t.Errorf("layer %q source %q", ce.Layer, ce.Source)
@@ -253,20 +253,20 @@ func TestLoadProfiles(t *testing.T) {
 		})
 	}
 	t.Run("development alone", func(t *testing.T) {
-		l, err := Load(LoadOptions{Profile: "development", Cwd: "/", Getenv: env, ReadFile: noFiles})
+		l, err := Load(LoadOptions{Profile: "development", Cwd: "/srv/start", Getenv: env, ReadFile: noFiles})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if l.Source != "profile development" || l.Profile != "development" {
 			t.Errorf("Source %q Profile %q", l.Source, l.Profile)
 		}
-		// The profile alone keeps its own working directory (not cwd).
-		if !slices.Equal(l.Config.AllowedWorkingDirectories, []string{"/home/user/projects"}) {
+		// The profile alone works in the start directory (SPEC 7.3).
+		if !slices.Equal(l.Config.AllowedWorkingDirectories, []string{"/srv/start"}) {
 			t.Errorf("allowedWorkingDirectories = %v", l.Config.AllowedWorkingDirectories)
 		}
 	})
 	t.Run("unknown profile", func(t *testing.T) {
-		_, err := Load(LoadOptions{Profile: "paranoid", Cwd: "/", Getenv: env, ReadFile: noFiles})
+		_, err := Load(LoadOptions{Profile: "paranoid", Cwd: "/srv/start", Getenv: env, ReadFile: noFiles})
 		ce := wantConfigError(t, err, errcode.InvalidInput, "profile")
 		if !strings.Contains(ce.Remedy, "maximum") {
 			t.Errorf("remedy %q does not list the profiles", ce.Remedy)
@@ -296,15 +296,15 @@ func TestLoadProfiles(t *testing.T) {
 		if c.MaxLaunchesPerMinute != 20 || c.MaxLaunchesPerHour != 50 {
 			t.Errorf("rate limits %d/%d, want the profile's 20/min and the file's 50/h", c.MaxLaunchesPerMinute, c.MaxLaunchesPerHour)
 		}
-		if !slices.Equal(c.AllowedWorkingDirectories, []string{"/home/user/projects"}) {
-			t.Errorf("allowedWorkingDirectories = %v, want the profile's", c.AllowedWorkingDirectories)
+		if !slices.Equal(c.AllowedWorkingDirectories, []string{dir}) {
+			t.Errorf("allowedWorkingDirectories = %v, want the start directory", c.AllowedWorkingDirectories)
 		}
 		if !strings.HasPrefix(l.Source, "profile development + file ") || !l.Explicit["maxLaunchesPerHour"] || l.Explicit["maxLaunchesPerMinute"] {
 			t.Errorf("Source %q Explicit %v", l.Source, l.Explicit)
 		}
 	})
 	t.Run("file over maximum switches its layers off", func(t *testing.T) {
-		_, err := Load(LoadOptions{Profile: "maximum", Cwd: "/", Getenv: testEnv("HOME", "/h", EnvConfigJSON, `{
+		_, err := Load(LoadOptions{Profile: "maximum", Cwd: "/srv/start", Getenv: testEnv("HOME", "/h", EnvConfigJSON, `{
 			"enableChroot": false, "enableNamespaces": false, "namespaces": {"pid":false,"network":false,"mount":false,"uts":false,"ipc":false,"user":false},
 			"enableSeccomp": false, "blockNetworkAccess": false, "requireConfirmation": false, "readOnlyFilesystem": false}`), ReadFile: noFiles})
 		if err != nil {
@@ -315,7 +315,7 @@ func TestLoadProfiles(t *testing.T) {
 
 func TestLoadLowersBuiltinDefaultsButNotExplicitOnes(t *testing.T) {
 	// A built-in default (maxMemoryMB 1024) above a configured maximum is lowered.
-	l, err := Load(LoadOptions{Cwd: "/", ReadFile: noFiles, Getenv: testEnv("HOME", "/h", EnvConfigJSON,
+	l, err := Load(LoadOptions{Cwd: "/srv/start", ReadFile: noFiles, Getenv: testEnv("HOME", "/h", EnvConfigJSON,
 		`{"maximumResourceLimits":{"maxMemoryMB":256,"maxCpuPercent":50}}`)})
 	if err != nil {
 		t.Fatal(err)
@@ -327,7 +327,7 @@ func TestLoadLowersBuiltinDefaultsButNotExplicitOnes(t *testing.T) {
 		t.Errorf("fds = %d, want the untouched default 1024", l.Config.DefaultResourceLimits.MaxFileDescriptors)
 	}
 	// A profile's default counts as built-in.
-	l, err = Load(LoadOptions{Profile: "development", Cwd: "/", ReadFile: noFiles, Getenv: testEnv("HOME", "/h", EnvConfigJSON,
+	l, err = Load(LoadOptions{Profile: "development", Cwd: "/srv/start", ReadFile: noFiles, Getenv: testEnv("HOME", "/h", EnvConfigJSON,
 		`{"maximumResourceLimits":{"maxMemoryMB":1000}}`)})
 	if err != nil {
 		t.Fatal(err)
@@ -336,7 +336,7 @@ func TestLoadLowersBuiltinDefaultsButNotExplicitOnes(t *testing.T) {
 		t.Errorf("profile default memory = %d, want lowered to 1000", l.Config.DefaultResourceLimits.MaxMemoryMB)
 	}
 	// A default the document sets explicitly above its maximum is a contradiction.
-	_, err = Load(LoadOptions{Cwd: "/", ReadFile: noFiles, Getenv: testEnv("HOME", "/h", EnvConfigJSON,
+	_, err = Load(LoadOptions{Cwd: "/srv/start", ReadFile: noFiles, Getenv: testEnv("HOME", "/h", EnvConfigJSON,
 		`{"defaultResourceLimits":{"maxMemoryMB":2048},"maximumResourceLimits":{"maxMemoryMB":1024}}`)})
 	wantConfigError(t, err, errcode.InvalidInput, "defaultResourceLimits.maxMemoryMB")
 }
@@ -356,7 +356,7 @@ func TestLoadSeedSectionSnippets(t *testing.T) {
 		`{"enableAuditLog":true,"auditLogPath":"/var/log/mcp-process/audit.log","auditLogLevel":"info","enableSecurityAlerts":true}`,
 		`{"allowedTimeWindows":["Mon-Fri 09:00-17:00"],"blockedTimeWindows":["Sat-Sun *","* 00:00-06:00"]}`,
 	} {
-		if _, err := Load(LoadOptions{Cwd: "/", ReadFile: noFiles, Getenv: testEnv("HOME", "/h", EnvConfigJSON, d)}); err != nil {
+		if _, err := Load(LoadOptions{Cwd: "/srv/start", ReadFile: noFiles, Getenv: testEnv("HOME", "/h", EnvConfigJSON, d)}); err != nil {
 			t.Errorf("%s: %v", d, err)
 		}
 	}
@@ -383,7 +383,7 @@ func TestEnableNamespacesAloneSelectsDefaults(t *testing.T) {
 			return nil, fs.ErrNotExist
 		}
 	}
-	l, err := Load(LoadOptions{Profile: "cicd", ConfigPath: "/cfg.json", Cwd: "/", Getenv: env,
+	l, err := Load(LoadOptions{Profile: "cicd", ConfigPath: "/cfg.json", Cwd: "/srv/start", Getenv: env,
 		ReadFile: files(`{"chrootDirectory": "` + jail + `"}`)})
 	if err != nil {
 		t.Fatalf("cicd with an existing chrootDirectory: %v", err)
@@ -391,7 +391,7 @@ func TestEnableNamespacesAloneSelectsDefaults(t *testing.T) {
 	if l.Config.Namespaces != DefaultNamespaces {
 		t.Errorf("namespaces = %+v, want %+v", l.Config.Namespaces, DefaultNamespaces)
 	}
-	l, err = Load(LoadOptions{ConfigPath: "/cfg.json", Cwd: "/", Getenv: env,
+	l, err = Load(LoadOptions{ConfigPath: "/cfg.json", Cwd: "/srv/start", Getenv: env,
 		ReadFile: files(`{"enableNamespaces": true, "namespaces": {"network": true}}`)})
 	if err != nil {
 		t.Fatal(err)
@@ -399,7 +399,104 @@ func TestEnableNamespacesAloneSelectsDefaults(t *testing.T) {
 	if l.Config.Namespaces != (Namespaces{Network: true}) {
 		t.Errorf("an explicit selection was changed: %+v", l.Config.Namespaces)
 	}
-	_, err = Load(LoadOptions{ConfigPath: "/cfg.json", Cwd: "/", Getenv: env,
+	_, err = Load(LoadOptions{ConfigPath: "/cfg.json", Cwd: "/srv/start", Getenv: env,
 		ReadFile: files(`{"enableNamespaces": true, "namespaces": {"pid": false}}`)})
 	wantConfigError(t, err, errcode.InvalidInput, "namespaces")
+}
+
+// TestLoadWorkingDirectoryIsTheStartDirectory: an absent or empty
+// allowedWorkingDirectories means the directory the server was started in
+// (SPEC 7.3); started in /, Load refuses, naming the key.
+func TestLoadWorkingDirectoryIsTheStartDirectory(t *testing.T) {
+	withHost(t, fakeHost{})
+	start := t.TempDir()
+	for _, tc := range []struct {
+		name, doc, profile string
+		want               []string
+	}{
+		{"absent", `{"allowedExecutables": ["node"]}`, "", []string{start}},
+		{"empty", `{"allowedExecutables": ["node"], "allowedWorkingDirectories": []}`, "", []string{start}},
+		{"set", `{"allowedWorkingDirectories": ["/srv/a", "/srv/b"]}`, "", []string{"/srv/a", "/srv/b"}},
+		{"built-in default", "", "", []string{start}},
+		{"development profile", "", "development", []string{start}},
+		{"cicd profile without its jail", `{"enableChroot": false}`, "cicd", []string{start}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := []string{"HOME", "/h"}
+			if tc.doc != "" {
+				env = append(env, EnvConfigJSON, tc.doc)
+			}
+			l, err := Load(LoadOptions{Cwd: start, Profile: tc.profile, Getenv: testEnv(env...), ReadFile: noFiles})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(l.Config.AllowedWorkingDirectories, tc.want) {
+				t.Errorf("allowedWorkingDirectories = %v, want %v", l.Config.AllowedWorkingDirectories, tc.want)
+			}
+			if l.StartDirectory != (tc.name != "set") {
+				t.Errorf("StartDirectory = %v", l.StartDirectory)
+			}
+			// Started in /: refused unless the document names directories.
+			_, err = Load(LoadOptions{Cwd: "/", Profile: tc.profile, Getenv: testEnv(env...), ReadFile: noFiles})
+			if tc.name == "set" {
+				if err != nil {
+					t.Errorf("started in / with allowedWorkingDirectories set: %v", err)
+				}
+				return
+			}
+			ce := wantConfigError(t, err, errcode.InvalidInput, "allowedWorkingDirectories")
+			if !strings.Contains(ce.Message, "started in /") || !strings.Contains(ce.Remedy, "allowedWorkingDirectories") {
+				t.Errorf("message %q remedy %q", ce.Message, ce.Remedy)
+			}
+		})
+	}
+	t.Run("a symbolic link to /", func(t *testing.T) {
+		link := filepath.Join(t.TempDir(), "root")
+		must(t, os.Symlink("/", link))
+		_, err := Load(LoadOptions{Cwd: link, Getenv: testEnv("HOME", "/h"), ReadFile: noFiles})
+		wantConfigError(t, err, errcode.InvalidInput, "allowedWorkingDirectories")
+	})
+}
+
+// TestProfilesNameNoMissingDirectory: the built-in profiles name no
+// directory a stock host lacks (SPEC 7.3); maximum is refused for the
+// network layer (not built), cicd for its composed jail (not built), never
+// for a missing directory; the cicd window is the whole day.
+func TestProfilesNameNoMissingDirectory(t *testing.T) {
+	withHost(t, fakeHost{})
+	withLayerBuilt(t, "chroot")
+	for _, name := range ProfileNames() {
+		c, err := Profile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths := append(append(append([]string{c.ChrootDirectory}, c.AllowedWorkingDirectories...), c.WritablePaths...), c.BlockedWorkingDirectories...)
+		for _, p := range paths {
+			if p != "" {
+				t.Errorf("profile %s names the directory %s", name, p)
+			}
+		}
+		for _, seed := range []string{"/var/sandbox", "/ci/sandbox", "/app/sandbox", "/home/user/projects", "/ci/workspace"} {
+			if strings.Contains(profileDocs[name], seed) {
+				t.Errorf("profile %s names %s", name, seed)
+			}
+		}
+	}
+	start := t.TempDir()
+	_, err := Load(LoadOptions{Profile: "maximum", Cwd: start, Getenv: testEnv("HOME", "/h"), ReadFile: noFiles})
+	if !LayerBuilt("network") {
+		wantConfigError(t, err, errcode.LayerUnavailable, "blockNetworkAccess")
+	}
+	_, err = Load(LoadOptions{Profile: "cicd", Cwd: start, Getenv: testEnv("HOME", "/h"), ReadFile: noFiles})
+	ce := wantConfigError(t, err, errcode.LayerUnavailable, "chrootDirectory")
+	if ce.Layer != "chroot" || !strings.Contains(ce.Remedy, "enableChroot") {
+		t.Errorf("layer %q remedy %q", ce.Layer, ce.Remedy)
+	}
+	l, err := Load(LoadOptions{Profile: "cicd", Cwd: start, Getenv: testEnv("HOME", "/h", EnvConfigJSON, `{"enableChroot": false}`), ReadFile: noFiles})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(l.Config.AllowedTimeWindows, []string{"* 00:00-24:00"}) {
+		t.Errorf("cicd windows %v", l.Config.AllowedTimeWindows)
+	}
 }

@@ -114,14 +114,22 @@ var keyDocs = map[string]keyDoc{
 	"writablePaths":      {desc: "Absolute paths left writable under readOnlyFilesystem or landlock. Not available in this build."},
 	"landlock":           {desc: "Restrict the filesystem with Landlock: read-only except the working directory, /tmp and writablePaths. Not available in this build."},
 
-	"runAsUser":  {desc: "User the children of a root server run as: a name from /etc/passwd or a numeric uid; default 65534 (nobody). 0 needs namespaces.user. A non-root server's children run as the server: only its own uid is accepted."},
-	"runAsGroup": {desc: "Group the children of a root server run as: a name from /etc/group or a numeric gid; default the primary group of runAsUser, else 65534. Supplementary groups are always cleared."},
+	"hiddenPaths": {desc: "Absolute paths (files or directories) every child sees as unreadable and empty, besides the server user's credential locations (~/.ssh, ~/.aws, ...)."},
+	"runAsUser":   {desc: "User the children of a root server run as: a name from /etc/passwd or a numeric uid; default 65534 (nobody). 0 needs namespaces.user. A non-root server's children run as the server: only its own uid is accepted."},
+	"runAsGroup":  {desc: "Group the children of a root server run as: a name from /etc/group or a numeric gid; default the primary group of runAsUser, else 65534. Supplementary groups are always cleared."},
 
 	"allowUnixSockets": {desc: "Let children create unix sockets (socket(AF_UNIX)): connect to or listen on any pathname or abstract socket they can reach — the D-Bus buses (a same-uid child can ask systemd --user to run anything outside the sandbox), docker.sock, ssh-agent, gpg-agent, X11, databases. false (default): socket(AF_UNIX) fails with EPERM in every child (seccomp baseline); socketpair(AF_UNIX) still works."},
 
 	"agents":             {desc: "HTTP bearer-token agents; each token maps to an agent id."},
 	"agents.id":          {desc: "The agent's id (non-empty, unique)."},
 	"agents.tokenSha256": {desc: "Hex SHA-256 of the agent's bearer token (64 hex characters). Redacted wherever the policy is shown.", pattern: "^[0-9a-fA-F]{64}$"},
+}
+
+// annotationDocs describe the keys Decode accepts and ignores.
+var annotationDocs = map[string]string{
+	"$schema":     "Ignored by the server: the URL or path of this schema, for editors (e.g. a file written by `mcp-process schema`).",
+	"$comment":    "Ignored by the server: a comment for readers.",
+	"description": "Ignored by the server: a description for readers.",
 }
 
 // SchemaID is the schema's $id.
@@ -134,6 +142,10 @@ const SchemaID = "https://github.com/mcp-process/mcp-process/config.schema.json"
 func Schema() []byte {
 	def := defaults(func(string) string { return "" })
 	root := objectSchema(reflect.TypeFor[Config](), "", reflect.ValueOf(def).Elem())
+	props := root["properties"].(map[string]any)
+	for _, k := range AnnotationKeys {
+		props[k] = map[string]any{"type": "string", "description": annotationDocs[k]}
+	}
 	root["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	root["$id"] = SchemaID
 	root["title"] = "mcp-process configuration"

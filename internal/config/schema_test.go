@@ -36,6 +36,9 @@ func TestSchemaMatchesDecoder(t *testing.T) {
 		}
 		props, _ := s["properties"].(map[string]any)
 		fields := jsonNames(typ)
+		if typ == reflect.TypeFor[Config]() {
+			fields = append(fields, AnnotationKeys...)
+		}
 		var propNames []string
 		for p := range props {
 			propNames = append(propNames, p)
@@ -47,9 +50,15 @@ func TestSchemaMatchesDecoder(t *testing.T) {
 			t.Errorf("%s: decoder fields %v, schema properties %v", path, sorted, propNames)
 		}
 		for _, name := range fields {
-			f, _ := fieldByJSONName(typ, name)
+			f, isField := fieldByJSONName(typ, name)
 			p, ok := props[name].(map[string]any)
 			if !ok {
+				continue
+			}
+			if !isField { // an annotation key: a string, ignored
+				if p["type"] != "string" || p["description"] == "" {
+					t.Errorf("%s.%s: schema %v, want a described string", path, name, p)
+				}
 				continue
 			}
 			if d, _ := p["description"].(string); d == "" {
@@ -118,6 +127,13 @@ func TestSchemaAgreesWithDecoder(t *testing.T) {
 			t.Errorf("profile %s does not validate: %v", name, err)
 		}
 	}
+	annotated := `{"$schema": "./mcp-process.schema.json", "$comment": "c", "description": "d", "allowedExecutables": ["node"]}`
+	if err := r.Validate(instance(t, []byte(annotated))); err != nil {
+		t.Errorf("the annotation keys do not validate: %v", err)
+	}
+	if _, err := Decode([]byte(annotated), defaults(testEnv())); err != nil {
+		t.Errorf("the decoder refuses the annotation keys: %v", err)
+	}
 	for _, c := range []*Config{validConfig(), defaults(testEnv("HOME", "/h"))} {
 		c.Agents = []Agent{{ID: "a", TokenSha256: strings.Repeat("0", 64)}}
 		b, err := stdjson.Marshal(c)
@@ -146,6 +162,22 @@ func TestSchemaAgreesWithDecoder(t *testing.T) {
 	} {
 		if err := r.Validate(instance(t, []byte(bad))); err == nil {
 			t.Errorf("schema accepts %s", bad)
+		}
+	}
+	// Both refuse an annotation key of the wrong type, spelling or place.
+	for _, bad := range []string{
+		`{"$schema":1}`,
+		`{"description":["a"]}`,
+		`{"Description":"d"}`,
+		`{"$id":"x"}`,
+		`{"namespaces":{"description":"d"}}`,
+		`{"agents":[{"id":"a","tokenSha256":"` + strings.Repeat("0", 64) + `","$comment":"c"}]}`,
+	} {
+		if err := r.Validate(instance(t, []byte(bad))); err == nil {
+			t.Errorf("schema accepts %s", bad)
+		}
+		if _, err := Decode([]byte(bad), defaults(testEnv())); err == nil {
+			t.Errorf("the decoder accepts %s", bad)
 		}
 	}
 }
@@ -187,7 +219,7 @@ func TestDocsExampleLoads(t *testing.T) {
 	if !ok || !ok2 {
 		t.Fatal("no json example in docs/configuration.md")
 	}
-	if _, err := Load(LoadOptions{Cwd: "/", ReadFile: noFiles, Getenv: testEnv("HOME", "/h", EnvConfigJSON, example)}); err != nil {
+	if _, err := Load(LoadOptions{Cwd: "/srv/start", ReadFile: noFiles, Getenv: testEnv("HOME", "/h", EnvConfigJSON, example)}); err != nil {
 		t.Errorf("the docs example does not load: %v", err)
 	}
 }

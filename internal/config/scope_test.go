@@ -10,7 +10,7 @@ import (
 
 // loadJSON loads doc as MCP_PROCESS_CONFIG on the current (fake) host.
 func loadJSON(doc string) (*Loaded, error) {
-	return Load(LoadOptions{Cwd: "/", ReadFile: noFiles, Getenv: testEnv("HOME", "/h", EnvConfigJSON, doc)})
+	return Load(LoadOptions{Cwd: "/srv/start", ReadFile: noFiles, Getenv: testEnv("HOME", "/h", EnvConfigJSON, doc)})
 }
 
 // The scope a config gets, on a host with and without Landlock (SPEC 7.1).

@@ -346,6 +346,7 @@ func checkValues(c *Config) *Error {
 		func() *Error { return nonEmptyEntries("keepCapabilities", c.KeepCapabilities) },
 		func() *Error { return nonNegative("tmpfsSize", c.TmpfsSize) },
 		func() *Error { return absPaths("writablePaths", c.WritablePaths) },
+		func() *Error { return absPaths("hiddenPaths", c.HiddenPaths) },
 		// 4 Identity
 		func() *Error {
 			ids := map[string]int{}
@@ -459,7 +460,13 @@ func checkContradictions(c *Config) *Error {
 	}
 	if c.EnableChroot {
 		if c.ChrootDirectory == "" {
-			return invalid("chrootDirectory", "set chrootDirectory to an existing directory, or set enableChroot to false", "is required when enableChroot is true")
+			// SPEC 7.3: the profiles' jail (the seed named /var/sandbox and
+			// /ci/sandbox, which a stock host lacks) is one composed at
+			// launch from the host's system directories. Not built: refused
+			// rather than dropped.
+			return &Error{Key: "chrootDirectory", Code: errcode.LayerUnavailable, Layer: "chroot",
+				Message: "enableChroot is true without chrootDirectory, which asks for a jail composed at launch (the host's /usr, /lib*, /bin, /sbin and /etc read-only, plus the working directory); this build cannot compose one",
+				Remedy:  "set chrootDirectory to a prepared jail (a directory holding the allowed tools and their libraries), or set enableChroot to false (e.g. a --config file {\"enableChroot\": false} over the profile)"}
 		}
 		if fi, err := os.Stat(c.ChrootDirectory); err != nil || !fi.IsDir() {
 			return invalid("chrootDirectory", "create the directory (with what the jailed programs need), or set enableChroot to false", "enableChroot is true but chrootDirectory %q is not an existing directory", c.ChrootDirectory)

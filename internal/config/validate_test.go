@@ -245,11 +245,13 @@ func TestChrootContradiction(t *testing.T) {
 		name    string
 		dir     string
 		wantErr bool
+		code    errcode.Code
 	}{
-		{"missing directory", filepath.Join(dir, "nope"), true},
-		{"a file, not a directory", file, true},
-		{"no directory", "", true},
-		{"existing directory", dir, false},
+		{"missing directory", filepath.Join(dir, "nope"), true, errcode.InvalidInput},
+		{"a file, not a directory", file, true, errcode.InvalidInput},
+		// No directory asks for a jail composed at launch (SPEC 7.3): not built.
+		{"no directory", "", true, errcode.LayerUnavailable},
+		{"existing directory", dir, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := validConfig()
@@ -262,7 +264,7 @@ func TestChrootContradiction(t *testing.T) {
 				}
 				return
 			}
-			wantConfigError(t, err, errcode.InvalidInput, "chrootDirectory")
+			wantConfigError(t, err, tc.code, "chrootDirectory")
 			if !strings.Contains(err.Error(), "enableChroot") {
 				t.Errorf("error %q does not name enableChroot", err)
 			}

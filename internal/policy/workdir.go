@@ -12,12 +12,13 @@ import (
 
 // CheckWorkingDirectory resolves and checks the requested working directory
 // (SPEC 3.4) and returns its real path. "" means the first allowed
-// directory. With enableChroot, cwd and both directory lists are paths inside
+// directory; a relative cwd is taken relative to it (SPEC 7.3). With enableChroot, cwd and both directory lists are paths inside
 // the jail, resolved inside it (symlinks and ".." never leave it), and the
 // returned path is the directory as seen inside the jail. The real path (symlinks and ".." resolved) is compared on path
 // component boundaries with the real paths of allowedWorkingDirectories and
 // blockedWorkingDirectories; blocked wins. An empty
-// allowedWorkingDirectories allows no directory at all (fail closed).
+// allowedWorkingDirectories allows no directory at all (fail closed; the
+// config loader fills an absent or empty list with the start directory).
 func (p *Policy) CheckWorkingDirectory(cwd string) (string, *errcode.Error) {
 	allowed := p.cfg.AllowedWorkingDirectories
 	if cwd == "" {
@@ -33,9 +34,14 @@ func (p *Policy) CheckWorkingDirectory(cwd string) (string, *errcode.Error) {
 			"remove the NUL byte from cwd", "cwd contains a NUL byte")
 	}
 	if !filepath.IsAbs(cwd) {
-		return "", errcode.Deny(errcode.CwdNotAllowed, LayerWorkingDirectory,
-			"give cwd as an absolute path inside allowedWorkingDirectories",
-			"cwd %q is not an absolute path", cwd)
+		// A relative cwd is relative to the first allowed directory (SPEC
+		// 7.3); ".." that leaves it is caught below like any other path.
+		if len(allowed) == 0 {
+			return "", errcode.Deny(errcode.CwdNotAllowed, LayerWorkingDirectory,
+				"give cwd as an absolute path inside allowedWorkingDirectories",
+				"cwd %q is relative and allowedWorkingDirectories is empty, so no directory is allowed", cwd)
+		}
+		cwd = filepath.Join(allowed[0], cwd)
 	}
 	where := ""
 	if p.view.jailed() {

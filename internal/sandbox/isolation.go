@@ -69,6 +69,12 @@ type Isolation struct {
 	// Scope puts every target in a Landlock domain scoped for signals and
 	// abstract unix sockets (set where the kernel has the scopes).
 	Scope bool
+	// Private, Keep and Masked are the private view (SPEC 7.1a): the
+	// directories that get an empty tmpfs of their own, the directories
+	// beneath them bound back, the paths hidden. Private is empty where
+	// the server cannot have a mount namespace (not root, no
+	// namespaces.user); Missing then says so.
+	Private, Keep, Masked []string
 	// Missing names each guarantee of SPEC 7.1 this host cannot give, for
 	// reports (stderr at start, doctor, process_get_policy).
 	Missing []string
@@ -80,7 +86,7 @@ type Isolation struct {
 // asked for, or needed by a fresh /proc (pid), a fresh /sys (network), a
 // jail or the read-only filesystem.
 func (iso *Isolation) mountNS() bool {
-	return iso.Namespaces.Mount || iso.Namespaces.PID || iso.Namespaces.Network || iso.Root != "" || iso.ReadOnly
+	return iso.Namespaces.Mount || iso.Namespaces.PID || iso.Namespaces.Network || iso.Root != "" || iso.ReadOnly || len(iso.Private) > 0
 }
 
 // IsolationFor builds the isolation that c asks for. On error (an unknown
@@ -167,6 +173,7 @@ func IsolationFor(c *config.Config) (Isolation, error) {
 		}
 		iso.ExecPaths = append([]string{}, paths...) // non-nil: the tree scope even when empty
 	}
+	iso.privateView(c)
 	return iso, nil
 }
 
@@ -192,6 +199,9 @@ func (iso *Isolation) Layers() []string {
 	}
 	if iso.ReadOnly {
 		l = append(l, "read-only filesystem")
+	}
+	if len(iso.Private) > 0 {
+		l = append(l, privateViewLayer)
 	}
 	if iso.Identity.Set {
 		l = append(l, "identity ("+iso.Identity.Describe()+")")

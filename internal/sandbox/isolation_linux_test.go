@@ -504,7 +504,7 @@ func TestIsolationForAndLayers(t *testing.T) {
 	if iso.Root != "/srv/jail" || iso.TmpfsMB != 64 || iso.WritablePaths[0] != "/out" || iso.KeepCaps != 1<<10 || len(iso.Seccomp) == 0 {
 		t.Fatalf("IsolationFor = %+v", iso)
 	}
-	want := "namespaces (user, pid, mount)|chroot (/srv/jail)|read-only filesystem|identity (uid 65534, gid 65534 inside the user namespace, no supplementary groups)|landlock scope (signals, abstract unix sockets, ptrace)|seccomp baseline (no AF_UNIX, AF_VSOCK sockets, no io_uring)|seccomp (strict)"
+	want := "namespaces (user, pid, mount)|chroot (/srv/jail)|read-only filesystem|" + privateViewLayer + "|identity (uid 65534, gid 65534 inside the user namespace, no supplementary groups)|landlock scope (signals, abstract unix sockets, ptrace)|seccomp baseline (no AF_UNIX, AF_VSOCK sockets, no io_uring)|seccomp (strict)"
 	if got := strings.Join(iso.Layers(), "|"); got != want {
 		t.Fatalf("Layers = %q, want %q", got, want)
 	}
@@ -514,7 +514,7 @@ func TestIsolationForAndLayers(t *testing.T) {
 	}
 	// Namespaces only with enableNamespaces; writablePaths only with a layer that uses them.
 	iso, _ = IsolationFor(&config.Config{Namespaces: config.Namespaces{PID: true}, WritablePaths: []string{"/x"}})
-	if iso.Namespaces.PID || iso.WritablePaths != nil || len(iso.Layers()) != 3 { // identity, scope, seccomp baseline
+	if iso.Namespaces.PID || iso.WritablePaths != nil || len(iso.Layers()) != 5 { // namespaces (mount), private view, identity, scope and the seccomp baseline
 		t.Fatalf("IsolationFor = %+v, layers %q", iso, iso.Layers())
 	}
 	// The baseline alone, with and without allowUnixSockets.
@@ -723,5 +723,31 @@ func TestNetworkNamespaceSysfsInJail(t *testing.T) {
 		if want := "/work\nbin proc sys tmp work \n" + tc.seen; strings.TrimSpace(out) != want {
 			t.Fatalf("%+v: /sys/class/net/%s in the jail:\n%s\nwant\n%s", tc.iso, iface, out, want)
 		}
+	}
+}
+
+// The private view hides what a child could reach; what the stage itself
+// cannot reach (a root server's 0700 /root seen from a user namespace) is
+// out of the child's reach too, and must not fail the launch.
+func TestPrivateViewSkipsWhatTheStageCannotSearch(t *testing.T) {
+	needRoot(t)
+	locked := filepath.Join(t.TempDir(), "locked")
+	if err := os.MkdirAll(filepath.Join(locked, ".ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(locked, 0o700)
+	iso, err := IsolationFor(&config.Config{EnableNamespaces: true, Namespaces: config.Namespaces{User: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(iso.Private) == 0 {
+		t.Fatal("no private view for a root server with a user namespace")
+	}
+	iso.Masked = append(iso.Masked, filepath.Join(locked, ".ssh"))
+	spec := specFor(t, "true")
+	spec.Dir = "/" // t.TempDir's parent is 0700: not for an unused uid
+	out, st := isoRun(t, iso, 0, spec)
+	if st.ExitCode == nil || *st.ExitCode != 0 {
+		t.Fatalf("launch with a hidden path the stage cannot search: %s, output %q", st, out)
 	}
 }

@@ -101,6 +101,7 @@ func New(opts Options) *Server {
 		Instructions: "mcp-process starts, watches, feeds and stops processes under a fixed security policy. " +
 			"Call process_get_policy to see what may run. Denials carry a stable error code and a remedy.",
 	})
+	s.mcp.AddReceivingMiddleware(codedErrors)
 	s.notifier = newOutputNotifier(s.sendUpdated, s.applyResourceOp)
 	s.registerTools()
 	s.registerResources()

@@ -2,7 +2,10 @@ package server
 
 import (
 	"context"
+	stdjson "encoding/json"
+	"errors"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
@@ -53,14 +56,14 @@ type statsInput struct {
 type stdinInput struct {
 	Pid        int    `json:"pid"`
 	Data       string `json:"data"`
-	Encoding   string `json:"encoding,omitempty" jsonschema:"utf8 (default) or base64"`
+	Encoding   string `json:"encoding,omitempty" jsonschema:"utf8 (default; utf-8 is the same) or base64"`
 	CloseStdin bool   `json:"closeStdin,omitempty" jsonschema:"close stdin after writing (EOF)"`
 }
 
 type outputInput struct {
 	Pid      int    `json:"pid"`
 	Stream   string `json:"stream,omitempty" jsonschema:"stdout, stderr or both (default)"`
-	Encoding string `json:"encoding,omitempty" jsonschema:"utf8 (default) or base64"`
+	Encoding string `json:"encoding,omitempty" jsonschema:"utf8 (default; utf-8 is the same) or base64"`
 	Offset   *int64 `json:"offset,omitempty" jsonschema:"absolute byte offset in each requested stream (0 = first byte ever written)"`
 	MaxBytes int    `json:"maxBytes,omitempty" jsonschema:"at most this many bytes per stream"`
 	Tail     int    `json:"tail,omitempty" jsonschema:"only the last N bytes of each stream"`
@@ -97,12 +100,46 @@ type serviceInput struct {
 	Cwd            string                    `json:"cwd,omitempty"`
 	Env            map[string]string         `json:"env,omitempty"`
 	ResourceLimits *config.ResourceLimits    `json:"resourceLimits,omitempty"`
-	HealthCheck    *supervisor.HealthCheck   `json:"healthCheck,omitempty" jsonschema:"command (argv array) run every interval ms, healthy when it exits 0 within timeout ms"`
+	HealthCheck    *healthCheckInput         `json:"healthCheck,omitempty" jsonschema:"command run every interval ms, healthy when it exits 0 within timeout ms"`
 	RestartPolicy  *supervisor.RestartPolicy `json:"restartPolicy,omitempty" jsonschema:"relaunch on exit, at most maxRetries times, backoffMs apart"`
 }
 
 type serviceIDInput struct {
-	ServiceID string `json:"serviceId"`
+	ServiceID string `json:"serviceId" jsonschema:"the service's name"`
+}
+
+// healthCheckInput is a service's health check as agents send it: the
+// command as an argv array or, as the original server took it, a command
+// line, split on spaces and never given to a shell (SPEC 7.3).
+type healthCheckInput struct {
+	Command    commandLine `json:"command" jsonschema:"argv array, or a command line split on spaces (no shell: quotes, pipes and variables are not interpreted)"`
+	IntervalMs int64       `json:"interval" jsonschema:"milliseconds between checks"`
+	TimeoutMs  int64       `json:"timeout" jsonschema:"milliseconds a check may take"`
+}
+
+// commandLine is an argv array, or a string split on spaces.
+type commandLine []string
+
+func (c *commandLine) UnmarshalJSON(b []byte) error {
+	var line string
+	if err := stdjson.Unmarshal(b, &line); err == nil {
+		*c = strings.Fields(line)
+		return nil
+	}
+	var argv []string
+	if err := stdjson.Unmarshal(b, &argv); err != nil {
+		return errors.New("healthCheck.command must be a string or an array of strings")
+	}
+	*c = argv
+	return nil
+}
+
+// commandLineSchema lets healthCheck.command be a string or an argv array.
+func commandLineSchema(s *jsonschema.Schema) {
+	*s = jsonschema.Schema{Description: s.Description, OneOf: []*jsonschema.Schema{
+		{Type: "string", MinLength: ptr(1)},
+		{Type: "array", Items: &jsonschema.Schema{Type: "string"}, MinItems: ptr(1)},
+	}}
 }
 
 type noInput struct{}
@@ -143,6 +180,25 @@ type serviceStartOutput struct {
 	State     string `json:"state"`
 }
 
+// statsOutput is process_get_stats: our flat figures, and the original
+// server's shape beside them (SPEC 7.3): pid, state, uptime and the
+// figures nested in stats{}.
+type statsOutput struct {
+	Pid    int     `json:"pid"`
+	State  string  `json:"state"`
+	Uptime float64 `json:"uptime" jsonschema:"seconds since the start (until the exit once exited)"`
+	supervisor.Stats
+	Figures statsFigures `json:"stats" jsonschema:"the figures above, nested as the original server returned them"`
+}
+
+type statsFigures struct {
+	CpuPercent  float64 `json:"cpuPercent"`
+	MemoryMB    float64 `json:"memoryMB"`
+	ThreadCount int     `json:"threadCount"`
+	IoRead      int64   `json:"ioRead"`
+	IoWrite     int64   `json:"ioWrite"`
+}
+
 type policyOutput struct {
 	Source string            `json:"source"`
 	Policy *config.Config    `json:"policy"`
@@ -150,6 +206,17 @@ type policyOutput struct {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// encodings are the values of the encoding arguments: "utf-8" (the
+// original server's default, Node's name) is "utf8" (SPEC 7.3).
+var encodings = []any{"utf8", "utf-8", "base64"}
+
+func canonicalEncoding(e string) string {
+	if e == "utf-8" {
+		return "utf8"
+	}
+	return e
+}
 
 var (
 	readOnly    = &mcp.ToolAnnotations{ReadOnlyHint: true, DestructiveHint: ptr(false), OpenWorldHint: ptr(false)}
@@ -178,9 +245,9 @@ func (s *Server) registerTools() {
 	addTool(s, &mcp.Tool{Name: "process_run", Title: "Run a process to completion", Description: "Start a process, wait for it to exit (at most waitTimeout ms, then the tree is terminated) and return its exit status and output. Sends progress notifications with output when the request has a progress token.", Annotations: additive}, s.processRun, append(launchTweaks(), at(minimum(0), "waitTimeout"))...)
 	addTool(s, &mcp.Tool{Name: "process_terminate", Title: "Terminate a process", Description: "Terminate a managed process and its whole tree: SIGTERM, then SIGKILL after timeout ms (or SIGKILL at once with force).", Annotations: destructive}, s.processTerminate, at(minimum(0), "timeout"))
 	addTool(s, &mcp.Tool{Name: "process_get_stats", Title: "Process resource usage", Description: "CPU, memory, threads and I/O of a managed process tree.", Annotations: readOnly}, s.processGetStats)
-	addTool(s, &mcp.Tool{Name: "process_send_stdin", Title: "Write to a process's stdin", Description: "Write data to a managed process's stdin; closeStdin sends EOF.", Annotations: additive}, s.processSendStdin, at(enum("utf8", "base64"), "encoding"))
+	addTool(s, &mcp.Tool{Name: "process_send_stdin", Title: "Write to a process's stdin", Description: "Write data to a managed process's stdin; closeStdin sends EOF.", Annotations: additive}, s.processSendStdin, at(enum(encodings...), "encoding"))
 	addTool(s, &mcp.Tool{Name: "process_get_output", Title: "Read a process's output", Description: "Read captured stdout/stderr by absolute offset, tail or whole; reports total and dropped bytes.", Annotations: readOnly}, s.processGetOutput,
-		at(enum("stdout", "stderr", "both"), "stream"), at(enum("utf8", "base64"), "encoding"), at(minimum(0), "offset"), at(minimum(0), "maxBytes"), at(minimum(0), "tail"))
+		at(enum("stdout", "stderr", "both"), "stream"), at(enum(encodings...), "encoding"), at(minimum(0), "offset"), at(minimum(0), "maxBytes"), at(minimum(0), "tail"))
 	addTool(s, &mcp.Tool{Name: "process_list", Title: "List processes", Description: "List this agent's managed processes.", Annotations: readOnly}, s.processList, at(enum("running", "exited"), "state"))
 	addTool(s, &mcp.Tool{Name: "process_get_status", Title: "Process status", Description: "Status of a managed process: state, exit code, signal, termination reason, stats and limits in force.", Annotations: readOnly}, s.processGetStatus)
 	addTool(s, &mcp.Tool{Name: "process_wait", Title: "Wait for a process to exit", Description: "Wait until a managed process exits (at most timeout ms) and return its status; state stays running if the wait timed out.", Annotations: readOnly}, s.processWait, at(minimum(0), "timeout"))
@@ -188,7 +255,8 @@ func (s *Server) registerTools() {
 	addTool(s, &mcp.Tool{Name: "process_add_to_group", Title: "Add a process to a group", Description: "Add a managed process to a group.", Annotations: additive}, s.processAddToGroup)
 	addTool(s, &mcp.Tool{Name: "process_terminate_group", Title: "Terminate a process group", Description: "Terminate every process of a group (whole trees).", Annotations: destructive}, s.processTerminateGroup)
 	addTool(s, &mcp.Tool{Name: "process_start_service", Title: "Start a service", Description: "Start a long-running service with an optional health check and restart policy.", Annotations: additive}, s.processStartService,
-		append(limitTweaks("resourceLimits"), func(s *jsonschema.Schema) { prop(s, "executable").MinLength = ptr(1) })...)
+		append(limitTweaks("resourceLimits"), func(s *jsonschema.Schema) { prop(s, "executable").MinLength = ptr(1) },
+			func(s *jsonschema.Schema) { prop(s, "name").MinLength = ptr(1) }, at(commandLineSchema, "healthCheck", "command"))...)
 	addTool(s, &mcp.Tool{Name: "process_stop_service", Title: "Stop a service", Description: "Stop a service (no restart) and terminate its tree.", Annotations: destructive}, s.processStopService)
 	addTool(s, &mcp.Tool{Name: "process_get_service", Title: "Service status", Description: "State, pid, restarts, last exit and health of a service.", Annotations: readOnly}, s.processGetService)
 	addTool(s, &mcp.Tool{Name: "process_get_policy", Title: "Security policy in force", Description: "The effective policy (secrets redacted) and which layers are enforced on this host.", Annotations: readOnly}, s.processGetPolicy)
@@ -283,16 +351,23 @@ func (s *Server) processTerminate(ctx context.Context, c *call, in terminateInpu
 	return s.opts.Supervisor.Terminate(c.agent, in.Pid, in.Force, timeout)
 }
 
-func (s *Server) processGetStats(ctx context.Context, c *call, in statsInput) (*supervisor.Stats, error) {
+func (s *Server) processGetStats(ctx context.Context, c *call, in statsInput) (*statsOutput, error) {
 	c.pid = in.Pid
-	st, err := s.opts.Supervisor.Stats(c.agent, in.Pid, in.IncludeHistory)
+	st, err := s.opts.Supervisor.Status(c.agent, in.Pid)
 	if err != nil {
 		return nil, err
+	}
+	figs := st.Stats
+	if in.IncludeHistory {
+		if figs, err = s.opts.Supervisor.Stats(c.agent, in.Pid, true); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.recordRead(c); err != nil {
 		return nil, err
 	}
-	return st, nil
+	return &statsOutput{Pid: st.Pid, State: st.State, Uptime: st.Uptime, Stats: *figs,
+		Figures: statsFigures{CpuPercent: figs.CpuPercent, MemoryMB: figs.MemoryMB, ThreadCount: figs.ThreadCount, IoRead: figs.IoRead, IoWrite: figs.IoWrite}}, nil
 }
 
 func (s *Server) processSendStdin(ctx context.Context, c *call, in stdinInput) (stdinOutput, error) {
@@ -300,6 +375,7 @@ func (s *Server) processSendStdin(ctx context.Context, c *call, in stdinInput) (
 	if !s.cfg.AllowStdinInput {
 		return stdinOutput{}, errcode.Deny(errcode.StdinNotAllowed, policy.LayerIO, "stdin input is disabled by allowStdinInput: false", "sending stdin is not allowed by the policy")
 	}
+	in.Encoding = canonicalEncoding(in.Encoding)
 	data, derr := policy.DecodeStdin(in.Data, in.Encoding)
 	if derr != nil {
 		return stdinOutput{}, derr
@@ -316,7 +392,7 @@ func (s *Server) processSendStdin(ctx context.Context, c *call, in stdinInput) (
 
 func (s *Server) processGetOutput(ctx context.Context, c *call, in outputInput) (*supervisor.OutputResult, error) {
 	c.pid = in.Pid
-	q := supervisor.OutputQuery{Stream: in.Stream, Encoding: in.Encoding, MaxBytes: in.MaxBytes, Tail: in.Tail}
+	q := supervisor.OutputQuery{Stream: in.Stream, Encoding: canonicalEncoding(in.Encoding), MaxBytes: in.MaxBytes, Tail: in.Tail}
 	if in.Offset != nil {
 		q.Offset = supervisor.StreamOffsets{Stdout: in.Offset, Stderr: in.Offset}
 	}
@@ -396,7 +472,10 @@ func (s *Server) processStartService(ctx context.Context, c *call, in serviceInp
 	if err != nil {
 		return serviceStartOutput{}, err
 	}
-	req := supervisor.ServiceRequest{Name: in.Name, Spec: spec, HealthCheck: in.HealthCheck, Cwd: in.Cwd, Env: in.Env}
+	req := supervisor.ServiceRequest{Name: in.Name, Spec: spec, Cwd: in.Cwd, Env: in.Env}
+	if hc := in.HealthCheck; hc != nil {
+		req.HealthCheck = &supervisor.HealthCheck{Command: hc.Command, IntervalMs: hc.IntervalMs, TimeoutMs: hc.TimeoutMs}
+	}
 	if in.RestartPolicy != nil {
 		req.RestartPolicy = *in.RestartPolicy
 	}

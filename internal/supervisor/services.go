@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"fmt"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -80,7 +81,7 @@ func (s *Supervisor) StartService(agent string, req ServiceRequest) (*ServiceSta
 	}
 	if hc := req.HealthCheck; hc != nil {
 		if len(hc.Command) == 0 || hc.Command[0] == "" {
-			return nil, errcode.Fail(errcode.InvalidInput, "service", "give the command as an argv array", "healthCheck.command is empty")
+			return nil, errcode.Fail(errcode.InvalidInput, "service", "give the command as a command line (\"curl -f http://localhost:8080/\") or an argv array", "healthCheck.command is empty")
 		}
 		if hc.IntervalMs < 0 || hc.TimeoutMs < 0 {
 			return nil, errcode.Fail(errcode.InvalidInput, "service", "", "healthCheck interval and timeout cannot be negative")
@@ -95,19 +96,35 @@ func (s *Supervisor) StartService(agent string, req ServiceRequest) (*ServiceSta
 	if req.RestartPolicy.MaxRetries < 0 || req.RestartPolicy.BackoffMs < 0 {
 		return nil, errcode.Fail(errcode.InvalidInput, "service", "", "restartPolicy values cannot be negative")
 	}
-	s.mu.Lock()
-	s.nextSvc++
-	id := fmt.Sprintf("s-%d", s.nextSvc)
-	s.mu.Unlock()
+	// The service's id is its name, unique among the agent's services that
+	// run (SPEC 7.3); a stopped or failed service's name can be reused.
 	name := req.Name
+	id := name
+	if name == "" {
+		return nil, errcode.Fail(errcode.InvalidInput, "service", "give the service a name: it is its serviceId", "the service name is empty")
+	}
+	key := serviceKey(agent, name)
+	s.mu.Lock()
+	if old := s.services[key]; s.svcStarting[key] || (old != nil && old.active()) {
+		s.mu.Unlock()
+		return nil, errcode.Fail(errcode.InvalidInput, "service",
+			"stop it first (process_stop_service with serviceId "+strconv.Quote(name)+"), or choose another name",
+			"a service named %q is already running for this agent", name)
+	}
+	s.svcStarting[key] = true
+	s.mu.Unlock()
 	p, err := s.launch(agent, req.Spec, serviceOpts(name), launchKind{kind: KindService, serviceID: id})
 	if err != nil {
+		s.mu.Lock()
+		delete(s.svcStarting, key)
+		s.mu.Unlock()
 		return nil, err
 	}
 	svc := &service{id: id, name: name, agent: agent, req: req, stopReq: make(chan struct{}), finished: make(chan struct{}),
 		state: ServiceRunning, cur: p, health: HealthUnknown}
 	s.mu.Lock()
-	s.services[id] = svc
+	delete(s.svcStarting, key)
+	s.services[key] = svc
 	if s.closed {
 		s.mu.Unlock()
 		// Shutdown is stopping p; nobody will manage it.
@@ -319,10 +336,22 @@ func (s *Supervisor) checkHealth(svc *service) string {
 	return HealthUnhealthy
 }
 
+// serviceKey is a service's key in Supervisor.services: services are
+// named per agent.
+func serviceKey(agent, name string) string { return agent + "\x00" + name }
+
+// active reports whether svc runs or is between two instances.
+func (svc *service) active() bool {
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	return svc.state == ServiceRunning || svc.state == ServiceRestarting
+}
+
+// service finds agent's service by its id (its name).
 func (s *Supervisor) service(agent, id string) (*service, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	svc := s.services[id]
+	svc := s.services[serviceKey(agent, id)]
 	if svc == nil || svc.agent != agent {
 		return nil, errcode.Fail(errcode.ProcessNotFound, "service", "use process_list to see your services", "no service %q", id)
 	}

@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mcp-process/mcp-process/internal/agenthome"
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
@@ -68,13 +69,17 @@ type Supervisor struct {
 	cooldown  map[string]time.Time
 	groups    map[string]*group
 	nextGroup int
-	services  map[string]*service
-	nextSvc   int
+	services  map[string]*service // by serviceKey(agent, name)
+	// svcStarting holds the keys of services being launched: a name is
+	// taken from the check until the service is in services (or failed).
+	svcStarting map[string]bool
 	// support is what the cgroup manager enforces (fixed at New).
 	support    sandbox.Support
 	nextCgroup int
 	// isolation names the isolation layers every child gets (launch reports).
 	isolation []string
+	// homeOwner owns the agents' HOME directories (the children's host ids).
+	homeOwner agenthome.Owner
 	// id tells this supervisor's cgroups from another's under one manager.
 	id uint64
 
@@ -134,6 +139,7 @@ func New(opts Options) *Supervisor {
 		cooldown:     map[string]time.Time{},
 		groups:       map[string]*group{},
 		services:     map[string]*service{},
+		svcStarting:  map[string]bool{},
 		stop:         make(chan struct{}),
 		shutdownDone: make(chan struct{}),
 	}
@@ -151,6 +157,7 @@ func New(opts Options) *Supervisor {
 		iso, _ = sandbox.IsolationFor(s.cfg)
 	}
 	s.isolation = iso.Layers()
+	s.homeOwner = iso.HomeOwner()
 	s.id = supervisorSeq.Add(1)
 	lo := sandbox.LauncherOptions{Isolation: iso}
 	if usesCgroups(opts.Cgroups) {

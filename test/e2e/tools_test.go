@@ -141,8 +141,8 @@ func TestToolsList(t *testing.T) {
 			want       []string
 		}{
 			{"process_get_output", "stream", []string{"stdout", "stderr", "both"}},
-			{"process_get_output", "encoding", []string{"utf8", "base64"}},
-			{"process_send_stdin", "encoding", []string{"utf8", "base64"}},
+			{"process_get_output", "encoding", []string{"utf8", "utf-8", "base64"}},
+			{"process_send_stdin", "encoding", []string{"utf8", "utf-8", "base64"}},
 			{"process_start", "stdin", []string{"pipe", "null"}},
 			{"process_run", "stdin", []string{"pipe", "null"}},
 			{"process_list", "state", []string{"running", "exited"}},

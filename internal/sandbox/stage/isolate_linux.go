@@ -37,6 +37,7 @@ const (
 	prCapAmbientClear = 4
 	capSetpcap        = 8
 	prSetPdeathsig    = 1
+	prSetDumpable     = 4
 	prSetKeepcaps     = 8
 	sigKILL           = 9
 	capVersion3       = 0x20080522
@@ -193,6 +194,9 @@ func setupMounts(c *Config) *StepError {
 		if e := sysMount("tmpfs", tmp, "tmpfs", msNosuid|msNodev, opts); e != 0 {
 			return mountErr(e, "mount a private tmpfs on "+tmp)
 		}
+	}
+	if err := setupPrivate(c, root); err != nil {
+		return err
 	}
 	if c.Flags&FlagProc != 0 {
 		proc := join(root, "/proc")

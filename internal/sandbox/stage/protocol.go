@@ -115,6 +115,10 @@ const (
 	// which shows only the namespace's own network interfaces; the host's
 	// /sys/fs/cgroup is bound back, read-only.
 	FlagSysfs
+	// FlagPrivate: the private view of SPEC 7.1a (FlagMountNS is set):
+	// an empty tmpfs on each of Private, the paths of Keep beneath them
+	// bound back, each of Masked hidden.
+	FlagPrivate
 )
 
 // Hostname is the host name a child in a new UTS namespace gets.
@@ -159,11 +163,18 @@ type Config struct {
 	// Exec are the files the tree may execute (FlagExecScope), paths as
 	// seen after Root.
 	Exec []string
+	// Private are the directories that get an empty tmpfs of their own
+	// (FlagPrivate); Keep the directories beneath them bound back as they
+	// are on the host; Masked the files and directories made unreadable
+	// (an empty, read-only, mode 000 tmpfs on a directory, /dev/null bound
+	// read-only on a file). Paths as seen before Root is entered (inside
+	// it when Root is set); a path that does not exist is skipped.
+	Private, Keep, Masked []string
 }
 
 const (
 	magic      = "MCPS"
-	version    = 4
+	version    = 5
 	headerSize = 12 // magic, version, 3 reserved bytes, u32 payload length
 	// MaxPayload bounds a config (argv + env are far below it: the kernel
 	// refuses more than a few MiB at execve anyway).
@@ -241,9 +252,11 @@ func (c *Config) Encode() []byte {
 	b = appendString(b, c.MACValue)
 	b = appendU32(b, c.UID)
 	b = appendU32(b, c.GID)
-	b = appendU32(b, uint32(len(c.Exec)))
-	for _, s := range c.Exec {
-		b = appendString(b, s)
+	for _, list := range [][]string{c.Exec, c.Private, c.Keep, c.Masked} {
+		b = appendU32(b, uint32(len(list)))
+		for _, s := range list {
+			b = appendString(b, s)
+		}
 	}
 	putU32(b[8:], uint32(len(b)-headerSize))
 	return b
@@ -340,6 +353,9 @@ func decodePayload(p []byte, alias bool) (*Config, error) {
 	c.UID = d.u32()
 	c.GID = d.u32()
 	c.Exec = d.list()
+	c.Private = d.list()
+	c.Keep = d.list()
+	c.Masked = d.list()
 	if d.bad || len(d.b) != 0 {
 		return nil, errMalformed
 	}
@@ -381,6 +397,7 @@ const (
 	StepMAC        = "mac"            // the AppArmor profile / SELinux context for the exec
 	StepIdentity   = "identity"       // supplementary groups, gid, uid
 	StepScope      = "landlock-scope" // the scoped domain and the tree's executables
+	StepPrivate    = "private-view"   // private /tmp, /run...; secrets masked
 )
 
 // StepError is a failed step of the stage, as the parent receives it.

@@ -14,6 +14,9 @@ const (
 	eINTR  = 4
 	eBADF  = 9
 	eINVAL = 22
+	eEXIST = 17
+	eACCES = 13
+	eLOOP  = 40
 	eNOSYS = 38
 
 	atFDCWD          = ^uintptr(99) // -100

@@ -43,4 +43,5 @@ const (
 	nrSetresgid             = 119
 	nrGetppid               = 110
 	nrStatx                 = 332
+	nrMkdirat               = 258
 )

@@ -43,4 +43,5 @@ const (
 	nrSetresgid             = 149
 	nrGetppid               = 173
 	nrStatx                 = 291
+	nrMkdirat               = 34
 )

@@ -48,6 +48,7 @@ const (
 	nrSetresgid             = unix.SYS_SETRESGID
 	nrGetppid               = unix.SYS_GETPPID
 	nrStatx                 = unix.SYS_STATX
+	nrMkdirat               = unix.SYS_MKDIRAT
 )
 
 func rawSyscall6(num, a1, a2, a3, a4, a5, a6 uintptr) (r1, errno uintptr) {

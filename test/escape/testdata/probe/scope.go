@@ -27,6 +27,7 @@ func init() {
 	attacks["abstract-connect"] = abstractConnect
 	attacks["abstract-listen"] = abstractListen
 	attacks["pid-sleep"] = pidSleep
+	attacks["unix-connect"] = unixConnect
 }
 
 func pidArg(args []string, i int) int {
@@ -153,4 +154,15 @@ func pidSleep(args []string) result {
 	}
 	time.Sleep(time.Duration(secs) * time.Second)
 	return success("slept")
+}
+
+// unix-connect PATH: connect to the pathname unix socket PATH.
+func unixConnect(args []string) result {
+	p := need(args, 0, "PATH")
+	c, err := net.DialTimeout("unix", p, 5*time.Second)
+	if err != nil {
+		return fail(err, "connect "+p)
+	}
+	c.Close()
+	return success("connected to " + p)
 }

@@ -1,0 +1,109 @@
+package sandbox
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/mcp-process/mcp-process/internal/config"
+)
+
+// privateDirs are the host directories where services keep their sockets
+// and programs their scratch files (SPEC 7.1a): each child gets an empty
+// one of its own. /var/run is usually a link to /run; the server user's
+// $XDG_RUNTIME_DIR (/run/user/UID) is added when it lies elsewhere.
+var privateDirs = []string{"/tmp", "/var/tmp", "/dev/shm", "/run", "/var/run"}
+
+// SecretLocations are the server user's well-known credential locations,
+// relative to its home: hidden (unreadable) in every child's view.
+var SecretLocations = []string{
+	".ssh", ".aws", ".azure", ".config/gcloud", ".kube", ".docker", ".gnupg", ".netrc",
+	".git-credentials", ".npmrc", ".pypirc", ".config/gh", ".config/hub", ".password-store",
+	".vault-token", ".cargo/credentials", ".cargo/credentials.toml", ".terraform.d/credentials.tfrc.json",
+	".gem/credentials", ".m2/settings.xml", ".config/op",
+	".mozilla", ".config/google-chrome", ".config/chromium", ".config/BraveSoftware", ".config/microsoft-edge",
+}
+
+// privateViewLayer names the private view in reports.
+const privateViewLayer = "private view (own /tmp, /var/tmp, /run, /dev/shm; credentials and hiddenPaths hidden)"
+
+// privateView fills iso.Private, Keep and Masked from c, or says in
+// Missing why this host gives no private view.
+func (iso *Isolation) privateView(c *config.Config) {
+	if os.Geteuid() != 0 && !iso.Namespaces.User {
+		iso.Missing = append(iso.Missing, "a private view of the host (SPEC 7.1a: private /tmp, /run, /dev/shm, hidden credentials) needs a mount namespace: run the server as root, or enable namespaces.user")
+		return
+	}
+	seen := map[string]bool{}
+	add := func(list *[]string, p string) {
+		p = filepath.Clean(p)
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
+		if !seen[p] {
+			seen[p] = true
+			*list = append(*list, p)
+		}
+	}
+	dirs := slices.Clone(privateDirs)
+	if x := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(x) {
+		dirs = append(dirs, x)
+	}
+	for _, d := range dirs {
+		if d == "/tmp" && iso.ReadOnly {
+			continue // the read-only filesystem's own private /tmp (tmpfsSize)
+		}
+		if iso.Root == "" {
+			if _, err := os.Stat(d); err != nil {
+				continue
+			}
+		}
+		add(&iso.Private, d)
+	}
+	// What a launch needs from beneath them: the working directories, the
+	// writable paths, the executables' directories.
+	keep := slices.Clone(c.AllowedWorkingDirectories)
+	keep = append(keep, iso.WritablePaths...)
+	for _, e := range c.AllowedExecutables {
+		if filepath.IsAbs(e) {
+			keep = append(keep, literalDir(e))
+		}
+	}
+	for _, e := range iso.ExecPaths {
+		keep = append(keep, filepath.Dir(e))
+	}
+	clear(seen)
+	for _, k := range keep {
+		if filepath.IsAbs(k) && iso.Root == "" {
+			add(&iso.Keep, k)
+		} else if filepath.IsAbs(k) {
+			p := filepath.Clean(k)
+			if !seen[p] {
+				seen[p] = true
+				iso.Keep = append(iso.Keep, p)
+			}
+		}
+	}
+	if iso.Root != "" {
+		iso.Masked = append(iso.Masked, c.HiddenPaths...)
+		return // the jail holds only what it holds: no host home in it
+	}
+	clear(seen)
+	if home, err := os.UserHomeDir(); err == nil && filepath.IsAbs(home) {
+		for _, s := range SecretLocations {
+			iso.Masked = append(iso.Masked, filepath.Join(home, s))
+		}
+	}
+	iso.Masked = append(iso.Masked, c.HiddenPaths...)
+}
+
+// literalDir is the directory of an allowlist path, up to its first glob
+// character.
+func literalDir(p string) string {
+	if i := strings.IndexAny(p, "*?["); i >= 0 {
+		p = p[:i]
+		return filepath.Dir(p + "x")
+	}
+	return filepath.Dir(p)
+}

@@ -1,0 +1,140 @@
+//go:build linux
+
+package stage
+
+import (
+	"runtime"
+	"unsafe"
+)
+
+// setupPrivate gives the child the private view of SPEC 7.1a, in its own
+// mount namespace (every mount already private), before the jail is
+// entered; root is "/" or the jail:
+//
+//  1. the directories of c.Keep, and the launch's working directory, that
+//     lie beneath one of c.Private are
+//     opened (by descriptor, no symbolic link in any component: a link
+//     planted by an earlier child cannot redirect what is bound back);
+//  2. each of c.Private that exists gets an empty tmpfs (mode 1777,
+//     nosuid, nodev): the host's sockets (D-Bus, systemd, Docker, agents)
+//     and files there are out of sight;
+//  3. each kept directory is bound back at its path, recursively, as it is
+//     on the host (read-only where the host's, or the read-only pass's,
+//     mount is);
+//  4. each of c.Masked that exists is hidden: a directory under an empty
+//     read-only tmpfs of mode 000, a file under /dev/null bound read-only.
+//
+// Every failure is fatal: the target never runs with a partial view.
+func setupPrivate(c *Config, root string) *StepError {
+	if c.Flags&FlagPrivate == 0 {
+		return nil
+	}
+	type kept struct {
+		path string
+		fd   int
+	}
+	var keep []kept
+	defer func() {
+		for _, k := range keep {
+			sysClose(k.fd)
+		}
+	}()
+	for _, k := range append(c.Keep, c.Dir) {
+		if k == "" || !beneathAny(k, c.Private) {
+			continue
+		}
+		p := join(root, k)
+		fd, e := sysOpenNoSymlinks(p, oPath|oCLOEXEC|oDirectory)
+		if e == eNOENT || e == eACCES {
+			// Nothing to keep, or nothing the child could use (entering the
+			// working directory then fails with its own error).
+			continue
+		}
+		if e != 0 {
+			return &StepError{Step: StepPrivate, Errno: e, Detail: "open " + p + " to keep it (no symbolic links allowed)"}
+		}
+		keep = append(keep, kept{p, fd})
+	}
+	for _, d := range c.Private {
+		p := join(root, d)
+		fd, e := sysOpenNoSymlinks(p, oPath|oCLOEXEC|oDirectory)
+		if e == eNOENT || e == eLOOP {
+			// Absent, or a link (in a jail: /var/run -> /run), whose target,
+			// when it is one of c.Private, gets its own tmpfs.
+			continue
+		}
+		if e != 0 {
+			return &StepError{Step: StepPrivate, Errno: e, Detail: "open " + p}
+		}
+		e = sysMount("tmpfs", "/proc/self/fd/"+utoa(uint64(fd)), "tmpfs", msNosuid|msNodev, "mode=1777")
+		sysClose(fd)
+		if e != 0 {
+			return &StepError{Step: StepPrivate, Errno: e, Detail: "mount a private tmpfs on " + p}
+		}
+	}
+	for _, k := range keep {
+		if e := mkdirAll(k.path); e != 0 {
+			return &StepError{Step: StepPrivate, Errno: e, Detail: "make the mount point " + k.path}
+		}
+		if e := sysMount("/proc/self/fd/"+utoa(uint64(k.fd)), k.path, "", msBind|msRec, ""); e != 0 {
+			return &StepError{Step: StepPrivate, Errno: e, Detail: "bind " + k.path + " back"}
+		}
+	}
+	for _, m := range c.Masked {
+		p := join(root, m)
+		fd, e := sysOpen(p, oPath|oCLOEXEC)
+		if e == eNOENT || e == eACCES {
+			// Absent, or beneath a directory the stage may not search (a
+			// root server's /root seen from a user namespace): the child,
+			// which has less, cannot reach it either.
+			continue
+		}
+		if e != 0 {
+			return &StepError{Step: StepPrivate, Errno: e, Detail: "open " + p + " to hide it"}
+		}
+		reg, e := isRegular(fd)
+		at := "/proc/self/fd/" + utoa(uint64(fd))
+		if e == 0 {
+			if reg {
+				e = sysMount("/dev/null", at, "", msBind, "")
+				if e == 0 {
+					e = sysMount("", p, "", msRemount|msBind|msRdonly|msNosuid|msNodev|msNoexec, "")
+				}
+			} else {
+				e = sysMount("tmpfs", at, "tmpfs", msRdonly|msNosuid|msNodev|msNoexec, "mode=000,size=4k")
+			}
+		}
+		sysClose(fd)
+		if e != 0 {
+			return &StepError{Step: StepPrivate, Errno: e, Detail: "hide " + p}
+		}
+	}
+	return nil
+}
+
+// beneathAny reports whether p is one of dirs or lies beneath one.
+func beneathAny(p string, dirs []string) bool {
+	for _, d := range dirs {
+		if p == d || (len(p) > len(d) && p[:len(d)] == d && (d == "/" || p[len(d)] == '/')) {
+			return true
+		}
+	}
+	return false
+}
+
+// mkdirAll creates p and its missing parents (mode 0755) in the private
+// tmpfs it lies beneath.
+func mkdirAll(p string) uintptr {
+	for i := 1; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			continue
+		}
+		b := cstring(p[:i])
+		_, e := rawSyscall6(nrMkdirat, atFDCWD, uintptr(unsafe.Pointer(&b[0])), 0o755, 0, 0, 0)
+		runtime.KeepAlive(b)
+		if e != 0 && e != eEXIST {
+			return e
+		}
+	}
+	return 0
+}
