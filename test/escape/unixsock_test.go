@@ -3,11 +3,9 @@
 package escape
 
 import (
-	"bufio"
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -20,7 +18,7 @@ import (
 // ssh-agent. Landlock's scope covers abstract sockets only.
 
 // unixListener listens on a pathname socket in the env's working
-// directory and reports each line a client sends.
+// directory and reports each connection it accepts.
 func unixListener(t *testing.T, e *testEnv) (path string, got <-chan string) {
 	t.Helper()
 	path = filepath.Join(e.work, "service.sock")
@@ -40,9 +38,9 @@ func unixListener(t *testing.T, e *testEnv) (path string, got <-chan string) {
 			if err != nil {
 				return
 			}
-			c.SetDeadline(time.Now().Add(5 * time.Second))
-			if l, err := bufio.NewReader(c).ReadString('\n'); err == nil {
-				lines <- strings.TrimSpace(l)
+			select {
+			case lines <- "accepted":
+			default:
 			}
 			c.Close()
 		}
@@ -58,19 +56,16 @@ func TestEscape_UnixSocketConnect_seccompBaseline(t *testing.T) {
 	r := e.attack(t, e.config(), probeBin, "unix-connect", path)
 	stopped(t, r, "EPERM", "seccomp baseline (socket(AF_UNIX) refused)")
 	select {
-	case l := <-got:
-		t.Fatalf("the listener received %q from the refused child", l)
+	case <-got:
+		t.Fatal("the listener accepted a connection from the refused child")
 	default:
 	}
 	b := e.attack(t, e.config(layer{"allowUnixSockets": true}), probeBin, "unix-connect", path)
 	escaped(t, b, "the AF_UNIX rule (allowUnixSockets: true)")
 	select {
-	case l := <-got:
-		if l != "hello from the sandbox" {
-			t.Fatalf("the listener received %q", l)
-		}
+	case <-got:
 	case <-time.After(5 * time.Second):
-		t.Fatal("the baseline connected but the listener received nothing")
+		t.Fatal("the baseline connected but the listener accepted nothing")
 	}
 }
 
