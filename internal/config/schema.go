@@ -66,10 +66,11 @@ var keyDocs = map[string]keyDoc{
 	"allowForcedTermination":         {desc: "Allow force (SIGKILL) on request."},
 	"requireTerminationConfirmation": {desc: "A human confirms every termination (MCP elicitation). Not available in this build."},
 
-	"allowStdinInput":     {desc: "Allow process_send_stdin."},
-	"allowOutputCapture":  {desc: "Capture stdout/stderr; when false, output goes to /dev/null."},
-	"maxOutputBufferSize": {desc: "Bytes kept per stream (ring buffer); older bytes are dropped and counted.", min: 1},
-	"blockBinaryStdin":    {desc: "Refuse stdin data with NUL, invalid UTF-8 or control characters other than tab, newline and carriage return, and refuse base64 encoding."},
+	"allowStdinInput":        {desc: "Allow process_send_stdin."},
+	"allowOutputCapture":     {desc: "Capture stdout/stderr; when false, output goes to /dev/null."},
+	"maxOutputBufferSize":    {desc: "Bytes kept per stream (ring buffer); older bytes are dropped and counted.", min: 1},
+	"maxRetainedOutputBytes": {desc: "Bytes of captured output the server keeps for all processes together; past it the oldest exited processes' output is dropped first (their status stays).", min: 1},
+	"blockBinaryStdin":       {desc: "Refuse stdin data with NUL, invalid UTF-8 or control characters other than tab, newline and carriage return, and refuse base64 encoding."},
 
 	"enableChroot":       {desc: "Run children inside chrootDirectory. Not available in this build."},
 	"chrootDirectory":    {desc: "Absolute path of the jail's root (used with enableChroot)."},

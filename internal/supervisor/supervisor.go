@@ -57,6 +57,7 @@ type Supervisor struct {
 	cfg      *config.Config
 	now      func() time.Time
 	launcher *sandbox.Launcher
+	pool     *outputPool // maxRetainedOutputBytes over every ring
 
 	mu        sync.Mutex
 	closed    bool
@@ -143,6 +144,11 @@ func New(opts Options) *Supervisor {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	retain := s.cfg.MaxRetainedOutputBytes
+	if retain <= 0 {
+		retain = config.DefaultMaxRetainedOutputBytes
+	}
+	s.pool = newOutputPool(retain)
 	s.support = sandboxSupport(opts.Cgroups)
 	// The isolation is server-wide: warm stages are cloned with it. If it
 	// cannot be built (config.Load has already refused what the host cannot
@@ -398,6 +404,7 @@ func (s *Supervisor) janitor() {
 // forgetLocked drops p from the table and from its group.
 func (s *Supervisor) forgetLocked(pid int, p *proc) {
 	delete(s.procs, pid)
+	s.pool.forget(p.out, p.errb)
 	for _, g := range s.groups {
 		g.members = slices.DeleteFunc(g.members, func(m *proc) bool { return m == p })
 	}
