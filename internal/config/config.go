@@ -45,7 +45,7 @@ type Agent struct {
 // maxLaunchesPerHour, rateLimitCooldownSeconds, autoApproveAfterCount and
 // every resource limit) 0 means "no limit" / "not set";
 // exitedRetentionSeconds 0 forgets a process at exit; maxProcessLifetime,
-// maxOutputBufferSize, maxRetainedOutputBytes and
+// maxOutputBufferSize, maxRetainedOutputBytes, httpSessionIdleSeconds and
 // confirmationTimeoutSeconds are at least 1. Each
 // key's description is in schema.go (keyDocs) and docs/configuration.md.
 type Config struct {
@@ -163,6 +163,9 @@ type Config struct {
 
 	// 4 Identity (HTTP)
 	Agents []Agent `json:"agents"`
+	// HTTPSessionIdleSeconds closes an HTTP session after this many
+	// seconds without a request (SPEC 7.2).
+	HTTPSessionIdleSeconds int64 `json:"httpSessionIdleSeconds"`
 
 	// scopeFallback is why Load chose "launch" for an unset
 	// executablePolicyScope ("" when the scope was set, or is "tree").

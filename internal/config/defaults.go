@@ -64,6 +64,7 @@ func defaults(getenv func(string) string) *Config {
 		AllowOutputCapture:     true,
 		MaxOutputBufferSize:    DefaultMaxOutputBufferSize,
 		MaxRetainedOutputBytes: DefaultMaxRetainedOutputBytes,
+		HTTPSessionIdleSeconds: 600,
 
 		EnableAuditLog: true,
 		AuditLogPath:   DefaultAuditLogPath(getenv),

@@ -119,9 +119,10 @@ var keyDocs = map[string]keyDoc{
 	"runAsUser":   {desc: "User the children of a root server run as: a name from /etc/passwd or a numeric uid; default 65534 (nobody). 0 needs namespaces.user. A non-root server's children run as the server: only its own uid is accepted."},
 	"runAsGroup":  {desc: "Group the children of a root server run as: a name from /etc/group or a numeric gid; default the primary group of runAsUser, else 65534. Supplementary groups are always cleared."},
 
-	"agents":             {desc: "HTTP bearer-token agents; each token maps to an agent id."},
-	"agents.id":          {desc: "The agent's id (non-empty, unique)."},
-	"agents.tokenSha256": {desc: "Hex SHA-256 of the agent's bearer token (64 hex characters). Redacted wherever the policy is shown.", pattern: "^[0-9a-fA-F]{64}$"},
+	"agents":                 {desc: "HTTP bearer-token agents; each token maps to an agent id."},
+	"agents.id":              {desc: "The agent's id (non-empty, unique)."},
+	"httpSessionIdleSeconds": {desc: "Seconds without a request after which an HTTP session is closed (its id then answers 404).", min: 1},
+	"agents.tokenSha256":     {desc: "Hex SHA-256 of the agent's bearer token (64 hex characters). Redacted wherever the policy is shown.", pattern: "^[0-9a-fA-F]{64}$"},
 }
 
 // annotationDocs describe the keys Decode accepts and ignores.

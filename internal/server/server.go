@@ -71,6 +71,7 @@ type Server struct {
 
 	notifier  *outputNotifier
 	closeOnce sync.Once
+	sessions  sessionOwners // HTTP session id -> the agent that opened it
 }
 
 // notifyTimeout bounds one resources/updated notification to a slow client.
@@ -93,7 +94,7 @@ func New(opts Options) *Server {
 		}
 	}
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "mcp-process", Version: opts.Version}, &mcp.ServerOptions{
-		Logger:           opts.Logger,
+		Logger:           slog.New(noSessionIDs{opts.Logger.Handler()}),
 		SubscribeHandler: s.subscribe,
 		UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error {
 			return nil
