@@ -11,7 +11,11 @@
 // also go to a separate violation log (its own chain) and, with alerts on,
 // to a bounded queue that one worker POSTs from: a slow or dead webhook
 // never blocks or fails Record. Environment values are never logged (the
-// record has names only). Nothing here ever writes to stdout.
+// record has names only). Records stay small: every field is capped
+// (bound.go), and past Options.DenialsPerWindow denials per agent per
+// window the further ones are summarised in one denials_summarized record
+// (denials.go) — the one kind of record written after, not before, the
+// call it stands for returns. Nothing here ever writes to stdout.
 package audit
 
 // Levels, lowest first (SPEC 6: debug = reads too; info = launches, exits,

@@ -9,7 +9,10 @@
 // are checked and reserved under one lock before a child starts, and a
 // refused launch consumes none; every state change is an audit record,
 // written before the call returns, and a launch whose record cannot be
-// written is killed and fails; every goroutine it starts ends by Shutdown,
+// written is killed and fails; captured output is bounded per stream
+// (maxOutputBufferSize, capacity included) and for the whole server
+// (maxRetainedOutputBytes: the oldest exited processes' output goes
+// first, their status stays); every goroutine it starts ends by Shutdown,
 // which also kills every child tree. It never writes to stdout.
 package supervisor
 
