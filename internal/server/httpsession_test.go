@@ -147,4 +147,3 @@ func TestHTTPSessionExpires(t *testing.T) {
 		t.Errorf("after 2.5 s idle with httpSessionIdleSeconds 1: %d, want 404", code)
 	}
 }
-
