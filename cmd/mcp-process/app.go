@@ -119,6 +119,13 @@ func openAudit(loaded *config.Loaded, agent string) (*audit.Log, error) {
 		Path:     cfg.AuditLogPath,
 		Level:    cfg.AuditLogLevel,
 		Disabled: !cfg.EnableAuditLog,
+		// Past maxLaunchesPerMinute denials in a minute, an agent's further
+		// denials are summarised (SPEC 7.2); without a launch limit (0) the
+		// log is still bounded, at the key's default.
+		DenialsPerWindow: cfg.MaxLaunchesPerMinute,
+	}
+	if opts.DenialsPerWindow == 0 {
+		opts.DenialsPerWindow = config.Defaults().MaxLaunchesPerMinute
 	}
 	// The violation log goes with the audit log, or with alerts (which,
 	// without a webhook, are recorded there only).

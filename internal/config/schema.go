@@ -66,10 +66,11 @@ var keyDocs = map[string]keyDoc{
 	"allowForcedTermination":         {desc: "Allow force (SIGKILL) on request."},
 	"requireTerminationConfirmation": {desc: "A human confirms every termination (MCP elicitation). Not available in this build."},
 
-	"allowStdinInput":     {desc: "Allow process_send_stdin."},
-	"allowOutputCapture":  {desc: "Capture stdout/stderr; when false, output goes to /dev/null."},
-	"maxOutputBufferSize": {desc: "Bytes kept per stream (ring buffer); older bytes are dropped and counted.", min: 1},
-	"blockBinaryStdin":    {desc: "Refuse stdin data with NUL, invalid UTF-8 or control characters other than tab, newline and carriage return, and refuse base64 encoding."},
+	"allowStdinInput":        {desc: "Allow process_send_stdin."},
+	"allowOutputCapture":     {desc: "Capture stdout/stderr; when false, output goes to /dev/null."},
+	"maxOutputBufferSize":    {desc: "Bytes kept per stream (ring buffer); older bytes are dropped and counted.", min: 1},
+	"maxRetainedOutputBytes": {desc: "Bytes of captured output the server keeps for all processes together; past it the oldest exited processes' output is dropped first (their status stays).", min: 1},
+	"blockBinaryStdin":       {desc: "Refuse stdin data with NUL, invalid UTF-8 or control characters other than tab, newline and carriage return, and refuse base64 encoding."},
 
 	"enableChroot":       {desc: "Run children inside chrootDirectory."},
 	"chrootDirectory":    {desc: "Absolute path of the jail's root (used with enableChroot)."},
@@ -118,9 +119,10 @@ var keyDocs = map[string]keyDoc{
 	"runAsUser":   {desc: "User the children of a root server run as: a name from /etc/passwd or a numeric uid; default 65534 (nobody). 0 needs namespaces.user. A non-root server's children run as the server: only its own uid is accepted."},
 	"runAsGroup":  {desc: "Group the children of a root server run as: a name from /etc/group or a numeric gid; default the primary group of runAsUser, else 65534. Supplementary groups are always cleared."},
 
-	"agents":             {desc: "HTTP bearer-token agents; each token maps to an agent id."},
-	"agents.id":          {desc: "The agent's id (non-empty, unique)."},
-	"agents.tokenSha256": {desc: "Hex SHA-256 of the agent's bearer token (64 hex characters). Redacted wherever the policy is shown.", pattern: "^[0-9a-fA-F]{64}$"},
+	"agents":                 {desc: "HTTP bearer-token agents; each token maps to an agent id."},
+	"agents.id":              {desc: "The agent's id (non-empty, unique)."},
+	"httpSessionIdleSeconds": {desc: "Seconds without a request after which an HTTP session is closed (its id then answers 404).", min: 1},
+	"agents.tokenSha256":     {desc: "Hex SHA-256 of the agent's bearer token (64 hex characters). Redacted wherever the policy is shown.", pattern: "^[0-9a-fA-F]{64}$"},
 }
 
 // annotationDocs describe the keys Decode accepts and ignores.

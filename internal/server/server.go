@@ -10,7 +10,10 @@
 // outputSchema, and written to the audit log before the answer; every
 // success has "status":"success" and conforms to the outputSchema; no
 // input schema has a ["null", T] type union; an agent only ever sees and
-// controls its own processes. The
+// controls its own processes. A malformed stdio line is answered with a
+// JSON-RPC error and the session goes on (stdio.go); an HTTP session
+// expires when idle and answers only the agent that opened it, and its id
+// is never logged (httpsession.go). The
 // server holds no process state (the supervisor does) and never writes to
 // stdout: in stdio mode stdout belongs to the JSON-RPC transport alone.
 package server
@@ -71,6 +74,7 @@ type Server struct {
 
 	notifier  *outputNotifier
 	closeOnce sync.Once
+	sessions  sessionOwners // HTTP session id -> the agent that opened it
 }
 
 // notifyTimeout bounds one resources/updated notification to a slow client.
@@ -93,7 +97,7 @@ func New(opts Options) *Server {
 		}
 	}
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "mcp-process", Version: opts.Version}, &mcp.ServerOptions{
-		Logger:           opts.Logger,
+		Logger:           slog.New(noSessionIDs{opts.Logger.Handler()}),
 		SubscribeHandler: s.subscribe,
 		UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error {
 			return nil

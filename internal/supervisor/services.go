@@ -103,6 +103,9 @@ func (s *Supervisor) StartService(agent string, req ServiceRequest) (*ServiceSta
 	if name == "" {
 		return nil, errcode.Fail(errcode.InvalidInput, "service", "give the service a name: it is its serviceId", "the service name is empty")
 	}
+	if err := checkName("service", name); err != nil {
+		return nil, err
+	}
 	key := serviceKey(agent, name)
 	s.mu.Lock()
 	if old := s.services[key]; s.svcStarting[key] || (old != nil && old.active()) {

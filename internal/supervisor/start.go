@@ -283,7 +283,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	}
 	p.stdinOpen.Store(p.stdin != nil)
 	if capture {
-		p.out, p.errb = newRing(s.cfg.MaxOutputBufferSize), newRing(s.cfg.MaxOutputBufferSize)
+		p.out, p.errb = newRing(s.cfg.MaxOutputBufferSize, s.pool), newRing(s.cfg.MaxOutputBufferSize, s.pool)
 		p.readEnds = []*os.File{ps.parent[1], ps.parent[2]}
 	}
 
@@ -400,6 +400,9 @@ func (s *Supervisor) watch(p *proc) {
 		}
 	}
 	drain.Stop()
+	// Its output is complete: the first to go when the server's retained
+	// output reaches maxRetainedOutputBytes.
+	s.pool.exit(p.out, p.errb)
 
 	p.mu.Lock()
 	p.exited = true

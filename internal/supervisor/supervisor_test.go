@@ -568,3 +568,38 @@ func TestAuditFailureFailsStateChanges(t *testing.T) {
 	_, err = s.Terminate(agentA, st.Pid, true, time.Second)
 	wantCode(t, err, errcode.Internal)
 }
+
+// Past maxRetainedOutputBytes the oldest exited process's output goes
+// first; its status and byte counts stay.
+func TestRetainedOutputCap(t *testing.T) {
+	cfg := baseConfig()
+	cfg.MaxOutputBufferSize = 64 << 10
+	cfg.MaxRetainedOutputBytes = 100 << 10
+	s, _ := newSup(t, cfg)
+	run := func() int {
+		st := start(t, s, agentA, specFor(t, "head", "-c", "60000", "/dev/zero"), capture())
+		if ex := waitExit(t, s, agentA, st.Pid); ex.ExitCode == nil || *ex.ExitCode != 0 {
+			t.Fatalf("head: %+v", ex)
+		}
+		return st.Pid
+	}
+	first := run()
+	second := run()
+	o1, err := s.Output(agentA, first, OutputQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o1.Stdout) != 0 || o1.StdoutBytes != 60000 || o1.DroppedBytes.Stdout != 60000 {
+		t.Errorf("first process after the cap: %d bytes kept, %d written, %d dropped; want 0, 60000, 60000",
+			len(o1.Stdout), o1.StdoutBytes, o1.DroppedBytes.Stdout)
+	}
+	if st, err := s.Status(agentA, first); err != nil || st.State != StateExited || st.ExitCode == nil || *st.ExitCode != 0 {
+		t.Errorf("first process's status after its output went: %+v %v", st, err)
+	}
+	if o2, err := s.Output(agentA, second, OutputQuery{}); err != nil || len(o2.Stdout) != 60000 {
+		t.Errorf("second process: %d bytes kept, want all 60000 (%v)", len(o2.Stdout), err)
+	}
+	if u := s.pool.retained(); u > cfg.MaxRetainedOutputBytes {
+		t.Errorf("retained %d past maxRetainedOutputBytes %d", u, cfg.MaxRetainedOutputBytes)
+	}
+}
