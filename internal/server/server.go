@@ -70,6 +70,7 @@ type Server struct {
 	now    func() time.Time
 
 	notifier  *outputNotifier
+	clientLog *clientLog
 	closeOnce sync.Once
 }
 
@@ -93,7 +94,7 @@ func New(opts Options) *Server {
 		}
 	}
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "mcp-process", Version: opts.Version}, &mcp.ServerOptions{
-		Logger:           opts.Logger,
+		Logger:           slog.New(quietHandler{opts.Logger.Handler()}),
 		SubscribeHandler: s.subscribe,
 		UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error {
 			return nil
@@ -101,7 +102,8 @@ func New(opts Options) *Server {
 		Instructions: "mcp-process starts, watches, feeds and stops processes under a fixed security policy. " +
 			"Call process_get_policy to see what may run. Denials carry a stable error code and a remedy.",
 	})
-	s.mcp.AddReceivingMiddleware(codedErrors)
+	s.clientLog = newClientLog(s)
+	s.mcp.AddReceivingMiddleware(codedErrors, s.clientLog.learnSessions)
 	s.notifier = newOutputNotifier(s.sendUpdated, s.applyResourceOp)
 	s.registerTools()
 	s.registerResources()

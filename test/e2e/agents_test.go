@@ -215,3 +215,136 @@ func TestRunProgress(t *testing.T) {
 	}
 	t.Logf("%d notifications (%d heartbeats) over %v", len(notes), beats, end.Sub(begin))
 }
+
+// logsWith returns the log notifications whose data has event and pid (0: any).
+func logsWith(logs []mcp.LoggingMessageParams, event string, pid int) []mcp.LoggingMessageParams {
+	var out []mcp.LoggingMessageParams
+	for _, l := range logs {
+		d, _ := l.Data.(map[string]any)
+		if d["event"] == event && (pid == 0 || d["pid"] == float64(pid)) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestLogNotifications: a client that set a level with logging/setLevel
+// gets notifications/message for its processes' exits and its denials, at
+// that level and above, and none before it set one.
+func TestLogNotifications(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s := startServer(t, e, e.config("/bin/echo", "/bin/sleep", "/bin/false"))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var r runResult
+	s.ok("process_run", map[string]any{"executable": "/bin/echo", "args": []string{"before"}}, &r)
+	s.failCode("process_run", map[string]any{"executable": "/bin/sh", "args": []string{"-c", "id"}}, "SHELL_BLOCKED")
+	time.Sleep(300 * time.Millisecond)
+	if logs := s.logMessages(); len(logs) > 0 {
+		t.Fatalf("log notifications before logging/setLevel: %+v", logs)
+	}
+
+	if err := s.session.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "info"}); err != nil {
+		t.Fatal(err)
+	}
+	s.ok("process_run", map[string]any{"executable": "/bin/echo", "args": []string{"at info"}}, &r)
+	eventually(t, 5*time.Second, "an info notification of the exit", func() (bool, string) {
+		got := logsWith(s.logMessages(), "exit", r.Pid)
+		if len(got) == 1 && got[0].Level == "info" && got[0].Logger == "mcp-process" {
+			d := got[0].Data.(map[string]any)
+			return d["exitCode"] == float64(0) && d["terminationReason"] == "exited" && strings.Contains(fmt.Sprint(d["message"]), "exit"), fmt.Sprint(d)
+		}
+		return false, fmt.Sprintf("%+v", s.logMessages())
+	})
+	s.failCode("process_run", map[string]any{"executable": "/bin/sh", "args": []string{"-c", "id"}}, "SHELL_BLOCKED")
+	eventually(t, 5*time.Second, "a warning notification of the denial", func() (bool, string) {
+		got := logsWith(s.logMessages(), "security_violation", 0)
+		return len(got) == 1 && got[0].Level == "warning" && got[0].Data.(map[string]any)["code"] == "SHELL_BLOCKED", fmt.Sprintf("%+v", s.logMessages())
+	})
+
+	// At warning, exits (info) are not sent; denials are.
+	if err := s.session.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "warning"}); err != nil {
+		t.Fatal(err)
+	}
+	n := len(s.logMessages())
+	s.ok("process_run", map[string]any{"executable": "/bin/echo", "args": []string{"at warning"}}, &r)
+	s.failCode("process_run", map[string]any{"executable": "/bin/sh", "args": []string{"-c", "id"}}, "SHELL_BLOCKED")
+	eventually(t, 5*time.Second, "the second denial", func() (bool, string) {
+		return len(logsWith(s.logMessages(), "security_violation", 0)) == 2, fmt.Sprintf("%+v", s.logMessages())
+	})
+	time.Sleep(300 * time.Millisecond) // anything queued before the denial has arrived too
+	for _, l := range s.logMessages()[n:] {
+		if l.Level != "warning" && l.Level != "error" {
+			t.Errorf("at level warning, got a %s notification: %v", l.Level, l.Data)
+		}
+	}
+
+	// A service's health change.
+	if err := s.session.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "info"}); err != nil {
+		t.Fatal(err)
+	}
+	s.ok("process_start_service", map[string]any{"name": "svc", "executable": "/bin/sleep", "args": []string{"60"},
+		"healthCheck": map[string]any{"command": []string{"/bin/false"}, "interval": 1000, "timeout": 1000}}, nil)
+	eventually(t, 10*time.Second, "a notification that the service is unhealthy", func() (bool, string) {
+		for _, l := range logsWith(s.logMessages(), "service", 0) {
+			d := l.Data.(map[string]any)
+			if d["serviceId"] == "svc" && d["reason"] == "health: unhealthy" {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%+v", s.logMessages())
+	})
+	s.ok("process_stop_service", map[string]any{"serviceId": "svc"}, nil)
+}
+
+// TestServerLogFlags: --log-format json makes every stderr line a JSON
+// object; --log-level debug shows the per-notification lines that info
+// hides, and a bad value is a usage error naming the flag.
+func TestServerLogFlags(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cfg := e.config("/bin/echo")
+	s := startServerArgs(t, e, cfg, "--log-format", "json", "--log-level", "debug")
+	var r runResult
+	s.ok("process_run", map[string]any{"executable": "/bin/echo", "args": []string{"hi"}}, &r)
+	if err := s.close(); err != nil {
+		t.Logf("close: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(s.stderr.String()), "\n")
+	levels := map[string]int{}
+	for _, l := range lines {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("stderr line is not JSON: %q (%v)", l, err)
+		}
+		if rec["msg"] == nil || rec["time"] == nil {
+			t.Errorf("log line without msg/time: %q", l)
+		}
+		levels[fmt.Sprint(rec["level"])]++
+		// The SDK's line per output notification is debug, not info.
+		if rec["msg"] == "resource updated notification sent" && rec["level"] != "DEBUG" {
+			t.Errorf("per-notification line at %v: %q", rec["level"], l)
+		}
+	}
+	if levels["DEBUG"] == 0 || levels["INFO"] == 0 {
+		t.Errorf("levels %v: want DEBUG and INFO lines at --log-level debug", levels)
+	}
+
+	// At warn, the start-up INFO line is gone.
+	e2 := newEnv(t)
+	s2 := startServerArgs(t, e2, e2.config("/bin/echo"), "--log-level", "warn")
+	s2.ok("process_run", map[string]any{"executable": "/bin/echo", "args": []string{"hi"}}, &r)
+	s2.close()
+	if out := s2.stderr.String(); strings.Contains(out, "level=INFO") || strings.Contains(out, "level=DEBUG") {
+		t.Errorf("--log-level warn logged below warn:\n%s", out)
+	}
+
+	path := e.writeConfig(t, "flags.json", cfg)
+	for _, args := range [][]string{{"--log-format", "xml"}, {"--log-level", "loud"}} {
+		_, stderr, code := runCLI(t, e, "", nil, append([]string{"serve", "--config", path}, args...)...)
+		if code != 2 || !strings.Contains(stderr, args[0]) {
+			t.Errorf("serve %v: exit %d, stderr %q; want 2 naming the flag", args, code, stderr)
+		}
+	}
+}
