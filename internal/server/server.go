@@ -10,7 +10,10 @@
 // outputSchema, and written to the audit log before the answer; every
 // success has "status":"success" and conforms to the outputSchema; no
 // input schema has a ["null", T] type union; an agent only ever sees and
-// controls its own processes. The
+// controls its own processes, and only its own sessions get its audit
+// records as MCP log notifications (at the level their client set); a
+// process_run result carries at most maxResultBytes of each stream and its
+// progress notifications whole lines, at most one per 100 ms. The
 // server holds no process state (the supervisor does) and never writes to
 // stdout: in stdio mode stdout belongs to the JSON-RPC transport alone.
 package server
