@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 SPEC 7.4 asks for notifications/message; the SDK marks logging deprecated for protocol 2026-07-28 (SEP-2577), still served in its deprecation window
+
 package server
 
 import (
@@ -154,7 +156,7 @@ func (l *clientLog) send(r audit.Record) {
 	params := &mcp.LoggingMessageParams{Logger: logLoggerName, Level: mcpLevel(r.Level), Data: logData(r)}
 	for _, ss := range targets {
 		ctx, cancel := context.WithTimeout(context.Background(), logNotifyTimeout)
-		err := ss.Log(ctx, params) //nolint:staticcheck // deprecated in a future protocol version, still the way to send notifications/message
+		err := ss.Log(ctx, params)
 		cancel()
 		if err != nil {
 			l.srv.opts.Logger.Debug("log notification not sent", "session", ss.ID(), "err", err)

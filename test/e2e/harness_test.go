@@ -197,7 +197,8 @@ type mcpServer struct {
 	progress   []mcp.ProgressNotificationParams
 	progressAt []time.Time // when each progress notification arrived
 	updated    []string    // URIs of notifications/resources/updated
-	logs       []mcp.LoggingMessageParams
+	//lint:ignore SA1019 SPEC 7.4 asks for notifications/message (deprecated from protocol 2026-07-28)
+	logs []mcp.LoggingMessageParams
 }
 
 // startServer runs `mcp-process serve --config FILE` with cfg and connects.
@@ -223,6 +224,7 @@ func startServerArgs(t *testing.T, e *testEnv, cfg map[string]any, flags ...stri
 			s.progressAt = append(s.progressAt, time.Now())
 			s.mu.Unlock()
 		},
+		//lint:ignore SA1019 SPEC 7.4 asks for notifications/message (deprecated from protocol 2026-07-28)
 		LoggingMessageHandler: func(_ context.Context, req *mcp.LoggingMessageRequest) {
 			s.mu.Lock()
 			s.logs = append(s.logs, *req.Params)
@@ -271,9 +273,11 @@ func (s *mcpServer) progressFor(token string) ([]mcp.ProgressNotificationParams,
 	return ps, at
 }
 
+//lint:ignore SA1019 SPEC 7.4 asks for notifications/message (deprecated from protocol 2026-07-28)
 func (s *mcpServer) logMessages() []mcp.LoggingMessageParams {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	//lint:ignore SA1019 as above
 	return append([]mcp.LoggingMessageParams(nil), s.logs...)
 }
 

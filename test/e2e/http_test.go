@@ -8,13 +8,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -215,77 +213,4 @@ func TestHTTPRootWithoutAgentsRefused(t *testing.T) {
 		t.Fatalf("with agents the root server should serve HTTP: %v", err)
 	}
 	s.Close()
-}
-
-// TestHTTPLogNotificationsPerAgent: over HTTP, an agent's log notifications
-// go to its own sessions only: another agent never learns of its launches,
-// exits or denials.
-func TestHTTPLogNotificationsPerAgent(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	cfg := e.config("/bin/sleep")
-	cfg["agents"] = []map[string]string{{"id": "ci-bot", "tokenSha256": tokenHash("ci-token")}, {"id": "ide", "tokenSha256": tokenHash("ide-token")}}
-	_, url := startHTTPServer(t, e, cfg)
-	var mu sync.Mutex
-	logs := map[string][]map[string]any{}
-	dial := func(agent, token string) *mcp.ClientSession {
-		c := mcp.NewClient(&mcp.Implementation{Name: "e2e-http-" + agent, Version: "1"}, &mcp.ClientOptions{
-			LoggingMessageHandler: func(_ context.Context, req *mcp.LoggingMessageRequest) {
-				d, _ := req.Params.Data.(map[string]any)
-				mu.Lock()
-				logs[agent] = append(logs[agent], d)
-				mu.Unlock()
-			},
-		})
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{Transport: bearer{token}}, MaxRetries: -1}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cs.Close() })
-		if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "debug"}); err != nil {
-			t.Fatal(err)
-		}
-		return cs
-	}
-	bot, ide := dial("ci-bot", "ci-token"), dial("ide", "ide-token")
-	res, err := bot.CallTool(context.Background(), &mcp.CallToolParams{Name: "process_run", Arguments: map[string]any{"executable": "/bin/sleep", "args": []string{"0.2"}}})
-	if err != nil || res.IsError {
-		t.Fatalf("ci-bot run: %v %+v", err, res)
-	}
-	r, err := toToolResult(res)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var run runResult
-	if err := json.Unmarshal(r.Structured, &run); err != nil {
-		t.Fatal(err)
-	}
-	if res, err := ide.CallTool(context.Background(), &mcp.CallToolParams{Name: "process_run", Arguments: map[string]any{"executable": "/bin/sh"}}); err != nil || !res.IsError {
-		t.Fatalf("ide's shell: %v %+v", err, res)
-	}
-	has := func(agent, event string, pid int) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, d := range logs[agent] {
-			if d["event"] == event && (pid == 0 || d["pid"] == float64(pid)) {
-				return true
-			}
-		}
-		return false
-	}
-	eventually(t, 10*time.Second, "ci-bot's exit and ide's violation", func() (bool, string) {
-		mu.Lock()
-		detail := fmt.Sprint(logs)
-		mu.Unlock()
-		return has("ci-bot", "exit", run.Pid) && has("ide", "security_violation", 0), detail
-	})
-	time.Sleep(300 * time.Millisecond)
-	if has("ide", "exit", 0) || has("ide", "launch", 0) {
-		t.Errorf("ide got ci-bot's records: %v", logs["ide"])
-	}
-	if has("ci-bot", "security_violation", 0) {
-		t.Errorf("ci-bot got ide's denial: %v", logs["ci-bot"])
-	}
 }
