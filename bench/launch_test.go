@@ -140,6 +140,9 @@ func spec(b *testing.B, pol *policy.Policy) *policy.Spec {
 	if !d.Allow {
 		b.Fatalf("policy refuses %s: %v", truePath, d.Err)
 	}
+	// The launches are measured, not the agent's HOME (the supervisor
+	// creates it; the launcher alone would not): /bin/true needs none.
+	d.Spec.Home = ""
 	return d.Spec
 }
 
@@ -471,6 +474,8 @@ func verifyIsolated(b *testing.B, s *supervisor.Supervisor, cfg *config.Config) 
 	if !d.Allow {
 		b.Fatalf("policy refuses /bin/sleep: %v", d.Err)
 	}
+	d.Spec.Home = "" // as in spec
+
 	st, err := s.Start("bench", d.Spec, supervisor.StartOptions{})
 	if err != nil {
 		b.Fatal(err)

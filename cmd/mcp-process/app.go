@@ -6,9 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
+	"github.com/mcp-process/mcp-process/internal/agenthome"
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
@@ -102,6 +104,21 @@ func loadPolicy(f commonFlags) (*config.Loaded, *policy.Policy, error) {
 		}
 	}
 	return loaded, pol, nil
+}
+
+// prepareHomes creates the root of the agents' HOME directories and
+// checks that the children can reach it (SPEC 7.1a): a server whose
+// children could not is refused at start (exit 2), not at every launch.
+func prepareHomes(cfg *config.Config, pol *policy.Policy) error {
+	root := pol.HomesRoot()
+	if root == "" {
+		return nil // enableChroot: HOME=/ inside the jail
+	}
+	iso, _ := isolationOf(cfg)
+	if err := agenthome.Prepare(root, iso.HomeOwner()); err != nil {
+		return exitf(2, "the agents' HOME directories: %v", err)
+	}
+	return nil
 }
 
 var isolations struct {
@@ -225,7 +242,25 @@ func layerStates(cfg *config.Config, cg *cgroup.Manager) map[string]string {
 		m["missingGuarantees"] = "none"
 	}
 	m["executable-scope"] = executableScopeState(cfg, iso, err)
+	m["home"] = homeState(cfg, iso)
 	return m
+}
+
+// homeState says where the children's HOME is and what keeps agents out
+// of each other's (SPEC 7.1a; docs/environment.md).
+func homeState(cfg *config.Config, iso sandbox.Isolation) string {
+	if cfg.EnableChroot {
+		return "HOME=/ inside the jail (enableChroot: no per-agent home)"
+	}
+	root := agenthome.DefaultRoot(os.Getenv, os.Geteuid() == 0)
+	if root == "" {
+		return "none: the server's environment has neither XDG_STATE_HOME nor HOME (the server refuses to start)"
+	}
+	s := "per agent, " + filepath.Join(root, "<agent>") + ", mode 0700, owned by the children; "
+	if cfg.Landlock {
+		return s + "agents whose children share a uid can read each other's home, not write it (landlock)"
+	}
+	return s + "agents whose children share a uid can read and write each other's home (set landlock to confine writes)"
 }
 
 // missingGuarantees names each guarantee of SPEC 7.1 that this host cannot

@@ -123,6 +123,9 @@ func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if err := prepareHomes(loaded.Config, pol); err != nil {
+		return err
+	}
 	alog, err := openAudit(loaded, "cli")
 	if err != nil {
 		return err

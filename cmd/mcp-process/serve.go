@@ -51,6 +51,11 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
+	// Before the audit log: its directory is the state directory the
+	// homes live under, which the children must be able to traverse.
+	if err := prepareHomes(cfg, pol); err != nil {
+		return err
+	}
 	alog, err := openAudit(loaded, *agentID)
 	if err != nil {
 		return err

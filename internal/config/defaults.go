@@ -76,14 +76,25 @@ func defaults(getenv func(string) string) *Config {
 // variables are ignored (XDG Base Directory rules). It is "" when neither
 // gives an absolute directory.
 func DefaultAuditLogPath(getenv func(string) string) string {
+	if d := DefaultStateDir(getenv); d != "" {
+		return filepath.Join(d, "audit.log")
+	}
+	return ""
+}
+
+// DefaultStateDir is the server's state directory: $XDG_STATE_HOME/mcp-process,
+// else $HOME/.local/state/mcp-process; relative values of those variables are
+// ignored (XDG Base Directory rules). It is "" when neither gives an
+// absolute directory.
+func DefaultStateDir(getenv func(string) string) string {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
 	if d := getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
-		return filepath.Join(d, "mcp-process", "audit.log")
+		return filepath.Join(d, "mcp-process")
 	}
 	if h := getenv("HOME"); filepath.IsAbs(h) {
-		return filepath.Join(h, ".local", "state", "mcp-process", "audit.log")
+		return filepath.Join(h, ".local", "state", "mcp-process")
 	}
 	return ""
 }

@@ -55,6 +55,11 @@ type Spec struct {
 	Argv []string
 	// Env is the built environment ("NAME=value"), never the server's own.
 	Env []string
+	// Home is the agent's own HOME directory on the host (HOME in Env),
+	// which the launcher creates (mode 0700, owned by the child's uid)
+	// before the child runs and keeps writable under Landlock and the
+	// read-only filesystem; "" with enableChroot (HOME=/ in the jail).
+	Home string
 	// Dir is the resolved working directory as the child sees it: with
 	// chroot a path inside the jail ("/work"), to chdir to once inside it.
 	Dir string

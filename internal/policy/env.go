@@ -29,7 +29,12 @@ func (p *Policy) compileEnvironment() *errcode.Error {
 	}
 	if len(p.cfg.AllowedEnvVars) > 0 {
 		p.allowedEnv = map[string]bool{}
-		for _, n := range p.cfg.AllowedEnvVars {
+		for i, n := range p.cfg.AllowedEnvVars {
+			if strings.EqualFold(n, "HOME") {
+				return errcode.Fail(errcode.InvalidInput, LayerConfig,
+					"remove HOME from allowedEnvVars: a child's HOME is always its agent's own directory, no request may set it (docs/environment.md)",
+					"allowedEnvVars[%d] is HOME, which the server sets", i)
+			}
 			p.allowedEnv[strings.ToUpper(n)] = true
 		}
 	}
@@ -38,6 +43,11 @@ func (p *Policy) compileEnvironment() *errcode.Error {
 			return errcode.Fail(errcode.InvalidInput, LayerConfig,
 				"use a variable name: letters, digits and _, not starting with a digit",
 				"inheritEnvVars[%d] (%q) is not a valid variable name", i, n)
+		}
+		if strings.EqualFold(n, "HOME") {
+			return errcode.Fail(errcode.InvalidInput, LayerConfig,
+				"remove HOME from inheritEnvVars: a child's HOME is always its agent's own directory (docs/environment.md)",
+				"inheritEnvVars[%d] is HOME, which the server sets", i)
 		}
 		if config.IsAlwaysBlockedEnvVar(n) {
 			return errcode.Fail(errcode.InvalidInput, LayerConfig,
@@ -54,10 +64,13 @@ func (p *Policy) compileEnvironment() *errcode.Error {
 
 // BuildEnvironment checks the request's variables (SPEC 3.3) and builds the
 // child's whole environment, sorted "NAME=value": the base (PATH=searchPath,
-// HOME, LANG, TERM, TMPDIR), the inheritEnvVars copied from the server's
-// environment, then the request's variables. The server's environment never
-// leaks otherwise. A refusal names the variable, never its value.
-func (p *Policy) BuildEnvironment(reqEnv map[string]string) ([]string, *errcode.Error) {
+// HOME=agent's own directory, LANG, TERM, TMPDIR), the inheritEnvVars
+// copied from the server's environment, then the request's variables. The
+// server's environment never leaks otherwise, and HOME is never anything
+// but the agent's directory (SPEC 7.1a; "/" inside a chroot jail): a
+// request setting it is refused. A refusal names the variable, never its
+// value.
+func (p *Policy) BuildEnvironment(agent string, reqEnv map[string]string) ([]string, *errcode.Error) {
 	if limit := p.cfg.MaxEnvVarCount; limit > 0 && len(reqEnv) > limit {
 		return nil, errcode.Deny(errcode.EnvInvalid, LayerEnvironment,
 			fmt.Sprintf("set at most %d variables, or raise maxEnvVarCount", limit),
@@ -83,6 +96,11 @@ func (p *Policy) BuildEnvironment(reqEnv map[string]string) ([]string, *errcode.
 			}
 			return nil, errcode.Deny(errcode.EnvInvalid, LayerEnvironment, remedy,
 				"environment variable %s is always blocked (%s: it can change what code runs)", n, fam.Family)
+		}
+		if strings.EqualFold(n, "HOME") {
+			return nil, errcode.Deny(errcode.EnvInvalid, LayerEnvironment,
+				"remove HOME from env: every child's HOME is its agent's own directory, kept across launches",
+				"environment variable %s is set by the server (the agent's own HOME directory)", n)
 		}
 		if p.blockedEnv[strings.ToUpper(n)] {
 			return nil, errcode.Deny(errcode.EnvInvalid, LayerEnvironment,
@@ -121,13 +139,9 @@ func (p *Policy) BuildEnvironment(reqEnv map[string]string) ([]string, *errcode.
 
 	env := map[string]string{
 		"PATH":   p.searchPath,
-		"HOME":   "/",
 		"LANG":   "C.UTF-8",
 		"TERM":   "dumb",
 		"TMPDIR": "/tmp",
-	}
-	if h := p.getenv("HOME"); h != "" {
-		env["HOME"] = h
 	}
 	for _, n := range p.cfg.InheritEnvVars {
 		if v := p.getenv(n); v != "" {
@@ -136,6 +150,11 @@ func (p *Policy) BuildEnvironment(reqEnv map[string]string) ([]string, *errcode.
 	}
 	for n, v := range reqEnv {
 		env[n] = v
+	}
+	// Last: nothing overrides it (inheritEnvVars and requests cannot name it).
+	env["HOME"] = "/"
+	if h := p.HomeOf(agent); h != "" {
+		env["HOME"] = h
 	}
 	out := make([]string, 0, len(env))
 	for n, v := range env {

@@ -65,7 +65,7 @@ func TestEnvironmentPlainDataAllowed(t *testing.T) {
 	env := map[string]string{
 		"NODE_ENV": "production", "LOG_LEVEL": "debug", "GIT_AUTHOR_NAME": "A", "GIT_AUTHOR_EMAIL": "a@example.com",
 		"GIT_COMMITTER_NAME": "C", "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z", "GIT_SSH_VARIANT": "ssh",
-		"GIT_TERMINAL_PROMPT": "0", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "HOME": "/home/agent",
+		"GIT_TERMINAL_PROMPT": "0", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
 		"XDG_CONFIG_HOME": "/home/agent/.config", "LANG": "C.UTF-8", "TZ": "UTC", "CI": "true", "DEBUG": "app:*",
 		"LESSONS": "3", "PIPELINE_ID": "7", "NPM_TOKEN_HINT": "x",
 	}

@@ -1,10 +1,13 @@
 package policy
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/mcp-process/mcp-process/internal/agenthome"
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
 )
@@ -32,6 +35,11 @@ type Policy struct {
 	cfg *config.Config
 
 	getenv func(string) string
+
+	// homes is the root of the agents' HOME directories (realpath of its
+	// existing part); "" with enableChroot (children get HOME=/).
+	homes    string
+	homesSet bool // WithHomes
 
 	// view resolves every path the policy looks up: the host, or with
 	// enableChroot the jail (paths in requests and config name files
@@ -62,6 +70,12 @@ func WithGetenv(f func(string) string) Option {
 	return func(p *Policy) { p.getenv = f }
 }
 
+// WithHomes sets the root of the agents' HOME directories instead of
+// agenthome.DefaultRoot of the server's environment.
+func WithHomes(root string) Option {
+	return func(p *Policy) { p.homes, p.homesSet = root, true }
+}
+
 // New compiles cfg once: argument patterns, allowlist globs, time windows and
 // zone, the search path and the content hashes of the host's shells. An
 // error is an *errcode.Error with code INVALID_INPUT naming the key (and the
@@ -80,6 +94,7 @@ func New(cfg *config.Config, opts ...Option) (*Policy, error) {
 		p.compileExecutables,
 		p.compileArguments,
 		p.compileEnvironment,
+		p.compileHomes,
 		p.compileWorkingDirectories,
 		p.compileLimits,
 		p.compileTimeWindows,
@@ -157,7 +172,7 @@ func (p *Policy) Evaluate(req Request, now time.Time) Decision {
 	if err := p.CheckArguments(req.Args); err != nil {
 		return deny(err)
 	}
-	env, err := p.BuildEnvironment(req.Env)
+	env, err := p.BuildEnvironment(req.Agent, req.Env)
 	if err != nil {
 		return deny(err)
 	}
@@ -171,6 +186,7 @@ func (p *Policy) Evaluate(req Request, now time.Time) Decision {
 	}
 	spec.Argv = append([]string{req.Executable}, req.Args...)
 	spec.Env = env
+	spec.Home = p.HomeOf(req.Agent)
 	spec.Dir = dir
 	spec.Limits = limits
 	spec.Lifetime = lifetime
@@ -178,3 +194,53 @@ func (p *Policy) Evaluate(req Request, now time.Time) Decision {
 }
 
 func deny(err *errcode.Error) Decision { return Decision{Err: err} }
+
+// compileHomes fixes the root of the agents' HOME directories (SPEC 7.1a):
+// agenthome.DefaultRoot of the server's environment unless WithHomes set
+// it, its existing part resolved (the sandbox opens the home refusing any
+// symbolic link). With enableChroot there is none: the host directory is
+// not in the jail, and children get HOME=/.
+func (p *Policy) compileHomes() *errcode.Error {
+	if p.view.jailed() {
+		p.homes = ""
+		return nil
+	}
+	if !p.homesSet {
+		p.homes = agenthome.DefaultRoot(p.getenv, os.Geteuid() == 0)
+	}
+	if p.homes == "" || !filepath.IsAbs(p.homes) {
+		return errcode.Fail(errcode.InvalidInput, LayerConfig,
+			"start the server with XDG_STATE_HOME or HOME set to an absolute directory",
+			"no directory for the agents' HOME: each agent's HOME is $XDG_STATE_HOME/mcp-process/homes/<agent>, else $HOME/.local/state/mcp-process/homes/<agent>, and the server's environment sets neither")
+	}
+	p.homes = resolveExisting(filepath.Clean(p.homes))
+	return nil
+}
+
+// resolveExisting resolves the symbolic links of the longest existing
+// prefix of the absolute path p and joins the rest.
+func resolveExisting(p string) string {
+	var rest []string
+	for cur := p; ; cur = filepath.Dir(cur) {
+		r, err := filepath.EvalSymlinks(cur)
+		if err == nil {
+			return filepath.Join(append([]string{r}, rest...)...)
+		}
+		if !errors.Is(err, fs.ErrNotExist) || cur == "/" {
+			return p
+		}
+		rest = append([]string{filepath.Base(cur)}, rest...)
+	}
+}
+
+// HomesRoot is the directory of the agents' HOME directories ("" with
+// enableChroot).
+func (p *Policy) HomesRoot() string { return p.homes }
+
+// HomeOf is agent's HOME on the host ("" with enableChroot).
+func (p *Policy) HomeOf(agent string) string {
+	if p.homes == "" {
+		return ""
+	}
+	return agenthome.Path(p.homes, agent)
+}

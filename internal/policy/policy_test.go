@@ -297,8 +297,9 @@ func TestSpecFilled(t *testing.T) {
 	cfg.AllowedExecutables = []string{"tool", "absok", "mytrue"}
 	cfg.DefaultResourceLimits = config.ResourceLimits{MaxMemoryMB: 256, MaxProcesses: 5}
 	cfg.InheritEnvVars = []string{"KEEP", "UNSET"}
-	env := map[string]string{"HOME": "/home/srv", "KEEP": "kept", "SECRET": "no"}
+	env := map[string]string{"HOME": "/home/srv", "XDG_STATE_HOME": "/state", "KEEP": "kept", "SECRET": "no"}
 	p := mustNew(t, cfg, WithGetenv(func(k string) string { return env[k] }))
+	const home = "/state/mcp-process/homes/%" // agent "": not the server's HOME
 
 	d := p.Evaluate(Request{Executable: "tool", Args: []string{"-v", "x"}, Env: map[string]string{"FOO": "bar", "LANG": "de_DE.UTF-8"}, Timeout: 5 * time.Second}, noon)
 	checkDecision(t, d, "", "")
@@ -313,7 +314,7 @@ func TestSpecFilled(t *testing.T) {
 	if !slices.Equal(s.Argv, []string{"tool", "-v", "x"}) {
 		t.Errorf("Argv = %q", s.Argv)
 	}
-	wantEnv := []string{"FOO=bar", "HOME=/home/srv", "KEEP=kept", "LANG=de_DE.UTF-8", "PATH=" + f.bin, "TERM=dumb", "TMPDIR=/tmp"}
+	wantEnv := []string{"FOO=bar", "HOME=" + home, "KEEP=kept", "LANG=de_DE.UTF-8", "PATH=" + f.bin, "TERM=dumb", "TMPDIR=/tmp"}
 	if !slices.Equal(s.Env, wantEnv) {
 		t.Errorf("Env = %q, want %q", s.Env, wantEnv)
 	}
@@ -338,17 +339,13 @@ func TestSpecFilled(t *testing.T) {
 	if d.Spec.Lifetime != time.Hour {
 		t.Errorf("Lifetime = %v, want maxProcessLifetime", d.Spec.Lifetime)
 	}
-	wantEnv = []string{"HOME=/home/srv", "KEEP=kept", "LANG=C.UTF-8", "PATH=" + f.bin, "TERM=dumb", "TMPDIR=/tmp"}
+	wantEnv = []string{"HOME=" + home, "KEEP=kept", "LANG=C.UTF-8", "PATH=" + f.bin, "TERM=dumb", "TMPDIR=/tmp"}
 	if !slices.Equal(d.Spec.Env, wantEnv) {
 		t.Errorf("Env = %q, want %q", d.Spec.Env, wantEnv)
 	}
 
-	// No HOME on the server: "/".
-	p = mustNew(t, cfg, WithGetenv(func(string) string { return "" }))
-	d = p.Evaluate(Request{Executable: "mytrue"}, noon)
-	checkDecision(t, d, "", "")
-	if !slices.Contains(d.Spec.Env, "HOME=/") {
-		t.Errorf("Env = %q, want HOME=/", d.Spec.Env)
+	if d.Spec.Home != home {
+		t.Errorf("Home = %q, want %s", d.Spec.Home, home)
 	}
 }
 

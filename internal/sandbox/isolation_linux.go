@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mcp-process/mcp-process/internal/agenthome"
 	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
 )
 
@@ -84,6 +85,22 @@ func (iso *Isolation) sysProcAttr() *syscall.SysProcAttr {
 		}
 	}
 	return sys
+}
+
+// HomeOwner is the host uid and gid of the children, who own their
+// agent's HOME: for a root server the identity (mapped onto the host
+// through the user namespace's range when namespaces.user is on); for a
+// non-root server its own ids (Set false: nothing to chown).
+func (iso *Isolation) HomeOwner() agenthome.Owner {
+	if os.Geteuid() != 0 || !iso.Identity.Set {
+		return agenthome.Owner{}
+	}
+	uid, gid := iso.Identity.UID, iso.Identity.GID
+	if iso.Namespaces.User {
+		uid += uint32(subordinate("/etc/subuid"))
+		gid += uint32(subordinate("/etc/subgid"))
+	}
+	return agenthome.Owner{Set: true, UID: uid, GID: gid}
 }
 
 // apply adds iso's steps to a stage config.

@@ -706,3 +706,29 @@ func TestNetworkNamespaceSysfsInJail(t *testing.T) {
 		}
 	}
 }
+
+// The private view hides what a child could reach; what the stage itself
+// cannot reach (a root server's 0700 /root seen from a user namespace) is
+// out of the child's reach too, and must not fail the launch.
+func TestPrivateViewSkipsWhatTheStageCannotSearch(t *testing.T) {
+	needRoot(t)
+	locked := filepath.Join(t.TempDir(), "locked")
+	if err := os.MkdirAll(filepath.Join(locked, ".ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(locked, 0o700)
+	iso, err := IsolationFor(&config.Config{EnableNamespaces: true, Namespaces: config.Namespaces{User: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(iso.Private) == 0 {
+		t.Fatal("no private view for a root server with a user namespace")
+	}
+	iso.Masked = append(iso.Masked, filepath.Join(locked, ".ssh"))
+	spec := specFor(t, "true")
+	spec.Dir = "/" // t.TempDir's parent is 0700: not for an unused uid
+	out, st := isoRun(t, iso, 0, spec)
+	if st.ExitCode == nil || *st.ExitCode != 0 {
+		t.Fatalf("launch with a hidden path the stage cannot search: %s, output %q", st, out)
+	}
+}

@@ -583,6 +583,16 @@ func stageConfig(spec *policy.Spec, script bool, iso *Isolation) ([]byte, error)
 		c.Flags |= stage.FlagScript
 	}
 	iso.apply(&c)
+	if spec.Home != "" && iso.Root == "" {
+		// The agent's HOME stays writable (SPEC 7.1a), and in sight when
+		// it lies beneath a private directory (only that agent's own).
+		if iso.Landlock || iso.ReadOnly {
+			c.Writable = append(slices.Clip(c.Writable), spec.Home)
+		}
+		if c.Flags&stage.FlagPrivate != 0 {
+			c.Keep = append(slices.Clip(c.Keep), spec.Home)
+		}
+	}
 	b := c.Encode()
 	if len(b) > stage.MaxPayload {
 		return nil, errcode.Fail(errcode.InvalidInput, layer, "pass fewer or shorter arguments or variables",

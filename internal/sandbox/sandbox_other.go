@@ -7,6 +7,7 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/mcp-process/mcp-process/internal/agenthome"
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/policy"
 )
@@ -78,3 +79,6 @@ func UserMapping() string { return "unavailable (not Linux)" }
 
 // scopeSupport: no Landlock off Linux.
 func scopeSupport() error { return unavailable() }
+
+// HomeOwner is the server's own ids: nothing to chown.
+func (iso *Isolation) HomeOwner() agenthome.Owner { return agenthome.Owner{} }

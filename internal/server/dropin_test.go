@@ -111,10 +111,7 @@ func TestServiceIDIsItsName(t *testing.T) {
 // checks authorized by the server's policy, as serve wires them.
 func newServerWithHealthChecks(t *testing.T, cfg *config.Config) *Server {
 	t.Helper()
-	pol, err := policy.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol := testPolicy(t, cfg)
 	var srv atomic.Pointer[Server]
 	sup := supervisor.New(supervisor.Options{Config: cfg, Audit: &memRecorder{},
 		Authorize: func(agent string, req policy.Request) (*policy.Spec, *errcode.Error) {

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -20,10 +22,12 @@ import (
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcp-process/mcp-process/internal/agenthome"
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/policy"
+	"github.com/mcp-process/mcp-process/internal/sandbox"
 	"github.com/mcp-process/mcp-process/internal/supervisor"
 )
 
@@ -64,12 +68,31 @@ func testConfig(t *testing.T) *config.Config {
 	return cfg
 }
 
-func newTestServer(t *testing.T, cfg *config.Config, rec *memRecorder) *Server {
+// testPolicy compiles cfg with the agents' homes in the test's directory,
+// which a root server's children (uid 65534) can traverse (t.TempDir's
+// parent is 0700), prepared as the server does at start.
+func testPolicy(t *testing.T, cfg *config.Config) *policy.Policy {
 	t.Helper()
-	pol, err := policy.New(cfg)
+	homes := filepath.Join(t.TempDir(), "homes")
+	for _, d := range []string{filepath.Dir(filepath.Dir(homes)), filepath.Dir(homes)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	iso, _ := sandbox.IsolationFor(cfg)
+	if err := agenthome.Prepare(homes, iso.HomeOwner()); err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.New(cfg, policy.WithHomes(homes))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pol
+}
+
+func newTestServer(t *testing.T, cfg *config.Config, rec *memRecorder) *Server {
+	t.Helper()
+	pol := testPolicy(t, cfg)
 	var srv atomic.Pointer[Server]
 	sup := supervisor.New(supervisor.Options{Config: cfg, Audit: rec, OnStateChange: func(agent string, pid int, running bool) {
 		if s := srv.Load(); s != nil {

@@ -107,7 +107,16 @@ func TestStageKilledWhileTakenLeavesNoCgroup(t *testing.T) {
 	// not: it is never counted in the launch's limits.
 	stages := waitPool()
 	time.Sleep(50 * time.Millisecond) // each in its prepared group
-	if _, keepers := idleStages(t); runtime.GOARCH == "amd64" {
+	if runtime.GOARCH == "amd64" {
+		// A stage starts its keeper first thing, but under load the
+		// newest stage may not have done so yet: wait for one each.
+		var keepers []int
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			stages, keepers = idleStages(t)
+			if len(keepers) == len(stages) || time.Now().After(deadline) {
+				break
+			}
+		}
 		if len(keepers) != len(stages) {
 			t.Fatalf("keepers %v for stages %v, want one each", keepers, stages)
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcp-process/mcp-process/internal/agenthome"
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/policy"
@@ -228,6 +229,13 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 		}
 		s.unreserve(agent, at, lk.byServer)
 		return nil, err
+	}
+	if spec.Home != "" {
+		// The agent's own HOME, created on its first launch (SPEC 7.1a).
+		if err := agenthome.Ensure(spec.Home, s.homeOwner); err != nil {
+			return fail(nil, nil, errcode.Fail(errcode.Internal, "environment",
+				"check the server's state directory (docs/environment.md, HOME)", "the agent's HOME: %v", err))
+		}
 	}
 	ps, err := makePipes(stdinPipe, capture)
 	if err != nil {

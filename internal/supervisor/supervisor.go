@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mcp-process/mcp-process/internal/agenthome"
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
@@ -76,6 +77,8 @@ type Supervisor struct {
 	nextCgroup int
 	// isolation names the isolation layers every child gets (launch reports).
 	isolation []string
+	// homeOwner owns the agents' HOME directories (the children's host ids).
+	homeOwner agenthome.Owner
 	// id tells this supervisor's cgroups from another's under one manager.
 	id uint64
 
@@ -153,6 +156,7 @@ func New(opts Options) *Supervisor {
 		iso, _ = sandbox.IsolationFor(s.cfg)
 	}
 	s.isolation = iso.Layers()
+	s.homeOwner = iso.HomeOwner()
 	s.id = supervisorSeq.Add(1)
 	lo := sandbox.LauncherOptions{Isolation: iso}
 	if usesCgroups(opts.Cgroups) {

@@ -60,6 +60,9 @@ type testEnv struct {
 	dir   string // root of the test's temp files (config, HOME)
 	work  string // the only allowed working directory
 	audit string // auditLogPath
+	// state is the server's XDG_STATE_HOME (the agents' homes are in it);
+	// "" = dir/home/state.
+	state string
 }
 
 func newEnv(t *testing.T) *testEnv {
@@ -122,6 +125,13 @@ const (
 	canaryValue = "server-env-must-not-leak"
 )
 
+func (e *testEnv) stateHome() string {
+	if e.state != "" {
+		return e.state
+	}
+	return filepath.Join(e.dir, "home", "state")
+}
+
 // environ is the server's environment: HOME and XDG_STATE_HOME point into
 // the test's directory so no default path outside it is ever touched, and
 // no MCP_PROCESS_* variable of the caller leaks in.
@@ -133,7 +143,7 @@ func (e *testEnv) environ(extra ...string) []string {
 		}
 		env = append(env, kv)
 	}
-	env = append(env, "HOME="+filepath.Join(e.dir, "home"), "XDG_STATE_HOME="+filepath.Join(e.dir, "home", "state"),
+	env = append(env, "HOME="+filepath.Join(e.dir, "home"), "XDG_STATE_HOME="+e.stateHome(),
 		canaryVar+"="+canaryValue)
 	return append(env, extra...)
 }

@@ -6,6 +6,9 @@
 // show that it then works (or fails differently), so that no test passes by
 // accident. Everything the attacks aim at is created by the tests (a sleep
 // to kill or trace, a listener on 127.0.0.1, files and mount points under
-// temporary directories). The tests need root. The package has no
-// non-test code; README.md maps each attack to its layer.
+// temporary directories). The tests need root. The server under attack is
+// root by default; MCP_PROCESS_ESCAPE_SERVER_UID=65534 runs every server as
+// that unprivileged uid instead, and each test says what it runs then
+// (mode_test.go). The package has no non-test code; README.md maps each
+// attack to its layer.
 package escape

@@ -35,6 +35,7 @@ type envAttack struct {
 }
 
 func TestEscape_GitConfigEnvAlias_environment(t *testing.T) {
+	eitherServer(t)
 	git := needProgram(t, "/usr/bin/git")
 	e := newEnv(t)
 	marker := filepath.Join(e.dir, "pwned-git-config")
@@ -51,6 +52,7 @@ func TestEscape_GitConfigEnvAlias_environment(t *testing.T) {
 }
 
 func TestEscape_GitSSH_environment(t *testing.T) {
+	eitherServer(t)
 	git := needProgram(t, "/usr/bin/git")
 	e := newEnv(t)
 	marker := filepath.Join(e.dir, "pwned-git-ssh")
@@ -69,6 +71,7 @@ func TestEscape_GitSSH_environment(t *testing.T) {
 }
 
 func TestEscape_PythonUserBasePth_environment(t *testing.T) {
+	eitherServer(t)
 	py := needProgram(t, "/usr/bin/python3")
 	e := newEnv(t)
 	marker := filepath.Join(e.dir, "pwned-pth")
@@ -107,8 +110,9 @@ func TestEscape_PythonUserBasePth_environment(t *testing.T) {
 // runs and exits 0).
 func runEnvAttack(t *testing.T, e *testEnv, a envAttack, controlArgs []string) {
 	t.Helper()
-	// Baseline: the payload works when the variables reach the program.
-	cmd := exec.Command(a.exe, a.args...)
+	// Baseline: the payload works when the variables reach the program
+	// (run by the server's user).
+	cmd := asServerUser(exec.Command(a.exe, a.args...))
 	cmd.Dir = e.work
 	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + filepath.Join(e.dir, "home"), "LANG=C.UTF-8"}
 	for n, v := range a.env {
@@ -201,9 +205,7 @@ type callResult struct {
 func startStdio(t *testing.T, e *testEnv, cfg map[string]any) *stdioServer {
 	t.Helper()
 	path := e.writeConfig(t, cfg)
-	cmd := exec.Command(serverBin, "serve", "--config", path)
-	cmd.Dir = e.work
-	cmd.Env = e.environ()
+	cmd := e.serverCmd(context.Background(), "serve", "--config", path)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	client := mcp.NewClient(&mcp.Implementation{Name: "escape-test", Version: "1.0.0"}, nil)

@@ -8,11 +8,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -36,6 +38,10 @@ func runTests(m *testing.M) int {
 		// The attacks are only meaningful against a root server: that is
 		// where a missing layer gives a child everything.
 		fmt.Fprintln(os.Stderr, "escape: these tests run as root (the layers they attack are a root server's)")
+		return 1
+	}
+	if err := setServerUser(); err != nil {
+		fmt.Fprintln(os.Stderr, "escape:", err)
 		return 1
 	}
 	var err error
@@ -68,7 +74,9 @@ func runTests(m *testing.M) int {
 			return 1
 		}
 	}
-	return m.Run()
+	code := m.Run()
+	reportMode()
+	return code
 }
 
 // result is the probe's one JSON line; OK means the escape SUCCEEDED.
@@ -88,10 +96,20 @@ type testEnv struct {
 	dir   string // config, HOME, files the attacks aim at
 	work  string // the allowed working directory
 	audit string
+	owner *syscall.Credential // owns the directories and configs; nil: root
 }
 
+// dirs is the env's directories, which the server writes (audit log,
+// HOME) and its children too (the working directory, dir).
+func (e *testEnv) dirs() []string {
+	return []string{e.dir, e.work, filepath.Join(e.dir, "home"), filepath.Join(e.dir, "audit")}
+}
+
+// newEnv makes the test's directories; against an unprivileged server
+// (mode_test.go) they belong to the server's uid.
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
+	mustHaveDecided(t)
 	dir := tempDir(t, "env-")
 	e := &testEnv{dir: dir, work: filepath.Join(dir, "work"), audit: filepath.Join(dir, "audit", "audit.log")}
 	for _, d := range []string{e.work, filepath.Join(dir, "home"), filepath.Join(dir, "audit")} {
@@ -106,6 +124,9 @@ func newEnv(t *testing.T) *testEnv {
 		if err := os.Chmod(d, 0o777); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if unprivileged() {
+		e.own(t, serverCred)
 	}
 	return e
 }
@@ -127,6 +148,15 @@ func (e *testEnv) config(layers ...layer) map[string]any {
 	}
 	for _, l := range layers {
 		for k, v := range l {
+			// Objects (namespaces) merge: pidNS and userNS give both.
+			if m, ok := v.(map[string]any); ok {
+				if old, ok := cfg[k].(map[string]any); ok {
+					merged := maps.Clone(old)
+					maps.Copy(merged, m)
+					cfg[k] = merged
+					continue
+				}
+			}
 			cfg[k] = v
 		}
 	}
@@ -158,10 +188,16 @@ func (e *testEnv) writeConfig(t *testing.T, cfg map[string]any) string {
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if e.owner != nil {
+		if err := os.Chown(p, int(e.owner.Uid), int(e.owner.Gid)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return p
 }
 
-// attack runs `mcp-process run --config FILE -- EXE ARGS...` under cfg and
+// attack runs `mcp-process run --config FILE -- EXE ARGS...` under cfg,
+// as the mode's server (root, or MCP_PROCESS_ESCAPE_SERVER_UID), and
 // returns the probe's result. The config must pass `mcp-process validate`
 // (a layer that is not available fails the test: it must not pass by being
 // refused), and the run must end with exit code 0 (the probe always exits
@@ -171,19 +207,16 @@ func (e *testEnv) attack(t *testing.T, cfg map[string]any, exe string, args ...s
 	path := e.writeConfig(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	v := exec.CommandContext(ctx, serverBin, "validate", "--config", path)
-	v.Env = e.environ()
+	v := e.serverCmd(ctx, "validate", "--config", path)
 	if out, err := v.CombinedOutput(); err != nil {
 		t.Fatalf("mcp-process validate refused the config (%v): the layer under test is not available here:\n%s", err, out)
 	}
-	cmd := exec.CommandContext(ctx, serverBin, append([]string{"run", "--config", path, "--", exe}, args...)...)
-	cmd.Dir = e.work
-	cmd.Env = e.environ()
+	cmd := e.serverCmd(ctx, append([]string{"run", "--config", path, "--", exe}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	if err != nil {
-		t.Fatalf("mcp-process run -- %s %q: %v\nstdout: %s\nstderr: %s", exe, args, err, stdout.String(), stderr.String())
+		t.Fatalf("mcp-process run (%s) -- %s %q: %v\nstdout: %s\nstderr: %s", serverName(), exe, args, err, stdout.String(), stderr.String())
 	}
 	return parseResult(t, stdout.Bytes(), stderr.String())
 }
@@ -252,14 +285,7 @@ func otherErrno(t *testing.T, r result, layerErrno, without string) {
 // it is killed when the test ends.
 func hostSleeper(t *testing.T) *victim {
 	t.Helper()
-	cmd := exec.Command("sleep", "600")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	v := &victim{pid: cmd.Process.Pid, done: make(chan struct{})}
-	go func() { cmd.Wait(); close(v.done) }()
-	t.Cleanup(func() { cmd.Process.Kill(); <-v.done })
-	return v
+	return sleeperAs(t, nil)
 }
 
 type victim struct {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ type serveSession struct {
 	t       *testing.T
 	cmd     *exec.Cmd
 	session *mcp.ClientSession
-	stderr  *bytes.Buffer
+	stderr  *lockedBuffer
 
 	launched float64 // pid of the last process_start
 }
@@ -40,10 +41,8 @@ type serveSession struct {
 func startServe(t *testing.T, e *testEnv, cfg map[string]any) *serveSession {
 	t.Helper()
 	path := e.writeConfig(t, cfg)
-	s := &serveSession{t: t, stderr: &bytes.Buffer{}}
-	s.cmd = exec.Command(serverBin, "serve", "--config", path)
-	s.cmd.Dir = e.work
-	s.cmd.Env = e.environ()
+	s := &serveSession{t: t, stderr: &lockedBuffer{}}
+	s.cmd = e.serverCmd(context.Background(), "serve", "--config", path)
 	s.cmd.Stderr = s.stderr
 	client := mcp.NewClient(&mcp.Implementation{Name: "escape-test", Version: "1"}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -55,6 +54,25 @@ func startServe(t *testing.T, e *testEnv, cfg map[string]any) *serveSession {
 	s.session = session
 	t.Cleanup(func() { s.session.Close() })
 	return s
+}
+
+// lockedBuffer is the server's stderr: exec copies into it from a
+// goroutine of its own while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func (s *serveSession) pid() int { return s.cmd.Process.Pid }
@@ -237,10 +255,38 @@ func TestEscape_OutliveServerByDaemonizing_watchdog(t *testing.T) {
 		{"setsidInPidNamespace_withoutWatchdog", []layer{pidNS}, false, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			u := layer{}
+			if len(c.layers) > 0 {
+				u = unprivilegedAdds(t, userNS, nsNeedsUserNS)
+			} else {
+				eitherServer(t)
+			}
 			e := newEnv(t)
-			s := startServe(t, e, e.config(c.layers...))
-			pol := s.call("process_get_policy", map[string]any{})
-			if l, _ := pol["layers"].(map[string]any)["tree-kill-on-server-death"].(string); !strings.HasPrefix(l, "enforced by cgroup") || !strings.Contains(l, "watchdog") {
+			s := startServe(t, e, e.config(append(c.layers, u)...))
+			l := treeKillLayer(s)
+			survives := c.survives
+			if noCgroupUnprivileged(l) {
+				// The host gives the unprivileged server no cgroup: a PID
+				// namespace is what holds a tree, and the server says
+				// which launches it holds.
+				switch {
+				case len(c.layers) == 0 && c.watchdog:
+					if !strings.HasPrefix(l, "missing: ") {
+						t.Fatalf("process_get_policy layers[tree-kill-on-server-death] = %q: want the server to say the guarantee is missing", l)
+					}
+					if !strings.Contains(s.stderr.String(), "tree kill on server death: missing") {
+						t.Fatalf("the server did not say on stderr that nothing holds a tree:\n%s", s.stderr)
+					}
+					// ... and it is true: this is the baseline of
+					// setsidInPidNamespace.
+					t.Logf("no cgroup for the %s on this host, so nothing holds a tree outside a PID namespace; the server says so (stderr and process_get_policy): %s", serverName(), l)
+					survives = true
+				case !c.watchdog:
+					t.Skipf("the %s has no cgroup on this host, hence no watchdog to kill (setsid and setsidInPidNamespace cover it)", serverName())
+				case !strings.HasPrefix(l, "enforced by each launch's PID namespace"):
+					t.Fatalf("process_get_policy layers[tree-kill-on-server-death] = %q, want enforced by the PID namespace", l)
+				}
+			} else if !strings.HasPrefix(l, "enforced by cgroup") || !strings.Contains(l, "watchdog") {
 				t.Errorf("process_get_policy layers[tree-kill-on-server-death] = %q, want enforced by cgroup + watchdog", l)
 			}
 			d := s.daemon(e, "daemon")
@@ -257,10 +303,12 @@ func TestEscape_OutliveServerByDaemonizing_watchdog(t *testing.T) {
 			}()
 			took := killServer(t, s, d, !c.watchdog)
 			switch {
-			case c.survives && took >= 0:
-				t.Fatalf("baseline: the daemon died %v after the server's SIGKILL without the watchdog: this test shows nothing", took)
-			case c.survives:
+			case survives && took >= 0:
+				t.Fatalf("baseline: the daemon died %v after the server's SIGKILL without the watchdog (or, for a server without cgroups, without a PID namespace): this test shows nothing", took)
+			case survives && c.survives:
 				t.Logf("baseline without the watchdog: the daemon %d still runs 2 s after the server's SIGKILL", d)
+			case survives:
+				t.Logf("baseline without a PID namespace (a server without cgroups, as it says): the daemon %d still runs 2 s after the server's SIGKILL", d)
 			case took < 0:
 				t.Fatalf("the daemon %d still runs 2 s after the server's SIGKILL", d)
 			default:
@@ -270,12 +318,33 @@ func TestEscape_OutliveServerByDaemonizing_watchdog(t *testing.T) {
 	}
 }
 
+// treeKillLayer is what process_get_policy says holds a launched tree
+// when the server dies.
+func treeKillLayer(s *serveSession) string {
+	s.t.Helper()
+	pol := s.call("process_get_policy", map[string]any{})
+	l, _ := pol["layers"].(map[string]any)["tree-kill-on-server-death"].(string)
+	return l
+}
+
+// noCgroupUnprivileged: the server is unprivileged and the host gives it
+// no cgroup (no delegated hierarchy, as on a cgroup v1 host), so it has no
+// watchdog either: only a PID namespace holds a tree, and the server says
+// so. A root server without cgroups is a failure, not this.
+func noCgroupUnprivileged(treeKill string) bool {
+	return unprivileged() && strings.Contains(treeKill, "no usable cgroup hierarchy")
+}
+
 // The next start kills and removes what a dead server left (here: one
 // whose watchdog was killed too), and leaves a live server's groups and
 // processes alone.
 func TestEscape_DeadServersGroupsSweptAtStart_startTime(t *testing.T) {
+	eitherServer(t)
 	eLive := newEnv(t)
 	live := startServe(t, eLive, eLive.config())
+	if l := treeKillLayer(live); noCgroupUnprivileged(l) {
+		t.Skipf("the %s has no cgroup on this host, so there are no groups to leave or sweep: %s", serverName(), l)
+	}
 	liveDaemon := live.daemon(eLive, "live")
 	defer syscall.Kill(liveDaemon, syscall.SIGKILL)
 	liveStart, _ := procStatField(live.pid(), 22)
@@ -331,11 +400,15 @@ func TestEscape_DeadServersGroupsSweptAtStart_startTime(t *testing.T) {
 // TestEscape_OutliveParentByDaemonizing_baseline: what the watchdog stops.
 // The probe daemonizes (double fork, setsid) under a parent that is then
 // SIGKILLed, with nothing holding the tree: the daemon keeps running.
+//
+// No server is involved; the parent and the daemon are the server's user.
 func TestEscape_OutliveParentByDaemonizing_baseline(t *testing.T) {
+	eitherServer(t)
 	e := newEnv(t)
 	pidfile := filepath.Join(e.work, "baseline.pid")
 	cmd := probe("daemonize", pidfile)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	asServerUser(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

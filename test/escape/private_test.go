@@ -15,13 +15,20 @@ import (
 // SPEC 7.1a: every child of a root server (or of any server with
 // namespaces.user) has its own empty /tmp, /var/tmp, /run, /dev/shm, and
 // the server user's credential locations and hiddenPaths are hidden. Each
-// baseline is the probe run directly as the children's uid.
+// baseline is the probe run directly as the children's uid. An
+// unprivileged server gives its children that view inside a user
+// namespace only: against one, the tests add namespaces.user.
 
 func uniqueName(prefix string) string {
 	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), time.Now().UnixNano())
 }
 
+// privateViewNeedsUserNS: why the tests below add namespaces.user against
+// an unprivileged server.
+const privateViewNeedsUserNS = "an unprivileged server gives its children a private view only inside a user namespace (SPEC 7.1a)"
+
 func TestEscape_ReadHostTmpFile_privateView(t *testing.T) {
+	u := unprivilegedAdds(t, userNS, privateViewNeedsUserNS)
 	for _, dir := range []string{"/tmp", "/var/tmp", "/dev/shm"} {
 		e := newEnv(t)
 		p := filepath.Join(dir, uniqueName("mcp-process-escape"))
@@ -29,14 +36,15 @@ func TestEscape_ReadHostTmpFile_privateView(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { os.Remove(p) })
-		r := e.attack(t, e.config(), probeBin, "read-file", p)
+		r := e.attack(t, e.config(u), probeBin, "read-file", p)
 		stopped(t, r, "ENOENT", "private view: the child's own "+dir)
-		escaped(t, direct(t, asNobody(probe("read-file", p))), "private view (the probe run directly as uid 65534)")
+		escaped(t, direct(t, asChildUser(probe("read-file", p))), "private view (the probe run directly as the children's uid)")
 	}
 }
 
 // A service's socket in /run (D-Bus, systemd, docker.sock live there).
 func TestEscape_ConnectHostRunSocket_privateView(t *testing.T) {
+	u := unprivilegedAdds(t, userNS, privateViewNeedsUserNS)
 	e := newEnv(t)
 	p := filepath.Join("/run", uniqueName("mcp-process-escape")+".sock")
 	ln, err := net.Listen("unix", p)
@@ -54,13 +62,14 @@ func TestEscape_ConnectHostRunSocket_privateView(t *testing.T) {
 			c.Close()
 		}
 	}()
-	r := e.attack(t, e.config(), probeBin, "unix-connect", p)
+	r := e.attack(t, e.config(u), probeBin, "unix-connect", p)
 	stopped(t, r, "ENOENT", "private view: the child's own /run")
-	escaped(t, direct(t, asNobody(probe("unix-connect", p))), "private view (the probe run directly as uid 65534)")
+	escaped(t, direct(t, asChildUser(probe("unix-connect", p))), "private view (the probe run directly as the children's uid)")
 }
 
 // The server user's ~/.ssh (the server's HOME is the env's home here).
 func TestEscape_ReadServerUsersSSHKey_privateView(t *testing.T) {
+	u := unprivilegedAdds(t, userNS, privateViewNeedsUserNS)
 	e := newEnv(t)
 	ssh := filepath.Join(e.dir, "home", ".ssh")
 	if err := os.MkdirAll(ssh, 0o755); err != nil {
@@ -70,22 +79,23 @@ func TestEscape_ReadServerUsersSSHKey_privateView(t *testing.T) {
 	if err := os.WriteFile(key, []byte("PRIVATE KEY\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := e.attack(t, e.config(), probeBin, "read-file", key)
+	r := e.attack(t, e.config(u), probeBin, "read-file", key)
 	stopped(t, r, "EACCES", "private view: ~/.ssh hidden")
-	escaped(t, direct(t, asNobody(probe("read-file", key))), "private view (the probe run directly as uid 65534)")
+	escaped(t, direct(t, asChildUser(probe("read-file", key))), "private view (the probe run directly as the children's uid)")
 }
 
 func TestEscape_ReadHiddenPath_privateView(t *testing.T) {
+	u := unprivilegedAdds(t, userNS, privateViewNeedsUserNS)
 	e := newEnv(t)
 	secret := filepath.Join(e.dir, "secret.txt")
 	if err := os.WriteFile(secret, []byte("TOP SECRET\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := e.attack(t, e.config(layer{"hiddenPaths": []string{secret}}), probeBin, "read-file", secret)
+	r := e.attack(t, e.config(layer{"hiddenPaths": []string{secret}}, u), probeBin, "read-file", secret)
 	stopped(t, r, "EACCES", "hiddenPaths: the file is a nodev /dev/null, which cannot be opened")
-	w := e.attack(t, e.config(layer{"hiddenPaths": []string{secret}}), probeBin, "write-file", secret)
+	w := e.attack(t, e.config(layer{"hiddenPaths": []string{secret}}, u), probeBin, "write-file", secret)
 	stopped(t, w, "EACCES", "hiddenPaths")
-	b := e.attack(t, e.config(), probeBin, "read-file", secret)
+	b := e.attack(t, e.config(u), probeBin, "read-file", secret)
 	if !b.OK || !strings.Contains(b.Detail, "TOP SECRET") {
 		t.Fatalf("baseline without hiddenPaths: the file should be readable: %s", b)
 	}

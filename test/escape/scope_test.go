@@ -23,11 +23,22 @@ import (
 // process outside it. The server is non-dumpable. These attacks are the
 // ones a review made against the default profile.
 
-// asNobody runs cmd as uid/gid 65534 with no supplementary groups.
+// asChildUser runs cmd as the children's host uid/gid (65534 under a root
+// server, the server's own under an unprivileged one), with no
+// supplementary groups: the same-uid baselines.
+func asChildUser(cmd *exec.Cmd) *exec.Cmd { return as(childCred(), cmd) }
+
+// asNobody runs cmd as uid/gid 65534 with no supplementary groups (in
+// every mode; asChildUser follows the mode).
+//
+//lint:ignore U1000 kept for the tests of branches that still use it
 func asNobody(cmd *exec.Cmd) *exec.Cmd {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}}
-	return cmd
+	return as(&syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}, cmd)
 }
+
+// asUnprivileged runs cmd as the unprivileged server of the tests that
+// always attack one (unprivilegedCred).
+func asUnprivileged(cmd *exec.Cmd) *exec.Cmd { return as(unprivilegedCred(), cmd) }
 
 // needScope skips where the kernel cannot scope a Landlock domain (the
 // server then says so at start and in doctor).
@@ -60,7 +71,11 @@ func needScope(t *testing.T) {
 
 // --- a root server's children are not host root ---
 
+// notRootIdentity: why the identity layer is a root server's alone.
+const notRootIdentity = "the layer is a root server's children not being host root; an unprivileged server's children are the server's own uid by design (SPEC 7.1), and the probe run directly by that uid fails too: there is no baseline"
+
 func TestEscape_CorePatternOpenForWriting_identity(t *testing.T) {
+	rootServerOnly(t, notRootIdentity)
 	e := newEnv(t)
 	const p = "/proc/sys/kernel/core_pattern"
 	r := e.attack(t, e.config(), probeBin, "open-write", p)
@@ -81,6 +96,7 @@ func cgroupRoot(t *testing.T) string {
 }
 
 func TestEscape_CgroupSelfMoveToRoot_identity(t *testing.T) {
+	rootServerOnly(t, notRootIdentity)
 	e := newEnv(t)
 	root := cgroupRoot(t)
 	r := e.attack(t, e.config(), probeBin, "cgroup-join", root)
@@ -91,6 +107,7 @@ func TestEscape_CgroupSelfMoveToRoot_identity(t *testing.T) {
 // --- the server: root server ---
 
 func TestEscape_ServerFromChild_rootServer(t *testing.T) {
+	rootServerOnly(t, "ServerFromChild_unprivilegedServer is this attack against an unprivileged server, with same-uid baselines")
 	e := newEnv(t)
 	for _, a := range [][]string{
 		{"pidfd-getfd", "ppid", "1"}, // the server's stdout: the MCP stream
@@ -108,15 +125,19 @@ func TestEscape_ServerFromChild_rootServer(t *testing.T) {
 
 // --- the server: unprivileged server (same uid as its children) ---
 
-// runAs runs `mcp-process run` as uid 65534 and returns the probe's result.
-func (e *testEnv) runAsNobody(t *testing.T, cfg map[string]any, args ...string) result {
+// unprivilegedServerWhat: the tests below attack an unprivileged server in
+// both modes.
+const unprivilegedServerWhat = "an unprivileged server (uid 65534, or the mode's unprivileged server), whose children are its own uid"
+
+// runUnprivileged runs `mcp-process run` as the unprivileged server
+// (unprivilegedCred: 65534 in the root-server mode) and returns the probe's
+// result. The env must be e.ownedByUnprivileged.
+func (e *testEnv) runUnprivileged(t *testing.T, cfg map[string]any, args ...string) result {
 	t.Helper()
 	path := e.writeConfig(t, cfg)
-	os.Chown(path, nobody, nobody)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := asNobody(exec.CommandContext(ctx, serverBin, append([]string{"run", "--config", path, "--", probeBin}, args...)...))
-	cmd.Dir, cmd.Env = e.work, e.environ()
+	cmd := e.serverCmdAs(ctx, unprivilegedCred(), append([]string{"run", "--config", path, "--", probeBin}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -125,50 +146,37 @@ func (e *testEnv) runAsNobody(t *testing.T, cfg map[string]any, args ...string) 
 	return parseResult(t, stdout.Bytes(), stderr.String())
 }
 
-func (e *testEnv) ownedByNobody(t *testing.T) {
-	t.Helper()
-	for _, d := range []string{e.dir, e.work, filepath.Join(e.dir, "home"), filepath.Join(e.dir, "audit")} {
-		if err := os.Chown(d, nobody, nobody); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
+func (e *testEnv) ownedByUnprivileged(t *testing.T) { e.own(t, unprivilegedCred()) }
 
-// nobodySleeper is a dumpable process of uid 65534 outside any sandbox:
-// what the server would be to its same-uid children without its
-// protections.
-func nobodySleeper(t *testing.T) *victim {
+// unprivilegedSleeper is a dumpable process of the unprivileged server's
+// uid outside any sandbox: what the server would be to its same-uid
+// children without its protections.
+func unprivilegedSleeper(t *testing.T) *victim {
 	t.Helper()
-	cmd := asNobody(exec.Command("sleep", "600"))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	v := &victim{pid: cmd.Process.Pid, done: make(chan struct{})}
-	go func() { cmd.Wait(); close(v.done) }()
-	t.Cleanup(func() { cmd.Process.Kill(); <-v.done })
-	return v
+	return sleeperAs(t, unprivilegedCred())
 }
 
 func TestEscape_ServerFromChild_unprivilegedServer(t *testing.T) {
+	ownServer(t, unprivilegedServerWhat)
 	needScope(t)
 	e := newEnv(t)
-	e.ownedByNobody(t)
+	e.ownedByUnprivileged(t)
 	for _, a := range [][]string{
 		{"pidfd-getfd", "ppid", "1"},
 		{"ptrace-pid", "ppid"},
 		{"read-environ", "ppid"},
 		{"signal", "ppid"},
 	} {
-		r := e.runAsNobody(t, e.config(), a...)
+		r := e.runUnprivileged(t, e.config(), a...)
 		stopped(t, r, "", "non-dumpable server and Landlock domain ("+a[0]+" of a same-uid server)")
 		if r.Errno != "EPERM" && r.Errno != "EACCES" {
 			t.Fatalf("%s: want EPERM or EACCES: %s", a[0], r)
 		}
 		// Baseline: the same uid, outside any domain, against a dumpable
 		// process of that uid.
-		v := nobodySleeper(t)
+		v := unprivilegedSleeper(t)
 		b := append([]string{a[0], v.pidArg()}, a[2:]...)
-		escaped(t, direct(t, asNobody(probe(b...))), "non-dumpable and Landlock domain ("+a[0]+" by the same uid from outside any domain, against a dumpable process)")
+		escaped(t, direct(t, asUnprivileged(probe(b...))), "non-dumpable and Landlock domain ("+a[0]+" by the same uid from outside any domain, against a dumpable process)")
 	}
 }
 
@@ -176,38 +184,36 @@ func TestEscape_ServerFromChild_unprivilegedServer(t *testing.T) {
 // signalled by its uid. The baseline signals the same server from outside
 // any domain.
 func TestEscape_SignalServer_landlockScope(t *testing.T) {
+	ownServer(t, unprivilegedServerWhat)
 	needScope(t)
 	e := newEnv(t)
-	e.ownedByNobody(t)
-	r := e.runAsNobody(t, e.config(), "signal", "ppid")
+	e.ownedByUnprivileged(t)
+	r := e.runUnprivileged(t, e.config(), "signal", "ppid")
 	stopped(t, r, "EPERM", "Landlock signal scope")
 	// A long-lived unprivileged server to signal from outside.
 	path := e.writeConfig(t, e.config())
-	os.Chown(path, nobody, nobody)
-	srv := asNobody(exec.Command(serverBin, "serve", "--config", path))
-	srv.Dir, srv.Env = e.work, e.environ()
+	srv := e.serverCmdAs(context.Background(), unprivilegedCred(), "serve", "--config", path)
 	stdin, _ := srv.StdinPipe()
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { stdin.Close(); srv.Wait() }()
-	escaped(t, direct(t, asNobody(probe("signal", strconv.Itoa(srv.Process.Pid)))), "Landlock signal scope (the probe run directly as the server's uid)")
+	escaped(t, direct(t, asUnprivileged(probe("signal", strconv.Itoa(srv.Process.Pid)))), "Landlock signal scope (the probe run directly as the server's uid)")
 }
 
 // --- another launch ---
 
-// victimLaunch starts `mcp-process run -- probe ARGS...` as a root server
-// in the background and returns the victim's pid (which it writes to a
+// victimLaunch starts `mcp-process run -- probe ARGS...` as the mode's
+// server in the background and returns the victim's pid (which it writes to a
 // file) once it runs.
 func (e *testEnv) victimLaunch(t *testing.T, args ...string) (pid int, wait func()) {
 	t.Helper()
 	pidFile := filepath.Join(e.work, fmt.Sprintf("victim-%d.pid", time.Now().UnixNano()))
 	path := e.writeConfig(t, e.config())
-	cmd := exec.Command(serverBin, append([]string{"run", "--config", path, "--", probeBin}, args...)...)
+	cmd := e.serverCmd(context.Background(), append([]string{"run", "--config", path, "--", probeBin}, args...)...)
 	if args[0] == "pid-sleep" {
 		cmd.Args = append(cmd.Args[:len(cmd.Args)-len(args)+1], pidFile, args[1])
 	}
-	cmd.Dir, cmd.Env = e.work, e.environ()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -234,6 +240,7 @@ func (e *testEnv) victimLaunch(t *testing.T, args ...string) (pid int, wait func
 }
 
 func TestEscape_SiblingLaunch_landlockDomain(t *testing.T) {
+	eitherServer(t)
 	needScope(t)
 	e := newEnv(t)
 	pid, _ := e.victimLaunch(t, "pid-sleep", "30")
@@ -244,24 +251,26 @@ func TestEscape_SiblingLaunch_landlockDomain(t *testing.T) {
 		{"read-environ", p},
 		{"signal", p},
 	} {
-		// Both launches run as uid 65534 with no capability: only their
-		// Landlock domains keep them apart.
+		// Both launches run as one uid (65534, or the unprivileged
+		// server's) with no capability: only their Landlock domains keep
+		// them apart.
 		r := e.attack(t, e.config(), probeBin, a...)
 		stopped(t, r, "", "Landlock domain ("+a[0]+" of another launch)")
 		if r.Errno != "EPERM" && r.Errno != "EACCES" {
 			t.Fatalf("%s: want EPERM or EACCES: %s", a[0], r)
 		}
-		escaped(t, direct(t, asNobody(probe(a...))), "Landlock domain ("+a[0]+" by the same uid from outside any domain)")
+		escaped(t, direct(t, asChildUser(probe(a...))), "Landlock domain ("+a[0]+" by the same uid from outside any domain)")
 	}
 }
 
 func TestEscape_SiblingAbstractSocket_landlockScope(t *testing.T) {
+	eitherServer(t)
 	needScope(t)
 	e := newEnv(t)
 	name := fmt.Sprintf("mcp-process-escape-%d", time.Now().UnixNano())
 	_, wait := e.victimLaunch(t, "abstract-listen", name, "20")
 	r := e.attack(t, e.config(), probeBin, "abstract-connect", name)
 	stopped(t, r, "EPERM", "Landlock abstract unix socket scope")
-	escaped(t, direct(t, asNobody(probe("abstract-connect", name))), "Landlock abstract unix socket scope (the probe run directly as the same uid)")
+	escaped(t, direct(t, asChildUser(probe("abstract-connect", name))), "Landlock abstract unix socket scope (the probe run directly as the same uid)")
 	wait()
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -20,9 +19,10 @@ import (
 // not carry Landlock's write permission there: every launch opens the
 // writable paths refusing any symbolic link.
 func TestEscape_WritablePathSwappedForSymlink_landlock(t *testing.T) {
+	eitherServer(t)
 	e := newEnv(t)
 	writable := filepath.Join(e.work, "cache")
-	secret := tempDir(t, "secret-")
+	secret := protectedDir(t)
 	if err := os.Mkdir(writable, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -38,8 +38,7 @@ func TestEscape_WritablePathSwappedForSymlink_landlock(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, serverBin, "run", "--config", path, "--", probeBin, "write-file", filepath.Join(writable, "pwned"))
-	cmd.Dir, cmd.Env = e.work, e.environ()
+	cmd := e.serverCmd(ctx, "run", "--config", path, "--", probeBin, "write-file", filepath.Join(writable, "pwned"))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -50,15 +49,33 @@ func TestEscape_WritablePathSwappedForSymlink_landlock(t *testing.T) {
 	if err == nil && bytes.Contains(stdout.Bytes(), []byte(`"ok":true`)) {
 		t.Fatal("the probe reports the write succeeded")
 	}
+	// Without Landlock the same write through the link lands in the
+	// protected directory: only the layer stops it.
+	escaped(t, e.attack(t, e.config(), probeBin, "write-file", filepath.Join(writable, "baseline")), "Landlock (the write through the swapped link)")
+	if _, err := os.Stat(filepath.Join(secret, "baseline")); err != nil {
+		t.Fatalf("baseline: the write did not land in the link's target: %v", err)
+	}
+}
+
+// protectedDir is a directory the children's uid may write (mode 0777), so
+// that only Landlock keeps them out of it.
+func protectedDir(t *testing.T) string {
+	t.Helper()
+	d := tempDir(t, "secret-")
+	if err := os.Chmod(d, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // The same swap while the server runs (between two launches): the launch
 // refuses the writable path (a symbolic link now) instead of granting write
 // access to where it points.
 func TestEscape_WritablePathSwappedWhileServing_landlock(t *testing.T) {
+	eitherServer(t)
 	e := newEnv(t)
 	writable := filepath.Join(e.work, "cache")
-	secret := tempDir(t, "secret-")
+	secret := protectedDir(t)
 	if err := os.Mkdir(writable, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -68,8 +85,7 @@ func TestEscape_WritablePathSwappedWhileServing_landlock(t *testing.T) {
 	path := e.writeConfig(t, e.config(layer{"landlock": true, "writablePaths": []string{writable}}))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.Command(serverBin, "serve", "--config", path)
-	cmd.Dir, cmd.Env = e.work, e.environ()
+	cmd := e.serverCmd(context.Background(), "serve", "--config", path)
 	client := mcp.NewClient(&mcp.Implementation{Name: "escape", Version: "1"}, nil)
 	session, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
 	if err != nil {

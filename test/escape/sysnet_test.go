@@ -6,9 +6,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -34,8 +31,9 @@ func TestEscape_SysClassNetHostInterfaces_networkNamespace(t *testing.T) {
 		{"network+pid+readOnlyFilesystem", []layer{netns(map[string]any{"pid": true}), {"readOnlyFilesystem": true}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			u := unprivilegedAdds(t, userNS, nsNeedsUserNS)
 			e := newEnv(t)
-			r := e.attack(t, e.config(tc.layers...), probeBin, "sys-class-net")
+			r := e.attack(t, e.config(append(tc.layers, u)...), probeBin, "sys-class-net")
 			stopped(t, r, "", "network namespace with its own sysfs")
 			if r.Detail != "/sys/class/net: lo" {
 				t.Fatalf("want lo only: %s", r)
@@ -49,25 +47,19 @@ func TestEscape_SysClassNetHostInterfaces_networkNamespace(t *testing.T) {
 // comes with a user namespace (mapping inside 0 onto the server's uid), and
 // the fresh sysfs is mounted from inside it.
 func TestEscape_SysClassNetHostInterfaces_unprivilegedNetworkNamespace(t *testing.T) {
+	ownServer(t, unprivilegedServerWhat)
 	b, err := os.ReadFile("/proc/sys/user/max_user_namespaces")
 	if err != nil || string(bytes.TrimSpace(b)) == "0" {
 		t.Skip("this host allows no user namespaces (/proc/sys/user/max_user_namespaces)")
 	}
 	e := newEnv(t)
-	for _, d := range []string{e.dir, e.work, filepath.Join(e.dir, "home"), filepath.Join(e.dir, "audit")} {
-		if err := os.Chown(d, nobody, nobody); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.ownedByUnprivileged(t)
 	run := func(cfg map[string]any) result {
 		t.Helper()
 		path := e.writeConfig(t, cfg)
-		os.Chown(path, nobody, nobody)
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, serverBin, "run", "--config", path, "--", probeBin, "sys-class-net")
-		cmd.Dir, cmd.Env = e.work, e.environ()
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		cmd := e.serverCmdAs(ctx, unprivilegedCred(), "run", "--config", path, "--", probeBin, "sys-class-net")
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Run(); err != nil {

@@ -37,20 +37,19 @@ func tool(t *testing.T, paths ...string) string {
 	return ""
 }
 
-// runPlain runs `mcp-process run --config CFG -- EXE ARGS...` and returns
+// runPlain runs `mcp-process run --config CFG -- EXE ARGS...` (as the
+// mode's server) and returns
 // its exit code and output (the target's own, not a probe's report).
 func (e *testEnv) runPlain(t *testing.T, cfg map[string]any, exe string, args ...string) (int, string) {
 	t.Helper()
 	path := e.writeConfig(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	v := exec.CommandContext(ctx, serverBin, "validate", "--config", path)
-	v.Env = e.environ()
+	v := e.serverCmd(ctx, "validate", "--config", path)
 	if out, err := v.CombinedOutput(); err != nil {
 		t.Fatalf("mcp-process validate refused the config (%v): the layer under test is not available here:\n%s", err, out)
 	}
-	cmd := exec.CommandContext(ctx, serverBin, append([]string{"run", "--config", path, "--", exe}, args...)...)
-	cmd.Dir, cmd.Env = e.work, e.environ()
+	cmd := e.serverCmd(ctx, append([]string{"run", "--config", path, "--", exe}, args...)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -83,6 +82,7 @@ func markerAttack(t *testing.T, e *testEnv, exes []string, marker string, exe st
 }
 
 func TestEscape_GitAliasRunsShell_treeScope(t *testing.T) {
+	eitherServer(t)
 	git := tool(t, "/usr/bin/git")
 	e := newEnv(t)
 	marker := filepath.Join(e.work, "git-alias-marker")
@@ -90,6 +90,7 @@ func TestEscape_GitAliasRunsShell_treeScope(t *testing.T) {
 }
 
 func TestEscape_NodeExecSyncShell_treeScope(t *testing.T) {
+	eitherServer(t)
 	node := tool(t, "/usr/bin/node", "/usr/local/bin/node")
 	e := newEnv(t)
 	marker := filepath.Join(e.work, "node-marker")
@@ -97,6 +98,7 @@ func TestEscape_NodeExecSyncShell_treeScope(t *testing.T) {
 }
 
 func TestEscape_PythonOsSystemShell_treeScope(t *testing.T) {
+	eitherServer(t)
 	py := tool(t, "/usr/bin/python3.11", "/usr/bin/python3")
 	e := newEnv(t)
 	marker := filepath.Join(e.work, "python-marker")
@@ -105,6 +107,7 @@ func TestEscape_PythonOsSystemShell_treeScope(t *testing.T) {
 
 // A program that is not a shell, spawned directly (no shell involved).
 func TestEscape_PythonSpawnsOtherProgram_treeScope(t *testing.T) {
+	eitherServer(t)
 	py := tool(t, "/usr/bin/python3.11", "/usr/bin/python3")
 	touch := tool(t, "/usr/bin/touch", "/bin/touch")
 	e := newEnv(t)
@@ -114,6 +117,7 @@ func TestEscape_PythonSpawnsOtherProgram_treeScope(t *testing.T) {
 
 // helperExecutables run inside a tree but are never launched by an agent.
 func TestEscape_HelperRunsInTreeButIsNotLaunched_treeScope(t *testing.T) {
+	eitherServer(t)
 	py := tool(t, "/usr/bin/python3.11", "/usr/bin/python3")
 	touch := tool(t, "/usr/bin/touch", "/bin/touch")
 	e := newEnv(t)

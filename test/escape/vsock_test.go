@@ -11,6 +11,7 @@ import "testing"
 // here), or fails with another errno (EAFNOSUPPORT without the vsock
 // module): the EPERM is then still the filter's, never the kernel's.
 func TestEscape_SocketVsock_seccomp(t *testing.T) {
+	eitherServer(t)
 	for _, p := range []layer{permissve, moderate, strict} {
 		t.Run(p["seccompProfile"].(string), func(t *testing.T) {
 			e := newEnv(t)

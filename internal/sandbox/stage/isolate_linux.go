@@ -37,6 +37,7 @@ const (
 	prCapAmbientClear = 4
 	capSetpcap        = 8
 	prSetPdeathsig    = 1
+	prSetDumpable     = 4
 	prSetKeepcaps     = 8
 	sigKILL           = 9
 	capVersion3       = 0x20080522

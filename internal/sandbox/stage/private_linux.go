@@ -45,7 +45,9 @@ func setupPrivate(c *Config, root string) *StepError {
 		}
 		p := join(root, k)
 		fd, e := sysOpenNoSymlinks(p, oPath|oCLOEXEC|oDirectory)
-		if e == eNOENT {
+		if e == eNOENT || e == eACCES {
+			// Nothing to keep, or nothing the child could use (entering the
+			// working directory then fails with its own error).
 			continue
 		}
 		if e != 0 {
@@ -81,7 +83,10 @@ func setupPrivate(c *Config, root string) *StepError {
 	for _, m := range c.Masked {
 		p := join(root, m)
 		fd, e := sysOpen(p, oPath|oCLOEXEC)
-		if e == eNOENT {
+		if e == eNOENT || e == eACCES {
+			// Absent, or beneath a directory the stage may not search (a
+			// root server's /root seen from a user namespace): the child,
+			// which has less, cannot reach it either.
 			continue
 		}
 		if e != 0 {

@@ -58,6 +58,12 @@ func prefault(b []byte) {
 }
 
 func run() {
+	// Non-dumpable first, like the server (package selfprotect): an idle
+	// stage and its keeper (which shares this memory) are out of reach of
+	// any process of the same uid, a running target included, also where
+	// the kernel has no Landlock. The target's execve makes it dumpable
+	// again, as any program.
+	rawSyscall6(nrPrctl, prSetDumpable, 0, 0, 0, 0, 0)
 	payloadBuf = make([]byte, 64<<10)
 	closeLeaked()
 	k := startKeeperProcess()

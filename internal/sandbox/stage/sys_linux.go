@@ -15,6 +15,7 @@ const (
 	eBADF  = 9
 	eINVAL = 22
 	eEXIST = 17
+	eACCES = 13
 	eLOOP  = 40
 	eNOSYS = 38
 
