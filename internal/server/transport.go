@@ -33,7 +33,10 @@ func (s *Server) sendUpdated(uri string) {
 // Close stops the server's own goroutines (not the supervisor's processes:
 // the caller shuts the supervisor down).
 func (s *Server) Close() {
-	s.closeOnce.Do(s.notifier.close)
+	s.closeOnce.Do(func() {
+		s.notifier.close()
+		s.clientLog.close()
+	})
 }
 
 // ServeStdio serves one MCP session over in/out (the process's standard input and output in

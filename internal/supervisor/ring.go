@@ -165,3 +165,11 @@ func clamp(v, lo, hi int64) int64 {
 	}
 	return v
 }
+
+// position returns the total bytes ever written and the offset of the
+// oldest retained byte, without copying.
+func (r *ring) position() (total, oldest int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.total, r.total - int64(len(r.buf))
+}

@@ -255,12 +255,23 @@ func (s *Supervisor) checkHealthLoop(svc *service) {
 		}
 		h := s.checkHealth(svc)
 		now := s.now()
+		var changed bool
+		var pid int
 		svc.set(func() {
 			if svc.state == ServiceRunning {
+				changed = svc.health != h
 				svc.health = h
+				if svc.cur != nil {
+					pid = svc.cur.pid
+				}
 			}
 			svc.lastCheck = now
 		})
+		if changed {
+			// A health change is a state change of the service: recorded
+			// (and so sent to the agent's MCP log notifications).
+			s.record(audit.Record{Event: audit.EventService, Agent: svc.agent, ServiceID: svc.id, PID: pid, Reason: "health: " + h})
+		}
 	}
 }
 

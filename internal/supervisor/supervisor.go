@@ -41,7 +41,6 @@ const (
 	defaultTermTimeout    = 5 * time.Second
 	limitGrace            = 5 * time.Second // SIGTERM → SIGKILL for lifetime/timeout
 	shutdownGrace         = 2 * time.Second
-	defaultRunWait        = 60 * time.Second
 	defaultWaitTimeout    = 30 * time.Second
 	readerDrainAfterExit  = 2 * time.Second
 	stdinWriteTimeout     = 5 * time.Second
