@@ -356,7 +356,7 @@ func BenchmarkLaunch(b *testing.B) {
 	supRun := func(s **supervisor.Supervisor) func(b *testing.B) time.Duration {
 		return func(b *testing.B) time.Duration {
 			return timed(func() {
-				res, err := (*s).Run(context.Background(), "bench", sp, supervisor.StartOptions{CaptureOutput: true}, 10*time.Second, nil)
+				res, err := (*s).Run(context.Background(), "bench", sp, supervisor.StartOptions{CaptureOutput: true}, supervisor.RunOptions{WaitTimeout: 10 * time.Second})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -32,6 +32,43 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.profile, "profile", "", "built-in preset: maximum, development or cicd")
 }
 
+// logFlags are the server's own log settings (serve, run): it goes to
+// stderr, never stdout.
+type logFlags struct {
+	level, format string
+}
+
+func (l *logFlags) register(fs *flag.FlagSet, defaultLevel string) {
+	fs.StringVar(&l.level, "log-level", defaultLevel, "the server's stderr log: debug, info, warn or error")
+	fs.StringVar(&l.format, "log-format", "text", "the server's stderr log: text or json (one JSON object per line)")
+}
+
+// logger builds the stderr logger the flags ask for; a bad value is a
+// usage error (exit 2) naming the flag.
+func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	switch strings.ToLower(l.level) {
+	case "debug":
+		level = slog.LevelDebug
+	case "info":
+		level = slog.LevelInfo
+	case "warn", "warning":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	default:
+		return nil, exitf(2, "--log-level %q: use debug, info, warn or error", l.level)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch l.format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, exitf(2, "--log-format %q: use text or json", l.format)
+}
+
 func newFlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -119,6 +156,13 @@ func openAudit(loaded *config.Loaded, agent string) (*audit.Log, error) {
 		Path:     cfg.AuditLogPath,
 		Level:    cfg.AuditLogLevel,
 		Disabled: !cfg.EnableAuditLog,
+		// Past maxLaunchesPerMinute denials in a minute, an agent's further
+		// denials are summarised (SPEC 7.2); without a launch limit (0) the
+		// log is still bounded, at the key's default.
+		DenialsPerWindow: cfg.MaxLaunchesPerMinute,
+	}
+	if opts.DenialsPerWindow == 0 {
+		opts.DenialsPerWindow = config.Defaults().MaxLaunchesPerMinute
 	}
 	// The violation log goes with the audit log, or with alerts (which,
 	// without a webhook, are recorded there only).

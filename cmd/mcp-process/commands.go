@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -107,7 +106,13 @@ func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error 
 	var f commonFlags
 	f.register(fs)
 	cwd := fs.String("cwd", "", "working directory (default: the first allowed)")
+	var lf logFlags
+	lf.register(fs, "warn")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	logger, err := lf.logger(stderr)
+	if err != nil {
 		return err
 	}
 	exe, argv, err := launchArgs("run", fs.Args())
@@ -135,7 +140,7 @@ func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if err := holdTrees(loaded.Config, cg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))); err != nil {
+	if err := holdTrees(loaded.Config, cg, logger); err != nil {
 		cg.Close()
 		return err
 	}

@@ -33,9 +33,10 @@ const usage = `mcp-process: an MCP server that runs processes for AI agents unde
 
 Usage:
   mcp-process [serve] [--config FILE] [--profile P] [--agent-id ID] [--http ADDR]
+                      [--log-level debug|info|warn|error] [--log-format text|json]
   mcp-process validate [--config FILE] [--profile P]
   mcp-process check    [--config FILE] [--profile P] [--json] -- EXECUTABLE ARGS...
-  mcp-process run      [--config FILE] [--profile P] [--cwd DIR] -- EXECUTABLE ARGS...
+  mcp-process run      [--config FILE] [--profile P] [--cwd DIR] [--log-level L] [--log-format F] -- EXECUTABLE ARGS...
   mcp-process audit verify FILE
   mcp-process schema
   mcp-process doctor   [--config FILE] [--profile P] [--json]
@@ -46,6 +47,7 @@ $MCP_PROCESS_CONFIG (JSON text), ./mcp-process-config.json,
 ./config/mcp-process.json, else the built-in default (the development
 profile, working directory = the current directory).
 Profiles: maximum, development, cicd. Docs: docs/ in the source tree.
+The server's own log goes to stderr (default: info, text; run: warn).
 `
 
 // exitError carries a process exit code out of a subcommand.

@@ -28,13 +28,18 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 	f.register(fs)
 	agentID := fs.String("agent-id", "", "agent id of the stdio session (default: the client's name)")
 	httpAddr := fs.String("http", "", "serve Streamable HTTP on `ADDR` (host:port) at /mcp instead of stdio")
+	var lf logFlags
+	lf.register(fs, "info")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return exitf(2, "serve: unexpected argument %q", fs.Arg(0))
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger, err := lf.logger(stderr)
+	if err != nil {
+		return err
+	}
 
 	loaded, pol, err := loadPolicy(f)
 	if err != nil {
@@ -66,7 +71,10 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 		return err
 	}
 	var srvp atomic.Pointer[server.Server]
-	sup := newSupervisor(cfg, pol, alog, cg, func(pid int, stream string) {
+	// Every agent's audit records also go to its sessions as MCP log
+	// notifications (at the level each client set).
+	rec := server.TapAudit(alog, srvp.Load)
+	sup := newSupervisor(cfg, pol, rec, cg, func(pid int, stream string) {
 		if s := srvp.Load(); s != nil {
 			s.OnOutput(pid, stream)
 		}
@@ -76,7 +84,7 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 		}
 	})
 	srv := server.New(server.Options{
-		Config: cfg, Source: loaded.Source, Policy: pol, Supervisor: sup, Audit: alog,
+		Config: cfg, Source: loaded.Source, Policy: pol, Supervisor: sup, Audit: rec,
 		AgentID: *agentID, Layers: layerStates(cfg, cg), Version: version, Logger: logger,
 		ListResources: *httpAddr == "", // one agent over stdio: its processes may be listed
 	})

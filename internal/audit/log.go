@@ -43,6 +43,12 @@ type Options struct {
 	// Alerts enables security alerts (enableSecurityAlerts). With an empty
 	// URL, alerts are recorded in the violation log only. Nil: no alerts.
 	Alerts *AlertOptions
+	// DenialsPerWindow is how many denials (decision "deny") per agent per
+	// DenialWindow are recorded one each (maxLaunchesPerMinute); further
+	// ones are summarised (see denialLimiter). 0: every denial is recorded.
+	DenialsPerWindow int
+	// DenialWindow is the summarising window (0: one minute).
+	DenialWindow time.Duration
 	// Disabled turns the audit log off (enableAuditLog false): Path is not
 	// opened and records go nowhere. The violation log and alerts are
 	// governed by ViolationPath and Alerts alone.
@@ -55,9 +61,10 @@ type Options struct {
 type Log struct {
 	level      int
 	now        func() time.Time
-	main       *chainFile // nil when disabled
-	violations *chainFile // nil without a violation log
-	alerts     *alerter   // nil without a webhook
+	main       *chainFile     // nil when disabled
+	violations *chainFile     // nil without a violation log
+	alerts     *alerter       // nil without a webhook
+	denials    *denialLimiter // nil: every denial recorded
 
 	closeOnce sync.Once
 	closeErr  error
@@ -118,6 +125,13 @@ func Open(opts Options) (*Log, error) {
 	if opts.Alerts != nil && opts.Alerts.URL != "" {
 		l.alerts = newAlerter(*opts.Alerts)
 	}
+	if opts.DenialsPerWindow > 0 {
+		window := opts.DenialWindow
+		if window <= 0 {
+			window = time.Minute
+		}
+		l.denials = newDenialLimiter(opts.DenialsPerWindow, window, l.now, l.write)
+	}
 	return l, nil
 }
 
@@ -155,8 +169,40 @@ func alwaysRecorded(event string) bool {
 // the alert queue. Time, Seq, PrevHash and Hash are filled in (an empty
 // Level becomes info). It returns once the record is on disk; an error
 // means it is not, and the caller must fail the tool call (INTERNAL).
-// Alerts never block or fail Record.
+// Alerts never block or fail Record. Its fields are bounded first
+// (boundRecord); a denial past its window's allowance is summarised
+// instead of written (denialLimiter), and pending summaries are written
+// before any record that is.
 func (l *Log) Record(r Record) error {
+	boundRecord(&r)
+	var due []Record
+	if l.denials != nil {
+		if r.Decision == "deny" {
+			own, d := l.denials.admit(&r)
+			due = d
+			if !own {
+				return l.writeAll(due)
+			}
+		}
+		due = append(due, l.denials.pending()...)
+	}
+	if err := l.writeAll(due); err != nil {
+		return err
+	}
+	return l.write(r)
+}
+
+func (l *Log) writeAll(rs []Record) error {
+	for _, r := range rs {
+		if err := l.write(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// write writes one bounded record to the logs and the alert queue.
+func (l *Log) write(r Record) error {
 	if r.Level == "" {
 		r.Level = LevelInfo
 	}
@@ -202,6 +248,9 @@ func (l *Log) DroppedAlerts() uint64 {
 func (l *Log) Close() error {
 	l.closeOnce.Do(func() {
 		var errs []error
+		if l.denials != nil {
+			errs = append(errs, l.writeAll(l.denials.close()))
+		}
 		if l.alerts != nil {
 			l.alerts.stop()
 			if n := l.alerts.dropped.Load(); n > 0 && l.main != nil {

@@ -11,7 +11,11 @@
 // also go to a separate violation log (its own chain) and, with alerts on,
 // to a bounded queue that one worker POSTs from: a slow or dead webhook
 // never blocks or fails Record. Environment values are never logged (the
-// record has names only). Nothing here ever writes to stdout.
+// record has names only). Records stay small: every field is capped
+// (bound.go), and past Options.DenialsPerWindow denials per agent per
+// window the further ones are summarised in one denials_summarized record
+// (denials.go) — the one kind of record written after, not before, the
+// call it stands for returns. Nothing here ever writes to stdout.
 package audit
 
 // Levels, lowest first (SPEC 6: debug = reads too; info = launches, exits,
@@ -38,6 +42,9 @@ const (
 	EventGroup             = "group"
 	EventInternalError     = "internal_error"
 	EventServerStop        = "server_stop"
+	// EventDenialsSummarized stands for the denials of one agent past the
+	// per-window allowance (SPEC 7.2): count, codes, first and last.
+	EventDenialsSummarized = "denials_summarized"
 )
 
 // Record is one audit line. Time, Seq, PrevHash and Hash are filled in by
@@ -64,8 +71,25 @@ type Record struct {
 	Bytes             int      `json:"bytes,omitempty"`
 	GroupID           string   `json:"groupId,omitempty"`
 	ServiceID         string   `json:"serviceId,omitempty"`
-	PrevHash          string   `json:"prevHash"`
-	Hash              string   `json:"hash"`
+	// A denials_summarized record's figures: how many denials it stands
+	// for, how many of each code, and the first and last of them.
+	Count    int            `json:"count,omitempty"`
+	Codes    map[string]int `json:"codes,omitempty"`
+	First    *DenialRef     `json:"first,omitempty"`
+	Last     *DenialRef     `json:"last,omitempty"`
+	PrevHash string         `json:"prevHash"`
+	Hash     string         `json:"hash"`
+}
+
+// DenialRef identifies one summarised denial.
+type DenialRef struct {
+	Time       string `json:"time"`
+	Event      string `json:"event"`
+	Tool       string `json:"tool,omitempty"`
+	Code       string `json:"code,omitempty"`
+	Layer      string `json:"layer,omitempty"`
+	Executable string `json:"executable,omitempty"`
+	PID        int    `json:"pid,omitempty"`
 }
 
 // Recorder is what the rest of the server writes audit records through.

@@ -45,7 +45,8 @@ type Agent struct {
 // maxLaunchesPerHour, rateLimitCooldownSeconds, autoApproveAfterCount and
 // every resource limit) 0 means "no limit" / "not set";
 // exitedRetentionSeconds 0 forgets a process at exit; maxProcessLifetime,
-// maxOutputBufferSize and confirmationTimeoutSeconds are at least 1. Each
+// maxOutputBufferSize, maxRetainedOutputBytes, httpSessionIdleSeconds and
+// confirmationTimeoutSeconds are at least 1. Each
 // key's description is in schema.go (keyDocs) and docs/configuration.md.
 type Config struct {
 	// 3.1 Executables
@@ -106,7 +107,11 @@ type Config struct {
 	AllowStdinInput     bool  `json:"allowStdinInput"`
 	AllowOutputCapture  bool  `json:"allowOutputCapture"`
 	MaxOutputBufferSize int64 `json:"maxOutputBufferSize"`
-	BlockBinaryStdin    bool  `json:"blockBinaryStdin"`
+	// MaxRetainedOutputBytes caps the output all processes' rings hold
+	// together (SPEC 7.2): past it the oldest exited processes' output is
+	// dropped first.
+	MaxRetainedOutputBytes int64 `json:"maxRetainedOutputBytes"`
+	BlockBinaryStdin       bool  `json:"blockBinaryStdin"`
 
 	// 3.10 Isolation
 	EnableChroot     bool       `json:"enableChroot"`
@@ -163,6 +168,9 @@ type Config struct {
 
 	// 4 Identity (HTTP)
 	Agents []Agent `json:"agents"`
+	// HTTPSessionIdleSeconds closes an HTTP session after this many
+	// seconds without a request (SPEC 7.2).
+	HTTPSessionIdleSeconds int64 `json:"httpSessionIdleSeconds"`
 
 	// scopeFallback is why Load chose "launch" for an unset
 	// executablePolicyScope ("" when the scope was set, or is "tree").

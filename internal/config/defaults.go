@@ -13,7 +13,8 @@ import (
 // Built-in defaults that other packages need by name.
 const (
 	DefaultSearchPath             = "/usr/local/bin:/usr/bin:/bin"
-	DefaultMaxOutputBufferSize    = 10 << 20 // 10 MiB per stream
+	DefaultMaxOutputBufferSize    = 10 << 20  // 10 MiB per stream
+	DefaultMaxRetainedOutputBytes = 256 << 20 // 256 MiB for the whole server
 	DefaultAuditLogLevel          = "info"
 	DefaultSecurityViolationsFile = "security-violations.log"
 	// Redacted replaces secrets in Redacted().
@@ -59,9 +60,11 @@ func defaults(getenv func(string) string) *Config {
 		AllowGroupTermination:   true,
 		AllowForcedTermination:  true,
 
-		AllowStdinInput:     true,
-		AllowOutputCapture:  true,
-		MaxOutputBufferSize: DefaultMaxOutputBufferSize,
+		AllowStdinInput:        true,
+		AllowOutputCapture:     true,
+		MaxOutputBufferSize:    DefaultMaxOutputBufferSize,
+		MaxRetainedOutputBytes: DefaultMaxRetainedOutputBytes,
+		HTTPSessionIdleSeconds: 600,
 
 		EnableAuditLog: true,
 		AuditLogPath:   DefaultAuditLogPath(getenv),

@@ -19,7 +19,7 @@ func TestDefaults(t *testing.T) {
 		MaxConcurrentProcesses: 10, MaxProcessLifetime: 3600, ExitedRetentionSeconds: 600,
 		MaxLaunchesPerMinute: 10, RateLimitCooldownSeconds: 60,
 		AllowProcessTermination: true, AllowGroupTermination: true, AllowForcedTermination: true,
-		AllowStdinInput: true, AllowOutputCapture: true, MaxOutputBufferSize: 10485760,
+		AllowStdinInput: true, AllowOutputCapture: true, MaxOutputBufferSize: 10485760, MaxRetainedOutputBytes: 256 << 20, HTTPSessionIdleSeconds: 600,
 		EnableAuditLog: true, AuditLogPath: "/home/u/.local/state/mcp-process/audit.log", AuditLogLevel: "info",
 		ConfirmationTimeoutSeconds: 120,
 	}

@@ -217,6 +217,13 @@ func (c *Config) resolve(explicit Explicit) {
 	if c.EnableNamespaces && c.Namespaces == (Namespaces{}) && !explicitPrefix(explicit, "namespaces") {
 		c.Namespaces = DefaultNamespaces
 	}
+	// landlock: writes confined wherever the host has Landlock (SPEC
+	// 7.1a), unless the document says otherwise.
+	if !c.Landlock && !explicit["landlock"] {
+		if _, err := host.landlock(); err == nil {
+			c.Landlock = true
+		}
+	}
 	// executablePolicyScope: "tree" wherever Landlock can hold it (SPEC
 	// 7.1), else "launch", said at start, in doctor and process_get_policy.
 	if c.ExecutablePolicyScope == "" {

@@ -196,8 +196,14 @@ func TestLoadBuiltinDefault(t *testing.T) {
 	if c.AuditLogPath != "/state/mcp-process/audit.log" || c.SecurityViolationLogPath != "/state/mcp-process/security-violations.log" {
 		t.Errorf("audit paths %q %q", c.AuditLogPath, c.SecurityViolationLogPath)
 	}
+	// Writes confined by Landlock where the host has it (SPEC 7.1a); no
+	// other layer key.
+	_, llErr := host.landlock()
+	if c.Landlock != (llErr == nil) {
+		t.Errorf("the built-in default's landlock = %v, host Landlock error %v", c.Landlock, llErr)
+	}
 	for _, lk := range layerKeys {
-		if lk.enabling(c) {
+		if lk.enabling(c) && lk.key != "landlock" {
 			t.Errorf("the built-in default enables %s", lk.key)
 		}
 	}

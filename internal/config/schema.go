@@ -66,22 +66,23 @@ var keyDocs = map[string]keyDoc{
 	"allowForcedTermination":         {desc: "Allow force (SIGKILL) on request."},
 	"requireTerminationConfirmation": {desc: "A human confirms every termination (MCP elicitation). Not available in this build."},
 
-	"allowStdinInput":     {desc: "Allow process_send_stdin."},
-	"allowOutputCapture":  {desc: "Capture stdout/stderr; when false, output goes to /dev/null."},
-	"maxOutputBufferSize": {desc: "Bytes kept per stream (ring buffer); older bytes are dropped and counted.", min: 1},
-	"blockBinaryStdin":    {desc: "Refuse stdin data with NUL, invalid UTF-8 or control characters other than tab, newline and carriage return, and refuse base64 encoding."},
+	"allowStdinInput":        {desc: "Allow process_send_stdin."},
+	"allowOutputCapture":     {desc: "Capture stdout/stderr; when false, output goes to /dev/null."},
+	"maxOutputBufferSize":    {desc: "Bytes kept per stream (ring buffer); older bytes are dropped and counted.", min: 1},
+	"maxRetainedOutputBytes": {desc: "Bytes of captured output the server keeps for all processes together; past it the oldest exited processes' output is dropped first (their status stays).", min: 1},
+	"blockBinaryStdin":       {desc: "Refuse stdin data with NUL, invalid UTF-8 or control characters other than tab, newline and carriage return, and refuse base64 encoding."},
 
-	"enableChroot":       {desc: "Run children inside chrootDirectory. Not available in this build."},
+	"enableChroot":       {desc: "Run children inside chrootDirectory."},
 	"chrootDirectory":    {desc: "Absolute path of the jail's root (used with enableChroot)."},
-	"enableNamespaces":   {desc: "Give children new Linux namespaces as selected by namespaces. Not available in this build."},
-	"namespaces":         {desc: "Which namespaces a child gets (used with enableNamespaces). Not available in this build."},
+	"enableNamespaces":   {desc: "Give children new Linux namespaces as selected by namespaces."},
+	"namespaces":         {desc: "Which namespaces a child gets (used with enableNamespaces)."},
 	"namespaces.pid":     {desc: "New PID namespace with its own /proc."},
 	"namespaces.network": {desc: "New network namespace (loopback only)."},
 	"namespaces.mount":   {desc: "New mount namespace."},
 	"namespaces.uts":     {desc: "New UTS namespace (hostname)."},
 	"namespaces.ipc":     {desc: "New IPC namespace."},
 	"namespaces.user":    {desc: "New user namespace."},
-	"enableSeccomp":      {desc: "Filter the child's system calls with seccompProfile. Not available in this build."},
+	"enableSeccomp":      {desc: "Filter the child's system calls with seccompProfile."},
 	"seccompProfile":     {desc: "Seccomp profile: strict, moderate or permissive; required when enableSeccomp is true (\"\" = none).", enum: append([]string{""}, SeccompProfiles...)},
 
 	"blockNetworkAccess":         {desc: "Children get an empty network namespace (loopback only). Not available in this build."},
@@ -105,14 +106,14 @@ var keyDocs = map[string]keyDoc{
 	"blockedTimeWindows": {desc: "Windows in which launches are refused; blocked wins."},
 	"timeZone":           {desc: "IANA zone for windows that name none (default: the server's local zone)."},
 
-	"enableMAC":          {desc: "Run children under an AppArmor profile or SELinux context. Not available in this build."},
+	"enableMAC":          {desc: "Run children under an AppArmor profile or SELinux context."},
 	"macProfile":         {desc: "AppArmor profile or SELinux context (required with enableMAC)."},
-	"dropCapabilities":   {desc: "Capabilities removed from every set (\"ALL\" allowed). Not available in this build."},
-	"keepCapabilities":   {desc: "Capabilities kept when the server runs as root. Not available in this build."},
-	"readOnlyFilesystem": {desc: "Children see every mount read-only except a private /tmp and writablePaths. Not available in this build."},
-	"tmpfsSize":          {desc: "Size of the private /tmp in MiB with readOnlyFilesystem; 0 = not set. Values above 0 are not available in this build.", min: 0},
-	"writablePaths":      {desc: "Absolute paths left writable under readOnlyFilesystem or landlock. Not available in this build."},
-	"landlock":           {desc: "Restrict the filesystem with Landlock: read-only except the working directory, /tmp and writablePaths. Not available in this build."},
+	"dropCapabilities":   {desc: "Capabilities removed from every set (\"ALL\" allowed)."},
+	"keepCapabilities":   {desc: "Capabilities kept when the server runs as root."},
+	"readOnlyFilesystem": {desc: "Children see every mount read-only except a private /tmp and writablePaths."},
+	"tmpfsSize":          {desc: "Size of the private /tmp in MiB with readOnlyFilesystem; 0 = not set (the kernel default, half of RAM).", min: 0},
+	"writablePaths":      {desc: "Absolute paths left writable under readOnlyFilesystem or landlock."},
+	"landlock":           {desc: "Confine the children's writes with Landlock to the allowed working directories, /tmp, the agent's HOME, writablePaths and the usual devices; default true where the kernel has Landlock."},
 
 	"hiddenPaths": {desc: "Absolute paths (files or directories) every child sees as unreadable and empty, besides the server user's credential locations (~/.ssh, ~/.aws, ...)."},
 	"runAsUser":   {desc: "User the children of a root server run as: a name from /etc/passwd or a numeric uid; default 65534 (nobody). 0 needs namespaces.user. A non-root server's children run as the server: only its own uid is accepted."},
@@ -120,9 +121,10 @@ var keyDocs = map[string]keyDoc{
 
 	"allowUnixSockets": {desc: "Let children create unix sockets (socket(AF_UNIX)): connect to or listen on any pathname or abstract socket they can reach — the D-Bus buses (a same-uid child can ask systemd --user to run anything outside the sandbox), docker.sock, ssh-agent, gpg-agent, X11, databases. false (default): socket(AF_UNIX) fails with EPERM in every child (seccomp baseline); socketpair(AF_UNIX) still works."},
 
-	"agents":             {desc: "HTTP bearer-token agents; each token maps to an agent id."},
-	"agents.id":          {desc: "The agent's id (non-empty, unique)."},
-	"agents.tokenSha256": {desc: "Hex SHA-256 of the agent's bearer token (64 hex characters). Redacted wherever the policy is shown.", pattern: "^[0-9a-fA-F]{64}$"},
+	"agents":                 {desc: "HTTP bearer-token agents; each token maps to an agent id."},
+	"agents.id":              {desc: "The agent's id (non-empty, unique)."},
+	"httpSessionIdleSeconds": {desc: "Seconds without a request after which an HTTP session is closed (its id then answers 404).", min: 1},
+	"agents.tokenSha256":     {desc: "Hex SHA-256 of the agent's bearer token (64 hex characters). Redacted wherever the policy is shown.", pattern: "^[0-9a-fA-F]{64}$"},
 }
 
 // annotationDocs describe the keys Decode accepts and ignores.

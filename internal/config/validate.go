@@ -280,6 +280,8 @@ func checkValues(c *Config) *Error {
 		func() *Error { return nonNegative("rateLimitCooldownSeconds", c.RateLimitCooldownSeconds) },
 		// 3.9 I/O
 		func() *Error { return atLeastOne("maxOutputBufferSize", c.MaxOutputBufferSize) },
+		func() *Error { return atLeastOne("maxRetainedOutputBytes", c.MaxRetainedOutputBytes) },
+		func() *Error { return atLeastOne("httpSessionIdleSeconds", c.HTTPSessionIdleSeconds) },
 		// 3.10 Isolation
 		func() *Error { return absPath("chrootDirectory", c.ChrootDirectory) },
 		func() *Error {

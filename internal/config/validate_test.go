@@ -109,6 +109,8 @@ func TestValidateRefusesBadValues(t *testing.T) {
 		{"maxLaunchesPerHour", func(c *Config) { c.MaxLaunchesPerHour = -1 }},
 		{"rateLimitCooldownSeconds", func(c *Config) { c.RateLimitCooldownSeconds = -1 }},
 		{"maxOutputBufferSize", func(c *Config) { c.MaxOutputBufferSize = 0 }},
+		{"maxRetainedOutputBytes", func(c *Config) { c.MaxRetainedOutputBytes = 0 }},
+		{"httpSessionIdleSeconds", func(c *Config) { c.HTTPSessionIdleSeconds = 0 }},
 		{"chrootDirectory", func(c *Config) { c.ChrootDirectory = "jail" }},
 		{"seccompProfile", func(c *Config) { c.SeccompProfile = "paranoid" }},
 		{"seccompProfile", func(c *Config) { c.SeccompProfile = "Strict" }},

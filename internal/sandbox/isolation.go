@@ -69,6 +69,8 @@ type Isolation struct {
 	// Scope puts every target in a Landlock domain scoped for signals and
 	// abstract unix sockets (set where the kernel has the scopes).
 	Scope bool
+	// Dirs are the allowed working directories, writable under Landlock.
+	Dirs []string
 	// Private, Keep and Masked are the private view (SPEC 7.1a): the
 	// directories that get an empty tmpfs of their own, the directories
 	// beneath them bound back, the paths hidden. Private is empty where
@@ -110,6 +112,15 @@ func IsolationFor(c *config.Config) (Isolation, error) {
 		iso.TmpfsMB = c.TmpfsSize
 	}
 	iso.Landlock = c.Landlock
+	if iso.Landlock {
+		// Every allowed working directory stays writable (SPEC 7.1a), not
+		// only the launch's own.
+		for _, d := range c.AllowedWorkingDirectories {
+			if filepath.IsAbs(d) {
+				iso.Dirs = append(iso.Dirs, filepath.Clean(d))
+			}
+		}
+	}
 	if iso.ReadOnly || iso.Landlock {
 		for _, p := range c.WritablePaths {
 			// Config validation refused paths through symbolic links; every

@@ -126,6 +126,7 @@ func (iso *Isolation) apply(c *stage.Config) {
 	}
 	if iso.Landlock {
 		c.Flags |= stage.FlagLandlock
+		c.Dirs = iso.Dirs
 	}
 	if iso.Identity.Set {
 		c.Flags |= stage.FlagIdentity

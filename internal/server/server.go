@@ -10,7 +10,13 @@
 // outputSchema, and written to the audit log before the answer; every
 // success has "status":"success" and conforms to the outputSchema; no
 // input schema has a ["null", T] type union; an agent only ever sees and
-// controls its own processes. The
+// controls its own processes, and only its own sessions get its audit
+// records as MCP log notifications (at the level their client set); a
+// process_run result carries at most maxResultBytes of each stream and its
+// progress notifications whole lines, at most one per 100 ms. A malformed
+// stdio line is answered with a JSON-RPC error and the session goes on
+// (stdio.go); an HTTP session expires when idle and answers only the agent
+// that opened it, and its id is never logged (httpsession.go). The
 // server holds no process state (the supervisor does) and never writes to
 // stdout: in stdio mode stdout belongs to the JSON-RPC transport alone.
 package server
@@ -70,7 +76,9 @@ type Server struct {
 	now    func() time.Time
 
 	notifier  *outputNotifier
+	clientLog *clientLog
 	closeOnce sync.Once
+	sessions  sessionOwners // HTTP session id -> the agent that opened it
 }
 
 // notifyTimeout bounds one resources/updated notification to a slow client.
@@ -93,7 +101,7 @@ func New(opts Options) *Server {
 		}
 	}
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "mcp-process", Version: opts.Version}, &mcp.ServerOptions{
-		Logger:           opts.Logger,
+		Logger:           slog.New(noSessionIDs{quietHandler{opts.Logger.Handler()}}),
 		SubscribeHandler: s.subscribe,
 		UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error {
 			return nil
@@ -101,7 +109,8 @@ func New(opts Options) *Server {
 		Instructions: "mcp-process starts, watches, feeds and stops processes under a fixed security policy. " +
 			"Call process_get_policy to see what may run. Denials carry a stable error code and a remedy.",
 	})
-	s.mcp.AddReceivingMiddleware(codedErrors)
+	s.clientLog = newClientLog(s)
+	s.mcp.AddReceivingMiddleware(codedErrors, s.clientLog.learnSessions)
 	s.notifier = newOutputNotifier(s.sendUpdated, s.applyResourceOp)
 	s.registerTools()
 	s.registerResources()

@@ -236,6 +236,15 @@ func minimum(v float64) func(*jsonschema.Schema) {
 	return func(s *jsonschema.Schema) { s.Minimum = &v }
 }
 
+// defaultValue documents the default of an omitted argument.
+func defaultValue(v any) func(*jsonschema.Schema) {
+	b, err := stdjson.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("schema default %v: %v", v, err))
+	}
+	return func(s *jsonschema.Schema) { s.Default = b }
+}
+
 func at(f func(*jsonschema.Schema), path ...string) schemaTweak {
 	return func(s *jsonschema.Schema) { f(prop(s, path...)) }
 }

@@ -35,7 +35,8 @@ type launchInput struct {
 
 type runInput struct {
 	launchInput
-	WaitTimeout int64 `json:"waitTimeout,omitempty" jsonschema:"milliseconds to wait for exit before the tree is terminated (reason timeout); default 60000"`
+	WaitTimeout    int64 `json:"waitTimeout,omitempty" jsonschema:"milliseconds to wait for exit before the tree is terminated (reason timeout); default 30000, below the common 60 s client time-out: use process_start and process_wait for longer runs"`
+	MaxResultBytes int   `json:"maxResultBytes,omitempty" jsonschema:"at most this many bytes of each stream in the result, its tail (default 65536); the rest stays readable with process_get_output"`
 }
 
 type pidInput struct {
@@ -65,7 +66,7 @@ type outputInput struct {
 	Stream   string `json:"stream,omitempty" jsonschema:"stdout, stderr or both (default)"`
 	Encoding string `json:"encoding,omitempty" jsonschema:"utf8 (default; utf-8 is the same) or base64"`
 	Offset   *int64 `json:"offset,omitempty" jsonschema:"absolute byte offset in each requested stream (0 = first byte ever written)"`
-	MaxBytes int    `json:"maxBytes,omitempty" jsonschema:"at most this many bytes per stream"`
+	MaxBytes int    `json:"maxBytes,omitempty" jsonschema:"at most this many bytes per stream (default 65536); read on from nextOffset"`
 	Tail     int    `json:"tail,omitempty" jsonschema:"only the last N bytes of each stream"`
 }
 
@@ -242,12 +243,14 @@ func launchTweaks() []schemaTweak {
 
 func (s *Server) registerTools() {
 	addTool(s, &mcp.Tool{Name: "process_start", Title: "Start a process", Description: "Start a process under the server's policy and return its pid at once. Output is kept in ring buffers (process_get_output).", Annotations: additive}, s.processStart, launchTweaks()...)
-	addTool(s, &mcp.Tool{Name: "process_run", Title: "Run a process to completion", Description: "Start a process, wait for it to exit (at most waitTimeout ms, then the tree is terminated) and return its exit status and output. Sends progress notifications with output when the request has a progress token.", Annotations: additive}, s.processRun, append(launchTweaks(), at(minimum(0), "waitTimeout"))...)
+	addTool(s, &mcp.Tool{Name: "process_run", Title: "Run a process to completion", Description: "Start a process, wait for it to exit (at most waitTimeout ms, default 30 s, then the tree is terminated) and return its exit status and the tail of its output (at most maxResultBytes per stream; truncated and offsets say what process_get_output can read on). With a progress token, sends progress notifications carrying new output lines, and a heartbeat at least every few seconds.", Annotations: additive}, s.processRun,
+		append(launchTweaks(), at(minimum(0), "waitTimeout"), at(defaultValue(supervisor.DefaultRunWait.Milliseconds()), "waitTimeout"),
+			at(minimum(0), "maxResultBytes"), at(defaultValue(supervisor.DefaultMaxResultBytes), "maxResultBytes"))...)
 	addTool(s, &mcp.Tool{Name: "process_terminate", Title: "Terminate a process", Description: "Terminate a managed process and its whole tree: SIGTERM, then SIGKILL after timeout ms (or SIGKILL at once with force).", Annotations: destructive}, s.processTerminate, at(minimum(0), "timeout"))
 	addTool(s, &mcp.Tool{Name: "process_get_stats", Title: "Process resource usage", Description: "CPU, memory, threads and I/O of a managed process tree.", Annotations: readOnly}, s.processGetStats)
 	addTool(s, &mcp.Tool{Name: "process_send_stdin", Title: "Write to a process's stdin", Description: "Write data to a managed process's stdin; closeStdin sends EOF.", Annotations: additive}, s.processSendStdin, at(enum(encodings...), "encoding"))
-	addTool(s, &mcp.Tool{Name: "process_get_output", Title: "Read a process's output", Description: "Read captured stdout/stderr by absolute offset, tail or whole; reports total and dropped bytes.", Annotations: readOnly}, s.processGetOutput,
-		at(enum("stdout", "stderr", "both"), "stream"), at(enum(encodings...), "encoding"), at(minimum(0), "offset"), at(minimum(0), "maxBytes"), at(minimum(0), "tail"))
+	addTool(s, &mcp.Tool{Name: "process_get_output", Title: "Read a process's output", Description: "Read captured stdout/stderr from an absolute offset (or the last tail bytes), at most maxBytes per stream (default 64 KiB); nextOffset is where to read on. Reports total and dropped bytes.", Annotations: readOnly}, s.processGetOutput,
+		at(enum("stdout", "stderr", "both"), "stream"), at(enum(encodings...), "encoding"), at(minimum(0), "offset"), at(minimum(0), "maxBytes"), at(defaultValue(supervisor.DefaultMaxOutputBytes), "maxBytes"), at(minimum(0), "tail"))
 	addTool(s, &mcp.Tool{Name: "process_list", Title: "List processes", Description: "List this agent's managed processes.", Annotations: readOnly}, s.processList, at(enum("running", "exited"), "state"))
 	addTool(s, &mcp.Tool{Name: "process_get_status", Title: "Process status", Description: "Status of a managed process: state, exit code, signal, termination reason, stats and limits in force.", Annotations: readOnly}, s.processGetStatus)
 	addTool(s, &mcp.Tool{Name: "process_wait", Title: "Wait for a process to exit", Description: "Wait until a managed process exits (at most timeout ms) and return its status; state stays running if the wait timed out.", Annotations: readOnly}, s.processWait, at(minimum(0), "timeout"))
@@ -318,24 +321,11 @@ func (s *Server) processRun(ctx context.Context, c *call, in runInput) (*supervi
 	if err != nil {
 		return nil, err
 	}
-	wait := time.Duration(in.WaitTimeout) * time.Millisecond
-	if wait <= 0 {
-		wait = 60 * time.Second
-	}
-	var progress func(stream string, chunk []byte)
+	ro := supervisor.RunOptions{WaitTimeout: time.Duration(in.WaitTimeout) * time.Millisecond, MaxResultBytes: in.MaxResultBytes}
 	if tok := c.req.Params.GetProgressToken(); tok != nil && c.req.Session != nil {
-		var n float64
-		progress = func(stream string, chunk []byte) {
-			n += float64(len(chunk))
-			// Best effort: a client that stopped reading does not stall the run.
-			nctx, cancel := context.WithTimeout(ctx, time.Second)
-			defer cancel()
-			_ = c.req.Session.NotifyProgress(nctx, &mcp.ProgressNotificationParams{
-				ProgressToken: tok, Progress: n, Message: stream + ": " + string(chunk),
-			})
-		}
+		ro.Progress = progressSender(ctx, c.req.Session, tok)
 	}
-	res, serr := s.opts.Supervisor.Run(ctx, c.agent, spec, in.startOptions(c.tool), wait, progress)
+	res, serr := s.opts.Supervisor.Run(ctx, c.agent, spec, in.startOptions(c.tool), ro)
 	if serr != nil {
 		return nil, serr
 	}
@@ -392,6 +382,9 @@ func (s *Server) processSendStdin(ctx context.Context, c *call, in stdinInput) (
 
 func (s *Server) processGetOutput(ctx context.Context, c *call, in outputInput) (*supervisor.OutputResult, error) {
 	c.pid = in.Pid
+	if in.MaxBytes == 0 {
+		in.MaxBytes = supervisor.DefaultMaxOutputBytes
+	}
 	q := supervisor.OutputQuery{Stream: in.Stream, Encoding: canonicalEncoding(in.Encoding), MaxBytes: in.MaxBytes, Tail: in.Tail}
 	if in.Offset != nil {
 		q.Offset = supervisor.StreamOffsets{Stdout: in.Offset, Stderr: in.Offset}

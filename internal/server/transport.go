@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -32,13 +33,22 @@ func (s *Server) sendUpdated(uri string) {
 // Close stops the server's own goroutines (not the supervisor's processes:
 // the caller shuts the supervisor down).
 func (s *Server) Close() {
-	s.closeOnce.Do(s.notifier.close)
+	s.closeOnce.Do(func() {
+		s.notifier.close()
+		s.clientLog.close()
+	})
 }
 
 // ServeStdio serves one MCP session over in/out (the process's standard input and output in
-// production) until the client closes its end or ctx is cancelled.
+// production) until the client closes its end or ctx is cancelled. A
+// malformed line is answered with a JSON-RPC error and the session goes on
+// (see lineFilter).
 func (s *Server) ServeStdio(ctx context.Context, in io.ReadCloser, out io.WriteCloser) error {
-	return s.mcp.Run(ctx, &mcp.IOTransport{Reader: in, Writer: out})
+	w := &lockedWriter{w: out}
+	return s.mcp.Run(ctx, &mcp.IOTransport{
+		Reader: newLineFilter(in, w, s.opts.Logger), Writer: w,
+		MaxLineLength: -1, // lineFilter passes no line longer than maxMessageBytes
+	})
 }
 
 // HTTPHandler serves MCP over Streamable HTTP at any path it is mounted on.
@@ -46,12 +56,20 @@ func (s *Server) ServeStdio(ctx context.Context, in io.ReadCloser, out io.WriteC
 // TOKEN" of a configured agent (401 otherwise); without agents, the caller
 // must bind loopback only (SPEC 6) and every request is agent "local".
 // The SDK's DNS-rebinding protection (Host/Origin checks for localhost)
-// stays on.
+// stays on. Sessions expire after httpSessionIdleSeconds without a request
+// and belong to the agent that opened them (httpsession.go).
 func (s *Server) HTTPHandler() http.Handler {
+	idle := time.Duration(s.cfg.HTTPSessionIdleSeconds) * time.Second
+	if idle <= 0 {
+		idle = 600 * time.Second
+	}
 	// Cross-origin browser requests that change state (a page another
-	// site serves posting to this server) are refused with 403.
-	h := http.NewCrossOriginProtection().Handler(
-		mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, nil))
+	// site serves posting to this server) are refused with 403. A session
+	// closes after httpSessionIdleSeconds without a request and answers
+	// only the agent that opened it (sessionGuard).
+	h := http.NewCrossOriginProtection().Handler(s.sessionGuard(
+		mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp },
+			&mcp.StreamableHTTPOptions{SessionTimeout: idle})))
 	if len(s.tokens) == 0 {
 		return h
 	}

@@ -119,15 +119,51 @@ type Status struct {
 	Stats *Stats `json:"stats,omitempty"`
 }
 
+// Defaults of process_run and process_get_output (SPEC 7.4).
+const (
+	// DefaultRunWait is process_run's default waitTimeout: below the
+	// common 60 s request time-out of MCP clients.
+	DefaultRunWait = 30 * time.Second
+	// DefaultMaxResultBytes is process_run's default maxResultBytes (per stream).
+	DefaultMaxResultBytes = 64 << 10
+	// DefaultMaxOutputBytes is process_get_output's default maxBytes (per stream).
+	DefaultMaxOutputBytes = 64 << 10
+)
+
+// RunOptions are process_run's options beyond the launch.
+type RunOptions struct {
+	// WaitTimeout bounds the wait for the exit (<= 0: DefaultRunWait).
+	WaitTimeout time.Duration
+	// MaxResultBytes caps each stream in the result (<= 0: DefaultMaxResultBytes).
+	MaxResultBytes int
+	// Progress, if set, receives the run's progress updates, called from
+	// Run's goroutine: at most one per ProgressInterval, whole lines, a
+	// heartbeat after HeartbeatInterval without output.
+	Progress func(Progress)
+}
+
 // RunResult is the result of process_run.
 type RunResult struct {
 	Status
-	// Stdout and Stderr are the retained output as UTF-8 (invalid bytes replaced).
+	// Stdout and Stderr are the tail of each stream, at most
+	// maxResultBytes each, as UTF-8 (invalid bytes replaced).
 	Stdout string `json:"stdout"`
 	Stderr string `json:"stderr"`
-	// Truncated is true when the ring buffer dropped bytes of either stream.
-	Truncated  bool  `json:"truncated"`
-	DurationMs int64 `json:"durationMs"`
+	// Truncated is true when stdout or stderr is not the whole output of
+	// its stream: the rest is readable with process_get_output from
+	// droppedBytes up to offset.
+	Truncated bool `json:"truncated"`
+	// StdoutBytes and StderrBytes are the bytes each stream wrote in total.
+	StdoutBytes int64 `json:"stdoutBytes"`
+	StderrBytes int64 `json:"stderrBytes"`
+	// Offset is where the returned stdout and stderr start in their stream.
+	Offset StreamCounts `json:"offset"`
+	// NextOffset is the end of each stream (where a further read would start).
+	NextOffset StreamCounts `json:"nextOffset"`
+	// DroppedBytes is, per stream, the bytes no longer retained by the
+	// ring buffer (not readable any more).
+	DroppedBytes StreamCounts `json:"droppedBytes"`
+	DurationMs   int64        `json:"durationMs"`
 }
 
 // StreamOffsets are optional per-stream absolute byte offsets.

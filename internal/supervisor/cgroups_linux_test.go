@@ -137,7 +137,7 @@ func TestStageKilledWhileTakenLeavesNoCgroup(t *testing.T) {
 		if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		res, err := s.Run(context.Background(), "a", spec, StartOptions{}, 10*time.Second, nil)
+		res, err := s.Run(context.Background(), "a", spec, StartOptions{}, RunOptions{WaitTimeout: 10 * time.Second})
 		if err != nil || res.ExitCode == nil || *res.ExitCode != 0 {
 			t.Fatalf("round %d: %+v, %v", i, res, err)
 		}

@@ -3,18 +3,26 @@ package supervisor
 import "sync"
 
 // ring keeps the last limit bytes of one output stream, addressed by
-// absolute offsets (0 = the first byte ever written).
+// absolute offsets (0 = the first byte ever written). Its buffer's
+// capacity never exceeds limit, and every byte of capacity is granted by
+// its pool (the server-wide retention cap): when the pool grants less, the
+// ring wraps at the size it has.
 type ring struct {
 	mu     sync.Mutex
 	limit  int
-	buf    []byte // grows up to limit, then wraps
-	start  int    // physical index of the oldest byte once full
-	total  int64  // bytes ever written
+	pool   *outputPool // nil: no server-wide cap
+	buf    []byte      // len = bytes retained; wraps once len = cap
+	start  int         // physical index of the oldest byte once wrapped
+	total  int64       // bytes ever written
 	closed bool
 	notify chan struct{} // closed and replaced on every write and on close
 }
 
-func newRing(limit int64) *ring {
+// minRingGrowth is the smallest capacity step (fewer reallocations for
+// chatty processes; still never past limit).
+const minRingGrowth = 4 << 10
+
+func newRing(limit int64, pool *outputPool) *ring {
 	if limit <= 0 {
 		limit = defaultOutputBuffer
 	}
@@ -22,7 +30,7 @@ func newRing(limit int64) *ring {
 	if limit > maxInt {
 		limit = maxInt
 	}
-	return &ring{limit: int(limit), notify: make(chan struct{})}
+	return &ring{limit: int(limit), pool: pool, notify: make(chan struct{})}
 }
 
 func (r *ring) write(p []byte) {
@@ -35,12 +43,19 @@ func (r *ring) write(p []byte) {
 		p = p[skip:]
 	}
 	for len(p) > 0 {
-		if len(r.buf) < r.limit {
-			n := min(len(p), r.limit-len(r.buf))
+		if r.start == 0 && len(r.buf) < cap(r.buf) {
+			n := min(len(p), cap(r.buf)-len(r.buf))
 			r.buf = append(r.buf, p[:n]...)
 			p = p[n:]
 			r.total += int64(n)
 			continue
+		}
+		if cap(r.buf) < r.limit && r.grow(len(p)) {
+			continue
+		}
+		if len(r.buf) == 0 { // nothing may be retained
+			r.total += int64(len(p))
+			break
 		}
 		n := copy(r.buf[r.start:], p)
 		r.start = (r.start + n) % len(r.buf)
@@ -49,6 +64,42 @@ func (r *ring) write(p []byte) {
 	}
 	close(r.notify)
 	r.notify = make(chan struct{})
+}
+
+// grow enlarges a full buffer for need more bytes (doubling, at least
+// minRingGrowth, at most limit) by what the pool grants; false if it
+// grants nothing. The retained bytes are kept in order (start becomes 0).
+func (r *ring) grow(need int) bool {
+	want := min(r.limit, max(2*cap(r.buf), len(r.buf)+need, minRingGrowth)) - cap(r.buf)
+	if r.pool != nil {
+		want = r.pool.reserve(want)
+	}
+	if want <= 0 {
+		return false
+	}
+	nb := make([]byte, len(r.buf), cap(r.buf)+want)
+	c := copy(nb, r.buf[r.start:])
+	copy(nb[c:], r.buf[:r.start])
+	r.buf, r.start = nb, 0
+	return true
+}
+
+// drop releases everything the ring retains (its counts stay: reads then
+// return nothing, with every byte counted as dropped) and returns the
+// capacity freed. Only for a ring that is no longer written.
+func (r *ring) drop() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	freed := cap(r.buf)
+	r.buf, r.start = nil, 0
+	return freed
+}
+
+// size is the ring's capacity (what it holds of the pool).
+func (r *ring) size() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return cap(r.buf)
 }
 
 func (r *ring) close() {
@@ -98,7 +149,7 @@ func (r *ring) read(off int64, max int, tail int) ringRead {
 	}
 	out := make([]byte, n)
 	if n > 0 {
-		i := (r.start + int(off-oldest)) % len(r.buf)
+		i := (r.start + int(off-oldest)) % len(r.buf) // n > 0: len(r.buf) > 0
 		c := copy(out, r.buf[i:])
 		copy(out[c:], r.buf)
 	}
@@ -113,4 +164,12 @@ func clamp(v, lo, hi int64) int64 {
 		return hi
 	}
 	return v
+}
+
+// position returns the total bytes ever written and the offset of the
+// oldest retained byte, without copying.
+func (r *ring) position() (total, oldest int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.total, r.total - int64(len(r.buf))
 }

@@ -30,7 +30,7 @@ func TestRing(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRing(tc.limit)
+			r := newRing(tc.limit, nil)
 			for _, w := range tc.writes {
 				r.write([]byte(w))
 			}
@@ -47,7 +47,7 @@ func TestRing(t *testing.T) {
 }
 
 func TestRingNotify(t *testing.T) {
-	r := newRing(8)
+	r := newRing(8, nil)
 	ch := r.changed()
 	r.write([]byte("x"))
 	select {
@@ -64,5 +64,69 @@ func TestRingNotify(t *testing.T) {
 	}
 	if r.changed() != nil {
 		t.Fatal("closed ring still offers a channel")
+	}
+}
+
+// A ring never holds more than its limit, not even in capacity (growth by
+// append would overshoot), and always keeps exactly the last limit bytes.
+func TestRingNeverExceedsLimit(t *testing.T) {
+	for _, limit := range []int64{1, 5, 4097, 10000, 100000} {
+		r := newRing(limit, nil)
+		var all []byte
+		for i := range 300 {
+			chunk := []byte(strings.Repeat(string(rune('a'+i%26)), 1+(i*37)%3000))
+			r.write(chunk)
+			all = append(all, chunk...)
+			if c := r.size(); int64(c) > limit {
+				t.Fatalf("limit %d: capacity %d after %d bytes", limit, c, len(all))
+			}
+		}
+		got := r.read(0, 0, 0)
+		want := all[max(0, int64(len(all))-limit):]
+		if string(got.data) != string(want) || got.total != int64(len(all)) {
+			t.Fatalf("limit %d: kept %d bytes (total %d), want the last %d of %d", limit, len(got.data), got.total, len(want), len(all))
+		}
+	}
+}
+
+// The pool caps every ring's capacity together: exited processes' rings
+// are dropped oldest first to make room; with none left, a writing ring
+// wraps at the size it has.
+func TestOutputPoolDropsOldestExitedFirst(t *testing.T) {
+	pool := newOutputPool(100 << 10)
+	old, newer, live := newRing(40<<10, pool), newRing(40<<10, pool), newRing(80<<10, pool)
+	old.write(make([]byte, 40<<10))
+	old.close()
+	newer.write(make([]byte, 40<<10))
+	newer.close()
+	pool.exit(old)
+	pool.exit(newer)
+	if u := pool.retained(); u != 80<<10 {
+		t.Fatalf("retained %d, want %d", u, 80<<10)
+	}
+	live.write(make([]byte, 30<<10))
+	if rd := old.read(0, 0, 0); len(rd.data) != 0 || rd.dropped != 40<<10 || rd.total != 40<<10 {
+		t.Errorf("oldest exited ring after the cap: %d bytes retained, dropped %d, total %d", len(rd.data), rd.dropped, rd.total)
+	}
+	if rd := newer.read(0, 0, 0); len(rd.data) != 40<<10 {
+		t.Errorf("the newer exited ring lost output (%d bytes left) while the older one could go", len(rd.data))
+	}
+	for range 20 {
+		live.write([]byte(strings.Repeat("z", 7<<10)))
+		if u := pool.retained(); u > 100<<10 {
+			t.Fatalf("retained %d past the cap %d", u, 100<<10)
+		}
+	}
+	if rd := newer.read(0, 0, 0); len(rd.data) != 0 {
+		t.Errorf("second exited ring kept %d bytes while the live ring was capped", len(rd.data))
+	}
+	rd := live.read(0, 0, 0)
+	if len(rd.data) == 0 || len(rd.data) > 80<<10 || rd.total != 30<<10+20*7<<10 ||
+		strings.Trim(string(rd.data[len(rd.data)-7<<10:]), "z") != "" {
+		t.Errorf("live ring: %d bytes retained of %d, want its newest bytes within its limit", len(rd.data), rd.total)
+	}
+	pool.forget(old, newer, live)
+	if u := pool.retained(); u != 0 {
+		t.Errorf("retained %d after every ring was forgotten", u)
 	}
 }

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"strings"
 	"sync"
 	"testing"
 
@@ -60,4 +61,25 @@ func TestServiceNamesPerAgent(t *testing.T) {
 	}
 	_, err = s.StartService(agentA, ServiceRequest{Name: "", Spec: specFor(t, "sleep", "30")})
 	wantCode(t, err, errcode.InvalidInput)
+}
+
+// Group and service names are at most 256 bytes (SPEC 7.2): longer is
+// INVALID_INPUT, and nothing is created.
+func TestNamesBounded(t *testing.T) {
+	s, _ := newSup(t, baseConfig())
+	long := strings.Repeat("n", MaxNameBytes+1)
+	_, err := s.StartService(agentA, ServiceRequest{Name: long, Spec: specFor(t, "sleep", "30")})
+	wantCode(t, err, errcode.InvalidInput)
+	if _, err := s.GetService(agentA, long); err == nil {
+		t.Error("a service with a 257-byte name exists")
+	}
+	_, err = s.CreateGroup(agentA, long, false)
+	wantCode(t, err, errcode.InvalidInput)
+	ok := strings.Repeat("n", MaxNameBytes)
+	if st, err := s.StartService(agentA, ServiceRequest{Name: ok, Spec: specFor(t, "sleep", "30")}); err != nil || st.ServiceID != ok {
+		t.Fatalf("a 256-byte service name: %+v %v", st, err)
+	}
+	if _, err := s.CreateGroup(agentA, ok, false); err != nil {
+		t.Fatalf("a 256-byte group name: %v", err)
+	}
 }

@@ -103,6 +103,9 @@ func (s *Supervisor) StartService(agent string, req ServiceRequest) (*ServiceSta
 	if name == "" {
 		return nil, errcode.Fail(errcode.InvalidInput, "service", "give the service a name: it is its serviceId", "the service name is empty")
 	}
+	if err := checkName("service", name); err != nil {
+		return nil, err
+	}
 	key := serviceKey(agent, name)
 	s.mu.Lock()
 	if old := s.services[key]; s.svcStarting[key] || (old != nil && old.active()) {
@@ -252,12 +255,23 @@ func (s *Supervisor) checkHealthLoop(svc *service) {
 		}
 		h := s.checkHealth(svc)
 		now := s.now()
+		var changed bool
+		var pid int
 		svc.set(func() {
 			if svc.state == ServiceRunning {
+				changed = svc.health != h
 				svc.health = h
+				if svc.cur != nil {
+					pid = svc.cur.pid
+				}
 			}
 			svc.lastCheck = now
 		})
+		if changed {
+			// A health change is a state change of the service: recorded
+			// (and so sent to the agent's MCP log notifications).
+			s.record(audit.Record{Event: audit.EventService, Agent: svc.agent, ServiceID: svc.id, PID: pid, Reason: "health: " + h})
+		}
 	}
 }
 

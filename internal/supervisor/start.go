@@ -283,7 +283,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	}
 	p.stdinOpen.Store(p.stdin != nil)
 	if capture {
-		p.out, p.errb = newRing(s.cfg.MaxOutputBufferSize), newRing(s.cfg.MaxOutputBufferSize)
+		p.out, p.errb = newRing(s.cfg.MaxOutputBufferSize, s.pool), newRing(s.cfg.MaxOutputBufferSize, s.pool)
 		p.readEnds = []*os.File{ps.parent[1], ps.parent[2]}
 	}
 
@@ -400,6 +400,9 @@ func (s *Supervisor) watch(p *proc) {
 		}
 	}
 	drain.Stop()
+	// Its output is complete: the first to go when the server's retained
+	// output reaches maxRetainedOutputBytes.
+	s.pool.exit(p.out, p.errb)
 
 	p.mu.Lock()
 	p.exited = true
@@ -442,50 +445,46 @@ func (s *Supervisor) watch(p *proc) {
 	}
 }
 
-// Run starts spec and waits for it up to waitTimeout (<= 0: 60 s; never
+// Run starts spec and waits for it up to o.WaitTimeout (<= 0: 30 s; never
 // longer than the process's lifetime); on expiry it terminates the tree
-// (reason "timeout"). progress, if set, gets output chunks as they arrive.
-// A cancelled ctx terminates the process too.
-func (s *Supervisor) Run(ctx context.Context, agent string, spec *policy.Spec, o StartOptions, waitTimeout time.Duration, progress func(stream string, chunk []byte)) (*RunResult, error) {
-	p, err := s.launch(agent, spec, o, launchKind{kind: KindProcess})
+// (reason "timeout"). A cancelled ctx terminates the process too. With
+// o.Progress set it reports progress (see Progress) from this goroutine.
+// The result carries at most o.MaxResultBytes of each stream: its tail,
+// with the offsets to read the rest (SPEC 7.4).
+func (s *Supervisor) Run(ctx context.Context, agent string, spec *policy.Spec, so StartOptions, o RunOptions) (*RunResult, error) {
+	p, err := s.launch(agent, spec, so, launchKind{kind: KindProcess})
 	if err != nil {
 		return nil, err
 	}
+	waitTimeout := o.WaitTimeout
 	if waitTimeout <= 0 {
-		waitTimeout = defaultRunWait
+		waitTimeout = DefaultRunWait
 	}
 	if spec.Lifetime > 0 && waitTimeout > spec.Lifetime {
 		waitTimeout = spec.Lifetime
 	}
 	timer := time.NewTimer(waitTimeout)
 	defer timer.Stop()
-	offs := map[*ring]int64{}
-	rings := []*ring{}
-	if progress != nil && p.out != nil {
-		rings = []*ring{p.out, p.errb}
-	}
-	streams := map[*ring]string{p.out: "stdout", p.errb: "stderr"}
-	emit := func() {
-		for _, r := range rings {
-			rd := r.read(offs[r], 0, 0)
-			if len(rd.data) > 0 {
-				progress(streams[r], rd.data)
-			}
-			offs[r] = rd.next
-		}
+	var tick <-chan time.Time
+	var prog *progressor
+	if o.Progress != nil {
+		p.mu.Lock()
+		begin := p.start
+		p.mu.Unlock()
+		prog = newProgressor(p.pid, p.out, p.errb, begin)
+		t := time.NewTicker(ProgressInterval)
+		defer t.Stop()
+		tick = t.C
 	}
 	ctxDone := ctx.Done()
 	for running := true; running; {
-		var ch [2]<-chan struct{}
-		for i, r := range rings {
-			ch[i] = r.changed()
-		}
-		emit()
 		select {
 		case <-p.done:
 			running = false
-		case <-ch[0]:
-		case <-ch[1]:
+		case now := <-tick:
+			if u, ok := prog.poll(now); ok {
+				o.Progress(u)
+			}
 		case <-timer.C:
 			p.requestStop(ReasonTimeout, s.limitGrace())
 		case <-ctxDone:
@@ -493,15 +492,34 @@ func (s *Supervisor) Run(ctx context.Context, agent string, spec *policy.Spec, o
 			p.requestStop(ReasonTerminated, defaultTermTimeout)
 		}
 	}
-	emit()
 	res := &RunResult{Status: p.status(s.now())}
 	p.mu.Lock()
 	res.DurationMs = p.end.Sub(p.start).Milliseconds()
 	p.mu.Unlock()
+	max := o.MaxResultBytes
+	if max <= 0 {
+		max = DefaultMaxResultBytes
+	}
 	if p.out != nil {
-		o, e := p.out.read(0, 0, 0), p.errb.read(0, 0, 0)
-		res.Stdout, res.Stderr = strings.ToValidUTF8(string(o.data), "\uFFFD"), strings.ToValidUTF8(string(e.data), "\uFFFD")
-		res.Truncated = o.dropped > 0 || e.dropped > 0
+		var ro, re ringRead
+		res.Stdout, ro = tailText(p.out, max)
+		res.Stderr, re = tailText(p.errb, max)
+		res.StdoutBytes, res.StderrBytes = ro.total, re.total
+		res.Offset = StreamCounts{Stdout: ro.start, Stderr: re.start}
+		res.NextOffset = StreamCounts{Stdout: ro.next, Stderr: re.next}
+		res.DroppedBytes = StreamCounts{Stdout: ro.dropped, Stderr: re.dropped}
+		res.Truncated = ro.start > 0 || re.start > 0
 	}
 	return res, nil
+}
+
+// tailText reads the last max bytes of r as UTF-8 text: a cut inside a
+// rune moves the start past the rune's remaining bytes.
+func tailText(r *ring, max int) (string, ringRead) {
+	rd := r.read(0, 0, max)
+	if rd.start > 0 {
+		k := continuationHead(rd.data)
+		rd.data, rd.start = rd.data[k:], rd.start+int64(k)
+	}
+	return strings.ToValidUTF8(string(rd.data), "\uFFFD"), rd
 }

@@ -9,7 +9,10 @@
 // are checked and reserved under one lock before a child starts, and a
 // refused launch consumes none; every state change is an audit record,
 // written before the call returns, and a launch whose record cannot be
-// written is killed and fails; every goroutine it starts ends by Shutdown,
+// written is killed and fails; captured output is bounded per stream
+// (maxOutputBufferSize, capacity included) and for the whole server
+// (maxRetainedOutputBytes: the oldest exited processes' output goes
+// first, their status stays); every goroutine it starts ends by Shutdown,
 // which also kills every child tree. It never writes to stdout.
 package supervisor
 
@@ -38,7 +41,6 @@ const (
 	defaultTermTimeout    = 5 * time.Second
 	limitGrace            = 5 * time.Second // SIGTERM → SIGKILL for lifetime/timeout
 	shutdownGrace         = 2 * time.Second
-	defaultRunWait        = 60 * time.Second
 	defaultWaitTimeout    = 30 * time.Second
 	readerDrainAfterExit  = 2 * time.Second
 	stdinWriteTimeout     = 5 * time.Second
@@ -58,6 +60,7 @@ type Supervisor struct {
 	cfg      *config.Config
 	now      func() time.Time
 	launcher *sandbox.Launcher
+	pool     *outputPool // maxRetainedOutputBytes over every ring
 
 	mu        sync.Mutex
 	closed    bool
@@ -146,6 +149,11 @@ func New(opts Options) *Supervisor {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	retain := s.cfg.MaxRetainedOutputBytes
+	if retain <= 0 {
+		retain = config.DefaultMaxRetainedOutputBytes
+	}
+	s.pool = newOutputPool(retain)
 	s.support = sandboxSupport(opts.Cgroups)
 	// The isolation is server-wide: warm stages are cloned with it. If it
 	// cannot be built (config.Load has already refused what the host cannot
@@ -402,6 +410,7 @@ func (s *Supervisor) janitor() {
 // forgetLocked drops p from the table and from its group.
 func (s *Supervisor) forgetLocked(pid int, p *proc) {
 	delete(s.procs, pid)
+	s.pool.forget(p.out, p.errb)
 	for _, g := range s.groups {
 		g.members = slices.DeleteFunc(g.members, func(m *proc) bool { return m == p })
 	}

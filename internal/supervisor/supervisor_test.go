@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -453,28 +454,130 @@ func TestRetention(t *testing.T) {
 func TestRun(t *testing.T) {
 	s, _ := newSup(t, baseConfig())
 	var mu sync.Mutex
-	var chunks []string
-	progress := func(stream string, b []byte) { mu.Lock(); chunks = append(chunks, stream+":"+string(b)); mu.Unlock() }
-	r, err := s.Run(context.Background(), agentA, specFor(t, "echo", "ran"), capture(), 0, progress)
+	var updates []Progress
+	progress := func(u Progress) { mu.Lock(); updates = append(updates, u); mu.Unlock() }
+	r, err := s.Run(context.Background(), agentA, specFor(t, "echo", "ran"), capture(), RunOptions{Progress: progress})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Stdout != "ran\n" || r.ExitCode == nil || *r.ExitCode != 0 || r.TerminationReason != ReasonExited || r.Truncated {
+	if r.Stdout != "ran\n" || r.ExitCode == nil || *r.ExitCode != 0 || r.TerminationReason != ReasonExited || r.Truncated ||
+		r.StdoutBytes != 4 || r.Offset.Stdout != 0 || r.NextOffset.Stdout != 4 {
 		t.Fatalf("result %+v", r)
 	}
 	mu.Lock()
-	if strings.Join(chunks, "") != "stdout:ran\n" {
-		t.Fatalf("progress %q", chunks)
+	if len(updates) > 1 || len(updates) == 1 && updates[0].Pid != r.Pid {
+		t.Fatalf("progress %+v", updates)
 	}
 	mu.Unlock()
 
 	begin := time.Now()
-	r, err = s.Run(context.Background(), agentA, specFor(t, "sleep", "30"), capture(), 300*time.Millisecond, nil)
+	r, err = s.Run(context.Background(), agentA, specFor(t, "sleep", "30"), capture(), RunOptions{WaitTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.TerminationReason != ReasonTimeout || r.State != StateExited || alive(r.Pid) || time.Since(begin) > 15*time.Second {
 		t.Fatalf("timed-out run %+v", r)
+	}
+}
+
+// TestRunResultCap: the result carries the tail of each stream, at most
+// MaxResultBytes, with offsets that Output continues from.
+func TestRunResultCap(t *testing.T) {
+	s, _ := newSup(t, baseConfig())
+	// 100000 lines "line NNNNNN\n" (12 bytes each) on stdout, "é" x 3000 on stderr.
+	code := "import sys\nfor i in range(100000): sys.stdout.write('line %06d\\n' % i)\nsys.stderr.write('\\u00e9' * 3000)"
+	r, err := s.Run(context.Background(), agentA, python(t, code), capture(), RunOptions{MaxResultBytes: 1001})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.StdoutBytes != 1200000 || r.StderrBytes != 6000 || !r.Truncated {
+		t.Fatalf("totals %d %d truncated %v", r.StdoutBytes, r.StderrBytes, r.Truncated)
+	}
+	if len(r.Stdout) != 1001 || r.Offset.Stdout != 1200000-1001 || r.NextOffset.Stdout != 1200000 || !strings.HasSuffix(r.Stdout, "line 099999\n") {
+		t.Fatalf("stdout tail %d bytes at %d: %q", len(r.Stdout), r.Offset.Stdout, r.Stdout[:20])
+	}
+	// 1001 bytes of 2-byte runes: the cut inside a rune moves the start on one byte.
+	if len(r.Stderr) != 1000 || r.Offset.Stderr != 5000 || strings.ContainsRune(r.Stderr, '\uFFFD') {
+		t.Fatalf("stderr tail %d bytes at %d", len(r.Stderr), r.Offset.Stderr)
+	}
+	// The rest, read on from the start to the tail's offset.
+	var got strings.Builder
+	off := r.DroppedBytes.Stdout // the ring keeps the last maxOutputBuffer bytes
+	for off < r.Offset.Stdout {
+		o, err := s.Output(agentA, r.Pid, OutputQuery{Stream: "stdout", Offset: StreamOffsets{Stdout: &off}, MaxBytes: min(65536, int(r.Offset.Stdout-off))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.WriteString(o.Stdout)
+		off = o.NextOffset.Stdout
+	}
+	got.WriteString(r.Stdout)
+	var want strings.Builder
+	for i := range 100000 {
+		fmt.Fprintf(&want, "line %06d\n", i)
+	}
+	if got.String() != want.String()[r.DroppedBytes.Stdout:] {
+		t.Fatalf("stdout read on from the offsets differs (%d bytes, want %d)", got.Len(), want.Len()-int(r.DroppedBytes.Stdout))
+	}
+}
+
+// TestRunProgress: progress carries whole lines, coalesced, at most one
+// update per ProgressInterval, and a heartbeat while the process is silent.
+func TestRunProgress(t *testing.T) {
+	s, _ := newSup(t, baseConfig())
+	var mu sync.Mutex
+	var updates []Progress
+	var times []time.Time
+	progress := func(u Progress) {
+		mu.Lock()
+		updates, times = append(updates, u), append(times, time.Now())
+		mu.Unlock()
+	}
+	// 2000 lines written in 1-byte writes over ~1 s, then silence for
+	// HeartbeatInterval*2.
+	code := fmt.Sprintf("import os,time\nfor i in range(2000):\n  for c in 'l%%04d\\n' %% i: os.write(1, c.encode())\n  if i %% 200 == 0: time.sleep(0.1)\ntime.sleep(%g)",
+		(2*HeartbeatInterval + HeartbeatInterval/2).Seconds())
+	r, err := s.Run(context.Background(), agentA, python(t, code), capture(), RunOptions{Progress: progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var all strings.Builder
+	beats := 0
+	for i, u := range updates {
+		if u.Stdout != "" && !strings.HasSuffix(u.Stdout, "\n") {
+			t.Errorf("update %d is not whole lines: %q", i, u.Stdout)
+		}
+		if u.Skipped.Stdout != 0 {
+			t.Errorf("update %d skipped %d bytes", i, u.Skipped.Stdout)
+		}
+		all.WriteString(u.Stdout)
+		if i > 0 {
+			if d := times[i].Sub(times[i-1]); d < ProgressInterval/2 {
+				t.Errorf("updates %d and %d %v apart", i-1, i, d)
+			}
+		}
+		if u.Heartbeat() {
+			beats++
+		}
+	}
+	var want strings.Builder
+	for i := range 2000 {
+		fmt.Fprintf(&want, "l%04d\n", i)
+	}
+	if all.String() != want.String() {
+		t.Errorf("progress lines differ from the output (%d bytes, want %d)", all.Len(), want.Len())
+	}
+	// 10000 one-byte writes, coalesced: far fewer updates than writes.
+	if n := len(updates) - beats; n > 40 {
+		t.Errorf("%d output updates for ~1 s of output", n)
+	}
+	if beats < 2 {
+		t.Errorf("%d heartbeats during %v of silence, want >= 2", beats, 2*HeartbeatInterval)
+	}
+	if r.ExitCode == nil || *r.ExitCode != 0 {
+		t.Errorf("run %+v", r)
 	}
 }
 
@@ -567,4 +670,39 @@ func TestAuditFailureFailsStateChanges(t *testing.T) {
 	wantCode(t, err, errcode.Internal)
 	_, err = s.Terminate(agentA, st.Pid, true, time.Second)
 	wantCode(t, err, errcode.Internal)
+}
+
+// Past maxRetainedOutputBytes the oldest exited process's output goes
+// first; its status and byte counts stay.
+func TestRetainedOutputCap(t *testing.T) {
+	cfg := baseConfig()
+	cfg.MaxOutputBufferSize = 64 << 10
+	cfg.MaxRetainedOutputBytes = 100 << 10
+	s, _ := newSup(t, cfg)
+	run := func() int {
+		st := start(t, s, agentA, specFor(t, "head", "-c", "60000", "/dev/zero"), capture())
+		if ex := waitExit(t, s, agentA, st.Pid); ex.ExitCode == nil || *ex.ExitCode != 0 {
+			t.Fatalf("head: %+v", ex)
+		}
+		return st.Pid
+	}
+	first := run()
+	second := run()
+	o1, err := s.Output(agentA, first, OutputQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o1.Stdout) != 0 || o1.StdoutBytes != 60000 || o1.DroppedBytes.Stdout != 60000 {
+		t.Errorf("first process after the cap: %d bytes kept, %d written, %d dropped; want 0, 60000, 60000",
+			len(o1.Stdout), o1.StdoutBytes, o1.DroppedBytes.Stdout)
+	}
+	if st, err := s.Status(agentA, first); err != nil || st.State != StateExited || st.ExitCode == nil || *st.ExitCode != 0 {
+		t.Errorf("first process's status after its output went: %+v %v", st, err)
+	}
+	if o2, err := s.Output(agentA, second, OutputQuery{}); err != nil || len(o2.Stdout) != 60000 {
+		t.Errorf("second process: %d bytes kept, want all 60000 (%v)", len(o2.Stdout), err)
+	}
+	if u := s.pool.retained(); u > cfg.MaxRetainedOutputBytes {
+		t.Errorf("retained %d past maxRetainedOutputBytes %d", u, cfg.MaxRetainedOutputBytes)
+	}
 }

@@ -84,9 +84,25 @@ func groupNotFound(id string) *errcode.Error {
 	return errcode.Fail(errcode.ProcessNotFound, "group", "create it with process_create_group", "no group %q", id)
 }
 
+// MaxNameBytes bounds a group's or a service's name (SPEC 7.2): names go
+// into results and audit records.
+const MaxNameBytes = 256
+
+// checkName refuses a group or service name longer than MaxNameBytes.
+func checkName(layer, name string) error {
+	if len(name) > MaxNameBytes {
+		return errcode.Fail(errcode.InvalidInput, layer, fmt.Sprintf("use a name of at most %d bytes", MaxNameBytes),
+			"the %s name is %d bytes long", layer, len(name))
+	}
+	return nil
+}
+
 // CreateGroup creates a group and returns its id ("g-1", ...). In a
 // pipeline group each added member's stdin is fed the previous member's stdout.
 func (s *Supervisor) CreateGroup(agent, name string, pipeline bool) (string, error) {
+	if err := checkName("group", name); err != nil {
+		return "", err
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

@@ -103,3 +103,70 @@ func TestAuditVerify(t *testing.T) {
 func isAlnum(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
+
+// TestAuditBoundedUnderDenialFlood (SPEC 7.2): a denial carrying 2 MB of
+// arguments is a small record; 100 more denials in a minute with
+// maxLaunchesPerMinute 5 are each answered with their own code but
+// recorded as 5 records and one summary, written before the next record;
+// the log verifies.
+func TestAuditBoundedUnderDenialFlood(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cfg := e.config("/bin/echo")
+	cfg["maxLaunchesPerMinute"] = 5
+	s := startServer(t, e, cfg)
+	big := strings.Repeat("A", 2<<20)
+	sudoCode := s.fail("process_start", map[string]any{"executable": "sudo", "args": []string{"-c", big}}).Code
+	for i := range 100 {
+		if i%2 == 0 {
+			if c := s.fail("process_start", map[string]any{"executable": "sudo", "args": []string{"id"}}).Code; c != sudoCode {
+				t.Fatalf("denial %d of sudo: code %s, want %s", i, c, sudoCode)
+			}
+		} else {
+			s.failCode("process_start", map[string]any{"executable": "bash"}, "SHELL_BLOCKED")
+		}
+	}
+	var r runResult
+	s.ok("process_run", map[string]any{"executable": "/bin/echo", "args": []string{"after the flood"}}, &r)
+	if err := s.close(); err != nil {
+		t.Logf("server exit: %v", err)
+	}
+
+	data, err := os.ReadFile(e.audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) > 256<<10 {
+		t.Errorf("audit log is %d bytes after 101 denials, one of them with 2 MB of arguments", len(data))
+	}
+	denials, summaries := 0, 0
+	var summary map[string]any
+	for i, rec := range e.auditRecords(t) {
+		switch rec["event"] {
+		case "launch_denied", "security_violation":
+			denials++
+			if args, _ := rec["args"].([]any); len(args) == 2 {
+				if a, _ := args[1].(string); len(a) > 4096 || !strings.HasSuffix(a, "[truncated: 2097152 bytes]") {
+					t.Errorf("record %d: the 2 MB argument recorded as %d bytes", i+1, len(a))
+				}
+			}
+		case "denials_summarized":
+			summaries++
+			summary = rec
+		case "launch":
+			if summaries == 0 {
+				t.Errorf("launch record %d before the denials' summary", i+1)
+			}
+		}
+	}
+	if denials != 5 || summaries != 1 {
+		t.Fatalf("%d denial records and %d summaries, want 5 and 1", denials, summaries)
+	}
+	codes, _ := summary["codes"].(map[string]any)
+	if n, _ := summary["count"].(float64); n != 96 || codes["SHELL_BLOCKED"] != float64(48) || codes[sudoCode] != float64(48) {
+		t.Errorf("summary count %v codes %v, want 96: 48 SHELL_BLOCKED, 48 %s", summary["count"], codes, sudoCode)
+	}
+	if out, errOut, code := runCLI(t, e, "", nil, "audit", "verify", e.audit); code != 0 {
+		t.Fatalf("audit verify: exit %d\n%s%s", code, out, errOut)
+	}
+}

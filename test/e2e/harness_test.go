@@ -203,18 +203,27 @@ type mcpServer struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	mu       sync.Mutex
-	progress []mcp.ProgressNotificationParams
-	updated  []string // URIs of notifications/resources/updated
+	mu         sync.Mutex
+	progress   []mcp.ProgressNotificationParams
+	progressAt []time.Time // when each progress notification arrived
+	updated    []string    // URIs of notifications/resources/updated
+	//lint:ignore SA1019 SPEC 7.4 asks for notifications/message (deprecated from protocol 2026-07-28)
+	logs []mcp.LoggingMessageParams
 }
 
 // startServer runs `mcp-process serve --config FILE` with cfg and connects.
 // The server is stopped (stdin EOF) when the test ends.
 func startServer(t *testing.T, e *testEnv, cfg map[string]any) *mcpServer {
 	t.Helper()
+	return startServerArgs(t, e, cfg)
+}
+
+// startServerArgs is startServer with more serve flags.
+func startServerArgs(t *testing.T, e *testEnv, cfg map[string]any, flags ...string) *mcpServer {
+	t.Helper()
 	path := e.writeConfig(t, "config.json", cfg)
 	s := &mcpServer{t: t, env: e, stderr: &syncBuffer{}}
-	s.cmd = exec.Command(serverBin, "serve", "--config", path)
+	s.cmd = exec.Command(serverBin, append([]string{"serve", "--config", path}, flags...)...)
 	s.cmd.Dir = e.work
 	s.cmd.Env = e.environ()
 	s.cmd.Stderr = s.stderr
@@ -222,6 +231,13 @@ func startServer(t *testing.T, e *testEnv, cfg map[string]any) *mcpServer {
 		ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
 			s.mu.Lock()
 			s.progress = append(s.progress, *req.Params)
+			s.progressAt = append(s.progressAt, time.Now())
+			s.mu.Unlock()
+		},
+		//lint:ignore SA1019 SPEC 7.4 asks for notifications/message (deprecated from protocol 2026-07-28)
+		LoggingMessageHandler: func(_ context.Context, req *mcp.LoggingMessageRequest) {
+			s.mu.Lock()
+			s.logs = append(s.logs, *req.Params)
 			s.mu.Unlock()
 		},
 		ResourceUpdatedHandler: func(_ context.Context, req *mcp.ResourceUpdatedNotificationRequest) {
@@ -251,6 +267,28 @@ func (s *mcpServer) progressNotes() []mcp.ProgressNotificationParams {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]mcp.ProgressNotificationParams(nil), s.progress...)
+}
+
+// progressFor returns the progress notifications of token and when each arrived.
+func (s *mcpServer) progressFor(token string) ([]mcp.ProgressNotificationParams, []time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ps []mcp.ProgressNotificationParams
+	var at []time.Time
+	for i, p := range s.progress {
+		if fmt.Sprint(p.ProgressToken) == token {
+			ps, at = append(ps, p), append(at, s.progressAt[i])
+		}
+	}
+	return ps, at
+}
+
+//lint:ignore SA1019 SPEC 7.4 asks for notifications/message (deprecated from protocol 2026-07-28)
+func (s *mcpServer) logMessages() []mcp.LoggingMessageParams {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	//lint:ignore SA1019 as above
+	return append([]mcp.LoggingMessageParams(nil), s.logs...)
 }
 
 func (s *mcpServer) updatedURIs() []string {
@@ -435,10 +473,15 @@ type status struct {
 
 type runResult struct {
 	status
-	Stdout     string `json:"stdout"`
-	Stderr     string `json:"stderr"`
-	Truncated  bool   `json:"truncated"`
-	DurationMs int64  `json:"durationMs"`
+	Stdout       string       `json:"stdout"`
+	Stderr       string       `json:"stderr"`
+	Truncated    bool         `json:"truncated"`
+	StdoutBytes  int64        `json:"stdoutBytes"`
+	StderrBytes  int64        `json:"stderrBytes"`
+	Offset       streamCounts `json:"offset"`
+	NextOffset   streamCounts `json:"nextOffset"`
+	DroppedBytes streamCounts `json:"droppedBytes"`
+	DurationMs   int64        `json:"durationMs"`
 }
 
 type streamCounts struct {

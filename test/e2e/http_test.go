@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -39,6 +40,13 @@ var listenRe = regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+/mcp)`)
 // the endpoint it announced on stderr.
 func startHTTPServer(t *testing.T, e *testEnv, cfg map[string]any) (*exec.Cmd, string) {
 	t.Helper()
+	cmd, url, _ := startHTTPServerStderr(t, e, cfg)
+	return cmd, url
+}
+
+// startHTTPServerStderr is startHTTPServer that also returns the server's stderr.
+func startHTTPServerStderr(t *testing.T, e *testEnv, cfg map[string]any) (*exec.Cmd, string, *syncBuffer) {
+	t.Helper()
 	path := e.writeConfig(t, "config.json", cfg)
 	stderr := &syncBuffer{}
 	cmd := exec.Command(serverBin, "serve", "--http", "127.0.0.1:0", "--config", path)
@@ -66,7 +74,7 @@ func startHTTPServer(t *testing.T, e *testEnv, cfg map[string]any) (*exec.Cmd, s
 		url = m[1]
 		return true, ""
 	})
-	return cmd, url
+	return cmd, url, stderr
 }
 
 func dialHTTP(t *testing.T, url, token string) (*mcp.ClientSession, error) {
@@ -213,4 +221,68 @@ func TestHTTPRootWithoutAgentsRefused(t *testing.T) {
 		t.Fatalf("with agents the root server should serve HTTP: %v", err)
 	}
 	s.Close()
+}
+
+// TestHTTPSessionOwnedByItsAgent (SPEC 7.2): another agent's POST, GET or
+// DELETE on a session id is 404 and a security_violation record; the
+// owner's session goes on; the id is in neither stderr nor the audit log.
+func TestHTTPSessionOwnedByItsAgent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cfg := e.config("/bin/sleep")
+	cfg["agents"] = []map[string]string{{"id": "ci-bot", "tokenSha256": tokenHash("ci-token")}, {"id": "ide", "tokenSha256": tokenHash("ide-token")}}
+	cmd, url, stderr := startHTTPServerStderr(t, e, cfg)
+	bot, err := dialHTTP(t, url, "ci-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bot.Close()
+	sid := bot.ID()
+	if sid == "" {
+		t.Fatal("no session id")
+	}
+	for _, method := range []string{http.MethodPost, http.MethodGet, http.MethodDelete} {
+		var body io.Reader
+		if method == http.MethodPost {
+			body = strings.NewReader(`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"process_list","arguments":{}}}`)
+		}
+		req, _ := http.NewRequest(method, url, body)
+		req.Header.Set("Authorization", "Bearer ide-token")
+		req.Header.Set("Mcp-Session-Id", sid)
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("ide's %s on ci-bot's session: %d, want 404", method, resp.StatusCode)
+		}
+	}
+	if _, err := bot.ListTools(context.Background(), nil); err != nil {
+		t.Fatalf("ci-bot's session after ide's attempts: %v", err)
+	}
+	bot.Close()
+	cmd.Process.Signal(syscall.SIGTERM)
+	eventually(t, 15*time.Second, "the server stops", func() (bool, string) {
+		b, _ := os.ReadFile(e.audit)
+		return strings.Contains(string(b), `"event":"server_stop"`), ""
+	})
+	n := 0
+	for _, rec := range e.auditRecords(t) {
+		if rec["layer"] == "http-session" {
+			n++
+			if rec["agent"] != "ide" || rec["event"] != "security_violation" {
+				t.Errorf("record %v", rec)
+			}
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d http-session records, want 3", n)
+	}
+	raw, _ := os.ReadFile(e.audit)
+	if strings.Contains(string(raw), sid) || strings.Contains(stderr.String(), sid) {
+		t.Errorf("the session id is in the audit log or on stderr:\n%s", stderr)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -60,7 +61,7 @@ func TestStartWaitOutput(t *testing.T) {
 func TestRun(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	s := startServer(t, e, e.config("/bin/echo", exitWithBin))
+	s := startServer(t, e, e.config("/bin/echo", exitWithBin, "/usr/bin/python3"))
 	for _, tc := range []struct {
 		name       string
 		args       map[string]any
@@ -89,7 +90,16 @@ func TestRun(t *testing.T) {
 		defer func() { s.t = t }()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		p := &mcp.CallToolParams{Name: "process_run", Arguments: map[string]any{"executable": "/bin/echo", "args": []string{"progress-marker"}}}
+		if _, err := os.Stat("/usr/bin/python3"); err != nil {
+			t.Skip("python3 not available")
+		}
+		// Output while the run goes on (a command that exits at once has
+		// all its output in the result, and no progress to report).
+		script := filepath.Join(e.work, "marker.py") // arguments may not hold newlines
+		if err := os.WriteFile(script, []byte("import time\nprint('progress-marker', flush=True)\ntime.sleep(1)\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := &mcp.CallToolParams{Name: "process_run", Arguments: map[string]any{"executable": "/usr/bin/python3", "args": []string{script}}}
 		p.SetProgressToken("run-1")
 		res, err := s.session.CallTool(ctx, p)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -96,12 +97,10 @@ func toolCallResult(t *testing.T, resp map[string]any) (bool, map[string]any) {
 	return isErr, sc
 }
 
-// TestStdoutPurity: children that print megabytes never reach the server's
-// stdout, which carries JSON-RPC and nothing else.
-func TestStdoutPurity(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	path := e.writeConfig(t, "config.json", e.config("/usr/bin/head", "/usr/bin/yes"))
+// startRawServer starts the server on config path with a rawClient on its
+// stdin and stdout; the session ends (stdin closed) at cleanup.
+func startRawServer(t *testing.T, e *testEnv, path string) (*rawClient, *syncBuffer) {
+	t.Helper()
 	cmd := exec.Command(serverBin, "serve", "--config", path)
 	cmd.Dir = e.work
 	cmd.Env = e.environ()
@@ -145,6 +144,18 @@ func TestStdoutPurity(t *testing.T) {
 		for range c.lines { // drain so the reader ends
 		}
 	})
+
+	return c, stderr
+}
+
+// TestStdoutPurity: children that print megabytes never reach the server's
+// stdout, which carries JSON-RPC and nothing else.
+func TestStdoutPurity(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	path := e.writeConfig(t, "config.json", e.config("/usr/bin/head", "/usr/bin/yes"))
+	c, stderr := startRawServer(t, e, path)
+	stdin := c.stdin
 
 	init := c.request("initialize", map[string]any{
 		"protocolVersion": "2025-06-18",
@@ -209,4 +220,88 @@ func errCode(sc map[string]any) string {
 	e, _ := sc["error"].(map[string]any)
 	s, _ := e["code"].(string)
 	return s
+}
+
+// sendRaw writes one raw line to the server's stdin.
+func (c *rawClient) sendRaw(line string) {
+	c.t.Helper()
+	if _, err := c.stdin.Write([]byte(line + "\n")); err != nil {
+		c.t.Fatalf("write to server stdin: %v", err)
+	}
+}
+
+// nextAnswer returns the server's next stdout message that is not a
+// notification.
+func (c *rawClient) nextAnswer() map[string]any {
+	c.t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case line, ok := <-c.lines:
+			if !ok {
+				c.t.Fatal("server stdout closed: the session ended")
+			}
+			if msg := c.check(line); msg["method"] == nil {
+				return msg
+			}
+		case <-timeout:
+			c.t.Fatal("no answer within 30 s")
+		}
+	}
+}
+
+// TestMalformedStdioLines (SPEC 7.2): a line that is not JSON, not a
+// JSON-RPC message or nested too deep is answered with a JSON-RPC error;
+// the session goes on and the process it started still runs.
+func TestMalformedStdioLines(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c, stderr := startRawServer(t, e, e.writeConfig(t, "config.json", e.config("/usr/bin/sleep")))
+	init := c.request("initialize", map[string]any{
+		"protocolVersion": "2025-06-18",
+		"capabilities":    map[string]any{},
+		"clientInfo":      map[string]any{"name": "raw-e2e", "version": "1"},
+	})
+	if init["result"] == nil {
+		t.Fatalf("initialize failed: %v\nstderr: %s", init, stderr)
+	}
+	c.send(map[string]any{"method": "notifications/initialized", "params": map[string]any{}})
+	call := func(name string, args map[string]any) (bool, map[string]any) {
+		return toolCallResult(t, c.request("tools/call", map[string]any{"name": name, "arguments": args}))
+	}
+	isErr, sc := call("process_start", map[string]any{"executable": "/usr/bin/sleep", "args": []string{"60"}})
+	if isErr {
+		t.Fatalf("process_start: %v", sc)
+	}
+	pid := int(sc["pid"].(float64))
+
+	for _, tc := range []struct {
+		line string
+		code float64
+	}{
+		{"garbage", -32700},
+		{"[]", -32600},
+		{strings.Repeat("[", 5000) + strings.Repeat("]", 5000), -32600},
+		{`{"jsonrpc":"2.0","id":77,"method":"tools/call","params":{"a":` + strings.Repeat(`{"a":`, 100) + "1" + strings.Repeat("}", 102), -32600},
+		{`{"jsonrpc":"2.0","id":"x"`, -32700},
+		{`{"hello":"world"}`, -32600},
+		{`[{"jsonrpc":"2.0","id":78,"method":"ping"}]`, -32600},
+	} {
+		c.sendRaw(tc.line)
+		msg := c.nextAnswer()
+		e, _ := msg["error"].(map[string]any)
+		if code, _ := e["code"].(float64); code != tc.code {
+			t.Errorf("%.50q: answer %v, want JSON-RPC error %v", tc.line, msg, tc.code)
+		}
+	}
+	if !alive(pid) {
+		t.Fatalf("pid %d no longer runs after the malformed lines", pid)
+	}
+	isErr, sc = call("process_get_status", map[string]any{"pid": pid})
+	if isErr || sc["state"] != "running" {
+		t.Fatalf("process_get_status after the malformed lines: isError %v %v", isErr, sc)
+	}
+	if !strings.Contains(stderr.String(), "malformed message answered") {
+		t.Errorf("stderr does not note the malformed lines:\n%s", tail(stderr.String(), 2000))
+	}
 }

@@ -55,6 +55,8 @@ func tsClient(t *testing.T) (node, script string) {
 type tsCall struct {
 	Name      string         `json:"name"`
 	Arguments map[string]any `json:"arguments"`
+	// Progress asks for progress notifications (callTool's onprogress).
+	Progress bool `json:"progress,omitempty"`
 	// Expected outcome (not sent to the script): "" = success, else the code.
 	wantCode string
 }
@@ -79,6 +81,10 @@ type tsOutcome struct {
 		} `json:"content"`
 		StructuredContent json.RawMessage `json:"structuredContent"`
 	} `json:"result"`
+	Progress []struct {
+		Progress float64 `json:"progress"`
+		Message  string  `json:"message"`
+	} `json:"progress"`
 }
 
 type tsReport struct {
@@ -120,6 +126,8 @@ func tsCalls() []tsCall {
 		{Name: "process_get_policy"},
 		{Name: "process_run", Arguments: map[string]any{"executable": "/bin/echo", "args": []string{"hello"}}},
 		{Name: "process_run", Arguments: map[string]any{"executable": "/bin/cat"}, wantCode: "EXECUTABLE_NOT_ALLOWED"},
+		// A silent run of 2.5 s: a first progress notification at once, a heartbeat after 2 s.
+		{Name: "process_run", Arguments: map[string]any{"executable": "/bin/sleep", "args": []string{"2.5"}}, Progress: true},
 		{Name: "process_start", Arguments: map[string]any{"executable": "/bin/sleep", "args": []string{"30"}}},
 		{Name: "process_get_status", Arguments: map[string]any{"pid": "$pid"}},
 		{Name: "process_get_stats", Arguments: map[string]any{"pid": "$pid", "includeHistory": true}},
@@ -189,7 +197,17 @@ func checkTSReport(t *testing.T, rep tsReport, calls []tsCall) {
 			if !reflect.DeepEqual(sc, fromText) {
 				t.Errorf("%s: text %s differs from structuredContent %s", what, text, o.Result.StructuredContent)
 			}
-			if c.Name == "process_run" {
+			if c.Progress {
+				if len(o.Progress) < 2 {
+					t.Errorf("%s: %d progress notifications, want a first one and a heartbeat: %+v", what, len(o.Progress), o.Progress)
+				}
+				for j := 1; j < len(o.Progress); j++ {
+					if o.Progress[j].Progress <= o.Progress[j-1].Progress {
+						t.Errorf("%s: progress %v after %v: not increasing", what, o.Progress[j].Progress, o.Progress[j-1].Progress)
+					}
+				}
+			}
+			if c.Name == "process_run" && c.Arguments["executable"] == "/bin/echo" {
 				if sc["exitCode"] != float64(0) || sc["stdout"] != "hello\n" {
 					t.Errorf("%s: exitCode %v stdout %q, want 0 and \"hello\\n\"", what, sc["exitCode"], sc["stdout"])
 				}

@@ -212,7 +212,7 @@ func TestEscape_MountVisibleOnHost_mountNamespace(t *testing.T) {
 			}
 		}
 	})
-	r := e.attack(t, e.config(mountNS, keep("CAP_SYS_ADMIN"), launchScope), probeBin, "mount", target, "keep")
+	r := e.attack(t, e.config(mountNS, keep("CAP_SYS_ADMIN"), noFSDomain), probeBin, "mount", target, "keep")
 	if hostMounted(t, target) {
 		t.Fatalf("ESCAPE: the child's mount is on the host: %s", r)
 	}
@@ -337,7 +337,7 @@ func TestEscape_Mount_capabilities(t *testing.T) {
 	stopped(t, r, "EPERM", "capabilities: no CAP_SYS_ADMIN")
 	// launchScope: a Landlock domain that handles a filesystem right (the
 	// tree scope's execute) refuses mount(2) itself.
-	escaped(t, e.attack(t, e.config(keep("CAP_SYS_ADMIN"), launchScope, u), probeBin, "mount"), "capabilities (keepCapabilities CAP_SYS_ADMIN, launch scope)")
+	escaped(t, e.attack(t, e.config(keep("CAP_SYS_ADMIN"), noFSDomain, u), probeBin, "mount"), "capabilities (keepCapabilities CAP_SYS_ADMIN, no Landlock filesystem domain)")
 }
 
 // In the tree scope the child's Landlock domain handles a filesystem right
@@ -350,7 +350,7 @@ func TestEscape_Mount_treeScopeDomain(t *testing.T) {
 	e := newEnv(t)
 	r := e.attack(t, e.config(keep("CAP_SYS_ADMIN"), u), probeBin, "mount")
 	stopped(t, r, "EPERM", "the tree scope's Landlock domain (CAP_SYS_ADMIN kept)")
-	escaped(t, e.attack(t, e.config(keep("CAP_SYS_ADMIN"), launchScope, u), probeBin, "mount"), "the tree scope (executablePolicyScope launch)")
+	escaped(t, e.attack(t, e.config(keep("CAP_SYS_ADMIN"), noFSDomain, u), probeBin, "mount"), "the Landlock filesystem domain (executablePolicyScope launch, landlock false)")
 }
 
 func TestEscape_PtraceHostProcess_capabilities(t *testing.T) {
@@ -481,7 +481,7 @@ func TestEscape_WriteOutside_readOnlyFilesystem(t *testing.T) {
 	if _, err := os.Stat(target); !os.IsNotExist(err) {
 		t.Fatalf("ESCAPE: %s was written (%v)", target, err)
 	}
-	escaped(t, e.attack(t, e.config(), probeBin, "write-file", target), "read-only filesystem")
+	escaped(t, e.attack(t, e.config(noLandlock), probeBin, "write-file", target), "read-only filesystem (and landlock false)")
 	// writablePaths stay writable.
 	os.Remove(target)
 	escaped(t, e.attack(t, e.config(readOnly, layer{"writablePaths": []string{e.dir}}, u), probeBin, "write-file", target),
@@ -526,7 +526,7 @@ func TestEscape_WriteOutside_landlock(t *testing.T) {
 	// The working directory stays writable under Landlock.
 	escaped(t, e.attack(t, e.config(landlock), probeBin, "write-outside", filepath.Join(e.work, "inside")),
 		"Landlock for the working directory")
-	escaped(t, e.attack(t, e.config(), probeBin, "write-outside", target), "Landlock")
+	escaped(t, e.attack(t, e.config(noLandlock), probeBin, "write-outside", target), "Landlock (landlock false)")
 }
 
 // --- seccomp ---
@@ -572,13 +572,13 @@ func runSeccompCase(t *testing.T, c seccompCase) {
 	}
 	// launchScope in both runs: the tree scope's Landlock domain refuses
 	// mount(2) by itself, and only the filter may differ.
-	r := e.attack(t, e.config(c.profile, withKeep, launchScope, u), probeBin, c.args...)
+	r := e.attack(t, e.config(c.profile, withKeep, noFSDomain, u), probeBin, c.args...)
 	stopped(t, r, "EPERM", "seccomp ("+c.profile["seccompProfile"].(string)+")")
 	var b result
 	if c.direct {
 		b = direct(t, asChildUser(probe(c.args...)))
 	} else {
-		b = e.attack(t, e.config(withKeep, launchScope, u), probeBin, c.args...)
+		b = e.attack(t, e.config(withKeep, noFSDomain, u), probeBin, c.args...)
 	}
 	if c.baseFails {
 		otherErrno(t, b, "EPERM", "seccomp")

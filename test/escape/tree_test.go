@@ -23,6 +23,12 @@ import (
 var (
 	treeScope   = layer{"executablePolicyScope": "tree"}
 	launchScope = layer{"executablePolicyScope": "launch"}
+	// noLandlock: writes not confined (landlock is on by default where the
+	// host has it, SPEC 7.1a).
+	noLandlock = layer{"landlock": false}
+	// noFSDomain: no Landlock domain that handles a filesystem right: the
+	// kernel refuses mount(2) to such a domain, whatever the capabilities.
+	noFSDomain = layer{"executablePolicyScope": "launch", "landlock": false}
 )
 
 // tool is the real path of an executable this host must have for the test.

@@ -535,7 +535,8 @@ func LandlockWriteRights(abi int) uint64 {
 }
 
 // landlockDevices are device files any program may open for writing.
-var landlockDevices = []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/tty", "/dev/random", "/dev/urandom"}
+var landlockDevices = []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/tty", "/dev/random", "/dev/urandom",
+	"/dev/ptmx", "/dev/pts", "/dev/shm"}
 
 // restrictLandlock confines writes to the working directory, /tmp, the
 // writable paths and the harmless devices; reads stay allowed everywhere.
@@ -560,13 +561,17 @@ func restrictLandlock(c *Config) *StepError {
 	type rule struct {
 		path     string
 		required bool // the agent's paths: opened with no symbolic link allowed
+		optional bool // with required: skipped when absent or a link
 	}
-	rules := []rule{{dir, true}, {"/tmp", false}}
+	rules := []rule{{dir, true, false}, {"/tmp", false, false}}
 	for _, w := range c.Writable {
-		rules = append(rules, rule{w, true})
+		rules = append(rules, rule{w, true, false})
+	}
+	for _, d := range c.Dirs {
+		rules = append(rules, rule{d, true, true})
 	}
 	for _, d := range landlockDevices {
-		rules = append(rules, rule{d, false})
+		rules = append(rules, rule{d, false, false})
 	}
 	for _, r := range rules {
 		open := sysOpen
@@ -575,7 +580,7 @@ func restrictLandlock(c *Config) *StepError {
 		}
 		fd, e := open(r.path, oPath|oCLOEXEC)
 		if e != 0 {
-			if !r.required {
+			if !r.required || (r.optional && (e == eNOENT || e == eLOOP)) {
 				continue
 			}
 			return &StepError{Step: StepLandlock, Errno: e, Detail: "open " + r.path}

@@ -170,11 +170,15 @@ type Config struct {
 	// read-only on a file). Paths as seen before Root is entered (inside
 	// it when Root is set); a path that does not exist is skipped.
 	Private, Keep, Masked []string
+	// Dirs are the allowed working directories, all writable under
+	// FlagLandlock (not only the launch's own); one that is absent or a
+	// symbolic link is skipped (left read-only).
+	Dirs []string
 }
 
 const (
 	magic      = "MCPS"
-	version    = 5
+	version    = 6
 	headerSize = 12 // magic, version, 3 reserved bytes, u32 payload length
 	// MaxPayload bounds a config (argv + env are far below it: the kernel
 	// refuses more than a few MiB at execve anyway).
@@ -252,7 +256,7 @@ func (c *Config) Encode() []byte {
 	b = appendString(b, c.MACValue)
 	b = appendU32(b, c.UID)
 	b = appendU32(b, c.GID)
-	for _, list := range [][]string{c.Exec, c.Private, c.Keep, c.Masked} {
+	for _, list := range [][]string{c.Exec, c.Private, c.Keep, c.Masked, c.Dirs} {
 		b = appendU32(b, uint32(len(list)))
 		for _, s := range list {
 			b = appendString(b, s)
@@ -356,6 +360,7 @@ func decodePayload(p []byte, alias bool) (*Config, error) {
 	c.Private = d.list()
 	c.Keep = d.list()
 	c.Masked = d.list()
+	c.Dirs = d.list()
 	if d.bad || len(d.b) != 0 {
 		return nil, errMalformed
 	}

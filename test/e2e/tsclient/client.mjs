@@ -8,10 +8,13 @@
 //               "calls": [{"name": TOOL, "arguments": {...}}, ...]}
 //          or  {"transport": "http", "url": URL, "token": TOKEN?, "calls": [...]}
 //   An argument whose value is "$pid" or "$serviceId" is replaced by that
-//   member of the last structuredContent that had one.
+//   member of the last structuredContent that had one. A call with
+//   "progress": true passes onprogress (and resetTimeoutOnProgress) and
+//   reports the progress notifications it got.
 // Prints one JSON object on stdout:
 //   {"tools": [{"name", "inputSchema", "outputSchema"}],
-//    "results": [{"name", "threw": bool, "error": MESSAGE, "errorCode": N, "result": CallToolResult}]}
+//    "results": [{"name", "threw": bool, "error": MESSAGE, "errorCode": N, "result": CallToolResult,
+//                 "progress": [{"progress", "total", "message"}]}]}
 // Exit status 0 when every step ran (a call that threw is reported, not fatal);
 // 1 when connecting or listing tools failed.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -49,14 +52,16 @@ try {
   for (const c of plan.calls) {
     const args = Object.fromEntries(Object.entries(c.arguments ?? {}).map(
       ([k, v]) => [k, typeof v === 'string' && v.startsWith('$') && v.slice(1) in last ? last[v.slice(1)] : v]));
+    const progress = [];
+    const options = c.progress ? { onprogress: (p) => progress.push(p), resetTimeoutOnProgress: true } : undefined;
     try {
-      const result = await client.callTool({ name: c.name, arguments: args });
+      const result = await client.callTool({ name: c.name, arguments: args }, undefined, options);
       for (const k of ['pid', 'serviceId']) {
         if (result.structuredContent?.[k]) last[k] = result.structuredContent[k];
       }
-      out.results.push({ name: c.name, threw: false, result });
+      out.results.push({ name: c.name, threw: false, result, progress });
     } catch (err) {
-      out.results.push({ name: c.name, threw: true, error: String(err?.message ?? err), errorCode: err?.code });
+      out.results.push({ name: c.name, threw: true, error: String(err?.message ?? err), errorCode: err?.code, progress });
     }
   }
 } catch (err) {
