@@ -242,6 +242,15 @@ func layerStates(cfg *config.Config, cg *cgroup.Manager) map[string]string {
 	} else {
 		m["isolation"] = strings.Join(append(iso.Layers(), "capabilities (none for a root server's children unless keepCapabilities)", "no_new_privs"), "; ")
 		m["children"] = iso.Identity.Describe()
+		// SPEC 7.1a: the seccomp baseline, in every child whatever enableSeccomp says.
+		switch {
+		case iso.Seccomp == nil:
+			m["seccomp-baseline"] = "missing on this host (see missingGuarantees)"
+		case cfg.AllowUnixSockets:
+			m["seccomp-baseline"] = "enforced: no AF_VSOCK sockets, no io_uring; unix sockets allowed (allowUnixSockets)"
+		default:
+			m["seccomp-baseline"] = "enforced: no socket(AF_UNIX) (socketpair allowed; allowUnixSockets), no AF_VSOCK sockets, no io_uring"
+		}
 	}
 	if missing := missingGuarantees(cfg); len(missing) > 0 {
 		m["missingGuarantees"] = strings.Join(missing, "; ")

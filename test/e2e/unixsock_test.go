@@ -107,6 +107,9 @@ func TestDevelopmentToolsUnderTheSeccompBaseline(t *testing.T) {
 	if b, _ := json.Marshal(pol); !strings.Contains(string(b), "no AF_UNIX") {
 		t.Errorf("process_get_policy does not report the seccomp baseline's AF_UNIX rule: %s", b)
 	}
+	if l, _ := pol["layers"].(map[string]any)["seccomp-baseline"].(string); !strings.HasPrefix(l, "enforced: no socket(AF_UNIX)") {
+		t.Errorf("process_get_policy layers[seccomp-baseline] = %q", l)
+	}
 }
 
 // Python's multiprocessing.Manager serves its objects on a unix socket:
