@@ -93,6 +93,7 @@ func loadPolicy(f commonFlags) (*config.Loaded, *policy.Policy, error) {
 	if err != nil {
 		return nil, nil, exitf(2, "%v", err)
 	}
+	sealPolicyFiles(loaded, cwd)
 	pol, err := policy.New(loaded.Config)
 	if err != nil {
 		return nil, nil, exitf(2, "config from %s: %v", loaded.Source, err)
@@ -141,6 +142,9 @@ func isolationOf(cfg *config.Config) (sandbox.Isolation, error) {
 		return r.iso, r.err
 	}
 	iso, err := sandbox.IsolationFor(cfg)
+	if files, ok := sealedFiles.Load(cfg); ok && len(iso.Private) > 0 {
+		iso.Sealed = files.([]string)
+	}
 	if isolations.m == nil {
 		isolations.m = map[*config.Config]isolationResult{}
 	}

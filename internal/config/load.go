@@ -140,6 +140,11 @@ func Load(opts LoadOptions) (*Loaded, error) {
 		}
 	}
 
+	if l.Path != "" {
+		if e := checkWriters(l.Path); e != nil {
+			return nil, withSource(e, l.Source)
+		}
+	}
 	var cfg *Config
 	switch {
 	case doc != nil:
@@ -291,4 +296,25 @@ func withSource(err error, source string) error {
 		return ce
 	}
 	return err
+}
+
+// checkWriters refuses a config file that someone other than the server's
+// user (or root) could have written (SPEC 7.1a: the agent cannot change the
+// policy, not even for the next start): group- or world-writable, or owned
+// by another uid — such as the children's (65534 on a root server), who may
+// create ./mcp-process-config.json in an allowed directory.
+func checkWriters(path string) *Error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil // read a moment ago; the next start reports what changed
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return invalid("", "chmod go-w "+path,
+			"config file %s is writable by its group or by others (mode %v): whoever can write it can change the policy", path, fi.Mode().Perm())
+	}
+	if uid, ok := fileOwner(fi); ok && uid != 0 && uid != host.uid() {
+		return invalid("", "check its content, then chown it to the server's user",
+			"config file %s is owned by uid %d, not by the server's user (uid %d) or root: a child may have written it", path, uid, host.uid())
+	}
+	return nil
 }

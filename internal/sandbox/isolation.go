@@ -69,6 +69,9 @@ type Isolation struct {
 	// Scope puts every target in a Landlock domain scoped for signals and
 	// abstract unix sockets (set where the kernel has the scopes).
 	Scope bool
+	// Sealed are the policy's files (the config file, the audit logs, the
+	// server binary), read-only in every child's view (private view).
+	Sealed []string
 	// Dirs are the allowed working directories, writable under Landlock.
 	Dirs []string
 	// Private, Keep and Masked are the private view (SPEC 7.1a): the

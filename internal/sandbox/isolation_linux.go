@@ -141,7 +141,7 @@ func (iso *Isolation) apply(c *stage.Config) {
 	}
 	if len(iso.Private) > 0 {
 		c.Flags |= stage.FlagPrivate
-		c.Private, c.Keep, c.Masked = iso.Private, iso.Keep, iso.Masked
+		c.Private, c.Keep, c.Masked, c.Sealed = iso.Private, iso.Keep, iso.Masked, iso.Sealed
 	}
 	c.Writable = iso.WritablePaths
 	c.Seccomp = iso.Seccomp

@@ -21,7 +21,9 @@ import (
 //  3. each kept directory is bound back at its path, recursively, as it is
 //     on the host (read-only where the host's, or the read-only pass's,
 //     mount is);
-//  4. each of c.Masked that exists is hidden: a directory under an empty
+//  4. each of c.Sealed (the policy's files) that exists is bound
+//     read-only onto itself: no child can change the policy;
+//  5. each of c.Masked that exists is hidden: a directory under an empty
 //     read-only tmpfs of mode 000, a file under /dev/null bound read-only.
 //
 // Every failure is fatal: the target never runs with a partial view.
@@ -78,6 +80,26 @@ func setupPrivate(c *Config, root string) *StepError {
 		}
 		if e := sysMount("/proc/self/fd/"+utoa(uint64(k.fd)), k.path, "", msBind|msRec, ""); e != 0 {
 			return &StepError{Step: StepPrivate, Errno: e, Detail: "bind " + k.path + " back"}
+		}
+	}
+	for _, s := range c.Sealed {
+		p := join(root, s)
+		fd, e := sysOpen(p, oPath|oCLOEXEC)
+		if e == eNOENT || e == eACCES {
+			continue // absent, or out of the child's reach anyway
+		}
+		if e != 0 {
+			return &StepError{Step: StepPrivate, Errno: e, Detail: "open " + p + " to seal it"}
+		}
+		at := "/proc/self/fd/" + utoa(uint64(fd))
+		e = sysMount(at, p, "", msBind, "")
+		if e == 0 {
+			// By path: the descriptor still names the mount beneath.
+			e = sysMount("", p, "", msRemount|msBind|msRdonly, "")
+		}
+		sysClose(fd)
+		if e != 0 {
+			return &StepError{Step: StepPrivate, Errno: e, Detail: "seal " + p + " read-only"}
 		}
 	}
 	for _, m := range c.Masked {

@@ -174,11 +174,15 @@ type Config struct {
 	// FlagLandlock (not only the launch's own); one that is absent or a
 	// symbolic link is skipped (left read-only).
 	Dirs []string
+	// Sealed are the policy's files (the config file, the audit logs, the
+	// server binary): bound read-only onto themselves in the child's view
+	// (FlagPrivate), so no child can change them; absent ones are skipped.
+	Sealed []string
 }
 
 const (
 	magic      = "MCPS"
-	version    = 6
+	version    = 7
 	headerSize = 12 // magic, version, 3 reserved bytes, u32 payload length
 	// MaxPayload bounds a config (argv + env are far below it: the kernel
 	// refuses more than a few MiB at execve anyway).
@@ -256,7 +260,7 @@ func (c *Config) Encode() []byte {
 	b = appendString(b, c.MACValue)
 	b = appendU32(b, c.UID)
 	b = appendU32(b, c.GID)
-	for _, list := range [][]string{c.Exec, c.Private, c.Keep, c.Masked, c.Dirs} {
+	for _, list := range [][]string{c.Exec, c.Private, c.Keep, c.Masked, c.Dirs, c.Sealed} {
 		b = appendU32(b, uint32(len(list)))
 		for _, s := range list {
 			b = appendString(b, s)
@@ -361,6 +365,7 @@ func decodePayload(p []byte, alias bool) (*Config, error) {
 	c.Keep = d.list()
 	c.Masked = d.list()
 	c.Dirs = d.list()
+	c.Sealed = d.list()
 	if d.bad || len(d.b) != 0 {
 		return nil, errMalformed
 	}

@@ -1,0 +1,97 @@
+//go:build linux
+
+package escape
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// SPEC 7.1a: the agent cannot change the policy, not even for the next
+// start.
+
+// A root server's child plants ./mcp-process-config.json in its working
+// directory (the server's start directory, where the next start looks
+// first): the next start refuses it, since its owner is the children's uid.
+func TestEscape_PlantConfigForNextStart_configOwner(t *testing.T) {
+	rootServerOnly(t, "an unprivileged server's children share its uid, so the owner check cannot tell their files from the server user's; the private view's seal covers files that exist (TestEscape_WritePolicyFiles_sealed)")
+	e := newEnv(t)
+	planted := filepath.Join(e.work, "mcp-process-config.json")
+	r := e.attack(t, e.config(), probeBin, "write-file", planted)
+	if !r.OK {
+		t.Fatalf("the child could not create %s (the test needs it to): %s", planted, r)
+	}
+	validate := func() (int, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := e.serverCmd(ctx, "validate")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		cmd.Run()
+		return cmd.ProcessState.ExitCode(), out.String()
+	}
+	code, out := validate()
+	if code != 2 || !strings.Contains(out, planted) || !strings.Contains(out, "owned by uid 65534") {
+		t.Fatalf("ESCAPE: the next start took the planted config (exit %d):\n%s", code, out)
+	}
+	t.Logf("stopped by the config file's owner check: %s", strings.TrimSpace(out))
+	// Baseline: the same file owned by root is the next start's policy.
+	if err := os.WriteFile(planted, []byte(`{"allowedExecutables": ["/bin/true"]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(planted, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := validate(); code != 0 || !strings.Contains(out, planted) {
+		t.Fatalf("baseline: a root-owned ./mcp-process-config.json should be loaded (exit %d):\n%s", code, out)
+	}
+	t.Logf("baseline without the owner check: a file there is the next start's policy")
+}
+
+// A server whose children share its uid (unprivileged, with namespaces.user
+// for the private view) keeps its config file and audit log in the allowed
+// working directory, where Landlock lets the children write: the private
+// view seals them read-only. Baseline: without namespaces.user (no private
+// view) the child rewrites them.
+func TestEscape_WritePolicyFiles_sealed(t *testing.T) {
+	ownServer(t, "an unprivileged server (uid 65534) with and without namespaces.user")
+	e := newEnv(t)
+	cred := &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}
+	e.own(t, cred)
+	audit := filepath.Join(e.work, "audit.log")
+	run := func(userNS bool, target string) result {
+		t.Helper()
+		cfg := e.config(layer{"auditLogPath": audit})
+		if userNS {
+			cfg["enableNamespaces"] = true
+			cfg["namespaces"] = map[string]any{"user": true}
+		}
+		path := filepath.Join(e.work, "policy.json") // in the working directory, child-writable
+		b, _ := json.MarshalIndent(cfg, "", "  ")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Chown(path, nobody, nobody)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := e.serverCmdAs(ctx, cred, "run", "--config", path, "--", probeBin, "write-file", target)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("unprivileged mcp-process run: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+		}
+		return parseResult(t, stdout.Bytes(), stderr.String())
+	}
+	for _, target := range []string{filepath.Join(e.work, "policy.json"), audit} {
+		r := run(true, target)
+		stopped(t, r, "EROFS", "the private view's seal ("+filepath.Base(target)+" read-only in the child's view)")
+		escaped(t, run(false, target), "the seal (no private view: namespaces.user off)")
+	}
+}
