@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -77,7 +78,13 @@ func TestEscape_KeepCapabilities_unprivilegedServer(t *testing.T) {
 		}
 		t.Logf("stopped by the config check (%s): %s", args[0], bytes.TrimSpace(out))
 	}
-	if out, err := e.serverCmdAs(ctx, nil, "validate", "--config", path).CombinedOutput(); err != nil {
+	// The root server's copy belongs to root: a root server refuses a
+	// config file owned by another uid (a child may have written it).
+	rootPath := filepath.Join(e.dir, "config-root.json")
+	if b, err := os.ReadFile(path); err != nil || os.WriteFile(rootPath, b, 0o644) != nil || os.Chown(rootPath, 0, 0) != nil {
+		t.Fatalf("copy the config for the root server: %v", err)
+	}
+	if out, err := e.serverCmdAs(ctx, nil, "validate", "--config", rootPath).CombinedOutput(); err != nil {
 		t.Fatalf("baseline: a root server refused keepCapabilities: %v\n%s", err, out)
 	}
 	withUserNS := e.writeConfig(t, e.config(keep("CAP_SYS_ADMIN"), userNS))
