@@ -160,7 +160,8 @@ var profileDocs = map[string]string{
   "defaultResourceLimits": {
     "maxCpuPercent": 80,
     "maxMemoryMB": 2048,
-    "maxCpuTime": 600
+    "maxCpuTime": 600,
+    "maxProcesses": 128
   },
   "maxConcurrentProcesses": 10,
   "maxProcessLifetime": 3600,
@@ -180,7 +181,8 @@ var profileDocs = map[string]string{
   "defaultResourceLimits": {
     "maxCpuPercent": 90,
     "maxMemoryMB": 4096,
-    "maxCpuTime": 1800
+    "maxCpuTime": 1800,
+    "maxProcesses": 256
   },
   "maxConcurrentProcesses": 20,
   "maxProcessLifetime": 7200,

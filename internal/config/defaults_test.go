@@ -64,7 +64,7 @@ func TestProfilesAreTheSeedExamplesOverDefaults(t *testing.T) {
 	}
 	if !slices.Equal(dev.AllowedExecutables, []string{"node", "npm", "git", "python3", "pip3"}) ||
 		len(dev.AllowedWorkingDirectories) != 0 ||
-		dev.DefaultResourceLimits != (ResourceLimits{80, 2048, 1024, 600, 10}) || dev.MaxLaunchesPerMinute != 20 {
+		dev.DefaultResourceLimits != (ResourceLimits{80, 2048, 1024, 600, 128}) || dev.MaxLaunchesPerMinute != 20 {
 		t.Errorf("development = %+v", dev)
 	}
 
@@ -74,7 +74,7 @@ func TestProfilesAreTheSeedExamplesOverDefaults(t *testing.T) {
 	}
 	if !slices.Equal(ci.AllowedExecutables, []string{"node", "npm", "yarn", "git", "docker", "kubectl"}) ||
 		ci.BlockShellInterpreters || len(ci.AllowedWorkingDirectories) != 0 ||
-		ci.DefaultResourceLimits != (ResourceLimits{90, 4096, 1024, 1800, 10}) || ci.MaxConcurrentProcesses != 20 ||
+		ci.DefaultResourceLimits != (ResourceLimits{90, 4096, 1024, 1800, 256}) || ci.MaxConcurrentProcesses != 20 ||
 		ci.MaxProcessLifetime != 7200 || !ci.EnableChroot || ci.ChrootDirectory != "" || !ci.EnableNamespaces ||
 		!slices.Equal(ci.AllowedTimeWindows, []string{"* 00:00-24:00"}) {
 		t.Errorf("cicd = %+v", ci)

@@ -294,8 +294,9 @@ func TestLoadProfiles(t *testing.T) {
 		if !slices.Equal(c.AllowedExecutables, []string{"make"}) {
 			t.Errorf("allowedExecutables = %v (the file's array must replace the profile's)", c.AllowedExecutables)
 		}
-		// Merged per key: the file's memory, the profile's cpu time, the defaults' fds.
-		want := ResourceLimits{MaxCpuPercent: 80, MaxMemoryMB: 300, MaxFileDescriptors: 1024, MaxCpuTime: 600, MaxProcesses: 10}
+		// Merged per key: the file's memory, the profile's cpu time and
+		// processes, the defaults' fds.
+		want := ResourceLimits{MaxCpuPercent: 80, MaxMemoryMB: 300, MaxFileDescriptors: 1024, MaxCpuTime: 600, MaxProcesses: 128}
 		if c.DefaultResourceLimits != want {
 			t.Errorf("defaultResourceLimits = %+v, want %+v", c.DefaultResourceLimits, want)
 		}
