@@ -253,6 +253,14 @@ func BenchmarkLaunch(b *testing.B) {
 		safeIso.ExecPaths = tree
 	}
 	safeLauncher := newLauncher(sandbox.LauncherOptions{Isolation: safeIso})
+	// Everything a child of the default profile gets but cgroups, as the
+	// server builds it (the private view, identity, scope, the seccomp
+	// baseline), against stage-run.
+	defIso, err := sandbox.IsolationFor(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defLauncher := newLauncher(sandbox.LauncherOptions{Isolation: defIso})
 	// The seccomp baseline every child gets since SPEC 7.1a (no AF_UNIX,
 	// AF_VSOCK sockets, no io_uring), alone, against stage-run.
 	baseline, err := seccomp.Program(seccomp.Baseline, false)
@@ -390,6 +398,7 @@ func BenchmarkLaunch(b *testing.B) {
 		}},
 		{name: "stage-run", run: func(b *testing.B) time.Duration { return stageRun(b, false) }},
 		{name: "stage-safe-run", run: func(b *testing.B) time.Duration { return launch(b, safeLauncher, sp) }},
+		{name: "stage-default-run", run: func(b *testing.B) time.Duration { return launch(b, defLauncher, sp) }},
 		{name: "stage-seccomp-run", over: "stage-run", run: func(b *testing.B) time.Duration { return launch(b, seccompLauncher, sp) }},
 		{name: "stage-cgroup-run", skip: cgSkip, run: func(b *testing.B) time.Duration { return stageRun(b, true) }},
 		{name: "supervisor-start", run: func(b *testing.B) time.Duration {

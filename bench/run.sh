@@ -31,7 +31,7 @@ printf '%s\n' "$line" | tr '\t' '\n' | awk '
   metric ~ /-extra-ns$/  { sub(/-extra-ns$/, "", name); extra[name]=$1 }
   END {
     printf "%-26s %10s %8s %8s\n", "variant", "median-ms", "x-bare", "x-bwrap"
-    split("bare-exec bare-start stage-run stage-safe-run stage-seccomp-run stage-cold stage-cgroup-run supervisor-start supervisor-run-nocgroup supervisor-run mcp-process_run bwrap bwrap-share-net bwrap-mount-only isolated-stage-run isolated-stage-cold isolated-run isolated-ro-run", order, " ")
+    split("bare-exec bare-start stage-run stage-safe-run stage-default-run stage-seccomp-run stage-cold stage-cgroup-run supervisor-start supervisor-run-nocgroup supervisor-run mcp-process_run bwrap bwrap-share-net bwrap-mount-only isolated-stage-run isolated-stage-cold isolated-run isolated-ro-run", order, " ")
     for (i=1; i in order; i++) { n=order[i]; if (!(n in med)) continue
       xb=(n in xbare)?sprintf("%.2f", xbare[n]):"1.00"
       xw=(n in xbwrap)?sprintf("%.2f", xbwrap[n]):(n=="bwrap"?"1.00":"")
