@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -77,10 +78,44 @@ func newFlagSet(name string) *flag.FlagSet {
 
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		return exitf(2, "%s: %v (see mcp-process help)", fs.Name(), err)
+		if errors.Is(err, flag.ErrHelp) {
+			return helpText(flagHelp(fs))
+		}
+		return exitf(2, "%s: %v (see mcp-process %s --help)", fs.Name(), err, fs.Name())
 	}
 	return nil
 }
+
+// helpText is a subcommand's --help: printed on stdout, exit 0.
+type helpText string
+
+func (h helpText) Error() string { return string(h) }
+
+// flagHelp lists fs's flags, one line each.
+func flagHelp(fs *flag.FlagSet) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Usage: mcp-process %s [flags]", fs.Name())
+	if strings.Contains(subcommandArgs[fs.Name()], "--") {
+		b.WriteString(" -- EXECUTABLE ARGS...")
+	}
+	b.WriteString("\n\nFlags:\n")
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		arg := "--" + f.Name
+		if name != "" {
+			arg += " " + name
+		}
+		line := fmt.Sprintf("  %-24s %s", arg, usage)
+		if f.DefValue != "" && f.DefValue != "false" {
+			line += " (default " + f.DefValue + ")"
+		}
+		b.WriteString(line + "\n")
+	})
+	return b.String()
+}
+
+// subcommandArgs says which subcommands take "-- EXECUTABLE ARGS...".
+var subcommandArgs = map[string]string{"check": "--", "run": "--"}
 
 // loadPolicy loads and validates the config and compiles the policy. Any
 // failure is exit code 2 with the key and the remedy.

@@ -245,6 +245,11 @@ func exitOf(st *supervisor.Status) error {
 // cmdAudit: "audit verify FILE" checks the hash chain (exit 1 names the
 // first bad record).
 func cmdAudit(args []string, stdout io.Writer) error {
+	for _, a := range args {
+		if a == "-h" || a == "--help" || a == "-help" {
+			return helpText("Usage: mcp-process audit verify FILE\n\nVerifies the audit log's hash chain: exit 0 valid, 1 names the first bad record, 2 usage or unreadable file.\n")
+		}
+	}
 	if len(args) != 2 || args[0] != "verify" {
 		return exitf(2, "usage: mcp-process audit verify FILE")
 	}

@@ -97,6 +97,11 @@ func run(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
+	var help helpText
+	if errors.As(err, &help) {
+		fmt.Fprint(stdout, string(help))
+		return 0
+	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.msg != "" {
