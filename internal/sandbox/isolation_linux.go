@@ -172,7 +172,7 @@ func scopeSupport() error {
 	fd, _, e := syscall.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr[0])), unsafe.Sizeof(attr), 0)
 	if e != 0 {
 		if e == syscall.ENOSYS || e == syscall.EOPNOTSUPP {
-			return errors.New("Landlock is not available")
+			return errors.New("no Landlock in this kernel")
 		}
 		return errors.New("this kernel's Landlock cannot scope signals and abstract unix sockets (" + e.Error() + ")")
 	}

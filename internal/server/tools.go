@@ -444,6 +444,7 @@ func (s *Server) processAddToGroup(ctx context.Context, c *call, in addToGroupIn
 	if err := s.opts.Supervisor.AddToGroup(c.agent, in.GroupID, in.Pid); err != nil {
 		return groupOutput{}, err
 	}
+	//lint:ignore S1016 the input and output schemas are separate types on purpose: one may change alone
 	return groupOutput{GroupID: in.GroupID, Pid: in.Pid}, nil
 }
 

@@ -105,9 +105,10 @@ func TestStageKilledWhileTakenLeavesNoCgroup(t *testing.T) {
 
 	// A warm stage waits in its launch's cgroup; its keeper (amd64) does
 	// not: it is never counted in the launch's limits.
-	stages := waitPool()
+	waitPool()
 	time.Sleep(50 * time.Millisecond) // each in its prepared group
 	if runtime.GOARCH == "amd64" {
+		var stages []int
 		// A stage starts its keeper first thing, but under load the
 		// newest stage may not have done so yet: wait for one each.
 		var keepers []int
