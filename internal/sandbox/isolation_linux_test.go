@@ -751,3 +751,42 @@ func TestPrivateViewSkipsWhatTheStageCannotSearch(t *testing.T) {
 		t.Fatalf("launch with a hidden path the stage cannot search: %s, output %q", st, out)
 	}
 }
+
+// A host whose /etc/resolv.conf is a link into /run (systemd-resolved)
+// keeps name resolution in the child: the link's directory is bound back
+// beneath the private /run.
+func TestPrivateViewKeepsResolvConfBeneathRun(t *testing.T) {
+	needRoot(t)
+	dir := filepath.Join("/run", fmt.Sprintf("mcp-process-test-%d", os.Getpid()))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.WriteFile(filepath.Join(dir, "resolv.conf"), []byte("nameserver 127.0.0.53\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "resolv.conf")
+	if err := os.Symlink(filepath.Join(dir, "resolv.conf"), link); err != nil {
+		t.Fatal(err)
+	}
+	old := hostFilesInRun
+	hostFilesInRun = []string{link}
+	defer func() { hostFilesInRun = old }()
+	iso, err := IsolationFor(&config.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := specFor(t, "cat", filepath.Join(dir, "resolv.conf"))
+	spec.Dir = "/"
+	out, st := isoRun(t, iso, 0, spec)
+	if st.ExitCode == nil || *st.ExitCode != 0 || !strings.Contains(out, "nameserver 127.0.0.53") {
+		t.Fatalf("the resolver's file beneath /run: %s, output %q", st, out)
+	}
+	// Baseline: what is not bound back beneath /run is out of sight.
+	hostFilesInRun = nil
+	iso, _ = IsolationFor(&config.Config{})
+	out, st = isoRun(t, iso, 0, spec)
+	if st.ExitCode != nil && *st.ExitCode == 0 {
+		t.Fatalf("baseline: a file beneath the private /run was readable: %q", out)
+	}
+}

@@ -15,6 +15,9 @@ import (
 // $XDG_RUNTIME_DIR (/run/user/UID) is added when it lies elsewhere.
 var privateDirs = []string{"/tmp", "/var/tmp", "/dev/shm", "/run", "/var/run"}
 
+// hostFilesInRun are /etc files that are often links into /run.
+var hostFilesInRun = []string{"/etc/resolv.conf"}
+
 // SecretLocations are the server user's well-known credential locations,
 // relative to its home: hidden (unreadable) in every child's view.
 var SecretLocations = []string{
@@ -72,6 +75,14 @@ func (iso *Isolation) privateView(c *config.Config) {
 	}
 	for _, e := range iso.ExecPaths {
 		keep = append(keep, filepath.Dir(e))
+	}
+	// Host files that live beneath a private directory but that programs
+	// read through /etc: a systemd-resolved host's /etc/resolv.conf points
+	// into /run (without it, no name resolves in the child).
+	for _, f := range hostFilesInRun {
+		if real, err := filepath.EvalSymlinks(f); err == nil && real != f {
+			keep = append(keep, filepath.Dir(real))
+		}
 	}
 	clear(seen)
 	for _, k := range keep {
