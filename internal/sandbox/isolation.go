@@ -119,9 +119,18 @@ func IsolationFor(c *config.Config) (Isolation, error) {
 		// Every allowed working directory stays writable (SPEC 7.1a), not
 		// only the launch's own.
 		for _, d := range c.AllowedWorkingDirectories {
-			if filepath.IsAbs(d) {
-				iso.Dirs = append(iso.Dirs, filepath.Clean(d))
+			if !filepath.IsAbs(d) {
+				continue
 			}
+			// The real path, as the policy compares working directories:
+			// the stage opens it refusing any link (one planted later
+			// cannot redirect it) and leaves a link read-only.
+			if iso.Root == "" {
+				if real, err := filepath.EvalSymlinks(d); err == nil {
+					d = real
+				}
+			}
+			iso.Dirs = append(iso.Dirs, filepath.Clean(d))
 		}
 	}
 	if iso.ReadOnly || iso.Landlock {
