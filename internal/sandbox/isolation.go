@@ -74,6 +74,12 @@ type Isolation struct {
 	Sealed []string
 	// Dirs are the allowed working directories, writable under Landlock.
 	Dirs []string
+	// SelfUser: an unprivileged server's children get a user namespace
+	// of their own that maps the server's uid and gid onto themselves (the
+	// child keeps its ids), so that they can have a mount namespace and
+	// the private view (SPEC 7.1a). Set where the host lets an
+	// unprivileged user create one and mount in it (probed once).
+	SelfUser bool
 	// Private, Keep and Masked are the private view (SPEC 7.1a): the
 	// directories that get an empty tmpfs of their own, the directories
 	// beneath them bound back, the paths hidden. Private is empty where
@@ -208,7 +214,7 @@ func (iso *Isolation) Layers() []string {
 	for _, n := range []struct {
 		on   bool
 		name string
-	}{{iso.Namespaces.User, "user"}, {iso.Namespaces.PID, "pid"}, {iso.mountNS(), "mount"},
+	}{{iso.Namespaces.User, "user"}, {iso.SelfUser, "user (own ids)"}, {iso.Namespaces.PID, "pid"}, {iso.mountNS(), "mount"},
 		{iso.Namespaces.Network, "network"}, {iso.Namespaces.UTS, "uts"}, {iso.Namespaces.IPC, "ipc"}} {
 		if n.on {
 			ns = append(ns, n.name)

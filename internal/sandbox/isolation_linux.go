@@ -65,7 +65,7 @@ func (iso *Isolation) sysProcAttr() *syscall.SysProcAttr {
 	for _, f := range []struct {
 		on   bool
 		flag uintptr
-	}{{ns.User, syscall.CLONE_NEWUSER}, {ns.PID, syscall.CLONE_NEWPID}, {iso.mountNS(), syscall.CLONE_NEWNS},
+	}{{ns.User || iso.SelfUser, syscall.CLONE_NEWUSER}, {ns.PID, syscall.CLONE_NEWPID}, {iso.mountNS(), syscall.CLONE_NEWNS},
 		{ns.Network, syscall.CLONE_NEWNET}, {ns.UTS, syscall.CLONE_NEWUTS}, {ns.IPC, syscall.CLONE_NEWIPC}} {
 		if f.on {
 			sys.Cloneflags |= f.flag
@@ -83,6 +83,15 @@ func (iso *Isolation) sysProcAttr() *syscall.SysProcAttr {
 			sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
 			sys.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 		}
+	} else if iso.SelfUser {
+		// The server's own ids onto themselves: the child is who it would
+		// be without the namespace (and no capability survives its exec).
+		sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: os.Geteuid(), HostID: os.Geteuid(), Size: 1}}
+		sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getegid(), HostID: os.Getegid(), Size: 1}}
+		// The stage (not uid 0 inside) keeps what it needs for its steps
+		// across its own exec, in the namespace only; it drops them all
+		// for the target (capabilities step).
+		sys.AmbientCaps = stageAmbientCaps
 	}
 	return sys
 }

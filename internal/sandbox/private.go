@@ -35,8 +35,11 @@ const privateViewLayer = "private view (own /tmp, /var/tmp, /run, /dev/shm; cred
 // Missing why this host gives no private view.
 func (iso *Isolation) privateView(c *config.Config) {
 	if os.Geteuid() != 0 && !iso.Namespaces.User {
-		iso.Missing = append(iso.Missing, "a private view of the host (SPEC 7.1a: private /tmp, /run, /dev/shm, hidden credentials) needs a mount namespace: run the server as root, or enable namespaces.user")
-		return
+		if err := selfUserNS(); err != nil {
+			iso.Missing = append(iso.Missing, "a private view of the host (SPEC 7.1a: private /tmp, /run, /dev/shm, hidden credentials, the policy's files read-only) needs a mount namespace, which this unprivileged server cannot create here ("+err.Error()+"): run the server as root")
+			return
+		}
+		iso.SelfUser = true
 	}
 	seen := map[string]bool{}
 	add := func(list *[]string, p string) {

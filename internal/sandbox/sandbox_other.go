@@ -82,3 +82,6 @@ func scopeSupport() error { return unavailable() }
 
 // HomeOwner is the server's own ids: nothing to chown.
 func (iso *Isolation) HomeOwner() agenthome.Owner { return agenthome.Owner{} }
+
+// selfUserNS: no user namespaces off Linux.
+func selfUserNS() error { return unavailable() }
