@@ -83,7 +83,7 @@ func scan(data []byte) (Explicit, error) {
 			return explicit, nil
 		}
 		if err != nil {
-			return nil, syntaxError(err)
+			return nil, syntaxError(err, data)
 		}
 		kind := tok.Kind()
 		if first {
@@ -131,21 +131,22 @@ func kindName(k jsontext.Kind) string {
 	return "value"
 }
 
-func syntaxError(err error) *Error {
+func syntaxError(err error, data []byte) *Error {
 	var se *jsontext.SyntacticError
 	if errors.As(err, &se) {
 		key := pointerKey(string(se.JSONPointer))
 		if errors.Is(se.Err, jsontext.ErrDuplicateName) {
 			return invalid(key, "keep exactly one occurrence of the key", "the key is set more than once (at JSON pointer %q)", string(se.JSONPointer))
 		}
+		at := lineCol(data, se.ByteOffset)
 		if errors.Is(se.Err, io.ErrUnexpectedEOF) {
-			return invalid(key, "complete the JSON document (a bracket or quote is missing)", "the JSON document ends too early (byte offset %d)", se.ByteOffset)
+			return invalid(key, "complete the JSON document (a bracket or quote is missing)", "the JSON document ends too early (%s)", at)
 		}
 		msg := "invalid JSON"
 		if se.Err != nil {
 			msg += ": " + se.Err.Error()
 		}
-		return invalid(key, "fix the JSON syntax at byte offset "+strconv.FormatInt(se.ByteOffset, 10), "%s (byte offset %d)", msg, se.ByteOffset)
+		return invalid(key, "fix the JSON syntax at "+at, "%s (%s)", msg, at)
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return invalid("", "complete the JSON document (a bracket or quote is missing)", "the JSON document ends too early")
@@ -188,9 +189,27 @@ func decodeError(err error) *Error {
 	}
 	var se *jsontext.SyntacticError
 	if errors.As(err, &se) {
-		return syntaxError(err)
+		return syntaxError(err, nil)
 	}
 	return invalid("", "fix the configuration", "cannot decode: %v", err)
+}
+
+// lineCol names a byte offset of data as "line L, column C" (both from 1,
+// columns in bytes), and as the byte offset too; without data, the offset
+// alone.
+func lineCol(data []byte, off int64) string {
+	if data == nil || off < 0 || off > int64(len(data)) {
+		return "byte offset " + strconv.FormatInt(off, 10)
+	}
+	line, col := 1, 1
+	for _, b := range data[:off] {
+		if b == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return fmt.Sprintf("line %d, column %d, byte offset %d", line, col, off)
 }
 
 // jsonTypeName describes the JSON shape expected for a Go type.
@@ -240,12 +259,42 @@ func suggest(segs []string) string {
 		return ""
 	}
 	last := segs[len(segs)-1]
-	for _, name := range jsonNames(t) {
+	names := jsonNames(t)
+	for _, name := range names {
 		if strings.EqualFold(name, last) {
 			return name
 		}
 	}
-	return ""
+	// Else the closest name by edit distance, when it is close enough to
+	// be a typo: at most 2 edits, or a quarter of the name.
+	best, bestD := "", max(2, len(last)/4)+1
+	for _, name := range names {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(last)); d < bestD {
+			best, bestD = name, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // jsonNames lists the JSON member names of a struct type, in field order.

@@ -142,3 +142,22 @@ func TestPointerKey(t *testing.T) {
 		}
 	}
 }
+
+// An unknown key gets the closest known one as a suggestion; a JSON syntax
+// error names its line and column.
+func TestDecodeSuggestsAndLocates(t *testing.T) {
+	for _, tc := range []struct{ doc, want string }{
+		{`{"allowedExecutable": ["node"]}`, `did you mean "allowedExecutables"`},
+		{`{"maxConcurentProcesses": 3}`, `did you mean "maxConcurrentProcesses"`},
+		{`{"defaultResourceLimits": {"maxMemoryMb": 3}}`, `did you mean "maxMemoryMB"`},
+		{"{\n  \"allowedExecutables\": [\"node\"],,\n}", "line 2, column 34"},
+	} {
+		_, err := Decode([]byte(tc.doc), validConfig())
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want it to say %q", tc.doc, err, tc.want)
+		}
+	}
+	if _, err := Decode([]byte(`{"zzzzzz": 1}`), validConfig()); err == nil || strings.Contains(err.Error(), "did you mean") {
+		t.Errorf("a key like no other: %v, want no suggestion", err)
+	}
+}
