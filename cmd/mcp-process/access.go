@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/mcp-process/mcp-process/internal/config"
 )
@@ -17,7 +18,8 @@ import (
 // A missing allowed working directory is a warning here (the directory may
 // be created later) and CWD_NOT_FOUND at launch (SPEC 7.3).
 func configWarnings(cfg *config.Config) []string {
-	var out, present []string
+	out := executableWarnings(cfg)
+	var present []string
 	var index []int
 	for i, d := range cfg.AllowedWorkingDirectories {
 		if cfg.EnableChroot {
@@ -51,6 +53,47 @@ func configWarnings(cfg *config.Config) []string {
 			out = append(out, "allowedWorkingDirectories["+strconv.Itoa(i)+"] "+d+": the children (uid "+strconv.FormatUint(uint64(id.UID), 10)+") cannot enter it ("+why+"); give them access (chmod/chown), or set runAsUser to a user who has it")
 		case !write:
 			out = append(out, "allowedWorkingDirectories["+strconv.Itoa(i)+"] "+d+": the children (uid "+strconv.FormatUint(uint64(id.UID), 10)+") cannot write it ("+why+"); give them write access if they must create files there, or set runAsUser")
+		}
+	}
+	return out
+}
+
+// executableWarnings names each allowedExecutables entry that matches no
+// file on this host (a name in no searchPath directory, a path or glob
+// that finds nothing): launching it would fail.
+func executableWarnings(cfg *config.Config) []string {
+	var out []string
+	root := ""
+	if cfg.EnableChroot {
+		root = cfg.ChrootDirectory
+	}
+	exists := func(p string) bool {
+		p = filepath.Join(root, p)
+		if strings.ContainsAny(p, "*?[") {
+			m, _ := filepath.Glob(p)
+			return len(m) > 0
+		}
+		fi, err := os.Stat(p)
+		return err == nil && !fi.IsDir()
+	}
+	for i, e := range cfg.AllowedExecutables {
+		found := false
+		if filepath.IsAbs(e) {
+			found = exists(e)
+		} else {
+			for _, d := range filepath.SplitList(cfg.SearchPath) {
+				if filepath.IsAbs(d) && exists(filepath.Join(d, e)) {
+					found = true
+					break
+				}
+			}
+		}
+		if !found {
+			where := "on this host"
+			if !filepath.IsAbs(e) {
+				where = "in searchPath (" + cfg.SearchPath + ")"
+			}
+			out = append(out, "allowedExecutables["+strconv.Itoa(i)+"] "+strconv.Quote(e)+" matches no file "+where+": launching it fails until it is installed")
 		}
 	}
 	return out

@@ -94,3 +94,26 @@ func TestValidateWarnsOfADirectoryTheChildrenCannotUse(t *testing.T) {
 		t.Fatalf("warnings %q", v.Warnings)
 	}
 }
+
+// validate warns (exit 0) of an allowlist entry that matches no file here.
+func TestValidateWarnsOfAMissingExecutable(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cfg := e.config("/bin/cat", "no-such-tool-here", "/opt/no-such-dir/*")
+	out, errOut, code := runCLI(t, e, "", nil, "validate", "--config", e.writeConfig(t, "exes.json", cfg))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var v struct {
+		Warnings []string `json:"warnings"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(v.Warnings, "\n")
+	if !strings.Contains(joined, `allowedExecutables[1] "no-such-tool-here" matches no file in searchPath`) ||
+		!strings.Contains(joined, `allowedExecutables[2] "/opt/no-such-dir/*" matches no file on this host`) ||
+		strings.Contains(joined, "allowedExecutables[0]") {
+		t.Fatalf("warnings %q", v.Warnings)
+	}
+}
