@@ -41,14 +41,17 @@ func (iso *Isolation) privateView(c *config.Config) {
 		}
 		iso.SelfUser = true
 	}
-	seen := map[string]bool{}
+	// add appends the clean path once; on the host (no jail) its real
+	// path, since the stage opens these refusing symbolic links (a path in
+	// a jail is not the host's to resolve).
 	add := func(list *[]string, p string) {
 		p = filepath.Clean(p)
-		if real, err := filepath.EvalSymlinks(p); err == nil {
-			p = real
+		if iso.Root == "" {
+			if real, err := filepath.EvalSymlinks(p); err == nil {
+				p = real
+			}
 		}
-		if !seen[p] {
-			seen[p] = true
+		if !slices.Contains(*list, p) {
 			*list = append(*list, p)
 		}
 	}
@@ -83,27 +86,19 @@ func (iso *Isolation) privateView(c *config.Config) {
 	// read through /etc: a systemd-resolved host's /etc/resolv.conf points
 	// into /run (without it, no name resolves in the child).
 	for _, f := range hostFilesInRun {
-		if real, err := filepath.EvalSymlinks(f); err == nil && real != f {
+		if real, err := filepath.EvalSymlinks(f); err == nil && real != f && iso.Root == "" {
 			keep = append(keep, filepath.Dir(real))
 		}
 	}
-	clear(seen)
 	for _, k := range keep {
-		if filepath.IsAbs(k) && iso.Root == "" {
+		if filepath.IsAbs(k) {
 			add(&iso.Keep, k)
-		} else if filepath.IsAbs(k) {
-			p := filepath.Clean(k)
-			if !seen[p] {
-				seen[p] = true
-				iso.Keep = append(iso.Keep, p)
-			}
 		}
 	}
 	if iso.Root != "" {
 		iso.Masked = append(iso.Masked, c.HiddenPaths...)
 		return // the jail holds only what it holds: no host home in it
 	}
-	clear(seen)
 	if home, err := os.UserHomeDir(); err == nil && filepath.IsAbs(home) {
 		for _, s := range SecretLocations {
 			iso.Masked = append(iso.Masked, filepath.Join(home, s))

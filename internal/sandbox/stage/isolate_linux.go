@@ -397,9 +397,8 @@ func setCaps(c *Config) *StepError {
 	if c.Flags&FlagCaps == 0 {
 		return nil
 	}
-	h := capHeader{version: capVersion3}
-	var d [2]capData
-	if _, e := rawSyscall6(nrCapget, uintptr(unsafe.Pointer(&h)), uintptr(unsafe.Pointer(&d[0])), 0, 0, 0, 0); e != 0 {
+	d, e := capGet()
+	if e != 0 {
 		return &StepError{Step: StepCaps, Errno: e, Detail: "capget"}
 	}
 	eff := uint64(d[0].effective) | uint64(d[1].effective)<<32
@@ -425,12 +424,9 @@ func setCaps(c *Config) *StepError {
 		v := uint32(keep >> (32 * i))
 		d[i] = capData{effective: v, permitted: v, inheritable: v}
 	}
-	h = capHeader{version: capVersion3}
-	if _, e := rawSyscall6(nrCapset, uintptr(unsafe.Pointer(&h)), uintptr(unsafe.Pointer(&d[0])), 0, 0, 0, 0); e != 0 {
+	if e := capSet(d); e != 0 {
 		return &StepError{Step: StepCaps, Errno: e, Detail: "capset"}
 	}
-	runtime.KeepAlive(&h)
-	runtime.KeepAlive(&d)
 	for cp := uintptr(0); cp < 64; cp++ {
 		if keep&(1<<cp) == 0 {
 			continue
@@ -478,21 +474,36 @@ func setIdentity(c *Config) *StepError {
 		return &StepError{Step: StepIdentity, Detail: "the launcher went away"}
 	}
 	// Effective = permitted again (the uid change emptied the effective set).
-	h := capHeader{version: capVersion3}
-	var d [2]capData
-	if _, e := rawSyscall6(nrCapget, uintptr(unsafe.Pointer(&h)), uintptr(unsafe.Pointer(&d[0])), 0, 0, 0, 0); e != 0 {
+	d, e := capGet()
+	if e != 0 {
 		return &StepError{Step: StepIdentity, Errno: e, Detail: "capget"}
 	}
 	for i := range d {
 		d[i].effective = d[i].permitted
 	}
-	h = capHeader{version: capVersion3}
-	if _, e := rawSyscall6(nrCapset, uintptr(unsafe.Pointer(&h)), uintptr(unsafe.Pointer(&d[0])), 0, 0, 0, 0); e != 0 {
+	if e := capSet(d); e != 0 {
 		return &StepError{Step: StepIdentity, Errno: e, Detail: "capset"}
 	}
+	return nil
+}
+
+// capGet returns the calling thread's capability sets (capget, version 3).
+func capGet() ([2]capData, uintptr) {
+	h := capHeader{version: capVersion3}
+	var d [2]capData
+	_, e := rawSyscall6(nrCapget, uintptr(unsafe.Pointer(&h)), uintptr(unsafe.Pointer(&d[0])), 0, 0, 0, 0)
 	runtime.KeepAlive(&h)
 	runtime.KeepAlive(&d)
-	return nil
+	return d, e
+}
+
+// capSet sets the calling thread's capability sets (capset, version 3).
+func capSet(d [2]capData) uintptr {
+	h := capHeader{version: capVersion3}
+	_, e := rawSyscall6(nrCapset, uintptr(unsafe.Pointer(&h)), uintptr(unsafe.Pointer(&d[0])), 0, 0, 0, 0)
+	runtime.KeepAlive(&h)
+	runtime.KeepAlive(&d)
+	return e
 }
 
 // setNoNewPrivs: execve never grants privileges again (setuid bits and
