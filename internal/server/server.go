@@ -77,6 +77,7 @@ type Server struct {
 
 	notifier  *outputNotifier
 	clientLog *clientLog
+	events    *mcp.MemoryEventStore // HTTP streams' bounded event store (sseresume.go)
 	closeOnce sync.Once
 	sessions  sessionOwners // HTTP session id -> the agent that opened it
 }
@@ -110,6 +111,7 @@ func New(opts Options) *Server {
 			"Call process_get_policy to see what may run. Denials carry a stable error code and a remedy.",
 	})
 	s.clientLog = newClientLog(s)
+	s.events = newEventStore()
 	s.mcp.AddReceivingMiddleware(codedErrors, s.clientLog.learnSessions)
 	s.notifier = newOutputNotifier(s.sendUpdated, s.applyResourceOp)
 	s.registerTools()

@@ -67,9 +67,10 @@ func (s *Server) HTTPHandler() http.Handler {
 	// site serves posting to this server) are refused with 403. A session
 	// closes after httpSessionIdleSeconds without a request and answers
 	// only the agent that opened it (sessionGuard).
-	h := http.NewCrossOriginProtection().Handler(s.sessionGuard(
+	// Streams are resumable (sseresume.go).
+	h := http.NewCrossOriginProtection().Handler(s.sessionGuard(withRetryHint(
 		mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp },
-			&mcp.StreamableHTTPOptions{SessionTimeout: idle})))
+			&mcp.StreamableHTTPOptions{SessionTimeout: idle, EventStore: s.events}))))
 	if len(s.tokens) == 0 {
 		return h
 	}
