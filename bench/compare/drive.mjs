@@ -1,0 +1,113 @@
+// bench/compare driver: the same TypeScript SDK client (Client.callTool over
+// stdio) drives every target in interleaved rounds, a fresh server per round
+// and target, and prints one table of ratios against the peer from that one
+// run. Usage: node drive.mjs PLAN_JSON (run.sh writes the plan).
+//   PLAN: {"rounds": R, "calls": N, "warmup": W, "concurrency": [1, 4],
+//          "targets": [{"name", "command", "args", "cwd", "env", "tool", "arguments", "peer": bool}]}
+// Measured per target and concurrency: call latency p50/p90/p99 (ms), calls/s
+// (wall time of the measured calls), server CPU per call (user+system of the
+// server and the children it reaped, from /proc, ms) and the server's RSS
+// after the calls (MiB). Also the first tools/list after initialize (ms).
+import { readFileSync } from 'node:fs';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+
+const plan = JSON.parse(process.argv[2]);
+const ticks = 100; // USER_HZ on Linux
+
+function cpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields 14-17 (utime stime cutime cstime) are 11-14 after the name
+  return ((+f[11]) + (+f[12]) + (+f[13]) + (+f[14])) * 1000 / ticks;
+}
+
+function rssMiB(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? +m[1] / 1024 : NaN;
+}
+
+function pct(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+async function oneRound(t, conc) {
+  const transport = new StdioClientTransport({
+    command: t.command, args: t.args ?? [], cwd: t.cwd,
+    env: { ...process.env, ...(t.env ?? {}) }, stderr: 'pipe',
+  });
+  let stderr = '';
+  transport.stderr?.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
+  const client = new Client({ name: 'bench-compare', version: '1' });
+  try {
+    await client.connect(transport);
+  } catch (e) {
+    throw new Error(`${t.name}: connect: ${e.message}\n${stderr}`);
+  }
+  const pid = transport.pid;
+  const l0 = performance.now();
+  await client.listTools();
+  const firstList = performance.now() - l0;
+  const call = async () => {
+    const r = await client.callTool({ name: t.tool, arguments: t.arguments });
+    if (r.isError) throw new Error(`${t.name}: ${JSON.stringify(r.content).slice(0, 400)}\n${stderr}`);
+  };
+  for (let i = 0; i < plan.warmup; i++) await call();
+  const lat = [];
+  const cpu0 = cpuMs(pid);
+  const w0 = performance.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < plan.calls) {
+      next++;
+      const s = performance.now();
+      await call();
+      lat.push(performance.now() - s);
+    }
+  };
+  await Promise.all(Array.from({ length: conc }, worker));
+  const wall = performance.now() - w0;
+  const cpu = cpuMs(pid) - cpu0;
+  const rss = rssMiB(pid);
+  await client.close();
+  return { lat, wall, cpu, rss, firstList };
+}
+
+const results = {}; // key name|conc -> {lat: [], wall, cpu, n, rss: [], firstList: []}
+for (let r = 0; r < plan.rounds; r++) {
+  for (const conc of plan.concurrency) {
+    for (const t of plan.targets) {
+      if (t.concurrency && !t.concurrency.includes(conc)) continue;
+      const k = `${t.name}|${conc}`;
+      const o = await oneRound(t, conc);
+      const acc = results[k] ??= { t, conc, lat: [], wall: 0, cpu: 0, n: 0, rss: [], firstList: [] };
+      acc.lat.push(...o.lat); acc.wall += o.wall; acc.cpu += o.cpu; acc.n += o.lat.length;
+      acc.rss.push(o.rss); acc.firstList.push(o.firstList);
+    }
+  }
+}
+
+const rows = [];
+for (const acc of Object.values(results)) {
+  const s = acc.lat.slice().sort((a, b) => a - b);
+  const fl = acc.firstList.slice().sort((a, b) => a - b);
+  rows.push({
+    name: acc.t.name, peer: !!acc.t.peer, conc: acc.conc,
+    p50: pct(s, 0.5), p90: pct(s, 0.9), p99: pct(s, 0.99),
+    rate: acc.n / (acc.wall / 1000), cpu: acc.cpu / acc.n,
+    rss: Math.max(...acc.rss), firstList: pct(fl, 0.5),
+  });
+}
+const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+console.log(`bench/compare: ${plan.rounds} round(s) x ${plan.calls} calls after ${plan.warmup} warm-up, a fresh server per round, interleaved; the same TypeScript SDK client over stdio`);
+console.log('');
+console.log('| target | conc | p50 ms | p90 ms | p99 ms | calls/s | server CPU ms/call | RSS MiB | first tools/list ms | p50 vs peer | p99 vs peer | calls/s vs peer | CPU vs peer |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+for (const conc of plan.concurrency) {
+  const peer = rows.find((r) => r.peer && r.conc === conc);
+  for (const r of rows.filter((x) => x.conc === conc)) {
+    const ratio = (a, b) => (peer ? f(a / b) : '-');
+    console.log(`| ${r.name} | ${r.conc} | ${f(r.p50)} | ${f(r.p90)} | ${f(r.p99)} | ${f(r.rate, 0)} | ${f(r.cpu)} | ${f(r.rss, 0)} | ${f(r.firstList)} | ${ratio(r.p50, peer?.p50)} | ${ratio(r.p99, peer?.p99)} | ${ratio(r.rate, peer?.rate)} | ${ratio(r.cpu, peer?.cpu)} |`);
+  }
+}
