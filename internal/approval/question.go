@@ -29,6 +29,8 @@ type Question struct {
 	Sandbox    string
 	// Terminate: what would be signalled.
 	Target string
+	// Detail is one more line for the person (e.g. what a service implies).
+	Detail string
 	// Count: a person approved this many launches of Executable by Agent
 	// so far, and at AutoApproveAfter (if > 0) they stop being asked.
 	Count, AutoApproveAfter int
@@ -52,6 +54,9 @@ func (q *Question) Message() string {
 			fmt.Fprintf(&b, "Approved so far: %d of %d (after %d approvals this executable runs for this agent without asking, until the server restarts)\n",
 				q.Count, q.AutoApproveAfter, q.AutoApproveAfter)
 		}
+	}
+	if q.Detail != "" {
+		b.WriteString(q.Detail + "\n")
 	}
 	b.WriteString("Choose approve to allow it once; anything else refuses it.")
 	return b.String()
