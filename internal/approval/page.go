@@ -72,7 +72,8 @@ func (a *Approver) OpenPage(q Question) (*Page, error) {
 	return p, nil
 }
 
-// LookupPage returns the open page id (a multi-round-trip retry), or nil.
+// LookupPage returns the page id, open or decided but not yet closed (a
+// multi-round-trip retry), or nil.
 func (a *Approver) LookupPage(id string) *Page {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -96,6 +97,7 @@ func (a *Approver) Wait(ctx context.Context, p *Page) Outcome {
 	defer t.Stop()
 	select {
 	case <-p.done:
+		a.ClosePage(p, "")
 	case <-ctx.Done():
 		a.ClosePage(p, "the tool call was cancelled while the approval page was open")
 	case <-t.C:
@@ -191,10 +193,7 @@ func (a *Approver) answer(w http.ResponseWriter, r *http.Request) {
 	if !o.Approved {
 		o.Reason = "denied on the approval page"
 	}
-	p.decide(o)
-	a.mu.Lock()
-	delete(a.pages, p.ID)
-	a.mu.Unlock()
+	p.decide(o) // kept until its waiter reads it (ClosePage) or it expires; the link no longer opens
 	note := "Denied: it will not run."
 	if p.outcome.Approved {
 		note = "Approved."
