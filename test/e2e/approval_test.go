@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -567,6 +568,16 @@ func TestApprovalTermination(t *testing.T) {
 	e := newEnv(t)
 	cfg := e.config("sleep")
 	cfg["requireTerminationConfirmation"] = true
+	// A refusal is a security violation, and so an alert.
+	alerts := make(chan string, 10)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		alerts <- string(b)
+	}))
+	defer hook.Close()
+	cfg["enableSecurityAlerts"] = true
+	cfg["securityAlertWebhook"] = hook.URL
+	cfg["securityAlertWebhookSecret"] = "s3cret"
 	a := &asker{version: legacyVersion}
 	s := startAsking(t, e, cfg, a)
 	r := s.start(map[string]any{"executable": "sleep", "args": []string{"60"}})
@@ -577,7 +588,14 @@ func TestApprovalTermination(t *testing.T) {
 		return &mcp.ElicitResult{Action: "decline"}, nil
 	})
 	checkDenied(t, e, s.failCode("process_terminate", map[string]any{"pid": r.Pid}, "CONFIRMATION_DENIED"), "declined")
-	time.Sleep(200 * time.Millisecond)
+	select {
+	case al := <-alerts:
+		if !strings.Contains(al, "CONFIRMATION_DENIED") {
+			t.Errorf("alert %s", al)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("no alert for the refused termination")
+	}
 	if !alive(r.Pid) {
 		t.Fatal("declined termination killed the process")
 	}
@@ -603,4 +621,57 @@ func TestApprovalProfileMaximum(t *testing.T) {
 	if _, errOut, code := runCLI(t, e, "", nil, "validate", "--profile", "maximum", "--config", over); code != 0 {
 		t.Errorf("maximum with network and jail off: exit %d: %s", code, errOut)
 	}
+}
+
+// TestApprovalURLOverHTTP: with serve --http the approval page is served
+// on the same listener; the agent's bearer token is not the approver
+// token.
+func TestApprovalURLOverHTTP(t *testing.T) {
+	e := newEnv(t)
+	const agentToken = "agent-bearer-token"
+	cfg := approvalConfig(e)
+	cfg["approvalMode"] = "url"
+	cfg["approverTokenSha256"] = approverHash()
+	cfg["agents"] = []map[string]any{{"id": "bot", "tokenSha256": tokenHash(agentToken)}}
+	_, endpoint := startHTTPServer(t, e, cfg)
+	args, marker := marked(t)
+	handler := func(ctx context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+		p := req.Params
+		if want := strings.TrimSuffix(endpoint, "/mcp") + "/approval/"; !strings.HasPrefix(p.URL, want) {
+			t.Errorf("link %q, want one under %s", p.URL, want)
+		}
+		go func() {
+			nothingStarted(t, e, marker)
+			if c := postDecision(t, p.URL, agentToken, "approve"); c != http.StatusForbidden {
+				t.Errorf("the agent's own token on the page: %d, want 403", c)
+			}
+			postDecision(t, p.URL, approverToken, "approve")
+		}()
+		return &mcp.ElicitResult{Action: "accept"}, nil
+	}
+	c := mcp.NewClient(&mcp.Implementation{Name: "e2e-http", Version: "1"}, &mcp.ClientOptions{
+		ElicitationHandler: handler,
+		Capabilities:       &mcp.ClientCapabilities{Elicitation: &mcp.ElicitationCapabilities{URL: &mcp.URLElicitationCapabilities{}}},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: endpoint, HTTPClient: &http.Client{Transport: bearer{agentToken}}, MaxRetries: -1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "process_start", Arguments: args})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := toToolResult(res)
+	if err != nil || r.IsError {
+		t.Fatalf("process_start: %s %v", r.Text, err)
+	}
+	var sr startResult
+	_ = json.Unmarshal(r.Structured, &sr)
+	if len(running(marker)) != 1 {
+		t.Error("approved process is not running")
+	}
+	_, _ = cs.CallTool(ctx, &mcp.CallToolParams{Name: "process_terminate", Arguments: map[string]any{"pid": sr.Pid, "force": true}})
 }
