@@ -401,12 +401,12 @@ func describeLimits(sp *policy.Spec) string {
 	return strings.Join(parts, ", ")
 }
 
-// sandboxProfile is the isolation every child gets, as process_get_policy
-// reports it.
+// sandboxProfile is the isolation every child gets, in the init stage's
+// order, as process_get_policy reports it (else the layers enforced).
 func (s *Server) sandboxProfile() string {
 	l := s.opts.Layers
-	if len(l) == 0 {
-		return "see process_get_policy"
+	if v := l["isolation"]; v != "" {
+		return v
 	}
 	var on []string
 	for _, k := range slices.Sorted(maps.Keys(l)) {
@@ -414,14 +414,10 @@ func (s *Server) sandboxProfile() string {
 			on = append(on, k)
 		}
 	}
-	out := "layers enforced: " + strings.Join(on, ", ")
-	if v := l["children"]; v != "" {
-		out += "; children: " + v
+	if len(on) == 0 {
+		return "see process_get_policy"
 	}
-	if v := l["isolation"]; v != "" {
-		out += "; isolation: " + v
-	}
-	return out
+	return "layers enforced: " + strings.Join(on, ", ")
 }
 
 // confirmProcessTermination asks before process_terminate signals a

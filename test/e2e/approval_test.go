@@ -218,6 +218,7 @@ func TestApprovalForm(t *testing.T) {
 				t.Errorf("question does not show %q:\n%s", want, q.Message)
 			}
 		}
+		t.Logf("question:\n%s", q.Message)
 		schema, _ := json.Marshal(q.RequestedSchema)
 		if !strings.Contains(string(schema), `"required":["decision"]`) {
 			t.Errorf("form has no required field: %s", schema)
