@@ -79,7 +79,7 @@ func cmdCheck(args []string, stdout io.Writer) error {
 	}
 	d := pol.Evaluate(policy.Request{Agent: "cli", Executable: exe, Args: argv, Cwd: *cwd}, timeNow())
 	if *asJSON {
-		out := map[string]any{"allow": d.Allow}
+		out := map[string]any{"allow": d.Allow, "needsApproval": d.NeedsApproval}
 		if d.Allow {
 			out["spec"] = map[string]any{"path": d.Spec.Path, "argv": d.Spec.Argv, "dir": d.Spec.Dir, "limits": d.Spec.Limits, "lifetimeSeconds": d.Spec.Lifetime.Seconds(), "script": d.Spec.Script, "interpreter": d.Spec.Interpreter}
 		} else {
@@ -90,6 +90,9 @@ func cmdCheck(args []string, stdout io.Writer) error {
 		}
 	} else if d.Allow {
 		fmt.Fprintf(stdout, "allowed: %s\n  runs: %s\n  argv: %q\n  cwd:  %s\n  lifetime: %s\n", exe, d.Spec.Path, d.Spec.Argv, d.Spec.Dir, d.Spec.Lifetime)
+		if d.NeedsApproval {
+			fmt.Fprintln(stdout, "  needs approval: a person confirms it first (requireConfirmation/requireConfirmationFor)")
+		}
 	} else {
 		fmt.Fprintf(stdout, "denied: %s\n", describeErr(d.Err))
 	}
@@ -135,6 +138,11 @@ func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error 
 	d := pol.Evaluate(policy.Request{Agent: agent, Executable: exe, Args: argv, Cwd: *cwd}, timeNow())
 	if !d.Allow {
 		return refuse(alog, agent, exe, d.Err)
+	}
+	if d.NeedsApproval { // no MCP client to ask through: fail closed
+		return refuse(alog, agent, exe, errcode.Deny(errcode.ConfirmationDenied, policy.LayerApproval,
+			"launch it through `mcp-process serve`, whose MCP client asks a person, or take it out of requireConfirmation/requireConfirmationFor",
+			"%s needs a person's approval, which `run` cannot ask for", exe))
 	}
 	cg, err := detectCgroups()
 	if err != nil {

@@ -42,6 +42,14 @@ func differences(l *config.Loaded) []string {
 		out = append(out, "runAsUser: children of a root server run as uid 65534 (nobody) unless runAsUser/runAsGroup say otherwise, never as host root; here "+who)
 	}
 
+	if c.RequireConfirmation || len(c.RequireConfirmationFor) > 0 || c.RequireTerminationConfirmation {
+		how := "MCP elicitation (form), or the input request of 2026-07-28 sessions"
+		if c.ApprovalMode == config.ApprovalModeURL {
+			how = "the server's approval page (approvalMode url), which asks for the approver token"
+		}
+		out = append(out, "requireConfirmation: the original accepted the confirmation keys and asked nobody; here a person confirms through "+how+", and a client that cannot be asked gets CONFIRMATION_DENIED")
+	}
+
 	if l.StartDirectory {
 		out = append(out, "allowedWorkingDirectories: absent or empty means the directory the server was started in, not every directory; here "+strings.Join(c.AllowedWorkingDirectories, ", "))
 	}

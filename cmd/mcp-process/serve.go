@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mcp-process/mcp-process/internal/approval"
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/server"
 )
@@ -83,10 +84,15 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 			s.OnStateChange(agent, pid, running)
 		}
 	})
+	appr, err := newApprover(cfg)
+	if err != nil {
+		return err
+	}
 	srv := server.New(server.Options{
 		Config: cfg, Source: loaded.Source, Policy: pol, Supervisor: sup, Audit: rec,
 		AgentID: *agentID, Layers: layerStates(cfg, cg), Version: version, Logger: logger,
 		ListResources: *httpAddr == "", // one agent over stdio: its processes may be listed
+		Approver:      appr,
 	})
 	srvp.Store(srv)
 	defer srv.Close()
@@ -113,8 +119,13 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 	logger.Info("mcp-process serving", "config", loaded.Source, "transport", transportName(*httpAddr), "audit", auditPath(cfg.EnableAuditLog, cfg.AuditLogPath))
 
 	if *httpAddr != "" {
-		err = serveHTTP(ctx, srv, *httpAddr, logger, len(cfg.Agents) == 0)
+		err = serveHTTP(ctx, srv, appr, *httpAddr, logger, len(cfg.Agents) == 0)
 	} else {
+		stopPages, perr := serveApprovalPages(appr, logger)
+		if perr != nil {
+			return perr
+		}
+		defer stopPages()
 		// stdout is the JSON-RPC stream: the server never writes anything else to it.
 		err = srv.ServeStdio(ctx, stdin, nopCloser{stdout})
 	}
@@ -176,7 +187,7 @@ func checkHTTPBind(addr string, haveAgents, root bool) error {
 	return exitf(2, "--http %s binds a non-loopback address without \"agents\": configure agents (bearer tokens) or bind 127.0.0.1", addr)
 }
 
-func serveHTTP(ctx context.Context, srv *server.Server, addr string, logger *slog.Logger, noAgents bool) error {
+func serveHTTP(ctx context.Context, srv *server.Server, appr *approval.Approver, addr string, logger *slog.Logger, noAgents bool) error {
 	if noAgents {
 		logger.Warn("HTTP without agents: every request is agent \"local\"; loopback only")
 	}
@@ -187,6 +198,7 @@ func serveHTTP(ctx context.Context, srv *server.Server, addr string, logger *slo
 	if err != nil {
 		return exitf(2, "--http %s: %v", addr, err)
 	}
+	mountApprovalPages(appr, mux, addr, ln)
 	logger.Info("listening", "url", "http://"+ln.Addr().String()+"/mcp")
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

@@ -20,7 +20,7 @@ const (
 // modified: they may be the caller's).
 func boundRecord(r *Record) {
 	for _, f := range []*string{&r.Agent, &r.Tool, &r.Executable, &r.Cwd, &r.Layer, &r.Reason, &r.Code,
-		&r.Signal, &r.TerminationReason, &r.GroupID, &r.ServiceID, &r.Event, &r.Level, &r.Decision} {
+		&r.Signal, &r.TerminationReason, &r.GroupID, &r.ServiceID, &r.Event, &r.Level, &r.Decision, &r.Channel} {
 		*f = boundString(*f)
 	}
 	r.Args = boundList(r.Args, "arguments")

@@ -61,7 +61,7 @@ type Record struct {
 	Args              []string `json:"args,omitempty"`
 	Cwd               string   `json:"cwd,omitempty"`
 	EnvNames          []string `json:"envNames,omitempty"` // names only: values are never logged
-	Decision          string   `json:"decision,omitempty"` // "allow" or "deny"
+	Decision          string   `json:"decision,omitempty"` // "allow" or "deny" ("ask" for an approval question)
 	Layer             string   `json:"layer,omitempty"`
 	Reason            string   `json:"reason,omitempty"`
 	Code              string   `json:"code,omitempty"`
@@ -71,6 +71,10 @@ type Record struct {
 	Bytes             int      `json:"bytes,omitempty"`
 	GroupID           string   `json:"groupId,omitempty"`
 	ServiceID         string   `json:"serviceId,omitempty"`
+	// Channel is how an approval question was asked and answered
+	// (approval records: elicitation-form, mrtr-form, elicitation-url,
+	// mrtr-url, auto).
+	Channel string `json:"channel,omitempty"`
 	// A denials_summarized record's figures: how many denials it stands
 	// for, how many of each code, and the first and last of them.
 	Count    int            `json:"count,omitempty"`

@@ -140,6 +140,12 @@ type Config struct {
 	RequireConfirmationFor     []string `json:"requireConfirmationFor"`
 	AutoApproveAfterCount      int      `json:"autoApproveAfterCount"`
 	ConfirmationTimeoutSeconds int64    `json:"confirmationTimeoutSeconds"`
+	// ApprovalMode is how a human is asked (SPEC 7.5): "client" (MCP
+	// elicitation or the multi-round-trip input request) or "url" (a
+	// one-time link to the server's own approval page, where the person
+	// enters the approver token whose hex SHA-256 is ApproverTokenSha256).
+	ApprovalMode        string `json:"approvalMode"`
+	ApproverTokenSha256 string `json:"approverTokenSha256"`
 
 	// 3.14 Time windows
 	AllowedTimeWindows []string `json:"allowedTimeWindows"`

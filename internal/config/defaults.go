@@ -71,6 +71,7 @@ func defaults(getenv func(string) string) *Config {
 		AuditLogLevel:  DefaultAuditLogLevel,
 
 		ConfirmationTimeoutSeconds: 120,
+		ApprovalMode:               ApprovalModeClient,
 	}
 }
 
@@ -280,6 +281,9 @@ func (c *Config) Redacted() *Config {
 	}
 	for i := range d.Agents {
 		d.Agents[i].TokenSha256 = RedactedValue
+	}
+	if d.ApproverTokenSha256 != "" {
+		d.ApproverTokenSha256 = RedactedValue
 	}
 	return d
 }

@@ -22,6 +22,7 @@ func TestDefaults(t *testing.T) {
 		AllowStdinInput: true, AllowOutputCapture: true, MaxOutputBufferSize: 10485760, MaxRetainedOutputBytes: 256 << 20, HTTPSessionIdleSeconds: 600,
 		EnableAuditLog: true, AuditLogPath: "/home/u/.local/state/mcp-process/audit.log", AuditLogLevel: "info",
 		ConfirmationTimeoutSeconds: 120,
+		ApprovalMode:               ApprovalModeClient,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)

@@ -64,7 +64,7 @@ var keyDocs = map[string]keyDoc{
 	"allowProcessTermination":        {desc: "Allow process_terminate on the agent's own processes."},
 	"allowGroupTermination":          {desc: "Allow process_terminate_group."},
 	"allowForcedTermination":         {desc: "Allow force (SIGKILL) on request."},
-	"requireTerminationConfirmation": {desc: "A human confirms every termination (MCP elicitation). Not available in this build."},
+	"requireTerminationConfirmation": {desc: "A human confirms every termination requested by an agent (process_terminate, process_terminate_group, process_stop_service; see approvalMode)."},
 
 	"allowStdinInput":        {desc: "Allow process_send_stdin."},
 	"allowOutputCapture":     {desc: "Capture stdout/stderr; when false, output goes to /dev/null."},
@@ -97,10 +97,12 @@ var keyDocs = map[string]keyDoc{
 	"securityAlertWebhook":       {desc: "http(s) URL alerts are POSTed to; requires securityAlertWebhookSecret.", format: "uri"},
 	"securityAlertWebhookSecret": {desc: "HMAC-SHA256 key signing each alert (header X-MCP-Process-Signature). Redacted wherever the policy is shown."},
 
-	"requireConfirmation":        {desc: "A human confirms every launch (MCP elicitation). Not available in this build."},
-	"requireConfirmationFor":     {desc: "Executables whose launches a human confirms. Not available in this build."},
+	"requireConfirmation":        {desc: "A human confirms every launch, services included (see approvalMode)."},
+	"requireConfirmationFor":     {desc: "Executables whose launches a human confirms: bare names, paths or globs, matched as allowedExecutables matches."},
 	"autoApproveAfterCount":      {desc: "After this many approved launches of the same executable by the same agent, stop asking; 0 = always ask.", min: 0},
 	"confirmationTimeoutSeconds": {desc: "Seconds to wait for a human's answer; no answer means no.", min: 1},
+	"approvalMode":               {desc: "How a human is asked: client (MCP form elicitation, or the multi-round-trip input request on 2026-07-28 sessions) or url (a one-time link to the server's approval page, which asks for the approver token).", enum: ApprovalModes},
+	"approverTokenSha256":        {desc: "Hex SHA-256 of the token a person enters on the approval page; required with approvalMode url. Redacted wherever the policy is shown."},
 
 	"allowedTimeWindows": {desc: "Windows in which launches are allowed: \"DAYS TIMES [ZONE]\", e.g. \"Mon-Fri 09:00-17:00\"."},
 	"blockedTimeWindows": {desc: "Windows in which launches are refused; blocked wins."},

@@ -18,6 +18,13 @@ import (
 var (
 	SeccompProfiles = []string{"strict", "moderate", "permissive"}
 	AuditLogLevels  = []string{"debug", "info", "warn", "error"}
+	ApprovalModes   = []string{ApprovalModeClient, ApprovalModeURL}
+)
+
+// Approval modes (approvalMode, SPEC 7.5).
+const (
+	ApprovalModeClient = "client"
+	ApprovalModeURL    = "url"
 )
 
 // layerKey is a key that asks for an enforcement layer. A key whose enabling
@@ -58,7 +65,7 @@ var builtLayers = map[string]bool{
 	"namespaces":   true,
 	"seccomp":      true,
 	"network":      false,
-	"approval":     false,
+	"approval":     true,
 	"mac":          true,
 	"capabilities": true,
 	"filesystem":   true, // readOnlyFilesystem, tmpfsSize, writablePaths
@@ -325,6 +332,7 @@ func checkValues(c *Config) *Error {
 		func() *Error { return nonEmptyEntries("requireConfirmationFor", c.RequireConfirmationFor) },
 		func() *Error { return nonNegative("autoApproveAfterCount", int64(c.AutoApproveAfterCount)) },
 		func() *Error { return atLeastOne("confirmationTimeoutSeconds", c.ConfirmationTimeoutSeconds) },
+		func() *Error { return checkApproval(c) },
 		// 3.14 Time windows (syntax is checked by the policy package)
 		func() *Error { return nonEmptyEntries("allowedTimeWindows", c.AllowedTimeWindows) },
 		func() *Error { return nonEmptyEntries("blockedTimeWindows", c.BlockedTimeWindows) },

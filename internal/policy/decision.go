@@ -71,6 +71,9 @@ type Spec struct {
 	Limits config.ResourceLimits
 	// Lifetime is the maximum run time: min(maxProcessLifetime, request timeout).
 	Lifetime time.Duration
+
+	// confirm: the executable matches requireConfirmationFor.
+	confirm bool
 }
 
 // Decision is the outcome of Evaluate. When Allow is false, Err says why;
@@ -79,4 +82,8 @@ type Decision struct {
 	Allow bool
 	Err   *errcode.Error
 	Spec  *Spec
+	// NeedsApproval (with Allow): a person must approve the launch before
+	// it runs (requireConfirmation, or the executable matches
+	// requireConfirmationFor). The policy only says so; the server asks.
+	NeedsApproval bool
 }

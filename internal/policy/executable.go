@@ -131,6 +131,7 @@ func (p *Policy) checkExecutable(name string, spec *Spec) *errcode.Error {
 	}
 	spec.Path = r.host
 	spec.Dev, spec.Ino = fileID(r.info)
+	spec.confirm = p.matchesAny(p.confirmFor, r)
 	if interp != nil {
 		spec.Script = true
 		spec.Interpreter = interp.real
@@ -398,12 +399,16 @@ func (p *Policy) checkShell(r *resolved, scriptOf string) *errcode.Error {
 // found in a searchPath directory; a name with glob characters matches those
 // names as a glob; a path or a glob with a slash matches the resolved real
 // path (the entry's own symlinks are resolved too).
-func (p *Policy) allowed(r *resolved) bool {
+func (p *Policy) allowed(r *resolved) bool { return p.matchesAny(p.allow, r) }
+
+// matchesAny reports whether r matches one of entries, by the rules of
+// allowed (requireConfirmationFor matches the same way).
+func (p *Policy) matchesAny(entries []allowEntry, r *resolved) bool {
 	names := []string{filepath.Base(r.real)}
 	if r.foundAs != "" {
 		names = append(names, r.foundAs)
 	}
-	for _, e := range p.allow {
+	for _, e := range entries {
 		switch {
 		case !e.isPath:
 			for _, n := range names {

@@ -50,8 +50,9 @@ type Policy struct {
 	searchPath string   // the PATH value given to children
 
 	allow          []allowEntry
-	blockedExtra   []string // additionalBlockedExecutables names, lower case
-	blockedExtraP  []string // additionalBlockedExecutables paths (cleaned)
+	confirmFor     []allowEntry // requireConfirmationFor, compiled as allowedExecutables
+	blockedExtra   []string     // additionalBlockedExecutables names, lower case
+	blockedExtraP  []string     // additionalBlockedExecutables paths (cleaned)
 	argPatterns    []argPattern
 	blockedEnv     map[string]bool // additionalBlockedEnvVars, upper case
 	allowedEnv     map[string]bool // allowedEnvVars, upper case; nil = any
@@ -92,6 +93,7 @@ func New(cfg *config.Config, opts ...Option) (*Policy, error) {
 		p.compileRoot,
 		p.compileSearchPath,
 		p.compileExecutables,
+		p.compileConfirmation,
 		p.compileArguments,
 		p.compileEnvironment,
 		p.compileHomes,
@@ -190,7 +192,7 @@ func (p *Policy) Evaluate(req Request, now time.Time) Decision {
 	spec.Dir = dir
 	spec.Limits = limits
 	spec.Lifetime = lifetime
-	return Decision{Allow: true, Spec: spec}
+	return Decision{Allow: true, Spec: spec, NeedsApproval: p.cfg.RequireConfirmation || spec.confirm}
 }
 
 func deny(err *errcode.Error) Decision { return Decision{Err: err} }

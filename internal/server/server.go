@@ -34,6 +34,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcp-process/mcp-process/internal/approval"
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
@@ -64,6 +65,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (nil = time.Now).
 	Now func() time.Time
+	// Approver asks a person before launches and terminations that need
+	// approval (nil: every such launch or termination is refused).
+	Approver *approval.Approver
 }
 
 // Server is the MCP face of mcp-process.

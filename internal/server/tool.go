@@ -93,6 +93,9 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, h handlerFunc[In, Out], tweaks
 			return s.fail(c, errcode.Fail(errcode.InvalidInput, "input", "fix the arguments to match the tool's input schema", "invalid arguments: %v", err)), nil
 		}
 		out, err := h(ctx, c, input)
+		if ir, ok := err.(*inputRequired); ok { // approval: a multi-round-trip question
+			return ir.res, nil
+		}
 		if err != nil {
 			return s.fail(c, errcode.As(err)), nil
 		}

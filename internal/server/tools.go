@@ -304,7 +304,7 @@ func (in *launchInput) startOptions(tool string) supervisor.StartOptions {
 
 func (s *Server) processStart(ctx context.Context, c *call, in launchInput) (startOutput, error) {
 	c.launch = &in
-	spec, err := s.authorize(c.agent, in.request(c.agent))
+	spec, err := s.admitLaunch(ctx, c, in.request(c.agent))
 	if err != nil {
 		return startOutput{}, err
 	}
@@ -317,7 +317,7 @@ func (s *Server) processStart(ctx context.Context, c *call, in launchInput) (sta
 
 func (s *Server) processRun(ctx context.Context, c *call, in runInput) (*supervisor.RunResult, error) {
 	c.launch = &in.launchInput
-	spec, err := s.authorize(c.agent, in.request(c.agent))
+	spec, err := s.admitLaunch(ctx, c, in.request(c.agent))
 	if err != nil {
 		return nil, err
 	}
@@ -337,6 +337,9 @@ func (s *Server) processTerminate(ctx context.Context, c *call, in terminateInpu
 	timeout := time.Duration(in.Timeout) * time.Millisecond
 	if timeout <= 0 {
 		timeout = 5 * time.Second
+	}
+	if err := s.confirmProcessTermination(ctx, c, in.Pid, in.Force, timeout); err != nil {
+		return nil, err
 	}
 	return s.opts.Supervisor.Terminate(c.agent, in.Pid, in.Force, timeout)
 }
@@ -449,6 +452,9 @@ func (s *Server) processAddToGroup(ctx context.Context, c *call, in addToGroupIn
 }
 
 func (s *Server) processTerminateGroup(ctx context.Context, c *call, in terminateGroupInput) (terminateGroupOutput, error) {
+	if err := s.confirmGroupTermination(ctx, c, in.GroupID, in.Force); err != nil {
+		return terminateGroupOutput{}, err
+	}
 	pids, err := s.opts.Supervisor.TerminateGroup(c.agent, in.GroupID, in.Force)
 	if err != nil {
 		return terminateGroupOutput{}, err
@@ -462,7 +468,7 @@ func (s *Server) processTerminateGroup(ctx context.Context, c *call, in terminat
 func (s *Server) processStartService(ctx context.Context, c *call, in serviceInput) (serviceStartOutput, error) {
 	li := launchInput{Executable: in.Executable, Args: in.Args, Cwd: in.Cwd, Env: in.Env, ResourceLimits: in.ResourceLimits, Name: in.Name}
 	c.launch = &li
-	spec, err := s.authorize(c.agent, li.request(c.agent))
+	spec, err := s.admitLaunch(ctx, c, li.request(c.agent))
 	if err != nil {
 		return serviceStartOutput{}, err
 	}
@@ -481,6 +487,9 @@ func (s *Server) processStartService(ctx context.Context, c *call, in serviceInp
 }
 
 func (s *Server) processStopService(ctx context.Context, c *call, in serviceIDInput) (*supervisor.ServiceStatus, error) {
+	if err := s.confirmServiceStop(ctx, c, in.ServiceID); err != nil {
+		return nil, err
+	}
 	return s.opts.Supervisor.StopService(c.agent, in.ServiceID)
 }
 
