@@ -467,6 +467,9 @@ func (l *Launcher) StartWith(spec *policy.Spec, stdio Stdio, during func(*Proces
 		return nil, err
 	}
 	defer exe.Close()
+	if stdio.Terminal && !stage.AddFlags(cfg, stage.FlagTerminal) {
+		return nil, errcode.Fail(errcode.Internal, layer, "", "cannot mark the launch's config for a terminal")
+	}
 	var devnull *os.File
 	if stdio.Stdin == nil || stdio.Stdout == nil || stdio.Stderr == nil {
 		if devnull, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
