@@ -109,6 +109,7 @@ func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error 
 	var f commonFlags
 	f.register(fs)
 	cwd := fs.String("cwd", "", "working directory (default: the first allowed)")
+	pty := fs.Bool("pty", false, "run on a pseudo-terminal of 80x24 (its output, one stream, goes to stdout)")
 	var lf logFlags
 	lf.register(fs, "warn")
 	if err := parseFlags(fs, args); err != nil {
@@ -159,7 +160,7 @@ func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error 
 		cancel()
 		cg.Close()
 	}()
-	st, err := sup.Start(agent, d.Spec, supervisor.StartOptions{Tool: "run", CaptureOutput: true, Stdin: supervisor.StdinPipe})
+	st, err := sup.Start(agent, d.Spec, supervisor.StartOptions{Tool: "run", CaptureOutput: true, Stdin: supervisor.StdinPipe, PTY: *pty})
 	if err != nil {
 		if e := errcode.As(err); e.Code != errcode.Internal {
 			return refuse(alog, agent, exe, e)

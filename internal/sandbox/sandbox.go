@@ -49,6 +49,9 @@ type Stdio struct {
 	Stdin  *os.File
 	Stdout *os.File
 	Stderr *os.File
+	// Terminal says Stdin, Stdout and Stderr are one pseudo-terminal's
+	// slave (OpenTerminal): the child makes it its controlling terminal.
+	Terminal bool
 }
 
 // Layers this build applies to every child.

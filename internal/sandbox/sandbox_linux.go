@@ -467,6 +467,15 @@ func (l *Launcher) StartWith(spec *policy.Spec, stdio Stdio, during func(*Proces
 		return nil, err
 	}
 	defer exe.Close()
+	if stdio.Terminal && l.iso.Seccomp == nil {
+		// Fail closed: only the seccomp baseline keeps a child from
+		// typing into its terminal (TIOCSTI).
+		return nil, errcode.Fail(errcode.LayerUnavailable, "pty", "start without pty: this host has no seccomp filters",
+			"a pseudo-terminal needs the seccomp baseline, which refuses TIOCSTI and TIOCLINUX")
+	}
+	if stdio.Terminal && !stage.AddFlags(cfg, stage.FlagTerminal) {
+		return nil, errcode.Fail(errcode.Internal, layer, "", "cannot mark the launch's config for a terminal")
+	}
 	var devnull *os.File
 	if stdio.Stdin == nil || stdio.Stdout == nil || stdio.Stderr == nil {
 		if devnull, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {

@@ -29,7 +29,9 @@ type launchInput struct {
 	CaptureOutput  *bool                  `json:"captureOutput,omitempty" jsonschema:"keep stdout/stderr readable (default true)"`
 	ResourceLimits *config.ResourceLimits `json:"resourceLimits,omitempty" jsonschema:"limits for this launch; omitted fields come from defaultResourceLimits"`
 	Stdin          string                 `json:"stdin,omitempty" jsonschema:"pipe (default): writable with process_send_stdin; null: /dev/null"`
-	PTY            bool                   `json:"pty,omitempty" jsonschema:"run on a pseudo-terminal"`
+	PTY            bool                   `json:"pty,omitempty" jsonschema:"run on a new pseudo-terminal, its controlling terminal: stdin, stdout and stderr are the terminal; its output is the stdout stream (stderr stays empty)"`
+	Cols           int                    `json:"cols,omitempty" jsonschema:"terminal width in characters (default 80); only with pty"`
+	Rows           int                    `json:"rows,omitempty" jsonschema:"terminal height in lines (default 24); only with pty"`
 	Name           string                 `json:"name,omitempty" jsonschema:"display name"`
 }
 
@@ -56,9 +58,11 @@ type statsInput struct {
 
 type stdinInput struct {
 	Pid        int    `json:"pid"`
-	Data       string `json:"data"`
+	Data       string `json:"data,omitempty" jsonschema:"what to write (may be empty, e.g. for a resize alone)"`
 	Encoding   string `json:"encoding,omitempty" jsonschema:"utf8 (default; utf-8 is the same) or base64"`
-	CloseStdin bool   `json:"closeStdin,omitempty" jsonschema:"close stdin after writing (EOF)"`
+	CloseStdin bool   `json:"closeStdin,omitempty" jsonschema:"close stdin after writing (EOF); on a pseudo-terminal, type its end-of-file character (Ctrl-D) instead: the terminal stays open"`
+	Cols       int    `json:"cols,omitempty" jsonschema:"resize the process's pseudo-terminal to this width first (the program gets SIGWINCH)"`
+	Rows       int    `json:"rows,omitempty" jsonschema:"resize the process's pseudo-terminal to this height first"`
 }
 
 type outputInput struct {
@@ -153,12 +157,20 @@ type startOutput struct {
 	State     string                   `json:"state"`
 	StartTime string                   `json:"startTime"`
 	Sandbox   supervisor.SandboxReport `json:"sandbox"`
+	// Pty and Terminal: on a pseudo-terminal, and its size.
+	Pty      bool                     `json:"pty,omitempty"`
+	Terminal *supervisor.TerminalSize `json:"terminal,omitempty"`
 }
 
 type stdinOutput struct {
 	Pid          int  `json:"pid"`
 	BytesWritten int  `json:"bytesWritten"`
 	StdinClosed  bool `json:"stdinClosed"`
+	// EOFSent: closeStdin on a pseudo-terminal typed its end-of-file
+	// character; the terminal stays open (StdinClosed is false).
+	EOFSent bool `json:"eofSent,omitempty"`
+	// Terminal is the pseudo-terminal's size after a resize.
+	Terminal *supervisor.TerminalSize `json:"terminal,omitempty"`
 }
 
 type listOutput struct {
@@ -234,22 +246,22 @@ func limitTweaks(path ...string) []schemaTweak {
 }
 
 func launchTweaks() []schemaTweak {
-	return append(limitTweaks("resourceLimits"),
+	return append(append(limitTweaks("resourceLimits"),
 		at(enum("pipe", "null"), "stdin"),
 		at(minimum(0), "timeout"),
 		func(s *jsonschema.Schema) { prop(s, "executable").MinLength = ptr(1) },
-	)
+	), terminalTweaks()...)
 }
 
 func (s *Server) registerTools() {
-	addTool(s, &mcp.Tool{Name: "process_start", Title: "Start a process", Description: "Start a process under the server's policy and return its pid at once. Output is kept in ring buffers (process_get_output).", Annotations: additive}, s.processStart, launchTweaks()...)
+	addTool(s, &mcp.Tool{Name: "process_start", Title: "Start a process", Description: "Start a process under the server's policy and return its pid at once. Output is kept in ring buffers (process_get_output). With pty, it runs on a pseudo-terminal of its own (cols x rows), driven with process_send_stdin.", Annotations: additive}, s.processStart, launchTweaks()...)
 	addTool(s, &mcp.Tool{Name: "process_run", Title: "Run a process to completion", Description: "Start a process, wait for it to exit (at most waitTimeout ms, default 30 s, then the tree is terminated) and return its exit status and the tail of its output (at most maxResultBytes per stream; truncated and offsets say what process_get_output can read on). With a progress token, sends progress notifications carrying new output lines, and a heartbeat at least every few seconds.", Annotations: additive}, s.processRun,
 		append(launchTweaks(), at(minimum(0), "waitTimeout"), at(defaultValue(supervisor.DefaultRunWait.Milliseconds()), "waitTimeout"),
 			at(minimum(0), "maxResultBytes"), at(defaultValue(supervisor.DefaultMaxResultBytes), "maxResultBytes"))...)
 	addTool(s, &mcp.Tool{Name: "process_terminate", Title: "Terminate a process", Description: "Terminate a managed process and its whole tree: SIGTERM, then SIGKILL after timeout ms (or SIGKILL at once with force).", Annotations: destructive}, s.processTerminate, at(minimum(0), "timeout"))
 	addTool(s, &mcp.Tool{Name: "process_get_stats", Title: "Process resource usage", Description: "CPU, memory, threads and I/O of a managed process tree.", Annotations: readOnly}, s.processGetStats)
-	addTool(s, &mcp.Tool{Name: "process_send_stdin", Title: "Write to a process's stdin", Description: "Write data to a managed process's stdin; closeStdin sends EOF.", Annotations: additive}, s.processSendStdin, at(enum(encodings...), "encoding"))
-	addTool(s, &mcp.Tool{Name: "process_get_output", Title: "Read a process's output", Description: "Read captured stdout/stderr from an absolute offset (or the last tail bytes), at most maxBytes per stream (default 64 KiB); nextOffset is where to read on. Reports total and dropped bytes.", Annotations: readOnly}, s.processGetOutput,
+	addTool(s, &mcp.Tool{Name: "process_send_stdin", Title: "Write to a process's stdin", Description: "Write data to a managed process's stdin; closeStdin sends EOF. For a process on a pseudo-terminal (pty), cols and rows resize the terminal (with or without data) and closeStdin types Ctrl-D.", Annotations: additive}, s.processSendStdin, append(terminalTweaks(), at(enum(encodings...), "encoding"))...)
+	addTool(s, &mcp.Tool{Name: "process_get_output", Title: "Read a process's output", Description: "Read captured stdout/stderr from an absolute offset (or the last tail bytes), at most maxBytes per stream (default 64 KiB); nextOffset is where to read on. Reports total and dropped bytes. For a process on a pseudo-terminal (pty: true in the result) stdout is everything the terminal showed and stderr stays empty.", Annotations: readOnly}, s.processGetOutput,
 		at(enum("stdout", "stderr", "both"), "stream"), at(enum(encodings...), "encoding"), at(minimum(0), "offset"), at(minimum(0), "maxBytes"), at(defaultValue(supervisor.DefaultMaxOutputBytes), "maxBytes"), at(minimum(0), "tail"))
 	addTool(s, &mcp.Tool{Name: "process_list", Title: "List processes", Description: "List this agent's managed processes.", Annotations: readOnly}, s.processList, at(enum("running", "exited"), "state"))
 	addTool(s, &mcp.Tool{Name: "process_get_status", Title: "Process status", Description: "Status of a managed process: state, exit code, signal, termination reason, stats and limits in force.", Annotations: readOnly}, s.processGetStatus)
@@ -299,7 +311,7 @@ func (in *launchInput) startOptions(tool string) supervisor.StartOptions {
 	if name == "" {
 		name = filepath.Base(in.Executable)
 	}
-	return supervisor.StartOptions{Tool: tool, Name: name, CaptureOutput: capture, Stdin: in.Stdin, PTY: in.PTY}
+	return supervisor.StartOptions{Tool: tool, Name: name, CaptureOutput: capture, Stdin: in.Stdin, PTY: in.PTY, Cols: in.Cols, Rows: in.Rows}
 }
 
 func (s *Server) processStart(ctx context.Context, c *call, in launchInput) (startOutput, error) {
@@ -312,7 +324,7 @@ func (s *Server) processStart(ctx context.Context, c *call, in launchInput) (sta
 	if serr != nil {
 		return startOutput{}, serr
 	}
-	return startOutput{Pid: st.Pid, Name: st.Name, State: st.State, StartTime: st.StartTime, Sandbox: st.Sandbox}, nil
+	return startOutput{Pid: st.Pid, Name: st.Name, State: st.State, StartTime: st.StartTime, Sandbox: st.Sandbox, Pty: st.Pty, Terminal: st.Terminal}, nil
 }
 
 func (s *Server) processRun(ctx context.Context, c *call, in runInput) (*supervisor.RunResult, error) {
@@ -373,14 +385,32 @@ func (s *Server) processSendStdin(ctx context.Context, c *call, in stdinInput) (
 	if derr != nil {
 		return stdinOutput{}, derr
 	}
-	if err := policy.CheckStdin(s.cfg, data, in.Encoding); err != nil {
+	terminal := s.opts.Supervisor.IsTerminal(c.agent, in.Pid)
+	if terminal {
+		if err := policy.CheckTerminalInput(s.cfg, data); err != nil {
+			return stdinOutput{}, err
+		}
+	} else if err := policy.CheckStdin(s.cfg, data, in.Encoding); err != nil {
 		return stdinOutput{}, err
+	}
+	out := stdinOutput{Pid: in.Pid}
+	resize := in.Cols != 0 || in.Rows != 0
+	if resize {
+		ts, err := s.opts.Supervisor.Resize(c.agent, in.Pid, in.Cols, in.Rows)
+		if err != nil {
+			return stdinOutput{}, err
+		}
+		out.Terminal = ts
+	}
+	if resize && len(data) == 0 && !in.CloseStdin {
+		return out, nil
 	}
 	n, err := s.opts.Supervisor.SendStdin(c.agent, in.Pid, data, in.CloseStdin)
 	if err != nil {
 		return stdinOutput{}, err
 	}
-	return stdinOutput{Pid: in.Pid, BytesWritten: n, StdinClosed: in.CloseStdin}, nil
+	out.BytesWritten, out.StdinClosed, out.EOFSent = n, in.CloseStdin && !terminal, in.CloseStdin && terminal
+	return out, nil
 }
 
 func (s *Server) processGetOutput(ctx context.Context, c *call, in outputInput) (*supervisor.OutputResult, error) {

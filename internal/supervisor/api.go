@@ -81,8 +81,27 @@ type StartOptions struct {
 	CaptureOutput bool
 	// Stdin is StdinPipe ("" means the same) or StdinNull.
 	Stdin string
-	// PTY asks for a pseudo-terminal (not built yet: LAYER_UNAVAILABLE).
+	// PTY runs the child on a new pseudo-terminal, its controlling
+	// terminal (SPEC 7.4): stdin, stdout and stderr are the terminal, its
+	// output is the "stdout" stream (stderr stays empty), and Stdin must
+	// be "" or StdinPipe.
 	PTY bool
+	// Cols and Rows are the terminal's size (0: DefaultCols, DefaultRows);
+	// only with PTY.
+	Cols, Rows int
+}
+
+// The default size of a pseudo-terminal, and the largest accepted.
+const (
+	DefaultCols     = 80
+	DefaultRows     = 24
+	MaxTerminalSide = 10000
+)
+
+// TerminalSize is a pseudo-terminal's size in characters.
+type TerminalSize struct {
+	Cols int `json:"cols"`
+	Rows int `json:"rows"`
 }
 
 // SandboxReport says which layers a launch got and which requested limits
@@ -115,6 +134,10 @@ type Status struct {
 	ServiceID         string                `json:"serviceId,omitempty"`
 	Limits            config.ResourceLimits `json:"limits"`
 	Sandbox           SandboxReport         `json:"sandbox"`
+	// Pty is true for a process on a pseudo-terminal; Terminal is its
+	// current size (nil otherwise).
+	Pty      bool          `json:"pty,omitempty"`
+	Terminal *TerminalSize `json:"terminal,omitempty"`
 	// Stats is filled by Status (process_get_status), not by List.
 	Stats *Stats `json:"stats,omitempty"`
 }
@@ -200,6 +223,11 @@ type OutputResult struct {
 	NextOffset StreamCounts `json:"nextOffset"`
 	// DroppedBytes is the total of each stream's bytes no longer retained.
 	DroppedBytes StreamCounts `json:"droppedBytes"`
+	// Pty is true when the process runs on a pseudo-terminal: stdout is
+	// everything the terminal showed (the program's stdout and stderr
+	// interleaved, with the terminal's echo and \r\n line ends), and
+	// stderr is always empty.
+	Pty bool `json:"pty,omitempty"`
 }
 
 // Sample is one stats sample.

@@ -47,7 +47,7 @@ func (s *Supervisor) Output(agent string, pid int, q OutputQuery) (*OutputResult
 		return nil, errcode.Fail(errcode.OutputCaptureDisabled, "output", "start the process with captureOutput true",
 			"process %d was started with captureOutput false", pid)
 	}
-	res := &OutputResult{Encoding: enc}
+	res := &OutputResult{Encoding: enc, Pty: p.tty != nil}
 	encode := func(b []byte) string {
 		if enc == "base64" {
 			return base64.StdEncoding.EncodeToString(b)
@@ -105,7 +105,13 @@ func (s *Supervisor) SendStdin(agent string, pid int, data []byte, closeStdin bo
 		return n, werr
 	}
 	if closeStdin {
-		p.closeStdin()
+		if p.tty != nil {
+			if _, err := p.sendEOF(time.Now().Add(stdinWriteTimeout)); err != nil {
+				return n, err
+			}
+		} else {
+			p.closeStdin()
+		}
 	}
 	return n, nil
 }

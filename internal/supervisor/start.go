@@ -182,8 +182,8 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	if spec == nil {
 		return nil, errcode.Fail(errcode.InvalidInput, "process", "", "nothing to launch")
 	}
-	if o.PTY {
-		return nil, errcode.Fail(errcode.LayerUnavailable, "sandbox", "launch without pty", "pty not built yet")
+	if err := checkTerminalOptions(&o); err != nil {
+		return nil, err
 	}
 	var stdinPipe bool
 	switch o.Stdin {
@@ -237,15 +237,24 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 				"check the server's state directory (docs/environment.md, HOME)", "the agent's HOME: %v", err))
 		}
 	}
-	ps, err := makePipes(stdinPipe, capture)
-	if err != nil {
+	var ps *pipes
+	var tty *terminal
+	var err error
+	if o.PTY {
+		if ps, tty, err = makeTerminal(o); err != nil {
+			return fail(nil, nil, err)
+		}
+	} else if ps, err = makePipes(stdinPipe, capture); err != nil {
 		return fail(nil, nil, errcode.Fail(errcode.Internal, "process", "", "create pipes: %v", err))
 	}
 	// The launch's cgroup limits are written while the stage applies its
 	// steps: when Start returns, the stage waits at its gate in its cgroup,
 	// with the limits in place, before the target can run, fork or allocate.
-	sp, err := s.launcher.StartWith(spec, sandbox.Stdio{Stdin: ps.child[0], Stdout: ps.child[1], Stderr: ps.child[2]},
-		s.cgroupDuring(&cg, spec.Limits))
+	stdio := sandbox.Stdio{Stdin: ps.child[0], Stdout: ps.child[1], Stderr: ps.child[2]}
+	if tty != nil {
+		stdio = sandbox.Stdio{Stdin: ps.child[0], Stdout: ps.child[0], Stderr: ps.child[0], Terminal: true}
+	}
+	sp, err := s.launcher.StartWith(spec, stdio, s.cgroupDuring(&cg, spec.Limits))
 	ps.closeChild()
 	if err != nil {
 		return fail(nil, ps, errcode.As(err))
@@ -279,12 +288,21 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 		pid: sp.Pid, spec: spec, sp: sp, cg: cg, start: s.now(),
 		report:   SandboxReport{Applied: applied, NotEnforced: nonNil(notEnforced)},
 		readDone: make(chan struct{}, 2), done: make(chan struct{}),
-		stdin: ps.parent[0],
+		stdin: ps.parent[0], tty: tty,
 	}
 	p.stdinOpen.Store(p.stdin != nil)
 	if capture {
 		p.out, p.errb = newRing(s.cfg.MaxOutputBufferSize, s.pool), newRing(s.cfg.MaxOutputBufferSize, s.pool)
 		p.readEnds = []*os.File{ps.parent[1], ps.parent[2]}
+	}
+	if tty != nil {
+		// One stream: the terminal's output is stdout; stderr stays empty.
+		// Read even without capture (then discarded): a terminal nobody
+		// reads blocks its writers.
+		p.readEnds = []*os.File{ps.parent[1]}
+		if p.errb != nil {
+			p.errb.close()
+		}
 	}
 
 	s.mu.Lock()
@@ -307,9 +325,8 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	if watchLimits {
 		go s.watchLimits(p)
 	}
-	if capture {
-		go s.read(p, ps.parent[1], p.out, "stdout")
-		go s.read(p, ps.parent[2], p.errb, "stderr")
+	for i, f := range p.readEnds {
+		go s.read(p, f, []*ring{p.out, p.errb}[i], []string{"stdout", "stderr"}[i])
 	}
 	s.armLifetime(p)
 	if closed {
@@ -350,18 +367,21 @@ func (s *Supervisor) armLifetime(p *proc) {
 	}
 }
 
-// read copies one output pipe into its ring until EOF.
+// read copies one output pipe into its ring until EOF (a terminal's
+// master: EIO once no slave is open).
 func (s *Supervisor) read(p *proc, f *os.File, r *ring, stream string) {
 	defer s.wg.Done()
 	defer func() {
-		r.close()
+		if r != nil {
+			r.close()
+		}
 		f.Close()
 		p.readDone <- struct{}{}
 	}()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := f.Read(buf)
-		if n > 0 {
+		if n > 0 && r != nil { // nil: a terminal's output without capture, discarded
 			r.write(buf[:n])
 			if s.opts.OnOutput != nil {
 				s.opts.OnOutput(p.pid, stream)

@@ -112,6 +112,7 @@ type proc struct {
 	stdinMu   sync.Mutex
 	stdin     *os.File    // nil: /dev/null, or closed
 	stdinOpen atomic.Bool // stdin != nil, readable without stdinMu
+	tty       *terminal   // nil unless the process runs on a pseudo-terminal (pty.go)
 
 	mu        sync.Mutex // guards what follows
 	exited    bool
@@ -257,6 +258,9 @@ func (p *proc) status(now time.Time) Status {
 		st.TerminationReason = p.reason
 	} else {
 		st.Uptime = now.Sub(p.start).Seconds()
+	}
+	if p.tty != nil {
+		st.Pty, st.Terminal = true, p.tty.size()
 	}
 	return st
 }

@@ -89,7 +89,7 @@ func TestStartRefusals(t *testing.T) {
 		o    StartOptions
 		code errcode.Code
 	}{
-		{"pty", baseConfig(), specFor(t, "true"), StartOptions{PTY: true}, errcode.LayerUnavailable},
+		{"pty with stdin null", baseConfig(), specFor(t, "true"), StartOptions{PTY: true, Stdin: StdinNull}, errcode.InvalidInput},
 		{"strict with an unenforceable limit", strict, withLimit, StartOptions{}, errcode.LayerUnavailable},
 		{"bad stdin mode", baseConfig(), specFor(t, "true"), StartOptions{Stdin: "tty"}, errcode.InvalidInput},
 		{"nil spec", baseConfig(), nil, StartOptions{}, errcode.InvalidInput},

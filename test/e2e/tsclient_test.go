@@ -57,6 +57,8 @@ type tsCall struct {
 	Arguments map[string]any `json:"arguments"`
 	// Progress asks for progress notifications (callTool's onprogress).
 	Progress bool `json:"progress,omitempty"`
+	// Until repeats the call until its stdout contains this text.
+	Until string `json:"until,omitempty"`
 	// Expected outcome (not sent to the script): "" = success, else the code.
 	wantCode string
 }

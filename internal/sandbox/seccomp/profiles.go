@@ -16,6 +16,9 @@
 //     bits likewise) fails with EPERM, so a child can neither connect to
 //     nor listen on a pathname or abstract unix socket (D-Bus, systemd,
 //     docker.sock, ssh-agent...); socketpair(AF_UNIX) keeps working;
+//   - ioctl(2) with TIOCSTI or TIOCLINUX (the low 32 bits of the request)
+//     fails with EPERM, on any descriptor: neither can push input into a
+//     terminal, the child's own pseudo-terminal included;
 //   - io_uring_setup(2) fails with EPERM: io_uring creates and connects
 //     sockets without a system call the filter could see;
 //   - every name of Denied(profile) fails with EPERM, except clone3, which

@@ -34,6 +34,7 @@ const (
 	offNr     = 0
 	offArch   = 4
 	offArg0Lo = 16
+	offArg1Lo = 24
 )
 
 // afVsock is AF_VSOCK, the address family of virtio/VMCI sockets to the
@@ -110,7 +111,7 @@ func Instructions(profile string, allowUnixSockets bool) ([]bpf.Instruction, err
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range []string{"socket", "socketpair", baselineDenied} {
+	for _, n := range []string{"socket", "socketpair", "ioctl", baselineDenied} {
 		if _, ok := info.SyscallNames[n]; !ok {
 			return nil, errcode.Fail(errcode.Internal, Layer, "", "no %s in the %s system call table: the seccomp baseline cannot be built", n, info.Name)
 		}
@@ -246,6 +247,7 @@ func prologue(info *arch.Info, unknownENOSYS, denyUnix bool) []bpf.Instruction {
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.SyscallNames[baselineDenied]), SkipFalse: 1},
 		bpf.RetConstant{Val: retEPERM})
 	p = append(p, vsockCheck(info)...)
+	p = append(p, ioctlCheck(info)...)
 	if denyUnix {
 		p = append(p, unixCheck(info)...)
 	}
@@ -268,6 +270,35 @@ func vsockCheck(info *arch.Info) []bpf.Instruction {
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.SyscallNames["socketpair"]), SkipFalse: 3},
 		bpf.LoadAbsolute{Off: offArg0Lo, Size: 4},
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: afVsock, SkipFalse: 1},
+		bpf.RetConstant{Val: retEPERM},
+		bpf.LoadAbsolute{Off: offNr, Size: 4},
+	}
+}
+
+// Terminal ioctls refused by every program: TIOCSTI pushes bytes into a
+// terminal's input queue as if typed there, and TIOCLINUX (the virtual
+// console's subcommands) can paste a selection into it; a child on a
+// pseudo-terminal (pty: true) or anywhere else needs neither.
+const (
+	tiocSTI   = unix.TIOCSTI
+	tiocLINUX = unix.TIOCLINUX
+)
+
+// ioctlCheck refuses ioctl(2) with TIOCSTI or TIOCLINUX with EPERM, on any
+// descriptor, and leaves the system call number in the accumulator again.
+// Only the low 32 bits of the request are compared: the kernel reads it as
+// an unsigned int.
+//
+//	jeq IOCTL, +0, +5
+//	ld [args[1] low word]; jeq TIOCSTI, +1, +0; jeq TIOCLINUX, +0, +1
+//	ret ERRNO(EPERM)
+//	ld [nr]
+func ioctlCheck(info *arch.Info) []bpf.Instruction {
+	return []bpf.Instruction{
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.SyscallNames["ioctl"]), SkipFalse: 5},
+		bpf.LoadAbsolute{Off: offArg1Lo, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: tiocSTI, SkipTrue: 1},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: tiocLINUX, SkipFalse: 1},
 		bpf.RetConstant{Val: retEPERM},
 		bpf.LoadAbsolute{Off: offNr, Size: 4},
 	}

@@ -110,6 +110,13 @@ func TestProgramPrologue(t *testing.T) {
 				bpf.LoadAbsolute{Off: 16, Size: 4},
 				bpf.JumpIf{Cond: bpf.JumpEqual, Val: 40, SkipFalse: 1},
 				bpf.RetConstant{Val: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)},
+				bpf.LoadAbsolute{Off: 0, Size: 4},
+				// ioctl(TIOCSTI) and ioctl(TIOCLINUX): low word of args[1].
+				bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.SyscallNames["ioctl"]), SkipFalse: 5},
+				bpf.LoadAbsolute{Off: 24, Size: 4},
+				bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x5412, SkipTrue: 1},
+				bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x541C, SkipFalse: 1},
+				bpf.RetConstant{Val: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)},
 				bpf.LoadAbsolute{Off: 0, Size: 4})
 			if !k.allowUnix {
 				want = append(want,
@@ -446,6 +453,10 @@ func TestKernelEnforcesProfiles(t *testing.T) {
 		cases[p]["personality-query"] = expSame
 		cases[p]["mkfifo"] = expSame
 		cases[p]["io_uring_setup"] = expEPERM
+		cases[p]["ioctl-tiocsti"] = expEPERM
+		cases[p]["ioctl-tiocsti-hi"] = expEPERM
+		cases[p]["ioctl-tioclinux"] = expEPERM
+		cases[p]["ioctl-tcgets"] = expSame
 		if runtime.GOARCH == "amd64" {
 			cases[p]["int80-getpid"] = expKill
 		}

@@ -12,7 +12,8 @@
 // warm): it then idles, blocked on its socket, holding nothing but that
 // socket and /dev/null as 0, 1, 2, until the launcher sends a config with
 // the executable and the target's stdio. The steps run only after that, in
-// this order (SPEC 3.10): install stdio; mounts (everything private, a
+// this order (SPEC 3.10): install stdio (a pseudo-terminal's slave becomes
+// the controlling terminal, FlagTerminal); mounts (everything private, a
 // fresh /proc for a new PID namespace, the read-only filesystem with its
 // private /tmp and writable paths, a fresh /sys for a new network
 // namespace, pivot_root into the jail); host name;

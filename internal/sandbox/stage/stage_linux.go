@@ -93,6 +93,9 @@ func contain(c *Config, fds []int) *StepError {
 	if err != nil {
 		return err
 	}
+	if err := takeTerminal(c); err != nil {
+		return err
+	}
 	// The namespaces exist already: the launcher cloned this stage into them.
 	mac, err := openMAC(c) // while /proc is still reachable
 	if err != nil {

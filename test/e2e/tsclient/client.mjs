@@ -10,7 +10,9 @@
 //   An argument whose value is "$pid" or "$serviceId" is replaced by that
 //   member of the last structuredContent that had one. A call with
 //   "progress": true passes onprogress (and resetTimeoutOnProgress) and
-//   reports the progress notifications it got.
+//   reports the progress notifications it got. A call with "until": TEXT is
+//   repeated (every 100 ms, for at most 20 s) until its structuredContent's
+//   stdout contains TEXT; the last result is reported.
 // Prints one JSON object on stdout:
 //   {"tools": [{"name", "inputSchema", "outputSchema"}],
 //    "results": [{"name", "threw": bool, "error": MESSAGE, "errorCode": N, "result": CallToolResult,
@@ -55,7 +57,11 @@ try {
     const progress = [];
     const options = c.progress ? { onprogress: (p) => progress.push(p), resetTimeoutOnProgress: true } : undefined;
     try {
-      const result = await client.callTool({ name: c.name, arguments: args }, undefined, options);
+      let result = await client.callTool({ name: c.name, arguments: args }, undefined, options);
+      for (const deadline = Date.now() + 20000; c.until && !String(result.structuredContent?.stdout ?? '').includes(c.until) && Date.now() < deadline;) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        result = await client.callTool({ name: c.name, arguments: args }, undefined, options);
+      }
       for (const k of ['pid', 'serviceId']) {
         if (result.structuredContent?.[k]) last[k] = result.structuredContent[k];
       }

@@ -120,6 +120,20 @@ func call(action string, args []string) unix.Errno {
 				e = errno
 			}
 		}
+	case "ioctl-tiocsti", "ioctl-tiocsti-hi", "ioctl-tioclinux", "ioctl-tcgets":
+		// On /dev/null, not a terminal: ENOTTY without a filter, so
+		// nothing is ever injected anywhere; the filter must answer EPERM
+		// before the kernel looks at the descriptor.
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		cmd := map[string]uintptr{"ioctl-tiocsti": unix.TIOCSTI, "ioctl-tiocsti-hi": 1<<32 | unix.TIOCSTI,
+			"ioctl-tioclinux": unix.TIOCLINUX, "ioctl-tcgets": unix.TCGETS}[action]
+		var buf [64]byte
+		_, _, e = unix.RawSyscall(unix.SYS_IOCTL, f.Fd(), cmd, uintptr(unsafe.Pointer(&buf[0])))
+		f.Close()
 	case "io_uring_setup":
 		_, _, e = unix.RawSyscall(unix.SYS_IO_URING_SETUP, 0, 0, 0)
 	case "personality-bsd":
