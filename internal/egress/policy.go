@@ -375,13 +375,6 @@ func (p *Policy) Decide(name string, ip netip.Addr, port uint16) Decision {
 	return Decision{Rule: RuleDefault, Reason: fmt.Sprintf("%s port %d is not in allowedNetworkDestinations", what, port)}
 }
 
-// NameAllowed reports whether some allow name entry could admit name at
-// port (ignoring addresses), and no blocked name entry refuses it: whether
-// the server may resolve it.
-func (p *Policy) nameAllowed(name string, port uint16) Decision {
-	return p.Decide(name, netip.Addr{}, port)
-}
-
 // anyPortNameAllowed reports whether name is allowed on some port (DNS
 // answers do not know the port the child will use). A blocked entry with no
 // port refuses it.
