@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 )
@@ -185,6 +186,14 @@ func canonicalName(s string) (string, error) {
 	s = strings.TrimSuffix(s, ".")
 	if s == "" {
 		return "", fmt.Errorf("empty hostname")
+	}
+	if len(s) > 4*253 {
+		// Checked before IDNA conversion, whose cost grows with the
+		// square of a label's length.
+		return "", fmt.Errorf("hostname longer than 253 characters")
+	}
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("not valid UTF-8")
 	}
 	a, err := idnaProfile.ToASCII(s)
 	if err != nil {
