@@ -42,7 +42,7 @@ func (t *Tree) serveHTTP(c net.Conn) {
 			return
 		}
 		if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
-			t.relayDone(tg, ip)
+			t.relayDone(tg, ip, up)
 			return
 		}
 		t.relay(tg, ip, br, c, up, 0)
@@ -140,7 +140,8 @@ func isTimeout(err error) bool {
 
 // relayDone records the close of a connection that was dialled but never
 // relayed.
-func (t *Tree) relayDone(tg *target, ip netip.Addr) {
+func (t *Tree) relayDone(tg *target, ip netip.Addr, up net.Conn) {
+	t.untrack(up)
 	e := t.event(tg, ip)
 	e.Closed = true
 	t.record(e)
@@ -212,7 +213,7 @@ func (t *Tree) serveSOCKS(c net.Conn) {
 		return
 	}
 	if _, err := c.Write(socksReply(socksSucceeded)); err != nil {
-		t.relayDone(tg, ip)
+		t.relayDone(tg, ip, up)
 		return
 	}
 	t.relay(tg, ip, br, c, up, 0)

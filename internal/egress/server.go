@@ -374,6 +374,7 @@ func (t *Tree) dial(tg *target) (net.Conn, netip.Addr, error) {
 // ends in c; writes to c) and up until both directions end, a direction
 // fails, or nothing moves for IdleTimeout. It then records the close.
 func (t *Tree) relay(tg *target, ip netip.Addr, src io.Reader, c, up net.Conn, preOut int64) {
+	defer t.untrack(up)
 	var last atomic.Int64
 	last.Store(time.Now().UnixNano())
 	idle := t.o.IdleTimeout

@@ -295,6 +295,20 @@ func TestConnectAllowedLoopbackAndBytesOnClose(t *testing.T) {
 	if d.Closed || !d.Allowed || d.Via != "connect" {
 		t.Errorf("decision event = %+v", d)
 	}
+	// Nothing of the finished connection stays tracked.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		h.tree.mu.Lock()
+		n, active := len(h.tree.conns), h.tree.active
+		h.tree.mu.Unlock()
+		if n == 0 && active == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still tracked, %d active", n, active)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func TestConnectRefused(t *testing.T) {

@@ -44,7 +44,7 @@ func (t *Tree) serveTransparent(c net.Conn) {
 	if len(peek) > 0 {
 		up.SetWriteDeadline(time.Now().Add(t.o.HeaderTimeout))
 		if _, err := up.Write(peek); err != nil {
-			t.relayDone(tg, ip)
+			t.relayDone(tg, ip, up)
 			return
 		}
 		up.SetWriteDeadline(time.Time{})
