@@ -901,3 +901,67 @@ func TestConnectionFlood(t *testing.T) {
 		t.Errorf("%d goroutines after Close, %d before", g, before)
 	}
 }
+
+// Bytes a client sends right behind its CONNECT request or SOCKS5 request
+// (without waiting for the reply) reach the destination.
+func TestPipelinedBytesAfterHandshake(t *testing.T) {
+	echo := echoServer(t)
+	h := newHarness(t, []string{echo.String()}, nil, nil)
+	c, err := net.Dial("tcp", h.http)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\n\r\nearly bytes", echo)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("CONNECT: %v %v", resp, err)
+	}
+	buf := make([]byte, len("early bytes"))
+	if _, err := io.ReadFull(br, buf); err != nil || string(buf) != "early bytes" {
+		t.Errorf("pipelined CONNECT bytes: %q %v", buf, err)
+	}
+
+	s, err := net.Dial("tcp", h.socks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.SetDeadline(time.Now().Add(5 * time.Second))
+	a4 := echo.Addr().As4()
+	req := []byte{5, 1, 0, 5, 1, 0, 1, a4[0], a4[1], a4[2], a4[3], byte(echo.Port() >> 8), byte(echo.Port())}
+	s.Write(append(req, "socks early"...))
+	reply := make([]byte, 2+10+len("socks early"))
+	if _, err := io.ReadFull(s, reply); err != nil || reply[3] != socksSucceeded || string(reply[12:]) != "socks early" {
+		t.Errorf("pipelined SOCKS5: %q %v", reply, err)
+	}
+}
+
+func TestPlainHTTPPostBody(t *testing.T) {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %d %s", r.Method, len(b), b[:min(len(b), 5)])
+	}))
+	defer s.Close()
+	hs := strings.TrimPrefix(s.URL, "http://")
+	h := newHarness(t, []string{hs}, nil, nil)
+	pu, _ := url.Parse("http://" + h.http)
+	tr := &http.Transport{Proxy: http.ProxyURL(pu), DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	body := strings.Repeat("x", 300<<10)
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Post(s.URL+"/up", "text/plain", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != fmt.Sprintf("POST %d xxxxx", len(body)) {
+		t.Errorf("POST through the proxy: %q", b)
+	}
+	e := h.rec.waitEvent(t, func(e Event) bool { return e.Closed })
+	if e.BytesOut < int64(len(body)) {
+		t.Errorf("close event counts %d bytes out, body was %d", e.BytesOut, len(body))
+	}
+}
