@@ -94,7 +94,7 @@ func (t *Tree) lookupForChild(qname string, qtype dnsmessage.Type) (dnsmessage.R
 		t.record(ev)
 		return dnsmessage.RCodeNameError, nil
 	}
-	if qtype != dnsmessage.TypeA && qtype != dnsmessage.TypeAAAA {
+	if qtype != dnsmessage.TypeA && (qtype != dnsmessage.TypeAAAA || !t.o.AnswerAAAA) {
 		// Allowed name, other type: an empty answer; nothing resolved.
 		return dnsmessage.RCodeSuccess, nil
 	}

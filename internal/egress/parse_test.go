@@ -190,7 +190,8 @@ func fuzzTree(t testing.TB) *Tree {
 		t.Fatal(err)
 	}
 	tr := Serve(Listeners{}, Options{
-		Policy: p,
+		Policy:     p,
+		AnswerAAAA: true,
 		Resolve: func(_ context.Context, host string) ([]netip.Addr, error) {
 			if strings.HasPrefix(host, "meta") {
 				return []netip.Addr{netip.MustParseAddr("169.254.169.254")}, nil

@@ -91,6 +91,11 @@ type Options struct {
 	// Record receives every decision and every close; it must not block
 	// long. nil: nothing is recorded.
 	Record func(Event)
+	// AnswerAAAA makes the DNS server answer AAAA queries. Off (the
+	// default), an AAAA query for an allowed name gets an empty answer:
+	// the namespace's capture carries IPv4 only, and a child given IPv6
+	// addresses would first try a route it does not have.
+	AnswerAAAA bool
 	// OriginalDst returns where a transparently redirected connection was
 	// going (nil: SO_ORIGINAL_DST / IP6T_SO_ORIGINAL_DST on Linux).
 	OriginalDst func(net.Conn) (netip.AddrPort, error)

@@ -680,7 +680,7 @@ func TestTransparentServerSpeaksFirst(t *testing.T) {
 }
 
 func TestDNS(t *testing.T) {
-	h := newHarness(t, []string{"api.test", "*.svc.test", "local.test", "127.0.0.1"}, []string{"no.svc.test"}, nil)
+	h := newHarness(t, []string{"api.test", "*.svc.test", "local.test", "127.0.0.1"}, []string{"no.svc.test"}, func(o *Options) { o.AnswerAAAA = true })
 	h.net.setName("api.test", "203.0.113.10", "2001:db8::10")
 	h.net.setName("a.svc.test", "203.0.113.11")
 	h.net.setName("meta.svc.test", "169.254.169.254")
@@ -722,6 +722,15 @@ func TestDNS(t *testing.T) {
 	e = h.rec.waitEvent(t, func(e Event) bool { return e.Via == "dns" && e.Name == "api.test" })
 	if !e.Allowed || e.Rule != "api.test" {
 		t.Errorf("allowed DNS event = %+v", e)
+	}
+	// Without AnswerAAAA (an IPv4-only namespace) AAAA is empty.
+	h4 := newHarness(t, []string{"api.test"}, nil, nil)
+	h4.net.setName("api.test", "203.0.113.10", "2001:db8::10")
+	if rc, addrs := askDNS(t, h4.dns, "api.test.", dnsmessage.TypeAAAA); rc != dnsmessage.RCodeSuccess || len(addrs) != 0 {
+		t.Errorf("AAAA without AnswerAAAA = %v %v", rc, addrs)
+	}
+	if rc, addrs := askDNS(t, h4.dns, "api.test.", dnsmessage.TypeA); rc != dnsmessage.RCodeSuccess || fmt.Sprint(addrs) != "[203.0.113.10]" {
+		t.Errorf("A without AnswerAAAA = %v %v", rc, addrs)
 	}
 	// Garbage is dropped or answered with an error; the server goes on.
 	pc, err := net.Dial("udp", h.dns)
