@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,7 +149,7 @@ func Serve(l Listeners, o Options) *Tree {
 		o.OriginalDst = originalDst
 	}
 	t := &Tree{o: o, conns: map[net.Conn]struct{}{}, dnsSem: make(chan struct{}, maxDNSInFlight)}
-	t.names.m = map[netip.Addr]string{}
+	t.names.m = map[netip.Addr][]string{}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	start := func(ln net.Listener, via string, h func(net.Conn)) {
 		if ln == nil {
@@ -466,33 +467,43 @@ func closeWrite(c net.Conn) {
 	}
 }
 
-// nameMap remembers which allowed name the DNS server answered with which
-// address, so that a transparently captured connection without SNI or
-// Host is decided by the name the child looked up.
+// nameMap remembers which allowed names the DNS server answered with which
+// address (a shared address may serve several names; the last
+// maxNamesPerAddr are kept), so that a transparently captured connection
+// is decided by the name the child looked up.
 type nameMap struct {
 	mu sync.Mutex
-	m  map[netip.Addr]string
+	m  map[netip.Addr][]string
 }
+
+const maxNamesPerAddr = 4
 
 func (n *nameMap) add(name string, ips []netip.Addr) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, ip := range ips {
-		if _, ok := n.m[ip]; !ok && len(n.m) >= maxNames {
+		names, ok := n.m[ip]
+		if !ok && len(n.m) >= maxNames {
 			for k := range n.m { // drop one arbitrary entry
 				delete(n.m, k)
 				break
 			}
 		}
-		n.m[ip] = name
+		if slices.Contains(names, name) {
+			continue
+		}
+		if len(names) >= maxNamesPerAddr {
+			names = names[1:]
+		}
+		n.m[ip] = append(slices.Clip(names), name)
 	}
 }
 
-func (n *nameMap) get(ip netip.Addr) (string, bool) {
+// get returns the names answered with ip, oldest first.
+func (n *nameMap) get(ip netip.Addr) []string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	name, ok := n.m[ip]
-	return name, ok
+	return slices.Clone(n.m[ip])
 }
 
 // headLimit errors once more than n bytes are read: it bounds a request

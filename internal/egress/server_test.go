@@ -974,3 +974,41 @@ func TestPlainHTTPPostBody(t *testing.T) {
 		t.Errorf("close event counts %d bytes out, body was %d", e.BytesOut, len(body))
 	}
 }
+
+// One address answered for two names: a captured connection is decided by
+// any name the server answered with that address, and a Host naming one
+// of them passes even after that name's answer moved elsewhere.
+func TestTransparentSharedAddress(t *testing.T) {
+	echo := echoServer(t)
+	h := newHarness(t, []string{"a.test:443", "b.test"}, nil, nil)
+	h.net.setName("a.test", "203.0.113.10")
+	h.net.setName("b.test", "203.0.113.10")
+	h.net.route(fmt.Sprintf("203.0.113.10:%d", echo.Port()), echo.String())
+	for _, n := range []string{"b.test.", "a.test."} {
+		if rc, _ := askDNS(t, h.dns, n, dnsmessage.TypeA); rc != dnsmessage.RCodeSuccess {
+			t.Fatalf("DNS %s: %v", n, rc)
+		}
+	}
+	h.net.setName("b.test", "203.0.113.99")
+	h.orig.Store(netip.MustParseAddrPort(fmt.Sprintf("203.0.113.10:%d", echo.Port())))
+	// No name: a.test (newest) is not allowed on this port, b.test is.
+	c, err := net.Dial("tcp", h.trans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roundTrip(t, c, c, "\x00no name")
+	c.Close()
+	e := h.rec.waitEvent(t, func(e Event) bool { return e.Via == "transparent" && !e.Closed })
+	if !e.Allowed || e.Name != "b.test" || e.Rule != "b.test" {
+		t.Errorf("event = %+v", e)
+	}
+	// Host b.test: its fresh answer is elsewhere, but the server answered
+	// the child this address for it.
+	c, err = net.Dial("tcp", h.trans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msg := "GET / HTTP/1.1\r\nHost: b.test\r\n\r\n"
+	roundTrip(t, c, c, msg)
+}

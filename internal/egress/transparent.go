@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"time"
 )
 
@@ -91,10 +92,17 @@ func (t *Tree) peek(c net.Conn) (b []byte, name string, ok bool) {
 func (t *Tree) decideTransparent(seen string, ip netip.Addr, port uint16) (string, Decision) {
 	p := t.o.Policy
 	if seen == "" {
-		if name, ok := t.names.get(ip); ok {
-			return name, p.Decide(name, ip, port)
+		var name string
+		var d Decision
+		for _, name = range t.names.get(ip) {
+			if d = p.Decide(name, ip, port); d.Allowed {
+				return name, d
+			}
 		}
-		return "", p.Decide("", ip, port)
+		if name == "" {
+			d = p.Decide("", ip, port)
+		}
+		return name, d
 	}
 	name, ok := CanonicalName(seen)
 	if !ok {
@@ -118,7 +126,7 @@ func (t *Tree) decideTransparent(seen string, ip netip.Addr, port uint16) (strin
 // isAddressOf reports whether the server's own resolution of name (a DNS
 // answer it gave, or a fresh lookup) includes ip.
 func (t *Tree) isAddressOf(name string, ip netip.Addr) bool {
-	if n, ok := t.names.get(ip); ok && n == name {
+	if slices.Contains(t.names.get(ip), name) {
 		return true
 	}
 	ctx, cancel := context.WithTimeout(t.ctx, t.o.DialTimeout)
