@@ -12,8 +12,7 @@ import (
 // upstream answer changes.
 const dnsTTL = 30
 
-// maxDNSMessage bounds a query; an answer stays within 512 bytes (UDP
-// without EDNS0) or is truncated (TC).
+// maxDNSMessage bounds a query and an answer (UDP without EDNS0).
 const maxDNSMessage = 512
 
 // dnsQuery is a parsed query: the one question a resolver sends.
@@ -96,10 +95,14 @@ func dnsResponse(q dnsQuery, rcode dnsmessage.RCode, addrs []netip.Addr) ([]byte
 		}
 		return b.Finish()
 	}
-	out, err := build(h, true)
-	if err == nil && len(out) > maxDNSMessage {
-		h.Truncated = true
-		out, err = build(h, false)
+	// Answers that do not fit in 512 bytes are cut to the addresses that
+	// fit, without TC: a retry over TCP would find no server (the
+	// namespace's capture takes UDP/53 only), and a few addresses serve.
+	for {
+		out, err := build(h, true)
+		if err != nil || len(out) <= maxDNSMessage || len(addrs) <= 1 {
+			return out, err
+		}
+		addrs = addrs[:len(addrs)/2]
 	}
-	return out, err
 }

@@ -723,6 +723,15 @@ func TestDNS(t *testing.T) {
 	if !e.Allowed || e.Rule != "api.test" {
 		t.Errorf("allowed DNS event = %+v", e)
 	}
+	// Many addresses: as many as fit in 512 bytes, all of them real.
+	var many []string
+	for i := 1; i <= 100; i++ {
+		many = append(many, fmt.Sprintf("203.0.113.%d", i))
+	}
+	h.net.setName("many.svc.test", many...)
+	if rc, addrs := askDNS(t, h.dns, "many.svc.test.", dnsmessage.TypeA); rc != dnsmessage.RCodeSuccess || len(addrs) < 10 || len(addrs) > 40 || addrs[0].String() != many[0] {
+		t.Errorf("100 addresses: %v %d %v", rc, len(addrs), addrs)
+	}
 	// Without AnswerAAAA (an IPv4-only namespace) AAAA is empty.
 	h4 := newHarness(t, []string{"api.test"}, nil, nil)
 	h4.net.setName("api.test", "203.0.113.10", "2001:db8::10")
