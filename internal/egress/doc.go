@@ -51,6 +51,10 @@
 //   - The plain-HTTP proxy forwards one request per connection (no
 //     keep-alive through the proxy) and only http:// URIs; https goes
 //     through CONNECT.
+//   - Options.Record is called for every decision and close, synchronously;
+//     summarising a flood of records (SPEC 7.2) is the audit layer's job.
+//   - DNS answers carry IPv4 addresses only unless Options.AnswerAAAA (the
+//     namespace's capture is IPv4 only).
 //   - The SNI name is used as the client sent it (Encrypted Client Hello
 //     hides it: the outer name, or the address, then decides).
 package egress
