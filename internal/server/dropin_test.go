@@ -135,7 +135,7 @@ func TestHealthCheckCommandLineOrArgv(t *testing.T) {
 		"argv": []string{"/bin/echo", "healthy"},
 	} {
 		res, m := callTool(t, cs, "process_start_service", map[string]any{"name": name, "executable": "/bin/sleep", "args": []string{"30"},
-			"healthCheck": map[string]any{"command": cmd, "interval": 100, "timeout": 5000}})
+			"healthCheck": map[string]any{"command": cmd, "interval": 1000, "timeout": 1000}})
 		if res.IsError {
 			t.Fatalf("%s: %v", name, m)
 		}
@@ -163,7 +163,7 @@ func TestHealthCheckCommandLineOrArgv(t *testing.T) {
 		"empty argv":  []string{},
 	} {
 		res, m := callTool(t, cs, "process_start_service", map[string]any{"name": "bad", "executable": "/bin/sleep", "args": []string{"30"},
-			"healthCheck": map[string]any{"command": cmd, "interval": 100, "timeout": 1000}})
+			"healthCheck": map[string]any{"command": cmd, "interval": 1000, "timeout": 1000}})
 		if !res.IsError {
 			t.Errorf("%s: health check %v accepted: %v", name, cmd, m)
 			callTool(t, cs, "process_stop_service", map[string]any{"serviceId": "bad"})

@@ -59,7 +59,7 @@ func (svc *service) set(f func()) {
 func (s *Supervisor) healthRequest(agent string, req ServiceRequest) policy.Request {
 	hc := req.HealthCheck
 	return policy.Request{Agent: agent, Executable: hc.Command[0], Args: hc.Command[1:], Cwd: req.Cwd, Env: req.Env,
-		Timeout: msOr(hc.TimeoutMs, defaultHealthTimeout)}
+		Timeout: healthTimeout(hc)}
 }
 
 func msOr(ms int64, def time.Duration) time.Duration {
@@ -83,8 +83,8 @@ func (s *Supervisor) StartService(agent string, req ServiceRequest) (*ServiceSta
 		if len(hc.Command) == 0 || hc.Command[0] == "" {
 			return nil, errcode.Fail(errcode.InvalidInput, "service", "give the command as a command line (\"curl -f http://localhost:8080/\") or an argv array", "healthCheck.command is empty")
 		}
-		if hc.IntervalMs < 0 || hc.TimeoutMs < 0 {
-			return nil, errcode.Fail(errcode.InvalidInput, "service", "", "healthCheck interval and timeout cannot be negative")
+		if err := checkHealthTiming(hc); err != nil {
+			return nil, err
 		}
 		if s.opts.Authorize == nil {
 			return nil, errcode.Fail(errcode.Internal, "service", "", "health checks cannot be authorized (no policy)")
@@ -237,11 +237,12 @@ func (s *Supervisor) serviceEnd(svc *service, state, why string) {
 func (s *Supervisor) checkHealthLoop(svc *service) {
 	defer s.wg.Done()
 	hc := svc.req.HealthCheck
-	t := time.NewTicker(max(msOr(hc.IntervalMs, defaultHealthInterval), minHealthInterval))
+	t := time.NewTimer(firstHealthCheck(hc))
 	defer t.Stop()
 	for {
 		select {
 		case <-t.C:
+			t.Reset(healthInterval(hc))
 		case <-svc.finished:
 			return
 		case <-s.stop:
