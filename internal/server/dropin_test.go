@@ -42,6 +42,13 @@ func TestGetStatsHasTheOriginalShape(t *testing.T) {
 				t.Errorf("flat %s missing (today's fields stay): %v", k, m)
 			}
 		}
+		// includeHistory: true always returns history, [] before the first
+		// sample (the process just started); false leaves it out.
+		if h, ok := m["history"]; ok != history {
+			t.Errorf("includeHistory %v: history present %v (%v)", history, ok, h)
+		} else if _, isList := h.([]any); history && !isList {
+			t.Errorf("history %v (%T), want a list", h, h)
+		}
 		if tc, _ := nested["threadCount"].(float64); tc < 1 || tc != m["threadCount"] {
 			t.Errorf("stats.threadCount %v, flat %v: want the same, at least 1", nested["threadCount"], m["threadCount"])
 		}
