@@ -42,6 +42,11 @@ type Spec struct {
 	// Dev and Ino identify the file that passed the checks; the launcher opens
 	// Path and refuses to run a file whose identity differs (a swap after the check).
 	Dev, Ino uint64
+	// SetID is true when the file had a setuid or setgid bit when it was
+	// checked (only with blockSetuidExecutables false). The launcher
+	// refuses a bit gained since; one that was there is inert in the
+	// child, which always runs with no_new_privs.
+	SetID bool
 	// Script is true when the file starts with "#!" (the interpreter, which
 	// passed the executable policy too, is Interpreter: its real path as the
 	// child sees it, i.e. inside the jail with chroot, where the kernel

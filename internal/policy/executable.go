@@ -131,6 +131,7 @@ func (p *Policy) checkExecutable(name string, spec *Spec) *errcode.Error {
 	}
 	spec.Path = r.host
 	spec.Dev, spec.Ino = fileID(r.info)
+	spec.SetID = r.info.Mode()&(fs.ModeSetuid|fs.ModeSetgid) != 0
 	if interp != nil {
 		spec.Script = true
 		spec.Interpreter = interp.real

@@ -626,7 +626,7 @@ func openChecked(spec *policy.Spec, iso *Isolation) (*os.File, []byte, error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return fail(changed("%s is not a regular file", spec.Path))
 	}
-	if st.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
+	if st.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 && !spec.SetID {
 		return fail(changed("%s gained a setuid/setgid bit", spec.Path))
 	}
 	// The kernel reads the "#!" line again at exec: it must be the line the
