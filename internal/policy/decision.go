@@ -53,6 +53,11 @@ type Spec struct {
 	// resolves the "#!" line).
 	Script      bool
 	Interpreter string
+	// Run is, for a script, how the launcher runs it (nil otherwise): the
+	// checked interpreter, by descriptor, with the script's real path as
+	// its argument, so that the script sees its own path (argv[0],
+	// __file__, "$0"), not /dev/fd/N.
+	Run *ScriptRun
 	// Shebang is the script's "#!" line as checked (no newline): the
 	// launcher re-reads it from the opened file and refuses a change.
 	Shebang string

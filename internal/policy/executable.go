@@ -136,6 +136,11 @@ func (p *Policy) checkExecutable(name string, spec *Spec) *errcode.Error {
 		spec.Script = true
 		spec.Interpreter = interp.real
 		spec.Shebang = r.shebang
+		run, err := scriptRun(r, interp)
+		if err != nil {
+			return err
+		}
+		spec.Run = run
 	}
 	return nil
 }

@@ -643,6 +643,14 @@ func openChecked(spec *policy.Spec, iso *Isolation) (*os.File, []byte, error) {
 	} else if spec.Script {
 		return fail(changed("%s is no longer a #! script", spec.Path))
 	}
+	if script { // run its checked interpreter instead (script_linux.go)
+		iexe, ispec, nested, err := scriptExec(spec)
+		if err != nil {
+			return fail(err)
+		}
+		exe.Close()
+		exe, spec, script = iexe, ispec, nested
+	}
 	cfg, err := stageConfig(spec, script, iso)
 	if err != nil {
 		return fail(err)
