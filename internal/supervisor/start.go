@@ -293,7 +293,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	}
 	s.procs[p.pid] = p
 	closed := s.closed
-	watchLimits := cg != nil && (spec.Limits.MaxCpuTime > 0 || spec.Limits.MaxMemoryMB > 0)
+	watchLimits := cg != nil && spec.Limits.MaxCpuTime > 0 // memory: the kernel (package cgroup)
 	s.wg.Add(1 + len(p.readEnds))
 	if watchLimits {
 		s.wg.Add(1)
