@@ -24,6 +24,9 @@ type launchKind struct {
 	kind      string
 	serviceID string
 	byServer  bool
+	// health is the service instance whose containment a health check
+	// runs in (its cgroup, outside every launch quota: health.go).
+	health *proc
 }
 
 // Start launches spec for agent and returns its status.
@@ -208,7 +211,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 		s.mu.Unlock()
 		return nil, errcode.Fail(errcode.Internal, "process", "", "the server is shutting down")
 	}
-	at, qerr := s.reserveLocked(agent, lk.byServer)
+	at, qerr := s.reserveFor(agent, lk)
 	s.mu.Unlock()
 	if qerr != nil {
 		return nil, qerr
@@ -227,7 +230,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 			cg.Kill()
 			cg.Remove()
 		}
-		s.unreserve(agent, at, lk.byServer)
+		s.unreserveFor(agent, at, lk)
 		return nil, err
 	}
 	if spec.Home != "" {
@@ -245,7 +248,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	// steps: when Start returns, the stage waits at its gate in its cgroup,
 	// with the limits in place, before the target can run, fork or allocate.
 	sp, err := s.launcher.StartWith(spec, sandbox.Stdio{Stdin: ps.child[0], Stdout: ps.child[1], Stderr: ps.child[2]},
-		s.cgroupDuring(&cg, spec.Limits))
+		s.launchCgroup(&cg, spec.Limits, lk))
 	ps.closeChild()
 	if err != nil {
 		return fail(nil, ps, errcode.As(err))
@@ -300,7 +303,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	}
 	s.mu.Unlock()
 
-	if s.opts.OnStateChange != nil {
+	if s.opts.OnStateChange != nil && lk.health == nil {
 		s.opts.OnStateChange(agent, p.pid, true)
 	}
 	go s.watch(p)
@@ -423,16 +426,18 @@ func (s *Supervisor) watch(p *proc) {
 	p.closeStdin()
 
 	s.mu.Lock()
-	s.running--
-	s.perAgent[p.agent]--
-	if s.perAgent[p.agent] == 0 {
-		delete(s.perAgent, p.agent)
+	if p.kind != KindHealthCheck { // a check held no quota (health.go)
+		s.running--
+		s.perAgent[p.agent]--
+		if s.perAgent[p.agent] == 0 {
+			delete(s.perAgent, p.agent)
+		}
 	}
 	s.mu.Unlock()
 	s.record(audit.Record{Event: audit.EventExit, Agent: p.agent, Tool: p.tool, PID: p.pid, Executable: p.spec.Path,
 		ExitCode: exitCode, Signal: signal, TerminationReason: reason, ServiceID: p.serviceID})
 	close(p.done)
-	if s.opts.OnStateChange != nil {
+	if s.opts.OnStateChange != nil && p.kind != KindHealthCheck {
 		s.opts.OnStateChange(p.agent, p.pid, false)
 	}
 	if p.cg != nil {
