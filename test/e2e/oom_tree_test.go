@@ -16,8 +16,9 @@ func TestMemoryLimitKillsTheWholeTree(t *testing.T) {
 	rlRequireCgroupfs(t)
 	needPython(t)
 	e := newEnv(t)
-	s := startServer(t, e, e.config(python))
+	s := startServer(t, e, rlConfig(e, python))
 	limits := rlLimits(map[string]any{"maxMemoryMB": 64})
+	rlRequire(t, s, limits, "maxMemoryMB")
 	marks := filepath.Join(e.work, "marks")
 	if err := os.Mkdir(marks, 0o777); err != nil {
 		t.Fatal(err)
