@@ -132,10 +132,16 @@ func (p *Policy) checkExecutable(name string, spec *Spec) *errcode.Error {
 	spec.Path = r.host
 	spec.Dev, spec.Ino = fileID(r.info)
 	spec.confirm = p.matchesAny(p.confirmFor, r)
+	spec.SetID = r.info.Mode()&(fs.ModeSetuid|fs.ModeSetgid) != 0
 	if interp != nil {
 		spec.Script = true
 		spec.Interpreter = interp.real
 		spec.Shebang = r.shebang
+		run, err := scriptRun(r, interp)
+		if err != nil {
+			return err
+		}
+		spec.Run = run
 	}
 	return nil
 }

@@ -635,7 +635,7 @@ func openChecked(spec *policy.Spec, iso *Isolation) (*os.File, []byte, error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return fail(changed("%s is not a regular file", spec.Path))
 	}
-	if st.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
+	if st.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 && !spec.SetID {
 		return fail(changed("%s gained a setuid/setgid bit", spec.Path))
 	}
 	// The kernel reads the "#!" line again at exec: it must be the line the
@@ -651,6 +651,14 @@ func openChecked(spec *policy.Spec, iso *Isolation) (*os.File, []byte, error) {
 		}
 	} else if spec.Script {
 		return fail(changed("%s is no longer a #! script", spec.Path))
+	}
+	if script { // run its checked interpreter instead (script_linux.go)
+		iexe, ispec, nested, err := scriptExec(spec)
+		if err != nil {
+			return fail(err)
+		}
+		exe.Close()
+		exe, spec, script = iexe, ispec, nested
 	}
 	cfg, err := stageConfig(spec, script, iso)
 	if err != nil {

@@ -49,6 +49,21 @@ func markScript(spec *policy.Spec) {
 	}
 	if line, _, _ := strings.Cut(string(b), "\n"); strings.HasPrefix(line, "#!") {
 		spec.Script, spec.Shebang = true, line
+		// Its interpreter, as the policy fills it (tests use an absolute
+		// interpreter with at most one argument; a missing one leaves Run
+		// without identity).
+		words := strings.Fields(strings.TrimPrefix(line, "#!"))
+		if len(words) == 0 {
+			return
+		}
+		spec.Run = &policy.ScriptRun{Interpreter: words[0], Args: words, ScriptPath: spec.Path}
+		if real, err := filepath.EvalSymlinks(words[0]); err == nil {
+			spec.Run.Interpreter = real
+		}
+		var st syscall.Stat_t
+		if syscall.Stat(spec.Run.Interpreter, &st) == nil {
+			spec.Run.Dev, spec.Run.Ino = uint64(st.Dev), st.Ino
+		}
 	}
 }
 
@@ -87,7 +102,7 @@ func TestStartRunsExactlyTheSpec(t *testing.T) {
 		// The binary sees 0,1,2 and the directory fd ls itself opens: no fd leaked.
 		{"binary gets no extra fd", specFor(t, "ls", "/proc/self/fd"), func(o string) bool { return o == "0\n1\n2\n3\n" }},
 		{"binary has no fd 3 at exec", specFor(t, "readlink", "/proc/self/fd/3"), func(o string) bool { return o == "" }},
-		// #! script: the interpreter re-opens it through fd 3.
+		// #! script: the checked interpreter runs with the script's path.
 		{"script runs through its interpreter", scriptSpec, func(o string) bool { return o == "#!/bin/cat\nhello from the script\n" }},
 	}
 	for _, tc := range tests {

@@ -154,30 +154,27 @@ func TestFailedStepRefusesTheLaunch(t *testing.T) {
 	}
 }
 
-// An exec that fails (here: the script's interpreter is missing) is
+// An exec that fails (here: the file is in no format the kernel runs) is
 // reported by Release; nothing ran.
 func TestFailedExecIsReportedByRelease(t *testing.T) {
 	l := NewLauncher()
 	defer l.Close()
-	script := filepath.Join(t.TempDir(), "orphan")
-	if err := os.WriteFile(script, []byte("#!/nonexistent/interpreter\n"), 0o755); err != nil {
+	prog := filepath.Join(t.TempDir(), "garbage")
+	if err := os.WriteFile(prog, []byte("\x7fELF not really\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	p, err := l.Start(specFor(t, script), Stdio{})
+	p, err := l.Start(specFor(t, prog), Stdio{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := wantErrCode(t, p.Release(), errcode.Internal, layer, "exec", "no such file")
-	if !strings.Contains(e.Remedy, "interpreter") {
-		t.Fatalf("remedy %q", e.Remedy)
-	}
+	wantErrCode(t, p.Release(), errcode.Internal, layer, "exec", "exec format error")
 	if st := p.Wait(); st.ExitCode == nil || *st.ExitCode != 127 {
 		t.Fatalf("stage exit %v, want 127", st)
 	}
 }
 
-// The target holds 0, 1, 2 and nothing else of the stage or the server;
-// a script's interpreter also holds the script (fd 3).
+// The target holds 0, 1, 2 and nothing else of the stage or the server,
+// a script's interpreter too (it opened the script by its path).
 func TestTargetGetsOnlyItsDescriptors(t *testing.T) {
 	py := python(t)
 	l := NewLauncher()
@@ -202,7 +199,7 @@ func TestTargetGetsOnlyItsDescriptors(t *testing.T) {
 		want string
 	}{
 		{"binary", specFor(t, py, "-c", list), "[0, 1, 2]\n"},
-		{"script", specFor(t, script), "[0, 1, 2, 3]\n"},
+		{"script", specFor(t, script), "[0, 1, 2]\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -42,6 +42,13 @@ func TestGetStatsHasTheOriginalShape(t *testing.T) {
 				t.Errorf("flat %s missing (today's fields stay): %v", k, m)
 			}
 		}
+		// includeHistory: true always returns history, [] before the first
+		// sample (the process just started); false leaves it out.
+		if h, ok := m["history"]; ok != history {
+			t.Errorf("includeHistory %v: history present %v (%v)", history, ok, h)
+		} else if _, isList := h.([]any); history && !isList {
+			t.Errorf("history %v (%T), want a list", h, h)
+		}
 		if tc, _ := nested["threadCount"].(float64); tc < 1 || tc != m["threadCount"] {
 			t.Errorf("stats.threadCount %v, flat %v: want the same, at least 1", nested["threadCount"], m["threadCount"])
 		}
@@ -135,7 +142,7 @@ func TestHealthCheckCommandLineOrArgv(t *testing.T) {
 		"argv": []string{"/bin/echo", "healthy"},
 	} {
 		res, m := callTool(t, cs, "process_start_service", map[string]any{"name": name, "executable": "/bin/sleep", "args": []string{"30"},
-			"healthCheck": map[string]any{"command": cmd, "interval": 100, "timeout": 5000}})
+			"healthCheck": map[string]any{"command": cmd, "interval": 1000, "timeout": 1000}})
 		if res.IsError {
 			t.Fatalf("%s: %v", name, m)
 		}
@@ -163,7 +170,7 @@ func TestHealthCheckCommandLineOrArgv(t *testing.T) {
 		"empty argv":  []string{},
 	} {
 		res, m := callTool(t, cs, "process_start_service", map[string]any{"name": "bad", "executable": "/bin/sleep", "args": []string{"30"},
-			"healthCheck": map[string]any{"command": cmd, "interval": 100, "timeout": 1000}})
+			"healthCheck": map[string]any{"command": cmd, "interval": 1000, "timeout": 1000}})
 		if !res.IsError {
 			t.Errorf("%s: health check %v accepted: %v", name, cmd, m)
 			callTool(t, cs, "process_stop_service", map[string]any{"serviceId": "bad"})

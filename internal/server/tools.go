@@ -118,8 +118,8 @@ type serviceIDInput struct {
 // line, split on spaces and never given to a shell (SPEC 7.3).
 type healthCheckInput struct {
 	Command    commandLine `json:"command" jsonschema:"argv array, or a command line split on spaces (no shell: quotes, pipes and variables are not interpreted)"`
-	IntervalMs int64       `json:"interval" jsonschema:"milliseconds between checks"`
-	TimeoutMs  int64       `json:"timeout" jsonschema:"milliseconds a check may take"`
+	IntervalMs int64       `json:"interval" jsonschema:"milliseconds between checks: at least 1000 (default 10000)"`
+	TimeoutMs  int64       `json:"timeout" jsonschema:"milliseconds a check may take before it is killed: at most the interval (default 5000, or the interval if shorter)"`
 }
 
 // commandLine is an argv array, or a string split on spaces.

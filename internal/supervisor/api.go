@@ -250,7 +250,7 @@ type Stats struct {
 	ProcessCount int      `json:"processCount"`
 	IoRead       int64    `json:"ioRead"`
 	IoWrite      int64    `json:"ioWrite"`
-	History      []Sample `json:"history,omitempty"`
+	History      []Sample `json:"history,omitzero"` // nil: not asked for; [] before the first sample
 }
 
 // TerminateResult is the result of process_terminate.

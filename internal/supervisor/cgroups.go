@@ -14,13 +14,13 @@ import (
 
 // Limit watching: the kernel enforces every limit; the supervisor only
 // watches what the kernel cannot decide on its own: the tree-wide CPU time
-// budget (RLIMIT_CPU is per process, so a tree could share it out) and, on
-// cgroup v1 (no memory.oom.group), an OOM kill of one process that must
-// take the whole tree down.
+// budget (RLIMIT_CPU is per process, so a tree could share it out). A tree
+// over its memory limit goes down as one without it: memory.oom.group on
+// cgroup v2, the group's held OOM killer and its OOM event on v1 (package
+// cgroup).
 const (
-	minLimitCheck  = 100 * time.Millisecond
-	maxLimitCheck  = 5 * time.Second
-	oomCheckPeriod = 250 * time.Millisecond
+	minLimitCheck = 100 * time.Millisecond
+	maxLimitCheck = 5 * time.Second
 )
 
 // sandboxSupport maps the cgroup manager's support onto what the sandbox
@@ -162,21 +162,16 @@ func (p *proc) signalTree(sig syscall.Signal) {
 	}
 }
 
-// watchLimits enforces the tree-wide CPU time budget and, where the kernel
-// does not kill the whole tree on OOM (cgroup v1), turns an OOM kill into a
-// tree kill. It ends when p is reaped or the supervisor stops.
+// watchLimits enforces the tree-wide CPU time budget. It ends when p is
+// reaped or the supervisor stops.
 func (s *Supervisor) watchLimits(p *proc) {
 	defer s.wg.Done()
 	budget := time.Duration(p.spec.Limits.MaxCpuTime) * time.Second
-	watchOOM := p.spec.Limits.MaxMemoryMB > 0 && s.opts.Cgroups.Support().Version != "v2"
 	ncpu := time.Duration(runtime.NumCPU())
 	// The first look comes when there can be something to see: a new tree
-	// has used no CPU time and had no OOM kill (and reading its cgroup now
-	// would take CPU time from its exec).
+	// has used no CPU time (and reading its cgroup now would take CPU time
+	// from its exec).
 	first := maxLimitCheck
-	if watchOOM {
-		first = oomCheckPeriod
-	}
 	if budget > 0 {
 		first = min(first, max(budget/ncpu, minLimitCheck))
 	}
@@ -191,13 +186,6 @@ func (s *Supervisor) watchLimits(p *proc) {
 		case <-t.C:
 		}
 		next := maxLimitCheck
-		if watchOOM {
-			if n, err := p.cg.OOMKills(); err == nil && n > 0 {
-				p.requestStop(ReasonMemoryLimit, 0) // the kernel already killed one: the rest goes at once
-				return
-			}
-			next = oomCheckPeriod
-		}
 		if budget > 0 {
 			used, err := p.cg.CPUUsage()
 			if err == nil && used >= budget {

@@ -24,6 +24,9 @@ type launchKind struct {
 	kind      string
 	serviceID string
 	byServer  bool
+	// health is the service instance whose containment a health check
+	// runs in (its cgroup, outside every launch quota: health.go).
+	health *proc
 }
 
 // Start launches spec for agent and returns its status.
@@ -208,7 +211,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 		s.mu.Unlock()
 		return nil, errcode.Fail(errcode.Internal, "process", "", "the server is shutting down")
 	}
-	at, qerr := s.reserveLocked(agent, lk.byServer)
+	at, qerr := s.reserveFor(agent, lk)
 	s.mu.Unlock()
 	if qerr != nil {
 		return nil, qerr
@@ -227,7 +230,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 			cg.Kill()
 			cg.Remove()
 		}
-		s.unreserve(agent, at, lk.byServer)
+		s.unreserveFor(agent, at, lk)
 		return nil, err
 	}
 	if spec.Home != "" {
@@ -254,7 +257,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	if tty != nil {
 		stdio = sandbox.Stdio{Stdin: ps.child[0], Stdout: ps.child[0], Stderr: ps.child[0], Terminal: true}
 	}
-	sp, err := s.launcher.StartWith(spec, stdio, s.cgroupDuring(&cg, spec.Limits))
+	sp, err := s.launcher.StartWith(spec, stdio, s.launchCgroup(&cg, spec.Limits, lk))
 	ps.closeChild()
 	if err != nil {
 		return fail(nil, ps, errcode.As(err))
@@ -311,14 +314,14 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	}
 	s.procs[p.pid] = p
 	closed := s.closed
-	watchLimits := cg != nil && (spec.Limits.MaxCpuTime > 0 || spec.Limits.MaxMemoryMB > 0)
+	watchLimits := cg != nil && spec.Limits.MaxCpuTime > 0 // memory: the kernel (package cgroup)
 	s.wg.Add(1 + len(p.readEnds))
 	if watchLimits {
 		s.wg.Add(1)
 	}
 	s.mu.Unlock()
 
-	if s.opts.OnStateChange != nil {
+	if s.opts.OnStateChange != nil && lk.health == nil {
 		s.opts.OnStateChange(agent, p.pid, true)
 	}
 	go s.watch(p)
@@ -443,16 +446,18 @@ func (s *Supervisor) watch(p *proc) {
 	p.closeStdin()
 
 	s.mu.Lock()
-	s.running--
-	s.perAgent[p.agent]--
-	if s.perAgent[p.agent] == 0 {
-		delete(s.perAgent, p.agent)
+	if p.kind != KindHealthCheck { // a check held no quota (health.go)
+		s.running--
+		s.perAgent[p.agent]--
+		if s.perAgent[p.agent] == 0 {
+			delete(s.perAgent, p.agent)
+		}
 	}
 	s.mu.Unlock()
 	s.record(audit.Record{Event: audit.EventExit, Agent: p.agent, Tool: p.tool, PID: p.pid, Executable: p.spec.Path,
 		ExitCode: exitCode, Signal: signal, TerminationReason: reason, ServiceID: p.serviceID})
 	close(p.done)
-	if s.opts.OnStateChange != nil {
+	if s.opts.OnStateChange != nil && p.kind != KindHealthCheck {
 		s.opts.OnStateChange(p.agent, p.pid, false)
 	}
 	if p.cg != nil {

@@ -50,7 +50,7 @@ const (
 	terminateWaitSlack    = 30 * time.Second
 	defaultHealthInterval = 10 * time.Second
 	defaultHealthTimeout  = 5 * time.Second
-	minHealthInterval     = time.Second // each check is a launch with a synced audit record
+	minHealthInterval     = time.Second // SPEC 7.2: a shorter healthCheck.interval is INVALID_INPUT
 )
 
 // Supervisor owns every managed process. Create it with New and stop it

@@ -145,7 +145,7 @@ func TestServiceByName(t *testing.T) {
 	e := newEnv(t)
 	s := startServer(t, e, originalStyleConfig(e, "sleep", "echo"))
 	start := map[string]any{"name": "api", "executable": "sleep", "args": []string{"300"},
-		"healthCheck":   map[string]any{"command": "echo ready", "interval": 200, "timeout": 5000},
+		"healthCheck":   map[string]any{"command": "echo ready", "interval": 1000, "timeout": 1000},
 		"restartPolicy": map[string]any{"enabled": true, "maxRetries": 3, "backoffMs": 100}}
 	var st serviceStatus
 	s.ok("process_start_service", start, &st)

@@ -702,6 +702,10 @@ func TestResourceLimitsWithoutCgroups(t *testing.T) {
 		if n := strings.Count(s.stderr.String(), "tree kill on server death: missing"); n != 1 {
 			t.Errorf("server stderr says %d times that nothing holds a tree, want once:\n%s", n, s.stderr)
 		}
+		// The limits that are off are said once on stderr at start too.
+		if n := strings.Count(s.stderr.String(), "resource limits not enforced on this host: maxMemoryMB"); n != 1 {
+			t.Errorf("server stderr says %d times that the resource limits are off, want once:\n%s", n, s.stderr)
+		}
 		if l := pol.Layers["resource-limits"]; !strings.Contains(l, "not enforced") && !strings.Contains(l, "not detected") {
 			t.Errorf("layers[resource-limits] = %q, want it to say the cgroup limits are not enforced", l)
 		}
