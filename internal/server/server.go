@@ -110,7 +110,7 @@ func New(opts Options) *Server {
 			"Call process_get_policy to see what may run. Denials carry a stable error code and a remedy.",
 	})
 	s.clientLog = newClientLog(s)
-	s.mcp.AddReceivingMiddleware(codedErrors, s.clientLog.learnSessions)
+	s.mcp.AddReceivingMiddleware(codedErrors, s.clientLog.learnSessions, newRepeatedInitialize(s).middleware, s.unknownTool)
 	s.notifier = newOutputNotifier(s.sendUpdated, s.applyResourceOp)
 	s.registerTools()
 	s.registerResources()

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -326,7 +327,11 @@ func TestSchemaListsAnnotationKeys(t *testing.T) {
 }
 
 // TestSecondInitialize: a second initialize on a stdio session is answered
-// with a JSON-RPC error code (-32600), and the session goes on.
+// with the first one's result, as the original server did (its clients'
+// suites initialize again on a live session); the later parameters change
+// nothing, and the session goes on.
+// A call of a tool that does not exist is an isError result whose text is
+// the error JSON, as the original's clients read it.
 func TestSecondInitialize(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -361,16 +366,29 @@ func TestSecondInitialize(t *testing.T) {
 		cmd.Wait()
 	})
 	params := map[string]any{"protocolVersion": "2025-06-18", "capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "raw", "version": "1"}}
-	if r := c.request("initialize", params); r["result"] == nil {
-		t.Fatalf("initialize: %v", r)
+	first := c.request("initialize", params)["result"]
+	if first == nil {
+		t.Fatal("initialize: no result")
 	}
 	c.send(map[string]any{"method": "notifications/initialized", "params": map[string]any{}})
+	params["clientInfo"] = map[string]any{"name": "someone-else", "version": "2"}
+	params["protocolVersion"] = "2024-11-05"
 	r := c.request("initialize", params)
-	rpcErr, _ := r["error"].(map[string]any)
-	if code, _ := rpcErr["code"].(float64); code != -32600 {
-		t.Errorf("second initialize: %v, want a JSON-RPC error with code -32600", r)
+	if r["error"] != nil || !reflect.DeepEqual(r["result"], first) {
+		t.Errorf("second initialize: %v, want the first result %v", r, first)
 	}
 	if r := c.request("tools/list", map[string]any{}); r["result"] == nil {
 		t.Errorf("tools/list after the second initialize: %v", r)
+	}
+	r = c.request("tools/call", map[string]any{"name": "process_unknown_tool", "arguments": map[string]any{}})
+	res, _ := r["result"].(map[string]any)
+	content, _ := res["content"].([]any)
+	if res == nil || res["isError"] != true || len(content) == 0 {
+		t.Fatalf("unknown tool: %v, want an isError result", r)
+	}
+	var body map[string]any
+	if err := json.Unmarshal([]byte(content[0].(map[string]any)["text"].(string)), &body); err != nil ||
+		body["status"] != "error" || body["code"] != "INVALID_INPUT" || !strings.Contains(body["message"].(string), "unknown tool") {
+		t.Errorf("unknown tool: text %v (%v)", body, err)
 	}
 }
