@@ -76,7 +76,7 @@ func run(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) int {
 	case "serve":
 		err = cmdServe(args, stdin, stdout, stderr)
 	case "validate":
-		err = cmdValidate(args, stdout)
+		err = cmdValidate(args, stdout, stderr)
 	case "check":
 		err = cmdCheck(args, stdout)
 	case "run":

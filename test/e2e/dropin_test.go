@@ -113,6 +113,17 @@ func TestOriginalConfigFile(t *testing.T) {
 			t.Errorf("validate's differences have no line for %s: %q", key, v.Differences)
 		}
 	}
+	// The same lines on stderr, one each, for a human; the exit status is 0.
+	_, errOut, code := runCLI(t, e, "", nil, "validate", "--config", path)
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	if code != 0 || len(lines) != len(v.Differences)+len(v.Warnings) {
+		t.Errorf("validate: exit %d, %d stderr lines for %d differences and %d warnings:\n%s", code, len(lines), len(v.Differences), len(v.Warnings), errOut)
+	}
+	for i, d := range v.Differences {
+		if i+len(v.Warnings) < len(lines) && lines[i+len(v.Warnings)] != "mcp-process: differs from the original server: "+d {
+			t.Errorf("stderr line %q, want the difference %q", lines[i+len(v.Warnings)], d)
+		}
+	}
 
 	sub := filepath.Join(e.work, "sub")
 	if err := os.Mkdir(sub, 0o777); err != nil {
