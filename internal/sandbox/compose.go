@@ -67,6 +67,17 @@ func (iso *Isolation) composeJail(c *config.Config) {
 			add(&iso.ComposeRO, d)
 		}
 	}
+	// The searchPath directories executables are found in (/opt/node/bin).
+	for _, d := range filepath.SplitList(c.SearchPath) {
+		if !filepath.IsAbs(d) {
+			continue
+		}
+		if real, err := filepath.EvalSymlinks(d); err == nil && !beneathAnyDir(real, iso.ComposeRO) {
+			if fi, err := os.Stat(real); err == nil && fi.IsDir() {
+				add(&iso.ComposeRO, real)
+			}
+		}
+	}
 	for _, d := range c.AllowedWorkingDirectories {
 		add(&iso.ComposeRW, d)
 	}
@@ -89,4 +100,16 @@ func beneathAnyDir(p string, dirs []string) bool {
 // composedLayer names a composed jail in reports.
 func (iso *Isolation) composedLayer() string {
 	return "chroot (composed at launch: " + strings.Join(iso.ComposeRO, ", ") + " read-only; the working directories)"
+}
+
+// composeExecDirs adds to the composed jail, read-only, the directories of
+// the files the whole tree may execute (executablePolicyScope "tree") that
+// it does not hold yet, so that every one of them is there to run.
+func (iso *Isolation) composeExecDirs() {
+	for _, e := range iso.ExecPaths {
+		d := filepath.Dir(e)
+		if !beneathAnyDir(d, iso.ComposeRO) && !beneathAnyDir(d, iso.ComposeRW) {
+			iso.ComposeRO = append(iso.ComposeRO, d)
+		}
+	}
 }

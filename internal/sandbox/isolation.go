@@ -211,6 +211,9 @@ func IsolationFor(c *config.Config) (Isolation, error) {
 			return fail(err)
 		}
 		iso.ExecPaths = append([]string{}, paths...) // non-nil: the tree scope even when empty
+		if iso.Compose {
+			iso.composeExecDirs()
+		}
 	}
 	iso.privateView(c)
 	return iso, nil
