@@ -304,7 +304,7 @@ func layerStates(cfg *config.Config, cg *cgroup.Manager) map[string]string {
 // homeState says where the children's HOME is and what keeps agents out
 // of each other's (SPEC 7.1a; docs/environment.md).
 func homeState(cfg *config.Config, iso sandbox.Isolation) string {
-	if cfg.EnableChroot {
+	if cfg.EnableChroot && !cfg.ComposedJail() {
 		return "HOME=/ inside the jail (enableChroot: no per-agent home)"
 	}
 	root := agenthome.DefaultRoot(os.Getenv, os.Geteuid() == 0)

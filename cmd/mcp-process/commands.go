@@ -19,7 +19,7 @@ import (
 )
 
 // cmdValidate parses and checks a config and prints the effective policy.
-func cmdValidate(args []string, stdout io.Writer) error {
+func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("validate")
 	var f commonFlags
 	f.register(fs)
@@ -41,7 +41,17 @@ func cmdValidate(args []string, stdout io.Writer) error {
 		Policy      *config.Config    `json:"policy"`
 		Layers      map[string]string `json:"layers"`
 	}{true, loaded.Source, append([]string{}, configWarnings(loaded.Config)...), differences(loaded), loaded.Config.Redacted(), layerStates(loaded.Config, nil)}
-	return writeJSON(stdout, out)
+	if err := writeJSON(stdout, out); err != nil {
+		return err
+	}
+	// The same lines for a human, one each (SPEC 7.3); the exit status stays 0.
+	for _, w := range out.Warnings {
+		fmt.Fprintln(stderr, "mcp-process: warning:", w)
+	}
+	for _, d := range out.Differences {
+		fmt.Fprintln(stderr, "mcp-process: differs from the original server:", d)
+	}
+	return nil
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -178,6 +178,10 @@ func Load(opts LoadOptions) (*Loaded, error) {
 	}
 	cfg.resolve(l.Explicit)
 	if err := cfg.Validate(); err != nil {
+		var ce *Error
+		if errors.As(err, &ce) {
+			fitRemedy(ce, cfg, opts.Profile, doc != nil, l.Explicit)
+		}
 		return nil, withSource(err, l.Source)
 	}
 	l.Config = cfg

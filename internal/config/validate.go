@@ -468,19 +468,8 @@ func checkContradictions(c *Config) *Error {
 				"the default %v is above maximumResourceLimits.%s (%v)", d, f.name, m)
 		}
 	}
-	if c.EnableChroot {
-		if c.ChrootDirectory == "" {
-			// SPEC 7.3: the profiles' jail (the seed named /var/sandbox and
-			// /ci/sandbox, which a stock host lacks) is one composed at
-			// launch from the host's system directories. Not built: refused
-			// rather than dropped.
-			return &Error{Key: "chrootDirectory", Code: errcode.LayerUnavailable, Layer: "chroot",
-				Message: "enableChroot is true without chrootDirectory, which asks for a jail composed at launch (the host's /usr, /lib*, /bin, /sbin and /etc read-only, plus the working directory); this build cannot compose one",
-				Remedy:  "set chrootDirectory to a prepared jail (a directory holding the allowed tools and their libraries), or set enableChroot to false (e.g. a --config file {\"enableChroot\": false} over the profile)"}
-		}
-		if fi, err := os.Stat(c.ChrootDirectory); err != nil || !fi.IsDir() {
-			return invalid("chrootDirectory", "create the directory (with what the jailed programs need), or set enableChroot to false", "enableChroot is true but chrootDirectory %q is not an existing directory", c.ChrootDirectory)
-		}
+	if err := c.checkJail(); err != nil {
+		return err
 	}
 	return nil
 }

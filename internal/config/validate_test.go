@@ -251,8 +251,8 @@ func TestChrootContradiction(t *testing.T) {
 	}{
 		{"missing directory", filepath.Join(dir, "nope"), true, errcode.InvalidInput},
 		{"a file, not a directory", file, true, errcode.InvalidInput},
-		// No directory asks for a jail composed at launch (SPEC 7.3): not built.
-		{"no directory", "", true, errcode.LayerUnavailable},
+		// No directory asks for a jail composed at launch (SPEC 7.3).
+		{"no directory", "", false, ""},
 		{"existing directory", dir, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -266,9 +266,15 @@ func TestChrootContradiction(t *testing.T) {
 				}
 				return
 			}
-			wantConfigError(t, err, tc.code, "chrootDirectory")
+			ce := wantConfigError(t, err, tc.code, "chrootDirectory")
 			if !strings.Contains(err.Error(), "enableChroot") {
 				t.Errorf("error %q does not name enableChroot", err)
+			}
+			// SPEC 7.3: the remedy says what a jail needs, not just mkdir.
+			for _, w := range []string{"shared libraries", "remove chrootDirectory"} {
+				if !strings.Contains(ce.Remedy, w) {
+					t.Errorf("remedy %q does not say %q", ce.Remedy, w)
+				}
 			}
 		})
 	}

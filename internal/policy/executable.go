@@ -357,7 +357,7 @@ func notAllowed(r *resolved, empty bool) *errcode.Error {
 	if r.foundAs != "" {
 		remedy = "add " + r.foundAs + " (or " + r.real + ") to allowedExecutables"
 	}
-	msg := "%q (resolved to %s) is not in allowedExecutables"
+	msg := "%q (resolved to %s) is not allowed: it is not in allowedExecutables"
 	if empty {
 		msg = "%q (resolved to %s) is not allowed: allowedExecutables is empty, so nothing may run"
 	}

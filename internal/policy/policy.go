@@ -126,7 +126,8 @@ func WithoutOpenat2() Option {
 // executables, working directories and path entries of the config are paths
 // inside it.
 func (p *Policy) compileRoot() *errcode.Error {
-	if !p.cfg.EnableChroot {
+	if !p.cfg.EnableChroot || p.cfg.ComposedJail() {
+		// A composed jail holds host paths at their own paths.
 		p.view.root = ""
 		return nil
 	}

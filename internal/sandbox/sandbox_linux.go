@@ -601,6 +601,9 @@ func stageConfig(spec *policy.Spec, script bool, iso *Isolation) ([]byte, error)
 		if c.Flags&stage.FlagPrivate != 0 {
 			c.Keep = append(slices.Clip(c.Keep), spec.Home)
 		}
+		if iso.Compose { // in the composed jail, at its host path
+			c.ComposeRW = append(slices.Clip(c.ComposeRW), spec.Home)
+		}
 	}
 	b := c.Encode()
 	if len(b) > stage.MaxPayload {

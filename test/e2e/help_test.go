@@ -22,6 +22,7 @@ func TestSubcommandHelp(t *testing.T) {
 		{"run", []string{"Usage: mcp-process run [flags] -- EXECUTABLE ARGS...", "--cwd", "--log-level"}},
 		{"doctor", []string{"Usage: mcp-process doctor [flags]", "--json"}},
 		{"audit", []string{"Usage: mcp-process audit verify FILE"}},
+		{"init", []string{"Usage: mcp-process init [flags]", "--profile P", "--output FILE"}},
 	} {
 		out, errOut, code := runCLI(t, e, "", nil, tc.sub, "--help")
 		if code != 0 {

@@ -144,14 +144,19 @@ func setupMounts(c *Config) *StepError {
 		return mountErr(e, "make every mount private")
 	}
 	root := "/"
-	if c.Root != "" {
+	if c.Flags&FlagCompose != 0 {
+		if err := composeJail(c); err != nil {
+			return err
+		}
+		root = composeMount
+	} else if c.Root != "" {
 		root = c.Root
 		// A mount point of its own, so that pivot_root can use it.
 		if e := sysMount(root, root, "", msBind|msRec, ""); e != 0 {
 			return mountErr(e, "bind the jail "+root+" onto itself")
 		}
 	}
-	if c.Flags&FlagReadOnly != 0 {
+	if c.Flags&FlagReadOnly != 0 && c.Flags&FlagCompose == 0 { // a composed jail is read-only already
 		// Writable paths become mounts of their own first, so that they
 		// can be made writable again after the recursive read-only pass.
 		for _, w := range c.Writable {
@@ -209,8 +214,8 @@ func setupMounts(c *Config) *StepError {
 			return err
 		}
 	}
-	if c.Root != "" {
-		return enterRoot(c.Root)
+	if root != "/" {
+		return enterRoot(root)
 	}
 	return nil
 }

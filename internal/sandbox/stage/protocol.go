@@ -120,6 +120,10 @@ const (
 	// an empty tmpfs on each of Private, the paths of Keep beneath them
 	// bound back, each of Masked hidden.
 	FlagPrivate
+	// FlagCompose: the root is a jail composed for this launch (SPEC 7.3;
+	// FlagMountNS is set): ComposeRO read-only, ComposeRW writable, each
+	// at its host path (compose_linux.go). Root is then unused.
+	FlagCompose
 )
 
 // Hostname is the host name a child in a new UTS namespace gets.
@@ -179,11 +183,17 @@ type Config struct {
 	// server binary): bound read-only onto themselves in the child's view
 	// (FlagPrivate), so no child can change them; absent ones are skipped.
 	Sealed []string
+	// ComposeRO and ComposeRW are the host directories of a composed jail
+	// (FlagCompose), bound at their own paths, read-only and writable
+	// (read-only too under FlagReadOnly, unless listed in Writable);
+	// ComposeLinks are pairs (path, target) of symbolic links made in it
+	// (/bin -> usr/bin on a merged-/usr host).
+	ComposeRO, ComposeRW, ComposeLinks []string
 }
 
 const (
 	magic      = "MCPS"
-	version    = 7
+	version    = 8
 	headerSize = 12 // magic, version, 3 reserved bytes, u32 payload length
 	// MaxPayload bounds a config (argv + env are far below it: the kernel
 	// refuses more than a few MiB at execve anyway).
@@ -261,7 +271,7 @@ func (c *Config) Encode() []byte {
 	b = appendString(b, c.MACValue)
 	b = appendU32(b, c.UID)
 	b = appendU32(b, c.GID)
-	for _, list := range [][]string{c.Exec, c.Private, c.Keep, c.Masked, c.Dirs, c.Sealed} {
+	for _, list := range [][]string{c.Exec, c.Private, c.Keep, c.Masked, c.Dirs, c.Sealed, c.ComposeRO, c.ComposeRW, c.ComposeLinks} {
 		b = appendU32(b, uint32(len(list)))
 		for _, s := range list {
 			b = appendString(b, s)
@@ -367,6 +377,9 @@ func decodePayload(p []byte, alias bool) (*Config, error) {
 	c.Masked = d.list()
 	c.Dirs = d.list()
 	c.Sealed = d.list()
+	c.ComposeRO = d.list()
+	c.ComposeRW = d.list()
+	c.ComposeLinks = d.list()
 	if d.bad || len(d.b) != 0 {
 		return nil, errMalformed
 	}

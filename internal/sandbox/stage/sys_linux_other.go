@@ -49,6 +49,7 @@ const (
 	nrGetppid               = unix.SYS_GETPPID
 	nrStatx                 = unix.SYS_STATX
 	nrMkdirat               = unix.SYS_MKDIRAT
+	nrSymlinkat             = unix.SYS_SYMLINKAT
 )
 
 func rawSyscall6(num, a1, a2, a3, a4, a5, a6 uintptr) (r1, errno uintptr) {
