@@ -199,7 +199,7 @@ func BenchmarkIsolationCost(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			spec := benchSpec(b)
 			spec.Dir = "/"
-			l := startLauncher(defaultPoolSize, nil, nil, tc.iso)
+			l := startLauncher(defaultPoolSize, nil, tc.iso)
 			defer l.Close()
 			var bare, warm samples
 			for b.Loop() {

@@ -169,7 +169,7 @@ func TestKeeperEndsWithItsStage(t *testing.T) {
 // create a sibling: it reports no keeper, and its launches work as ever.
 func TestNoKeeperInAPIDNamespace(t *testing.T) {
 	needRoot(t)
-	l := startLauncher(1, nil, nil, Isolation{Namespaces: config.Namespaces{PID: true}})
+	l := startLauncher(1, nil, Isolation{Namespaces: config.Namespaces{PID: true}})
 	defer l.Close()
 	idlePids(t, l)
 	l.mu.Lock()

@@ -356,15 +356,15 @@ func TestRefillWaitsWhileAStageIsLeft(t *testing.T) {
 	idlePids(t, l)
 }
 
-// StartWith runs during while the stage applies its steps, with Pid set;
-// an error from during aborts the launch, nothing runs, and the error comes
-// back as is.
-func TestStartWithDuring(t *testing.T) {
+// start runs during (where the cgroup step runs) while the stage applies
+// its steps, with Pid set; an error from during aborts the launch, nothing
+// runs, and the error comes back as is.
+func TestStartDuring(t *testing.T) {
 	l := newLauncher(1)
 	defer l.Close()
 	idlePids(t, l)
 	called := 0
-	p, err := l.StartWith(specFor(t, "true"), Stdio{}, func(p *Process) error {
+	p, err := l.start(specFor(t, "true"), Stdio{}, func(p *Process) error {
 		called++
 		if p.Pid <= 0 {
 			t.Errorf("during got pid %d", p.Pid)
@@ -389,12 +389,12 @@ func TestStartWithDuring(t *testing.T) {
 	spec := specFor(t, "sh", "-c", "echo > "+marker)
 	want := errors.New("no cgroup for you")
 	var pid int
-	p, err = l.StartWith(spec, Stdio{}, func(p *Process) error {
+	p, err = l.start(spec, Stdio{}, func(p *Process) error {
 		pid = p.Pid
 		return want
 	})
 	if err != want || p != nil {
-		t.Fatalf("StartWith = %v, %v; want nil, the error of during", p, err)
+		t.Fatalf("start = %v, %v; want nil, the error of during", p, err)
 	}
 	if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
 		t.Errorf("stage %d still exists after the aborted launch (kill: %v)", pid, err)
@@ -416,7 +416,7 @@ func TestIdleStageTrimmedItsMappings(t *testing.T) {
 	// The stage of a PID namespace has no keeper and trims; the one
 	// without a namespace has a keeper (amd64) and does not: the baseline,
 	// measured in the same run, under the same load.
-	l := startLauncher(1, nil, nil, Isolation{Namespaces: config.Namespaces{PID: true}})
+	l := startLauncher(1, nil, Isolation{Namespaces: config.Namespaces{PID: true}})
 	defer l.Close()
 	trimmed := idleFileKB(t, l)
 	if runtime.GOARCH != "amd64" {
@@ -426,7 +426,7 @@ func TestIdleStageTrimmedItsMappings(t *testing.T) {
 		}
 		return
 	}
-	b := startLauncher(1, nil, nil, Isolation{})
+	b := startLauncher(1, nil, Isolation{})
 	defer b.Close()
 	untrimmed := idleFileKB(t, b)
 	// Untrimmed, the runtime's start leaves 2.5 to 4 MB of them mapped

@@ -22,6 +22,7 @@ import (
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/policy"
+	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
 )
 
@@ -54,8 +55,7 @@ type Launcher struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	poolSize  int
-	prepare   func(pid int) (any, error)
-	release   func(token any)
+	cgroups   *launchCgroups
 	iso       *Isolation
 
 	mu   sync.Mutex
@@ -64,9 +64,9 @@ type Launcher struct {
 
 // stageProc is a started init stage that has not received a launch yet.
 type stageProc struct {
-	proc  *os.Process // pidfd-backed
-	sock  *os.File    // our end of its socketpair (non-blocking, in the poller)
-	token any         // from LauncherOptions.Prepare; nil when not prepared
+	proc  *os.Process   // pidfd-backed
+	sock  *os.File      // our end of its socketpair (non-blocking, in the poller)
+	group *cgroup.Group // the fresh cgroup it waits in; nil without cgroups
 	keeps keeperState
 }
 
@@ -173,16 +173,16 @@ func NewLauncherWith(o LauncherOptions) *Launcher {
 	case n < 0:
 		n = 0
 	}
-	return startLauncher(n, o.Prepare, o.Release, o.Isolation)
+	return startLauncher(n, o.Cgroups, o.Isolation)
 }
 
 // newLauncher starts a launcher that keeps poolSize warm stages (0: every
 // launch starts its stage cold).
-func newLauncher(poolSize int) *Launcher { return startLauncher(poolSize, nil, nil, Isolation{}) }
+func newLauncher(poolSize int) *Launcher { return startLauncher(poolSize, nil, Isolation{}) }
 
-func startLauncher(poolSize int, prepare func(int) (any, error), release func(any), iso Isolation) *Launcher {
+func startLauncher(poolSize int, cgroups *cgroup.Manager, iso Isolation) *Launcher {
 	l := &Launcher{reqs: make(chan chan coldResp), refill: make(chan struct{}, 1), later: make(chan struct{}, 1),
-		quit: make(chan struct{}), done: make(chan struct{}), poolSize: poolSize, prepare: prepare, release: release,
+		quit: make(chan struct{}), done: make(chan struct{}), poolSize: poolSize, cgroups: newLaunchCgroups(cgroups),
 		iso: &iso}
 	l.wantRefill()
 	go l.loop()
@@ -271,12 +271,10 @@ func (l *Launcher) topUp() {
 			l.discard(s)
 			return
 		}
-		if l.prepare != nil {
-			if s.token, err = l.prepare(s.proc.Pid); err != nil {
-				s.token = nil
-				l.discard(s)
-				return
-			}
+		if s.group, err = l.cgroups.prepare(s.proc.Pid); err != nil {
+			s.group = nil
+			l.discard(s)
+			return
 		}
 		l.mu.Lock()
 		l.idle = append(l.idle, s)
@@ -296,8 +294,8 @@ func (l *Launcher) drain() {
 	}
 }
 
-// discard kills an idle stage, reaps it and its keeper and gives back its
-// token.
+// discard kills an idle stage, reaps it and its keeper and removes its
+// cgroup.
 func (l *Launcher) discard(s *stageProc) {
 	s.sock.Close()
 	s.proc.Kill()
@@ -307,9 +305,7 @@ func (l *Launcher) discard(s *stageProc) {
 	}
 	s.proc.Wait()
 	s.keeps.reap()
-	if s.token != nil && l.release != nil {
-		l.release(s.token)
-	}
+	dropGroup(s.group)
 }
 
 // wantRefill asks the launcher thread to top the pool up.
@@ -437,23 +433,25 @@ func (l *Launcher) startStage() (*stageProc, error) {
 
 // Start launches spec with stdio: it hands the launch to a warm init stage
 // (or starts one) and returns once the stage has applied every step, with
-// the target not yet running. The caller must then call Release (the target
-// runs) or Abort (it never does); in between it can write the launch record
-// and move Pid into the launch's cgroup. An error means nothing runs and
-// nothing is left to clean up.
+// the target not yet running, in its cgroup with the launch's limits
+// written (see cgroups.go). The caller must then call Release (the target
+// runs) or Abort (it never does); in between it can write the launch
+// record. An error means nothing runs and nothing is left to clean up.
 func (l *Launcher) Start(spec *policy.Spec, stdio Stdio) (*Process, error) {
-	return l.StartWith(spec, stdio, nil)
+	return l.start(spec, stdio, nil)
 }
 
-// StartWith is Start, calling during (when not nil) once the launch has
-// been sent to a stage and while the stage applies its steps, so that the
-// caller's own preparation (the launch's cgroup limits) runs alongside
-// instead of after. during gets the process with Pid set and owns Token
-// from then on (Start gives it back to nobody); an error from during
-// aborts the launch and is returned as is. during is called again, for
-// another stage, when the stage turns out to have died before it received
-// the launch: it must then undo what it prepared for the previous one.
-func (l *Launcher) StartWith(spec *policy.Spec, stdio Stdio, during func(*Process) error) (*Process, error) {
+// Support is what the launcher's cgroups enforce for a launch.
+func (l *Launcher) Support() Support { return l.cgroups.support() }
+
+// start is Start, calling during (when not nil, for tests) after the
+// launch's cgroup step, once the launch has been sent to a stage and while
+// the stage applies its steps. The cgroup step (place) runs there too, so
+// that the limits are written alongside the stage's steps instead of after.
+// An error from during aborts the launch and is returned as is. The cgroup
+// of a stage that turns out to have died before it received the launch is
+// removed before another stage is taken.
+func (l *Launcher) start(spec *policy.Spec, stdio Stdio, during func(*Process) error) (*Process, error) {
 	select {
 	case <-l.quit:
 		return nil, errClosed()
@@ -489,17 +487,22 @@ func (l *Launcher) StartWith(spec *policy.Spec, stdio Stdio, during func(*Proces
 			return nil, err
 		}
 		p := &Process{Pid: s.proc.Pid, proc: s.proc, done: make(chan struct{}), path: spec.Path, dir: spec.Dir,
-			limits: spec.Limits, sock: s.sock, launcher: l, token: s.token, keeps: s.keeps}
-		var tokenTaken bool
-		err = p.handshake(cfg, files, func() error {
-			if during == nil {
-				return nil
+			limits: spec.Limits, sock: s.sock, launcher: l, keeps: s.keeps}
+		placed := false
+		err = p.handshake(cfg, files, func() (err error) {
+			placed = true // place owns s.group from here (and drops it on error)
+			if p.group, err = l.cgroups.place(p.Pid, s.group, spec.Limits); err != nil || during == nil {
+				return err
 			}
-			tokenTaken = true
 			return during(p)
 		})
-		if err != nil && s.token != nil && l.release != nil && !tokenTaken {
-			l.release(s.token) // the stage is gone and reaped: nobody takes its token
+		if err != nil {
+			// The stage is gone and reaped: its cgroup goes with it.
+			if placed {
+				dropGroup(p.group)
+			} else {
+				dropGroup(s.group)
+			}
 		}
 		if err == errStale && (pooled || coldRetry) {
 			// A warm stage that died while idle, or (once) a new stage
@@ -672,8 +675,8 @@ type Process struct {
 
 	path, dir string
 	limits    config.ResourceLimits
-	launcher  *Launcher // refills its pool once the launch is released or aborted
-	token     any       // the prepared stage's token (LauncherOptions.Prepare), or nil
+	launcher  *Launcher     // refills its pool once the launch is released or aborted
+	group     *cgroup.Group // the launch's cgroup; nil without cgroups
 	gateMu    sync.Mutex
 	sock      *os.File // the stage's socket, ours; nil once released or aborted
 
@@ -697,9 +700,11 @@ func (p *Process) watchKeeper() {
 	}()
 }
 
-// Token is what LauncherOptions.Prepare returned for this process's warm
-// stage (nil for a cold stage). The caller owns it from Start on.
-func (p *Process) Token() any { return p.token }
+// Cgroup is the launch's control group (nil without cgroups), for its
+// figures (OOM kills, CPU time, members) and a kill of the whole tree.
+// Abort, and a failed Release, remove it; after a successful Release the
+// caller removes it once the process is reaped and its figures are read.
+func (p *Process) Cgroup() *cgroup.Group { return p.group }
 
 // errStale is a stage that was gone before it received the launch.
 var errStale = errors.New("init stage gone")
@@ -834,6 +839,7 @@ func (p *Process) Release() error {
 			return nil // closed by the exec: the target runs
 		}
 	}
+	defer dropGroup(p.group) // the target never ran: its cgroup goes too
 	if serr != nil {
 		p.Wait() // the stage exits 127 by itself after reporting
 		return p.stepError(serr)
@@ -845,8 +851,9 @@ func (p *Process) Release() error {
 	return errcode.Fail(errcode.Internal, layer, "", "the init stage for %s ended before the exec (%s)", p.path, p.state)
 }
 
-// Abort kills the child and reaps it. Before Release, the target never
-// runs; after it, this kills the target's whole process group.
+// Abort kills the child and reaps it, and kills and removes its cgroup.
+// Before Release, the target never runs; after it, this kills the target's
+// whole tree.
 func (p *Process) Abort() {
 	// Kill first: a stage at its gate that read EOF would exit by itself.
 	p.SignalGroup(syscall.SIGKILL)
@@ -854,6 +861,7 @@ func (p *Process) Abort() {
 		p.launcher.wantRefill()
 	}
 	p.Wait()
+	dropGroup(p.group)
 }
 
 // closeGate closes our end of the socket: a stage still at its gate reads

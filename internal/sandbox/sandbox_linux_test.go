@@ -306,7 +306,7 @@ func TestEnforcementReportsUnenforcedLimits(t *testing.T) {
 		{"cgroup memory only", Support{Memory: true, Reasons: map[string]string{"pids": "pids controller not delegated"}}, all,
 			[]string{"maxMemoryMB (cgroup)", "maxFileDescriptors (rlimit)", "maxCpuTime (rlimit)"},
 			[]string{"maxCpuTime for the whole tree (needs cgroup CPU accounting: not available; RLIMIT_CPU applies per process)", "maxCpuPercent (needs cgroups: not available)", "maxProcesses (pids controller not delegated)"}},
-		{"everything", Support{Memory: true, Pids: true, CPU: true, CPUTree: true}, all,
+		{"everything", Support{Memory: true, Pids: true, CPU: true, CPUUsage: true}, all,
 			[]string{"maxCpuPercent (cgroup)", "maxMemoryMB (cgroup)", "maxFileDescriptors (rlimit)", "maxCpuTime (rlimit)", "maxProcesses (cgroup)"}, nil},
 	}
 	for _, tc := range tests {

@@ -15,7 +15,6 @@ import (
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox"
-	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
 
 // launchKind says who launches: an agent's call (rate windows apply) or
@@ -214,18 +213,14 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 		return nil, qerr
 	}
 
-	var cg *cgroup.Group
-	// fail undoes everything of a launch that did not happen.
+	// fail undoes everything of a launch that did not happen (the sandbox
+	// removes the launch's cgroup: Abort, a failed Start or Release).
 	fail := func(sp *sandbox.Process, ps *pipes, err error) (*proc, error) {
 		if sp != nil {
 			sp.Abort()
 		}
 		if ps != nil {
 			ps.closeParent()
-		}
-		if cg != nil {
-			cg.Kill()
-			cg.Remove()
 		}
 		s.unreserve(agent, at, lk.byServer)
 		return nil, err
@@ -241,11 +236,9 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	if err != nil {
 		return fail(nil, nil, errcode.Fail(errcode.Internal, "process", "", "create pipes: %v", err))
 	}
-	// The launch's cgroup limits are written while the stage applies its
-	// steps: when Start returns, the stage waits at its gate in its cgroup,
-	// with the limits in place, before the target can run, fork or allocate.
-	sp, err := s.launcher.StartWith(spec, sandbox.Stdio{Stdin: ps.child[0], Stdout: ps.child[1], Stderr: ps.child[2]},
-		s.cgroupDuring(&cg, spec.Limits))
+	// When Start returns, the stage waits at its gate in its cgroup, with
+	// the limits in place, before the target can run, fork or allocate.
+	sp, err := s.launcher.Start(spec, sandbox.Stdio{Stdin: ps.child[0], Stdout: ps.child[1], Stderr: ps.child[2]})
 	ps.closeChild()
 	if err != nil {
 		return fail(nil, ps, errcode.As(err))
@@ -270,6 +263,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 		return fail(nil, ps, e)
 	}
 
+	cg := sp.Cgroup() // ours now: removed in watch, after the reap
 	name := o.Name
 	if name == "" {
 		name = spec.Path[strings.LastIndexByte(spec.Path, '/')+1:]
