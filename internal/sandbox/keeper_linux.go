@@ -71,15 +71,16 @@ func (k *keeperState) find(stagePid int) {
 
 // read reads the stage's first message, MsgKeeper, from sock.
 func (k *keeperState) read(sock *os.File) error {
-	var b [5]byte
+	var b [stage.KeeperSize]byte
 	if _, err := io.ReadFull(sock, b[:]); err != nil {
 		return err
 	}
-	if b[0] != stage.MsgKeeper {
+	pid, ok := stage.DecodeKeeper(b)
+	if !ok {
 		return fmt.Errorf("the init stage's first message is %q, want %q", b[0], stage.MsgKeeper)
 	}
 	k.known = true
-	if pid := int(uint32(b[1]) | uint32(b[2])<<8 | uint32(b[3])<<16 | uint32(b[4])<<24); pid > 0 {
+	if pid > 0 {
 		// Our child (CLONE_PARENT), not reaped: the pid is its own.
 		proc, err := os.FindProcess(pid)
 		if err != nil {

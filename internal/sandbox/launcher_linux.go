@@ -39,6 +39,7 @@ type Launcher struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	poolSize  int
+	plain     bool // stage.ArgPlain stages, no pool (LauncherOptions.Plain)
 	cgroups   *launchCgroups
 	iso       *Isolation
 
@@ -58,7 +59,13 @@ func NewLauncherWith(o LauncherOptions) *Launcher {
 	case n < 0:
 		n = 0
 	}
-	return startLauncher(n, o.Cgroups, o.Isolation)
+	if o.Plain {
+		n = 0
+	}
+	l := makeLauncher(n, o.Cgroups, o.Isolation)
+	l.plain = o.Plain
+	l.run()
+	return l
 }
 
 // newLauncher starts a launcher that keeps poolSize warm stages (0: every
@@ -66,12 +73,21 @@ func NewLauncherWith(o LauncherOptions) *Launcher {
 func newLauncher(poolSize int) *Launcher { return startLauncher(poolSize, nil, Isolation{}) }
 
 func startLauncher(poolSize int, cgroups *cgroup.Manager, iso Isolation) *Launcher {
-	l := &Launcher{reqs: make(chan chan coldResp), refill: make(chan struct{}, 1), later: make(chan struct{}, 1),
+	l := makeLauncher(poolSize, cgroups, iso)
+	l.run()
+	return l
+}
+
+func makeLauncher(poolSize int, cgroups *cgroup.Manager, iso Isolation) *Launcher {
+	return &Launcher{reqs: make(chan chan coldResp), refill: make(chan struct{}, 1), later: make(chan struct{}, 1),
 		quit: make(chan struct{}), done: make(chan struct{}), poolSize: poolSize, cgroups: newLaunchCgroups(cgroups),
 		iso: &iso}
+}
+
+// run starts the launcher thread (and the pool's first fill).
+func (l *Launcher) run() {
 	l.wantRefill()
 	go l.loop()
-	return l
 }
 
 func (l *Launcher) loop() {
@@ -159,7 +175,11 @@ func (l *Launcher) startStage() (*stageProc, error) {
 		// Dumpable again for the clone only (see dumpableWhile).
 		defer dumpableWhile()()
 	}
-	proc, err := os.StartProcess("/proc/self/exe", []string{"mcp-process-init", stage.Arg}, &os.ProcAttr{
+	arg := stage.Arg
+	if l.plain {
+		arg = stage.ArgPlain
+	}
+	proc, err := os.StartProcess("/proc/self/exe", []string{"mcp-process-init", arg}, &os.ProcAttr{
 		Env:   stageEnv,
 		Files: []*os.File{devnull, devnull, devnull, theirs},
 		Sys:   sys,

@@ -145,6 +145,11 @@ type LauncherOptions struct {
 	// PoolSize is how many warm stages to keep (0: the default, 2;
 	// negative: none, every launch starts its stage cold).
 	PoolSize int
+	// Plain switches the performance machinery off: no warm pool (as
+	// PoolSize < 0), and stages without a keeper, trimming or prefaulting
+	// (stage.ArgPlain). The containment is the same; tests use it to show
+	// that the pooled path is as isolated as this one. false: all of it on.
+	Plain bool
 	// Cgroups gives every launch its own cgroup, with the launch's memory,
 	// pids and CPU limits written before the target runs (warm stages wait
 	// in a fresh group of their own). nil: no cgroups; those limits are

@@ -47,6 +47,11 @@ import "unsafe"
 // cannot collide with a user subcommand (none starts with "__").
 const Arg = "__mcp_process_init"
 
+// ArgPlain makes a process an init stage without the performance
+// machinery: no keeper, nothing trimmed or prefaulted. Its steps and their
+// order are Arg's; tests compare the two (LauncherOptions.Plain).
+const ArgPlain = Arg + "_plain"
+
 // SocketFD is the stage's end of its socketpair (SOCK_STREAM) with the
 // launcher, its only descriptor besides 0, 1, 2 (/dev/null until a launch).
 // The stage blocks on it until the launcher sends a launch: the config with
@@ -73,6 +78,26 @@ const (
 	MsgError  = 'E' // followed by an encoded StepError; the stage exits 127
 	MsgGo     = 'G' // parent → stage, after MsgReady
 )
+
+// KeeperSize is the length of the MsgKeeper report.
+const KeeperSize = 5
+
+// EncodeKeeper is the stage's first report: MsgKeeper, then the pid of its
+// keeper (0: none) as a little-endian u32.
+func EncodeKeeper(pid uint32) [KeeperSize]byte {
+	b := [KeeperSize]byte{MsgKeeper}
+	putU32(b[1:], pid)
+	return b
+}
+
+// DecodeKeeper returns the keeper's pid (0: none) from a MsgKeeper report,
+// and false when b is another message.
+func DecodeKeeper(b [KeeperSize]byte) (pid int, ok bool) {
+	if b[0] != MsgKeeper {
+		return 0, false
+	}
+	return int(getU32(b[1:])), true
+}
 
 // ExitFailed is the stage's exit status after a failed step.
 const ExitFailed = 127

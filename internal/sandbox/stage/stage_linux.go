@@ -17,7 +17,12 @@ func init() {
 	}
 }
 
-// isStage reports whether the command line is exactly [argv0, Arg].
+// plain is set for a stage started with ArgPlain: no keeper, nothing
+// trimmed or prefaulted.
+var plain bool
+
+// isStage reports whether the command line is exactly [argv0, Arg] or
+// [argv0, ArgPlain] (which sets plain).
 func isStage() bool {
 	fd, e := sysOpen("/proc/self/cmdline", oRDONLY|oCLOEXEC)
 	if e != 0 {
@@ -31,7 +36,9 @@ func isStage() bool {
 	for end < len(b) && b[end] != 0 {
 		end++
 	}
-	return string(b[min(end+1, len(b)):]) == Arg+"\x00"
+	arg := string(b[min(end+1, len(b)):])
+	plain = arg == ArgPlain+"\x00"
+	return plain || arg == Arg+"\x00"
 }
 
 // sock is the stage's socket: SocketFD until a script needs descriptor 3.
@@ -66,9 +73,13 @@ func run() {
 	rawSyscall6(nrPrctl, prSetDumpable, 0, 0, 0, 0, 0)
 	payloadBuf = make([]byte, 64<<10)
 	closeLeaked()
-	k := startKeeperProcess()
-	writeAll(sock, []byte{MsgKeeper, byte(k), byte(k >> 8), byte(k >> 16), byte(k >> 24)})
-	if !launchWaiting() { // idle: prepare, off any launch's path
+	k := uint32(0)
+	if !plain {
+		k = startKeeperProcess()
+	}
+	report := EncodeKeeper(k)
+	writeAll(sock, report[:])
+	if !plain && !launchWaiting() { // idle: prepare, off any launch's path
 		if k == 0 {
 			// No keeper (a PID namespace's init, or no assembly for it
 			// here): the exec tears the address space down itself, so
