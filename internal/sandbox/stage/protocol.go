@@ -12,15 +12,11 @@
 // warm): it then idles, blocked on its socket, holding nothing but that
 // socket and /dev/null as 0, 1, 2, until the launcher sends a config with
 // the executable and the target's stdio. The steps run only after that, in
-// this order (SPEC 3.10): install stdio; mounts (everything private, a
-// fresh /proc for a new PID namespace, the read-only filesystem with its
-// private /tmp and writable paths, a fresh /sys for a new network
-// namespace, pivot_root into the jail); host name;
-// loopback up; rlimits; chdir; close inherited descriptors; report ready;
-// wait for "go" (the cgroup join); capabilities; the MAC exec label;
-// no_new_privs (always); Landlock; seccomp (last); execveat. The
-// namespaces themselves exist before the stage runs: the launcher clones it
-// into them.
+// the order of the list steps (contain_linux.go, SPEC 3.10), each in the
+// file of its subsystem; the gate ("go") lies between the steps that
+// prepare and those that drop privileges, and seccomp and execveat come
+// last. The namespaces themselves exist before the stage runs: the
+// launcher clones it into them.
 //
 // Guarantees: the target never runs if any step failed (the stage reports
 // the step, the errno and a message on its socket and exits 127); it never
