@@ -172,26 +172,68 @@ func oneOf(key, v string, allowed []string) *Error {
 	return invalid(key, fmt.Sprintf("use one of %s", strings.Join(allowed, ", ")), "%q is not a valid value", v)
 }
 
-func isGlob(s string) bool { return strings.ContainsAny(s, "*?[") }
+// IsGlob says whether an executable entry is a glob: it holds a character
+// that path.Match treats specially (* ? [ or the escape \). The policy
+// matches entries with path.Match, so this is the one definition.
+func IsGlob(s string) bool { return strings.ContainsAny(s, `*?[\`) }
+
+// ArgumentPattern compiles a blockedArgumentPatterns entry as the policy
+// matches it: against each whole argument, "." also matching a newline.
+// The pattern alone must compile too, so that its parentheses balance and
+// the anchoring cannot change its meaning.
+func ArgumentPattern(s string) (*regexp.Regexp, error) {
+	if _, err := regexp.Compile(s); err != nil {
+		return nil, err
+	}
+	return regexp.Compile(`^(?s:` + s + `)$`)
+}
+
+// envNameRE is what an inherited variable's name must look like.
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// valueChecks are the value checks of Validate, one named check per SPEC
+// section, in SPEC order (the style of runc's configs/validate). Each key's
+// values are checked here only: package policy trusts a validated config.
+var valueChecks = []func(*Config) *Error{
+	checkExecutableValues,       // 3.1 Executables
+	checkArgumentValues,         // 3.2 Arguments
+	checkEnvironmentValues,      // 3.3 Environment
+	checkWorkingDirectoryValues, // 3.4 Working directory
+	checkResourceLimitValues,    // 3.5 Resource limits
+	checkProcessLimitValues,     // 3.6 Process limits
+	checkRateLimitValues,        // 3.7 Rate limiting
+	checkIOValues,               // 3.9 I/O
+	checkIsolationValues,        // 3.10 Isolation
+	checkNetworkValues,          // 3.11 Network
+	checkAuditValues,            // 3.12 Audit and alerts
+	checkConfirmationValues,     // 3.13 Confirmation
+	checkTimeWindowValues,       // 3.14 Time windows (syntax is checked by the policy package)
+	checkAdvancedValues,         // 3.15 Advanced
+	checkAgentValues,            // 4 Identity
+}
 
 func checkValues(c *Config) *Error {
-	type check func() *Error
-	limits := func(key string, r ResourceLimits) *Error {
-		if !(r.MaxCpuPercent >= 0) {
-			return invalid(key+".maxCpuPercent", "use 0 (no limit) or a positive number", "must not be negative (got %v)", r.MaxCpuPercent)
+	for _, check := range valueChecks {
+		if e := check(c); e != nil {
+			return e
 		}
-		for _, f := range []struct {
-			n string
-			v int64
-		}{{"maxMemoryMB", r.MaxMemoryMB}, {"maxFileDescriptors", r.MaxFileDescriptors}, {"maxCpuTime", r.MaxCpuTime}, {"maxProcesses", r.MaxProcesses}} {
-			if e := nonNegative(key+"."+f.n, f.v); e != nil {
-				return e
-			}
-		}
-		return nil
 	}
-	checks := []check{
-		// 3.1 Executables
+	return nil
+}
+
+// firstError returns the first error of checks, run in order.
+func firstError(checks ...func() *Error) *Error {
+	for _, ch := range checks {
+		if e := ch(); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// checkExecutableValues checks executables, their search path and the tree scope (SPEC 3.1 Executables).
+func checkExecutableValues(c *Config) *Error {
+	return firstError(
 		func() *Error {
 			for i, e := range c.AllowedExecutables {
 				k := fmt.Sprintf("allowedExecutables[%d]", i)
@@ -211,6 +253,9 @@ func checkValues(c *Config) *Error {
 			for i, e := range c.AdditionalBlockedExecutables {
 				if e == "" || strings.ContainsRune(e, 0) || (strings.Contains(e, "/") && !filepath.IsAbs(e)) {
 					return invalid(fmt.Sprintf("additionalBlockedExecutables[%d]", i), "give an executable name such as curl", "%q is not a valid executable name", e)
+				}
+				if _, err := filepath.Match(e, ""); err != nil && !strings.Contains(e, "/") {
+					return invalid(fmt.Sprintf("additionalBlockedExecutables[%d]", i), "fix the glob (path.Match syntax)", "%q is not a valid glob: %v", e, err)
 				}
 			}
 			return nil
@@ -244,29 +289,89 @@ func checkValues(c *Config) *Error {
 			}
 			return nil
 		},
-		// 3.2 Arguments
+	)
+}
+
+// checkArgumentValues checks argument limits and patterns (SPEC 3.2 Arguments).
+func checkArgumentValues(c *Config) *Error {
+	return firstError(
 		func() *Error { return nonNegative("maxArgumentCount", int64(c.MaxArgumentCount)) },
 		func() *Error { return nonNegative("maxArgumentLength", int64(c.MaxArgumentLength)) },
 		func() *Error {
 			for i, p := range c.BlockedArgumentPatterns {
-				if _, err := regexp.Compile(p); err != nil {
-					return invalid(fmt.Sprintf("blockedArgumentPatterns[%d]", i), "write a valid Go RE2 regular expression", "%q is not a valid regular expression: %v", p, err)
+				if _, err := ArgumentPattern(p); err != nil {
+					return invalid(fmt.Sprintf("blockedArgumentPatterns[%d]", i), "write a valid Go RE2 regular expression (matched against each whole argument)", "%q is not a valid regular expression: %v", p, err)
 				}
 			}
 			return nil
 		},
-		// 3.3 Environment
+	)
+}
+
+// checkEnvironmentValues checks environment variable names and limits (SPEC 3.3 Environment).
+func checkEnvironmentValues(c *Config) *Error {
+	return firstError(
 		func() *Error { return envNames("additionalBlockedEnvVars", c.AdditionalBlockedEnvVars) },
 		func() *Error { return envNames("allowedEnvVars", c.AllowedEnvVars) },
 		func() *Error { return nonNegative("maxEnvVarCount", int64(c.MaxEnvVarCount)) },
 		func() *Error { return envNames("inheritEnvVars", c.InheritEnvVars) },
-		// 3.4 Working directory
+		func() *Error {
+			for i, n := range c.InheritEnvVars {
+				if !envNameRE.MatchString(n) {
+					return invalid(fmt.Sprintf("inheritEnvVars[%d]", i), "use a variable name: letters, digits and _, not starting with a digit", "%q is not a valid variable name", n)
+				}
+			}
+			return nil
+		},
+		func() *Error {
+			for _, l := range []struct {
+				key   string
+				names []string
+			}{{"allowedEnvVars", c.AllowedEnvVars}, {"inheritEnvVars", c.InheritEnvVars}} {
+				for i, n := range l.names {
+					if strings.EqualFold(n, "HOME") {
+						return invalid(fmt.Sprintf("%s[%d]", l.key, i), "remove HOME from "+l.key+": a child's HOME is always its agent's own directory, no request may set it (docs/environment.md)", "is HOME, which the server sets")
+					}
+				}
+			}
+			return nil
+		},
+	)
+}
+
+// checkWorkingDirectoryValues checks working directory lists (SPEC 3.4 Working directory).
+func checkWorkingDirectoryValues(c *Config) *Error {
+	return firstError(
 		func() *Error { return absPaths("allowedWorkingDirectories", c.AllowedWorkingDirectories) },
 		func() *Error { return absPaths("blockedWorkingDirectories", c.BlockedWorkingDirectories) },
-		// 3.5 Resource limits
+	)
+}
+
+// checkResourceLimitValues checks resource limits (SPEC 3.5 Resource limits).
+func checkResourceLimitValues(c *Config) *Error {
+	limits := func(key string, r ResourceLimits) *Error {
+		if !(r.MaxCpuPercent >= 0) {
+			return invalid(key+".maxCpuPercent", "use 0 (no limit) or a positive number", "must not be negative (got %v)", r.MaxCpuPercent)
+		}
+		for _, f := range []struct {
+			n string
+			v int64
+		}{{"maxMemoryMB", r.MaxMemoryMB}, {"maxFileDescriptors", r.MaxFileDescriptors}, {"maxCpuTime", r.MaxCpuTime}, {"maxProcesses", r.MaxProcesses}} {
+			if e := nonNegative(key+"."+f.n, f.v); e != nil {
+				return e
+			}
+		}
+		return nil
+	}
+	return firstError(
 		func() *Error { return limits("defaultResourceLimits", c.DefaultResourceLimits) },
 		func() *Error { return limits("maximumResourceLimits", c.MaximumResourceLimits) },
-		// 3.6 Process limits
+	)
+}
+
+// checkProcessLimitValues checks process counts and lifetimes (SPEC 3.6 Process limits).
+func checkProcessLimitValues(c *Config) *Error {
+	return firstError(
 		func() *Error { return nonNegative("maxConcurrentProcesses", int64(c.MaxConcurrentProcesses)) },
 		func() *Error {
 			return nonNegative("maxConcurrentProcessesPerAgent", int64(c.MaxConcurrentProcessesPerAgent))
@@ -274,15 +379,30 @@ func checkValues(c *Config) *Error {
 		func() *Error { return atLeastOne("maxProcessLifetime", c.MaxProcessLifetime) },
 		func() *Error { return nonNegative("maxTotalProcesses", int64(c.MaxTotalProcesses)) },
 		func() *Error { return nonNegative("exitedRetentionSeconds", c.ExitedRetentionSeconds) },
-		// 3.7 Rate limiting
+	)
+}
+
+// checkRateLimitValues checks launch rates (SPEC 3.7 Rate limiting).
+func checkRateLimitValues(c *Config) *Error {
+	return firstError(
 		func() *Error { return nonNegative("maxLaunchesPerMinute", int64(c.MaxLaunchesPerMinute)) },
 		func() *Error { return nonNegative("maxLaunchesPerHour", int64(c.MaxLaunchesPerHour)) },
 		func() *Error { return nonNegative("rateLimitCooldownSeconds", c.RateLimitCooldownSeconds) },
-		// 3.9 I/O
+	)
+}
+
+// checkIOValues checks output buffers and sessions (SPEC 3.9 I/O).
+func checkIOValues(c *Config) *Error {
+	return firstError(
 		func() *Error { return atLeastOne("maxOutputBufferSize", c.MaxOutputBufferSize) },
 		func() *Error { return atLeastOne("maxRetainedOutputBytes", c.MaxRetainedOutputBytes) },
 		func() *Error { return atLeastOne("httpSessionIdleSeconds", c.HTTPSessionIdleSeconds) },
-		// 3.10 Isolation
+	)
+}
+
+// checkIsolationValues checks chroot directory and seccomp profile (SPEC 3.10 Isolation).
+func checkIsolationValues(c *Config) *Error {
+	return firstError(
 		func() *Error { return absPath("chrootDirectory", c.ChrootDirectory) },
 		func() *Error {
 			if c.SeccompProfile == "" {
@@ -293,10 +413,20 @@ func checkValues(c *Config) *Error {
 			}
 			return oneOf("seccompProfile", c.SeccompProfile, SeccompProfiles)
 		},
-		// 3.11 Network
+	)
+}
+
+// checkNetworkValues checks network destinations (SPEC 3.11 Network).
+func checkNetworkValues(c *Config) *Error {
+	return firstError(
 		func() *Error { return nonEmptyEntries("allowedNetworkDestinations", c.AllowedNetworkDestinations) },
 		func() *Error { return nonEmptyEntries("blockedNetworkDestinations", c.BlockedNetworkDestinations) },
-		// 3.12 Audit and alerts
+	)
+}
+
+// checkAuditValues checks audit logs and alerts (SPEC 3.12 Audit and alerts).
+func checkAuditValues(c *Config) *Error {
+	return firstError(
 		func() *Error {
 			if c.EnableAuditLog && c.AuditLogPath == "" {
 				return invalid("auditLogPath", "set auditLogPath to an absolute file path (no default: neither XDG_STATE_HOME nor HOME is set)", "is required when enableAuditLog is true")
@@ -321,11 +451,21 @@ func checkValues(c *Config) *Error {
 			// server warns at start.
 			return nil
 		},
-		// 3.13 Confirmation
+	)
+}
+
+// checkConfirmationValues checks confirmation (SPEC 3.13 Confirmation).
+func checkConfirmationValues(c *Config) *Error {
+	return firstError(
 		func() *Error { return nonEmptyEntries("requireConfirmationFor", c.RequireConfirmationFor) },
 		func() *Error { return nonNegative("autoApproveAfterCount", int64(c.AutoApproveAfterCount)) },
 		func() *Error { return atLeastOne("confirmationTimeoutSeconds", c.ConfirmationTimeoutSeconds) },
-		// 3.14 Time windows (syntax is checked by the policy package)
+	)
+}
+
+// checkTimeWindowValues checks time windows (their syntax is parsed by the policy package) and zone (SPEC 3.14 Time windows (syntax is checked by the policy package)).
+func checkTimeWindowValues(c *Config) *Error {
+	return firstError(
 		func() *Error { return nonEmptyEntries("allowedTimeWindows", c.AllowedTimeWindows) },
 		func() *Error { return nonEmptyEntries("blockedTimeWindows", c.BlockedTimeWindows) },
 		func() *Error {
@@ -337,7 +477,12 @@ func checkValues(c *Config) *Error {
 			}
 			return nil
 		},
-		// 3.15 Advanced
+	)
+}
+
+// checkAdvancedValues checks MAC, capabilities, tmpfs, writable and hidden paths (SPEC 3.15 Advanced).
+func checkAdvancedValues(c *Config) *Error {
+	return firstError(
 		func() *Error {
 			if c.EnableMAC && c.MacProfile == "" {
 				return invalid("macProfile", "name the AppArmor profile or SELinux context", "is required when enableMAC is true")
@@ -349,7 +494,12 @@ func checkValues(c *Config) *Error {
 		func() *Error { return nonNegative("tmpfsSize", c.TmpfsSize) },
 		func() *Error { return absPaths("writablePaths", c.WritablePaths) },
 		func() *Error { return absPaths("hiddenPaths", c.HiddenPaths) },
-		// 4 Identity
+	)
+}
+
+// checkAgentValues checks agents and their tokens (SPEC 4 Identity).
+func checkAgentValues(c *Config) *Error {
+	return firstError(
 		func() *Error {
 			ids := map[string]int{}
 			tokens := map[string]int{}
@@ -375,13 +525,7 @@ func checkValues(c *Config) *Error {
 			}
 			return nil
 		},
-	}
-	for _, ch := range checks {
-		if e := ch(); e != nil {
-			return e
-		}
-	}
-	return nil
+	)
 }
 
 func nonEmptyEntries(key string, list []string) *Error {
@@ -399,7 +543,7 @@ func checkContradictions(c *Config) *Error {
 		blockedExtra[strings.ToLower(filepath.Base(b))] = true
 	}
 	for i, e := range c.AllowedExecutables {
-		if isGlob(e) {
+		if IsGlob(e) {
 			continue
 		}
 		k := fmt.Sprintf("allowedExecutables[%d]", i)
@@ -415,7 +559,7 @@ func checkContradictions(c *Config) *Error {
 		}
 	}
 	for i, e := range c.HelperExecutables {
-		if isGlob(e) {
+		if IsGlob(e) {
 			continue // what a glob matches is filtered when the list is built
 		}
 		k := fmt.Sprintf("helperExecutables[%d]", i)
