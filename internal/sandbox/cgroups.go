@@ -87,7 +87,7 @@ func cgroupFailure(err error) *errcode.Error {
 	e := errcode.As(err)
 	if e.Code == errcode.Internal {
 		e = errcode.Fail(errcode.LayerUnavailable, "cgroup", "check the cgroup hierarchy (mcp-process doctor)",
-			"cannot set up the launch's cgroup: %v", err)
+			"cannot set up the launch's cgroup: %v", err).WithCause(err)
 	}
 	return e
 }

@@ -60,7 +60,7 @@ func groupDirs(m *cgroup.Manager) []string {
 // (Moved from the supervisor with the cgroup step.)
 func TestStageKilledWhileTakenLeavesNoCgroup(t *testing.T) {
 	m := cgroupTestManager(t)
-	l := NewLauncherWith(LauncherOptions{Cgroups: m})
+	l := NewLauncher(LauncherOptions{Cgroups: m})
 	defer l.Close()
 	spec := specFor(t, "true")
 	spec.Limits.MaxMemoryMB = 64 // limits written through the prepared group
@@ -138,7 +138,7 @@ func TestLaunchCgroupLimitsBeforeRelease(t *testing.T) {
 		t.Skip("no pids controller: " + m.Support().Reasons["pids"])
 	}
 	for _, pool := range []int{-1, 1} {
-		l := NewLauncherWith(LauncherOptions{Cgroups: m, PoolSize: pool})
+		l := NewLauncher(LauncherOptions{Cgroups: m, PoolSize: pool})
 		if pool > 0 {
 			idlePids(t, l)
 		}

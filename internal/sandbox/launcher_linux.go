@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
-	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
 	"golang.org/x/sys/unix"
 )
@@ -47,41 +46,23 @@ type Launcher struct {
 	idle []*stageProc // warm stages, oldest first
 }
 
-// NewLauncher starts a launcher; its owner must Close it.
-func NewLauncher() *Launcher { return NewLauncherWith(LauncherOptions{}) }
-
-// NewLauncherWith starts a launcher configured by o; its owner must Close it.
-func NewLauncherWith(o LauncherOptions) *Launcher {
+// NewLauncher starts a launcher configured by o (the zero value: two warm
+// stages, no cgroups, no isolation beyond what every child gets); its owner
+// must Close it.
+func NewLauncher(o LauncherOptions) *Launcher {
 	n := o.PoolSize
 	switch {
 	case n == 0:
 		n = defaultPoolSize
-	case n < 0:
+	case n < 0 || o.Plain:
 		n = 0
 	}
-	if o.Plain {
-		n = 0
-	}
-	l := makeLauncher(n, o.Cgroups, o.Isolation)
-	l.plain = o.Plain
+	iso := o.Isolation
+	l := &Launcher{reqs: make(chan chan coldResp), refill: make(chan struct{}, 1), later: make(chan struct{}, 1),
+		quit: make(chan struct{}), done: make(chan struct{}), poolSize: n, plain: o.Plain,
+		cgroups: newLaunchCgroups(o.Cgroups), iso: &iso}
 	l.run()
 	return l
-}
-
-// newLauncher starts a launcher that keeps poolSize warm stages (0: every
-// launch starts its stage cold).
-func newLauncher(poolSize int) *Launcher { return startLauncher(poolSize, nil, Isolation{}) }
-
-func startLauncher(poolSize int, cgroups *cgroup.Manager, iso Isolation) *Launcher {
-	l := makeLauncher(poolSize, cgroups, iso)
-	l.run()
-	return l
-}
-
-func makeLauncher(poolSize int, cgroups *cgroup.Manager, iso Isolation) *Launcher {
-	return &Launcher{reqs: make(chan chan coldResp), refill: make(chan struct{}, 1), later: make(chan struct{}, 1),
-		quit: make(chan struct{}), done: make(chan struct{}), poolSize: poolSize, cgroups: newLaunchCgroups(cgroups),
-		iso: &iso}
 }
 
 // run starts the launcher thread (and the pool's first fill).

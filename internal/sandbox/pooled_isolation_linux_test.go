@@ -89,7 +89,7 @@ func TestPooledLaunchIsolatedAsCold(t *testing.T) {
 			spec.Limits = config.ResourceLimits{MaxFileDescriptors: 64, MaxCpuTime: 30, MaxMemoryMB: 256, MaxProcesses: 50}
 			observe := func(o LauncherOptions, wantKeeper bool) map[string]any {
 				o.Cgroups, o.Isolation = cg, tc.iso
-				l := NewLauncherWith(o)
+				l := NewLauncher(o)
 				defer l.Close()
 				if o.PoolSize > 0 {
 					idlePids(t, l)

@@ -63,7 +63,7 @@ func run(t testing.TB, l *Launcher, spec *policy.Spec) (string, ExitState) {
 }
 
 func TestStartRunsExactlyTheSpec(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	script := filepath.Join(t.TempDir(), "show")
 	if err := os.WriteFile(script, []byte("#!/bin/cat\nhello from the script\n"), 0o755); err != nil {
@@ -104,7 +104,7 @@ func TestStartRunsExactlyTheSpec(t *testing.T) {
 }
 
 func TestStartOwnProcessGroup(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	out, _ := run(t, l, specFor(t, "cat", "/proc/self/stat"))
 	f := strings.Fields(out[strings.LastIndexByte(out, ')')+1:])
@@ -121,7 +121,7 @@ func TestStartOwnProcessGroup(t *testing.T) {
 }
 
 func TestStartRefusesAChangedExecutable(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	src, err := filepath.EvalSymlinks("/bin/true")
 	if err != nil {
@@ -159,7 +159,7 @@ func TestStartRefusesAChangedExecutable(t *testing.T) {
 }
 
 func TestStartMissingDirIsCwdNotFound(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	s := specFor(t, "true")
 	s.Dir = filepath.Join(s.Dir, "gone")
@@ -203,7 +203,7 @@ func TestLeaderExitKillsTheRestOfTheGroup(t *testing.T) {
 	if err != nil {
 		t.Skip("python3 not available")
 	}
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	spec := specFor(t, py, "-c", "import subprocess,sys; p=subprocess.Popen(['/bin/sleep','30']); print(p.pid)")
 	r, w, _ := os.Pipe()
@@ -231,7 +231,7 @@ func TestLeaderExitKillsTheRestOfTheGroup(t *testing.T) {
 }
 
 func TestCloseKillsChildrenThroughPdeathsig(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	p, err := l.Start(specFor(t, "sleep", "30"), Stdio{})
 	if err != nil {
 		t.Fatal(err)
@@ -264,7 +264,7 @@ func TestSignalGroupReachesGrandchildren(t *testing.T) {
 	if err != nil {
 		t.Skip("python3 not available")
 	}
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	r, w, _ := os.Pipe()
 	defer r.Close()
@@ -330,7 +330,7 @@ func TestEnforcementReportsUnenforcedLimits(t *testing.T) {
 // not captured must be able to write (and not fail with EBADF).
 func TestNilStreamsAreWritableDevNull(t *testing.T) {
 	for _, pool := range []int{0, 2} {
-		l := newLauncher(pool)
+		l := testLauncher(pool, Isolation{})
 		spec := specFor(t, "head", "-c", "100000", "/dev/zero")
 		for i := 0; i < 3; i++ { // cold, then warm stages
 			p, err := l.Start(spec, Stdio{})
@@ -363,9 +363,18 @@ func TestStartRefusesAChangedShebang(t *testing.T) {
 	}
 	f.WriteString("#!/bin/sh\necho shell ran\n")
 	f.Close()
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	if _, err := l.Start(spec, Stdio{}); err == nil || !strings.Contains(err.Error(), "#! line") {
 		t.Fatalf("a rewritten #! line was launched: %v", err)
 	}
+}
+
+// testLauncher starts a launcher with exactly pool warm stages (0: none,
+// every launch starts its stage cold) and iso.
+func testLauncher(pool int, iso Isolation) *Launcher {
+	if pool == 0 {
+		pool = -1
+	}
+	return NewLauncher(LauncherOptions{PoolSize: pool, Isolation: iso})
 }

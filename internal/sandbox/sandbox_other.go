@@ -24,10 +24,7 @@ func unavailable() error {
 type Launcher struct{ cgroups *launchCgroups }
 
 // NewLauncher returns a launcher that refuses every launch.
-func NewLauncher() *Launcher { return &Launcher{} }
-
-// NewLauncherWith returns a launcher that refuses every launch.
-func NewLauncherWith(o LauncherOptions) *Launcher {
+func NewLauncher(o LauncherOptions) *Launcher {
 	return &Launcher{cgroups: newLaunchCgroups(o.Cgroups)}
 }
 
@@ -39,9 +36,6 @@ func (l *Launcher) Support() Support { return l.cgroups.support() }
 
 // Close does nothing.
 func (l *Launcher) Close() {}
-
-// Start refuses: LAYER_UNAVAILABLE.
-func Start(spec *policy.Spec, stdio Stdio) (*Process, error) { return nil, unavailable() }
 
 // Process is never created on this platform.
 type Process struct{ Pid int }

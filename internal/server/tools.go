@@ -275,12 +275,6 @@ func (s *Server) authorize(agent string, req policy.Request) (*policy.Spec, *err
 	return d.Spec, nil
 }
 
-// Authorize is the policy entry point for launches the supervisor makes by
-// itself (service health checks).
-func (s *Server) Authorize(agent string, req policy.Request) (*policy.Spec, *errcode.Error) {
-	return s.authorize(agent, req)
-}
-
 func (in *launchInput) request(agent string) policy.Request {
 	r := policy.Request{Agent: agent, Executable: in.Executable, Args: in.Args, Cwd: in.Cwd, Env: in.Env,
 		Timeout: time.Duration(in.Timeout) * time.Millisecond}

@@ -159,7 +159,7 @@ func New(opts Options) *Supervisor {
 	}
 	s.isolation = iso.Layers()
 	s.homeOwner = iso.HomeOwner()
-	s.launcher = launcher{sandbox.NewLauncherWith(sandbox.LauncherOptions{Isolation: iso, Cgroups: opts.Cgroups})}
+	s.launcher = launcher{sandbox.NewLauncher(sandbox.LauncherOptions{Isolation: iso, Cgroups: opts.Cgroups})}
 	s.support = s.launcher.Support()
 	s.wg.Add(2)
 	go s.janitor()

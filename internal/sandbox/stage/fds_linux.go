@@ -47,9 +47,6 @@ func arrangeFDs(fds []int, script bool) (int, *StepError) {
 	return 3, nil
 }
 
-// oPathFlag is O_PATH.
-const oPathFlag = 0x200000
-
 // closeInherited marks every descriptor above 2 close-on-exec, so execve
 // leaves the target 0, 1, 2 only (execTarget keeps a script's 3 open).
 func closeInherited() *StepError {

@@ -11,7 +11,7 @@ func enterDir(c *Config) *StepError {
 	// By descriptor, with no symbolic link in any component: the directory
 	// the policy resolved (a real path) cannot be swapped for a link to a
 	// blocked one between the check and now.
-	fd, e := sysOpenNoSymlinks(dir, oPathFlag|oDirectory|oCLOEXEC)
+	fd, e := sysOpenNoSymlinks(dir, oPath|oDirectory|oCLOEXEC)
 	if e != 0 {
 		return &StepError{Step: StepChdir, Errno: e, Detail: "open " + dir + " (no symbolic links allowed)"}
 	}
