@@ -356,8 +356,8 @@ func (s *Server) processGetStats(ctx context.Context, c *call, in statsInput) (*
 
 func (s *Server) processSendStdin(ctx context.Context, c *call, in stdinInput) (stdinOutput, error) {
 	c.pid = in.Pid
-	if !s.cfg.AllowStdinInput {
-		return stdinOutput{}, errcode.Deny(errcode.StdinNotAllowed, policy.LayerIO, "stdin input is disabled by allowStdinInput: false", "sending stdin is not allowed by the policy")
+	if err := policy.CheckStdinAllowed(s.cfg); err != nil { // before the data is decoded
+		return stdinOutput{}, err
 	}
 	in.Encoding = canonicalEncoding(in.Encoding)
 	data, derr := policy.DecodeStdin(in.Data, in.Encoding)
