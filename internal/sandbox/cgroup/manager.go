@@ -102,30 +102,7 @@ type Manager struct {
 // Detect fails only for an invalid Prefix; a host without usable cgroups
 // gives a Manager whose Support says "none" and why.
 func Detect(opts DetectOptions) (*Manager, error) {
-	if opts.Root == "" {
-		opts.Root = "/sys/fs/cgroup"
-	}
-	if opts.ProcSelfCgroup == "" {
-		opts.ProcSelfCgroup = "/proc/self/cgroup"
-	}
-	if opts.MountInfo == "" {
-		opts.MountInfo = "/proc/self/mountinfo"
-	}
-	if opts.pid == 0 {
-		opts.pid = os.Getpid()
-	}
-	if opts.state == nil {
-		opts.state = procStart
-	}
-	if opts.Prefix == "" {
-		if start, err := SelfStartTime(); err == nil {
-			opts.Prefix = ServerPrefix(opts.pid, start)
-		} else {
-			// Without a start time: the legacy name, which a later
-			// server takes as its owner's only while the pid lives.
-			opts.Prefix = ownerPrefix + strconv.Itoa(opts.pid)
-		}
-	}
+	opts.setDefaults()
 	if err := validName(opts.Prefix); err != nil {
 		return nil, errcode.Fail(errcode.InvalidInput, layer, "use a plain directory name", "cgroup prefix %q: %v", opts.Prefix, err)
 	}
@@ -155,47 +132,96 @@ func Detect(opts DetectOptions) (*Manager, error) {
 	pc := parseProcCgroup(pcData)
 	why := map[string]string{} // per controller: why it is not usable
 
-	// pick prefers a mount under Root, then any.
-	pick := func(ok func(mountEntry) bool) (mountEntry, bool) {
-		var first *mountEntry
-		for i := range mounts {
-			if !ok(mounts[i]) {
-				continue
-			}
-			if mounts[i].Point == opts.Root || strings.HasPrefix(mounts[i].Point, strings.TrimSuffix(opts.Root, "/")+"/") {
-				return mounts[i], true
-			}
-			if first == nil {
-				first = &mounts[i]
-			}
-		}
-		if first != nil {
-			return *first, true
-		}
-		return mountEntry{}, false
+	v2own, v2avail := findV2(mounts, pc, opts.Root, why)
+	v1 := findV1(mounts, pc, opts.Root, why)
+	m.support.Version = chooseVersion(v2own, v2avail, v1)
+	switch m.support.Version {
+	case "v2":
+		m.setupV2(v2own, v2avail, why)
+	case "v1", "hybrid":
+		m.setupV1(v2own, v2avail, v1, why)
 	}
+	m.sweep()
+	m.finishWith(why)
+	return m, nil
+}
 
-	// The v2 hierarchy and what it offers in the server's own group.
-	var v2own string
-	v2avail := map[string]bool{}
-	if me, ok := pick(func(e mountEntry) bool { return e.V2 }); ok {
+// setDefaults fills in the options left empty, the prefix named after this
+// server.
+func (opts *DetectOptions) setDefaults() {
+	if opts.Root == "" {
+		opts.Root = "/sys/fs/cgroup"
+	}
+	if opts.ProcSelfCgroup == "" {
+		opts.ProcSelfCgroup = "/proc/self/cgroup"
+	}
+	if opts.MountInfo == "" {
+		opts.MountInfo = "/proc/self/mountinfo"
+	}
+	if opts.pid == 0 {
+		opts.pid = os.Getpid()
+	}
+	if opts.state == nil {
+		opts.state = procStart
+	}
+	if opts.Prefix == "" {
+		if start, err := SelfStartTime(); err == nil {
+			opts.Prefix = ServerPrefix(opts.pid, start)
+		} else {
+			// Without a start time: the legacy name, which a later
+			// server takes as its owner's only while the pid lives.
+			opts.Prefix = ownerPrefix + strconv.Itoa(opts.pid)
+		}
+	}
+}
+
+// pickMount prefers a mount under root, then any.
+func pickMount(mounts []mountEntry, root string, ok func(mountEntry) bool) (mountEntry, bool) {
+	var first *mountEntry
+	for i := range mounts {
+		if !ok(mounts[i]) {
+			continue
+		}
+		if mounts[i].Point == root || strings.HasPrefix(mounts[i].Point, strings.TrimSuffix(root, "/")+"/") {
+			return mounts[i], true
+		}
+		if first == nil {
+			first = &mounts[i]
+		}
+	}
+	if first != nil {
+		return *first, true
+	}
+	return mountEntry{}, false
+}
+
+// findV2 finds the v2 hierarchy and what it offers in the server's own
+// group ("" when not usable, with the reason in why).
+func findV2(mounts []mountEntry, pc procCgroup, root string, why map[string]string) (own string, avail map[string]bool) {
+	avail = map[string]bool{}
+	if me, ok := pickMount(mounts, root, func(e mountEntry) bool { return e.V2 }); ok {
 		if !pc.HasV2 {
 			why["v2"] = "cgroup2 is mounted at " + me.Point + " but /proc/self/cgroup has no 0:: line"
 		} else if dir, ok := groupDir(me, pc.V2); !ok || !isDir(dir) {
 			why["v2"] = fmt.Sprintf("the server's v2 group %s is not visible under %s (mount root %s)", pc.V2, me.Point, me.Root)
 		} else {
-			v2own = dir
+			own = dir
 			if b, err := readCtl(path.Join(dir, "cgroup.controllers")); err == nil {
 				for _, c := range strings.Fields(string(b)) {
-					v2avail[c] = true
+					avail[c] = true
 				}
 			}
 		}
 	} else {
 		why["v2"] = "no cgroup2 mount"
 	}
+	return own, avail
+}
 
-	// The v1 hierarchies, deduplicated by directory (cpu,cpuacct co-mounted).
+// findV1 finds the v1 hierarchies of the server's groups, deduplicated by
+// directory (cpu,cpuacct co-mounted), with the reason for each missing one
+// in why.
+func findV1(mounts []mountEntry, pc procCgroup, root string, why map[string]string) map[string]*hierarchy {
 	v1 := map[string]*hierarchy{}
 	byDir := map[string]*hierarchy{}
 	for _, c := range []string{"memory", "pids", "cpu", "cpuacct", "freezer"} {
@@ -204,7 +230,7 @@ func Detect(opts DetectOptions) (*Manager, error) {
 			why[c] = "no cgroup v1 " + c + " hierarchy"
 			continue
 		}
-		me, ok := pick(func(e mountEntry) bool { return !e.V2 && e.has(c) })
+		me, ok := pickMount(mounts, root, func(e mountEntry) bool { return !e.V2 && e.has(c) })
 		if !ok {
 			why[c] = "the cgroup v1 " + c + " hierarchy is not mounted"
 			continue
@@ -221,8 +247,16 @@ func Detect(opts DetectOptions) (*Manager, error) {
 		}
 		v1[c] = h
 	}
+	return v1
+}
 
-	limitCtrls := []string{"memory", "pids", "cpu"}
+// limitCtrls are the controllers that enforce limits.
+var limitCtrls = []string{"memory", "pids", "cpu"}
+
+// chooseVersion decides the layout: v2 when it has every limit controller,
+// else v1 (hybrid with a v2 group for tracking) when v1 has at least as
+// many, else whatever can track or kill a tree; "none" when nothing can.
+func chooseVersion(v2own string, v2avail map[string]bool, v1 map[string]*hierarchy) string {
 	v2Count, v1Count := 0, 0
 	for _, c := range limitCtrls {
 		if v2avail[c] {
@@ -234,72 +268,69 @@ func Detect(opts DetectOptions) (*Manager, error) {
 	}
 	switch {
 	case v2own != "" && v2Count == len(limitCtrls):
-		m.support.Version = "v2"
+		return "v2"
 	case v1Count > 0 && v1Count >= v2Count:
-		m.support.Version = "v1"
 		if v2own != "" {
-			m.support.Version = "hybrid"
+			return "hybrid"
 		}
+		return "v1"
 	case v2own != "":
-		m.support.Version = "v2"
+		return "v2"
 	case v1["freezer"] != nil || v1["cpuacct"] != nil:
-		m.support.Version = "v1"
+		return "v1"
 	}
+	return "none"
+}
 
-	switch m.support.Version {
-	case "v2":
-		m.setupV2(v2own, v2avail, why)
-	case "v1", "hybrid":
-		if v2own != "" {
-			h := &hierarchy{v2: true, own: v2own}
+// setupV1 takes the v1 hierarchies (and, for hybrid, the v2 group for
+// tracking and cgroup.kill), with the reason for each it cannot use in why.
+func (m *Manager) setupV1(v2own string, v2avail map[string]bool, v1 map[string]*hierarchy, why map[string]string) {
+	if v2own != "" {
+		h := &hierarchy{v2: true, own: v2own}
+		if err := m.useParent(h); err != nil {
+			why["v2"] = err.Error()
+		} else {
+			m.v2 = h
+			m.kill = m.v2KillMode()
+		}
+	}
+	for _, c := range limitCtrls {
+		if v1[c] == nil {
+			if v2avail[c] {
+				why[c] = "the " + c + " controller is bound to cgroup v2 while memory/pids/cpu are used from cgroup v1 (mixed layouts are not supported)"
+			}
+			continue
+		}
+		if err := m.useParent(v1[c]); err != nil {
+			why[c] = err.Error()
+			continue
+		}
+		switch c {
+		case "memory":
+			m.mem = v1[c]
+		case "pids":
+			m.pids = v1[c]
+		case "cpu":
+			m.cpu = v1[c]
+		}
+	}
+	if m.v2 == nil { // no v2 group: v1 cpuacct accounts, v1 freezer kills
+		if h := v1["cpuacct"]; h != nil {
 			if err := m.useParent(h); err != nil {
-				why["v2"] = err.Error()
+				why["cpuacct"] = err.Error()
 			} else {
-				m.v2 = h
-				m.kill = m.v2KillMode()
+				m.acct = h
 			}
 		}
-		for _, c := range limitCtrls {
-			if v1[c] == nil {
-				if v2avail[c] {
-					why[c] = "the " + c + " controller is bound to cgroup v2 while memory/pids/cpu are used from cgroup v1 (mixed layouts are not supported)"
-				}
-				continue
-			}
-			if err := m.useParent(v1[c]); err != nil {
-				why[c] = err.Error()
-				continue
-			}
-			switch c {
-			case "memory":
-				m.mem = v1[c]
-			case "pids":
-				m.pids = v1[c]
-			case "cpu":
-				m.cpu = v1[c]
-			}
-		}
-		if m.v2 == nil { // no v2 group: v1 cpuacct accounts, v1 freezer kills
-			if h := v1["cpuacct"]; h != nil {
-				if err := m.useParent(h); err != nil {
-					why["cpuacct"] = err.Error()
-				} else {
-					m.acct = h
-				}
-			}
-			if h := v1["freezer"]; h != nil {
-				if err := m.useParent(h); err != nil {
-					why["freezer"] = err.Error()
-				} else {
-					m.frz = h
-					m.kill = killV1Freeze
-				}
+		if h := v1["freezer"]; h != nil {
+			if err := m.useParent(h); err != nil {
+				why["freezer"] = err.Error()
+			} else {
+				m.frz = h
+				m.kill = killV1Freeze
 			}
 		}
 	}
-	m.sweep()
-	m.finishWith(why)
-	return m, nil
 }
 
 // sweep removes the groups of dead servers next to this server's parent
