@@ -1,5 +1,10 @@
 package policy
 
+// Over 500 lines on purpose: the executable check of SPEC 3.1 in one file
+// (allowlist, blocklist, resolution through searchPath and realpath,
+// setuid, the "#!" line and its interpreter), because its steps share the
+// resolved value and their order is the rule.
+
 import (
 	"bytes"
 	"errors"
