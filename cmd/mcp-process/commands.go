@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/config"
@@ -177,7 +178,21 @@ func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error 
 		}
 		return exitf(1, "%s", describeErr(errcode.As(err)))
 	}
-	go forwardStdin(sup, agent, st.Pid, stdin)
+	go forwardStdin(sup, agent, st.Pid, stdin, func(b []byte) *errcode.Error {
+		// The same stdin rule as process_send_stdin (blockBinaryStdin
+		// included): data that breaks it is not forwarded, the child's
+		// stdin is closed, and the refusal is recorded.
+		e := policy.CheckStdin(loaded.Config, b, policy.EncodingUTF8)
+		if e != nil {
+			rec := audit.Denial(agent, "run", e, false)
+			rec.PID = st.Pid
+			if err := alog.Record(rec); err != nil {
+				fmt.Fprintf(stderr, "mcp-process run: the audit log cannot be written (%v)\n", err)
+			}
+			fmt.Fprintf(stderr, "mcp-process run: stdin refused: %s\n", describeErr(e))
+		}
+		return e
+	})
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
@@ -209,31 +224,62 @@ func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error 
 // violation) and exits 126 with the reason; if the record cannot be
 // written, it exits 1 saying so.
 func refuse(alog *audit.Log, agent, exe string, e *errcode.Error) error {
-	rec := audit.Record{Level: audit.LevelInfo, Event: audit.EventLaunchDenied, Agent: agent, Tool: "run",
-		Executable: exe, Decision: "deny", Layer: e.Layer, Reason: e.Message, Code: string(e.Code)}
-	if e.Violation {
-		rec.Level, rec.Event = audit.LevelWarn, audit.EventSecurityViolation
-	}
+	rec := audit.Denial(agent, "run", e, true)
+	rec.Executable = exe
 	if err := alog.Record(rec); err != nil {
 		return exitf(1, "the audit log cannot be written (%v); refused: %s", err, describeErr(e))
 	}
 	return exitf(126, "denied: %s", describeErr(e))
 }
 
-func forwardStdin(sup *supervisor.Supervisor, agent string, pid int, in io.Reader) {
+// forwardStdin copies in to the child's stdin, each piece checked by check
+// first; a refused piece closes the child's stdin. A UTF-8 character cut by
+// a read waits for the rest (a read boundary is not binary data).
+func forwardStdin(sup *supervisor.Supervisor, agent string, pid int, in io.Reader, check func([]byte) *errcode.Error) {
 	buf := make([]byte, 32*1024)
-	for {
-		n, err := in.Read(buf)
-		if n > 0 {
-			if _, werr := sup.SendStdin(agent, pid, buf[:n], false); werr != nil {
-				return
+	var held []byte // the start of a character cut by the previous read
+	send := func(b []byte, closeStdin bool) bool {
+		if len(b) > 0 && check(b) != nil {
+			_, _ = sup.SendStdin(agent, pid, nil, true)
+			return false
+		}
+		if len(b) > 0 || closeStdin {
+			if _, werr := sup.SendStdin(agent, pid, b, closeStdin); werr != nil {
+				return false
 			}
 		}
-		if err != nil {
-			_, _ = sup.SendStdin(agent, pid, nil, true)
+		return !closeStdin
+	}
+	for {
+		n, err := in.Read(buf)
+		data := append(held, buf[:n]...)
+		held = nil
+		if err == nil {
+			cut := incompleteTail(data)
+			data, held = data[:len(data)-cut], append([]byte(nil), data[len(data)-cut:]...)
+		}
+		if !send(data, err != nil) {
 			return
 		}
 	}
+}
+
+// incompleteTail is the length of a UTF-8 character at the end of b that
+// is not complete yet (0 when none).
+func incompleteTail(b []byte) int {
+	for k := 1; k <= utf8.UTFMax-1 && k <= len(b); k++ {
+		c := b[len(b)-k]
+		if c < 0x80 {
+			return 0
+		}
+		if utf8.RuneStart(c) {
+			if utf8.FullRune(b[len(b)-k:]) {
+				return 0
+			}
+			return k
+		}
+	}
+	return 0
 }
 
 // pump copies new output since next to the terminal and returns the new offsets.

@@ -114,19 +114,3 @@ func within(p, dir string) bool {
 	}
 	return p == dir || strings.HasPrefix(p, dir+"/")
 }
-
-// compileWorkingDirectories checks the directory lists are absolute paths.
-func (p *Policy) compileWorkingDirectories() *errcode.Error {
-	for _, l := range []struct {
-		key  string
-		list []string
-	}{{"allowedWorkingDirectories", p.cfg.AllowedWorkingDirectories}, {"blockedWorkingDirectories", p.cfg.BlockedWorkingDirectories}} {
-		for i, d := range l.list {
-			if !filepath.IsAbs(d) {
-				return errcode.Fail(errcode.InvalidInput, LayerConfig, "use absolute directory paths",
-					"%s[%d] (%q) is not an absolute path", l.key, i, d)
-			}
-		}
-	}
-	return nil
-}

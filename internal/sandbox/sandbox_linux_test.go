@@ -78,7 +78,7 @@ func run(t testing.TB, l *Launcher, spec *policy.Spec) (string, ExitState) {
 }
 
 func TestStartRunsExactlyTheSpec(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	script := filepath.Join(t.TempDir(), "show")
 	if err := os.WriteFile(script, []byte("#!/bin/cat\nhello from the script\n"), 0o755); err != nil {
@@ -119,7 +119,7 @@ func TestStartRunsExactlyTheSpec(t *testing.T) {
 }
 
 func TestStartOwnProcessGroup(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	out, _ := run(t, l, specFor(t, "cat", "/proc/self/stat"))
 	f := strings.Fields(out[strings.LastIndexByte(out, ')')+1:])
@@ -136,7 +136,7 @@ func TestStartOwnProcessGroup(t *testing.T) {
 }
 
 func TestStartRefusesAChangedExecutable(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	src, err := filepath.EvalSymlinks("/bin/true")
 	if err != nil {
@@ -174,7 +174,7 @@ func TestStartRefusesAChangedExecutable(t *testing.T) {
 }
 
 func TestStartMissingDirIsCwdNotFound(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	s := specFor(t, "true")
 	s.Dir = filepath.Join(s.Dir, "gone")
@@ -218,7 +218,7 @@ func TestLeaderExitKillsTheRestOfTheGroup(t *testing.T) {
 	if err != nil {
 		t.Skip("python3 not available")
 	}
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	spec := specFor(t, py, "-c", "import subprocess,sys; p=subprocess.Popen(['/bin/sleep','30']); print(p.pid)")
 	r, w, _ := os.Pipe()
@@ -246,7 +246,7 @@ func TestLeaderExitKillsTheRestOfTheGroup(t *testing.T) {
 }
 
 func TestCloseKillsChildrenThroughPdeathsig(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	p, err := l.Start(specFor(t, "sleep", "30"), Stdio{})
 	if err != nil {
 		t.Fatal(err)
@@ -279,7 +279,7 @@ func TestSignalGroupReachesGrandchildren(t *testing.T) {
 	if err != nil {
 		t.Skip("python3 not available")
 	}
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	r, w, _ := os.Pipe()
 	defer r.Close()
@@ -321,7 +321,7 @@ func TestEnforcementReportsUnenforcedLimits(t *testing.T) {
 		{"cgroup memory only", Support{Memory: true, Reasons: map[string]string{"pids": "pids controller not delegated"}}, all,
 			[]string{"maxMemoryMB (cgroup)", "maxFileDescriptors (rlimit)", "maxCpuTime (rlimit)"},
 			[]string{"maxCpuTime for the whole tree (needs cgroup CPU accounting: not available; RLIMIT_CPU applies per process)", "maxCpuPercent (needs cgroups: not available)", "maxProcesses (pids controller not delegated)"}},
-		{"everything", Support{Memory: true, Pids: true, CPU: true, CPUTree: true}, all,
+		{"everything", Support{Memory: true, Pids: true, CPU: true, CPUUsage: true}, all,
 			[]string{"maxCpuPercent (cgroup)", "maxMemoryMB (cgroup)", "maxFileDescriptors (rlimit)", "maxCpuTime (rlimit)", "maxProcesses (cgroup)"}, nil},
 	}
 	for _, tc := range tests {
@@ -345,7 +345,7 @@ func TestEnforcementReportsUnenforcedLimits(t *testing.T) {
 // not captured must be able to write (and not fail with EBADF).
 func TestNilStreamsAreWritableDevNull(t *testing.T) {
 	for _, pool := range []int{0, 2} {
-		l := newLauncher(pool)
+		l := testLauncher(pool, Isolation{})
 		spec := specFor(t, "head", "-c", "100000", "/dev/zero")
 		for i := 0; i < 3; i++ { // cold, then warm stages
 			p, err := l.Start(spec, Stdio{})
@@ -378,9 +378,18 @@ func TestStartRefusesAChangedShebang(t *testing.T) {
 	}
 	f.WriteString("#!/bin/sh\necho shell ran\n")
 	f.Close()
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	if _, err := l.Start(spec, Stdio{}); err == nil || !strings.Contains(err.Error(), "#! line") {
 		t.Fatalf("a rewritten #! line was launched: %v", err)
 	}
+}
+
+// testLauncher starts a launcher with exactly pool warm stages (0: none,
+// every launch starts its stage cold) and iso.
+func testLauncher(pool int, iso Isolation) *Launcher {
+	if pool == 0 {
+		pool = -1
+	}
+	return NewLauncher(LauncherOptions{PoolSize: pool, Isolation: iso})
 }

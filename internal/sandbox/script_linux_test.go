@@ -16,7 +16,7 @@ import (
 // real path (they were /dev/fd/3 when the kernel ran the script from its
 // descriptor), and its arguments follow.
 func TestScriptSeesItsOwnPath(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	dir, err := filepath.EvalSymlinks(t.TempDir())
 	if err != nil {
@@ -50,7 +50,7 @@ func TestScriptSeesItsOwnPath(t *testing.T) {
 // an interpreter swapped since the check is refused, and so is a script
 // whose interpreter was never checked.
 func TestScriptInterpreterIdentityIsChecked(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	script := filepath.Join(t.TempDir(), "show")
 	if err := os.WriteFile(script, []byte("#!/bin/cat\nhello\n"), 0o755); err != nil {

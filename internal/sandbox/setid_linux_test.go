@@ -43,7 +43,7 @@ func TestStartRunsASetuidFileThePolicyAllowed(t *testing.T) {
 	if !d.Spec.SetID {
 		t.Fatal("the spec does not say the file was checked with its setuid bit")
 	}
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	_, st := run(t, l, d.Spec)
 	if st.ExitCode == nil || *st.ExitCode != 0 {

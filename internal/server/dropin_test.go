@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,13 +118,15 @@ func TestServiceIDIsItsName(t *testing.T) {
 func newServerWithHealthChecks(t *testing.T, cfg *config.Config) *Server {
 	t.Helper()
 	pol := testPolicy(t, cfg)
-	var srv atomic.Pointer[Server]
 	sup := supervisor.New(supervisor.Options{Config: cfg, Audit: &memRecorder{},
 		Authorize: func(agent string, req policy.Request) (*policy.Spec, *errcode.Error) {
-			return srv.Load().Authorize(agent, req)
+			d := pol.Evaluate(req, time.Now())
+			if !d.Allow {
+				return nil, d.Err
+			}
+			return d.Spec, nil
 		}})
 	s := New(Options{Config: cfg, Policy: pol, Supervisor: sup, Audit: &memRecorder{}, AgentID: "tester", Layers: map[string]string{}})
-	srv.Store(s)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

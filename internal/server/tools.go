@@ -287,12 +287,6 @@ func (s *Server) authorize(agent string, req policy.Request) (*policy.Spec, *err
 	return d.Spec, nil
 }
 
-// Authorize is the policy entry point for launches the supervisor makes by
-// itself (service health checks).
-func (s *Server) Authorize(agent string, req policy.Request) (*policy.Spec, *errcode.Error) {
-	return s.authorize(agent, req)
-}
-
 func (in *launchInput) request(agent string) policy.Request {
 	r := policy.Request{Agent: agent, Executable: in.Executable, Args: in.Args, Cwd: in.Cwd, Env: in.Env,
 		Timeout: time.Duration(in.Timeout) * time.Millisecond}
@@ -377,8 +371,8 @@ func (s *Server) processGetStats(ctx context.Context, c *call, in statsInput) (*
 
 func (s *Server) processSendStdin(ctx context.Context, c *call, in stdinInput) (stdinOutput, error) {
 	c.pid = in.Pid
-	if !s.cfg.AllowStdinInput {
-		return stdinOutput{}, errcode.Deny(errcode.StdinNotAllowed, policy.LayerIO, "stdin input is disabled by allowStdinInput: false", "sending stdin is not allowed by the policy")
+	if err := policy.CheckStdinAllowed(s.cfg); err != nil { // before the data is decoded
+		return stdinOutput{}, err
 	}
 	in.Encoding = canonicalEncoding(in.Encoding)
 	data, derr := policy.DecodeStdin(in.Data, in.Encoding)

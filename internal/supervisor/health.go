@@ -3,10 +3,8 @@ package supervisor
 import (
 	"time"
 
-	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/sandbox"
-	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
 
 // KindHealthCheck is a running health check in the process table (SPEC
@@ -53,31 +51,20 @@ func (s *Supervisor) unreserveFor(agent string, at time.Time, lk launchKind) {
 	s.unreserve(agent, at, lk.byServer)
 }
 
-// launchCgroup is the StartWith hook of a launch: its own cgroup with its
-// limits, or for a health check the cgroup of the service instance it
-// checks.
-func (s *Supervisor) launchCgroup(cg **cgroup.Group, l config.ResourceLimits, lk launchKind) func(*sandbox.Process) error {
-	if lk.health == nil {
-		return s.cgroupDuring(cg, l)
-	}
-	inst := lk.health
+// joinInstance moves a health check's stage, waiting at its gate in its
+// own group with the launch's limits, into its service instance's group:
+// the instance's limits then count the check. The check's own group (its
+// Process.Cgroup, empty once the target runs) is removed when the check is
+// reaped; it is never the instance's, so reaping the check never kills the
+// service.
+func joinInstance(inst *proc) func(*sandbox.Process) error {
 	return func(sp *sandbox.Process) error {
-		if *cg != nil { // a stage tried before this one
-			releaseStageCgroup(*cg)
-			*cg = nil
-		}
-		// A warm stage waits in its own fresh group: it leaves it for the
-		// instance's, and that group (empty once the target runs) is the
-		// check's own, removed when it is reaped. The check's p.cg is never
-		// the instance's: reaping the check must not kill the service.
-		if g, ok := sp.Token().(*cgroup.Group); ok {
-			*cg = g
-		}
 		if inst.cg == nil {
 			return nil // the service has no cgroup (none on this host)
 		}
 		if err := inst.cg.Join(sp.Pid); err != nil {
-			return cgroupFailure(err)
+			return errcode.Fail(errcode.LayerUnavailable, "cgroup", "check the cgroup hierarchy (mcp-process doctor)",
+				"cannot move the health check into its service's cgroup: %v", err)
 		}
 		select {
 		case <-inst.done: // its group is being removed: no check in it

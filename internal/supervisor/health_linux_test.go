@@ -5,6 +5,7 @@ package supervisor
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ func TestHealthCheckRunsInTheServiceCgroup(t *testing.T) {
 		t.Skipf("no cgroups here: %v", err)
 	}
 	defer m.Close()
-	if !usesCgroups(m) {
+	if cs := m.Support(); cs.Version == "none" || !(cs.Kill || cs.Memory || cs.Pids || cs.CPU || cs.CPUUsage) {
 		t.Skip("no usable cgroup hierarchy")
 	}
 	firstCheckSoon(t)
@@ -96,4 +97,14 @@ func TestHealthCheckThatCannotStartIsUnknown(t *testing.T) {
 	if got.Health != HealthUnknown || got.State != ServiceRunning || got.Restarts != 0 {
 		t.Fatalf("service %+v, want running with health unknown", got)
 	}
+}
+
+// cgroupOf returns /proc/PID/cgroup.
+func cgroupOf(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/policy"
 )
 
 // Output reads agent's process output (SPEC 2 process_get_output, 6 Output offsets).
@@ -80,9 +81,8 @@ func (s *Supervisor) Output(agent string, pid int, q OutputQuery) (*OutputResult
 // SendStdin writes data to agent's process stdin and closes it when
 // closeStdin is set. Binary-data checks (blockBinaryStdin) are the caller's.
 func (s *Supervisor) SendStdin(agent string, pid int, data []byte, closeStdin bool) (int, error) {
-	if !s.cfg.AllowStdinInput {
-		return 0, errcode.Deny(errcode.StdinNotAllowed, "stdin", "stdin input is off in the policy (allowStdinInput)",
-			"sending stdin is not allowed")
+	if err := policy.CheckStdinAllowed(s.cfg); err != nil {
+		return 0, err
 	}
 	p, err := s.lookup(agent, pid)
 	if err != nil {

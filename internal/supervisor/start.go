@@ -15,7 +15,6 @@ import (
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox"
-	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
 
 // launchKind says who launches: an agent's call (rate windows apply) or
@@ -217,18 +216,14 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 		return nil, qerr
 	}
 
-	var cg *cgroup.Group
-	// fail undoes everything of a launch that did not happen.
+	// fail undoes everything of a launch that did not happen (the sandbox
+	// removes the launch's cgroup: Abort, a failed Start or Release).
 	fail := func(sp *sandbox.Process, ps *pipes, err error) (*proc, error) {
 		if sp != nil {
 			sp.Abort()
 		}
 		if ps != nil {
 			ps.closeParent()
-		}
-		if cg != nil {
-			cg.Kill()
-			cg.Remove()
 		}
 		s.unreserveFor(agent, at, lk)
 		return nil, err
@@ -250,14 +245,20 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	} else if ps, err = makePipes(stdinPipe, capture); err != nil {
 		return fail(nil, nil, errcode.Fail(errcode.Internal, "process", "", "create pipes: %v", err))
 	}
-	// The launch's cgroup limits are written while the stage applies its
-	// steps: when Start returns, the stage waits at its gate in its cgroup,
-	// with the limits in place, before the target can run, fork or allocate.
+	// When Start returns, the stage waits at its gate in its cgroup, with
+	// the limits in place, before the target can run, fork or allocate. A
+	// health check's stage then moves into its service instance's group
+	// (health.go), whose limits count it.
 	stdio := sandbox.Stdio{Stdin: ps.child[0], Stdout: ps.child[1], Stderr: ps.child[2]}
 	if tty != nil {
 		stdio = sandbox.Stdio{Stdin: ps.child[0], Stdout: ps.child[0], Stderr: ps.child[0], Terminal: true}
 	}
-	sp, err := s.launcher.StartWith(spec, stdio, s.launchCgroup(&cg, spec.Limits, lk))
+	var sp *sandbox.Process
+	if lk.health != nil {
+		sp, err = s.launcher.StartWith(spec, stdio, joinInstance(lk.health))
+	} else {
+		sp, err = s.launcher.Start(spec, stdio)
+	}
 	ps.closeChild()
 	if err != nil {
 		return fail(nil, ps, errcode.As(err))
@@ -282,6 +283,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 		return fail(nil, ps, e)
 	}
 
+	cg := sp.Cgroup() // ours now: removed in watch, after the reap
 	name := o.Name
 	if name == "" {
 		name = spec.Path[strings.LastIndexByte(spec.Path, '/')+1:]

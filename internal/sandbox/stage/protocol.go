@@ -12,16 +12,11 @@
 // warm): it then idles, blocked on its socket, holding nothing but that
 // socket and /dev/null as 0, 1, 2, until the launcher sends a config with
 // the executable and the target's stdio. The steps run only after that, in
-// this order (SPEC 3.10): install stdio (a pseudo-terminal's slave becomes
-// the controlling terminal, FlagTerminal); mounts (everything private, a
-// fresh /proc for a new PID namespace, the read-only filesystem with its
-// private /tmp and writable paths, a fresh /sys for a new network
-// namespace, pivot_root into the jail); host name;
-// loopback up; rlimits; chdir; close inherited descriptors; report ready;
-// wait for "go" (the cgroup join); capabilities; the MAC exec label;
-// no_new_privs (always); Landlock; seccomp (last); execveat. The
-// namespaces themselves exist before the stage runs: the launcher clones it
-// into them.
+// the order of the list steps (contain_linux.go, SPEC 3.10), each in the
+// file of its subsystem; the gate ("go") lies between the steps that
+// prepare and those that drop privileges, and seccomp and execveat come
+// last. The namespaces themselves exist before the stage runs: the
+// launcher clones it into them.
 //
 // Guarantees: the target never runs if any step failed (the stage reports
 // the step, the errno and a message on its socket and exits 127); it never
@@ -47,6 +42,11 @@ import "unsafe"
 // Arg is the hidden subcommand that makes a process an init stage. It
 // cannot collide with a user subcommand (none starts with "__").
 const Arg = "__mcp_process_init"
+
+// ArgPlain makes a process an init stage without the performance
+// machinery: no keeper, nothing trimmed or prefaulted. Its steps and their
+// order are Arg's; tests compare the two (LauncherOptions.Plain).
+const ArgPlain = Arg + "_plain"
 
 // SocketFD is the stage's end of its socketpair (SOCK_STREAM) with the
 // launcher, its only descriptor besides 0, 1, 2 (/dev/null until a launch).
@@ -74,6 +74,26 @@ const (
 	MsgError  = 'E' // followed by an encoded StepError; the stage exits 127
 	MsgGo     = 'G' // parent → stage, after MsgReady
 )
+
+// KeeperSize is the length of the MsgKeeper report.
+const KeeperSize = 5
+
+// EncodeKeeper is the stage's first report: MsgKeeper, then the pid of its
+// keeper (0: none) as a little-endian u32.
+func EncodeKeeper(pid uint32) [KeeperSize]byte {
+	b := [KeeperSize]byte{MsgKeeper}
+	putU32(b[1:], pid)
+	return b
+}
+
+// DecodeKeeper returns the keeper's pid (0: none) from a MsgKeeper report,
+// and false when b is another message.
+func DecodeKeeper(b [KeeperSize]byte) (pid int, ok bool) {
+	if b[0] != MsgKeeper {
+		return 0, false
+	}
+	return int(getU32(b[1:])), true
+}
 
 // ExitFailed is the stage's exit status after a failed step.
 const ExitFailed = 127

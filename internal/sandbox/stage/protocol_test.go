@@ -96,3 +96,15 @@ func TestUtoa(t *testing.T) {
 		}
 	}
 }
+
+func TestKeeperRoundTrip(t *testing.T) {
+	for _, pid := range []uint32{0, 1, 4194304, 1<<31 - 1} {
+		b := EncodeKeeper(pid)
+		if got, ok := DecodeKeeper(b); !ok || got != int(pid) {
+			t.Fatalf("DecodeKeeper(EncodeKeeper(%d)) = %d, %v", pid, got, ok)
+		}
+	}
+	if _, ok := DecodeKeeper([KeeperSize]byte{MsgReady}); ok {
+		t.Fatal("DecodeKeeper accepted another message")
+	}
+}
