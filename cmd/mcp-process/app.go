@@ -211,6 +211,13 @@ func openAudit(loaded *config.Loaded, agent string) (*audit.Log, error) {
 			opts.ViolationPath = audit.DefaultViolationPath(cfg.AuditLogPath)
 		}
 	}
+	if cfg.AuditSigningKeyFile != "" {
+		key, err := audit.LoadSigningKey(cfg.AuditSigningKeyFile)
+		if err != nil {
+			return nil, exitf(2, "auditSigningKeyFile: %v (fix the key file or remove auditSigningKeyFile)", err)
+		}
+		opts.SigningKey = key
+	}
 	if cfg.EnableSecurityAlerts {
 		opts.Alerts = &audit.AlertOptions{URL: cfg.SecurityAlertWebhook, Secret: cfg.SecurityAlertWebhookSecret}
 	}
