@@ -516,6 +516,9 @@ func (c *chainFile) usable() error {
 	return c.broken
 }
 
+// syncFile is fsync (a variable so a test can count and slow it).
+var syncFile = (*os.File).Sync
+
 // syncThrough returns once every record up to seq is on disk. One caller
 // fsyncs for all records written before it started (group commit).
 func (c *chainFile) syncThrough(seq uint64) error {
@@ -534,7 +537,7 @@ func (c *chainFile) syncThrough(seq uint64) error {
 	f, target, targetHash := c.f, c.seq, c.prev
 	c.mu.Unlock()
 
-	err := f.Sync()
+	err := syncFile(f)
 
 	c.mu.Lock()
 	defer c.mu.Unlock()

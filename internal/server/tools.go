@@ -173,6 +173,7 @@ type groupOutput struct {
 type terminateGroupOutput struct {
 	GroupID        string `json:"groupId"`
 	TerminatedPids []int  `json:"terminatedPids"`
+	AuditError     string `json:"auditError,omitempty"` // terminated, but not recorded (SPEC 7.2)
 }
 
 type serviceStartOutput struct {
@@ -449,14 +450,14 @@ func (s *Server) processAddToGroup(ctx context.Context, c *call, in addToGroupIn
 }
 
 func (s *Server) processTerminateGroup(ctx context.Context, c *call, in terminateGroupInput) (terminateGroupOutput, error) {
-	pids, err := s.opts.Supervisor.TerminateGroup(c.agent, in.GroupID, in.Force)
+	pids, auditErr, err := s.opts.Supervisor.TerminateGroup(c.agent, in.GroupID, in.Force)
 	if err != nil {
 		return terminateGroupOutput{}, err
 	}
 	if pids == nil {
 		pids = []int{}
 	}
-	return terminateGroupOutput{GroupID: in.GroupID, TerminatedPids: pids}, nil
+	return terminateGroupOutput{GroupID: in.GroupID, TerminatedPids: pids, AuditError: auditErr}, nil
 }
 
 func (s *Server) processStartService(ctx context.Context, c *call, in serviceInput) (serviceStartOutput, error) {
