@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -94,7 +95,7 @@ type chainFile struct {
 	syncMu sync.Mutex
 
 	headMu   sync.Mutex
-	headSeq  uint64 // the seq the head file holds
+	headSeq  atomic.Uint64 // the seq the head file holds (written under headMu)
 	headStop chan struct{}
 	headDone chan struct{}
 }
@@ -210,7 +211,7 @@ func openChain(path string, o chainOptions) (c *chainFile, notes []string, err e
 	}
 	if c.seq > 0 {
 		if head != nil && head.Seq == c.seq && (c.key == nil || head.Signature != "") {
-			c.headSeq = c.seq
+			c.headSeq.Store(c.seq)
 		} else if err := c.flushHead(); err != nil {
 			return fail(err)
 		}
@@ -242,14 +243,14 @@ func (c *chainFile) flushHead() error {
 	c.mu.Lock()
 	seq, hash := c.syncedSeq, c.syncedHash
 	c.mu.Unlock()
-	if seq == 0 || seq == c.headSeq {
+	if seq == 0 || seq == c.headSeq.Load() {
 		return nil
 	}
 	h := Head{Seq: seq, Hash: hash, Time: c.now().UTC().Format(time.RFC3339Nano)}
 	if err := writeHead(c.path, h, c.key); err != nil {
 		return fmt.Errorf("audit log %s: write its head: %w", c.path, err)
 	}
-	c.headSeq = seq
+	c.headSeq.Store(seq)
 	return nil
 }
 
@@ -552,6 +553,14 @@ func (c *chainFile) syncThrough(seq uint64) error {
 	}
 	if target > c.syncedSeq {
 		c.syncedSeq, c.syncedHash = target, targetHash
+	}
+	if c.headSeq.Load() == 0 {
+		// A log's first records: its head is written now, not a second
+		// later, so that a crash in that second still leaves a head.
+		c.mu.Unlock()
+		err := c.flushHead()
+		c.mu.Lock()
+		return err
 	}
 	return nil
 }
