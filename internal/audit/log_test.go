@@ -620,6 +620,7 @@ func TestConcurrentRecordsShareSyncs(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	t.Logf("%d concurrent records, %d fsyncs", n, syncs.Load())
 	if got := syncs.Load(); got >= n/2 {
 		t.Fatalf("%d concurrent records took %d fsyncs: want them shared (group commit)", n, got)
 	}
