@@ -180,6 +180,11 @@ func isolationOf(cfg *config.Config) (sandbox.Isolation, error) {
 	if files, ok := sealedFiles.Load(cfg); ok && len(iso.Private) > 0 {
 		iso.Sealed = files.([]string)
 	}
+	if cfg.AuditSigningKeyFile != "" && len(iso.Private) > 0 {
+		// The key that signs the audit log is unreadable to every child,
+		// whatever its uid (SPEC 7.2: "readable only by the server").
+		iso.Masked = append(iso.Masked, cfg.AuditSigningKeyFile)
+	}
 	if isolations.m == nil {
 		isolations.m = map[*config.Config]isolationResult{}
 	}
