@@ -16,7 +16,7 @@ import (
 //
 //   - Beside each log, FILE.head holds the seq and hash of the last record
 //     known to be on disk. It is rewritten (temporary file, fsync, rename)
-//     at most once per HeadInterval while records are written, at open and
+//     every HeadInterval while records are written (never more often), at open and
 //     at close: one fsync per interval, not one per record. A log that ends
 //     before its head's seq lost records from its end; a log whose record at
 //     the head's seq has another hash was rewritten. Records written since
