@@ -122,3 +122,21 @@ func TestAuditVerifyDetectsRewrittenChain(t *testing.T) {
 		t.Fatalf("forged log, real head, with the key: exit %d, want 1 and REWRITTEN\n%s%s", code, out, errOut)
 	}
 }
+
+// A signing key other users could read refuses start, naming the key and
+// the fix (SPEC 7.2: "a key readable only by the server").
+func TestAuditSigningKeyReadableByOthersRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	key := filepath.Join(e.dir, "audit.key")
+	if err := os.WriteFile(key, bytes.Repeat([]byte("s3cr"), 8), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.config("/bin/echo")
+	cfg["auditSigningKeyFile"] = key
+	path := e.writeConfig(t, "key.json", cfg)
+	_, errOut, code := runCLI(t, e, "", nil, "--config", path)
+	if code != 2 || !strings.Contains(errOut, "auditSigningKeyFile") || !strings.Contains(errOut, "chmod 600") {
+		t.Fatalf("serve with a 0644 key: exit %d, want 2 naming auditSigningKeyFile and the fix\n%s", code, errOut)
+	}
+}
