@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -307,18 +308,53 @@ func exitOf(st *supervisor.Status) error {
 	return exitf(1, "process ended: %s", st.TerminationReason)
 }
 
-// cmdAudit: "audit verify FILE" checks the hash chain (exit 1 names the
-// first bad record).
+// cmdAudit: "audit verify [--key KEYFILE] [--no-head] FILE" checks the
+// hash chain, the head file and, with the key, the signed checkpoints
+// (exit 1 names the first bad record, or TRUNCATED / REWRITTEN).
 func cmdAudit(args []string, stdout io.Writer) error {
+	const usage = "usage: mcp-process audit verify [--key KEYFILE] [--no-head] FILE"
 	for _, a := range args {
 		if a == "-h" || a == "--help" || a == "-help" {
-			return helpText("Usage: mcp-process audit verify FILE\n\nVerifies the audit log's hash chain: exit 0 valid, 1 names the first bad record, 2 usage or unreadable file.\n")
+			return helpText("Usage: mcp-process audit verify [--key KEYFILE] [--no-head] FILE\n\n" +
+				"Verifies the audit log's hash chain, its rotated files and its head file FILE.head (records cut from\n" +
+				"the end are reported as TRUNCATED). With --key (the auditSigningKeyFile, or for Ed25519 its public key\n" +
+				"in PEM), every signed checkpoint and the head's signature are checked too, so a chain rewritten from\n" +
+				"scratch is reported as REWRITTEN. --no-head checks the chain alone (a log copied without its head).\n" +
+				"Exit 0 valid, 1 not valid (the first problem is named), 2 usage or unreadable file.\n")
 		}
 	}
-	if len(args) != 2 || args[0] != "verify" {
-		return exitf(2, "usage: mcp-process audit verify FILE")
+	if len(args) == 0 || args[0] != "verify" {
+		return exitf(2, usage)
 	}
-	res, err := audit.VerifyFile(args[1])
+	var opts audit.VerifyOptions
+	var file string
+	for i := 1; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--no-head":
+			opts.NoHead = true
+		case a == "--key" && i+1 < len(args):
+			i++
+			k, err := audit.LoadVerifyKey(args[i])
+			if err != nil {
+				return exitf(2, "audit verify: --key: %v", err)
+			}
+			opts.Key = k
+		case strings.HasPrefix(a, "--key="):
+			k, err := audit.LoadVerifyKey(strings.TrimPrefix(a, "--key="))
+			if err != nil {
+				return exitf(2, "audit verify: --key: %v", err)
+			}
+			opts.Key = k
+		case strings.HasPrefix(a, "-") || file != "":
+			return exitf(2, usage)
+		default:
+			file = a
+		}
+	}
+	if file == "" {
+		return exitf(2, usage)
+	}
+	res, err := audit.VerifyLog(file, opts)
 	if err != nil {
 		var ve *audit.VerifyError
 		if errors.As(err, &ve) {
@@ -328,6 +364,23 @@ func cmdAudit(args []string, stdout io.Writer) error {
 	}
 	if res.Continuation {
 		fmt.Fprintf(stdout, "chain starts at seq %d (older records were rotated away)\n", res.FirstSeq)
+	}
+	if res.TornBytes > 0 {
+		fmt.Fprintf(stdout, "note: a partial last line (%d bytes) follows seq %d: a write cut by a crash before it was synced, "+
+			"never acknowledged and not part of the chain (the head records seq %d); the server removes it at its next start\n",
+			res.TornBytes, res.LastSeq, res.Head.Seq)
+	}
+	switch {
+	case res.Head != nil:
+		fmt.Fprintf(stdout, "head: seq %d (written %s) is in the chain: nothing was cut before it\n", res.Head.Seq, res.Head.Time)
+	default:
+		fmt.Fprintln(stdout, "head: not checked (--no-head): records cut from the end would not be detected")
+	}
+	switch {
+	case opts.Key != nil:
+		fmt.Fprintf(stdout, "signed checkpoints: %d valid (%s), the last at seq %d\n", res.Checkpoints, opts.Key.Alg(), res.LastCheckpoint)
+	case res.Checkpoints > 0:
+		fmt.Fprintf(stdout, "signed checkpoints: %d present, not checked (pass --key to detect a rewritten chain)\n", res.Checkpoints)
 	}
 	fmt.Fprintf(stdout, "audit log valid: %d records in %d file(s), seq %d..%d, last hash %s\n", res.Records, len(res.Files), res.FirstSeq, res.LastSeq, res.LastHash)
 	return nil

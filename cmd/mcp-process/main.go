@@ -37,7 +37,7 @@ Usage:
   mcp-process validate [--config FILE] [--profile P]
   mcp-process check    [--config FILE] [--profile P] [--json] -- EXECUTABLE ARGS...
   mcp-process run      [--config FILE] [--profile P] [--cwd DIR] [--log-level L] [--log-format F] -- EXECUTABLE ARGS...
-  mcp-process audit verify FILE
+  mcp-process audit verify [--key KEYFILE] [--no-head] FILE
   mcp-process schema
   mcp-process init     [--profile P] [--output FILE]
   mcp-process doctor   [--config FILE] [--profile P] [--json]

@@ -41,6 +41,7 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	slog.SetDefault(logger) // the supervisor's unwritable audit records (an exit's, a termination's) are logged here
 
 	loaded, pol, err := loadPolicy(f)
 	if err != nil {

@@ -77,12 +77,17 @@ type Record struct {
 	Channel string `json:"channel,omitempty"`
 	// A denials_summarized record's figures: how many denials it stands
 	// for, how many of each code, and the first and last of them.
-	Count    int            `json:"count,omitempty"`
-	Codes    map[string]int `json:"codes,omitempty"`
-	First    *DenialRef     `json:"first,omitempty"`
-	Last     *DenialRef     `json:"last,omitempty"`
-	PrevHash string         `json:"prevHash"`
-	Hash     string         `json:"hash"`
+	Count int            `json:"count,omitempty"`
+	Codes map[string]int `json:"codes,omitempty"`
+	First *DenialRef     `json:"first,omitempty"`
+	Last  *DenialRef     `json:"last,omitempty"`
+	// A checkpoint record's figures (head.go): how many records separate
+	// checkpoints, and its signature by the auditSigningKeyFile key.
+	Every        int    `json:"every,omitempty"`
+	SignatureAlg string `json:"signatureAlg,omitempty"`
+	Signature    string `json:"signature,omitempty"`
+	PrevHash     string `json:"prevHash"`
+	Hash         string `json:"hash"`
 }
 
 // DenialRef identifies one summarised denial.

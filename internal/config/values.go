@@ -329,6 +329,7 @@ func checkAuditValues(c *Config) *Error {
 		},
 		func() *Error { return oneOf("auditLogLevel", c.AuditLogLevel, AuditLogLevels) },
 		func() *Error { return absPath("securityViolationLogPath", c.SecurityViolationLogPath) },
+		func() *Error { return absPath("auditSigningKeyFile", c.AuditSigningKeyFile) },
 		func() *Error {
 			if c.SecurityAlertWebhook == "" {
 				if c.SecurityAlertWebhookSecret != "" {

@@ -72,12 +72,14 @@ type Options struct {
 
 // Server is the MCP face of mcp-process.
 type Server struct {
-	opts   Options
-	cfg    *config.Config
-	mcp    *mcp.Server
-	tools  []string
-	tokens map[[32]byte]string // sha256(token) -> agent id (HTTP)
-	now    func() time.Time
+	opts  Options
+	cfg   *config.Config
+	mcp   *mcp.Server
+	tools []string
+	// decoders decode each tool's arguments as its handler does (fuzzing).
+	decoders map[string]func([]byte) error
+	tokens   map[[32]byte]string // sha256(token) -> agent id (HTTP)
+	now      func() time.Time
 
 	notifier  *outputNotifier
 	clientLog *clientLog

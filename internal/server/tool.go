@@ -75,22 +75,21 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, h handlerFunc[In, Out], tweaks
 		t.OutputSchema = out
 	}
 	s.tools = append(s.tools, t.Name)
+	if s.decoders == nil {
+		s.decoders = map[string]func([]byte) error{}
+	}
+	s.decoders[t.Name] = func(raw []byte) error {
+		_, e := decodeInput[In](resolved, raw)
+		if e != nil {
+			return e
+		}
+		return nil
+	}
 	s.mcp.AddTool(t, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		c := s.newCall(req, t.Name)
-		var input In
-		raw := []byte(req.Params.Arguments)
-		if len(raw) == 0 || string(raw) == "null" {
-			raw = []byte("{}")
-		}
-		var generic any
-		if err := stdjson.Unmarshal(raw, &generic); err != nil {
-			return s.fail(c, errcode.Fail(errcode.InvalidInput, "input", "send a JSON object of arguments", "arguments are not valid JSON: %v", err)), nil
-		}
-		if err := resolved.Validate(generic); err != nil {
-			return s.fail(c, errcode.Fail(errcode.InvalidInput, "input", "fix the arguments to match the tool's input schema", "invalid arguments: %v", err)), nil
-		}
-		if err := json.Unmarshal(raw, &input, json.RejectUnknownMembers(true)); err != nil {
-			return s.fail(c, errcode.Fail(errcode.InvalidInput, "input", "fix the arguments to match the tool's input schema", "invalid arguments: %v", err)), nil
+		input, e := decodeInput[In](resolved, []byte(req.Params.Arguments))
+		if e != nil {
+			return s.fail(c, e), nil
 		}
 		out, err := h(ctx, c, input)
 		if ir, ok := err.(*inputRequired); ok { // approval: a multi-round-trip question
@@ -101,6 +100,27 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, h handlerFunc[In, Out], tweaks
 		}
 		return successResult(out), nil
 	})
+}
+
+// decodeInput decodes a tool's arguments: a JSON object (absent or null:
+// {}) valid against the tool's input schema, decoded strictly (unknown
+// members refused) into In. Any failure is INVALID_INPUT.
+func decodeInput[In any](resolved *jsonschema.Resolved, raw []byte) (In, *errcode.Error) {
+	var input In
+	if len(raw) == 0 || string(raw) == "null" {
+		raw = []byte("{}")
+	}
+	var generic any
+	if err := stdjson.Unmarshal(raw, &generic); err != nil {
+		return input, errcode.Fail(errcode.InvalidInput, "input", "send a JSON object of arguments", "arguments are not valid JSON: %v", err)
+	}
+	if err := resolved.Validate(generic); err != nil {
+		return input, errcode.Fail(errcode.InvalidInput, "input", "fix the arguments to match the tool's input schema", "invalid arguments: %v", err)
+	}
+	if err := json.Unmarshal(raw, &input, json.RejectUnknownMembers(true)); err != nil {
+		return input, errcode.Fail(errcode.InvalidInput, "input", "fix the arguments to match the tool's input schema", "invalid arguments: %v", err)
+	}
+	return input, nil
 }
 
 // successResult carries v, with "status":"success" added, as

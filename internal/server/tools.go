@@ -185,6 +185,7 @@ type groupOutput struct {
 type terminateGroupOutput struct {
 	GroupID        string `json:"groupId"`
 	TerminatedPids []int  `json:"terminatedPids"`
+	AuditError     string `json:"auditError,omitempty"` // terminated, but not recorded (SPEC 7.2)
 }
 
 type serviceStartOutput struct {
@@ -479,14 +480,14 @@ func (s *Server) processTerminateGroup(ctx context.Context, c *call, in terminat
 	if err := s.confirmGroupTermination(ctx, c, in.GroupID, in.Force); err != nil {
 		return terminateGroupOutput{}, err
 	}
-	pids, err := s.opts.Supervisor.TerminateGroup(c.agent, in.GroupID, in.Force)
+	pids, auditErr, err := s.opts.Supervisor.TerminateGroup(c.agent, in.GroupID, in.Force)
 	if err != nil {
 		return terminateGroupOutput{}, err
 	}
 	if pids == nil {
 		pids = []int{}
 	}
-	return terminateGroupOutput{GroupID: in.GroupID, TerminatedPids: pids}, nil
+	return terminateGroupOutput{GroupID: in.GroupID, TerminatedPids: pids, AuditError: auditErr}, nil
 }
 
 func (s *Server) processStartService(ctx context.Context, c *call, in serviceInput) (serviceStartOutput, error) {

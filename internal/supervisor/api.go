@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/mcp-process/mcp-process/internal/audit"
@@ -38,6 +39,9 @@ type Options struct {
 	// (the caller passes the one it built already: building it lists the
 	// tree scope's files).
 	Isolation *sandbox.Isolation
+	// Logger receives what cannot be reported to a caller (an audit record
+	// of an exit that could not be written); nil = slog.Default().
+	Logger *slog.Logger
 }
 
 // Stdin modes of StartOptions.Stdin.
@@ -259,6 +263,9 @@ type TerminateResult struct {
 	ExitCode          *int   `json:"exitCode,omitempty"`
 	Signal            string `json:"signal,omitempty"`
 	TerminationReason string `json:"terminationReason"`
+	// AuditError: the process was terminated but its terminate record could
+	// not be written (SPEC 7.2: killing is the safe direction).
+	AuditError string `json:"auditError,omitempty"`
 }
 
 // HealthCheck is a service's health check: Command (argv; Command[0] is

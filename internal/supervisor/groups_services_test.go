@@ -32,9 +32,9 @@ func TestGroups(t *testing.T) {
 	if st, _ := s.Status(agentA, a.Pid); st.GroupID != g {
 		t.Fatalf("groupId %q", st.GroupID)
 	}
-	_, err = s.TerminateGroup(agentB, g, false)
+	_, _, err = s.TerminateGroup(agentB, g, false)
 	wantCode(t, err, errcode.ProcessNotFound)
-	pids, err := s.TerminateGroup(agentA, g, false)
+	pids, _, err := s.TerminateGroup(agentA, g, false)
 	slices.Sort(pids)
 	want := []int{a.Pid, b.Pid}
 	slices.Sort(want) // pids are not allocated in launch order (warm init stages)

@@ -223,14 +223,14 @@ func (s *Supervisor) manage(svc *service) {
 			return
 		}
 		svc.set(func() { svc.cur = np; svc.restarts++; svc.state = ServiceRunning })
-		s.record(audit.Record{Event: audit.EventService, Agent: svc.agent, ServiceID: svc.id, PID: np.pid,
+		s.recordOrWarn(audit.Record{Event: audit.EventService, Agent: svc.agent, ServiceID: svc.id, PID: np.pid,
 			Executable: svc.req.Spec.Path, Reason: fmt.Sprintf("restarted (%d/%d)", restarts+1, rp.MaxRetries)})
 	}
 }
 
 func (s *Supervisor) serviceEnd(svc *service, state, why string) {
 	svc.set(func() { svc.state = state })
-	s.record(audit.Record{Event: audit.EventService, Agent: svc.agent, ServiceID: svc.id, Reason: why + ": " + state})
+	s.recordOrWarn(audit.Record{Event: audit.EventService, Agent: svc.agent, ServiceID: svc.id, Reason: why + ": " + state})
 }
 
 // checkHealthLoop runs svc's health check every interval while it runs.
@@ -271,7 +271,7 @@ func (s *Supervisor) checkHealthLoop(svc *service) {
 		if changed {
 			// A health change is a state change of the service: recorded
 			// (and so sent to the agent's MCP log notifications).
-			s.record(audit.Record{Event: audit.EventService, Agent: svc.agent, ServiceID: svc.id, PID: pid, Reason: "health: " + h})
+			s.recordOrWarn(audit.Record{Event: audit.EventService, Agent: svc.agent, ServiceID: svc.id, PID: pid, Reason: "health: " + h})
 		}
 	}
 }

@@ -278,7 +278,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	if err := sp.Release(); err != nil {
 		e := errcode.As(err)
 		// The launch record is on disk: say how it ended.
-		s.record(audit.Record{Event: audit.EventExit, Agent: agent, Tool: o.Tool, PID: sp.Pid, Executable: spec.Path,
+		s.recordOrWarn(audit.Record{Event: audit.EventExit, Agent: agent, Tool: o.Tool, PID: sp.Pid, Executable: spec.Path,
 			Decision: "deny", Layer: e.Layer, Code: string(e.Code), Reason: "exec failed: " + e.Message, ServiceID: lk.serviceID})
 		return fail(nil, ps, e)
 	}
@@ -456,7 +456,7 @@ func (s *Supervisor) watch(p *proc) {
 		}
 	}
 	s.mu.Unlock()
-	s.record(audit.Record{Event: audit.EventExit, Agent: p.agent, Tool: p.tool, PID: p.pid, Executable: p.spec.Path,
+	s.recordOrWarn(audit.Record{Event: audit.EventExit, Agent: p.agent, Tool: p.tool, PID: p.pid, Executable: p.spec.Path,
 		ExitCode: exitCode, Signal: signal, TerminationReason: reason, ServiceID: p.serviceID})
 	close(p.done)
 	if s.opts.OnStateChange != nil && p.kind != KindHealthCheck {
