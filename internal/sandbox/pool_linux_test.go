@@ -112,12 +112,16 @@ func TestCloseLeavesNoStage(t *testing.T) {
 	if !slices.Contains(idle, p.Pid) {
 		t.Fatalf("the launch got stage %d, not one of the idle %v", p.Pid, idle)
 	}
+	// The pool may already be refilling the stage the launch took: the
+	// idle stages are there, and maybe one more (its keeper maybe not yet).
 	got, keepers := stageChildren(t)
-	if len(got) != len(idle) {
-		t.Fatalf("stage children %v, want the idle ones %v", got, idle)
+	for _, pid := range idle {
+		if !slices.Contains(got, pid) {
+			t.Fatalf("stage children %v, want the idle ones %v among them", got, idle)
+		}
 	}
-	if runtime.GOARCH == "amd64" && len(keepers) != len(got) {
-		t.Fatalf("keepers %v, want one for each stage %v", keepers, got)
+	if runtime.GOARCH == "amd64" && len(keepers) < len(idle) {
+		t.Fatalf("keepers %v, want one for each idle stage %v", keepers, idle)
 	}
 	l.Close()
 	p.Wait()
