@@ -57,7 +57,7 @@ var builtLayers = map[string]bool{
 	"chroot":       true,
 	"namespaces":   true,
 	"seccomp":      true,
-	"network":      false,
+	"network":      true, // blockNetworkAccess, allowed/blockedNetworkDestinations (the proxy is the server's EgressServer)
 	"approval":     false,
 	"mac":          true,
 	"capabilities": true,

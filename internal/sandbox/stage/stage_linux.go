@@ -98,7 +98,7 @@ func contain(c *Config, fds []int) *StepError {
 	if err != nil {
 		return err
 	}
-	for _, step := range []func(*Config) *StepError{setupMounts, setHostname, raiseLoopback, setRlimits, enterDir} {
+	for _, step := range []func(*Config) *StepError{setupMounts, setHostname, raiseLoopback, setupEgress, setRlimits, enterDir} {
 		if err := step(c); err != nil {
 			return err
 		}
@@ -131,6 +131,9 @@ func contain(c *Config, fds []int) *StepError {
 		return err
 	}
 	if err := restrictScope(c, exe); err != nil {
+		return err
+	}
+	if err := restrictNet(c); err != nil {
 		return err
 	}
 	if err := installSeccomp(c); err != nil {
