@@ -281,6 +281,8 @@ func layerStates(cfg *config.Config, cg *cgroup.Manager) map[string]string {
 	} else {
 		m["isolation"] = strings.Join(append(iso.Layers(), "capabilities (none for a root server's children unless keepCapabilities)", "no_new_privs"), "; ")
 		m["children"] = iso.Identity.Describe()
+		// SPEC 7.5: blocked, allowlist via proxy, loopback only or unrestricted.
+		m["network"] = iso.NetworkState()
 		// SPEC 7.1a: the seccomp baseline, in every child whatever enableSeccomp says.
 		switch {
 		case iso.Seccomp == nil:

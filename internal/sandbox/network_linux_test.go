@@ -17,6 +17,18 @@ import (
 	"github.com/mcp-process/mcp-process/internal/config"
 )
 
+// needNetNS skips where this process cannot give its children a network
+// namespace: not root, and no user namespace of their own. (Run the test
+// binary as an unprivileged user to test an unprivileged server's path.)
+func needNetNS(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if err := selfUserNS(); err != nil {
+			t.Skip("needs root or a user namespace for the children: ", err)
+		}
+	}
+}
+
 // hostListeners are a TCP and a UDP listener on the host's loopback that
 // answer "host"; the test fails nowhere if nothing reaches them, and
 // counts what did.
@@ -110,7 +122,7 @@ func probeLines(out string) map[string]string {
 // (connect is refused outright). Baseline: without the key the host's
 // listeners answer.
 func TestNetworkBlocked(t *testing.T) {
-	needRoot(t)
+	needNetNS(t)
 	h := listenHost(t)
 	tcp, udp := h.ports()
 	spec := py(t, netProbe)
@@ -229,7 +241,7 @@ print('resolv', open('/etc/resolv.conf').read().replace('\n', '|'))
 // from an arbitrary address, the name server from any address's port 53)
 // and nothing else: not the host's listeners, not UDP elsewhere.
 func TestNetworkEgressListeners(t *testing.T) {
-	needRoot(t)
+	needNetNS(t)
 	h := listenHost(t)
 	tcp, udp := h.ports()
 	iso, err := IsolationFor(&config.Config{AllowedNetworkDestinations: []string{"example.com"}})
