@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -306,5 +307,51 @@ func TestNetworkEgressListeners(t *testing.T) {
 				t.Error("the HTTP listener still accepts after the reap")
 			}
 		})
+	}
+}
+
+// BenchmarkNetworkCost measures a launch through a warm stage under the
+// server's default isolation (private view), with blockNetworkAccess, and
+// with a destination list (the listeners, the capture and resolv.conf on
+// the launch's path), interleaved in the same run; cold launches too (the
+// namespace is then created on the launch's path). Run as root.
+func BenchmarkNetworkCost(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  config.Config
+	}{
+		{"default", config.Config{}},
+		{"block", config.Config{BlockNetworkAccess: true}},
+		{"allowlist", config.Config{AllowedNetworkDestinations: []string{"example.com"}}},
+	} {
+		iso, err := IsolationFor(&tc.cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, pool := range []int{defaultPoolSize, -1} {
+			name := tc.name + "/warm"
+			if pool < 0 {
+				name = tc.name + "/cold"
+			}
+			b.Run(name, func(b *testing.B) {
+				spec := benchSpec(b)
+				spec.Dir = "/"
+				l := startLauncher(pool, nil, nil, iso)
+				defer l.Close()
+				var launch samples
+				for b.Loop() {
+					if pool > 0 {
+						awaitWarm(b, l)
+					} else {
+						time.Sleep(5 * time.Millisecond)
+					}
+					launch.time(func() { stageExec(b, l, spec) })
+				}
+				b.ReportMetric(launch.median(), "median-ns")
+			})
+		}
 	}
 }

@@ -423,7 +423,11 @@ func (l *Launcher) startStage() (*stageProc, error) {
 		// Dumpable again for the clone only (see dumpableWhile).
 		defer dumpableWhile()()
 	}
-	proc, err := os.StartProcess("/proc/self/exe", []string{"mcp-process-init", stage.Arg}, &os.ProcAttr{
+	argv := []string{"mcp-process-init", stage.Arg}
+	if l.iso.Network == config.NetworkProxy {
+		argv = append(argv, stage.ArgEgress) // listeners and capture while idle
+	}
+	proc, err := os.StartProcess("/proc/self/exe", argv, &os.ProcAttr{
 		Env:   stageEnv,
 		Files: []*os.File{devnull, devnull, devnull, theirs},
 		Sys:   sys,

@@ -63,38 +63,68 @@ func loopbackSocket(typ uintptr, port uint16) (int, uintptr) {
 	return int(s), 0
 }
 
-// setupEgress opens the listeners, installs the capture where it can and
-// sends the listeners to the parent (MsgNet). The stage's own copies are
-// closed once sent.
-func setupEgress(c *Config) *StepError {
-	if c.Flags&FlagEgress == 0 {
-		return nil
+// egressEarly: the stage was started with ArgEgress (isStage).
+var egressEarly bool
+
+// prepared is what prepareEgress opened: the listeners, the capture's
+// status, or the step that failed (reported by setupEgress).
+var prepared struct {
+	done   bool
+	fds    [NetFDs]int
+	status byte
+	err    *StepError
+}
+
+// prepareEgress raises lo, opens the listeners and installs the capture,
+// keeping them for setupEgress.
+func prepareEgress() {
+	prepared.done = true
+	if prepared.err = raiseLoopback(&Config{Flags: FlagLoopback}); prepared.err != nil {
+		return
 	}
 	socks := [NetFDs]struct {
 		typ  uintptr
 		port uint16
 	}{{sockStream, EgressHTTPPort}, {sockStream, EgressSOCKSPort}, {sockStream, EgressTransparentPort}, {sockDgram, EgressDNSPort}}
-	var fds [NetFDs]int
-	closeAll := func(n int) {
-		for _, fd := range fds[:n] {
-			sysClose(fd)
-		}
-	}
 	for i, s := range socks {
 		fd, e := loopbackSocket(s.typ, s.port)
 		if e != 0 {
-			closeAll(i)
-			return &StepError{Step: StepEgress, Errno: e, Detail: "listen on 127.0.0.1:" + utoa(uint64(s.port)) + " in the child's network namespace"}
+			for _, fd := range prepared.fds[:i] {
+				sysClose(fd)
+			}
+			prepared.err = &StepError{Step: StepEgress, Errno: e, Detail: "listen on 127.0.0.1:" + utoa(uint64(s.port)) + " in the child's network namespace"}
+			return
 		}
-		fds[i] = fd
+		prepared.fds[i] = fd
 	}
-	var status byte
 	if installCapture() == 0 {
-		status |= NetCaptured
-		egressCaptured = true
+		prepared.status |= NetCaptured
 	}
-	e := sendFDs(sock, []byte{MsgNet, status}, fds[:])
-	closeAll(NetFDs)
+}
+
+// setupEgress sends the listeners (opened now, or by prepareEgress) to the
+// parent (MsgNet) and shows resolvConf as /etc/resolv.conf. The stage's own
+// copies are closed once sent.
+func setupEgress(c *Config) *StepError {
+	if c.Flags&FlagEgress == 0 {
+		if prepared.done && prepared.err == nil {
+			for _, fd := range prepared.fds {
+				sysClose(fd)
+			}
+		}
+		return nil
+	}
+	if !prepared.done {
+		prepareEgress()
+	}
+	if prepared.err != nil {
+		return prepared.err
+	}
+	egressCaptured = prepared.status&NetCaptured != 0
+	e := sendFDs(sock, []byte{MsgNet, prepared.status}, prepared.fds[:])
+	for _, fd := range prepared.fds {
+		sysClose(fd)
+	}
 	if e != 0 {
 		return &StepError{Step: StepEgress, Errno: e, Detail: "send the egress listeners to the server"}
 	}

@@ -47,6 +47,12 @@ import "unsafe"
 // cannot collide with a user subcommand (none starts with "__").
 const Arg = "__mcp_process_init"
 
+// ArgEgress, after Arg, tells a stage cloned into a new network namespace
+// for launches with FlagEgress to open the egress listeners and install the
+// capture at its start, before any launch (a warm stage does it while
+// idle); the launch's FlagEgress step then only sends them.
+const ArgEgress = "egress"
+
 // SocketFD is the stage's end of its socketpair (SOCK_STREAM) with the
 // launcher, its only descriptor besides 0, 1, 2 (/dev/null until a launch).
 // The stage blocks on it until the launcher sends a launch: the config with
