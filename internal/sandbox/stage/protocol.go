@@ -16,11 +16,14 @@
 // fresh /proc for a new PID namespace, the read-only filesystem with its
 // private /tmp and writable paths, a fresh /sys for a new network
 // namespace, pivot_root into the jail); host name;
-// loopback up; rlimits; chdir; close inherited descriptors; report ready;
-// wait for "go" (the cgroup join); capabilities; the MAC exec label;
-// no_new_privs (always); Landlock; seccomp (last); execveat. The
+// loopback up; the egress listeners sent and resolv.conf (FlagEgress,
+// egress_linux.go); rlimits; chdir; close inherited descriptors; report
+// ready; wait for "go" (the cgroup join); capabilities; the MAC exec
+// label; no_new_privs (always); Landlock; Landlock's scope; Landlock's TCP
+// connect rules (FlagNoConnect, FlagEgress); seccomp (last); execveat. The
 // namespaces themselves exist before the stage runs: the launcher clones it
-// into them.
+// into them (and a stage started with ArgEgress opens the egress listeners
+// and installs the capture at its start, before any launch).
 //
 // Guarantees: the target never runs if any step failed (the stage reports
 // the step, the errno and a message on its socket and exits 127); it never
