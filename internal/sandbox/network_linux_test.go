@@ -8,14 +8,17 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/policy"
 )
 
 // needNetNS skips where this process cannot give its children a network
@@ -353,5 +356,92 @@ func BenchmarkNetworkCost(b *testing.B) {
 				b.ReportMetric(launch.median(), "median-ns")
 			})
 		}
+	}
+}
+
+const jailNetProbe = `package main
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+)
+
+func main() {
+	b, err := os.ReadFile("/etc/resolv.conf")
+	fmt.Printf("resolv %q %v\n", strings.ReplaceAll(string(b), "\n", "|"), err)
+	c, err := net.DialTimeout("tcp", "127.0.0.1:3128", 5*time.Second)
+	if err != nil {
+		fmt.Println("http", err)
+		return
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	l, _ := bufio.NewReader(c).ReadString('\n')
+	fmt.Println("http", strings.TrimSpace(l))
+}
+`
+
+// In a jail, the allowlist launch sees the jail's /etc/resolv.conf
+// replaced by nameserver 127.0.0.1 (the file on disk unchanged), and the
+// proxy's listener; under a root server with namespaces.user too.
+func TestNetworkEgressInJail(t *testing.T) {
+	needRoot(t)
+	jail := hostDir(t) // searchable by a user namespace's root (t.TempDir's parent is 0700)
+	for _, d := range []string{"bin", "work", "etc", "run", "tmp"} {
+		if err := os.Mkdir(filepath.Join(jail, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(jail, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	resolv := filepath.Join(jail, "etc", "resolv.conf")
+	if err := os.WriteFile(resolv, []byte("nameserver 9.9.9.9\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exe := buildProbe(t, filepath.Join(jail, "bin"), jailNetProbe)
+	var st0 syscall.Stat_t
+	if err := syscall.Stat(exe, &st0); err != nil {
+		t.Fatal(err)
+	}
+	spec := &policy.Spec{Path: exe, Argv: []string{"probe"}, Dir: "/work", Dev: uint64(st0.Dev), Ino: st0.Ino}
+	for _, user := range []bool{false, true} {
+		cfg := &config.Config{EnableChroot: true, ChrootDirectory: jail, AllowedNetworkDestinations: []string{"example.com"}}
+		if user {
+			cfg.EnableNamespaces, cfg.Namespaces.User = true, true
+		}
+		iso, err := IsolationFor(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := startLauncher(0, nil, nil, iso)
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := l.Start(spec, Stdio{Stdout: w, Stderr: w})
+		w.Close()
+		if err != nil {
+			t.Fatalf("user %v: %v", user, err)
+		}
+		el, _ := p.Egress()
+		fakeEgress(t, el)
+		if err := p.Release(); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(r)
+		r.Close()
+		exitOK(t, string(b), p.Wait())
+		l.Close()
+		got := probeLines(string(b))
+		if !strings.Contains(got["resolv"], "nameserver 127.0.0.1|") || got["http"] != "http" {
+			t.Errorf("user namespace %v, in the jail:\n%s", user, b)
+		}
+	}
+	if b, _ := os.ReadFile(resolv); string(b) != "nameserver 9.9.9.9\n" {
+		t.Errorf("the jail's resolv.conf on disk changed: %q", b)
 	}
 }

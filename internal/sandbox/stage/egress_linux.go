@@ -196,16 +196,11 @@ func mountResolv(c *Config) *StepError {
 	}
 	// The mounts are done and a jail entered: these are the child's
 	// paths, and a link (a host's /etc/resolv.conf into /run/systemd)
-	// resolves inside its view.
-	t, e := sysOpen("/etc/resolv.conf", oPath|oCLOEXEC)
-	if e == eNOENT || e == eLOOP {
+	// resolves inside its view (by path: a jail may have no /proc).
+	e = sysMount(path, "/etc/resolv.conf", "", msBind, "")
+	if e == eNOENT {
 		return nil
 	}
-	if e != 0 {
-		return &StepError{Step: StepEgress, Errno: e, Detail: "open /etc/resolv.conf"}
-	}
-	e = sysMount(path, "/proc/self/fd/"+utoa(uint64(t)), "", msBind, "")
-	sysClose(t)
 	if e != 0 {
 		return &StepError{Step: StepEgress, Errno: e, Detail: "bind " + path + " onto /etc/resolv.conf"}
 	}
