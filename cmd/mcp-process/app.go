@@ -139,6 +139,13 @@ func loadPolicy(f commonFlags) (*config.Loaded, *policy.Policy, error) {
 			return nil, nil, exitf(2, "config from %s: executablePolicyScope \"tree\": %v", loaded.Source, err)
 		}
 	}
+	// The network keys need a network namespace for every child: a server
+	// that cannot give one refuses to start rather than every launch.
+	if loaded.Config.NetworkMode() != config.NetworkOpen {
+		if _, err := isolationOf(loaded.Config); err != nil {
+			return nil, nil, exitf(2, "config from %s: %v", loaded.Source, err)
+		}
+	}
 	return loaded, pol, nil
 }
 
