@@ -76,6 +76,16 @@ func (iso *Isolation) network(c *config.Config) error {
 			"run the server as root, or set enableNamespaces with namespaces.user, or allow unprivileged user namespaces on this host",
 			"%s needs a network namespace for every child, which this unprivileged server cannot create here (no user namespace for its children)", key)
 	}
+	// A root server's child that keeps CAP_NET_ADMIN or CAP_SYS_ADMIN of
+	// the host's user namespace could undo its own network namespace (move
+	// a host interface in, or enter the host's): only in a user namespace
+	// of its own are those capabilities confined to it.
+	const capNetAdmin, capSysAdmin = 12, 21
+	if os.Geteuid() == 0 && !iso.Namespaces.User && iso.KeepCaps&(1<<capNetAdmin|1<<capSysAdmin) != 0 {
+		return errcode.Fail(errcode.LayerUnavailable, "network",
+			"remove CAP_NET_ADMIN and CAP_SYS_ADMIN from keepCapabilities, or set namespaces.user (the capabilities then hold in the child's own namespaces only)",
+			"%s cannot be enforced for a child that keeps CAP_NET_ADMIN or CAP_SYS_ADMIN of the host (keepCapabilities): it could undo its network namespace", key)
+	}
 	iso.Namespaces.Network = true
 	return nil
 }

@@ -168,6 +168,26 @@ func TestNetworkBlocked(t *testing.T) {
 	}
 }
 
+// A root server's child keeping CAP_NET_ADMIN or CAP_SYS_ADMIN of the host
+// could undo its namespace: refused, unless in a user namespace of its own.
+func TestNetworkRefusesHostNetAdmin(t *testing.T) {
+	needRoot(t)
+	for _, c := range []string{"CAP_NET_ADMIN", "CAP_SYS_ADMIN"} {
+		_, err := IsolationFor(&config.Config{BlockNetworkAccess: true, KeepCapabilities: []string{c}})
+		if err == nil || !strings.Contains(err.Error(), "blockNetworkAccess") || !strings.Contains(err.Error(), "LAYER_UNAVAILABLE") {
+			t.Errorf("blockNetworkAccess with %s kept: %v, want LAYER_UNAVAILABLE naming the key", c, err)
+		}
+		cfg := &config.Config{BlockNetworkAccess: true, KeepCapabilities: []string{c}, EnableNamespaces: true}
+		cfg.Namespaces.User = true
+		if _, err := IsolationFor(cfg); err != nil {
+			t.Errorf("with namespaces.user, %s kept: %v", c, err)
+		}
+	}
+	if _, err := IsolationFor(&config.Config{BlockNetworkAccess: true, KeepCapabilities: []string{"CAP_NET_RAW"}}); err != nil {
+		t.Errorf("CAP_NET_RAW kept: %v", err)
+	}
+}
+
 // fakeEgress serves a child's egress listeners: each answers its own name
 // (the transparent one with the original destination, the DNS one "dns").
 func fakeEgress(t *testing.T, l *EgressListeners) {
