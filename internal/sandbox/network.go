@@ -90,8 +90,7 @@ func (iso *Isolation) network(c *config.Config) error {
 	return nil
 }
 
-// networkLayer names the network layer for reports, "" in the open mode
-// without namespaces.network.
+// networkLayer names the network layer for reports, "" in the open mode.
 func (iso *Isolation) networkLayer() string {
 	switch iso.Network {
 	case config.NetworkBlocked:
@@ -113,10 +112,7 @@ func (iso *Isolation) networkLayer() string {
 		}
 		return s + ")"
 	}
-	if iso.Namespaces.Network {
-		return "network: loopback only (namespaces.network)"
-	}
-	return ""
+	return "" // namespaces.network alone: the namespaces entry says it
 }
 
 // NetworkState is the network layer's state for doctor and
@@ -125,6 +121,9 @@ func (iso *Isolation) networkLayer() string {
 func (iso *Isolation) NetworkState() string {
 	if s := iso.networkLayer(); s != "" {
 		return s[len("network: "):]
+	}
+	if iso.Namespaces.Network {
+		return "loopback only (namespaces.network: an empty network namespace)"
 	}
 	return "unrestricted (no blockNetworkAccess, no destination list, no namespaces.network)"
 }
