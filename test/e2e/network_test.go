@@ -99,3 +99,54 @@ func TestSeedMaximumSecurityPassesTheNetworkLayer(t *testing.T) {
 		t.Fatalf("the seed's Maximum Security example: exit %d, %s", code, errOut)
 	}
 }
+
+// Over MCP: with blockNetworkAccess, process_get_policy's layers.network
+// says blocked, a launch's sandbox.applied names it, and the child sees
+// only lo; with a destination list and no egress proxy in this server,
+// process_start is refused (LAYER_UNAVAILABLE) and nothing runs.
+func TestNetworkOverMCP(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cfg := e.config("/bin/cat")
+	cfg["blockNetworkAccess"] = true
+	s := startServer(t, e, cfg)
+	var pol struct {
+		Layers map[string]string `json:"layers"`
+	}
+	s.ok("process_get_policy", map[string]any{}, &pol)
+	if !strings.HasPrefix(pol.Layers["network"], "blocked (empty network namespace") {
+		t.Errorf("layers.network = %q", pol.Layers["network"])
+	}
+	r := s.start(map[string]any{"executable": "/bin/cat", "args": []string{"/proc/net/dev"}, "captureOutput": true})
+	var named bool
+	for _, a := range r.Sandbox.Applied {
+		named = named || strings.HasPrefix(a, "network: blocked")
+	}
+	if !named {
+		t.Errorf("sandbox.applied %q does not name the blocked network", r.Sandbox.Applied)
+	}
+	s.wait(r.Pid)
+	out := s.output(map[string]any{"pid": r.Pid})
+	var ifaces []string
+	for _, l := range strings.Split(out.Stdout, "\n")[2:] {
+		if name, _, ok := strings.Cut(l, ":"); ok {
+			ifaces = append(ifaces, strings.TrimSpace(name))
+		}
+	}
+	if len(ifaces) != 1 || ifaces[0] != "lo" {
+		t.Errorf("the child's interfaces %q, want lo only:\n%s", ifaces, out.Stdout)
+	}
+
+	cfg = e.config("/bin/true")
+	cfg["allowedNetworkDestinations"] = []string{"registry.npmjs.org"}
+	s = startServer(t, e, cfg)
+	s.ok("process_get_policy", map[string]any{}, &pol)
+	if !strings.HasPrefix(pol.Layers["network"], "allowlist via proxy") {
+		t.Errorf("layers.network = %q", pol.Layers["network"])
+	}
+	// (Once cmd/mcp-process serves the egress proxy, this launch runs.)
+	te := s.failCode("process_start", map[string]any{"executable": "/bin/true"}, "LAYER_UNAVAILABLE")
+	if !strings.Contains(te.Message, "egress proxy") {
+		t.Errorf("without an egress proxy: %+v", te)
+	}
+}
