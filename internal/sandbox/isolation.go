@@ -95,6 +95,9 @@ type Isolation struct {
 	// Missing names each guarantee of SPEC 7.1 this host cannot give, for
 	// reports (stderr at start, doctor, process_get_policy).
 	Missing []string
+	// Network is the network keys' mode (network.go); any mode but open
+	// sets Namespaces.Network.
+	Network config.NetworkMode
 
 	err error // set by IsolationFor when the isolation cannot be built: every launch fails with it
 }
@@ -216,6 +219,9 @@ func IsolationFor(c *config.Config) (Isolation, error) {
 		}
 	}
 	iso.privateView(c)
+	if err := iso.network(c); err != nil {
+		return fail(err)
+	}
 	return iso, nil
 }
 
@@ -269,6 +275,9 @@ func (iso *Isolation) Layers() []string {
 	}
 	if iso.MACPath != "" {
 		l = append(l, "mac ("+iso.MACValue+")")
+	}
+	if n := iso.networkLayer(); n != "" {
+		l = append(l, n)
 	}
 	if iso.ExecPaths != nil {
 		l = append(l, "executables for the whole tree ("+strconv.Itoa(len(iso.ExecPaths))+" exec-able files, Landlock)")

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
@@ -149,7 +150,10 @@ func (p *Process) handshake(cfg []byte, files []*os.File, during func() error) e
 	if !p.keeps.known { // a stage started for this launch: its first message
 		err = p.keeps.read(p.sock)
 	}
-	if err == nil {
+	if err == nil && werr == nil && p.launcher.iso.Network == config.NetworkProxy {
+		kind, serr, p.egress, err = readNet(p.sock)
+	}
+	if err == nil && (kind == 0 || kind == stage.MsgNet) {
 		kind, serr, err = readReport(p.sock)
 	}
 	if werr == nil && err == nil && kind == stage.MsgReady {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
 	"golang.org/x/sys/unix"
@@ -160,7 +161,11 @@ func (l *Launcher) startStage() (*stageProc, error) {
 	if l.plain {
 		arg = stage.ArgPlain
 	}
-	proc, err := os.StartProcess("/proc/self/exe", []string{"mcp-process-init", arg}, &os.ProcAttr{
+	argv := []string{"mcp-process-init", arg}
+	if l.iso.Network == config.NetworkProxy {
+		argv = append(argv, stage.ArgEgress) // listeners and capture while idle
+	}
+	proc, err := os.StartProcess("/proc/self/exe", argv, &os.ProcAttr{
 		Env:   stageEnv,
 		Files: []*os.File{devnull, devnull, devnull, theirs},
 		Sys:   sys,

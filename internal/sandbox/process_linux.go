@@ -48,7 +48,14 @@ type Process struct {
 
 	keeps      keeperState
 	keeperDone chan struct{} // closed once a keeper watched since the stage was ready is reaped
+
+	egress *EgressListeners // opened by the stage in the child's namespace (network.go); closed at the reap
 }
+
+// Egress returns the egress listeners the stage opened inside the child's
+// network namespace (allowlist launches, SPEC 3.11), false for any other
+// launch. They are closed once the process is reaped.
+func (p *Process) Egress() (*EgressListeners, bool) { return p.egress, p.egress != nil }
 
 // Cgroup is the launch's control group (nil without cgroups), for its
 // figures (OOM kills, CPU time, members) and a kill of the whole tree.
@@ -164,6 +171,9 @@ func (p *Process) reap() {
 	p.keeps.find(p.Pid)             // a stage that died before it reported its keeper
 	ps, err := p.proc.Wait()
 	p.reaped = true
+	if p.egress != nil {
+		p.egress.Close()
+	}
 	if p.keeperDone != nil {
 		p.keeps.keeper.Kill() // gone since the exec unless stopped (the group kill above reached it too)
 		<-p.keeperDone

@@ -42,6 +42,10 @@ type Options struct {
 	// Logger receives what cannot be reported to a caller (an audit record
 	// of an exit that could not be written); nil = slog.Default().
 	Logger *slog.Logger
+	// Egress serves the egress listeners of launches with a destination
+	// list (allowedNetworkDestinations); nil: such launches fail
+	// (LAYER_UNAVAILABLE).
+	Egress EgressServer
 }
 
 // Stdin modes of StartOptions.Stdin.

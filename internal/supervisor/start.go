@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"runtime"
@@ -216,12 +217,14 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 		return nil, qerr
 	}
 
+	var egress io.Closer
 	// fail undoes everything of a launch that did not happen (the sandbox
 	// removes the launch's cgroup: Abort, a failed Start or Release).
 	fail := func(sp *sandbox.Process, ps *pipes, err error) (*proc, error) {
 		if sp != nil {
 			sp.Abort()
 		}
+		closeEgress(egress)
 		if ps != nil {
 			ps.closeParent()
 		}
@@ -263,6 +266,9 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	if err != nil {
 		return fail(nil, ps, errcode.As(err))
 	}
+	if egress, err = s.serveEgress(sp, LaunchInfo{Agent: agent, PID: sp.Pid, Executable: spec.Path, Tool: o.Tool, ServiceID: lk.serviceID}); err != nil {
+		return fail(sp, ps, err)
+	}
 	args := []string{}
 	if len(spec.Argv) > 1 {
 		args = spec.Argv[1:]
@@ -290,7 +296,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	}
 	p := &proc{
 		agent: agent, name: name, tool: o.Tool, kind: lk.kind, serviceID: lk.serviceID,
-		pid: sp.Pid, spec: spec, sp: sp, cg: cg, start: s.now(),
+		pid: sp.Pid, spec: spec, sp: sp, cg: cg, egress: egress, start: s.now(),
 		report:   SandboxReport{Applied: applied, NotEnforced: nonNil(notEnforced)},
 		readDone: make(chan struct{}, 2), done: make(chan struct{}),
 		stdin: ps.parent[0], tty: tty,
@@ -411,6 +417,7 @@ func (s *Supervisor) watch(p *proc) {
 			p.cg.Kill()
 		}
 	}
+	closeEgress(p.egress) // the tree has ended
 	// The group is dead, so the pipes reach EOF; a descendant that left the
 	// group could hold them open: stop waiting for it after a while.
 	drain := time.NewTimer(readerDrainAfterExit)

@@ -28,6 +28,7 @@ var steps = []step{
 	cfg(setupMounts),   // private mounts, /proc, /sys, private view, read-only, pivot_root: mounts_linux.go, private_linux.go
 	cfg(setHostname),   // uts_linux.go
 	cfg(raiseLoopback), // net_linux.go
+	cfg(setupEgress),   // an allowlist launch's listeners, capture and resolv.conf: egress_linux.go
 	cfg(setRlimits),    // rlimits_linux.go
 	cfg(enterDir),      // workdir_linux.go
 	func(s *state) (e *StepError) { s.argv, s.envv, e = execArgs(s.c); return }, // exec_linux.go
@@ -42,6 +43,7 @@ var steps = []step{
 	cfg(setNoNewPrivs),    // nonewprivs_linux.go
 	cfg(restrictLandlock), // landlock_linux.go
 	func(s *state) *StepError { return restrictScope(s.c, s.exe) }, // scope_linux.go
+	cfg(restrictNet),    // Landlock TCP rules of the network modes: egress_linux.go
 	cfg(installSeccomp), // always last before the exec: seccomp_linux.go
 	func(s *state) *StepError { return execTarget(s.exe, s.script, s.argv, s.envv) }, // exec_linux.go
 }

@@ -16,7 +16,9 @@
 // file of its subsystem; the gate ("go") lies between the steps that
 // prepare and those that drop privileges, and seccomp and execveat come
 // last. The namespaces themselves exist before the stage runs: the
-// launcher clones it into them.
+// launcher clones it into them (and a stage started with ArgEgress opens the
+// egress listeners and installs the capture at its start, before any
+// launch).
 //
 // Guarantees: the target never runs if any step failed (the stage reports
 // the step, the errno and a message on its socket and exits 127); it never
@@ -48,6 +50,12 @@ const Arg = "__mcp_process_init"
 // order are Arg's; tests compare the two (LauncherOptions.Plain).
 const ArgPlain = Arg + "_plain"
 
+// ArgEgress, after Arg, tells a stage cloned into a new network namespace
+// for launches with FlagEgress to open the egress listeners and install the
+// capture at its start, before any launch (a warm stage does it while
+// idle); the launch's FlagEgress step then only sends them.
+const ArgEgress = "egress"
+
 // SocketFD is the stage's end of its socketpair (SOCK_STREAM) with the
 // launcher, its only descriptor besides 0, 1, 2 (/dev/null until a launch).
 // The stage blocks on it until the launcher sends a launch: the config with
@@ -73,6 +81,9 @@ const (
 	MsgExec   = 'X' // "go" received; execveat comes next (then EOF)
 	MsgError  = 'E' // followed by an encoded StepError; the stage exits 127
 	MsgGo     = 'G' // parent → stage, after MsgReady
+	// MsgNet (FlagEgress), before MsgReady: one status byte (NetCaptured),
+	// the NetFDs listeners attached (SCM_RIGHTS).
+	MsgNet = 'N'
 )
 
 // KeeperSize is the length of the MsgKeeper report.
@@ -144,7 +155,43 @@ const (
 	// FlagMountNS is set): ComposeRO read-only, ComposeRW writable, each
 	// at its host path (compose_linux.go). Root is then unused.
 	FlagCompose
+	// FlagNoConnect: a Landlock domain (ABI 4+) in which the tree cannot
+	// connect a TCP socket at all (blockNetworkAccess). Skipped where the
+	// kernel has no Landlock TCP rules: the empty network namespace holds
+	// alone.
+	FlagNoConnect
+	// FlagEgress: in the new network namespace (FlagLoopback), after lo is
+	// up, the stage opens the egress listeners (egress_linux.go), installs
+	// the transparent capture where the kernel has nf_tables, and sends
+	// the listeners to the parent in MsgNet; /etc/resolv.conf shows
+	// nameserver 127.0.0.1 (FlagMountNS is set).
+	FlagEgress
 )
+
+// The egress listeners inside a child's network namespace (FlagEgress),
+// all on 127.0.0.1: the namespace is the child's own, so fixed ports
+// collide with nothing of the host's.
+const (
+	EgressHTTPPort        = 3128 // HTTP proxy (CONNECT and forward)
+	EgressSOCKSPort       = 1080 // SOCKS5
+	EgressTransparentPort = 3129 // where the capture redirects every other TCP connection
+	EgressDNSPort         = 53   // UDP: the name server of resolv.conf, and of every UDP packet to port 53
+)
+
+// Descriptors of MsgNet, in this order.
+const (
+	NetHTTP        = iota // listening TCP socket, 127.0.0.1:EgressHTTPPort
+	NetSOCKS              // listening TCP socket, 127.0.0.1:EgressSOCKSPort
+	NetTransparent        // listening TCP socket, 127.0.0.1:EgressTransparentPort
+	NetDNS                // bound UDP socket, 127.0.0.1:EgressDNSPort
+	NetFDs                // how many
+)
+
+// NetCaptured in MsgNet's status byte: the nftables rules of the
+// transparent capture are in place (and the default route through lo
+// that lets a connection to any address reach them). Without it, a
+// connection to anything but loopback fails (no route).
+const NetCaptured = 1
 
 // Hostname is the host name a child in a new UTS namespace gets.
 const Hostname = "mcp-process"
@@ -442,6 +489,8 @@ const (
 	StepIdentity   = "identity"       // supplementary groups, gid, uid
 	StepScope      = "landlock-scope" // the scoped domain and the tree's executables
 	StepPrivate    = "private-view"   // private /tmp, /run...; secrets masked
+	StepEgress     = "egress"         // the egress listeners, the capture, resolv.conf (FlagEgress)
+	StepNetRules   = "landlock-net"   // Landlock TCP connect rules (FlagNoConnect, FlagEgress)
 )
 
 // StepError is a failed step of the stage, as the parent receives it.

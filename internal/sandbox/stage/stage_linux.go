@@ -36,8 +36,22 @@ func isStage() bool {
 		end++
 	}
 	arg := string(b[min(end+1, len(b)):])
+	// [argv0, Arg|ArgPlain] or [argv0, Arg|ArgPlain, ArgEgress] (the
+	// egress listeners and capture prepared while idle: egressEarly).
+	if rest, ok := strings_cut(arg, "\x00"+ArgEgress+"\x00"); ok {
+		egressEarly = true
+		arg = rest + "\x00"
+	}
 	plain = arg == ArgPlain+"\x00"
 	return plain || arg == Arg+"\x00"
+}
+
+// strings_cut is strings.CutSuffix (the stage imports no strings package).
+func strings_cut(s, suffix string) (string, bool) {
+	if len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix {
+		return s[:len(s)-len(suffix)], true
+	}
+	return s, false
 }
 
 // sock is the stage's socket: SocketFD until a script needs descriptor 3.
@@ -78,6 +92,9 @@ func run() {
 	}
 	report := EncodeKeeper(k)
 	writeAll(sock, report[:])
+	if egressEarly {
+		prepareEgress() // the capture's nftables commit is slow: off the launch's path
+	}
 	if !plain && !launchWaiting() { // idle: prepare, off any launch's path
 		if k == 0 {
 			// No keeper (a PID namespace's init, or no assembly for it
