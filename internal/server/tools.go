@@ -332,7 +332,7 @@ func (s *Server) processTerminate(ctx context.Context, c *call, in terminateInpu
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	return s.opts.Supervisor.Terminate(c.agent, in.Pid, in.Force, timeout)
+	return s.opts.Supervisor.Terminate(c.agent, in.Pid, in.Force, timeout, c.tool)
 }
 
 func (s *Server) processGetStats(ctx context.Context, c *call, in statsInput) (*statsOutput, error) {
@@ -367,7 +367,7 @@ func (s *Server) processSendStdin(ctx context.Context, c *call, in stdinInput) (
 	if err := policy.CheckStdin(s.cfg, data, in.Encoding); err != nil {
 		return stdinOutput{}, err
 	}
-	n, err := s.opts.Supervisor.SendStdin(c.agent, in.Pid, data, in.CloseStdin)
+	n, err := s.opts.Supervisor.SendStdin(c.agent, in.Pid, data, in.CloseStdin, c.tool)
 	if err != nil {
 		return stdinOutput{}, err
 	}
