@@ -498,7 +498,7 @@ func verifyIsolated(b *testing.B, s *supervisor.Supervisor, cfg *config.Config) 
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Terminate("bench", st.Pid, true, 5*time.Second)
+	defer s.Terminate("bench", st.Pid, true, 5*time.Second, "bench")
 	proc := fmt.Sprintf("/proc/%d/", st.Pid)
 	deadline := time.Now().Add(5 * time.Second)
 	for { // the target execs after Start returns; seccomp is installed just before

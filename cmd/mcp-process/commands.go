@@ -211,7 +211,7 @@ func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error 
 		next = pump(sup, agent, st.Pid, next, stdout, stderr)
 		select {
 		case <-sig:
-			_, _ = sup.Terminate(agent, st.Pid, false, 5*time.Second)
+			_, _ = sup.Terminate(agent, st.Pid, false, 5*time.Second, "run")
 		default:
 		}
 		if final.State == supervisor.StateExited {
@@ -241,11 +241,11 @@ func forwardStdin(sup *supervisor.Supervisor, agent string, pid int, in io.Reade
 	var held []byte // the start of a character cut by the previous read
 	send := func(b []byte, closeStdin bool) bool {
 		if len(b) > 0 && check(b) != nil {
-			_, _ = sup.SendStdin(agent, pid, nil, true)
+			_, _ = sup.SendStdin(agent, pid, nil, true, "run")
 			return false
 		}
 		if len(b) > 0 || closeStdin {
-			if _, werr := sup.SendStdin(agent, pid, b, closeStdin); werr != nil {
+			if _, werr := sup.SendStdin(agent, pid, b, closeStdin, "run"); werr != nil {
 				return false
 			}
 		}

@@ -348,7 +348,7 @@ func (s *Server) processTerminate(ctx context.Context, c *call, in terminateInpu
 	if err := s.confirmProcessTermination(ctx, c, in.Pid, in.Force, timeout); err != nil {
 		return nil, err
 	}
-	return s.opts.Supervisor.Terminate(c.agent, in.Pid, in.Force, timeout)
+	return s.opts.Supervisor.Terminate(c.agent, in.Pid, in.Force, timeout, c.tool)
 }
 
 func (s *Server) processGetStats(ctx context.Context, c *call, in statsInput) (*statsOutput, error) {
@@ -400,7 +400,7 @@ func (s *Server) processSendStdin(ctx context.Context, c *call, in stdinInput) (
 	if resize && len(data) == 0 && !in.CloseStdin {
 		return out, nil
 	}
-	n, err := s.opts.Supervisor.SendStdin(c.agent, in.Pid, data, in.CloseStdin)
+	n, err := s.opts.Supervisor.SendStdin(c.agent, in.Pid, data, in.CloseStdin, c.tool)
 	if err != nil {
 		return stdinOutput{}, err
 	}

@@ -80,7 +80,9 @@ const (
 
 // StartOptions are the launch options that are not part of the policy Spec.
 type StartOptions struct {
-	// Tool is the MCP tool that asked (for the audit record).
+	// Tool is the caller's label for the audit records of this process
+	// (the front end's name for the request: an MCP tool, "run"); the
+	// supervisor knows no wire protocol.
 	Tool string
 	// Name is a display name (process_list "name"); "" = basename of the executable.
 	Name string

@@ -17,7 +17,7 @@ func TestTerminationProceedsWithoutItsRecord(t *testing.T) {
 	fa.mu.Lock()
 	fa.fail = func(r audit.Record) bool { return r.Event == audit.EventTerminate || r.Event == audit.EventExit }
 	fa.mu.Unlock()
-	res, err := s.Terminate(agentA, st.Pid, false, 2*time.Second)
+	res, err := s.Terminate(agentA, st.Pid, false, 2*time.Second, "test")
 	if err != nil {
 		t.Fatalf("Terminate with a failing audit log: %v, want the termination done", err)
 	}

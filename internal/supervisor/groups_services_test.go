@@ -64,7 +64,7 @@ func TestPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCode(t, s.AddToGroup(agentA, g, null.Pid), errcode.InvalidInput) // no stdin pipe to feed
-	if _, err := s.SendStdin(agentA, first.Pid, []byte("hello pipeline\n"), true); err != nil {
+	if _, err := s.SendStdin(agentA, first.Pid, []byte("hello pipeline\n"), true, "test"); err != nil {
 		t.Fatal(err)
 	}
 	// first ends at EOF, which closes second's stdin: both exit.

@@ -50,7 +50,9 @@ func (p *proc) stopAndWait(force bool, timeout time.Duration) bool {
 // Terminate stops agent's process pid and its whole tree (SPEC 3.8):
 // SIGTERM to the process group, SIGKILL after timeout (<= 0: 5 s); force
 // sends SIGKILL at once. An exited process's status is returned as is.
-func (s *Supervisor) Terminate(agent string, pid int, force bool, timeout time.Duration) (*TerminateResult, error) {
+// caller labels the audit record (the front end's name for the request:
+// an MCP tool, "run"); the supervisor knows no wire protocol.
+func (s *Supervisor) Terminate(agent string, pid int, force bool, timeout time.Duration, caller string) (*TerminateResult, error) {
 	if err := s.checkTermination(false, force); err != nil {
 		return nil, err
 	}
@@ -65,7 +67,7 @@ func (s *Supervisor) Terminate(agent string, pid int, force bool, timeout time.D
 	st := p.status(s.now())
 	res := &TerminateResult{Pid: pid, ExitCode: st.ExitCode, Signal: st.Signal, TerminationReason: st.TerminationReason}
 	if stopped {
-		r := audit.Record{Event: audit.EventTerminate, Agent: agent, Tool: "process_terminate", PID: pid,
+		r := audit.Record{Event: audit.EventTerminate, Agent: agent, Tool: caller, PID: pid,
 			Executable: st.Command, ExitCode: st.ExitCode, Signal: st.Signal, TerminationReason: st.TerminationReason,
 			Reason: fmt.Sprintf("force=%v", force)}
 		if err := s.record(r); err != nil {
