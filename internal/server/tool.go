@@ -60,7 +60,7 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, h handlerFunc[In, Out], tweaks
 	if err != nil {
 		panic(fmt.Sprintf("tool %s: resolve input schema: %v", t.Name, err))
 	}
-	t.InputSchema = withProperties(t.Name, in)
+	t.InputSchema = frozenSchema(t.Name, withProperties(t.Name, in))
 	if outType := reflect.TypeFor[Out](); outType != reflect.TypeFor[struct{}]() {
 		// A handler returning *T answers with a T (never null): the
 		// schema is T's, whose type is "object" as MCP requires.
@@ -72,7 +72,7 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, h handlerFunc[In, Out], tweaks
 			panic(fmt.Sprintf("tool %s: output schema: %v", t.Name, err))
 		}
 		addStatus(t.Name, out)
-		t.OutputSchema = out
+		t.OutputSchema = frozenSchema(t.Name, out)
 	}
 	s.tools = append(s.tools, t.Name)
 	s.mcp.AddTool(t, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
@@ -101,6 +101,19 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, h handlerFunc[In, Out], tweaks
 		}
 		return successResult(out), nil
 	})
+}
+
+// frozenSchema is a tool's schema encoded once, at registration: every
+// tools/list sends these bytes instead of encoding the schema objects again
+// (a jsonschema.Schema marshals by reflection, property by property, which
+// was most of the server's work for a tools/list). Input validation uses the
+// resolved schema, not this encoding.
+func frozenSchema(tool string, schema any) stdjson.RawMessage {
+	b, err := stdjson.Marshal(schema)
+	if err != nil {
+		panic(fmt.Sprintf("tool %s: marshal schema: %v", tool, err))
+	}
+	return b
 }
 
 // successResult carries v, with "status":"success" added, as
