@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	stdjson "encoding/json"
 	"fmt"
 	"reflect"
@@ -72,7 +74,7 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, h handlerFunc[In, Out], tweaks
 			panic(fmt.Sprintf("tool %s: output schema: %v", t.Name, err))
 		}
 		addStatus(t.Name, out)
-		t.OutputSchema = frozenSchema(t.Name, out)
+		t.OutputSchema = frozenSchema(t.Name, withID(t.Name, out))
 	}
 	s.tools = append(s.tools, t.Name)
 	s.mcp.AddTool(t, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
@@ -114,6 +116,21 @@ func frozenSchema(tool string, schema any) stdjson.RawMessage {
 		panic(fmt.Sprintf("tool %s: marshal schema: %v", tool, err))
 	}
 	return b
+}
+
+// withID gives an output schema an "$id" naming the tool and the schema's
+// content (a hash: another version of the schema is another $id). Clients
+// that compile output schemas cache them by $id (the TypeScript SDK's AJV
+// validator does), so a client listing the tools again, as it does on
+// notifications/tools/list_changed, does not compile them again. The
+// schema has no "$ref", so its base URI changes nothing else.
+func withID(tool string, out *jsonschema.Schema) *jsonschema.Schema {
+	if out.ID != "" {
+		panic(fmt.Sprintf("tool %s: output schema already has an $id", tool))
+	}
+	sum := sha256.Sum256(frozenSchema(tool, out))
+	out.ID = "urn:mcp-process:tool:" + tool + ":output:" + hex.EncodeToString(sum[:8])
+	return out
 }
 
 // successResult carries v, with "status":"success" added, as
