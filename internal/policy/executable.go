@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -240,16 +239,15 @@ func (p *Policy) resolveFile(name string) (*resolved, error) {
 }
 
 func resolveFileIn(v view, name string) (*resolved, error) {
-	real, host, err := v.realpath(name)
+	real, host, fi, err, statErr := v.stat(name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, errors.New("no such file")
 		}
 		return nil, err
 	}
-	fi, err := os.Stat(host)
-	if err != nil {
-		return nil, err
+	if statErr != nil {
+		return nil, statErr
 	}
 	if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
 		return nil, errNotExecutable
@@ -381,6 +379,9 @@ func (p *Policy) matchesAny(entries []allowEntry, r *resolved) bool {
 	if r.foundAs != "" {
 		names = append(names, r.foundAs)
 	}
+	// First what needs no system call (names, the literal real path, globs
+	// on it), then the entries' own symlinks: the answer is the same, but
+	// a request an entry names as resolved costs no resolution.
 	for _, e := range entries {
 		switch {
 		case !e.isPath:
@@ -393,13 +394,20 @@ func (p *Policy) matchesAny(entries []allowEntry, r *resolved) bool {
 			if e.raw == r.real {
 				return true
 			}
-			if re, _, err := p.view.realpath(e.raw); err == nil && re == r.real {
-				return true
-			}
 		default:
 			if ok, _ := path.Match(e.raw, r.real); ok {
 				return true
 			}
+		}
+	}
+	for _, e := range entries {
+		switch {
+		case !e.isPath:
+		case !e.isGlob:
+			if re, _, err := p.view.realpath(e.raw); err == nil && re == r.real {
+				return true
+			}
+		default:
 			// Resolve a literal directory part ("/bin/*" on a merged-/usr host).
 			dir, base := path.Split(e.raw)
 			if !strings.ContainsAny(dir, `*?[\`) {
@@ -427,17 +435,12 @@ type shebang struct {
 // readShebang returns the parsed "#!" line of a file, or nil when the file
 // is not a script.
 func readShebang(file string) (*shebang, error) {
-	f, err := os.Open(file)
+	var b [256]byte // BINPRM_BUF_SIZE
+	n, err := readHead(file, b[:])
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	buf := make([]byte, 256) // BINPRM_BUF_SIZE
-	n, err := io.ReadFull(f, buf)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	buf = buf[:n]
+	buf := b[:n]
 	if !bytes.HasPrefix(buf, []byte("#!")) {
 		return nil, nil
 	}
