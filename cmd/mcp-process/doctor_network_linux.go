@@ -16,7 +16,7 @@ func networkFeatures() []feature {
 		capture.Detail = "unavailable (" + err.Error() + "): allowlist launches reach only the explicit proxies (HTTP_PROXY, ALL_PROXY); direct connections fail"
 	}
 	rules := feature{Name: "landlock-tcp-connect",
-		Detail: "Landlock TCP rules (ABI 4): blockNetworkAccess refuses every TCP connect; an allowlist launch without the capture may connect to the proxy ports only"}
+		Detail: "Landlock TCP rules (ABI 4): an allowlist launch without the capture may connect to the proxy ports only (blockNetworkAccess needs none: its namespace reaches nothing, and the child's own loopback stays usable)"}
 	if err := sandbox.NetRulesSupport(); err == nil {
 		rules.Available = true
 	} else {

@@ -126,10 +126,9 @@ func (iso *Isolation) apply(c *stage.Config) {
 	if iso.Namespaces.Network {
 		c.Flags |= stage.FlagLoopback | stage.FlagSysfs // mountNS() is true with Network
 	}
-	switch iso.Network {
-	case config.NetworkBlocked:
-		c.Flags |= stage.FlagNoConnect
-	case config.NetworkProxy:
+	// blockNetworkAccess needs nothing more than the empty namespace: the
+	// child's own loopback stays usable (a dev server and its tests).
+	if iso.Network == config.NetworkProxy {
 		c.Flags |= stage.FlagEgress
 	}
 	if iso.Namespaces.UTS {

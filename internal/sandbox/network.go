@@ -94,11 +94,7 @@ func (iso *Isolation) network(c *config.Config) error {
 func (iso *Isolation) networkLayer() string {
 	switch iso.Network {
 	case config.NetworkBlocked:
-		s := "network: blocked (empty network namespace, only lo"
-		if netRulesSupport() == nil {
-			s += "; Landlock: no TCP connect"
-		}
-		return s + ")"
+		return "network: blocked (empty network namespace, only lo)"
 	case config.NetworkProxy:
 		s := "network: allowlist via proxy (empty network namespace; HTTP 127.0.0.1:" + strconv.Itoa(EgressHTTPPort) +
 			", SOCKS5 127.0.0.1:" + strconv.Itoa(EgressSOCKSPort) + ", DNS 127.0.0.1:53"

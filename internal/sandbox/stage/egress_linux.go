@@ -564,21 +564,18 @@ const (
 	landlockRuleNetPort = 2
 )
 
-// restrictNet adds a Landlock domain that handles TCP connect: none at all
-// under FlagNoConnect; under FlagEgress without the capture, only the
-// egress listeners' ports (and 53). With the capture, connect stays free:
+// restrictNet adds a Landlock domain that handles TCP connect under
+// FlagEgress without the capture: only the egress listeners' ports (and
+// 53). With the capture, connect stays free:
 // Landlock sees the address the program asked for, before the redirect,
 // and would refuse the very connections the capture exists to take. On a
 // kernel without Landlock TCP rules (ABI < 4) the namespace holds alone.
 func restrictNet(c *Config) *StepError {
 	var ports []uint16
-	switch {
-	case c.Flags&FlagNoConnect != 0:
-	case c.Flags&FlagEgress != 0 && !egressCaptured:
-		ports = []uint16{EgressHTTPPort, EgressSOCKSPort, EgressDNSPort}
-	default:
+	if c.Flags&FlagEgress == 0 || egressCaptured {
 		return nil
 	}
+	ports = []uint16{EgressHTTPPort, EgressSOCKSPort, EgressDNSPort}
 	abi, e := rawSyscall6(nrLandlockCreateRuleset, 0, 0, landlockCreateRulesetVersion, 0, 0, 0)
 	if e != 0 || abi < 4 {
 		return nil

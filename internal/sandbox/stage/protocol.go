@@ -155,11 +155,6 @@ const (
 	// FlagMountNS is set): ComposeRO read-only, ComposeRW writable, each
 	// at its host path (compose_linux.go). Root is then unused.
 	FlagCompose
-	// FlagNoConnect: a Landlock domain (ABI 4+) in which the tree cannot
-	// connect a TCP socket at all (blockNetworkAccess). Skipped where the
-	// kernel has no Landlock TCP rules: the empty network namespace holds
-	// alone.
-	FlagNoConnect
 	// FlagEgress: in the new network namespace (FlagLoopback), after lo is
 	// up, the stage opens the egress listeners (egress_linux.go), installs
 	// the transparent capture where the kernel has nf_tables, and sends
@@ -490,7 +485,7 @@ const (
 	StepScope      = "landlock-scope" // the scoped domain and the tree's executables
 	StepPrivate    = "private-view"   // private /tmp, /run...; secrets masked
 	StepEgress     = "egress"         // the egress listeners, the capture, resolv.conf (FlagEgress)
-	StepNetRules   = "landlock-net"   // Landlock TCP connect rules (FlagNoConnect, FlagEgress)
+	StepNetRules   = "landlock-net"   // Landlock TCP connect rules (FlagEgress without the capture)
 )
 
 // StepError is a failed step of the stage, as the parent receives it.
