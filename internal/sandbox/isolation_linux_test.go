@@ -286,6 +286,52 @@ print(oct(os.stat('/tmp').st_mode & 0o7777))`
 	}
 }
 
+// A working directory and a writable path under /tmp (a project made with
+// mktemp -d) stay usable under readOnlyFilesystem, whose private tmpfs
+// covers /tmp: they are bound back over it, the working directory as
+// read-only as the rest, the writable path writable. Without the bind the
+// launch failed with no working directory.
+func TestReadOnlyFilesystemKeepsPathsUnderTmp(t *testing.T) {
+	needRoot(t)
+	base, err := os.MkdirTemp("/tmp", "mcp-ro-keep-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	work, out := filepath.Join(base, "work"), filepath.Join(base, "out")
+	for _, d := range []string{base, work, out} {
+		if err := os.MkdirAll(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(d, 0o777)
+	}
+	if err := os.WriteFile(filepath.Join(work, "marker"), []byte("host"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code := `import errno, os
+def attempt(path):
+    try:
+        open(path, 'wb').write(b'x')
+        return 'ok'
+    except OSError as e:
+        return errno.errorcode[e.errno]
+print(os.getcwd(), open('marker').read())
+print(attempt('new'))
+print(attempt('` + out + `/file'))
+print(sorted(os.listdir('/tmp')))`
+	spec := py(t, code)
+	spec.Dir = work
+	o, st := isoRun(t, Isolation{ReadOnly: true, WritablePaths: []string{out}}, 0, spec)
+	exitOK(t, o, st)
+	want := work + " host\nEROFS\nok\n['" + filepath.Base(base) + "']"
+	if strings.TrimSpace(o) != want {
+		t.Fatalf("under readOnlyFilesystem with the working directory in /tmp:\n%s\nwant\n%s", o, want)
+	}
+	if !exists(filepath.Join(out, "file")) {
+		t.Error("the writable path's file is not on the host")
+	}
+}
+
 // buildProbe builds a static Go program (CGO_ENABLED=0) into dir.
 func buildProbe(t *testing.T, dir, src string) string {
 	t.Helper()

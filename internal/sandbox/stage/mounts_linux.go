@@ -121,8 +121,20 @@ func setupMounts(c *Config) *StepError {
 			opts += ",size=" + utoa(c.TmpfsMB) + "m"
 		}
 		tmp := join(root, "/tmp")
+		// The working directory, kept and writable paths beneath /tmp
+		// (a project in mktemp -d) are bound back over the new tmpfs, as
+		// they were (read-only or writable): covering them would leave
+		// the launch without its working directory.
+		kept, err := openBeneath(root, "/tmp", append(append(append([]string(nil), c.Keep...), c.Writable...), c.Dir))
+		defer closeKept(kept)
+		if err != nil {
+			return err
+		}
 		if e := sysMount("tmpfs", tmp, "tmpfs", msNosuid|msNodev, opts); e != 0 {
 			return mountErr(e, "mount a private tmpfs on "+tmp)
+		}
+		if err := bindBack(kept); err != nil {
+			return err
 		}
 	}
 	if err := setupPrivate(c, root); err != nil {
@@ -261,4 +273,53 @@ func enterRoot(root string) *StepError {
 		return mountErr(e, "chdir / in the jail")
 	}
 	return nil
+}
+
+// keptPath is a directory opened (O_PATH) before the directory above it is
+// covered by a new mount, to be bound back at its path.
+type keptPath struct {
+	path string
+	fd   int
+}
+
+// openBeneath opens, by descriptor and with no symbolic link in any
+// component, each of paths (as seen in root) that lies beneath dir; one that
+// does not exist, or that the stage may not search, is skipped (entering it
+// then fails with its own error).
+func openBeneath(root, dir string, paths []string) ([]keptPath, *StepError) {
+	var kept []keptPath
+	for _, k := range paths {
+		if k == "" || !beneathAny(k, []string{dir}) {
+			continue
+		}
+		p := join(root, k)
+		fd, e := sysOpenNoSymlinks(p, oPath|oCLOEXEC|oDirectory)
+		if e == eNOENT || e == eACCES {
+			continue
+		}
+		if e != 0 {
+			return kept, mountErr(e, "open "+p+" to keep it (no symbolic links allowed)")
+		}
+		kept = append(kept, keptPath{p, int(fd)})
+	}
+	return kept, nil
+}
+
+// bindBack binds each kept directory at its path again, recursively.
+func bindBack(kept []keptPath) *StepError {
+	for _, k := range kept {
+		if e := mkdirAll(k.path); e != 0 {
+			return mountErr(e, "make the mount point "+k.path)
+		}
+		if e := sysMount("/proc/self/fd/"+utoa(uint64(k.fd)), k.path, "", msBind|msRec, ""); e != 0 {
+			return mountErr(e, "bind "+k.path+" back")
+		}
+	}
+	return nil
+}
+
+func closeKept(kept []keptPath) {
+	for _, k := range kept {
+		sysClose(k.fd)
+	}
 }
