@@ -139,6 +139,13 @@ func loadPolicy(f commonFlags) (*config.Loaded, *policy.Policy, error) {
 			return nil, nil, exitf(2, "config from %s: executablePolicyScope \"tree\": %v", loaded.Source, err)
 		}
 	}
+	// The network keys need a network namespace for every child: a server
+	// that cannot give one refuses to start rather than every launch.
+	if loaded.Config.NetworkMode() != config.NetworkOpen {
+		if _, err := isolationOf(loaded.Config); err != nil {
+			return nil, nil, exitf(2, "config from %s: %v", loaded.Source, err)
+		}
+	}
 	return loaded, pol, nil
 }
 
@@ -281,6 +288,8 @@ func layerStates(cfg *config.Config, cg *cgroup.Manager) map[string]string {
 	} else {
 		m["isolation"] = strings.Join(append(iso.Layers(), "capabilities (none for a root server's children unless keepCapabilities)", "no_new_privs"), "; ")
 		m["children"] = iso.Identity.Describe()
+		// SPEC 7.5: blocked, allowlist via proxy, loopback only or unrestricted.
+		m["network"] = iso.NetworkState()
 		// SPEC 7.1a: the seccomp baseline, in every child whatever enableSeccomp says.
 		switch {
 		case iso.Seccomp == nil:

@@ -75,6 +75,7 @@ func hostFeatures() []feature {
 		ms.Detail = "ENOSYS: readOnlyFilesystem is refused on this kernel"
 	}
 	fs = append(fs, ms)
+	fs = append(fs, networkFeatures()...)
 	fs = append(fs, feature{"user-namespace-mapping", true, sandbox.UserMapping()})
 	fs = append(fs, feature{"server-root", os.Geteuid() == 0, "euid " + strconv.Itoa(os.Geteuid()) + ": chroot, read-only filesystem and keepCapabilities need root or namespaces.user"})
 	aa := feature{Name: "apparmor", Detail: "/sys/module/apparmor/parameters/enabled not Y"}

@@ -85,9 +85,9 @@ var keyDocs = map[string]keyDoc{
 	"enableSeccomp":      {desc: "Filter the child's system calls with seccompProfile."},
 	"seccompProfile":     {desc: "Seccomp profile: strict, moderate or permissive; required when enableSeccomp is true (\"\" = none).", enum: append([]string{""}, SeccompProfiles...)},
 
-	"blockNetworkAccess":         {desc: "Children get an empty network namespace (loopback only). Not available in this build."},
-	"allowedNetworkDestinations": {desc: "Destinations reachable through the egress proxy (hosts, *.wildcards, IPs, CIDRs, optional :port). Not available in this build."},
-	"blockedNetworkDestinations": {desc: "Destinations never reachable; blocked wins. Not available in this build."},
+	"blockNetworkAccess":         {desc: "Children get an empty network namespace (loopback only): no TCP, UDP, ICMP or raw socket reaches outside."},
+	"allowedNetworkDestinations": {desc: "Destinations reachable through the egress proxy (hosts, *.wildcards, IPs, CIDRs, optional :port); children get an empty network namespace with the proxy's listeners inside it."},
+	"blockedNetworkDestinations": {desc: "Destinations never reachable, checked on the resolved IP too; blocked wins. Without blockNetworkAccess and allowedNetworkDestinations, every other destination goes through the proxy."},
 
 	"enableAuditLog":             {desc: "Write the hash-chained JSONL audit log."},
 	"auditLogPath":               {desc: "Absolute path of the audit log; default $XDG_STATE_HOME/mcp-process/audit.log, else ~/.local/state/mcp-process/audit.log."},

@@ -64,7 +64,7 @@ var builtLayers = map[string]bool{
 	"chroot":       true,
 	"namespaces":   true,
 	"seccomp":      true,
-	"network":      false,
+	"network":      true, // blockNetworkAccess, allowed/blockedNetworkDestinations (the proxy is the server's EgressServer)
 	"approval":     true,
 	"mac":          true,
 	"capabilities": true,

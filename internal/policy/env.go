@@ -19,6 +19,7 @@ const (
 var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func (p *Policy) compileEnvironment() *errcode.Error {
+	p.proxied = p.cfg.NetworkMode() == config.NetworkProxy
 	p.blockedEnv = map[string]bool{}
 	for i, n := range p.cfg.AdditionalBlockedEnvVars {
 		if n == "" {
@@ -102,6 +103,11 @@ func (p *Policy) BuildEnvironment(agent string, reqEnv map[string]string) ([]str
 				"remove HOME from env: every child's HOME is its agent's own directory, kept across launches",
 				"environment variable %s is set by the server (the agent's own HOME directory)", n)
 		}
+		if p.proxied && isProxyVar(n) {
+			return nil, errcode.Deny(errcode.EnvInvalid, LayerEnvironment,
+				"remove "+n+" from env: with allowedNetworkDestinations every child's proxy variables name the server's egress proxy",
+				"environment variable %s is set by the server (the egress proxy)", n)
+		}
 		if p.blockedEnv[strings.ToUpper(n)] {
 			return nil, errcode.Deny(errcode.EnvInvalid, LayerEnvironment,
 				"remove "+n+" from env, or from additionalBlockedEnvVars",
@@ -150,6 +156,12 @@ func (p *Policy) BuildEnvironment(agent string, reqEnv map[string]string) ([]str
 	}
 	for n, v := range reqEnv {
 		env[n] = v
+	}
+	if p.proxied { // over inheritEnvVars too
+		for _, kv := range ProxyEnv() {
+			n, v, _ := strings.Cut(kv, "=")
+			env[n] = v
+		}
 	}
 	// Last: nothing overrides it (inheritEnvVars and requests cannot name it).
 	env["HOME"] = "/"

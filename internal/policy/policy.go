@@ -56,6 +56,7 @@ type Policy struct {
 	argPatterns    []argPattern
 	blockedEnv     map[string]bool // additionalBlockedEnvVars, upper case
 	allowedEnv     map[string]bool // allowedEnvVars, upper case; nil = any
+	proxied        bool            // the egress proxy's variables are the server's (network.go)
 	shells         shellHashes
 	allowedWindows []timeWindow
 	blockedWindows []timeWindow

@@ -89,6 +89,9 @@ type Isolation struct {
 	// Missing names each guarantee of SPEC 7.1 this host cannot give, for
 	// reports (stderr at start, doctor, process_get_policy).
 	Missing []string
+	// Network is the network keys' mode (network.go); any mode but open
+	// sets Namespaces.Network.
+	Network config.NetworkMode
 
 	err error // set by IsolationFor when the isolation cannot be built: every launch fails with it
 }
@@ -203,6 +206,9 @@ func IsolationFor(c *config.Config) (Isolation, error) {
 		iso.ExecPaths = append([]string{}, paths...) // non-nil: the tree scope even when empty
 	}
 	iso.privateView(c)
+	if err := iso.network(c); err != nil {
+		return fail(err)
+	}
 	return iso, nil
 }
 
@@ -253,6 +259,9 @@ func (iso *Isolation) Layers() []string {
 	}
 	if iso.MACPath != "" {
 		l = append(l, "mac ("+iso.MACValue+")")
+	}
+	if n := iso.networkLayer(); n != "" {
+		l = append(l, n)
 	}
 	if iso.ExecPaths != nil {
 		l = append(l, "executables for the whole tree ("+strconv.Itoa(len(iso.ExecPaths))+" exec-able files, Landlock)")

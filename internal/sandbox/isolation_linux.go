@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mcp-process/mcp-process/internal/agenthome"
+	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
 )
 
@@ -124,6 +125,12 @@ func (iso *Isolation) apply(c *stage.Config) {
 	}
 	if iso.Namespaces.Network {
 		c.Flags |= stage.FlagLoopback | stage.FlagSysfs // mountNS() is true with Network
+	}
+	switch iso.Network {
+	case config.NetworkBlocked:
+		c.Flags |= stage.FlagNoConnect
+	case config.NetworkProxy:
+		c.Flags |= stage.FlagEgress
 	}
 	if iso.Namespaces.UTS {
 		c.Hostname = stage.Hostname

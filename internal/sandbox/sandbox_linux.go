@@ -423,7 +423,11 @@ func (l *Launcher) startStage() (*stageProc, error) {
 		// Dumpable again for the clone only (see dumpableWhile).
 		defer dumpableWhile()()
 	}
-	proc, err := os.StartProcess("/proc/self/exe", []string{"mcp-process-init", stage.Arg}, &os.ProcAttr{
+	argv := []string{"mcp-process-init", stage.Arg}
+	if l.iso.Network == config.NetworkProxy {
+		argv = append(argv, stage.ArgEgress) // listeners and capture while idle
+	}
+	proc, err := os.StartProcess("/proc/self/exe", argv, &os.ProcAttr{
 		Env:   stageEnv,
 		Files: []*os.File{devnull, devnull, devnull, theirs},
 		Sys:   sys,
@@ -688,7 +692,14 @@ type Process struct {
 
 	keeps      keeperState
 	keeperDone chan struct{} // closed once a keeper watched since the stage was ready is reaped
+
+	egress *EgressListeners // opened by the stage in the child's namespace (network.go); closed at the reap
 }
+
+// Egress returns the egress listeners the stage opened inside the child's
+// network namespace (allowlist launches, SPEC 3.11), false for any other
+// launch. They are closed once the process is reaped.
+func (p *Process) Egress() (*EgressListeners, bool) { return p.egress, p.egress != nil }
 
 // watchKeeper reaps the stage's keeper as soon as it exits (at the exec of
 // the target, or when the stage dies), so that it is not left a zombie for
@@ -737,7 +748,10 @@ func (p *Process) handshake(cfg []byte, files []*os.File, during func() error) e
 	if !p.keeps.known { // a stage started for this launch: its first message
 		err = p.keeps.read(p.sock)
 	}
-	if err == nil {
+	if err == nil && werr == nil && p.launcher.iso.Network == config.NetworkProxy {
+		kind, serr, p.egress, err = readNet(p.sock)
+	}
+	if err == nil && (kind == 0 || kind == stage.MsgNet) {
 		kind, serr, err = readReport(p.sock)
 	}
 	if werr == nil && err == nil && kind == stage.MsgReady {
@@ -969,6 +983,9 @@ func (p *Process) reap() {
 	p.keeps.find(p.Pid)             // a stage that died before it reported its keeper
 	ps, err := p.proc.Wait()
 	p.reaped = true
+	if p.egress != nil {
+		p.egress.Close()
+	}
 	if p.keeperDone != nil {
 		p.keeps.keeper.Kill() // gone since the exec unless stopped (the group kill above reached it too)
 		<-p.keeperDone

@@ -85,3 +85,11 @@ func (iso *Isolation) HomeOwner() agenthome.Owner { return agenthome.Owner{} }
 
 // selfUserNS: no user namespaces off Linux.
 func selfUserNS() error { return unavailable() }
+
+// Egress reports no listeners on this platform.
+func (p *Process) Egress() (*EgressListeners, bool) { return nil, false }
+
+func captureSupport() error  { return unavailable() }
+func netRulesSupport() error { return unavailable() }
+func CaptureSupport() error  { return unavailable() }
+func NetRulesSupport() error { return unavailable() }

@@ -40,8 +40,9 @@ func selfUserProbe() int {
 
 // stageAmbientCaps are the capabilities (in its own user namespace) a
 // stage that is not uid 0 there keeps across its exec: mounts and
-// pivot_root, the bounding set, lo up, chroot.
-var stageAmbientCaps = []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP, unix.CAP_NET_ADMIN, unix.CAP_SYS_CHROOT}
+// pivot_root, the bounding set, lo up and the egress capture, chroot, the
+// egress listeners on ports below 1024.
+var stageAmbientCaps = []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP, unix.CAP_NET_ADMIN, unix.CAP_SYS_CHROOT, unix.CAP_NET_BIND_SERVICE}
 
 var selfUser struct {
 	once sync.Once

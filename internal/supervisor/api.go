@@ -38,6 +38,10 @@ type Options struct {
 	// (the caller passes the one it built already: building it lists the
 	// tree scope's files).
 	Isolation *sandbox.Isolation
+	// Egress serves the egress listeners of launches with a destination
+	// list (allowedNetworkDestinations); nil: such launches fail
+	// (LAYER_UNAVAILABLE).
+	Egress EgressServer
 }
 
 // Stdin modes of StartOptions.Stdin.

@@ -311,6 +311,12 @@ func (s *Supervisor) checkHealth(svc *service) string {
 			cg.Remove()
 		}
 	}()
+	egress, err := s.serveEgress(sp, LaunchInfo{Agent: svc.agent, PID: sp.Pid, Executable: spec.Path, Tool: "service_health_check", ServiceID: svc.id})
+	if err != nil {
+		sp.Abort()
+		return HealthUnhealthy
+	}
+	defer closeEgress(egress) // when the check ends
 	args := []string{}
 	if len(spec.Argv) > 1 {
 		args = spec.Argv[1:]

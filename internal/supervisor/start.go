@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"runtime"
@@ -215,11 +216,13 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	}
 
 	var cg *cgroup.Group
+	var egress io.Closer
 	// fail undoes everything of a launch that did not happen.
 	fail := func(sp *sandbox.Process, ps *pipes, err error) (*proc, error) {
 		if sp != nil {
 			sp.Abort()
 		}
+		closeEgress(egress)
 		if ps != nil {
 			ps.closeParent()
 		}
@@ -259,6 +262,9 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	if err != nil {
 		return fail(nil, ps, errcode.As(err))
 	}
+	if egress, err = s.serveEgress(sp, LaunchInfo{Agent: agent, PID: sp.Pid, Executable: spec.Path, Tool: o.Tool, ServiceID: lk.serviceID}); err != nil {
+		return fail(sp, ps, err)
+	}
 	args := []string{}
 	if len(spec.Argv) > 1 {
 		args = spec.Argv[1:]
@@ -285,7 +291,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	}
 	p := &proc{
 		agent: agent, name: name, tool: o.Tool, kind: lk.kind, serviceID: lk.serviceID,
-		pid: sp.Pid, spec: spec, sp: sp, cg: cg, start: s.now(),
+		pid: sp.Pid, spec: spec, sp: sp, cg: cg, egress: egress, start: s.now(),
 		report:   SandboxReport{Applied: applied, NotEnforced: nonNil(notEnforced)},
 		readDone: make(chan struct{}, 2), done: make(chan struct{}),
 		stdin: ps.parent[0], tty: tty,
@@ -406,6 +412,7 @@ func (s *Supervisor) watch(p *proc) {
 			p.cg.Kill()
 		}
 	}
+	closeEgress(p.egress) // the tree has ended
 	// The group is dead, so the pipes reach EOF; a descendant that left the
 	// group could hold them open: stop waiting for it after a while.
 	drain := time.NewTimer(readerDrainAfterExit)

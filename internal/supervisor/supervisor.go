@@ -18,6 +18,7 @@ package supervisor
 
 import (
 	"context"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -102,6 +103,7 @@ type proc struct {
 	spec              *policy.Spec
 	sp                *sandbox.Process
 	cg                *cgroup.Group // nil without cgroups; removed after the reap
+	egress            io.Closer     // the EgressServer's, closed once the tree ended; nil without
 	start             time.Time
 	report            SandboxReport
 	out, errb         *ring // nil without capture

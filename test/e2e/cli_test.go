@@ -32,7 +32,7 @@ func TestCLIValidate(t *testing.T) {
 	}{
 		{"good config", nil, []string{"validate", "--config", good}, 0, nil},
 		{"case-insensitive duplicate key", nil, []string{"validate", "--config", dup}, 2, []string{"ALLOWEDEXECUTABLES"}},
-		{"network layer not built", nil, []string{"validate", "--config", networkPath}, 2, []string{"blockNetworkAccess", "LAYER_UNAVAILABLE"}},
+		{"blockNetworkAccess accepted", nil, []string{"validate", "--config", networkPath}, 0, nil},
 		{"unknown key", nil, []string{"validate", "--config", unknownPath}, 2, []string{"allowedExecutable"}},
 		{"shell in allowedExecutables", nil, []string{"validate", "--config", shellPath}, 2, []string{"bash", "blockShellInterpreters"}},
 		{"broken MCP_PROCESS_CONFIG_PATH", []string{"MCP_PROCESS_CONFIG_PATH=" + broken}, []string{"validate"}, 2, []string{"MCP_PROCESS_CONFIG_PATH"}},
@@ -148,15 +148,19 @@ func TestCLISchema(t *testing.T) {
 	}
 }
 
-// TestCLIProfileMaximum: the maximum preset asks for blockNetworkAccess,
-// which this build cannot enforce yet, so the server refuses to start.
+// TestCLIProfileMaximum: the maximum preset's blockNetworkAccess is
+// enforced; while this build lacks the approval layer the preset's
+// requireConfirmation still refuses the start.
 func TestCLIProfileMaximum(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	for _, args := range [][]string{{"--profile", "maximum"}, {"serve", "--profile", "maximum"}, {"validate", "--profile", "maximum"}} {
 		out, errOut, code := runCLI(t, e, "", nil, args...)
-		if code != 2 || !strings.Contains(errOut, "blockNetworkAccess") || !strings.Contains(errOut, "LAYER_UNAVAILABLE") {
-			t.Errorf("mcp-process %v: exit %d, stderr %q; want exit 2 naming blockNetworkAccess", args, code, errOut)
+		if strings.Contains(errOut, "blockNetworkAccess") {
+			t.Errorf("mcp-process %v: stderr %q names blockNetworkAccess, which this build enforces", args, errOut)
+		}
+		if code != 2 || !strings.Contains(errOut, "requireConfirmation") || !strings.Contains(errOut, "LAYER_UNAVAILABLE") {
+			t.Errorf("mcp-process %v: exit %d, stderr %q; want exit 2 naming requireConfirmation (approval not built)", args, code, errOut)
 		}
 		if out != "" {
 			t.Errorf("mcp-process %v wrote to stdout: %q", args, out)

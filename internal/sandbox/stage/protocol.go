@@ -17,11 +17,14 @@
 // fresh /proc for a new PID namespace, the read-only filesystem with its
 // private /tmp and writable paths, a fresh /sys for a new network
 // namespace, pivot_root into the jail); host name;
-// loopback up; rlimits; chdir; close inherited descriptors; report ready;
-// wait for "go" (the cgroup join); capabilities; the MAC exec label;
-// no_new_privs (always); Landlock; seccomp (last); execveat. The
+// loopback up; the egress listeners sent and resolv.conf (FlagEgress,
+// egress_linux.go); rlimits; chdir; close inherited descriptors; report
+// ready; wait for "go" (the cgroup join); capabilities; the MAC exec
+// label; no_new_privs (always); Landlock; Landlock's scope; Landlock's TCP
+// connect rules (FlagNoConnect, FlagEgress); seccomp (last); execveat. The
 // namespaces themselves exist before the stage runs: the launcher clones it
-// into them.
+// into them (and a stage started with ArgEgress opens the egress listeners
+// and installs the capture at its start, before any launch).
 //
 // Guarantees: the target never runs if any step failed (the stage reports
 // the step, the errno and a message on its socket and exits 127); it never
@@ -48,6 +51,12 @@ import "unsafe"
 // cannot collide with a user subcommand (none starts with "__").
 const Arg = "__mcp_process_init"
 
+// ArgEgress, after Arg, tells a stage cloned into a new network namespace
+// for launches with FlagEgress to open the egress listeners and install the
+// capture at its start, before any launch (a warm stage does it while
+// idle); the launch's FlagEgress step then only sends them.
+const ArgEgress = "egress"
+
 // SocketFD is the stage's end of its socketpair (SOCK_STREAM) with the
 // launcher, its only descriptor besides 0, 1, 2 (/dev/null until a launch).
 // The stage blocks on it until the launcher sends a launch: the config with
@@ -73,6 +82,9 @@ const (
 	MsgExec   = 'X' // "go" received; execveat comes next (then EOF)
 	MsgError  = 'E' // followed by an encoded StepError; the stage exits 127
 	MsgGo     = 'G' // parent → stage, after MsgReady
+	// MsgNet (FlagEgress), before MsgReady: one status byte (NetCaptured),
+	// the NetFDs listeners attached (SCM_RIGHTS).
+	MsgNet = 'N'
 )
 
 // ExitFailed is the stage's exit status after a failed step.
@@ -120,7 +132,43 @@ const (
 	// an empty tmpfs on each of Private, the paths of Keep beneath them
 	// bound back, each of Masked hidden.
 	FlagPrivate
+	// FlagNoConnect: a Landlock domain (ABI 4+) in which the tree cannot
+	// connect a TCP socket at all (blockNetworkAccess). Skipped where the
+	// kernel has no Landlock TCP rules: the empty network namespace holds
+	// alone.
+	FlagNoConnect
+	// FlagEgress: in the new network namespace (FlagLoopback), after lo is
+	// up, the stage opens the egress listeners (egress_linux.go), installs
+	// the transparent capture where the kernel has nf_tables, and sends
+	// the listeners to the parent in MsgNet; /etc/resolv.conf shows
+	// nameserver 127.0.0.1 (FlagMountNS is set).
+	FlagEgress
 )
+
+// The egress listeners inside a child's network namespace (FlagEgress),
+// all on 127.0.0.1: the namespace is the child's own, so fixed ports
+// collide with nothing of the host's.
+const (
+	EgressHTTPPort        = 3128 // HTTP proxy (CONNECT and forward)
+	EgressSOCKSPort       = 1080 // SOCKS5
+	EgressTransparentPort = 3129 // where the capture redirects every other TCP connection
+	EgressDNSPort         = 53   // UDP: the name server of resolv.conf, and of every UDP packet to port 53
+)
+
+// Descriptors of MsgNet, in this order.
+const (
+	NetHTTP        = iota // listening TCP socket, 127.0.0.1:EgressHTTPPort
+	NetSOCKS              // listening TCP socket, 127.0.0.1:EgressSOCKSPort
+	NetTransparent        // listening TCP socket, 127.0.0.1:EgressTransparentPort
+	NetDNS                // bound UDP socket, 127.0.0.1:EgressDNSPort
+	NetFDs                // how many
+)
+
+// NetCaptured in MsgNet's status byte: the nftables rules of the
+// transparent capture are in place (and the default route through lo
+// that lets a connection to any address reach them). Without it, a
+// connection to anything but loopback fails (no route).
+const NetCaptured = 1
 
 // Hostname is the host name a child in a new UTS namespace gets.
 const Hostname = "mcp-process"
@@ -183,7 +231,7 @@ type Config struct {
 
 const (
 	magic      = "MCPS"
-	version    = 7
+	version    = 8
 	headerSize = 12 // magic, version, 3 reserved bytes, u32 payload length
 	// MaxPayload bounds a config (argv + env are far below it: the kernel
 	// refuses more than a few MiB at execve anyway).
@@ -409,6 +457,8 @@ const (
 	StepIdentity   = "identity"       // supplementary groups, gid, uid
 	StepScope      = "landlock-scope" // the scoped domain and the tree's executables
 	StepPrivate    = "private-view"   // private /tmp, /run...; secrets masked
+	StepEgress     = "egress"         // the egress listeners, the capture, resolv.conf (FlagEgress)
+	StepNetRules   = "landlock-net"   // Landlock TCP connect rules (FlagNoConnect, FlagEgress)
 )
 
 // StepError is a failed step of the stage, as the parent receives it.

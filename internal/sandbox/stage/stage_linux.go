@@ -17,7 +17,8 @@ func init() {
 	}
 }
 
-// isStage reports whether the command line is exactly [argv0, Arg].
+// isStage reports whether the command line is exactly [argv0, Arg], or
+// [argv0, Arg, ArgEgress] (then egressEarly is set).
 func isStage() bool {
 	fd, e := sysOpen("/proc/self/cmdline", oRDONLY|oCLOEXEC)
 	if e != 0 {
@@ -31,7 +32,14 @@ func isStage() bool {
 	for end < len(b) && b[end] != 0 {
 		end++
 	}
-	return string(b[min(end+1, len(b)):]) == Arg+"\x00"
+	switch string(b[min(end+1, len(b)):]) {
+	case Arg + "\x00":
+		return true
+	case Arg + "\x00" + ArgEgress + "\x00":
+		egressEarly = true
+		return true
+	}
+	return false
 }
 
 // sock is the stage's socket: SocketFD until a script needs descriptor 3.
@@ -68,6 +76,9 @@ func run() {
 	closeLeaked()
 	k := startKeeperProcess()
 	writeAll(sock, []byte{MsgKeeper, byte(k), byte(k >> 8), byte(k >> 16), byte(k >> 24)})
+	if egressEarly {
+		prepareEgress() // the capture's nftables commit is slow: off the launch's path
+	}
 	if !launchWaiting() { // idle: prepare, off any launch's path
 		if k == 0 {
 			// No keeper (a PID namespace's init, or no assembly for it
@@ -101,7 +112,7 @@ func contain(c *Config, fds []int) *StepError {
 	if err != nil {
 		return err
 	}
-	for _, step := range []func(*Config) *StepError{setupMounts, setHostname, raiseLoopback, setRlimits, enterDir} {
+	for _, step := range []func(*Config) *StepError{setupMounts, setHostname, raiseLoopback, setupEgress, setRlimits, enterDir} {
 		if err := step(c); err != nil {
 			return err
 		}
@@ -134,6 +145,9 @@ func contain(c *Config, fds []int) *StepError {
 		return err
 	}
 	if err := restrictScope(c, exe); err != nil {
+		return err
+	}
+	if err := restrictNet(c); err != nil {
 		return err
 	}
 	if err := installSeccomp(c); err != nil {

@@ -44,4 +44,8 @@ const (
 	nrGetppid               = 110
 	nrStatx                 = 332
 	nrMkdirat               = 258
+	nrBind                  = 49
+	nrListen                = 50
+	nrSendto                = 44
+	nrSendmsg               = 46
 )

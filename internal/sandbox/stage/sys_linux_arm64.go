@@ -44,4 +44,8 @@ const (
 	nrGetppid               = 173
 	nrStatx                 = 291
 	nrMkdirat               = 34
+	nrBind                  = 200
+	nrListen                = 201
+	nrSendto                = 206
+	nrSendmsg               = 211
 )

@@ -49,6 +49,10 @@ const (
 	nrGetppid               = unix.SYS_GETPPID
 	nrStatx                 = unix.SYS_STATX
 	nrMkdirat               = unix.SYS_MKDIRAT
+	nrBind                  = unix.SYS_BIND
+	nrListen                = unix.SYS_LISTEN
+	nrSendto                = unix.SYS_SENDTO
+	nrSendmsg               = unix.SYS_SENDMSG
 )
 
 func rawSyscall6(num, a1, a2, a3, a4, a5, a6 uintptr) (r1, errno uintptr) {
