@@ -45,6 +45,11 @@ const (
 	// EventDenialsSummarized stands for the denials of one agent past the
 	// per-window allowance (SPEC 7.2): count, codes, first and last.
 	EventDenialsSummarized = "denials_summarized"
+	// EventNetwork is an egress connection the network layer allowed
+	// (layer "network"; a refused one is a security_violation);
+	// EventNetworkClose its end, with the bytes relayed each way.
+	EventNetwork      = "network"
+	EventNetworkClose = "network_close"
 )
 
 // Record is one audit line. Time, Seq, PrevHash and Hash are filled in by
@@ -77,12 +82,29 @@ type Record struct {
 	Channel string `json:"channel,omitempty"`
 	// A denials_summarized record's figures: how many denials it stands
 	// for, how many of each code, and the first and last of them.
-	Count    int            `json:"count,omitempty"`
-	Codes    map[string]int `json:"codes,omitempty"`
-	First    *DenialRef     `json:"first,omitempty"`
-	Last     *DenialRef     `json:"last,omitempty"`
-	PrevHash string         `json:"prevHash"`
-	Hash     string         `json:"hash"`
+	Count int            `json:"count,omitempty"`
+	Codes map[string]int `json:"codes,omitempty"`
+	First *DenialRef     `json:"first,omitempty"`
+	Last  *DenialRef     `json:"last,omitempty"`
+	// Network is the connection of a network-layer record.
+	Network  *NetworkRef `json:"network,omitempty"`
+	PrevHash string      `json:"prevHash"`
+	Hash     string      `json:"hash"`
+}
+
+// NetworkRef is one egress connection or DNS query of a launched tree
+// (SPEC 3.11): how the child asked (via: connect, http, socks5,
+// transparent, dns), the name asked for or seen, the address and port,
+// the allow or block entry that decided (rule; "default" when none did),
+// and on a close record the bytes relayed each way.
+type NetworkRef struct {
+	Via         string `json:"via"`
+	Destination string `json:"destination,omitempty"`
+	IP          string `json:"ip,omitempty"`
+	Port        int    `json:"port,omitempty"`
+	Rule        string `json:"rule,omitempty"`
+	BytesOut    *int64 `json:"bytesOut,omitempty"` // child to destination (close records)
+	BytesIn     *int64 `json:"bytesIn,omitempty"`  // destination to child (close records)
 }
 
 // DenialRef identifies one summarised denial.

@@ -301,8 +301,8 @@ func checkValues(c *Config) *Error {
 			return oneOf("seccompProfile", c.SeccompProfile, SeccompProfiles)
 		},
 		// 3.11 Network
-		func() *Error { return nonEmptyEntries("allowedNetworkDestinations", c.AllowedNetworkDestinations) },
-		func() *Error { return nonEmptyEntries("blockedNetworkDestinations", c.BlockedNetworkDestinations) },
+		func() *Error { return networkEntries("allowedNetworkDestinations", c.AllowedNetworkDestinations) },
+		func() *Error { return networkEntries("blockedNetworkDestinations", c.BlockedNetworkDestinations) },
 		// 3.12 Audit and alerts
 		func() *Error {
 			if c.EnableAuditLog && c.AuditLogPath == "" {
