@@ -50,6 +50,10 @@ const (
 	// EventNetworkClose its end, with the bytes relayed each way.
 	EventNetwork      = "network"
 	EventNetworkClose = "network_close"
+	// EventNetworkSummarized stands for one launched tree's records of
+	// allowed connections past its window's allowance (SPEC 7.2): count,
+	// and the bytes of the closes each way.
+	EventNetworkSummarized = "network_summarized"
 )
 
 // Record is one audit line. Time, Seq, PrevHash and Hash are filled in by

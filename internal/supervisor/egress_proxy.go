@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/config"
@@ -37,6 +38,9 @@ type ProxyServer struct {
 	// MaxConns bounds the connections relayed at once per launch
 	// (0: egress.DefaultMaxConns).
 	MaxConns int
+	// AllowedRecords is how many allowed-connection records a tree writes
+	// one by one per AllowedRecordWindow (0: AllowedRecordsPerWindow).
+	AllowedRecords int
 }
 
 // NewProxyServer compiles cfg's destination lists. A bad entry is an error
@@ -53,24 +57,58 @@ func NewProxyServer(cfg *config.Config, rec audit.Recorder) (*ProxyServer, error
 // Serve starts serving l for the launch who. The returned Closer closes
 // the listeners and every connection and waits for their goroutines.
 func (p *ProxyServer) Serve(l *sandbox.EgressListeners, who LaunchInfo) (io.Closer, error) {
+	lim := &allowedLimiter{limit: p.allowance(), window: AllowedRecordWindow, now: time.Now}
 	t := egress.Serve(egress.Listeners{HTTP: l.HTTP, SOCKS: l.SOCKS, Transparent: l.Transparent, DNS: l.DNS}, egress.Options{
 		Policy:   p.pol,
 		Resolve:  p.Resolve,
 		Dial:     p.Dial,
 		MaxConns: p.MaxConns,
-		Record:   func(e egress.Event) { p.record(who, e) },
+		Record:   func(e egress.Event) { p.record(lim, networkRecord(who, e)) },
 	})
-	return t, nil
+	return &servedTree{t: t, p: p, lim: lim}, nil
 }
 
-// record writes e as an audit record. A record that cannot be written is
-// the log's to report (it refuses every further write after a failed
-// sync); the connection has been decided already.
-func (p *ProxyServer) record(who LaunchInfo, e egress.Event) {
+func (p *ProxyServer) allowance() int {
+	if p.AllowedRecords > 0 {
+		return p.AllowedRecords
+	}
+	return AllowedRecordsPerWindow
+}
+
+// servedTree is what Serve returns: closing it ends the tree's proxy and
+// writes its pending summary.
+type servedTree struct {
+	t   *egress.Tree
+	p   *ProxyServer
+	lim *allowedLimiter
+}
+
+func (s *servedTree) Close() error {
+	err := s.t.Close() // every goroutine has returned: no record comes after
+	if sum := s.lim.flush(); sum != nil && s.p.rec != nil {
+		_ = s.p.rec.Record(*sum)
+	}
+	return err
+}
+
+// record writes r. A refusal goes to the log as it is (the log summarises
+// denials per agent); an allowed record passes the tree's limiter. A record
+// that cannot be written is the log's to report (it refuses every further
+// write after a failed sync); the connection has been decided already.
+func (p *ProxyServer) record(lim *allowedLimiter, r audit.Record) {
 	if p.rec == nil {
 		return
 	}
-	_ = p.rec.Record(networkRecord(who, e))
+	if r.Decision == "allow" {
+		own, due := lim.admit(r)
+		if due != nil {
+			_ = p.rec.Record(*due)
+		}
+		if !own {
+			return
+		}
+	}
+	_ = p.rec.Record(r)
 }
 
 // networkRecord maps one egress event to its audit record.

@@ -102,3 +102,66 @@ func TestNewProxyServerBadEntry(t *testing.T) {
 		t.Fatalf("FailedProxy.Serve: %v", err)
 	}
 }
+
+const connectMany = `import socket, sys
+for i in range(int(sys.argv[2])):
+    c = socket.create_connection(('127.0.0.1', 3128), timeout=5)
+    c.sendall(('CONNECT 127.0.0.1:%s HTTP/1.1\r\n\r\n' % sys.argv[1]).encode())
+    r = b''
+    while b'\r\n\r\n' not in r:
+        r += c.recv(1)
+    assert r.startswith(b'HTTP/1.1 200'), r
+    c.sendall(b'ping'); assert c.recv(10) == b'ping'; c.close()
+print('done')
+`
+
+// Allowed connections past the tree's allowance are summarised: with an
+// allowance of 2 records, 5 connections (10 records) write 2 on their own
+// and one network_summarized record for the other 8, with their bytes,
+// when the tree's proxy is closed.
+func TestProxyServerSummarisesAllowedRecords(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (or a self-mapped user namespace; see test/escape)")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	cfg := baseConfig()
+	cfg.AllowedNetworkDestinations = []string{ln.Addr().String()}
+	s, fa := newSup(t, cfg, func(o *Options) {
+		ps, err := NewProxyServer(cfg, o.Audit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps.AllowedRecords = 2
+		o.Egress = ps
+	})
+	port := strings.TrimPrefix(ln.Addr().String(), "127.0.0.1:")
+	st := start(t, s, agentA, specFor(t, "/usr/bin/python3", "-c", connectMany, port, "5"), capture())
+	end := waitExit(t, s, agentA, st.Pid)
+	if out, errOut := output(t, s, agentA, st.Pid); end.ExitCode == nil || *end.ExitCode != 0 || out != "done\n" {
+		t.Fatalf("child %+v: %q %q", end, out, errOut)
+	}
+	eventually(t, "the summary", func() bool { return len(fa.events(audit.EventNetworkSummarized, st.Pid)) == 1 })
+	own := len(fa.events(audit.EventNetwork, st.Pid)) + len(fa.events(audit.EventNetworkClose, st.Pid))
+	sum := fa.events(audit.EventNetworkSummarized, st.Pid)[0]
+	var out, in int64
+	for _, r := range append(fa.events(audit.EventNetworkClose, st.Pid), sum) {
+		out += *r.Network.BytesOut
+		in += *r.Network.BytesIn
+	}
+	if own != 2 || sum.Count != 8 || out != 20 || in != 20 || sum.Agent != agentA || sum.Layer != "network" {
+		t.Errorf("%d records on their own, summary %+v %+v; bytes %d/%d, want 2, count 8, 20/20", own, sum, sum.Network, out, in)
+	}
+}
