@@ -222,7 +222,7 @@ func BenchmarkLaunch(b *testing.B) {
 	cg := newCgroups()
 	useCg := cg.Support().Version != "none"
 	newLauncher := func(o sandbox.LauncherOptions) *sandbox.Launcher {
-		l := sandbox.NewLauncherWith(o)
+		l := sandbox.NewLauncher(o)
 		closers = append(closers, l.Close)
 		return l
 	}
@@ -498,7 +498,7 @@ func verifyIsolated(b *testing.B, s *supervisor.Supervisor, cfg *config.Config) 
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Terminate("bench", st.Pid, true, 5*time.Second)
+	defer s.Terminate("bench", st.Pid, true, 5*time.Second, "bench")
 	proc := fmt.Sprintf("/proc/%d/", st.Pid)
 	deadline := time.Now().Add(5 * time.Second)
 	for { // the target execs after Start returns; seccomp is installed just before
@@ -663,7 +663,7 @@ func BenchmarkSeccompBaseline(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		launchers[i] = sandbox.NewLauncherWith(sandbox.LauncherOptions{Isolation: iso})
+		launchers[i] = sandbox.NewLauncher(sandbox.LauncherOptions{Isolation: iso})
 		defer launchers[i].Close()
 	}
 	for _, l := range launchers { // warm up

@@ -5,7 +5,7 @@
 # driven by the same TypeScript SDK client over stdio, in interleaved rounds
 # with a fresh server per round. Prints a table of ratios from that one run
 # (docs/performance.md). Targets are read from the table, never asserted.
-# Usage: bench/compare/run.sh [--short] [ROUNDS [CALLS]]   (default 5 x 200;
+# Usage: [BASELINE=old-binary] bench/compare/run.sh [--short] [ROUNDS [CALLS]]   (default 5 x 200;
 #        --short: 1 x 20, what CI runs so the benchmark cannot rot)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -37,11 +37,25 @@ cat > "$work/default.json" <<JSON
  "auditLogPath": "$work/state/default-audit.log"}
 JSON
 peer="$here/node_modules/@agent-infra/mcp-server-commands/dist/index.cjs"
+# BASELINE=/path/to/an/older/mcp-process adds that binary with the default
+# profile as one more target of the same interleaved run (before/after
+# figures of a change: build main's binary, then run this on the branch).
+baseline=""
+if [ -n "${BASELINE:-}" ]; then
+	cp "$BASELINE" "$work/mcp-process-baseline"
+	baseline=$(cat <<JSON
+  {"name": "baseline binary, process_run echo hi, default profile, audit on",
+   "command": "$work/mcp-process-baseline", "args": ["serve", "--config", "$work/default.json"], "cwd": "$work/cwd",
+   "env": {"XDG_STATE_HOME": "$work/state"}, "tool": "process_run", "arguments": {"executable": "echo", "args": ["hi"]}},
+JSON
+)
+fi
 plan=$(cat <<JSON
 {"rounds": $rounds, "calls": $calls, "warmup": $warmup, "concurrency": $conc,
  "targets": [
   {"name": "peer @agent-infra/mcp-server-commands 1.2.18, run_command echo hi", "peer": true,
    "command": "node", "args": ["$peer"], "cwd": "$work/cwd", "tool": "run_command", "arguments": {"command": "echo hi"}},
+$baseline
   {"name": "mcp-process, process_run echo hi, default profile, audit on",
    "command": "$work/mcp-process", "args": ["serve", "--config", "$work/default.json"], "cwd": "$work/cwd",
    "env": {"XDG_STATE_HOME": "$work/state"}, "tool": "process_run", "arguments": {"executable": "echo", "args": ["hi"]}},

@@ -187,6 +187,11 @@ func isolationOf(cfg *config.Config) (sandbox.Isolation, error) {
 	if files, ok := sealedFiles.Load(cfg); ok && len(iso.Private) > 0 {
 		iso.Sealed = files.([]string)
 	}
+	if cfg.AuditSigningKeyFile != "" && len(iso.Private) > 0 {
+		// The key that signs the audit log is unreadable to every child,
+		// whatever its uid (SPEC 7.2: "readable only by the server").
+		iso.Masked = append(iso.Masked, cfg.AuditSigningKeyFile)
+	}
 	if isolations.m == nil {
 		isolations.m = map[*config.Config]isolationResult{}
 	}
@@ -217,6 +222,13 @@ func openAudit(loaded *config.Loaded, agent string) (*audit.Log, error) {
 		if opts.ViolationPath == "" {
 			opts.ViolationPath = audit.DefaultViolationPath(cfg.AuditLogPath)
 		}
+	}
+	if cfg.AuditSigningKeyFile != "" {
+		key, err := audit.LoadSigningKey(cfg.AuditSigningKeyFile)
+		if err != nil {
+			return nil, exitf(2, "auditSigningKeyFile: %v (fix the key file or remove auditSigningKeyFile)", err)
+		}
+		opts.SigningKey = key
 	}
 	if cfg.EnableSecurityAlerts {
 		opts.Alerts = &audit.AlertOptions{URL: cfg.SecurityAlertWebhook, Secret: cfg.SecurityAlertWebhookSecret}
@@ -313,7 +325,7 @@ func layerStates(cfg *config.Config, cg *cgroup.Manager) map[string]string {
 // homeState says where the children's HOME is and what keeps agents out
 // of each other's (SPEC 7.1a; docs/environment.md).
 func homeState(cfg *config.Config, iso sandbox.Isolation) string {
-	if cfg.EnableChroot {
+	if cfg.EnableChroot && !cfg.ComposedJail() {
 		return "HOME=/ inside the jail (enableChroot: no per-agent home)"
 	}
 	root := agenthome.DefaultRoot(os.Getenv, os.Geteuid() == 0)

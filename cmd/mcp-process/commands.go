@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/config"
@@ -19,7 +21,7 @@ import (
 )
 
 // cmdValidate parses and checks a config and prints the effective policy.
-func cmdValidate(args []string, stdout io.Writer) error {
+func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("validate")
 	var f commonFlags
 	f.register(fs)
@@ -41,7 +43,17 @@ func cmdValidate(args []string, stdout io.Writer) error {
 		Policy      *config.Config    `json:"policy"`
 		Layers      map[string]string `json:"layers"`
 	}{true, loaded.Source, append([]string{}, configWarnings(loaded.Config)...), differences(loaded), loaded.Config.Redacted(), layerStates(loaded.Config, nil)}
-	return writeJSON(stdout, out)
+	if err := writeJSON(stdout, out); err != nil {
+		return err
+	}
+	// The same lines for a human, one each (SPEC 7.3); the exit status stays 0.
+	for _, w := range out.Warnings {
+		fmt.Fprintln(stderr, "mcp-process: warning:", w)
+	}
+	for _, d := range out.Differences {
+		fmt.Fprintln(stderr, "mcp-process: differs from the original server:", d)
+	}
+	return nil
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -167,7 +179,21 @@ func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error 
 		}
 		return exitf(1, "%s", describeErr(errcode.As(err)))
 	}
-	go forwardStdin(sup, agent, st.Pid, stdin)
+	go forwardStdin(sup, agent, st.Pid, stdin, func(b []byte) *errcode.Error {
+		// The same stdin rule as process_send_stdin (blockBinaryStdin
+		// included): data that breaks it is not forwarded, the child's
+		// stdin is closed, and the refusal is recorded.
+		e := policy.CheckStdin(loaded.Config, b, policy.EncodingUTF8)
+		if e != nil {
+			rec := audit.Denial(agent, "run", e, false)
+			rec.PID = st.Pid
+			if err := alog.Record(rec); err != nil {
+				fmt.Fprintf(stderr, "mcp-process run: the audit log cannot be written (%v)\n", err)
+			}
+			fmt.Fprintf(stderr, "mcp-process run: stdin refused: %s\n", describeErr(e))
+		}
+		return e
+	})
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
@@ -185,7 +211,7 @@ func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error 
 		next = pump(sup, agent, st.Pid, next, stdout, stderr)
 		select {
 		case <-sig:
-			_, _ = sup.Terminate(agent, st.Pid, false, 5*time.Second)
+			_, _ = sup.Terminate(agent, st.Pid, false, 5*time.Second, "run")
 		default:
 		}
 		if final.State == supervisor.StateExited {
@@ -199,31 +225,62 @@ func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error 
 // violation) and exits 126 with the reason; if the record cannot be
 // written, it exits 1 saying so.
 func refuse(alog *audit.Log, agent, exe string, e *errcode.Error) error {
-	rec := audit.Record{Level: audit.LevelInfo, Event: audit.EventLaunchDenied, Agent: agent, Tool: "run",
-		Executable: exe, Decision: "deny", Layer: e.Layer, Reason: e.Message, Code: string(e.Code)}
-	if e.Violation {
-		rec.Level, rec.Event = audit.LevelWarn, audit.EventSecurityViolation
-	}
+	rec := audit.Denial(agent, "run", e, true)
+	rec.Executable = exe
 	if err := alog.Record(rec); err != nil {
 		return exitf(1, "the audit log cannot be written (%v); refused: %s", err, describeErr(e))
 	}
 	return exitf(126, "denied: %s", describeErr(e))
 }
 
-func forwardStdin(sup *supervisor.Supervisor, agent string, pid int, in io.Reader) {
+// forwardStdin copies in to the child's stdin, each piece checked by check
+// first; a refused piece closes the child's stdin. A UTF-8 character cut by
+// a read waits for the rest (a read boundary is not binary data).
+func forwardStdin(sup *supervisor.Supervisor, agent string, pid int, in io.Reader, check func([]byte) *errcode.Error) {
 	buf := make([]byte, 32*1024)
-	for {
-		n, err := in.Read(buf)
-		if n > 0 {
-			if _, werr := sup.SendStdin(agent, pid, buf[:n], false); werr != nil {
-				return
+	var held []byte // the start of a character cut by the previous read
+	send := func(b []byte, closeStdin bool) bool {
+		if len(b) > 0 && check(b) != nil {
+			_, _ = sup.SendStdin(agent, pid, nil, true, "run")
+			return false
+		}
+		if len(b) > 0 || closeStdin {
+			if _, werr := sup.SendStdin(agent, pid, b, closeStdin, "run"); werr != nil {
+				return false
 			}
 		}
-		if err != nil {
-			_, _ = sup.SendStdin(agent, pid, nil, true)
+		return !closeStdin
+	}
+	for {
+		n, err := in.Read(buf)
+		data := append(held, buf[:n]...)
+		held = nil
+		if err == nil {
+			cut := incompleteTail(data)
+			data, held = data[:len(data)-cut], append([]byte(nil), data[len(data)-cut:]...)
+		}
+		if !send(data, err != nil) {
 			return
 		}
 	}
+}
+
+// incompleteTail is the length of a UTF-8 character at the end of b that
+// is not complete yet (0 when none).
+func incompleteTail(b []byte) int {
+	for k := 1; k <= utf8.UTFMax-1 && k <= len(b); k++ {
+		c := b[len(b)-k]
+		if c < 0x80 {
+			return 0
+		}
+		if utf8.RuneStart(c) {
+			if utf8.FullRune(b[len(b)-k:]) {
+				return 0
+			}
+			return k
+		}
+	}
+	return 0
 }
 
 // pump copies new output since next to the terminal and returns the new offsets.
@@ -251,18 +308,53 @@ func exitOf(st *supervisor.Status) error {
 	return exitf(1, "process ended: %s", st.TerminationReason)
 }
 
-// cmdAudit: "audit verify FILE" checks the hash chain (exit 1 names the
-// first bad record).
+// cmdAudit: "audit verify [--key KEYFILE] [--no-head] FILE" checks the
+// hash chain, the head file and, with the key, the signed checkpoints
+// (exit 1 names the first bad record, or TRUNCATED / REWRITTEN).
 func cmdAudit(args []string, stdout io.Writer) error {
+	const usage = "usage: mcp-process audit verify [--key KEYFILE] [--no-head] FILE"
 	for _, a := range args {
 		if a == "-h" || a == "--help" || a == "-help" {
-			return helpText("Usage: mcp-process audit verify FILE\n\nVerifies the audit log's hash chain: exit 0 valid, 1 names the first bad record, 2 usage or unreadable file.\n")
+			return helpText("Usage: mcp-process audit verify [--key KEYFILE] [--no-head] FILE\n\n" +
+				"Verifies the audit log's hash chain, its rotated files and its head file FILE.head (records cut from\n" +
+				"the end are reported as TRUNCATED). With --key (the auditSigningKeyFile, or for Ed25519 its public key\n" +
+				"in PEM), every signed checkpoint and the head's signature are checked too, so a chain rewritten from\n" +
+				"scratch is reported as REWRITTEN. --no-head checks the chain alone (a log copied without its head).\n" +
+				"Exit 0 valid, 1 not valid (the first problem is named), 2 usage or unreadable file.\n")
 		}
 	}
-	if len(args) != 2 || args[0] != "verify" {
-		return exitf(2, "usage: mcp-process audit verify FILE")
+	if len(args) == 0 || args[0] != "verify" {
+		return exitf(2, usage)
 	}
-	res, err := audit.VerifyFile(args[1])
+	var opts audit.VerifyOptions
+	var file string
+	for i := 1; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--no-head":
+			opts.NoHead = true
+		case a == "--key" && i+1 < len(args):
+			i++
+			k, err := audit.LoadVerifyKey(args[i])
+			if err != nil {
+				return exitf(2, "audit verify: --key: %v", err)
+			}
+			opts.Key = k
+		case strings.HasPrefix(a, "--key="):
+			k, err := audit.LoadVerifyKey(strings.TrimPrefix(a, "--key="))
+			if err != nil {
+				return exitf(2, "audit verify: --key: %v", err)
+			}
+			opts.Key = k
+		case strings.HasPrefix(a, "-") || file != "":
+			return exitf(2, usage)
+		default:
+			file = a
+		}
+	}
+	if file == "" {
+		return exitf(2, usage)
+	}
+	res, err := audit.VerifyLog(file, opts)
 	if err != nil {
 		var ve *audit.VerifyError
 		if errors.As(err, &ve) {
@@ -272,6 +364,23 @@ func cmdAudit(args []string, stdout io.Writer) error {
 	}
 	if res.Continuation {
 		fmt.Fprintf(stdout, "chain starts at seq %d (older records were rotated away)\n", res.FirstSeq)
+	}
+	if res.TornBytes > 0 {
+		fmt.Fprintf(stdout, "note: a partial last line (%d bytes) follows seq %d: a write cut by a crash before it was synced, "+
+			"never acknowledged and not part of the chain (the head records seq %d); the server removes it at its next start\n",
+			res.TornBytes, res.LastSeq, res.Head.Seq)
+	}
+	switch {
+	case res.Head != nil:
+		fmt.Fprintf(stdout, "head: seq %d (written %s) is in the chain: nothing was cut before it\n", res.Head.Seq, res.Head.Time)
+	default:
+		fmt.Fprintln(stdout, "head: not checked (--no-head): records cut from the end would not be detected")
+	}
+	switch {
+	case opts.Key != nil:
+		fmt.Fprintf(stdout, "signed checkpoints: %d valid (%s), the last at seq %d\n", res.Checkpoints, opts.Key.Alg(), res.LastCheckpoint)
+	case res.Checkpoints > 0:
+		fmt.Fprintf(stdout, "signed checkpoints: %d present, not checked (pass --key to detect a rewritten chain)\n", res.Checkpoints)
 	}
 	fmt.Fprintf(stdout, "audit log valid: %d records in %d file(s), seq %d..%d, last hash %s\n", res.Records, len(res.Files), res.FirstSeq, res.LastSeq, res.LastHash)
 	return nil

@@ -19,18 +19,15 @@ import (
 // hostFeatures probes the kernel features of SPEC section 1.
 func hostFeatures() []feature {
 	var fs []feature
-	for _, ns := range []struct{ name, file string }{{"user", "user"}, {"pid", "pid"}, {"net", "net"}, {"mount", "mnt"}, {"uts", "uts"}, {"ipc", "ipc"}} {
-		_, err := os.Stat("/proc/self/ns/" + ns.file)
+	// The kernel probes are config's (the ones Validate refuses by).
+	for _, ns := range []struct{ name, key, file string }{{"user", "user", "user"}, {"pid", "pid", "pid"}, {"net", "network", "net"}, {"mount", "mount", "mnt"}, {"uts", "uts", "uts"}, {"ipc", "ipc", "ipc"}} {
+		err := config.ProbeNamespace(ns.key)
 		d := "/proc/self/ns/" + ns.file
 		if err != nil {
 			d = err.Error()
-		}
-		if ns.name == "user" && err == nil {
+		} else if ns.name == "user" {
 			if b, e := os.ReadFile("/proc/sys/user/max_user_namespaces"); e == nil {
 				d += ", max_user_namespaces=" + strings.TrimSpace(string(b))
-				if strings.TrimSpace(string(b)) == "0" {
-					err = os.ErrPermission
-				}
 			}
 		}
 		fs = append(fs, feature{"namespace:" + ns.name, err == nil, d})
@@ -69,10 +66,10 @@ func hostFeatures() []feature {
 	}
 	fs = append(fs, scope)
 	ms := feature{Name: "mount_setattr", Detail: "read-only filesystem in one call (Linux 5.12+)"}
-	if _, _, errno := unix.Syscall6(unix.SYS_MOUNT_SETATTR, ^uintptr(0), 0, 0, 0, 0, 0); errno != unix.ENOSYS {
+	if err := config.ProbeMountSetattr(); err == nil {
 		ms.Available = true
 	} else {
-		ms.Detail = "ENOSYS: readOnlyFilesystem is refused on this kernel"
+		ms.Detail = err.Error() + ": readOnlyFilesystem is refused on this kernel"
 	}
 	fs = append(fs, ms)
 	fs = append(fs, networkFeatures()...)

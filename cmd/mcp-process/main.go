@@ -2,7 +2,7 @@
 // feed and stop processes under a security policy the kernel enforces.
 //
 // Subcommands: serve (default; MCP over stdio, or Streamable HTTP with
-// --http), validate, check, run, audit verify, schema, doctor. Exit codes:
+// --http), validate, check, run, audit verify, schema, init, doctor. Exit codes:
 // 0 success, 1 denied / verification failed, 2 config or usage error; run
 // exits with the child's code (126 when denied).
 package main
@@ -37,8 +37,9 @@ Usage:
   mcp-process validate [--config FILE] [--profile P]
   mcp-process check    [--config FILE] [--profile P] [--json] -- EXECUTABLE ARGS...
   mcp-process run      [--config FILE] [--profile P] [--cwd DIR] [--log-level L] [--log-format F] -- EXECUTABLE ARGS...
-  mcp-process audit verify FILE
+  mcp-process audit verify [--key KEYFILE] [--no-head] FILE
   mcp-process schema
+  mcp-process init     [--profile P] [--output FILE]
   mcp-process doctor   [--config FILE] [--profile P] [--json]
   mcp-process version
 
@@ -76,13 +77,15 @@ func run(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) int {
 	case "serve":
 		err = cmdServe(args, stdin, stdout, stderr)
 	case "validate":
-		err = cmdValidate(args, stdout)
+		err = cmdValidate(args, stdout, stderr)
 	case "check":
 		err = cmdCheck(args, stdout)
 	case "run":
 		err = cmdRun(args, stdin, stdout, stderr)
 	case "audit":
 		err = cmdAudit(args, stdout)
+	case "init":
+		err = cmdInit(args, stdout)
 	case "schema":
 		_, err = stdout.Write(configSchema())
 	case "doctor":

@@ -35,6 +35,8 @@ func sealPolicyFiles(loaded *config.Loaded, cwd string) {
 	if cfg.EnableAuditLog {
 		add(cfg.AuditLogPath)
 		add(cfg.SecurityViolationLogPath)
+		add(cfg.AuditLogPath + ".head") // the heads (SPEC 7.2) are policy files too
+		add(cfg.SecurityViolationLogPath + ".head")
 	}
 	if exe, err := os.Executable(); err == nil {
 		add(exe)

@@ -41,6 +41,7 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	slog.SetDefault(logger) // the supervisor's unwritable audit records (an exit's, a termination's) are logged here
 
 	loaded, pol, err := loadPolicy(f)
 	if err != nil {
@@ -71,6 +72,7 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 	if err := holdTrees(cfg, cg, logger); err != nil {
 		return err
 	}
+	warnUnenforcedLimits(cfg, cg, logger)
 	var srvp atomic.Pointer[server.Server]
 	// Every agent's audit records also go to its sessions as MCP log
 	// notifications (at the level each client set).

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // GenesisHash is the prevHash of the first record of a chain: 64 zeros.
@@ -69,61 +71,187 @@ func sealRecord(r *Record) error {
 
 // chainFile is one append-only, hash-chained, size-rotated JSONL file.
 // Appends are serialized by mu; fsyncs are shared by concurrent callers
-// (group commit) under syncMu. Lock order: syncMu, then mu.
+// (group commit) under syncMu. Lock order: syncMu, then mu. Its head file
+// (head.go) is rewritten by one goroutine it owns, stopped by close.
 type chainFile struct {
 	path     string
 	maxBytes int64
 	keep     int
+	key      *Key // nil: no checkpoints, unsigned head
+	every    int  // records between checkpoints
+	now      func() time.Time
 
-	mu        sync.Mutex
-	f         *os.File
-	size      int64
-	seq       uint64 // last seq written
-	prev      string // hash of the last record written
-	syncedSeq uint64 // every record up to this seq is on disk
-	broken    error  // set after a failure that leaves the file state unknown
-	closed    bool
+	mu         sync.Mutex
+	f          *os.File
+	size       int64
+	seq        uint64 // last seq written
+	prev       string // hash of the last record written
+	syncedSeq  uint64 // every record up to this seq is on disk
+	syncedHash string // the hash of record syncedSeq
+	since      int    // records written since the last checkpoint
+	broken     error  // set after a failure that leaves the file state unknown
+	closed     bool
 
 	syncMu sync.Mutex
+
+	headMu   sync.Mutex
+	headSeq  atomic.Uint64 // the seq the head file holds (written under headMu)
+	headStop chan struct{}
+	headDone chan struct{}
+}
+
+// chainOptions are openChain's settings.
+type chainOptions struct {
+	maxBytes int64
+	keep     int
+	key      *Key
+	every    int // 0: DefaultCheckpointEvery
+	now      func() time.Time
 }
 
 // openChain opens (creating) path for appending and restores seq and
 // prevHash from the last record of the chain (the live file, or its newest
-// rotated sibling when the live file is empty).
-func openChain(path string, maxBytes int64, keep int) (*chainFile, error) {
+// rotated sibling when the live file is empty). It checks the chain's end
+// against the head file: a log that ends before its head (records cut from
+// the end) or whose last record is not the head's is refused. A partial
+// last line after the head's record (a write cut by a crash: never synced,
+// never acknowledged) is removed. notes are what the caller records.
+func openChain(path string, o chainOptions) (c *chainFile, notes []string, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("audit log %s: create directory: %w", path, err)
+		return nil, nil, fmt.Errorf("audit log %s: create directory: %w", path, err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("audit log %s: %w", path, err)
+		return nil, nil, fmt.Errorf("audit log %s: %w", path, err)
+	}
+	fail := func(err error) (*chainFile, []string, error) {
+		f.Close()
+		return nil, nil, err
 	}
 	st, err := f.Stat()
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("audit log %s: %w", path, err)
+		return fail(fmt.Errorf("audit log %s: %w", path, err))
 	}
 	if !st.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("audit log %s: not a regular file", path)
+		return fail(fmt.Errorf("audit log %s: not a regular file", path))
 	}
-	c := &chainFile{path: path, maxBytes: maxBytes, keep: keep, f: f, size: st.Size(), prev: GenesisHash}
-	last, err := lastRecord(path)
-	if err == nil && last == nil {
+	if o.every <= 0 {
+		o.every = DefaultCheckpointEvery
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	c = &chainFile{path: path, maxBytes: o.maxBytes, keep: o.keep, key: o.key, every: o.every, now: o.now,
+		f: f, size: st.Size(), prev: GenesisHash}
+	last, partial, err := lastRecord(path)
+	if err == nil && last == nil && partial == 0 {
 		// Empty live file: the chain may continue from a rotated file.
 		if _, serr := os.Stat(path + ".1"); serr == nil {
-			last, err = lastRecord(path + ".1")
+			last, partial, err = lastRecord(path + ".1")
+			if err == nil && partial > 0 {
+				err = fmt.Errorf("audit log %s.1: its last line is truncated; run `mcp-process audit verify %s`", path, path)
+			}
 		}
 	}
 	if err != nil {
-		f.Close()
-		return nil, err
+		return fail(err)
+	}
+	head, err := ReadHead(path)
+	if err != nil {
+		return fail(fmt.Errorf("audit log %s: %v; run `mcp-process audit verify %s`", HeadPath(path), err, path))
+	}
+	var lastSeq uint64
+	if last != nil {
+		lastSeq = last.seq
+	}
+	torn := ""
+	if partial > 0 {
+		n, _ := countLines(path)
+		torn = fmt.Sprintf("line %d is truncated (no newline at the end of the file)", n)
+	}
+	switch {
+	case head != nil && head.Seq > lastSeq:
+		what := ""
+		if torn != "" {
+			what = torn + "; "
+		}
+		return fail(fmt.Errorf("audit log %s: %sits records end at seq %d but its head %s (written %s) records seq %d: "+
+			"%d acknowledged record(s) were cut from its end; run `mcp-process audit verify %s`, keep the log as evidence "+
+			"and move it aside with its .head file to start a new one", path, what, lastSeq, HeadPath(path), headTime(head),
+			head.Seq, head.Seq-lastSeq, path))
+	case head != nil && head.Seq == lastSeq && head.Hash != last.hash:
+		return fail(fmt.Errorf("audit log %s: its last record (seq %d) has hash %s but its head %s records %s: "+
+			"the chain was rewritten; run `mcp-process audit verify %s`", path, lastSeq, short(last.hash), HeadPath(path),
+			short(head.Hash), path))
+	case partial > 0 && head == nil:
+		return fail(fmt.Errorf("audit log %s: %s and there is no head file to tell a crash from a cut; "+
+			"run `mcp-process audit verify %s`, then remove the partial line", path, torn, path))
+	case partial > 0:
+		// The head's record is complete and before the partial line: that
+		// line is a write a crash cut before its fsync returned.
+		if err := f.Truncate(st.Size() - partial); err != nil {
+			return fail(fmt.Errorf("audit log %s: remove the partial last line: %w", path, err))
+		}
+		if err := f.Sync(); err != nil {
+			return fail(fmt.Errorf("audit log %s: %w", path, err))
+		}
+		c.size = st.Size() - partial
+		notes = append(notes, fmt.Sprintf("%s: removed a partial last line (%d bytes) after seq %d, a record a crash "+
+			"cut before it was synced (never acknowledged; the head records seq %d)", path, partial, lastSeq, head.Seq))
+	case head == nil && lastSeq > 0:
+		notes = append(notes, fmt.Sprintf("%s: its head file %s was missing (a log from an older version, or deleted): "+
+			"records cut from the end before seq %d would not be detected", path, HeadPath(path), lastSeq))
 	}
 	if last != nil {
 		c.seq, c.prev = last.seq, last.hash
 	}
-	c.syncedSeq = c.seq
-	return c, nil
+	c.syncedSeq, c.syncedHash = c.seq, c.prev
+	if c.key != nil {
+		c.since = c.every - 1 // the first record of the run gets a checkpoint
+	}
+	if c.seq > 0 {
+		if head != nil && head.Seq == c.seq && (c.key == nil || head.Signature != "") {
+			c.headSeq.Store(c.seq)
+		} else if err := c.flushHead(); err != nil {
+			return fail(err)
+		}
+	}
+	c.headStop, c.headDone = make(chan struct{}), make(chan struct{})
+	go c.headLoop()
+	return c, notes, nil
+}
+
+// headLoop rewrites the head every HeadInterval while records are written.
+func (c *chainFile) headLoop() {
+	defer close(c.headDone)
+	t := time.NewTicker(HeadInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.headStop:
+			return
+		case <-t.C:
+			_ = c.flushHead() // retried at the next tick; close reports it
+		}
+	}
+}
+
+// flushHead writes the head file for the last synced record, if it moved.
+func (c *chainFile) flushHead() error {
+	c.headMu.Lock()
+	defer c.headMu.Unlock()
+	c.mu.Lock()
+	seq, hash := c.syncedSeq, c.syncedHash
+	c.mu.Unlock()
+	if seq == 0 || seq == c.headSeq.Load() {
+		return nil
+	}
+	h := Head{Seq: seq, Hash: hash, Time: c.now().UTC().Format(time.RFC3339Nano)}
+	if err := writeHead(c.path, h, c.key); err != nil {
+		return fmt.Errorf("audit log %s: write its head: %w", c.path, err)
+	}
+	c.headSeq.Store(seq)
+	return nil
 }
 
 type tailRecord struct {
@@ -131,27 +259,29 @@ type tailRecord struct {
 	hash string
 }
 
-// lastRecord reads the last line of path and checks it: it must end with a
-// newline, parse, and carry a hash that matches its content. It returns nil
-// for an empty file.
-func lastRecord(path string) (*tailRecord, error) {
+// lastRecord reads the last complete line of path and checks it: it must
+// parse and carry a hash that matches its content. partial is the length
+// of what follows it without a terminating newline (a cut last line). It
+// returns nil, 0 for an empty file.
+func lastRecord(path string) (rec *tailRecord, partial int64, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("audit log %s: %w", path, err)
+		return nil, 0, fmt.Errorf("audit log %s: %w", path, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("audit log %s: %w", path, err)
+		return nil, 0, fmt.Errorf("audit log %s: %w", path, err)
 	}
 	size := st.Size()
 	if size == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
-	// Read backwards until the line before the last one is found.
+	// Read backwards until the start of the last complete line is found.
 	const chunk = 64 << 10
 	var tail []byte
 	off := size
+	var line []byte
 	for {
 		n := int64(chunk)
 		if off < n {
@@ -160,38 +290,42 @@ func lastRecord(path string) (*tailRecord, error) {
 		off -= n
 		buf := make([]byte, n)
 		if _, err := f.ReadAt(buf, off); err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("audit log %s: %w", path, err)
+			return nil, 0, fmt.Errorf("audit log %s: %w", path, err)
 		}
 		tail = append(buf, tail...)
-		body := tail
-		if len(body) > 0 && body[len(body)-1] == '\n' {
-			body = body[:len(body)-1]
+		end := bytes.LastIndexByte(tail, '\n')
+		if end < 0 {
+			if off == 0 {
+				return nil, int64(len(tail)), nil // no complete line at all
+			}
+			continue
 		}
-		if bytes.IndexByte(body, '\n') >= 0 || off == 0 {
+		partial = int64(len(tail) - end - 1)
+		if i := bytes.LastIndexByte(tail[:end], '\n'); i >= 0 {
+			line = tail[i+1 : end]
+			break
+		}
+		if off == 0 {
+			line = tail[:end]
 			break
 		}
 	}
-	lineNo := func() int { // 1-based number of the last line, for messages
+	lineNo := func() int { // 1-based number of the last complete line, for messages
 		n, _ := countLines(path)
+		if partial > 0 {
+			n--
+		}
 		return n
 	}
-	if tail[len(tail)-1] != '\n' {
-		return nil, fmt.Errorf("audit log %s: line %d is truncated (no newline at the end of the file); "+
-			"run `mcp-process audit verify %s`, then remove the partial line", path, lineNo(), path)
-	}
-	line := tail[:len(tail)-1]
-	if i := bytes.LastIndexByte(line, '\n'); i >= 0 {
-		line = line[i+1:]
-	}
-	rec, err := parseLine(line)
-	if err == nil && rec.computed != rec.hash {
+	p, err := parseLine(line)
+	if err == nil && p.computed != p.hash {
 		err = errors.New("hash does not match the record's content")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("audit log %s: last record (line %d) is unreadable: %v; "+
+		return nil, 0, fmt.Errorf("audit log %s: last record (line %d) is unreadable: %v; "+
 			"run `mcp-process audit verify %s`", path, lineNo(), err, path)
 	}
-	return &tailRecord{seq: rec.seq, hash: rec.hash}, nil
+	return &tailRecord{seq: p.seq, hash: p.hash}, partial, nil
 }
 
 func countLines(path string) (int, error) {
@@ -229,6 +363,10 @@ type parsedLine struct {
 	prevHash string
 	hash     string
 	computed string
+	// A checkpoint's event, signature and what the signature covers.
+	event, alg, signature string
+	every                 int
+	signed                []byte
 }
 
 // parseLine decodes one record line and recomputes its hash.
@@ -258,6 +396,18 @@ func parseLine(line []byte) (*parsedLine, error) {
 	if p.computed, err = chainHash(p.prevHash, obj); err != nil {
 		return p, err
 	}
+	if p.event, _ = obj["event"].(string); p.event == EventCheckpoint {
+		p.alg, _ = obj["signatureAlg"].(string)
+		p.signature, _ = obj["signature"].(string)
+		if n, ok := obj["every"].(json.Number); ok {
+			if v, err := strconv.Atoi(string(n)); err == nil && v > 0 {
+				p.every = v
+			}
+		}
+		if p.signed, err = checkpointMessage(obj); err != nil {
+			return p, err
+		}
+	}
 	return p, nil
 }
 
@@ -275,7 +425,8 @@ func isHexHash(s string) bool {
 }
 
 // append seals r as the next record of the chain, writes it and returns
-// once it is on disk. r's Seq, PrevHash and Hash are set on success.
+// once it is on disk. r's Seq, PrevHash and Hash are set on success. With a
+// key, a checkpoint due after r is written with it, in the same write.
 func (c *chainFile) append(r *Record) error {
 	c.mu.Lock()
 	if err := c.usable(); err != nil {
@@ -284,19 +435,65 @@ func (c *chainFile) append(r *Record) error {
 	}
 	r.Seq = c.seq + 1
 	r.PrevHash = c.prev
-	if err := sealRecord(r); err != nil {
+	line, err := c.encode(r)
+	if err != nil {
 		c.mu.Unlock()
-		return fmt.Errorf("audit log %s: encode record: %w", c.path, err)
+		return err
+	}
+	last := r
+	if c.key != nil && c.since+1 >= c.every {
+		cp := c.checkpoint(r.Seq+1, r.Hash, r.Time)
+		cpLine, err := c.encode(cp)
+		if err != nil {
+			c.mu.Unlock()
+			return err
+		}
+		line = append(line, cpLine...)
+		last = cp
+	}
+	if err := c.writeLocked(line); err != nil {
+		c.mu.Unlock()
+		return err
+	}
+	if last != r {
+		c.since = 0
+	} else if c.key != nil {
+		c.since++
+	}
+	c.seq = last.Seq
+	c.prev = last.Hash
+	seq := c.seq
+	c.mu.Unlock()
+	return c.syncThrough(seq)
+}
+
+// encode seals r and returns its line (with the newline).
+func (c *chainFile) encode(r *Record) ([]byte, error) {
+	if err := sealRecord(r); err != nil {
+		return nil, fmt.Errorf("audit log %s: encode record: %w", c.path, err)
 	}
 	line, err := marshalRecord(r)
 	if err != nil {
-		c.mu.Unlock()
-		return fmt.Errorf("audit log %s: encode record: %w", c.path, err)
+		return nil, fmt.Errorf("audit log %s: encode record: %w", c.path, err)
 	}
-	line = append(line, '\n')
+	return append(line, '\n'), nil
+}
+
+// checkpoint returns the signed checkpoint record seq, after prevHash.
+func (c *chainFile) checkpoint(seq uint64, prevHash, at string) *Record {
+	cp := &Record{Time: at, Seq: seq, Level: LevelInfo, Event: EventCheckpoint, PrevHash: prevHash, Every: c.every,
+		Reason: "signed checkpoint: the chain up to here is authenticated by auditSigningKeyFile"}
+	if err := signCheckpoint(cp, c.key); err != nil {
+		cp.Reason = "checkpoint could not be signed: " + err.Error() // fails verify --key: never silent
+	}
+	return cp
+}
+
+// writeLocked (mu held) writes whole lines, rotating first when they would
+// take the file over maxBytes. A partial write is undone.
+func (c *chainFile) writeLocked(line []byte) error {
 	if c.maxBytes > 0 && c.size > 0 && c.size+int64(len(line)) > c.maxBytes {
 		if err := c.rotate(); err != nil {
-			c.mu.Unlock()
 			return err
 		}
 	}
@@ -307,15 +504,10 @@ func (c *chainFile) append(r *Record) error {
 				c.broken = fmt.Errorf("audit log %s: partial write could not be undone: %v", c.path, terr)
 			}
 		}
-		c.mu.Unlock()
 		return fmt.Errorf("audit log %s: write: %w", c.path, err)
 	}
 	c.size += int64(len(line))
-	c.seq = r.Seq
-	c.prev = r.Hash
-	seq := c.seq
-	c.mu.Unlock()
-	return c.syncThrough(seq)
+	return nil
 }
 
 func (c *chainFile) usable() error {
@@ -324,6 +516,9 @@ func (c *chainFile) usable() error {
 	}
 	return c.broken
 }
+
+// syncFile is fsync (a variable so a test can count and slow it).
+var syncFile = (*os.File).Sync
 
 // syncThrough returns once every record up to seq is on disk. One caller
 // fsyncs for all records written before it started (group commit).
@@ -340,10 +535,10 @@ func (c *chainFile) syncThrough(seq uint64) error {
 		c.mu.Unlock()
 		return err
 	}
-	f, target := c.f, c.seq
+	f, target, targetHash := c.f, c.seq, c.prev
 	c.mu.Unlock()
 
-	err := f.Sync()
+	err := syncFile(f)
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -357,7 +552,15 @@ func (c *chainFile) syncThrough(seq uint64) error {
 		return fmt.Errorf("audit log %s: fsync: %w", c.path, err)
 	}
 	if target > c.syncedSeq {
-		c.syncedSeq = target
+		c.syncedSeq, c.syncedHash = target, targetHash
+	}
+	if c.headSeq.Load() == 0 {
+		// A log's first records: its head is written now, not a second
+		// later, so that a crash in that second still leaves a head.
+		c.mu.Unlock()
+		err := c.flushHead()
+		c.mu.Lock()
+		return err
 	}
 	return nil
 }
@@ -370,7 +573,7 @@ func (c *chainFile) rotate() error {
 		c.broken = fmt.Errorf("audit log %s: fsync failed earlier: %v", c.path, err)
 		return fmt.Errorf("audit log %s: fsync before rotation: %w", c.path, err)
 	}
-	c.syncedSeq = c.seq
+	c.syncedSeq, c.syncedHash = c.seq, c.prev
 	if err := c.f.Close(); err != nil {
 		c.broken = fmt.Errorf("audit log %s: close before rotation: %v", c.path, err)
 		return c.broken
@@ -409,24 +612,50 @@ func syncDir(dir string) {
 	}
 }
 
+// close writes a checkpoint (with a key, when records followed the last
+// one), syncs and closes the file, stops the head goroutine and writes the
+// final head.
 func (c *chainFile) close() error {
 	c.syncMu.Lock()
-	defer c.syncMu.Unlock()
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
+		c.syncMu.Unlock()
 		return nil
 	}
 	c.closed = true
-	if c.f == nil {
-		return nil
+	var errs []error
+	if c.f != nil {
+		if c.key != nil && c.since > 0 && c.broken == nil {
+			cp := c.checkpoint(c.seq+1, c.prev, c.now().UTC().Format(time.RFC3339Nano))
+			line, err := c.encode(cp)
+			if err == nil {
+				err = c.writeLocked(line)
+			}
+			if err == nil {
+				c.seq, c.prev, c.since = cp.Seq, cp.Hash, 0
+			}
+			errs = append(errs, err)
+		}
+		if c.f != nil {
+			err := c.f.Sync()
+			if err == nil && c.broken == nil {
+				c.syncedSeq, c.syncedHash = c.seq, c.prev
+			}
+			if cerr := c.f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("audit log %s: close: %w", c.path, err))
+			}
+		}
 	}
-	err := c.f.Sync()
-	if cerr := c.f.Close(); err == nil {
-		err = cerr
+	c.mu.Unlock()
+	c.syncMu.Unlock()
+	if c.headStop != nil {
+		close(c.headStop)
+		<-c.headDone
 	}
-	if err != nil {
-		return fmt.Errorf("audit log %s: close: %w", c.path, err)
-	}
-	return nil
+	errs = append(errs, c.flushHead())
+	return errors.Join(errs...)
 }

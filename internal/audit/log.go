@@ -49,6 +49,12 @@ type Options struct {
 	DenialsPerWindow int
 	// DenialWindow is the summarising window (0: one minute).
 	DenialWindow time.Duration
+	// SigningKey (auditSigningKeyFile) signs a checkpoint record every
+	// CheckpointEvery records (0: DefaultCheckpointEvery), after the first
+	// record of each run and at close, and the head files (head.go). Nil:
+	// no checkpoints.
+	SigningKey      *Key
+	CheckpointEvery int
 	// Disabled turns the audit log off (enableAuditLog false): Path is not
 	// opened and records go nowhere. The violation log and alerts are
 	// governed by ViolationPath and Alerts alone.
@@ -98,22 +104,35 @@ func Open(opts Options) (*Log, error) {
 	if keep <= 0 {
 		keep = DefaultKeep
 	}
+	if opts.SigningKey != nil && !opts.SigningKey.CanSign() {
+		return nil, errors.New("audit signing key: a public key cannot sign")
+	}
+	copts := chainOptions{maxBytes: maxBytes, keep: keep, key: opts.SigningKey, every: opts.CheckpointEvery, now: l.now}
 	if !opts.Disabled {
 		if opts.Path == "" {
 			return nil, errors.New("audit log: no path")
 		}
-		c, err := openChain(opts.Path, maxBytes, keep)
+		c, notes, err := openChain(opts.Path, copts)
 		if err != nil {
 			return nil, err
 		}
 		l.main = c
+		if err := l.recordNotes(c, notes); err != nil {
+			c.close()
+			return nil, err
+		}
 	}
 	if opts.ViolationPath != "" {
 		if l.main != nil && filepath.Clean(opts.ViolationPath) == filepath.Clean(opts.Path) {
 			l.main.close()
 			return nil, fmt.Errorf("security violation log %s: must differ from the audit log", opts.ViolationPath)
 		}
-		c, err := openChain(opts.ViolationPath, maxBytes, keep)
+		c, notes, err := openChain(opts.ViolationPath, copts)
+		if err == nil {
+			if err = l.recordNotes(c, notes); err != nil {
+				c.close()
+			}
+		}
 		if err != nil {
 			if l.main != nil {
 				l.main.close()
@@ -133,6 +152,18 @@ func Open(opts Options) (*Log, error) {
 		l.denials = newDenialLimiter(opts.DenialsPerWindow, window, l.now, l.write)
 	}
 	return l, nil
+}
+
+// recordNotes records what opening c found (a partial line removed, a
+// missing head) as error records of c's own chain.
+func (l *Log) recordNotes(c *chainFile, notes []string) error {
+	for _, n := range notes {
+		if err := c.append(&Record{Time: l.now().UTC().Format(time.RFC3339Nano), Level: LevelError,
+			Event: EventInternalError, Reason: n}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Enabled reports whether a record of this level would reach the audit

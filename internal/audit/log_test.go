@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -591,5 +592,39 @@ func TestStartAndStopAlwaysRecorded(t *testing.T) {
 	}
 	if _, err := VerifyFile(path); err != nil {
 		t.Fatalf("verify: %v", err)
+	}
+}
+
+// Group commit: records written while an fsync is under way share the next
+// one, and each Record still returns only once its record is synced.
+func TestConcurrentRecordsShareSyncs(t *testing.T) {
+	var syncs atomic.Int64
+	orig := syncFile
+	syncFile = func(f *os.File) error {
+		syncs.Add(1)
+		time.Sleep(20 * time.Millisecond) // a slow disk: the others queue up meanwhile
+		return orig(f)
+	}
+	t.Cleanup(func() { syncFile = orig })
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l := openLog(t, Options{Path: path})
+	const n = 32
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.Record(launchRecord(i)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d concurrent records, %d fsyncs", n, syncs.Load())
+	if got := syncs.Load(); got >= n/2 {
+		t.Fatalf("%d concurrent records took %d fsyncs: want them shared (group commit)", n, got)
+	}
+	if res, err := VerifyFile(path); err != nil || res.Records != n {
+		t.Fatalf("VerifyFile = %+v, %v", res, err)
 	}
 }

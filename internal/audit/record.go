@@ -91,9 +91,14 @@ type Record struct {
 	First *DenialRef     `json:"first,omitempty"`
 	Last  *DenialRef     `json:"last,omitempty"`
 	// Network is the connection of a network-layer record.
-	Network  *NetworkRef `json:"network,omitempty"`
-	PrevHash string      `json:"prevHash"`
-	Hash     string      `json:"hash"`
+	Network *NetworkRef `json:"network,omitempty"`
+	// A checkpoint record's figures (head.go): how many records separate
+	// checkpoints, and its signature by the auditSigningKeyFile key.
+	Every        int    `json:"every,omitempty"`
+	SignatureAlg string `json:"signatureAlg,omitempty"`
+	Signature    string `json:"signature,omitempty"`
+	PrevHash     string `json:"prevHash"`
+	Hash         string `json:"hash"`
 }
 
 // NetworkRef is one egress connection or DNS query of a launched tree

@@ -134,6 +134,7 @@ type Config struct {
 	EnableSecurityAlerts       bool   `json:"enableSecurityAlerts"`
 	SecurityAlertWebhook       string `json:"securityAlertWebhook"`
 	SecurityAlertWebhookSecret string `json:"securityAlertWebhookSecret"`
+	AuditSigningKeyFile        string `json:"auditSigningKeyFile"` // SPEC 7.2: signed checkpoints
 
 	// 3.13 Confirmation
 	RequireConfirmation        bool     `json:"requireConfirmation"`

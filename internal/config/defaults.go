@@ -109,8 +109,8 @@ func DefaultStateDir(getenv func(string) string) string {
 // /app/sandbox, /home/user/projects, /ci/workspace) is left out, so Load
 // fills in the directory the server was started in; chrootDirectory (the
 // seed's /var/sandbox, /ci/sandbox) is left out, so enableChroot asks for a
-// jail composed at launch, which this build refuses (LAYER_UNAVAILABLE:
-// the profile's jail is not silently dropped); the cicd window
+// jail composed at launch from the host's system directories (read-only)
+// and the working directories (ComposedJail); the cicd window
 // "* 00:00-23:59" is the whole day, "* 00:00-24:00".
 var profileDocs = map[string]string{
 	"maximum": `{

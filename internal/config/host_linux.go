@@ -54,6 +54,15 @@ func (linuxHost) seccomp() error {
 
 func (linuxHost) landlock() (int, error) { return LandlockABI() }
 
+// ProbeNamespace says whether this kernel gives namespaces of kind name
+// ("pid", "network", "mount", "uts", "ipc", "user"), and why not: the one
+// probe behind Validate's refusals and doctor's report.
+func ProbeNamespace(name string) error { return linuxHost{}.namespace(name) }
+
+// ProbeMountSetattr says whether this kernel has mount_setattr(2) (the
+// read-only filesystem in one call), and why not.
+func ProbeMountSetattr() error { return linuxHost{}.mountSetattr() }
+
 func (linuxHost) mac() (string, error) {
 	kind, _ := activeMAC()
 	if kind == "" {

@@ -67,28 +67,10 @@ type Loaded struct {
 // A source that exists but cannot be read, parsed or validated is an error:
 // Load never falls through to a lower source. Errors are *Error.
 func Load(opts LoadOptions) (*Loaded, error) {
-	getenv := opts.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
 	}
-	readFile := opts.ReadFile
-	if readFile == nil {
-		readFile = os.ReadFile
-	}
-	cwd := opts.Cwd
-	if cwd == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			return nil, &Error{Message: fmt.Sprintf("cannot determine the working directory: %v", err), Remedy: "start the server from an existing directory or pass --config", Code: errcode.InvalidInput, Layer: "config"}
-		}
-		cwd = wd
-	}
-	abs := func(p string) string {
-		if filepath.IsAbs(p) {
-			return p
-		}
-		return filepath.Join(cwd, p)
-	}
+	getenv, cwd := opts.Getenv, opts.Cwd
 
 	var base *Config
 	if opts.Profile != "" {
@@ -102,42 +84,9 @@ func Load(opts LoadOptions) (*Loaded, error) {
 	}
 
 	l := &Loaded{Profile: opts.Profile, Explicit: Explicit{}}
-	var doc []byte
-	switch {
-	case opts.ConfigPath != "":
-		l.Path = abs(opts.ConfigPath)
-		l.Source = "file " + l.Path + " (--config)"
-		data, err := readFile(l.Path)
-		if err != nil {
-			return nil, readError(err, l.Source, "--config")
-		}
-		doc = data
-	case getenv(EnvConfigPath) != "":
-		l.Path = abs(getenv(EnvConfigPath))
-		l.Source = "file " + l.Path + " (" + EnvConfigPath + ")"
-		data, err := readFile(l.Path)
-		if err != nil {
-			return nil, readError(err, l.Source, EnvConfigPath)
-		}
-		doc = data
-	case getenv(EnvConfigJSON) != "":
-		l.Source = "environment " + EnvConfigJSON
-		doc = []byte(getenv(EnvConfigJSON))
-	default:
-		for _, name := range []string{LocalFile, LocalDirFile} {
-			p := filepath.Join(cwd, name)
-			data, err := readFile(p)
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			l.Path = p
-			l.Source = "file " + p
-			if err != nil {
-				return nil, readError(err, l.Source, "")
-			}
-			doc = data
-			break
-		}
+	doc, err := opts.document(l)
+	if err != nil {
+		return nil, err
 	}
 
 	if l.Path != "" {
@@ -178,10 +127,84 @@ func Load(opts LoadOptions) (*Loaded, error) {
 	}
 	cfg.resolve(l.Explicit)
 	if err := cfg.Validate(); err != nil {
+		var ce *Error
+		if errors.As(err, &ce) {
+			fitRemedy(ce, cfg, opts.Profile, doc != nil, l.Explicit)
+		}
 		return nil, withSource(err, l.Source)
 	}
 	l.Config = cfg
 	return l, nil
+}
+
+// setDefaults fills in Getenv, ReadFile and Cwd when they are not set.
+func (opts *LoadOptions) setDefaults() error {
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if opts.ReadFile == nil {
+		opts.ReadFile = os.ReadFile
+	}
+	if opts.Cwd == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return &Error{Message: fmt.Sprintf("cannot determine the working directory: %v", err), Remedy: "start the server from an existing directory or pass --config", Code: errcode.InvalidInput, Layer: "config"}
+		}
+		opts.Cwd = wd
+	}
+	return nil
+}
+
+// document reads the configuration document from the first source that
+// names one (--config, MCP_PROCESS_CONFIG, MCP_PROCESS_CONFIG_JSON, then
+// the local files in Cwd), setting l.Path and l.Source; nil when there is
+// none.
+func (opts *LoadOptions) document(l *Loaded) ([]byte, error) {
+	getenv, readFile, cwd := opts.Getenv, opts.ReadFile, opts.Cwd
+	abs := func(p string) string {
+		if filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(cwd, p)
+	}
+	var doc []byte
+	switch {
+	case opts.ConfigPath != "":
+		l.Path = abs(opts.ConfigPath)
+		l.Source = "file " + l.Path + " (--config)"
+		data, err := readFile(l.Path)
+		if err != nil {
+			return nil, readError(err, l.Source, "--config")
+		}
+		doc = data
+	case getenv(EnvConfigPath) != "":
+		l.Path = abs(getenv(EnvConfigPath))
+		l.Source = "file " + l.Path + " (" + EnvConfigPath + ")"
+		data, err := readFile(l.Path)
+		if err != nil {
+			return nil, readError(err, l.Source, EnvConfigPath)
+		}
+		doc = data
+	case getenv(EnvConfigJSON) != "":
+		l.Source = "environment " + EnvConfigJSON
+		doc = []byte(getenv(EnvConfigJSON))
+	default:
+		for _, name := range []string{LocalFile, LocalDirFile} {
+			p := filepath.Join(cwd, name)
+			data, err := readFile(p)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			l.Path = p
+			l.Source = "file " + p
+			if err != nil {
+				return nil, readError(err, l.Source, "")
+			}
+			doc = data
+			break
+		}
+	}
+	return doc, nil
 }
 
 // startDirectory checks that the directory the server was started in can

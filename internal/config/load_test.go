@@ -466,9 +466,9 @@ func TestLoadWorkingDirectoryIsTheStartDirectory(t *testing.T) {
 }
 
 // TestProfilesNameNoMissingDirectory: the built-in profiles name no
-// directory a stock host lacks (SPEC 7.3); maximum is refused for the
-// network layer (not built), cicd for its composed jail (not built), never
-// for a missing directory; the cicd window is the whole day.
+// directory a stock host lacks (SPEC 7.3); maximum is refused only while
+// the network layer is not built, cicd starts with a composed jail, never
+// a refusal for a missing directory; the cicd window is the whole day.
 func TestProfilesNameNoMissingDirectory(t *testing.T) {
 	withHost(t, fakeHost{})
 	withLayerBuilt(t, "chroot")
@@ -494,14 +494,13 @@ func TestProfilesNameNoMissingDirectory(t *testing.T) {
 	if !LayerBuilt("network") {
 		wantConfigError(t, err, errcode.LayerUnavailable, "blockNetworkAccess")
 	}
-	_, err = Load(LoadOptions{Profile: "cicd", Cwd: start, Getenv: testEnv("HOME", "/h"), ReadFile: noFiles})
-	ce := wantConfigError(t, err, errcode.LayerUnavailable, "chrootDirectory")
-	if ce.Layer != "chroot" || !strings.Contains(ce.Remedy, "enableChroot") {
-		t.Errorf("layer %q remedy %q", ce.Layer, ce.Remedy)
-	}
-	l, err := Load(LoadOptions{Profile: "cicd", Cwd: start, Getenv: testEnv("HOME", "/h", EnvConfigJSON, `{"enableChroot": false}`), ReadFile: noFiles})
+	// cicd starts: its jail is composed at launch.
+	l, err := Load(LoadOptions{Profile: "cicd", Cwd: start, Getenv: testEnv("HOME", "/h"), ReadFile: noFiles})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !l.Config.ComposedJail() {
+		t.Errorf("cicd: ComposedJail false")
 	}
 	if !slices.Equal(l.Config.AllowedTimeWindows, []string{"* 00:00-24:00"}) {
 		t.Errorf("cicd windows %v", l.Config.AllowedTimeWindows)

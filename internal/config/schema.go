@@ -95,6 +95,7 @@ var keyDocs = map[string]keyDoc{
 	"securityViolationLogPath":   {desc: "Absolute path of the separate security-violation log; default security-violations.log beside the audit log."},
 	"enableSecurityAlerts":       {desc: "Raise an alert for every security violation (POSTed to securityAlertWebhook when set, else recorded in the violation log only)."},
 	"securityAlertWebhook":       {desc: "http(s) URL alerts are POSTed to; requires securityAlertWebhookSecret.", format: "uri"},
+	"auditSigningKeyFile":        {desc: "Absolute path of a key readable by the server only (mode 0600): an Ed25519 private key (PEM) or an HMAC-SHA256 key of at least 32 bytes. The audit and violation logs then get a signed checkpoint every 100 records and at shutdown, and a signed head, so `audit verify --key` detects a rewritten chain."},
 	"securityAlertWebhookSecret": {desc: "HMAC-SHA256 key signing each alert (header X-MCP-Process-Signature). Redacted wherever the policy is shown."},
 
 	"requireConfirmation":        {desc: "A human confirms every launch, services included (see approvalMode)."},

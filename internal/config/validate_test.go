@@ -56,7 +56,7 @@ func TestValidConfigsPass(t *testing.T) {
 		}},
 		{"allowed env vars and inherit", func(c *Config) {
 			c.AllowedEnvVars = []string{"NODE_ENV", "LOG_LEVEL"}
-			c.InheritEnvVars = []string{"HOME", "LANG"}
+			c.InheritEnvVars = []string{"LC_ALL", "LANG"}
 			c.AdditionalBlockedEnvVars = []string{"AWS_SECRET_KEY"}
 		}},
 		{"blocked argument patterns", func(c *Config) { c.BlockedArgumentPatterns = []string{"--unsafe-.*", ".*password.*"} }},
@@ -91,6 +91,13 @@ func TestValidateRefusesBadValues(t *testing.T) {
 		{"allowedEnvVars[0]", func(c *Config) { c.AllowedEnvVars = []string{""} }},
 		{"maxEnvVarCount", func(c *Config) { c.MaxEnvVarCount = -5 }},
 		{"inheritEnvVars[0]", func(c *Config) { c.InheritEnvVars = []string{"X\x00"} }},
+		// Rules that policy.New alone used to check (issue 9: config checks once).
+		{"blockedArgumentPatterns[0]", func(c *Config) { c.BlockedArgumentPatterns = []string{"a)|(b"} }},
+		{"additionalBlockedExecutables[0]", func(c *Config) { c.AdditionalBlockedExecutables = []string{"cu[rl"} }},
+		{"inheritEnvVars[1]", func(c *Config) { c.InheritEnvVars = []string{"LANG", "1BAD"} }},
+		{"inheritEnvVars[1]", func(c *Config) { c.InheritEnvVars = []string{"LANG", "A-B"} }},
+		{"inheritEnvVars[1]", func(c *Config) { c.InheritEnvVars = []string{"LANG", "HOME"} }},
+		{"allowedEnvVars[1]", func(c *Config) { c.AllowedEnvVars = []string{"FOO", "home"} }},
 		{"allowedWorkingDirectories[0]", func(c *Config) { c.AllowedWorkingDirectories = []string{"work"} }},
 		{"allowedWorkingDirectories[1]", func(c *Config) { c.AllowedWorkingDirectories = []string{"/a", ""} }},
 		{"blockedWorkingDirectories[0]", func(c *Config) { c.BlockedWorkingDirectories = []string{"./etc"} }},
@@ -144,6 +151,27 @@ func TestValidateRefusesBadValues(t *testing.T) {
 			tc.mod(c)
 			wantConfigError(t, c.Validate(), errcode.InvalidInput, tc.key)
 		})
+	}
+}
+
+// inheritEnvVars cannot copy a blocked variable from the server's
+// environment: Validate refuses such a config, naming the entry (moved
+// from the policy package, which trusts a validated config).
+func TestInheritEnvVarsCannotSmuggle(t *testing.T) {
+	for _, name := range []string{"GIT_CONFIG_COUNT", "npm_config_script_shell", "PYTHONUSERBASE", "EDITOR", "SSH_AUTH_SOCK", "LD_PRELOAD"} {
+		c := validConfig()
+		c.InheritEnvVars = []string{"LANG", name}
+		wantConfigError(t, c.Validate(), errcode.InvalidInput, "inheritEnvVars[1]")
+	}
+}
+
+// IsGlob is path.Match's set of special characters, the escape included
+// (config and policy disagreed on the backslash; the matcher decides).
+func TestIsGlob(t *testing.T) {
+	for s, want := range map[string]bool{"node": false, "/usr/bin/node": false, "py*": true, "/a/b?": true, "[ab]c": true, `a\b`: true} {
+		if IsGlob(s) != want {
+			t.Errorf("IsGlob(%q) = %v, want %v", s, !want, want)
+		}
 	}
 }
 
@@ -251,8 +279,8 @@ func TestChrootContradiction(t *testing.T) {
 	}{
 		{"missing directory", filepath.Join(dir, "nope"), true, errcode.InvalidInput},
 		{"a file, not a directory", file, true, errcode.InvalidInput},
-		// No directory asks for a jail composed at launch (SPEC 7.3): not built.
-		{"no directory", "", true, errcode.LayerUnavailable},
+		// No directory asks for a jail composed at launch (SPEC 7.3).
+		{"no directory", "", false, ""},
 		{"existing directory", dir, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -266,9 +294,15 @@ func TestChrootContradiction(t *testing.T) {
 				}
 				return
 			}
-			wantConfigError(t, err, tc.code, "chrootDirectory")
+			ce := wantConfigError(t, err, tc.code, "chrootDirectory")
 			if !strings.Contains(err.Error(), "enableChroot") {
 				t.Errorf("error %q does not name enableChroot", err)
+			}
+			// SPEC 7.3: the remedy says what a jail needs, not just mkdir.
+			for _, w := range []string{"shared libraries", "remove chrootDirectory"} {
+				if !strings.Contains(ce.Remedy, w) {
+					t.Errorf("remedy %q does not say %q", ce.Remedy, w)
+				}
 			}
 		})
 	}

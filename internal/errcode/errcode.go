@@ -64,6 +64,18 @@ type Error struct {
 	Violation bool `json:"-"`
 	// RetryAfterSeconds is set for RATE_LIMITED: when the agent may try again.
 	RetryAfterSeconds int `json:"retryAfterSeconds,omitempty"`
+	// Cause is the error this one reports, if any (errors.Is and errors.As
+	// see it through Unwrap). It is never sent: Message says what happened.
+	Cause error `json:"-"`
+}
+
+// Unwrap returns the cause (nil when none).
+func (e *Error) Unwrap() error { return e.Cause }
+
+// WithCause sets e's cause and returns e.
+func (e *Error) WithCause(err error) *Error {
+	e.Cause = err
+	return e
 }
 
 func (e *Error) Error() string {
@@ -93,5 +105,5 @@ func As(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	return &Error{Code: Internal, Layer: "server", Message: err.Error()}
+	return &Error{Code: Internal, Layer: "server", Message: err.Error(), Cause: err}
 }

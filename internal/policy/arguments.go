@@ -1,9 +1,11 @@
 package policy
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 
+	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
 )
 
@@ -31,26 +33,11 @@ var injectionPatterns = []struct{ token, shown string }{
 // dodged by a line break.
 func (p *Policy) compileArguments() *errcode.Error {
 	for i, s := range p.cfg.BlockedArgumentPatterns {
-		// The pattern alone must compile (so its parentheses balance and
-		// the anchoring wrapper below cannot change its meaning).
-		_, err := regexp.Compile(s)
-		var re *regexp.Regexp
-		if err == nil {
-			re, err = regexp.Compile(`^(?s:` + s + `)$`)
-		}
+		re, err := config.ArgumentPattern(s)
 		if err != nil {
-			return errcode.Fail(errcode.InvalidInput, LayerConfig,
-				"fix the regular expression (Go RE2 syntax, matched against each whole argument)",
-				"blockedArgumentPatterns[%d] is not a valid regular expression: %v", i, err)
+			return notValidated(fmt.Sprintf("blockedArgumentPatterns[%d]", i), err)
 		}
 		p.argPatterns = append(p.argPatterns, argPattern{index: i, re: re})
-	}
-	for i, n := range []int{p.cfg.MaxArgumentCount, p.cfg.MaxArgumentLength} {
-		if n < 0 {
-			key := [...]string{"maxArgumentCount", "maxArgumentLength"}[i]
-			return errcode.Fail(errcode.InvalidInput, LayerConfig, "use 0 (no limit) or a positive number",
-				"%s is negative (%d)", key, n)
-		}
 	}
 	return nil
 }

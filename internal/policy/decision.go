@@ -42,12 +42,22 @@ type Spec struct {
 	// Dev and Ino identify the file that passed the checks; the launcher opens
 	// Path and refuses to run a file whose identity differs (a swap after the check).
 	Dev, Ino uint64
+	// SetID is true when the file had a setuid or setgid bit when it was
+	// checked (only with blockSetuidExecutables false). The launcher
+	// refuses a bit gained since; one that was there is inert in the
+	// child, which always runs with no_new_privs.
+	SetID bool
 	// Script is true when the file starts with "#!" (the interpreter, which
 	// passed the executable policy too, is Interpreter: its real path as the
 	// child sees it, i.e. inside the jail with chroot, where the kernel
 	// resolves the "#!" line).
 	Script      bool
 	Interpreter string
+	// Run is, for a script, how the launcher runs it (nil otherwise): the
+	// checked interpreter, by descriptor, with the script's real path as
+	// its argument, so that the script sees its own path (argv[0],
+	// __file__, "$0"), not /dev/fd/N.
+	Run *ScriptRun
 	// Shebang is the script's "#!" line as checked (no newline): the
 	// launcher re-reads it from the opened file and refuses a change.
 	Shebang string

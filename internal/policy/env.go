@@ -21,44 +21,16 @@ var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 func (p *Policy) compileEnvironment() *errcode.Error {
 	p.proxied = p.cfg.NetworkMode() == config.NetworkProxy
 	p.blockedEnv = map[string]bool{}
-	for i, n := range p.cfg.AdditionalBlockedEnvVars {
-		if n == "" {
-			return errcode.Fail(errcode.InvalidInput, LayerConfig, "remove the empty entry",
-				"additionalBlockedEnvVars[%d] is empty", i)
-		}
+	// config.Validate checked the names (HOME, always-blocked and
+	// malformed ones are refused there).
+	for _, n := range p.cfg.AdditionalBlockedEnvVars {
 		p.blockedEnv[strings.ToUpper(n)] = true
 	}
 	if len(p.cfg.AllowedEnvVars) > 0 {
 		p.allowedEnv = map[string]bool{}
-		for i, n := range p.cfg.AllowedEnvVars {
-			if strings.EqualFold(n, "HOME") {
-				return errcode.Fail(errcode.InvalidInput, LayerConfig,
-					"remove HOME from allowedEnvVars: a child's HOME is always its agent's own directory, no request may set it (docs/environment.md)",
-					"allowedEnvVars[%d] is HOME, which the server sets", i)
-			}
+		for _, n := range p.cfg.AllowedEnvVars {
 			p.allowedEnv[strings.ToUpper(n)] = true
 		}
-	}
-	for i, n := range p.cfg.InheritEnvVars {
-		if !envNameRE.MatchString(n) {
-			return errcode.Fail(errcode.InvalidInput, LayerConfig,
-				"use a variable name: letters, digits and _, not starting with a digit",
-				"inheritEnvVars[%d] (%q) is not a valid variable name", i, n)
-		}
-		if strings.EqualFold(n, "HOME") {
-			return errcode.Fail(errcode.InvalidInput, LayerConfig,
-				"remove HOME from inheritEnvVars: a child's HOME is always its agent's own directory (docs/environment.md)",
-				"inheritEnvVars[%d] is HOME, which the server sets", i)
-		}
-		if config.IsAlwaysBlockedEnvVar(n) {
-			return errcode.Fail(errcode.InvalidInput, LayerConfig,
-				"remove "+n+" from inheritEnvVars: it is always blocked",
-				"inheritEnvVars[%d] (%s) is an always-blocked variable", i, n)
-		}
-	}
-	if p.cfg.MaxEnvVarCount < 0 {
-		return errcode.Fail(errcode.InvalidInput, LayerConfig, "use 0 (no limit) or a positive number",
-			"maxEnvVarCount is negative (%d)", p.cfg.MaxEnvVarCount)
 	}
 	return nil
 }

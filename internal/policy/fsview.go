@@ -22,7 +22,8 @@ const maxSymlinkHops = 40
 type view struct {
 	// root is the realpath of the jail on the host; "" is the host itself.
 	root string
-	// noOpenat2 forces the portable component-by-component walk (tests).
+	// noOpenat2 forces the portable component-by-component walk: in a
+	// jail resolveInRootWalk, on the host filepath.EvalSymlinks (tests).
 	noOpenat2 bool
 }
 
@@ -36,6 +37,38 @@ func (v view) jailed() bool { return v.root != "" }
 // root and ".." never climbs above it (clamped, as chroot does). A missing
 // component is an error satisfying errors.Is(err, fs.ErrNotExist).
 func (v view) realpath(p string) (inner, host string, err error) {
+	if r, _, ok, err := v.byFd(p, false); ok {
+		return r, r, err
+	}
+	return v.realpathSlow(p)
+}
+
+// stat is realpath plus the stat of the resolved file (os.Stat of host):
+// err is realpath's error, statErr the stat's.
+func (v view) stat(p string) (inner, host string, fi fs.FileInfo, err, statErr error) {
+	if r, fi, ok, err := v.byFd(p, true); ok {
+		return r, r, fi, err, nil
+	}
+	if inner, host, err = v.realpathSlow(p); err != nil {
+		return "", "", nil, err, nil
+	}
+	fi, statErr = os.Stat(host)
+	return inner, host, fi, nil, statErr
+}
+
+// byFd resolves on the host by descriptor (resolveHostByFd), which gives
+// the stat for free; ok is false when the caller must resolve the slow way
+// (in a jail, in tests that force the walk, or when that way has no
+// definite answer). The result and the error are the same either way.
+func (v view) byFd(p string, withStat bool) (real string, fi fs.FileInfo, ok bool, err error) {
+	if v.jailed() || v.noOpenat2 {
+		return "", nil, false, nil
+	}
+	return resolveHostByFd(p, withStat)
+}
+
+// realpathSlow is realpath without the host's descriptor way.
+func (v view) realpathSlow(p string) (inner, host string, err error) {
 	if !v.jailed() {
 		r, err := filepath.EvalSymlinks(p)
 		if err != nil {

@@ -2,7 +2,14 @@
 
 package policy
 
+import "io/fs"
+
 // resolveInRootOpenat2 is Linux only; elsewhere the portable walk resolves.
 func resolveInRootOpenat2(root, p string) (inner string, ok bool, err error) {
 	return "", false, nil
+}
+
+// resolveHostByFd is Linux only; elsewhere filepath.EvalSymlinks resolves.
+func resolveHostByFd(p string, withStat bool) (real string, fi fs.FileInfo, ok bool, err error) {
+	return "", nil, false, nil
 }

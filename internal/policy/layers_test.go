@@ -160,6 +160,12 @@ func TestWorkingDirectory(t *testing.T) {
 	symlink(t, filepath.Join(app, "workshop"), filepath.Join(f.work, "shoplink"))
 	symlink(t, f.work, filepath.Join(f.root, "worklink"))
 	writeFile(t, filepath.Join(f.work, "file"), "x", 0o644)
+	other, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mkdir(t, filepath.Join(other, "inner"))
+	symlink(t, filepath.Join(other, "inner"), filepath.Join(f.work, "elsewhere"))
 	tests := []struct {
 		name    string
 		cwd     string
@@ -181,6 +187,18 @@ func TestWorkingDirectory(t *testing.T) {
 		{name: "blocked wins", cwd: filepath.Join(f.work, "secret"), cfg: func(c *config.Config) { c.BlockedWorkingDirectories = []string{filepath.Join(f.work, "secret")} }, want: errcode.CwdNotAllowed},
 		{name: "blocked does not block a prefix sibling", cwd: filepath.Join(f.work, "sub"), cfg: func(c *config.Config) { c.BlockedWorkingDirectories = []string{filepath.Join(f.work, "su")} }, wantDir: filepath.Join(f.work, "sub")},
 		{name: "blocked through symlink", cwd: filepath.Join(f.root, "worklink", "secret"), cfg: func(c *config.Config) { c.BlockedWorkingDirectories = []string{filepath.Join(f.work, "secret")} }, want: errcode.CwdNotAllowed},
+		// work/elsewhere/.. is other, not work: ".." follows the symlink.
+		{name: "allowed entry with dot dot after a symlink", cwd: filepath.Join(f.work, "sub"), cfg: func(c *config.Config) {
+			c.AllowedWorkingDirectories = []string{filepath.Join(f.work, "elsewhere") + "/.."}
+		}, want: errcode.CwdNotAllowed},
+		{name: "allowed entry with dot dot after a symlink, resolved", cwd: other, cfg: func(c *config.Config) {
+			c.AllowedWorkingDirectories = []string{f.work, filepath.Join(f.work, "elsewhere") + "/.."}
+		}, wantDir: other},
+		{name: "blocked entry is a symlink", cwd: filepath.Join(f.work, "sub"), cfg: func(c *config.Config) { c.BlockedWorkingDirectories = []string{filepath.Join(f.root, "worklink")} }, want: errcode.CwdNotAllowed},
+		{name: "blocked entry with dot dot after a symlink", cwd: "/etc", cfg: func(c *config.Config) {
+			c.AllowedWorkingDirectories = []string{"/"}
+			c.BlockedWorkingDirectories = []string{filepath.Join(f.work, "etclink") + "/.."}
+		}, want: errcode.CwdNotAllowed},
 		{name: "root allowed", cwd: "/etc", cfg: func(c *config.Config) { c.AllowedWorkingDirectories = []string{"/"} }, wantDir: "/etc"},
 		// A relative cwd is relative to the first allowed directory (SPEC 7.3).
 		{name: "relative", cwd: "sub", wantDir: filepath.Join(f.work, "sub")},

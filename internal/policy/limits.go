@@ -62,21 +62,3 @@ func (p *Policy) EffectiveLimits(req config.ResourceLimits, timeout time.Duratio
 }
 
 func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-
-// compileLimits refuses negative limits in the configuration.
-func (p *Policy) compileLimits() *errcode.Error {
-	if p.cfg.MaxProcessLifetime < 0 {
-		return errcode.Fail(errcode.InvalidInput, LayerConfig, "use a positive number of seconds",
-			"maxProcessLifetime is negative (%d)", p.cfg.MaxProcessLifetime)
-	}
-	for _, l := range []struct {
-		key string
-		rl  config.ResourceLimits
-	}{{"defaultResourceLimits", p.cfg.DefaultResourceLimits}, {"maximumResourceLimits", p.cfg.MaximumResourceLimits}} {
-		if l.rl.MaxCpuPercent < 0 || l.rl.MaxMemoryMB < 0 || l.rl.MaxFileDescriptors < 0 || l.rl.MaxCpuTime < 0 || l.rl.MaxProcesses < 0 {
-			return errcode.Fail(errcode.InvalidInput, LayerConfig, "use positive values (0 = not set)",
-				"%s has a negative value", l.key)
-		}
-	}
-	return nil
-}

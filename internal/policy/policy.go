@@ -79,9 +79,13 @@ func WithHomes(root string) Option {
 }
 
 // New compiles cfg once: argument patterns, allowlist globs, time windows and
-// zone, the search path and the content hashes of the host's shells. An
-// error is an *errcode.Error with code INVALID_INPUT naming the key (and the
-// index) at fault. cfg must not be modified afterwards.
+// zone, the search path and the content hashes of the host's shells. cfg
+// must have passed config.Validate (config.Load validates): its values are
+// checked there once, and New trusts them. New still refuses what only it
+// can see (the jail, the agents' homes, the syntax of time windows, what a
+// tree-scope glob matches on this host); an error is an *errcode.Error with
+// code INVALID_INPUT naming the key (and the index) at fault. cfg must not
+// be modified afterwards.
 func New(cfg *config.Config, opts ...Option) (*Policy, error) {
 	if cfg == nil {
 		return nil, errcode.Fail(errcode.InvalidInput, LayerConfig, "pass a configuration", "no configuration")
@@ -98,8 +102,6 @@ func New(cfg *config.Config, opts ...Option) (*Policy, error) {
 		p.compileArguments,
 		p.compileEnvironment,
 		p.compileHomes,
-		p.compileWorkingDirectories,
-		p.compileLimits,
 		p.compileTimeWindows,
 	}
 	for _, s := range steps {
@@ -117,6 +119,13 @@ func New(cfg *config.Config, opts ...Option) (*Policy, error) {
 	return p, nil
 }
 
+// notValidated is the error of a value config.Validate refuses: New was
+// given a config that did not pass it.
+func notValidated(key string, err error) *errcode.Error {
+	return errcode.Fail(errcode.Internal, LayerConfig, "validate the configuration first (config.Validate; config.Load does)",
+		"%s: %v", key, err)
+}
+
 // WithoutOpenat2 makes a chroot policy resolve jail paths with its portable
 // component-by-component walk instead of openat2(RESOLVE_IN_ROOT) (tests).
 func WithoutOpenat2() Option {
@@ -127,7 +136,8 @@ func WithoutOpenat2() Option {
 // executables, working directories and path entries of the config are paths
 // inside it.
 func (p *Policy) compileRoot() *errcode.Error {
-	if !p.cfg.EnableChroot {
+	if !p.cfg.EnableChroot || p.cfg.ComposedJail() {
+		// A composed jail holds host paths at their own paths.
 		p.view.root = ""
 		return nil
 	}

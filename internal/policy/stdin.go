@@ -35,15 +35,25 @@ func DecodeStdin(data string, encoding string) ([]byte, *errcode.Error) {
 	}
 }
 
+// CheckStdinAllowed is the allowStdinInput rule (SPEC 3.9), the one place
+// it is decided: every writer of a child's stdin (the MCP tool, the CLI's
+// forwarding, the supervisor itself) asks here.
+func CheckStdinAllowed(cfg *config.Config) *errcode.Error {
+	if !cfg.AllowStdinInput {
+		return errcode.Deny(errcode.StdinNotAllowed, LayerIO,
+			"set allowStdinInput to true to let agents write to stdin",
+			"writing to stdin is disabled (allowStdinInput is false)")
+	}
+	return nil
+}
+
 // CheckStdin applies SPEC 3.9 to data about to be written to a child's
 // stdin: allowStdinInput must be on; with blockBinaryStdin, base64 is
 // refused and so is binary data (see IsBinary). The message never echoes the
 // data.
 func CheckStdin(cfg *config.Config, data []byte, encoding string) *errcode.Error {
-	if !cfg.AllowStdinInput {
-		return errcode.Deny(errcode.StdinNotAllowed, LayerIO,
-			"set allowStdinInput to true to let agents write to stdin",
-			"writing to stdin is disabled (allowStdinInput is false)")
+	if err := CheckStdinAllowed(cfg); err != nil {
+		return err
 	}
 	if !cfg.BlockBinaryStdin {
 		return nil

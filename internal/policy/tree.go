@@ -1,5 +1,10 @@
 package policy
 
+// Over 500 lines on purpose: the tree scope (SPEC 7.1) in one file, the
+// list of files any process of a launch's tree may execve and the reasons
+// each is there (interpreters, the loader, helpers), built and explained by
+// the same code.
+
 import (
 	"bytes"
 	"debug/elf"

@@ -3,7 +3,6 @@ package policy
 import (
 	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -47,7 +46,7 @@ func (p *Policy) CheckWorkingDirectory(cwd string) (string, *errcode.Error) {
 	if p.view.jailed() {
 		where = " inside the jail " + p.view.root
 	}
-	real, host, err := p.view.realpath(cwd)
+	real, _, fi, err, statErr := p.view.stat(cwd)
 	if err != nil {
 		msg := err.Error()
 		if errors.Is(err, fs.ErrNotExist) {
@@ -56,19 +55,16 @@ func (p *Policy) CheckWorkingDirectory(cwd string) (string, *errcode.Error) {
 		return "", errcode.Fail(errcode.CwdNotFound, LayerWorkingDirectory,
 			"create the directory"+where+" or name an existing one", "cwd %q%s: %s", cwd, where, msg)
 	}
-	fi, err := os.Stat(host)
-	if err != nil || !fi.IsDir() {
+	if statErr != nil || !fi.IsDir() {
 		return "", errcode.Fail(errcode.CwdNotFound, LayerWorkingDirectory,
 			"name a directory, not a file", "cwd %q%s is not a directory", cwd, where)
 	}
 	shown := p.view.describe(real)
 	for _, b := range p.cfg.BlockedWorkingDirectories {
-		for _, c := range p.dirForms(b) {
-			if within(real, c) {
-				return "", errcode.Deny(errcode.CwdNotAllowed, LayerWorkingDirectory,
-					"choose a directory outside "+b+" (blockedWorkingDirectories)",
-					"cwd %q (resolved to %s) is inside the blocked directory %s", cwd, shown, b)
-			}
+		if p.blockedDir(real, b) {
+			return "", errcode.Deny(errcode.CwdNotAllowed, LayerWorkingDirectory,
+				"choose a directory outside "+b+" (blockedWorkingDirectories)",
+				"cwd %q (resolved to %s) is inside the blocked directory %s", cwd, shown, b)
 		}
 	}
 	if len(allowed) == 0 {
@@ -79,6 +75,13 @@ func (p *Policy) CheckWorkingDirectory(cwd string) (string, *errcode.Error) {
 	for _, a := range allowed {
 		if !filepath.IsAbs(a) {
 			continue
+		}
+		// real has no symbolic link in it: when the entry as written is a
+		// prefix of it, so is the entry's realpath (the same path). Not so
+		// for an entry with "..", which realpath takes after the symlink
+		// before it and Clean takes lexically.
+		if !strings.Contains(a+"/", "/../") && within(real, filepath.Clean(a)) {
+			return real, nil
 		}
 		ra, _, err := p.view.realpath(a)
 		if err != nil {
@@ -93,18 +96,20 @@ func (p *Policy) CheckWorkingDirectory(cwd string) (string, *errcode.Error) {
 		"cwd %q (resolved to %s) is not inside allowedWorkingDirectories", cwd, shown)
 }
 
-// dirForms returns a configured directory both cleaned and realpath'd (in
-// the policy's view), so a blocked entry blocks whichever way the directory
-// is reached.
-func (p *Policy) dirForms(d string) []string {
+// blockedDir reports whether the resolved directory real is within the
+// blocked entry d, taken both cleaned and realpath'd (in the policy's view),
+// so that an entry blocks whichever way the directory is reached. The
+// cleaned form is compared first: it needs no resolution.
+func (p *Policy) blockedDir(real, d string) bool {
 	if !filepath.IsAbs(d) {
-		return nil
+		return false
 	}
-	out := []string{filepath.Clean(d)}
-	if r, _, err := p.view.realpath(d); err == nil && r != out[0] {
-		out = append(out, r)
+	clean := filepath.Clean(d)
+	if within(real, clean) {
+		return true
 	}
-	return out
+	r, _, err := p.view.realpath(d)
+	return err == nil && r != clean && within(real, r)
 }
 
 // within reports whether p is dir or below it, on component boundaries.
@@ -113,20 +118,4 @@ func within(p, dir string) bool {
 		return true
 	}
 	return p == dir || strings.HasPrefix(p, dir+"/")
-}
-
-// compileWorkingDirectories checks the directory lists are absolute paths.
-func (p *Policy) compileWorkingDirectories() *errcode.Error {
-	for _, l := range []struct {
-		key  string
-		list []string
-	}{{"allowedWorkingDirectories", p.cfg.AllowedWorkingDirectories}, {"blockedWorkingDirectories", p.cfg.BlockedWorkingDirectories}} {
-		for i, d := range l.list {
-			if !filepath.IsAbs(d) {
-				return errcode.Fail(errcode.InvalidInput, LayerConfig, "use absolute directory paths",
-					"%s[%d] (%q) is not an absolute path", l.key, i, d)
-			}
-		}
-	}
-	return nil
 }

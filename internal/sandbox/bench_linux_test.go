@@ -94,7 +94,7 @@ func BenchmarkBareExec(b *testing.B) {
 // BenchmarkStageExecCold is a launch through an init stage started for it
 // (pool size 0): fork, the stage's Go runtime start, its steps, the exec.
 func BenchmarkStageExecCold(b *testing.B) {
-	l := newLauncher(0)
+	l := testLauncher(0, Isolation{})
 	defer l.Close()
 	spec := benchSpec(b)
 	var s samples
@@ -116,7 +116,7 @@ func BenchmarkStageExecWarm(b *testing.B) {
 			name = "paced"
 		}
 		b.Run(name, func(b *testing.B) {
-			l := NewLauncher()
+			l := NewLauncher(LauncherOptions{})
 			defer l.Close()
 			var s samples
 			for b.Loop() {
@@ -142,7 +142,7 @@ func BenchmarkWarmVsBare(b *testing.B) {
 			name = "paced"
 		}
 		b.Run(name, func(b *testing.B) {
-			l := NewLauncher()
+			l := NewLauncher(LauncherOptions{})
 			defer l.Close()
 			var bare, warm samples
 			for b.Loop() {
@@ -199,7 +199,7 @@ func BenchmarkIsolationCost(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			spec := benchSpec(b)
 			spec.Dir = "/"
-			l := startLauncher(defaultPoolSize, nil, nil, tc.iso)
+			l := testLauncher(defaultPoolSize, tc.iso)
 			defer l.Close()
 			var bare, warm samples
 			for b.Loop() {

@@ -79,7 +79,7 @@ func TestEgressIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := startLauncher(0, nil, nil, iso)
+	l := testLauncher(0, iso)
 	defer l.Close()
 	spec := py(t, egressIntegProbe)
 	spec.Argv = append(spec.Argv, fmt.Sprint(echo.Port()))

@@ -31,6 +31,12 @@ type Isolation struct {
 	// Root, if set, is the child's root directory (pivot_root), a host
 	// path; the launch's Dir is then a path inside it.
 	Root string
+	// Compose: the child's root is a jail composed at launch (SPEC 7.3,
+	// enableChroot without chrootDirectory): ComposeRO read-only, ComposeRW
+	// writable, ComposeLinks (path, target pairs) as links, each at its host
+	// path (compose.go). Root is then "".
+	Compose                            bool
+	ComposeRO, ComposeRW, ComposeLinks []string
 	// ReadOnly makes every mount read-only, with a private tmpfs /tmp of
 	// TmpfsMB MiB (0: the kernel's default) and WritablePaths writable.
 	ReadOnly bool
@@ -100,7 +106,7 @@ type Isolation struct {
 // asked for, or needed by a fresh /proc (pid), a fresh /sys (network), a
 // jail or the read-only filesystem.
 func (iso *Isolation) mountNS() bool {
-	return iso.Namespaces.Mount || iso.Namespaces.PID || iso.Namespaces.Network || iso.Root != "" || iso.ReadOnly || len(iso.Private) > 0
+	return iso.Namespaces.Mount || iso.Namespaces.PID || iso.Namespaces.Network || iso.Root != "" || iso.Compose || iso.ReadOnly || len(iso.Private) > 0
 }
 
 // IsolationFor builds the isolation that c asks for. On error (an unknown
@@ -117,7 +123,11 @@ func IsolationFor(c *config.Config) (Isolation, error) {
 		iso.Namespaces = c.Namespaces
 	}
 	if c.EnableChroot {
-		iso.Root = filepath.Clean(c.ChrootDirectory)
+		if c.ChrootDirectory == "" {
+			iso.composeJail(c)
+		} else {
+			iso.Root = filepath.Clean(c.ChrootDirectory)
+		}
 	}
 	iso.ReadOnly = c.ReadOnlyFilesystem
 	if iso.ReadOnly {
@@ -204,6 +214,9 @@ func IsolationFor(c *config.Config) (Isolation, error) {
 			return fail(err)
 		}
 		iso.ExecPaths = append([]string{}, paths...) // non-nil: the tree scope even when empty
+		if iso.Compose {
+			iso.composeExecDirs()
+		}
 	}
 	iso.privateView(c)
 	if err := iso.network(c); err != nil {
@@ -231,6 +244,9 @@ func (iso *Isolation) Layers() []string {
 	}
 	if iso.Root != "" {
 		l = append(l, "chroot ("+iso.Root+")")
+	}
+	if iso.Compose {
+		l = append(l, iso.composedLayer())
 	}
 	if iso.ReadOnly {
 		l = append(l, "read-only filesystem")

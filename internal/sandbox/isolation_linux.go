@@ -136,6 +136,10 @@ func (iso *Isolation) apply(c *stage.Config) {
 		c.Hostname = stage.Hostname
 	}
 	c.Root = iso.Root
+	if iso.Compose {
+		c.Flags |= stage.FlagCompose
+		c.ComposeRO, c.ComposeRW, c.ComposeLinks = iso.ComposeRO, iso.ComposeRW, iso.ComposeLinks
+	}
 	if iso.ReadOnly {
 		c.Flags |= stage.FlagReadOnly
 		c.TmpfsMB = uint64(iso.TmpfsMB)

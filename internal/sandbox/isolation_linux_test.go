@@ -33,7 +33,7 @@ func needRoot(t *testing.T) {
 // returns its stdout and stderr together and how it ended.
 func isoRun(t *testing.T, iso Isolation, pool int, spec *policy.Spec) (string, ExitState) {
 	t.Helper()
-	l := startLauncher(pool, nil, nil, iso)
+	l := testLauncher(pool, iso)
 	defer l.Close()
 	return runAll(t, l, spec)
 }
@@ -374,7 +374,7 @@ func TestChroot(t *testing.T) {
 	}
 	// The working directory is a path inside the jail.
 	spec.Dir = "/nonexistent"
-	l := startLauncher(0, nil, nil, Isolation{Root: jail})
+	l := testLauncher(0, Isolation{Root: jail})
 	defer l.Close()
 	_, err := l.Start(spec, Stdio{})
 	wantErrCode(t, err, errcode.CwdNotFound, "")
@@ -438,7 +438,7 @@ func TestSeccomp(t *testing.T) {
 func TestWarmStagesAreIsolated(t *testing.T) {
 	needRoot(t)
 	iso := Isolation{Namespaces: config.Namespaces{PID: true, UTS: true, IPC: true, Network: true, Mount: true}}
-	l := startLauncher(2, nil, nil, iso)
+	l := testLauncher(2, iso)
 	defer l.Close()
 	deadline := time.Now().Add(20 * time.Second)
 	var pids []int
@@ -479,7 +479,7 @@ func TestMACUnavailableRefusesLaunches(t *testing.T) {
 	}
 	iso, err := IsolationFor(&config.Config{EnableMAC: true, MacProfile: "mcp-child"})
 	wantErrCode(t, err, errcode.LayerUnavailable, "mac", "neither AppArmor nor SELinux")
-	l := startLauncher(0, nil, nil, iso)
+	l := testLauncher(0, iso)
 	defer l.Close()
 	spec, marker := markerSpec(t)
 	_, err = l.Start(spec, Stdio{})
@@ -539,7 +539,7 @@ func TestFailedIsolationStepRefusesTheLaunch(t *testing.T) {
 	needRoot(t)
 	jail := t.TempDir() // no /proc in it: the fresh /proc cannot be mounted
 	spec, marker := markerSpec(t)
-	l := startLauncher(0, nil, nil, Isolation{Root: jail, Namespaces: config.Namespaces{PID: true}})
+	l := testLauncher(0, Isolation{Root: jail, Namespaces: config.Namespaces{PID: true}})
 	defer l.Close()
 	spec.Dir = "/"
 	_, err := l.Start(spec, Stdio{})

@@ -54,12 +54,13 @@ func TestIsolationForExecPaths(t *testing.T) {
 		}
 	}
 
-	// A list that cannot be built makes every launch fail.
+	// A list that cannot be built makes every launch fail (here: a jail
+	// that does not exist on this host).
 	c = base
 	c.ExecutablePolicyScope = config.ScopeTree
-	c.SearchPath = "bin"
+	c.EnableChroot, c.ChrootDirectory = true, filepath.Join(t.TempDir(), "no-jail")
 	iso, err = IsolationFor(&c)
-	wantErrCode(t, err, errcode.InvalidInput, "config", "searchPath")
+	wantErrCode(t, err, errcode.InvalidInput, "config", "chrootDirectory")
 	if iso.err == nil {
 		t.Error("the isolation does not carry the error to the launches")
 	}

@@ -274,7 +274,7 @@ func TestNetworkEgressListeners(t *testing.T) {
 	}
 	for _, pool := range []int{0, 1} {
 		t.Run(fmt.Sprint("pool", pool), func(t *testing.T) {
-			l := startLauncher(pool, nil, nil, iso)
+			l := testLauncher(pool, iso)
 			defer l.Close()
 			spec := py(t, egressProbe)
 			spec.Argv = append(spec.Argv, fmt.Sprint(tcp), fmt.Sprint(udp))
@@ -359,7 +359,7 @@ func BenchmarkNetworkCost(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				ls[i] = startLauncher(pool, nil, nil, iso)
+				ls[i] = testLauncher(pool, iso)
 				defer ls[i].Close()
 			}
 			s := make([]samples, len(cfgs))
@@ -441,7 +441,7 @@ func TestNetworkEgressInJail(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l := startLauncher(0, nil, nil, iso)
+		l := testLauncher(0, iso)
 		r, w, err := os.Pipe()
 		if err != nil {
 			t.Fatal(err)

@@ -103,7 +103,7 @@ func TestCloseLeavesNoStage(t *testing.T) {
 	if pids, keepers := stageChildren(t); len(pids)+len(keepers) != 0 {
 		t.Fatalf("stages %v, keepers %v before the test", pids, keepers)
 	}
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	idle := idlePids(t, l)
 	p, err := l.Start(specFor(t, "true"), Stdio{}) // held at its gate
 	if err != nil {
@@ -112,12 +112,16 @@ func TestCloseLeavesNoStage(t *testing.T) {
 	if !slices.Contains(idle, p.Pid) {
 		t.Fatalf("the launch got stage %d, not one of the idle %v", p.Pid, idle)
 	}
+	// The pool may already be refilling the stage the launch took: the
+	// idle stages are there, and maybe one more (its keeper maybe not yet).
 	got, keepers := stageChildren(t)
-	if len(got) != len(idle) {
-		t.Fatalf("stage children %v, want the idle ones %v", got, idle)
+	for _, pid := range idle {
+		if !slices.Contains(got, pid) {
+			t.Fatalf("stage children %v, want the idle ones %v among them", got, idle)
+		}
 	}
-	if runtime.GOARCH == "amd64" && len(keepers) != len(got) {
-		t.Fatalf("keepers %v, want one for each stage %v", keepers, got)
+	if runtime.GOARCH == "amd64" && len(keepers) < len(idle) {
+		t.Fatalf("keepers %v, want one for each idle stage %v", keepers, idle)
 	}
 	l.Close()
 	p.Wait()
@@ -129,7 +133,7 @@ func TestCloseLeavesNoStage(t *testing.T) {
 // With an empty pool (size 0) every launch starts its stage cold, and
 // behaves the same.
 func TestColdPathWhenThePoolIsEmpty(t *testing.T) {
-	l := newLauncher(0)
+	l := testLauncher(0, Isolation{})
 	defer l.Close()
 	for i := 0; i < 3; i++ {
 		out, st := run(t, l, specFor(t, "env"))
@@ -148,7 +152,7 @@ func TestColdPathWhenThePoolIsEmpty(t *testing.T) {
 
 // Ten concurrent launches each get their own working stage.
 func TestConcurrentStartsGetDistinctStages(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	const n = 10
 	var wg sync.WaitGroup
@@ -196,7 +200,7 @@ func TestConcurrentStartsGetDistinctStages(t *testing.T) {
 // A pooled stage that died while idle is skipped (and reaped), the launch
 // works, and the pool is refilled.
 func TestDeadIdleStageIsReplaced(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	idle := idlePids(t, l)
 	for _, pid := range idle {
@@ -237,7 +241,7 @@ func TestIdleStageHoldsOnlyItsSocketAndSleeps(t *testing.T) {
 	if _, _, e := syscall.Syscall(syscall.SYS_FCNTL, leak.Fd(), syscall.F_SETFD, 0); e != 0 {
 		t.Fatal(e)
 	}
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	for _, pid := range idlePids(t, l) {
 		idleInRecv(t, pid)
@@ -312,7 +316,7 @@ func poolLen(l *Launcher) int {
 // refillDelay (off the new target's first moments); after one that empties
 // it, the refill starts at once.
 func TestRefillWaitsWhileAStageIsLeft(t *testing.T) {
-	l := newLauncher(2)
+	l := testLauncher(2, Isolation{})
 	defer l.Close()
 	idlePids(t, l)
 	released := time.Now()
@@ -356,15 +360,15 @@ func TestRefillWaitsWhileAStageIsLeft(t *testing.T) {
 	idlePids(t, l)
 }
 
-// StartWith runs during while the stage applies its steps, with Pid set;
-// an error from during aborts the launch, nothing runs, and the error comes
-// back as is.
-func TestStartWithDuring(t *testing.T) {
-	l := newLauncher(1)
+// start runs during (where the cgroup step runs) while the stage applies
+// its steps, with Pid set; an error from during aborts the launch, nothing
+// runs, and the error comes back as is.
+func TestStartDuring(t *testing.T) {
+	l := testLauncher(1, Isolation{})
 	defer l.Close()
 	idlePids(t, l)
 	called := 0
-	p, err := l.StartWith(specFor(t, "true"), Stdio{}, func(p *Process) error {
+	p, err := l.start(specFor(t, "true"), Stdio{}, func(p *Process) error {
 		called++
 		if p.Pid <= 0 {
 			t.Errorf("during got pid %d", p.Pid)
@@ -389,12 +393,12 @@ func TestStartWithDuring(t *testing.T) {
 	spec := specFor(t, "sh", "-c", "echo > "+marker)
 	want := errors.New("no cgroup for you")
 	var pid int
-	p, err = l.StartWith(spec, Stdio{}, func(p *Process) error {
+	p, err = l.start(spec, Stdio{}, func(p *Process) error {
 		pid = p.Pid
 		return want
 	})
 	if err != want || p != nil {
-		t.Fatalf("StartWith = %v, %v; want nil, the error of during", p, err)
+		t.Fatalf("start = %v, %v; want nil, the error of during", p, err)
 	}
 	if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
 		t.Errorf("stage %d still exists after the aborted launch (kill: %v)", pid, err)
@@ -416,7 +420,7 @@ func TestIdleStageTrimmedItsMappings(t *testing.T) {
 	// The stage of a PID namespace has no keeper and trims; the one
 	// without a namespace has a keeper (amd64) and does not: the baseline,
 	// measured in the same run, under the same load.
-	l := startLauncher(1, nil, nil, Isolation{Namespaces: config.Namespaces{PID: true}})
+	l := testLauncher(1, Isolation{Namespaces: config.Namespaces{PID: true}})
 	defer l.Close()
 	trimmed := idleFileKB(t, l)
 	if runtime.GOARCH != "amd64" {
@@ -426,7 +430,7 @@ func TestIdleStageTrimmedItsMappings(t *testing.T) {
 		}
 		return
 	}
-	b := startLauncher(1, nil, nil, Isolation{})
+	b := testLauncher(1, Isolation{})
 	defer b.Close()
 	untrimmed := idleFileKB(t, b)
 	// Untrimmed, the runtime's start leaves 2.5 to 4 MB of them mapped
@@ -474,7 +478,7 @@ func idleFileKB(t *testing.T, l *Launcher) int {
 // launch: the launch goes to another stage, and nothing fails. The kill
 // lands at every point of the hand-over across the rounds.
 func TestStageKilledWhileTakenIsReplaced(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	for i := 0; i < 20; i++ {
 		idle := idlePids(t, l)

@@ -2,10 +2,11 @@
 //
 // Every launch goes through the init stage (package stage): a re-exec of
 // the server's own binary that applies the containment steps in one fixed
-// order and then execs the target by file descriptor. Start returns once the
-// stage is ready and waiting at its gate, so the caller can record the
-// launch and place the process in its cgroup before Release lets the
-// target run; Abort makes sure it never does.
+// order and then execs the target by file descriptor. The sandbox also puts
+// the stage into the launch's own cgroup with its limits written (when the
+// Launcher has a cgroup manager). Start returns once the stage is ready and
+// waiting at its gate, so the caller can record the launch before Release
+// lets the target run; Abort makes sure it never does.
 //
 // The stage's own Go runtime start costs more than a bare fork and exec, so
 // a Launcher keeps a few stages started ahead of time (two by default):
@@ -32,7 +33,8 @@
 // one locked, long-lived launcher thread), and when it exits the rest of its
 // process group is killed before it is reaped, so a group signal can never
 // reach a recycled process group id. Limits that need cgroups are enforced
-// only as far as Support says; Enforcement reports the rest, limit by limit.
+// only as far as Support says, and are in place before the target runs;
+// Enforcement reports the rest, limit by limit.
 package sandbox
 
 import (
@@ -41,6 +43,7 @@ import (
 	"syscall"
 
 	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
 
 // Stdio are the child's standard streams. A nil file is /dev/null.
@@ -83,15 +86,11 @@ func (s ExitState) String() string {
 }
 
 // Support says which cgroup limits the host enforces for a launch, and why
-// not the others (keys "memory", "pids", "cpu"). The zero value enforces
-// none of them.
-type Support struct {
-	Memory, Pids, CPU bool
-	// CPUTree is true when the tree's CPU time can be read (the
-	// maxCpuTime budget of a whole tree, beyond RLIMIT_CPU per process).
-	CPUTree bool
-	Reasons map[string]string
-}
+// not the others: the cgroup manager's own report (Reasons keyed "memory",
+// "pids", "cpu", "cpuusage"; CPUUsage: the tree's CPU time can be read, for
+// the maxCpuTime budget of a whole tree beyond RLIMIT_CPU per process). The
+// zero value enforces none of them. Launcher.Support gives a launcher's.
+type Support cgroup.Support
 
 // Enforcement reports, for the limits of a launch, what this build applies
 // without cgroups and which set limits are not enforced (with the reason).
@@ -120,7 +119,7 @@ func (s Support) Enforcement(l config.ResourceLimits) (applied, notEnforced []st
 		{"maxCpuTime", l.MaxCpuTime > 0, true, "rlimit", ""},
 		{"maxProcesses", l.MaxProcesses > 0, s.Pids, "cgroup", s.Reasons["pids"]},
 	}
-	if l.MaxCpuTime > 0 && !s.CPUTree {
+	if l.MaxCpuTime > 0 && !s.CPUUsage {
 		// RLIMIT_CPU still holds per process; the tree's shared budget
 		// cannot be watched here (refused with strictResourceEnforcement).
 		why := s.Reasons["cpuusage"]
@@ -149,15 +148,18 @@ type LauncherOptions struct {
 	// PoolSize is how many warm stages to keep (0: the default, 2;
 	// negative: none, every launch starts its stage cold).
 	PoolSize int
-	// Prepare, if set, is called on the launcher thread for each warm stage
-	// once it is started, off any launch's path (for example to move it into
-	// a fresh cgroup). Its token is handed to the launch that takes the
-	// stage (Process.Token); an error discards the stage.
-	Prepare func(pid int) (token any, err error)
-	// Release gives back the token of a prepared stage that no launch took
-	// (it died while idle, or the launcher closed).
-	Release func(token any)
+	// Plain switches the performance machinery off: no warm pool (as
+	// PoolSize < 0), and stages without a keeper, trimming or prefaulting
+	// (stage.ArgPlain). The containment is the same; tests use it to show
+	// that the pooled path is as isolated as this one. false: all of it on.
+	Plain bool
+	// Cgroups gives every launch its own cgroup, with the launch's memory,
+	// pids and CPU limits written before the target runs (warm stages wait
+	// in a fresh group of their own). nil: no cgroups; those limits are
+	// then reported as not enforced (Support).
+	Cgroups *cgroup.Manager
 	// Isolation is applied to every stage (warm ones are cloned into its
-	// namespaces ahead of their launch). Build it with IsolationFor.
+	// namespaces ahead of their launch). Build it with IsolationFor; the
+	// zero value applies only what every child gets (appliedLayers).
 	Isolation Isolation
 }

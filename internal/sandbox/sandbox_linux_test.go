@@ -49,6 +49,21 @@ func markScript(spec *policy.Spec) {
 	}
 	if line, _, _ := strings.Cut(string(b), "\n"); strings.HasPrefix(line, "#!") {
 		spec.Script, spec.Shebang = true, line
+		// Its interpreter, as the policy fills it (tests use an absolute
+		// interpreter with at most one argument; a missing one leaves Run
+		// without identity).
+		words := strings.Fields(strings.TrimPrefix(line, "#!"))
+		if len(words) == 0 {
+			return
+		}
+		spec.Run = &policy.ScriptRun{Interpreter: words[0], Args: words, ScriptPath: spec.Path}
+		if real, err := filepath.EvalSymlinks(words[0]); err == nil {
+			spec.Run.Interpreter = real
+		}
+		var st syscall.Stat_t
+		if syscall.Stat(spec.Run.Interpreter, &st) == nil {
+			spec.Run.Dev, spec.Run.Ino = uint64(st.Dev), st.Ino
+		}
 	}
 }
 
@@ -63,7 +78,7 @@ func run(t testing.TB, l *Launcher, spec *policy.Spec) (string, ExitState) {
 }
 
 func TestStartRunsExactlyTheSpec(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	script := filepath.Join(t.TempDir(), "show")
 	if err := os.WriteFile(script, []byte("#!/bin/cat\nhello from the script\n"), 0o755); err != nil {
@@ -87,7 +102,7 @@ func TestStartRunsExactlyTheSpec(t *testing.T) {
 		// The binary sees 0,1,2 and the directory fd ls itself opens: no fd leaked.
 		{"binary gets no extra fd", specFor(t, "ls", "/proc/self/fd"), func(o string) bool { return o == "0\n1\n2\n3\n" }},
 		{"binary has no fd 3 at exec", specFor(t, "readlink", "/proc/self/fd/3"), func(o string) bool { return o == "" }},
-		// #! script: the interpreter re-opens it through fd 3.
+		// #! script: the checked interpreter runs with the script's path.
 		{"script runs through its interpreter", scriptSpec, func(o string) bool { return o == "#!/bin/cat\nhello from the script\n" }},
 	}
 	for _, tc := range tests {
@@ -104,7 +119,7 @@ func TestStartRunsExactlyTheSpec(t *testing.T) {
 }
 
 func TestStartOwnProcessGroup(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	out, _ := run(t, l, specFor(t, "cat", "/proc/self/stat"))
 	f := strings.Fields(out[strings.LastIndexByte(out, ')')+1:])
@@ -121,7 +136,7 @@ func TestStartOwnProcessGroup(t *testing.T) {
 }
 
 func TestStartRefusesAChangedExecutable(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	src, err := filepath.EvalSymlinks("/bin/true")
 	if err != nil {
@@ -159,7 +174,7 @@ func TestStartRefusesAChangedExecutable(t *testing.T) {
 }
 
 func TestStartMissingDirIsCwdNotFound(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	s := specFor(t, "true")
 	s.Dir = filepath.Join(s.Dir, "gone")
@@ -203,7 +218,7 @@ func TestLeaderExitKillsTheRestOfTheGroup(t *testing.T) {
 	if err != nil {
 		t.Skip("python3 not available")
 	}
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	spec := specFor(t, py, "-c", "import subprocess,sys; p=subprocess.Popen(['/bin/sleep','30']); print(p.pid)")
 	r, w, _ := os.Pipe()
@@ -231,7 +246,7 @@ func TestLeaderExitKillsTheRestOfTheGroup(t *testing.T) {
 }
 
 func TestCloseKillsChildrenThroughPdeathsig(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	p, err := l.Start(specFor(t, "sleep", "30"), Stdio{})
 	if err != nil {
 		t.Fatal(err)
@@ -264,7 +279,7 @@ func TestSignalGroupReachesGrandchildren(t *testing.T) {
 	if err != nil {
 		t.Skip("python3 not available")
 	}
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	r, w, _ := os.Pipe()
 	defer r.Close()
@@ -306,7 +321,7 @@ func TestEnforcementReportsUnenforcedLimits(t *testing.T) {
 		{"cgroup memory only", Support{Memory: true, Reasons: map[string]string{"pids": "pids controller not delegated"}}, all,
 			[]string{"maxMemoryMB (cgroup)", "maxFileDescriptors (rlimit)", "maxCpuTime (rlimit)"},
 			[]string{"maxCpuTime for the whole tree (needs cgroup CPU accounting: not available; RLIMIT_CPU applies per process)", "maxCpuPercent (needs cgroups: not available)", "maxProcesses (pids controller not delegated)"}},
-		{"everything", Support{Memory: true, Pids: true, CPU: true, CPUTree: true}, all,
+		{"everything", Support{Memory: true, Pids: true, CPU: true, CPUUsage: true}, all,
 			[]string{"maxCpuPercent (cgroup)", "maxMemoryMB (cgroup)", "maxFileDescriptors (rlimit)", "maxCpuTime (rlimit)", "maxProcesses (cgroup)"}, nil},
 	}
 	for _, tc := range tests {
@@ -330,7 +345,7 @@ func TestEnforcementReportsUnenforcedLimits(t *testing.T) {
 // not captured must be able to write (and not fail with EBADF).
 func TestNilStreamsAreWritableDevNull(t *testing.T) {
 	for _, pool := range []int{0, 2} {
-		l := newLauncher(pool)
+		l := testLauncher(pool, Isolation{})
 		spec := specFor(t, "head", "-c", "100000", "/dev/zero")
 		for i := 0; i < 3; i++ { // cold, then warm stages
 			p, err := l.Start(spec, Stdio{})
@@ -363,9 +378,18 @@ func TestStartRefusesAChangedShebang(t *testing.T) {
 	}
 	f.WriteString("#!/bin/sh\necho shell ran\n")
 	f.Close()
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	if _, err := l.Start(spec, Stdio{}); err == nil || !strings.Contains(err.Error(), "#! line") {
 		t.Fatalf("a rewritten #! line was launched: %v", err)
 	}
+}
+
+// testLauncher starts a launcher with exactly pool warm stages (0: none,
+// every launch starts its stage cold) and iso.
+func testLauncher(pool int, iso Isolation) *Launcher {
+	if pool == 0 {
+		pool = -1
+	}
+	return NewLauncher(LauncherOptions{PoolSize: pool, Isolation: iso})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/mcp-process/mcp-process/internal/agenthome"
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/policy"
+	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
 
 func appliedLayers() []string { return nil }
@@ -20,27 +21,21 @@ func unavailable() error {
 }
 
 // Launcher reports the sandbox unavailable on this platform.
-type Launcher struct{}
+type Launcher struct{ cgroups *launchCgroups }
 
 // NewLauncher returns a launcher that refuses every launch.
-func NewLauncher() *Launcher { return &Launcher{} }
-
-// NewLauncherWith returns a launcher that refuses every launch.
-func NewLauncherWith(LauncherOptions) *Launcher { return &Launcher{} }
+func NewLauncher(o LauncherOptions) *Launcher {
+	return &Launcher{cgroups: newLaunchCgroups(o.Cgroups)}
+}
 
 // Start refuses: LAYER_UNAVAILABLE.
 func (l *Launcher) Start(spec *policy.Spec, stdio Stdio) (*Process, error) { return nil, unavailable() }
 
-// StartWith refuses: LAYER_UNAVAILABLE.
-func (l *Launcher) StartWith(spec *policy.Spec, stdio Stdio, during func(*Process) error) (*Process, error) {
-	return nil, unavailable()
-}
+// Support is what the launcher's cgroups would enforce.
+func (l *Launcher) Support() Support { return l.cgroups.support() }
 
 // Close does nothing.
 func (l *Launcher) Close() {}
-
-// Start refuses: LAYER_UNAVAILABLE.
-func Start(spec *policy.Spec, stdio Stdio) (*Process, error) { return nil, unavailable() }
 
 // Process is never created on this platform.
 type Process struct{ Pid int }
@@ -48,8 +43,8 @@ type Process struct{ Pid int }
 // Release fails: nothing was started.
 func (p *Process) Release() error { return unavailable() }
 
-// Token is nil.
-func (p *Process) Token() any { return nil }
+// Cgroup is nil.
+func (p *Process) Cgroup() *cgroup.Group { return nil }
 
 // Abort does nothing.
 func (p *Process) Abort() {}

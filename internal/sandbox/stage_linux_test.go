@@ -55,7 +55,7 @@ func wantErrCode(t *testing.T, err error, code errcode.Code, layer string, msg .
 // The target runs only after Release: the launch record and the cgroup
 // join happen while it waits.
 func TestGateHoldsTheTargetUntilRelease(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	spec, marker := markerSpec(t)
 	p, err := l.Start(spec, Stdio{})
@@ -82,7 +82,7 @@ func TestGateHoldsTheTargetUntilRelease(t *testing.T) {
 }
 
 func TestAbortMeansTheTargetNeverRuns(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	spec, marker := markerSpec(t)
 	p, err := l.Start(spec, Stdio{})
@@ -101,7 +101,7 @@ func TestAbortMeansTheTargetNeverRuns(t *testing.T) {
 }
 
 func TestReleaseAfterTheStageDiedFails(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	for _, reap := range []bool{false, true} {
 		t.Run("reaped="+strconv.FormatBool(reap), func(t *testing.T) {
@@ -127,7 +127,7 @@ func TestReleaseAfterTheStageDiedFails(t *testing.T) {
 // A step that cannot be applied fails the launch at Start, with the step,
 // the limit and the remedy, and the target never runs.
 func TestFailedStepRefusesTheLaunch(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	// Above fs.nr_open no process may raise RLIMIT_NOFILE, even with
 	// CAP_SYS_RESOURCE.
@@ -154,33 +154,30 @@ func TestFailedStepRefusesTheLaunch(t *testing.T) {
 	}
 }
 
-// An exec that fails (here: the script's interpreter is missing) is
+// An exec that fails (here: the file is in no format the kernel runs) is
 // reported by Release; nothing ran.
 func TestFailedExecIsReportedByRelease(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
-	script := filepath.Join(t.TempDir(), "orphan")
-	if err := os.WriteFile(script, []byte("#!/nonexistent/interpreter\n"), 0o755); err != nil {
+	prog := filepath.Join(t.TempDir(), "garbage")
+	if err := os.WriteFile(prog, []byte("\x7fELF not really\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	p, err := l.Start(specFor(t, script), Stdio{})
+	p, err := l.Start(specFor(t, prog), Stdio{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := wantErrCode(t, p.Release(), errcode.Internal, layer, "exec", "no such file")
-	if !strings.Contains(e.Remedy, "interpreter") {
-		t.Fatalf("remedy %q", e.Remedy)
-	}
+	wantErrCode(t, p.Release(), errcode.Internal, layer, "exec", "exec format error")
 	if st := p.Wait(); st.ExitCode == nil || *st.ExitCode != 127 {
 		t.Fatalf("stage exit %v, want 127", st)
 	}
 }
 
-// The target holds 0, 1, 2 and nothing else of the stage or the server;
-// a script's interpreter also holds the script (fd 3).
+// The target holds 0, 1, 2 and nothing else of the stage or the server,
+// a script's interpreter too (it opened the script by its path).
 func TestTargetGetsOnlyItsDescriptors(t *testing.T) {
 	py := python(t)
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	const list = "import os\nfds = []\nfor fd in range(1024):\n    try:\n        os.fstat(fd)\n        fds.append(fd)\n    except OSError:\n        pass\nprint(fds)\n"
 	script := filepath.Join(t.TempDir(), "fds")
@@ -202,7 +199,7 @@ func TestTargetGetsOnlyItsDescriptors(t *testing.T) {
 		want string
 	}{
 		{"binary", specFor(t, py, "-c", list), "[0, 1, 2]\n"},
-		{"script", specFor(t, script), "[0, 1, 2, 3]\n"},
+		{"script", specFor(t, script), "[0, 1, 2]\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -214,7 +211,7 @@ func TestTargetGetsOnlyItsDescriptors(t *testing.T) {
 }
 
 func TestRlimitsAreSet(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	limits := func(l config.ResourceLimits) *policy.Spec {
 		s := specFor(t, "cat", "/proc/self/limits")
@@ -255,7 +252,7 @@ func TestRlimitsAreSet(t *testing.T) {
 // With RLIMIT_NOFILE 16 the program cannot hold more than 16 descriptors.
 func TestMaxFileDescriptorsIsEnforced(t *testing.T) {
 	py := python(t)
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	spec := specFor(t, py, "-c", `import errno, os
 fds = []
@@ -274,7 +271,7 @@ except OSError as e:
 
 // With RLIMIT_CPU 1 a spinner gets SIGXCPU (or SIGKILL a second later).
 func TestMaxCpuTimeKillsASpinner(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	defer l.Close()
 	spec := specFor(t, "sh", "-c", "while :; do :; done")
 	spec.Limits = config.ResourceLimits{MaxCpuTime: 1}
@@ -302,7 +299,7 @@ func TestMaxCpuTimeKillsASpinner(t *testing.T) {
 // Close of the launcher kills a stage still waiting at its gate, and the
 // target never runs.
 func TestCloseKillsAStageAtItsGate(t *testing.T) {
-	l := NewLauncher()
+	l := NewLauncher(LauncherOptions{})
 	spec, marker := markerSpec(t)
 	p, err := l.Start(spec, Stdio{})
 	if err != nil {

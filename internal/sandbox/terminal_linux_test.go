@@ -23,7 +23,7 @@ func TestTerminalLaunch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := NewLauncherWith(LauncherOptions{PoolSize: -1, Isolation: iso})
+	l := NewLauncher(LauncherOptions{PoolSize: -1, Isolation: iso})
 	defer l.Close()
 	master, slave, err := OpenTerminal(91, 17)
 	if err != nil {
@@ -56,7 +56,7 @@ print(os.isatty(0), os.isatty(1), os.isatty(2), os.getsid(0) == os.getpid(), os.
 // Without the seccomp baseline (which refuses TIOCSTI) a terminal launch
 // is refused: nothing runs.
 func TestTerminalNeedsSeccomp(t *testing.T) {
-	l := newLauncher(0)
+	l := NewLauncher(LauncherOptions{PoolSize: -1})
 	defer l.Close()
 	master, slave, err := OpenTerminal(80, 24)
 	if err != nil {

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,6 +40,13 @@ func TestGetStatsHasTheOriginalShape(t *testing.T) {
 			if _, ok := m[k].(float64); !ok {
 				t.Errorf("flat %s missing (today's fields stay): %v", k, m)
 			}
+		}
+		// includeHistory: true always returns history, [] before the first
+		// sample (the process just started); false leaves it out.
+		if h, ok := m["history"]; ok != history {
+			t.Errorf("includeHistory %v: history present %v (%v)", history, ok, h)
+		} else if _, isList := h.([]any); history && !isList {
+			t.Errorf("history %v (%T), want a list", h, h)
 		}
 		if tc, _ := nested["threadCount"].(float64); tc < 1 || tc != m["threadCount"] {
 			t.Errorf("stats.threadCount %v, flat %v: want the same, at least 1", nested["threadCount"], m["threadCount"])
@@ -112,13 +118,15 @@ func TestServiceIDIsItsName(t *testing.T) {
 func newServerWithHealthChecks(t *testing.T, cfg *config.Config) *Server {
 	t.Helper()
 	pol := testPolicy(t, cfg)
-	var srv atomic.Pointer[Server]
 	sup := supervisor.New(supervisor.Options{Config: cfg, Audit: &memRecorder{},
 		Authorize: func(agent string, req policy.Request) (*policy.Spec, *errcode.Error) {
-			return srv.Load().Authorize(agent, req)
+			d := pol.Evaluate(req, time.Now())
+			if !d.Allow {
+				return nil, d.Err
+			}
+			return d.Spec, nil
 		}})
 	s := New(Options{Config: cfg, Policy: pol, Supervisor: sup, Audit: &memRecorder{}, AgentID: "tester", Layers: map[string]string{}})
-	srv.Store(s)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -135,7 +143,7 @@ func TestHealthCheckCommandLineOrArgv(t *testing.T) {
 		"argv": []string{"/bin/echo", "healthy"},
 	} {
 		res, m := callTool(t, cs, "process_start_service", map[string]any{"name": name, "executable": "/bin/sleep", "args": []string{"30"},
-			"healthCheck": map[string]any{"command": cmd, "interval": 100, "timeout": 5000}})
+			"healthCheck": map[string]any{"command": cmd, "interval": 1000, "timeout": 1000}})
 		if res.IsError {
 			t.Fatalf("%s: %v", name, m)
 		}
@@ -163,7 +171,7 @@ func TestHealthCheckCommandLineOrArgv(t *testing.T) {
 		"empty argv":  []string{},
 	} {
 		res, m := callTool(t, cs, "process_start_service", map[string]any{"name": "bad", "executable": "/bin/sleep", "args": []string{"30"},
-			"healthCheck": map[string]any{"command": cmd, "interval": 100, "timeout": 1000}})
+			"healthCheck": map[string]any{"command": cmd, "interval": 1000, "timeout": 1000}})
 		if !res.IsError {
 			t.Errorf("%s: health check %v accepted: %v", name, cmd, m)
 			callTool(t, cs, "process_stop_service", map[string]any{"serviceId": "bad"})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/supervisor"
 )
 
@@ -25,14 +26,17 @@ func (s *Server) registerResources() {
 
 func (s *Server) readOutputResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
 	uri := req.Params.URI
+	agent := s.agentFrom(req.Session, req.Extra)
 	pid, stream, ok := parseOutputURI(uri)
 	if !ok {
-		return nil, mcp.ResourceNotFoundError(uri)
+		return nil, s.denyResource(agent, methodResourceRead, uri, 0, errcode.InvalidInput, mcp.ResourceNotFoundError(uri))
 	}
-	agent := s.agentFrom(req.Session, req.Extra)
 	out, err := s.opts.Supervisor.Output(agent, pid, supervisor.OutputQuery{Stream: stream})
 	if err != nil {
-		return nil, mcp.ResourceNotFoundError(uri)
+		return nil, s.denyResource(agent, methodResourceRead, uri, pid, errcode.ProcessNotFound, mcp.ResourceNotFoundError(uri))
+	}
+	if err := s.recordResourceRead(agent, uri, pid); err != nil {
+		return nil, err
 	}
 	text := out.Stdout
 	if stream == "stderr" {
@@ -52,15 +56,16 @@ func (s *Server) readOutputResource(ctx context.Context, req *mcp.ReadResourceRe
 // subscribe where the check is not needed.)
 func (s *Server) subscribe(ctx context.Context, req *mcp.SubscribeRequest) error {
 	uri := req.Params.URI
+	agent := s.agentFrom(req.Session, req.Extra)
 	pid, _, ok := parseOutputURI(uri)
 	if !ok {
-		return mcp.ResourceNotFoundError(uri)
+		return s.denyResource(agent, methodResourceSubscribe, uri, 0, errcode.InvalidInput, mcp.ResourceNotFoundError(uri))
 	}
 	if s.opts.ListResources {
 		return nil // single agent (stdio)
 	}
-	if _, err := s.opts.Supervisor.Status(s.agentFrom(req.Session, req.Extra), pid); err != nil {
-		return mcp.ResourceNotFoundError(uri)
+	if _, err := s.opts.Supervisor.Status(agent, pid); err != nil {
+		return s.denyResource(agent, methodResourceSubscribe, uri, pid, errcode.ProcessNotFound, mcp.ResourceNotFoundError(uri))
 	}
 	return nil
 }

@@ -72,12 +72,14 @@ type Options struct {
 
 // Server is the MCP face of mcp-process.
 type Server struct {
-	opts   Options
-	cfg    *config.Config
-	mcp    *mcp.Server
-	tools  []string
-	tokens map[[32]byte]string // sha256(token) -> agent id (HTTP)
-	now    func() time.Time
+	opts  Options
+	cfg   *config.Config
+	mcp   *mcp.Server
+	tools []string
+	// decoders decode each tool's arguments as its handler does (fuzzing).
+	decoders map[string]func([]byte) error
+	tokens   map[[32]byte]string // sha256(token) -> agent id (HTTP)
+	now      func() time.Time
 
 	notifier  *outputNotifier
 	clientLog *clientLog
@@ -116,7 +118,7 @@ func New(opts Options) *Server {
 	})
 	s.clientLog = newClientLog(s)
 	s.events = newEventStore()
-	s.mcp.AddReceivingMiddleware(codedErrors, s.clientLog.learnSessions)
+	s.mcp.AddReceivingMiddleware(codedErrors, s.clientLog.learnSessions, newRepeatedInitialize(s).middleware, s.unknownTool)
 	s.notifier = newOutputNotifier(s.sendUpdated, s.applyResourceOp)
 	s.registerTools()
 	s.registerResources()
@@ -190,21 +192,7 @@ func (s *Server) agentForHeader(h string) (string, bool) {
 // at info (or error for INTERNAL). If the record cannot be written the call
 // fails with INTERNAL.
 func (s *Server) fail(c *call, e *errcode.Error) *mcp.CallToolResult {
-	rec := audit.Record{
-		Agent: c.agent, Tool: c.tool, Decision: "deny",
-		Layer: e.Layer, Reason: e.Message, Code: string(e.Code),
-	}
-	switch {
-	case e.Violation:
-		rec.Event, rec.Level = audit.EventSecurityViolation, audit.LevelWarn
-	case e.Code == errcode.Internal:
-		rec.Event, rec.Level, rec.Decision = audit.EventInternalError, audit.LevelError, ""
-	default:
-		rec.Event, rec.Level = audit.EventLaunchDenied, audit.LevelInfo
-		if !strings.HasPrefix(c.tool, "process_start") && c.tool != "process_run" {
-			rec.Event = "call_failed"
-		}
-	}
+	rec := audit.Denial(c.agent, c.tool, e, strings.HasPrefix(c.tool, "process_start") || c.tool == "process_run")
 	if c.launch != nil {
 		rec.Executable, rec.Args, rec.Cwd = c.launch.Executable, redactArgs(e, c.launch.Args), c.launch.Cwd
 		rec.EnvNames = envNames(c.launch.Env)

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	stdjson "encoding/json"
 	"fmt"
 	"reflect"
@@ -60,7 +62,7 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, h handlerFunc[In, Out], tweaks
 	if err != nil {
 		panic(fmt.Sprintf("tool %s: resolve input schema: %v", t.Name, err))
 	}
-	t.InputSchema = withProperties(t.Name, in)
+	t.InputSchema = frozenSchema(t.Name, withProperties(t.Name, in))
 	if outType := reflect.TypeFor[Out](); outType != reflect.TypeFor[struct{}]() {
 		// A handler returning *T answers with a T (never null): the
 		// schema is T's, whose type is "object" as MCP requires.
@@ -72,25 +74,24 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, h handlerFunc[In, Out], tweaks
 			panic(fmt.Sprintf("tool %s: output schema: %v", t.Name, err))
 		}
 		addStatus(t.Name, out)
-		t.OutputSchema = out
+		t.OutputSchema = frozenSchema(t.Name, withID(t.Name, out))
 	}
 	s.tools = append(s.tools, t.Name)
+	if s.decoders == nil {
+		s.decoders = map[string]func([]byte) error{}
+	}
+	s.decoders[t.Name] = func(raw []byte) error {
+		_, e := decodeInput[In](resolved, raw)
+		if e != nil {
+			return e
+		}
+		return nil
+	}
 	s.mcp.AddTool(t, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		c := s.newCall(req, t.Name)
-		var input In
-		raw := []byte(req.Params.Arguments)
-		if len(raw) == 0 || string(raw) == "null" {
-			raw = []byte("{}")
-		}
-		var generic any
-		if err := stdjson.Unmarshal(raw, &generic); err != nil {
-			return s.fail(c, errcode.Fail(errcode.InvalidInput, "input", "send a JSON object of arguments", "arguments are not valid JSON: %v", err)), nil
-		}
-		if err := resolved.Validate(generic); err != nil {
-			return s.fail(c, errcode.Fail(errcode.InvalidInput, "input", "fix the arguments to match the tool's input schema", "invalid arguments: %v", err)), nil
-		}
-		if err := json.Unmarshal(raw, &input, json.RejectUnknownMembers(true)); err != nil {
-			return s.fail(c, errcode.Fail(errcode.InvalidInput, "input", "fix the arguments to match the tool's input schema", "invalid arguments: %v", err)), nil
+		input, e := decodeInput[In](resolved, []byte(req.Params.Arguments))
+		if e != nil {
+			return s.fail(c, e), nil
 		}
 		out, err := h(ctx, c, input)
 		if ir, ok := err.(*inputRequired); ok { // approval: a multi-round-trip question
@@ -101,6 +102,55 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, h handlerFunc[In, Out], tweaks
 		}
 		return successResult(out), nil
 	})
+}
+
+// decodeInput decodes a tool's arguments: a JSON object (absent or null:
+// {}) valid against the tool's input schema, decoded strictly (unknown
+// members refused) into In. Any failure is INVALID_INPUT.
+func decodeInput[In any](resolved *jsonschema.Resolved, raw []byte) (In, *errcode.Error) {
+	var input In
+	if len(raw) == 0 || string(raw) == "null" {
+		raw = []byte("{}")
+	}
+	var generic any
+	if err := stdjson.Unmarshal(raw, &generic); err != nil {
+		return input, errcode.Fail(errcode.InvalidInput, "input", "send a JSON object of arguments", "arguments are not valid JSON: %v", err)
+	}
+	if err := resolved.Validate(generic); err != nil {
+		return input, errcode.Fail(errcode.InvalidInput, "input", "fix the arguments to match the tool's input schema", "invalid arguments: %v", err)
+	}
+	if err := json.Unmarshal(raw, &input, json.RejectUnknownMembers(true)); err != nil {
+		return input, errcode.Fail(errcode.InvalidInput, "input", "fix the arguments to match the tool's input schema", "invalid arguments: %v", err)
+	}
+	return input, nil
+}
+
+// frozenSchema is a tool's schema encoded once, at registration: every
+// tools/list sends these bytes instead of encoding the schema objects again
+// (a jsonschema.Schema marshals by reflection, property by property, which
+// was most of the server's work for a tools/list). Input validation uses the
+// resolved schema, not this encoding.
+func frozenSchema(tool string, schema any) stdjson.RawMessage {
+	b, err := stdjson.Marshal(schema)
+	if err != nil {
+		panic(fmt.Sprintf("tool %s: marshal schema: %v", tool, err))
+	}
+	return b
+}
+
+// withID gives an output schema an "$id" naming the tool and the schema's
+// content (a hash: another version of the schema is another $id). Clients
+// that compile output schemas cache them by $id (the TypeScript SDK's AJV
+// validator does), so a client listing the tools again, as it does on
+// notifications/tools/list_changed, does not compile them again. The
+// schema has no "$ref", so its base URI changes nothing else.
+func withID(tool string, out *jsonschema.Schema) *jsonschema.Schema {
+	if out.ID != "" {
+		panic(fmt.Sprintf("tool %s: output schema already has an $id", tool))
+	}
+	sum := sha256.Sum256(frozenSchema(tool, out))
+	out.ID = "urn:mcp-process:tool:" + tool + ":output:" + hex.EncodeToString(sum[:8])
+	return out
 }
 
 // successResult carries v, with "status":"success" added, as

@@ -118,8 +118,8 @@ type serviceIDInput struct {
 // line, split on spaces and never given to a shell (SPEC 7.3).
 type healthCheckInput struct {
 	Command    commandLine `json:"command" jsonschema:"argv array, or a command line split on spaces (no shell: quotes, pipes and variables are not interpreted)"`
-	IntervalMs int64       `json:"interval" jsonschema:"milliseconds between checks"`
-	TimeoutMs  int64       `json:"timeout" jsonschema:"milliseconds a check may take"`
+	IntervalMs int64       `json:"interval" jsonschema:"milliseconds between checks: at least 1000 (default 10000)"`
+	TimeoutMs  int64       `json:"timeout" jsonschema:"milliseconds a check may take before it is killed: at most the interval (default 5000, or the interval if shorter)"`
 }
 
 // commandLine is an argv array, or a string split on spaces.
@@ -185,6 +185,7 @@ type groupOutput struct {
 type terminateGroupOutput struct {
 	GroupID        string `json:"groupId"`
 	TerminatedPids []int  `json:"terminatedPids"`
+	AuditError     string `json:"auditError,omitempty"` // terminated, but not recorded (SPEC 7.2)
 }
 
 type serviceStartOutput struct {
@@ -287,12 +288,6 @@ func (s *Server) authorize(agent string, req policy.Request) (*policy.Spec, *err
 	return d.Spec, nil
 }
 
-// Authorize is the policy entry point for launches the supervisor makes by
-// itself (service health checks).
-func (s *Server) Authorize(agent string, req policy.Request) (*policy.Spec, *errcode.Error) {
-	return s.authorize(agent, req)
-}
-
 func (in *launchInput) request(agent string) policy.Request {
 	r := policy.Request{Agent: agent, Executable: in.Executable, Args: in.Args, Cwd: in.Cwd, Env: in.Env,
 		Timeout: time.Duration(in.Timeout) * time.Millisecond}
@@ -353,7 +348,7 @@ func (s *Server) processTerminate(ctx context.Context, c *call, in terminateInpu
 	if err := s.confirmProcessTermination(ctx, c, in.Pid, in.Force, timeout); err != nil {
 		return nil, err
 	}
-	return s.opts.Supervisor.Terminate(c.agent, in.Pid, in.Force, timeout)
+	return s.opts.Supervisor.Terminate(c.agent, in.Pid, in.Force, timeout, c.tool)
 }
 
 func (s *Server) processGetStats(ctx context.Context, c *call, in statsInput) (*statsOutput, error) {
@@ -377,8 +372,8 @@ func (s *Server) processGetStats(ctx context.Context, c *call, in statsInput) (*
 
 func (s *Server) processSendStdin(ctx context.Context, c *call, in stdinInput) (stdinOutput, error) {
 	c.pid = in.Pid
-	if !s.cfg.AllowStdinInput {
-		return stdinOutput{}, errcode.Deny(errcode.StdinNotAllowed, policy.LayerIO, "stdin input is disabled by allowStdinInput: false", "sending stdin is not allowed by the policy")
+	if err := policy.CheckStdinAllowed(s.cfg); err != nil { // before the data is decoded
+		return stdinOutput{}, err
 	}
 	in.Encoding = canonicalEncoding(in.Encoding)
 	data, derr := policy.DecodeStdin(in.Data, in.Encoding)
@@ -405,7 +400,7 @@ func (s *Server) processSendStdin(ctx context.Context, c *call, in stdinInput) (
 	if resize && len(data) == 0 && !in.CloseStdin {
 		return out, nil
 	}
-	n, err := s.opts.Supervisor.SendStdin(c.agent, in.Pid, data, in.CloseStdin)
+	n, err := s.opts.Supervisor.SendStdin(c.agent, in.Pid, data, in.CloseStdin, c.tool)
 	if err != nil {
 		return stdinOutput{}, err
 	}
@@ -485,14 +480,14 @@ func (s *Server) processTerminateGroup(ctx context.Context, c *call, in terminat
 	if err := s.confirmGroupTermination(ctx, c, in.GroupID, in.Force); err != nil {
 		return terminateGroupOutput{}, err
 	}
-	pids, err := s.opts.Supervisor.TerminateGroup(c.agent, in.GroupID, in.Force)
+	pids, auditErr, err := s.opts.Supervisor.TerminateGroup(c.agent, in.GroupID, in.Force)
 	if err != nil {
 		return terminateGroupOutput{}, err
 	}
 	if pids == nil {
 		pids = []int{}
 	}
-	return terminateGroupOutput{GroupID: in.GroupID, TerminatedPids: pids}, nil
+	return terminateGroupOutput{GroupID: in.GroupID, TerminatedPids: pids, AuditError: auditErr}, nil
 }
 
 func (s *Server) processStartService(ctx context.Context, c *call, in serviceInput) (serviceStartOutput, error) {

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/mcp-process/mcp-process/internal/audit"
@@ -38,6 +39,9 @@ type Options struct {
 	// (the caller passes the one it built already: building it lists the
 	// tree scope's files).
 	Isolation *sandbox.Isolation
+	// Logger receives what cannot be reported to a caller (an audit record
+	// of an exit that could not be written); nil = slog.Default().
+	Logger *slog.Logger
 	// Egress serves the egress listeners of launches with a destination
 	// list (allowedNetworkDestinations); nil: such launches fail
 	// (LAYER_UNAVAILABLE).
@@ -76,7 +80,9 @@ const (
 
 // StartOptions are the launch options that are not part of the policy Spec.
 type StartOptions struct {
-	// Tool is the MCP tool that asked (for the audit record).
+	// Tool is the caller's label for the audit records of this process
+	// (the front end's name for the request: an MCP tool, "run"); the
+	// supervisor knows no wire protocol.
 	Tool string
 	// Name is a display name (process_list "name"); "" = basename of the executable.
 	Name string
@@ -254,7 +260,7 @@ type Stats struct {
 	ProcessCount int      `json:"processCount"`
 	IoRead       int64    `json:"ioRead"`
 	IoWrite      int64    `json:"ioWrite"`
-	History      []Sample `json:"history,omitempty"`
+	History      []Sample `json:"history,omitzero"` // nil: not asked for; [] before the first sample
 }
 
 // TerminateResult is the result of process_terminate.
@@ -263,6 +269,9 @@ type TerminateResult struct {
 	ExitCode          *int   `json:"exitCode,omitempty"`
 	Signal            string `json:"signal,omitempty"`
 	TerminationReason string `json:"terminationReason"`
+	// AuditError: the process was terminated but its terminate record could
+	// not be written (SPEC 7.2: killing is the safe direction).
+	AuditError string `json:"auditError,omitempty"`
 }
 
 // HealthCheck is a service's health check: Command (argv; Command[0] is

@@ -32,9 +32,9 @@ func TestGroups(t *testing.T) {
 	if st, _ := s.Status(agentA, a.Pid); st.GroupID != g {
 		t.Fatalf("groupId %q", st.GroupID)
 	}
-	_, err = s.TerminateGroup(agentB, g, false)
+	_, _, err = s.TerminateGroup(agentB, g, false)
 	wantCode(t, err, errcode.ProcessNotFound)
-	pids, err := s.TerminateGroup(agentA, g, false)
+	pids, _, err := s.TerminateGroup(agentA, g, false)
 	slices.Sort(pids)
 	want := []int{a.Pid, b.Pid}
 	slices.Sort(want) // pids are not allocated in launch order (warm init stages)
@@ -64,7 +64,7 @@ func TestPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCode(t, s.AddToGroup(agentA, g, null.Pid), errcode.InvalidInput) // no stdin pipe to feed
-	if _, err := s.SendStdin(agentA, first.Pid, []byte("hello pipeline\n"), true); err != nil {
+	if _, err := s.SendStdin(agentA, first.Pid, []byte("hello pipeline\n"), true, "test"); err != nil {
 		t.Fatal(err)
 	}
 	// first ends at EOF, which closes second's stdin: both exit.
@@ -114,7 +114,7 @@ func TestServiceHealthAndStop(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			st, err := s.StartService(agentA, ServiceRequest{Name: "web", Spec: specFor(t, "sleep", "30"),
-				HealthCheck: &HealthCheck{Command: []string{tc.check}, IntervalMs: 50, TimeoutMs: 2000}})
+				HealthCheck: &HealthCheck{Command: []string{tc.check}, IntervalMs: 1000, TimeoutMs: 1000}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -146,7 +146,7 @@ func TestServiceHealthAndStop(t *testing.T) {
 func TestServiceHealthCheckDenied(t *testing.T) {
 	s, fa := newSup(t, baseConfig(), func(o *Options) { o.Authorize = authorizer(t, "true") })
 	_, err := s.StartService(agentA, ServiceRequest{Name: "web", Spec: specFor(t, "sleep", "30"),
-		HealthCheck: &HealthCheck{Command: []string{"curl", "localhost"}, IntervalMs: 100}})
+		HealthCheck: &HealthCheck{Command: []string{"curl", "localhost"}, IntervalMs: 1000}})
 	wantCode(t, err, errcode.ExecutableNotAllowed)
 	if len(fa.events("launch", 0)) != 0 || len(s.Live(agentA)) != 0 {
 		t.Fatal("the service started although its health check is denied")
@@ -201,7 +201,7 @@ func TestShutdownLeavesNothing(t *testing.T) {
 		t.Fatalf("grandchildren %v", grandchildren)
 	}
 	svc, err := s.StartService(agentA, ServiceRequest{Name: "svc", Spec: specFor(t, "sleep", "30"),
-		HealthCheck:   &HealthCheck{Command: []string{"true"}, IntervalMs: 20},
+		HealthCheck:   &HealthCheck{Command: []string{"true"}, IntervalMs: 1000},
 		RestartPolicy: RestartPolicy{Enabled: true, MaxRetries: 5}})
 	if err != nil {
 		t.Fatal(err)
@@ -240,9 +240,10 @@ func TestShutdownLeavesNothing(t *testing.T) {
 // A health check that hangs does not hold up Shutdown: its whole tree is
 // killed when the supervisor stops, not at the end of its own timeout.
 func TestShutdownKillsARunningHealthCheck(t *testing.T) {
+	firstCheckSoon(t)
 	s := New(Options{Config: baseConfig(), Authorize: authorizer(t, "sleep")})
 	st, err := s.StartService(agentA, ServiceRequest{Name: "web", Spec: specFor(t, "sleep", "30"),
-		HealthCheck: &HealthCheck{Command: []string{"sleep", "3601"}, IntervalMs: 10, TimeoutMs: 3600000}})
+		HealthCheck: &HealthCheck{Command: []string{"sleep", "3601"}, IntervalMs: 3600000, TimeoutMs: 3600000}})
 	if err != nil {
 		t.Fatal(err)
 	}

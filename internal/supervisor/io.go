@@ -9,6 +9,7 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/policy"
 )
 
 // Output reads agent's process output (SPEC 2 process_get_output, 6 Output offsets).
@@ -78,11 +79,11 @@ func (s *Supervisor) Output(agent string, pid int, q OutputQuery) (*OutputResult
 }
 
 // SendStdin writes data to agent's process stdin and closes it when
-// closeStdin is set. Binary-data checks (blockBinaryStdin) are the caller's.
-func (s *Supervisor) SendStdin(agent string, pid int, data []byte, closeStdin bool) (int, error) {
-	if !s.cfg.AllowStdinInput {
-		return 0, errcode.Deny(errcode.StdinNotAllowed, "stdin", "stdin input is off in the policy (allowStdinInput)",
-			"sending stdin is not allowed")
+// closeStdin is set. Binary-data checks (blockBinaryStdin) are the caller's;
+// caller labels the audit record (an MCP tool, "run").
+func (s *Supervisor) SendStdin(agent string, pid int, data []byte, closeStdin bool, caller string) (int, error) {
+	if err := policy.CheckStdinAllowed(s.cfg); err != nil {
+		return 0, err
 	}
 	p, err := s.lookup(agent, pid)
 	if err != nil {
@@ -97,7 +98,7 @@ func (s *Supervisor) SendStdin(agent string, pid int, data []byte, closeStdin bo
 	}
 	n, werr := p.writeStdin(data, time.Now().Add(stdinWriteTimeout), nil)
 	if n > 0 || werr == nil {
-		if err := s.record(audit.Record{Event: audit.EventStdin, Agent: agent, Tool: "process_send_stdin", PID: pid, Bytes: n}); err != nil {
+		if err := s.record(audit.Record{Event: audit.EventStdin, Agent: agent, Tool: caller, PID: pid, Bytes: n}); err != nil {
 			return n, auditFailed(err)
 		}
 	}

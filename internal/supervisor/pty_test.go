@@ -83,14 +83,14 @@ func TestPTYSession(t *testing.T) {
 	if got := s.statusOf(t, st.Pid).Terminal; *got != (TerminalSize{120, 30}) {
 		t.Errorf("status terminal after resize %+v", got)
 	}
-	if _, err := s.SendStdin(agentA, st.Pid, []byte("hello\n"), false); err != nil {
+	if _, err := s.SendStdin(agentA, st.Pid, []byte("hello\n"), false, "test"); err != nil {
 		t.Fatal(err)
 	}
 	seen("hello\r\n") // the terminal's echo
 	seen("got hello")
 	// closeStdin types the terminal's EOF character: the program reads
 	// end of file and the terminal stays usable for its last words.
-	if _, err := s.SendStdin(agentA, st.Pid, nil, true); err != nil {
+	if _, err := s.SendStdin(agentA, st.Pid, nil, true, "test"); err != nil {
 		t.Fatal(err)
 	}
 	seen("eof")

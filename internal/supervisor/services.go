@@ -4,14 +4,11 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/policy"
-	"github.com/mcp-process/mcp-process/internal/sandbox"
-	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
 
 // service is a managed process the supervisor restarts and health-checks.
@@ -30,6 +27,7 @@ type service struct {
 	health    string
 	lastCheck time.Time
 	errMsg    string
+	hcSpec    *policy.Spec // the health check as authorized when the service started (health.go)
 }
 
 func (svc *service) status() *ServiceStatus {
@@ -59,7 +57,7 @@ func (svc *service) set(f func()) {
 func (s *Supervisor) healthRequest(agent string, req ServiceRequest) policy.Request {
 	hc := req.HealthCheck
 	return policy.Request{Agent: agent, Executable: hc.Command[0], Args: hc.Command[1:], Cwd: req.Cwd, Env: req.Env,
-		Timeout: msOr(hc.TimeoutMs, defaultHealthTimeout)}
+		Timeout: healthTimeout(hc)}
 }
 
 func msOr(ms int64, def time.Duration) time.Duration {
@@ -79,17 +77,19 @@ func (s *Supervisor) StartService(agent string, req ServiceRequest) (*ServiceSta
 	if req.Spec == nil {
 		return nil, errcode.Fail(errcode.InvalidInput, "service", "", "nothing to launch")
 	}
+	var hcSpec *policy.Spec
+	var derr *errcode.Error
 	if hc := req.HealthCheck; hc != nil {
 		if len(hc.Command) == 0 || hc.Command[0] == "" {
 			return nil, errcode.Fail(errcode.InvalidInput, "service", "give the command as a command line (\"curl -f http://localhost:8080/\") or an argv array", "healthCheck.command is empty")
 		}
-		if hc.IntervalMs < 0 || hc.TimeoutMs < 0 {
-			return nil, errcode.Fail(errcode.InvalidInput, "service", "", "healthCheck interval and timeout cannot be negative")
+		if err := checkHealthTiming(hc); err != nil {
+			return nil, err
 		}
 		if s.opts.Authorize == nil {
 			return nil, errcode.Fail(errcode.Internal, "service", "", "health checks cannot be authorized (no policy)")
 		}
-		if _, derr := s.opts.Authorize(agent, s.healthRequest(agent, req)); derr != nil {
+		if hcSpec, derr = s.opts.Authorize(agent, s.healthRequest(agent, req)); derr != nil {
 			return nil, derr
 		}
 	}
@@ -124,7 +124,7 @@ func (s *Supervisor) StartService(agent string, req ServiceRequest) (*ServiceSta
 		return nil, err
 	}
 	svc := &service{id: id, name: name, agent: agent, req: req, stopReq: make(chan struct{}), finished: make(chan struct{}),
-		state: ServiceRunning, cur: p, health: HealthUnknown}
+		state: ServiceRunning, cur: p, health: HealthUnknown, hcSpec: hcSpec}
 	s.mu.Lock()
 	delete(s.svcStarting, key)
 	s.services[key] = svc
@@ -223,37 +223,38 @@ func (s *Supervisor) manage(svc *service) {
 			return
 		}
 		svc.set(func() { svc.cur = np; svc.restarts++; svc.state = ServiceRunning })
-		s.record(audit.Record{Event: audit.EventService, Agent: svc.agent, ServiceID: svc.id, PID: np.pid,
+		s.recordOrWarn(audit.Record{Event: audit.EventService, Agent: svc.agent, ServiceID: svc.id, PID: np.pid,
 			Executable: svc.req.Spec.Path, Reason: fmt.Sprintf("restarted (%d/%d)", restarts+1, rp.MaxRetries)})
 	}
 }
 
 func (s *Supervisor) serviceEnd(svc *service, state, why string) {
 	svc.set(func() { svc.state = state })
-	s.record(audit.Record{Event: audit.EventService, Agent: svc.agent, ServiceID: svc.id, Reason: why + ": " + state})
+	s.recordOrWarn(audit.Record{Event: audit.EventService, Agent: svc.agent, ServiceID: svc.id, Reason: why + ": " + state})
 }
 
 // checkHealthLoop runs svc's health check every interval while it runs.
 func (s *Supervisor) checkHealthLoop(svc *service) {
 	defer s.wg.Done()
 	hc := svc.req.HealthCheck
-	t := time.NewTicker(max(msOr(hc.IntervalMs, defaultHealthInterval), minHealthInterval))
+	t := time.NewTimer(firstHealthCheck(hc))
 	defer t.Stop()
 	for {
 		select {
 		case <-t.C:
+			t.Reset(healthInterval(hc))
 		case <-svc.finished:
 			return
 		case <-s.stop:
 			return
 		}
 		svc.mu.Lock()
-		running := svc.state == ServiceRunning
+		running, inst := svc.state == ServiceRunning, svc.cur
 		svc.mu.Unlock()
-		if !running {
+		if !running || inst == nil {
 			continue
 		}
-		h := s.checkHealth(svc)
+		h := s.checkHealth(svc, inst)
 		now := s.now()
 		var changed bool
 		var pid int
@@ -270,90 +271,9 @@ func (s *Supervisor) checkHealthLoop(svc *service) {
 		if changed {
 			// A health change is a state change of the service: recorded
 			// (and so sent to the agent's MCP log notifications).
-			s.record(audit.Record{Event: audit.EventService, Agent: svc.agent, ServiceID: svc.id, PID: pid, Reason: "health: " + h})
+			s.recordOrWarn(audit.Record{Event: audit.EventService, Agent: svc.agent, ServiceID: svc.id, PID: pid, Reason: "health: " + h})
 		}
 	}
-}
-
-// checkHealth runs the health check once, through the full policy and the
-// same containment as any launch (cgroup with its limits, strict mode, the
-// gate and its launch record), outside the process table and quotas (it is
-// bounded by its timeout), output to /dev/null. Healthy = exit 0 within the
-// timeout. Its whole tree is killed at the timeout, or when the supervisor
-// stops.
-func (s *Supervisor) checkHealth(svc *service) string {
-	req := s.healthRequest(svc.agent, svc.req)
-	spec, derr := s.opts.Authorize(svc.agent, req)
-	if derr != nil {
-		return HealthUnhealthy
-	}
-	if _, notEnforced := s.support.Enforcement(spec.Limits); s.cfg.StrictResourceEnforcement && len(notEnforced) > 0 {
-		return HealthUnhealthy
-	}
-	var cg *cgroup.Group
-	sp, err := s.launcher.StartWith(spec, sandbox.Stdio{}, s.cgroupDuring(&cg, spec.Limits))
-	if err != nil {
-		if cg != nil { // the stage failed after its cgroup was set up
-			cg.Kill()
-			cg.Remove()
-		}
-		return HealthUnhealthy
-	}
-	killTree := func() {
-		sp.SignalGroup(syscall.SIGKILL)
-		if cg != nil {
-			cg.Kill()
-		}
-	}
-	defer func() {
-		if cg != nil {
-			killTree() // descendants that left the group (setsid)
-			cg.Remove()
-		}
-	}()
-	egress, err := s.serveEgress(sp, LaunchInfo{Agent: svc.agent, PID: sp.Pid, Executable: spec.Path, Tool: "service_health_check", ServiceID: svc.id})
-	if err != nil {
-		sp.Abort()
-		return HealthUnhealthy
-	}
-	defer closeEgress(egress) // when the check ends
-	args := []string{}
-	if len(spec.Argv) > 1 {
-		args = spec.Argv[1:]
-	}
-	if err := s.record(audit.Record{Event: audit.EventLaunch, Agent: svc.agent, Tool: "service_health_check", PID: sp.Pid,
-		Executable: spec.Path, Args: args, Cwd: spec.Dir, EnvNames: envNames(spec.Env), Decision: "allow", ServiceID: svc.id}); err != nil {
-		sp.Abort()
-		return HealthUnhealthy
-	}
-	if err := sp.Release(); err != nil {
-		return HealthUnhealthy
-	}
-	timeout := req.Timeout
-	if spec.Lifetime > 0 && spec.Lifetime < timeout {
-		timeout = spec.Lifetime
-	}
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	// The reaper ends with the check: every path below receives from it.
-	exited := make(chan sandbox.ExitState, 1)
-	go func() { exited <- sp.Wait() }()
-	var st sandbox.ExitState
-	select {
-	case st = <-exited:
-	case <-timer.C:
-		killTree()
-		<-exited
-		return HealthUnhealthy // timed out
-	case <-s.stop:
-		killTree()
-		<-exited
-		return HealthUnknown
-	}
-	if st.ExitCode != nil && *st.ExitCode == 0 {
-		return HealthHealthy
-	}
-	return HealthUnhealthy
 }
 
 // serviceKey is a service's key in Supervisor.services: services are

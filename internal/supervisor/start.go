@@ -16,7 +16,6 @@ import (
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox"
-	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
 
 // launchKind says who launches: an agent's call (rate windows apply) or
@@ -25,6 +24,9 @@ type launchKind struct {
 	kind      string
 	serviceID string
 	byServer  bool
+	// health is the service instance whose containment a health check
+	// runs in (its cgroup, outside every launch quota: health.go).
+	health *proc
 }
 
 // Start launches spec for agent and returns its status.
@@ -209,15 +211,15 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 		s.mu.Unlock()
 		return nil, errcode.Fail(errcode.Internal, "process", "", "the server is shutting down")
 	}
-	at, qerr := s.reserveLocked(agent, lk.byServer)
+	at, qerr := s.reserveFor(agent, lk)
 	s.mu.Unlock()
 	if qerr != nil {
 		return nil, qerr
 	}
 
-	var cg *cgroup.Group
 	var egress io.Closer
-	// fail undoes everything of a launch that did not happen.
+	// fail undoes everything of a launch that did not happen (the sandbox
+	// removes the launch's cgroup: Abort, a failed Start or Release).
 	fail := func(sp *sandbox.Process, ps *pipes, err error) (*proc, error) {
 		if sp != nil {
 			sp.Abort()
@@ -226,11 +228,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 		if ps != nil {
 			ps.closeParent()
 		}
-		if cg != nil {
-			cg.Kill()
-			cg.Remove()
-		}
-		s.unreserve(agent, at, lk.byServer)
+		s.unreserveFor(agent, at, lk)
 		return nil, err
 	}
 	if spec.Home != "" {
@@ -250,14 +248,20 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	} else if ps, err = makePipes(stdinPipe, capture); err != nil {
 		return fail(nil, nil, errcode.Fail(errcode.Internal, "process", "", "create pipes: %v", err))
 	}
-	// The launch's cgroup limits are written while the stage applies its
-	// steps: when Start returns, the stage waits at its gate in its cgroup,
-	// with the limits in place, before the target can run, fork or allocate.
+	// When Start returns, the stage waits at its gate in its cgroup, with
+	// the limits in place, before the target can run, fork or allocate. A
+	// health check's stage then moves into its service instance's group
+	// (health.go), whose limits count it.
 	stdio := sandbox.Stdio{Stdin: ps.child[0], Stdout: ps.child[1], Stderr: ps.child[2]}
 	if tty != nil {
 		stdio = sandbox.Stdio{Stdin: ps.child[0], Stdout: ps.child[0], Stderr: ps.child[0], Terminal: true}
 	}
-	sp, err := s.launcher.StartWith(spec, stdio, s.cgroupDuring(&cg, spec.Limits))
+	var sp *sandbox.Process
+	if lk.health != nil {
+		sp, err = s.launcher.StartWith(spec, stdio, joinInstance(lk.health))
+	} else {
+		sp, err = s.launcher.Start(spec, stdio)
+	}
 	ps.closeChild()
 	if err != nil {
 		return fail(nil, ps, errcode.As(err))
@@ -280,11 +284,12 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	if err := sp.Release(); err != nil {
 		e := errcode.As(err)
 		// The launch record is on disk: say how it ended.
-		s.record(audit.Record{Event: audit.EventExit, Agent: agent, Tool: o.Tool, PID: sp.Pid, Executable: spec.Path,
+		s.recordOrWarn(audit.Record{Event: audit.EventExit, Agent: agent, Tool: o.Tool, PID: sp.Pid, Executable: spec.Path,
 			Decision: "deny", Layer: e.Layer, Code: string(e.Code), Reason: "exec failed: " + e.Message, ServiceID: lk.serviceID})
 		return fail(nil, ps, e)
 	}
 
+	cg := sp.Cgroup() // ours now: removed in watch, after the reap
 	name := o.Name
 	if name == "" {
 		name = spec.Path[strings.LastIndexByte(spec.Path, '/')+1:]
@@ -317,14 +322,14 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	}
 	s.procs[p.pid] = p
 	closed := s.closed
-	watchLimits := cg != nil && (spec.Limits.MaxCpuTime > 0 || spec.Limits.MaxMemoryMB > 0)
+	watchLimits := cg != nil && spec.Limits.MaxCpuTime > 0 // memory: the kernel (package cgroup)
 	s.wg.Add(1 + len(p.readEnds))
 	if watchLimits {
 		s.wg.Add(1)
 	}
 	s.mu.Unlock()
 
-	if s.opts.OnStateChange != nil {
+	if s.opts.OnStateChange != nil && lk.health == nil {
 		s.opts.OnStateChange(agent, p.pid, true)
 	}
 	go s.watch(p)
@@ -450,16 +455,18 @@ func (s *Supervisor) watch(p *proc) {
 	p.closeStdin()
 
 	s.mu.Lock()
-	s.running--
-	s.perAgent[p.agent]--
-	if s.perAgent[p.agent] == 0 {
-		delete(s.perAgent, p.agent)
+	if p.kind != KindHealthCheck { // a check held no quota (health.go)
+		s.running--
+		s.perAgent[p.agent]--
+		if s.perAgent[p.agent] == 0 {
+			delete(s.perAgent, p.agent)
+		}
 	}
 	s.mu.Unlock()
-	s.record(audit.Record{Event: audit.EventExit, Agent: p.agent, Tool: p.tool, PID: p.pid, Executable: p.spec.Path,
+	s.recordOrWarn(audit.Record{Event: audit.EventExit, Agent: p.agent, Tool: p.tool, PID: p.pid, Executable: p.spec.Path,
 		ExitCode: exitCode, Signal: signal, TerminationReason: reason, ServiceID: p.serviceID})
 	close(p.done)
-	if s.opts.OnStateChange != nil {
+	if s.opts.OnStateChange != nil && p.kind != KindHealthCheck {
 		s.opts.OnStateChange(p.agent, p.pid, false)
 	}
 	if p.cg != nil {

@@ -51,7 +51,7 @@ const (
 	terminateWaitSlack    = 30 * time.Second
 	defaultHealthInterval = 10 * time.Second
 	defaultHealthTimeout  = 5 * time.Second
-	minHealthInterval     = time.Second // each check is a launch with a synced audit record
+	minHealthInterval     = time.Second // SPEC 7.2: a shorter healthCheck.interval is INVALID_INPUT
 )
 
 // Supervisor owns every managed process. Create it with New and stop it
@@ -60,7 +60,7 @@ type Supervisor struct {
 	opts     Options
 	cfg      *config.Config
 	now      func() time.Time
-	launcher *sandbox.Launcher
+	launcher launcher
 	pool     *outputPool // maxRetainedOutputBytes over every ring
 
 	mu        sync.Mutex
@@ -77,23 +77,17 @@ type Supervisor struct {
 	// svcStarting holds the keys of services being launched: a name is
 	// taken from the check until the service is in services (or failed).
 	svcStarting map[string]bool
-	// support is what the cgroup manager enforces (fixed at New).
-	support    sandbox.Support
-	nextCgroup int
+	// support is what the launcher's cgroups enforce (fixed at New).
+	support sandbox.Support
 	// isolation names the isolation layers every child gets (launch reports).
 	isolation []string
 	// homeOwner owns the agents' HOME directories (the children's host ids).
 	homeOwner agenthome.Owner
-	// id tells this supervisor's cgroups from another's under one manager.
-	id uint64
 
 	stop         chan struct{} // closed by Shutdown: every loop ends
 	shutdownDone chan struct{}
 	wg           sync.WaitGroup // every goroutine the supervisor started
 }
-
-// supervisorSeq numbers the supervisors of this process (cgroup names).
-var supervisorSeq atomic.Uint64
 
 // proc is one managed process.
 type proc struct {
@@ -157,7 +151,6 @@ func New(opts Options) *Supervisor {
 		retain = config.DefaultMaxRetainedOutputBytes
 	}
 	s.pool = newOutputPool(retain)
-	s.support = sandboxSupport(opts.Cgroups)
 	// The isolation is server-wide: warm stages are cloned with it. If it
 	// cannot be built (config.Load has already refused what the host cannot
 	// enforce), every launch fails with the reason: never less isolation.
@@ -169,15 +162,8 @@ func New(opts Options) *Supervisor {
 	}
 	s.isolation = iso.Layers()
 	s.homeOwner = iso.HomeOwner()
-	s.id = supervisorSeq.Add(1)
-	lo := sandbox.LauncherOptions{Isolation: iso}
-	if usesCgroups(opts.Cgroups) {
-		// Warm init stages wait in a fresh cgroup of their own, so a
-		// launch only writes its limits there instead of creating a group
-		// and moving a multi-threaded stage into it.
-		lo.Prepare, lo.Release = s.prepareStage, releaseStageCgroup
-	}
-	s.launcher = sandbox.NewLauncherWith(lo)
+	s.launcher = launcher{sandbox.NewLauncher(sandbox.LauncherOptions{Isolation: iso, Cgroups: opts.Cgroups})}
+	s.support = s.launcher.Support()
 	s.wg.Add(2)
 	go s.janitor()
 	go s.sampler()

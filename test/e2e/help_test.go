@@ -21,7 +21,8 @@ func TestSubcommandHelp(t *testing.T) {
 		{"check", []string{"Usage: mcp-process check [flags] -- EXECUTABLE ARGS...", "--cwd", "--json"}},
 		{"run", []string{"Usage: mcp-process run [flags] -- EXECUTABLE ARGS...", "--cwd", "--log-level"}},
 		{"doctor", []string{"Usage: mcp-process doctor [flags]", "--json"}},
-		{"audit", []string{"Usage: mcp-process audit verify FILE"}},
+		{"audit", []string{"Usage: mcp-process audit verify [--key KEYFILE] [--no-head] FILE", "TRUNCATED", "REWRITTEN"}},
+		{"init", []string{"Usage: mcp-process init [flags]", "--profile P", "--output FILE"}},
 	} {
 		out, errOut, code := runCLI(t, e, "", nil, tc.sub, "--help")
 		if code != 0 {

@@ -153,7 +153,7 @@ func TestAgentHomeForServices(t *testing.T) {
 	s.ok("process_start_service", map[string]any{
 		"name": "homed", "executable": python,
 		"args":        []string{e.pyScript(t, "svc", `import os, time; open(os.path.expanduser("~/svc"), "w").write("up"); time.sleep(60)`)},
-		"healthCheck": map[string]any{"command": []string{python, e.pyScript(t, "check", check)}, "interval": 200, "timeout": 5000},
+		"healthCheck": map[string]any{"command": []string{python, e.pyScript(t, "check", check)}, "interval": 2000, "timeout": 2000},
 	}, &svc)
 	eventually(t, 15*time.Second, "health healthy", func() (bool, string) {
 		var ss serviceStatus

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -148,6 +149,26 @@ func TestHTTPAgents(t *testing.T) {
 		te, _ := r.err()
 		if !res.IsError || te.Code != "PROCESS_NOT_FOUND" {
 			t.Errorf("ide %s on ci-bot's pid: want PROCESS_NOT_FOUND, got %s", tool, r.Structured)
+		}
+	}
+	// Nor read or subscribe to its output as a resource: refused, and each
+	// refusal is a denial record naming the agent that asked (SPEC 7.2).
+	uri := "process://" + strconv.Itoa(pid) + "/stdout"
+	if _, err := ide.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: uri}); err == nil {
+		t.Errorf("ide resources/read of ci-bot's %s succeeded", uri)
+	}
+	if err := ide.Subscribe(context.Background(), &mcp.SubscribeParams{URI: uri}); err == nil {
+		t.Errorf("ide resources/subscribe to ci-bot's %s succeeded", uri)
+	}
+	for _, method := range []string{"resources/read", "resources/subscribe"} {
+		var rec map[string]any
+		for _, r := range e.auditRecords(t) {
+			if r["tool"] == method && r["agent"] == "ide" {
+				rec = r
+			}
+		}
+		if rec == nil || rec["decision"] != "deny" || rec["code"] != "PROCESS_NOT_FOUND" || rec["pid"] != float64(pid) {
+			t.Errorf("%s of another agent's output: record %v, want a deny record with PROCESS_NOT_FOUND and pid %d", method, rec, pid)
 		}
 	}
 	if !alive(pid) {

@@ -502,7 +502,7 @@ func TestServiceHealthCheck(t *testing.T) {
 	}
 	s.ok("process_start_service", map[string]any{
 		"name": "checked", "executable": "/bin/sleep", "args": []string{"30"},
-		"healthCheck": map[string]any{"command": []string{"/usr/bin/true"}, "interval": 200, "timeout": 5000},
+		"healthCheck": map[string]any{"command": []string{"/usr/bin/true"}, "interval": 1000, "timeout": 1000},
 	}, &svc)
 	eventually(t, 10*time.Second, "health healthy", func() (bool, string) {
 		var ss serviceStatus
@@ -512,7 +512,7 @@ func TestServiceHealthCheck(t *testing.T) {
 	// A health check the policy denies makes the service start fail with that denial.
 	s.failCode("process_start_service", map[string]any{
 		"name": "bad-check", "executable": "/bin/sleep", "args": []string{"30"},
-		"healthCheck": map[string]any{"command": []string{"bash", "-c", "true"}, "interval": 200, "timeout": 1000},
+		"healthCheck": map[string]any{"command": []string{"bash", "-c", "true"}, "interval": 1000, "timeout": 1000},
 	}, "SHELL_BLOCKED")
 }
 

@@ -119,8 +119,9 @@ func ptySession(t *testing.T, s *mcpServer) {
 	// Nothing of the server but the terminal (3 is listdir's own).
 	send("print('fds', sorted(int(f) for f in os.listdir('/proc/self/fd')), os.readlink('/proc/self/fd/0') == os.ttyname(0))\n")
 	seen("fds [0, 1, 2, 3] True")
-	// A program in the foreground waits for the resize (SIGWINCH).
-	send(`subprocess.run(['/usr/bin/python3', '-c', "import os, signal; signal.signal(signal.SIGWINCH, lambda *a: None); print('waiting', flush=True); signal.pause(); print('winch', os.get_terminal_size())"])` + "\n")
+	// A program in the foreground waits for the resize (SIGWINCH), blocked
+	// before it says it waits, so that a resize cannot come too early.
+	send(`subprocess.run(['/usr/bin/python3', '-c', "import os, signal; signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGWINCH]); print('waiting', flush=True); signal.sigwait([signal.SIGWINCH]); print('winch', os.get_terminal_size())"])` + "\n")
 	seen("waiting\r\n") // the output line, not the echo of the command
 
 	// A resize alone (no data), as SPEC 7.4 allows.

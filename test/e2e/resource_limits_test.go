@@ -467,16 +467,13 @@ func TestResourceLimitCPU(t *testing.T) {
 				if rlFind(st.Sandbox.Applied, "maxCpuTime") != "maxCpuTime (rlimit)" {
 					t.Errorf("sandbox.applied %v: want maxCpuTime (rlimit)", st.Sandbox.Applied)
 				}
-				fin, took := waitExited(t, s, st.Pid, 15*time.Second)
+				fin, took := waitExited(t, s, st.Pid, 60*time.Second)
 				t.Logf("%s spinner: %s after %v", tc.name, fin.Signal, took.Round(time.Millisecond))
 				// SIGXCPU at the soft limit (a Go program ignores it), SIGKILL
 				// at the hard one, or SIGTERM from the tree budget watcher.
 				if fin.TerminationReason != "cpu-time-limit" || !slices.Contains([]string{"SIGXCPU", "SIGKILL", "SIGTERM"}, fin.Signal) {
 					t.Errorf("spinner ended with reason %q signal %q exitCode %v, want cpu-time-limit by SIGXCPU/SIGKILL/SIGTERM\nserver stderr: %s",
 						fin.TerminationReason, fin.Signal, fin.ExitCode, tail(s.stderr.String(), 2000))
-				}
-				if took > 10*time.Second {
-					t.Errorf("a 1 s CPU budget took %v of wall time to end the spinner", took)
 				}
 				waitGone(t, st.Pid, 5*time.Second, false)
 			})
@@ -511,9 +508,41 @@ func TestResourceLimitCPU(t *testing.T) {
 		if len(pids) != 4 || !slices.Contains(pids, st.Pid) {
 			t.Errorf("saw %v of the tree of 4 led by %d while it ran", pids, st.Pid)
 		}
-		fin, _ := waitExited(t, s, st.Pid, 20*time.Second)
+		// While the tree runs, sample each spinner's CPU time: the tree
+		// budget ends the tree after ~2 s of CPU in all, where the
+		// per-process limits alone would let it spend ~4 x 2 s. CPU time,
+		// not wall time: a busy machine slows the tree, never its total.
+		used := map[int]float64{}
+		sampled := make(chan struct{})
+		stopSampling := make(chan struct{})
+		go func() {
+			defer close(sampled)
+			for {
+				for _, pid := range pids {
+					if f := procStatFields(pid); len(f) >= 13 {
+						u, _ := strconv.ParseFloat(f[11], 64)
+						k, _ := strconv.ParseFloat(f[12], 64)
+						if v := (u + k) / 100; v > used[pid] {
+							used[pid] = v
+						}
+					}
+				}
+				select {
+				case <-stopSampling:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		}()
+		fin, _ := waitExited(t, s, st.Pid, 90*time.Second)
+		close(stopSampling)
+		<-sampled
 		took := time.Since(begin)
-		t.Logf("tree: %s after %v (strict %v)", fin.Signal, took.Round(time.Millisecond), strict)
+		var total float64
+		for _, v := range used {
+			total += v
+		}
+		t.Logf("tree: %s after %v, %.2f s of CPU in all (strict %v)", fin.Signal, took.Round(time.Millisecond), total, strict)
 		if fin.TerminationReason != "cpu-time-limit" {
 			t.Errorf("tree ended with reason %q signal %q exitCode %v, want cpu-time-limit\nserver stderr: %s",
 				fin.TerminationReason, fin.Signal, fin.ExitCode, tail(s.stderr.String(), 2000))
@@ -524,10 +553,10 @@ func TestResourceLimitCPU(t *testing.T) {
 		if !strict && !slices.Contains([]string{"SIGTERM", "SIGKILL", "SIGXCPU"}, fin.Signal) {
 			t.Errorf("tree leader ended by %q, want SIGTERM (or SIGKILL)", fin.Signal)
 		}
-		// The budget ends the tree after ~2 s; the per-process hard limit
-		// alone (3 s of CPU at 0.25 s/s) would take ~12 s.
-		if took > 8*time.Second {
-			t.Errorf("the tree's 2 s CPU budget took %v of wall time: the tree budget is not watched", took)
+		// The budget ends the tree at ~2 s of CPU (plus the watcher's
+		// reaction); the per-process limits alone would allow ~8 s.
+		if total > 4.5 {
+			t.Errorf("the tree spent %.2f s of CPU under a 2 s tree budget: the tree budget is not watched", total)
 		}
 		for _, pid := range pids {
 			waitGone(t, pid, 5*time.Second, pid != st.Pid)
@@ -701,6 +730,10 @@ func TestResourceLimitsWithoutCgroups(t *testing.T) {
 		}
 		if n := strings.Count(s.stderr.String(), "tree kill on server death: missing"); n != 1 {
 			t.Errorf("server stderr says %d times that nothing holds a tree, want once:\n%s", n, s.stderr)
+		}
+		// The limits that are off are said once on stderr at start too.
+		if n := strings.Count(s.stderr.String(), "resource limits not enforced on this host: maxMemoryMB"); n != 1 {
+			t.Errorf("server stderr says %d times that the resource limits are off, want once:\n%s", n, s.stderr)
 		}
 		if l := pol.Layers["resource-limits"]; !strings.Contains(l, "not enforced") && !strings.Contains(l, "not detected") {
 			t.Errorf("layers[resource-limits] = %q, want it to say the cgroup limits are not enforced", l)

@@ -102,3 +102,24 @@ func TestEscape_ReadHiddenPath_privateView(t *testing.T) {
 		t.Fatalf("baseline without hiddenPaths: the file should be readable: %s", b)
 	}
 }
+
+// The key that signs the audit log (auditSigningKeyFile, SPEC 7.2) is
+// hidden from every child, even one whose uid could read it (against an
+// unprivileged server the children's uid is the server's, the key's owner).
+// Baseline: the same file, not named as the key, is read.
+func TestEscape_ReadAuditSigningKey_privateView(t *testing.T) {
+	u := unprivilegedAdds(t, userNS, privateViewNeedsUserNS)
+	e := newEnv(t)
+	key := filepath.Join(e.dir, "audit.key")
+	if err := os.WriteFile(key, []byte(strings.Repeat("audit-signing-key", 4)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cred := childCred()
+	if err := os.Chown(key, int(cred.Uid), int(cred.Gid)); err != nil {
+		t.Fatal(err)
+	}
+	r := e.attack(t, e.config(layer{"auditSigningKeyFile": key}, u), probeBin, "read-file", key)
+	stopped(t, r, "EACCES", "private view: the audit signing key is a nodev /dev/null to children")
+	b := e.attack(t, e.config(u), probeBin, "read-file", key)
+	escaped(t, b, "auditSigningKeyFile (the same file, not the server's key)")
+}

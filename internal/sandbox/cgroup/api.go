@@ -26,9 +26,11 @@
 // the server's groups — grandchildren that called setsid or double-forked
 // included — and removes the groups (see watchdog_linux.go).
 //
-// Not covered: a v1 memory limit OOM-kills one process, not the tree (the
-// caller sees OOMKills rise and calls Kill; v2 sets memory.oom.group);
-// pids.max counts threads and is not checked when a process joins, only when
+// A group over its memory limit is killed as one: v2 sets memory.oom.group;
+// on v1 the group's OOM killer is held off and the group kills itself at
+// the kernel's OOM event (oomhold_linux.go), counted in OOMKills.
+//
+// Not covered: pids.max counts threads and is not checked when a process joins, only when
 // it forks or creates a thread afterwards (see SetPids); the CPU limit is a
 // quota per 100 ms period, not a CPU-time budget.
 package cgroup

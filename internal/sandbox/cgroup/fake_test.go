@@ -142,6 +142,7 @@ func (f *fakeFS) populate(dir string, v2 bool, v1ctrls []string) {
 			}
 			files["memory.usage_in_bytes"] = "0"
 			files["memory.oom_control"] = "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n"
+			files["cgroup.event_control"] = ""
 		case "pids":
 			files["pids.max"] = "max"
 			files["pids.current"] = "0"

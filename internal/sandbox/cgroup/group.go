@@ -29,6 +29,7 @@ type Group struct {
 
 	mu      sync.Mutex
 	removed bool
+	oom     *oomHold // v1: the memory limit kills the group as one (oomhold_linux.go)
 }
 
 // cpuQuota converts a share of one core to a quota per 100 ms period.
@@ -172,6 +173,9 @@ func (g *Group) setLimits(l Limits) error {
 					g.m.noMemsw.Store(true)
 					err = nil
 				}
+			}
+			if err == nil {
+				err = g.holdOOM() // the whole group goes at the limit, as with memory.oom.group
 			}
 		}
 		if err != nil {
@@ -412,10 +416,14 @@ func (g *Group) Stats() (Stats, error) {
 
 // OOMKills is how many processes of the group the kernel killed for its
 // memory limit (0 when the memory controller is not used).
+//
+// On cgroup v1 the group's OOM killer is held off and the whole group is
+// killed at the OOM event (see oomHold): that kill counts as one.
 func (g *Group) OOMKills() (int64, error) {
 	if g.mem == "" {
 		return 0, nil
 	}
+	held := g.oomHeldKill()
 	f, key := "/memory.oom_control", "oom_kill"
 	if g.m.v2Limits {
 		f = "/memory.events"
@@ -425,7 +433,7 @@ func (g *Group) OOMKills() (int64, error) {
 		return 0, internal(err, "cannot read the cgroup's OOM kills")
 	}
 	n, _ := keyedValue(b, key)
-	return n, nil
+	return n + held, nil
 }
 
 // CPUUsage is the total CPU time of every process that ran in the group
@@ -459,6 +467,7 @@ const removeWait = time.Second
 // while the last task is being torn down (EBUSY). It is idempotent. Kill
 // first: a group with live processes stays busy.
 func (g *Group) Remove() error {
+	g.stopOOMHold()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.removed {

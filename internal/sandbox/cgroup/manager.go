@@ -4,7 +4,6 @@ package cgroup
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path"
 	"sort"
@@ -12,8 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
 )
@@ -102,30 +99,7 @@ type Manager struct {
 // Detect fails only for an invalid Prefix; a host without usable cgroups
 // gives a Manager whose Support says "none" and why.
 func Detect(opts DetectOptions) (*Manager, error) {
-	if opts.Root == "" {
-		opts.Root = "/sys/fs/cgroup"
-	}
-	if opts.ProcSelfCgroup == "" {
-		opts.ProcSelfCgroup = "/proc/self/cgroup"
-	}
-	if opts.MountInfo == "" {
-		opts.MountInfo = "/proc/self/mountinfo"
-	}
-	if opts.pid == 0 {
-		opts.pid = os.Getpid()
-	}
-	if opts.state == nil {
-		opts.state = procStart
-	}
-	if opts.Prefix == "" {
-		if start, err := SelfStartTime(); err == nil {
-			opts.Prefix = ServerPrefix(opts.pid, start)
-		} else {
-			// Without a start time: the legacy name, which a later
-			// server takes as its owner's only while the pid lives.
-			opts.Prefix = ownerPrefix + strconv.Itoa(opts.pid)
-		}
-	}
+	opts.setDefaults()
 	if err := validName(opts.Prefix); err != nil {
 		return nil, errcode.Fail(errcode.InvalidInput, layer, "use a plain directory name", "cgroup prefix %q: %v", opts.Prefix, err)
 	}
@@ -155,147 +129,14 @@ func Detect(opts DetectOptions) (*Manager, error) {
 	pc := parseProcCgroup(pcData)
 	why := map[string]string{} // per controller: why it is not usable
 
-	// pick prefers a mount under Root, then any.
-	pick := func(ok func(mountEntry) bool) (mountEntry, bool) {
-		var first *mountEntry
-		for i := range mounts {
-			if !ok(mounts[i]) {
-				continue
-			}
-			if mounts[i].Point == opts.Root || strings.HasPrefix(mounts[i].Point, strings.TrimSuffix(opts.Root, "/")+"/") {
-				return mounts[i], true
-			}
-			if first == nil {
-				first = &mounts[i]
-			}
-		}
-		if first != nil {
-			return *first, true
-		}
-		return mountEntry{}, false
-	}
-
-	// The v2 hierarchy and what it offers in the server's own group.
-	var v2own string
-	v2avail := map[string]bool{}
-	if me, ok := pick(func(e mountEntry) bool { return e.V2 }); ok {
-		if !pc.HasV2 {
-			why["v2"] = "cgroup2 is mounted at " + me.Point + " but /proc/self/cgroup has no 0:: line"
-		} else if dir, ok := groupDir(me, pc.V2); !ok || !isDir(dir) {
-			why["v2"] = fmt.Sprintf("the server's v2 group %s is not visible under %s (mount root %s)", pc.V2, me.Point, me.Root)
-		} else {
-			v2own = dir
-			if b, err := readCtl(path.Join(dir, "cgroup.controllers")); err == nil {
-				for _, c := range strings.Fields(string(b)) {
-					v2avail[c] = true
-				}
-			}
-		}
-	} else {
-		why["v2"] = "no cgroup2 mount"
-	}
-
-	// The v1 hierarchies, deduplicated by directory (cpu,cpuacct co-mounted).
-	v1 := map[string]*hierarchy{}
-	byDir := map[string]*hierarchy{}
-	for _, c := range []string{"memory", "pids", "cpu", "cpuacct", "freezer"} {
-		p, ok := pc.V1[c]
-		if !ok {
-			why[c] = "no cgroup v1 " + c + " hierarchy"
-			continue
-		}
-		me, ok := pick(func(e mountEntry) bool { return !e.V2 && e.has(c) })
-		if !ok {
-			why[c] = "the cgroup v1 " + c + " hierarchy is not mounted"
-			continue
-		}
-		dir, ok := groupDir(me, p)
-		if !ok || !isDir(dir) {
-			why[c] = fmt.Sprintf("the server's v1 %s group %s is not visible under %s (mount root %s)", c, p, me.Point, me.Root)
-			continue
-		}
-		h := byDir[dir]
-		if h == nil {
-			h = &hierarchy{own: dir}
-			byDir[dir] = h
-		}
-		v1[c] = h
-	}
-
-	limitCtrls := []string{"memory", "pids", "cpu"}
-	v2Count, v1Count := 0, 0
-	for _, c := range limitCtrls {
-		if v2avail[c] {
-			v2Count++
-		}
-		if v1[c] != nil {
-			v1Count++
-		}
-	}
-	switch {
-	case v2own != "" && v2Count == len(limitCtrls):
-		m.support.Version = "v2"
-	case v1Count > 0 && v1Count >= v2Count:
-		m.support.Version = "v1"
-		if v2own != "" {
-			m.support.Version = "hybrid"
-		}
-	case v2own != "":
-		m.support.Version = "v2"
-	case v1["freezer"] != nil || v1["cpuacct"] != nil:
-		m.support.Version = "v1"
-	}
-
+	v2own, v2avail := findV2(mounts, pc, opts.Root, why)
+	v1 := findV1(mounts, pc, opts.Root, why)
+	m.support.Version = chooseVersion(v2own, v2avail, v1)
 	switch m.support.Version {
 	case "v2":
 		m.setupV2(v2own, v2avail, why)
 	case "v1", "hybrid":
-		if v2own != "" {
-			h := &hierarchy{v2: true, own: v2own}
-			if err := m.useParent(h); err != nil {
-				why["v2"] = err.Error()
-			} else {
-				m.v2 = h
-				m.kill = m.v2KillMode()
-			}
-		}
-		for _, c := range limitCtrls {
-			if v1[c] == nil {
-				if v2avail[c] {
-					why[c] = "the " + c + " controller is bound to cgroup v2 while memory/pids/cpu are used from cgroup v1 (mixed layouts are not supported)"
-				}
-				continue
-			}
-			if err := m.useParent(v1[c]); err != nil {
-				why[c] = err.Error()
-				continue
-			}
-			switch c {
-			case "memory":
-				m.mem = v1[c]
-			case "pids":
-				m.pids = v1[c]
-			case "cpu":
-				m.cpu = v1[c]
-			}
-		}
-		if m.v2 == nil { // no v2 group: v1 cpuacct accounts, v1 freezer kills
-			if h := v1["cpuacct"]; h != nil {
-				if err := m.useParent(h); err != nil {
-					why["cpuacct"] = err.Error()
-				} else {
-					m.acct = h
-				}
-			}
-			if h := v1["freezer"]; h != nil {
-				if err := m.useParent(h); err != nil {
-					why["freezer"] = err.Error()
-				} else {
-					m.frz = h
-					m.kill = killV1Freeze
-				}
-			}
-		}
+		m.setupV1(v2own, v2avail, v1, why)
 	}
 	m.sweep()
 	m.finishWith(why)
@@ -332,128 +173,6 @@ func (m *Manager) Swept() []string { return append([]string(nil), m.swept...) }
 
 // Prefix is the name of this server's parent groups.
 func (m *Manager) Prefix() string { return m.prefix }
-
-// setupV2 prepares v2 mode (see Detect).
-func (m *Manager) setupV2(own string, avail map[string]bool, why map[string]string) {
-	var want []string
-	for _, c := range []string{"memory", "pids", "cpu"} {
-		if avail[c] {
-			want = append(want, c)
-		} else {
-			why[c] = "the " + c + " controller is not delegated to the server's cgroup " + own + " (not in its cgroup.controllers; with systemd use Delegate=yes)"
-		}
-	}
-	enabled := map[string]bool{}
-	if b, err := readCtl(path.Join(own, "cgroup.subtree_control")); err == nil {
-		for _, c := range strings.Fields(string(b)) {
-			enabled[strings.TrimPrefix(c, "+")] = true
-		}
-	}
-	var missing []string
-	for _, c := range want {
-		if !enabled[c] {
-			missing = append(missing, c)
-		}
-	}
-	if len(missing) > 0 {
-		ctl := path.Join(own, "cgroup.subtree_control")
-		err := m.ops.write(ctl, plusList(missing, "+"))
-		if errors.Is(err, unix.EBUSY) {
-			// The server's own group has processes: move the server into a leaf.
-			leaf := path.Join(own, m.prefix+"-server")
-			if e := m.ops.mkdir(leaf); e == nil || errors.Is(e, unix.EEXIST) {
-				if e := m.ops.write(path.Join(leaf, "cgroup.procs"), strconv.Itoa(m.pid)); e == nil {
-					err = m.ops.write(ctl, plusList(missing, "+"))
-					if err != nil {
-						_ = m.ops.write(path.Join(own, "cgroup.procs"), strconv.Itoa(m.pid))
-						_ = m.ops.rmdir(leaf)
-						err = fmt.Errorf("%w (other processes than the server live in %s)", err, own)
-					} else {
-						m.serverLeaf = leaf
-					}
-				} else {
-					_ = m.ops.rmdir(leaf)
-					err = fmt.Errorf("%w; moving the server into %s: %w", err, leaf, e)
-				}
-			} else {
-				err = fmt.Errorf("%w; creating %s: %w", err, leaf, e)
-			}
-		}
-		if err != nil {
-			for _, c := range missing {
-				why[c] = "cannot enable the " + c + " controller in " + ctl + ": " + err.Error()
-			}
-			want = filterOut(want, missing)
-		} else {
-			m.enabledInOwn = missing
-		}
-	}
-	h := &hierarchy{v2: true, own: own}
-	if err := m.useParent(h); err != nil {
-		why["v2"] = err.Error()
-		for _, c := range want {
-			why[c] = err.Error()
-		}
-		return
-	}
-	m.v2 = h
-	m.v2Limits = true
-	m.kill = m.v2KillMode()
-	if len(want) > 0 {
-		if err := m.ops.write(path.Join(h.parent, "cgroup.subtree_control"), plusList(want, "+")); err != nil {
-			for _, c := range want {
-				why[c] = "cannot enable the " + c + " controller in " + h.parent + ": " + err.Error()
-			}
-			return
-		}
-	}
-	for _, c := range want {
-		switch c {
-		case "memory":
-			m.mem = h
-		case "pids":
-			m.pids = h
-		case "cpu":
-			m.cpu = h
-		}
-	}
-}
-
-func (m *Manager) v2KillMode() killMode {
-	if fileExists(path.Join(m.v2.parent, "cgroup.kill")) {
-		return killV2
-	}
-	if fileExists(path.Join(m.v2.parent, "cgroup.freeze")) {
-		return killV2Freeze
-	}
-	return killLoop
-}
-
-// useParent creates <own>/<prefix> in h (an existing one, left by an earlier
-// server with the same pid, is reused) and adds h to the hierarchies used.
-func (m *Manager) useParent(h *hierarchy) error {
-	if h.parent != "" {
-		return nil
-	}
-	p := path.Join(h.own, m.prefix)
-	err := m.ops.mkdir(p)
-	if err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("cannot create the server's parent group: %w", err)
-	}
-	if err != nil {
-		// Left by a dead server that had our pid: its groups are stale.
-		if ents, rerr := os.ReadDir(p); rerr == nil {
-			for _, e := range ents {
-				if e.IsDir() {
-					_ = m.clearStale(p + "/" + e.Name())
-				}
-			}
-		}
-	}
-	h.parent, h.created, h.idx = p, true, len(m.hs)
-	m.hs = append(m.hs, h)
-	return nil
-}
 
 // finish is the "nothing usable" case.
 func (m *Manager) finish(reason string) {

@@ -12,19 +12,13 @@
 // warm): it then idles, blocked on its socket, holding nothing but that
 // socket and /dev/null as 0, 1, 2, until the launcher sends a config with
 // the executable and the target's stdio. The steps run only after that, in
-// this order (SPEC 3.10): install stdio (a pseudo-terminal's slave becomes
-// the controlling terminal, FlagTerminal); mounts (everything private, a
-// fresh /proc for a new PID namespace, the read-only filesystem with its
-// private /tmp and writable paths, a fresh /sys for a new network
-// namespace, pivot_root into the jail); host name;
-// loopback up; the egress listeners sent and resolv.conf (FlagEgress,
-// egress_linux.go); rlimits; chdir; close inherited descriptors; report
-// ready; wait for "go" (the cgroup join); capabilities; the MAC exec
-// label; no_new_privs (always); Landlock; Landlock's scope; Landlock's TCP
-// connect rules (FlagNoConnect, FlagEgress); seccomp (last); execveat. The
-// namespaces themselves exist before the stage runs: the launcher clones it
-// into them (and a stage started with ArgEgress opens the egress listeners
-// and installs the capture at its start, before any launch).
+// the order of the list steps (contain_linux.go, SPEC 3.10), each in the
+// file of its subsystem; the gate ("go") lies between the steps that
+// prepare and those that drop privileges, and seccomp and execveat come
+// last. The namespaces themselves exist before the stage runs: the
+// launcher clones it into them (and a stage started with ArgEgress opens the
+// egress listeners and installs the capture at its start, before any
+// launch).
 //
 // Guarantees: the target never runs if any step failed (the stage reports
 // the step, the errno and a message on its socket and exits 127); it never
@@ -50,6 +44,11 @@ import "unsafe"
 // Arg is the hidden subcommand that makes a process an init stage. It
 // cannot collide with a user subcommand (none starts with "__").
 const Arg = "__mcp_process_init"
+
+// ArgPlain makes a process an init stage without the performance
+// machinery: no keeper, nothing trimmed or prefaulted. Its steps and their
+// order are Arg's; tests compare the two (LauncherOptions.Plain).
+const ArgPlain = Arg + "_plain"
 
 // ArgEgress, after Arg, tells a stage cloned into a new network namespace
 // for launches with FlagEgress to open the egress listeners and install the
@@ -86,6 +85,26 @@ const (
 	// the NetFDs listeners attached (SCM_RIGHTS).
 	MsgNet = 'N'
 )
+
+// KeeperSize is the length of the MsgKeeper report.
+const KeeperSize = 5
+
+// EncodeKeeper is the stage's first report: MsgKeeper, then the pid of its
+// keeper (0: none) as a little-endian u32.
+func EncodeKeeper(pid uint32) [KeeperSize]byte {
+	b := [KeeperSize]byte{MsgKeeper}
+	putU32(b[1:], pid)
+	return b
+}
+
+// DecodeKeeper returns the keeper's pid (0: none) from a MsgKeeper report,
+// and false when b is another message.
+func DecodeKeeper(b [KeeperSize]byte) (pid int, ok bool) {
+	if b[0] != MsgKeeper {
+		return 0, false
+	}
+	return int(getU32(b[1:])), true
+}
 
 // ExitFailed is the stage's exit status after a failed step.
 const ExitFailed = 127
@@ -132,6 +151,10 @@ const (
 	// an empty tmpfs on each of Private, the paths of Keep beneath them
 	// bound back, each of Masked hidden.
 	FlagPrivate
+	// FlagCompose: the root is a jail composed for this launch (SPEC 7.3;
+	// FlagMountNS is set): ComposeRO read-only, ComposeRW writable, each
+	// at its host path (compose_linux.go). Root is then unused.
+	FlagCompose
 	// FlagNoConnect: a Landlock domain (ABI 4+) in which the tree cannot
 	// connect a TCP socket at all (blockNetworkAccess). Skipped where the
 	// kernel has no Landlock TCP rules: the empty network namespace holds
@@ -227,6 +250,12 @@ type Config struct {
 	// server binary): bound read-only onto themselves in the child's view
 	// (FlagPrivate), so no child can change them; absent ones are skipped.
 	Sealed []string
+	// ComposeRO and ComposeRW are the host directories of a composed jail
+	// (FlagCompose), bound at their own paths, read-only and writable
+	// (read-only too under FlagReadOnly, unless listed in Writable);
+	// ComposeLinks are pairs (path, target) of symbolic links made in it
+	// (/bin -> usr/bin on a merged-/usr host).
+	ComposeRO, ComposeRW, ComposeLinks []string
 }
 
 const (
@@ -309,7 +338,7 @@ func (c *Config) Encode() []byte {
 	b = appendString(b, c.MACValue)
 	b = appendU32(b, c.UID)
 	b = appendU32(b, c.GID)
-	for _, list := range [][]string{c.Exec, c.Private, c.Keep, c.Masked, c.Dirs, c.Sealed} {
+	for _, list := range [][]string{c.Exec, c.Private, c.Keep, c.Masked, c.Dirs, c.Sealed, c.ComposeRO, c.ComposeRW, c.ComposeLinks} {
 		b = appendU32(b, uint32(len(list)))
 		for _, s := range list {
 			b = appendString(b, s)
@@ -415,6 +444,9 @@ func decodePayload(p []byte, alias bool) (*Config, error) {
 	c.Masked = d.list()
 	c.Dirs = d.list()
 	c.Sealed = d.list()
+	c.ComposeRO = d.list()
+	c.ComposeRW = d.list()
+	c.ComposeLinks = d.list()
 	if d.bad || len(d.b) != 0 {
 		return nil, errMalformed
 	}

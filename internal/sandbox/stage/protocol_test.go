@@ -8,16 +8,17 @@ import (
 
 func TestConfigRoundTrip(t *testing.T) {
 	tests := []Config{
-		{Rlimits: []Rlimit{}, Argv: []string{}, Env: []string{}, Writable: []string{}, Exec: []string{}, Private: []string{}, Keep: []string{}, Masked: []string{}, Dirs: []string{}, Sealed: []string{}},
+		{Rlimits: []Rlimit{}, Argv: []string{}, Env: []string{}, Writable: []string{}, Exec: []string{}, Private: []string{}, Keep: []string{}, Masked: []string{}, Dirs: []string{}, Sealed: []string{}, ComposeRO: []string{}, ComposeRW: []string{}, ComposeLinks: []string{}},
 		{Flags: FlagScript, Rlimits: []Rlimit{{7, 16, 16}, {0, 5, 6}, {4, 0, 0}, {7, 1024, KeepMax}},
-			Dir: "/tmp/work dir", Argv: []string{"ls", "-l", "", "ünïcode"}, Env: []string{"A=1", "EMPTY="}, Writable: []string{}, Exec: []string{}, Private: []string{}, Keep: []string{}, Masked: []string{}, Dirs: []string{}, Sealed: []string{}},
-		{Rlimits: []Rlimit{}, Argv: []string{strings.Repeat("x", 100000)}, Env: []string{}, Writable: []string{}, Exec: []string{}, Private: []string{}, Keep: []string{}, Masked: []string{}, Dirs: []string{}, Sealed: []string{}},
+			Dir: "/tmp/work dir", Argv: []string{"ls", "-l", "", "ünïcode"}, Env: []string{"A=1", "EMPTY="}, Writable: []string{}, Exec: []string{}, Private: []string{}, Keep: []string{}, Masked: []string{}, Dirs: []string{}, Sealed: []string{}, ComposeRO: []string{}, ComposeRW: []string{}, ComposeLinks: []string{}},
+		{Rlimits: []Rlimit{}, Argv: []string{strings.Repeat("x", 100000)}, Env: []string{}, Writable: []string{}, Exec: []string{}, Private: []string{}, Keep: []string{}, Masked: []string{}, Dirs: []string{}, Sealed: []string{}, ComposeRO: []string{}, ComposeRW: []string{}, ComposeLinks: []string{}},
 		{Flags: FlagMountNS | FlagProc | FlagLoopback | FlagReadOnly | FlagCaps | FlagLandlock | FlagIdentity | FlagScope | FlagExecScope | FlagPrivate, Rlimits: []Rlimit{},
 			Dir: "/work", Argv: []string{"id"}, Env: []string{}, Hostname: Hostname, Root: "/jail", TmpfsMB: 64,
 			Writable: []string{"/out", "/cache"}, CapKeep: 1<<10 | 1<<40, Seccomp: []byte{1, 2, 3, 4, 5, 6, 7, 8},
 			MACPath: "/proc/thread-self/attr/apparmor/exec", MACValue: "exec child",
 			UID: 65534, GID: 1 << 31, Exec: []string{"/usr/bin/git", "/usr/lib/git-core/git-upload-pack"},
-			Private: []string{"/tmp", "/run"}, Keep: []string{"/tmp/work"}, Masked: []string{"/home/u/.ssh"}, Dirs: []string{"/srv/a", "/srv/b"}, Sealed: []string{"/etc/mcp-process.json"}},
+			Private: []string{"/tmp", "/run"}, Keep: []string{"/tmp/work"}, Masked: []string{"/home/u/.ssh"}, Dirs: []string{"/srv/a", "/srv/b"}, Sealed: []string{"/etc/mcp-process.json"},
+			ComposeRO: []string{"/usr", "/etc"}, ComposeRW: []string{"/srv/a"}, ComposeLinks: []string{"/bin", "usr/bin"}},
 	}
 	for _, c := range tests {
 		got, err := Decode(c.Encode())
@@ -93,5 +94,17 @@ func TestUtoa(t *testing.T) {
 		if got := utoa(v); got != want {
 			t.Errorf("utoa(%d) = %q", v, got)
 		}
+	}
+}
+
+func TestKeeperRoundTrip(t *testing.T) {
+	for _, pid := range []uint32{0, 1, 4194304, 1<<31 - 1} {
+		b := EncodeKeeper(pid)
+		if got, ok := DecodeKeeper(b); !ok || got != int(pid) {
+			t.Fatalf("DecodeKeeper(EncodeKeeper(%d)) = %d, %v", pid, got, ok)
+		}
+	}
+	if _, ok := DecodeKeeper([KeeperSize]byte{MsgReady}); ok {
+		t.Fatal("DecodeKeeper accepted another message")
 	}
 }

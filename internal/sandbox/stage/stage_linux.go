@@ -3,7 +3,6 @@
 package stage
 
 import (
-	"runtime"
 	"unsafe"
 )
 
@@ -17,8 +16,12 @@ func init() {
 	}
 }
 
-// isStage reports whether the command line is exactly [argv0, Arg], or
-// [argv0, Arg, ArgEgress] (then egressEarly is set).
+// plain is set for a stage started with ArgPlain: no keeper, nothing
+// trimmed or prefaulted.
+var plain bool
+
+// isStage reports whether the command line is exactly [argv0, Arg] or
+// [argv0, ArgPlain] (which sets plain).
 func isStage() bool {
 	fd, e := sysOpen("/proc/self/cmdline", oRDONLY|oCLOEXEC)
 	if e != 0 {
@@ -32,14 +35,23 @@ func isStage() bool {
 	for end < len(b) && b[end] != 0 {
 		end++
 	}
-	switch string(b[min(end+1, len(b)):]) {
-	case Arg + "\x00":
-		return true
-	case Arg + "\x00" + ArgEgress + "\x00":
+	arg := string(b[min(end+1, len(b)):])
+	// [argv0, Arg|ArgPlain] or [argv0, Arg|ArgPlain, ArgEgress] (the
+	// egress listeners and capture prepared while idle: egressEarly).
+	if rest, ok := strings_cut(arg, "\x00"+ArgEgress+"\x00"); ok {
 		egressEarly = true
-		return true
+		arg = rest + "\x00"
 	}
-	return false
+	plain = arg == ArgPlain+"\x00"
+	return plain || arg == Arg+"\x00"
+}
+
+// strings_cut is strings.CutSuffix (the stage imports no strings package).
+func strings_cut(s, suffix string) (string, bool) {
+	if len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix {
+		return s[:len(s)-len(suffix)], true
+	}
+	return s, false
 }
 
 // sock is the stage's socket: SocketFD until a script needs descriptor 3.
@@ -74,12 +86,16 @@ func run() {
 	rawSyscall6(nrPrctl, prSetDumpable, 0, 0, 0, 0, 0)
 	payloadBuf = make([]byte, 64<<10)
 	closeLeaked()
-	k := startKeeperProcess()
-	writeAll(sock, []byte{MsgKeeper, byte(k), byte(k >> 8), byte(k >> 16), byte(k >> 24)})
+	k := uint32(0)
+	if !plain {
+		k = startKeeperProcess()
+	}
+	report := EncodeKeeper(k)
+	writeAll(sock, report[:])
 	if egressEarly {
 		prepareEgress() // the capture's nftables commit is slow: off the launch's path
 	}
-	if !launchWaiting() { // idle: prepare, off any launch's path
+	if !plain && !launchWaiting() { // idle: prepare, off any launch's path
 		if k == 0 {
 			// No keeper (a PID namespace's init, or no assembly for it
 			// here): the exec tears the address space down itself, so
@@ -93,67 +109,6 @@ func run() {
 		err = contain(c, fds)
 	}
 	fail(err)
-}
-
-// contain applies every step in the order of SPEC 3.10 and then execs the
-// target; it returns only on failure, with the step that failed. Each step
-// is fatal: nothing runs half-prepared.
-func contain(c *Config, fds []int) *StepError {
-	script := c.Flags&FlagScript != 0
-	exe, err := arrangeFDs(fds, script)
-	if err != nil {
-		return err
-	}
-	if err := takeTerminal(c); err != nil {
-		return err
-	}
-	// The namespaces exist already: the launcher cloned this stage into them.
-	mac, err := openMAC(c) // while /proc is still reachable
-	if err != nil {
-		return err
-	}
-	for _, step := range []func(*Config) *StepError{setupMounts, setHostname, raiseLoopback, setupEgress, setRlimits, enterDir} {
-		if err := step(c); err != nil {
-			return err
-		}
-	}
-	argv, envv, err := execArgs(c)
-	if err != nil {
-		return err
-	}
-	if err := closeInherited(); err != nil {
-		return err
-	}
-	// The parent moves us into the launch's cgroup and writes the launch
-	// audit record while we wait.
-	if err := awaitGo(); err != nil {
-		return err
-	}
-	if err := setIdentity(c); err != nil {
-		return err
-	}
-	if err := setCaps(c); err != nil {
-		return err
-	}
-	if err := applyMAC(mac, c); err != nil {
-		return err
-	}
-	if err := setNoNewPrivs(c); err != nil {
-		return err
-	}
-	if err := restrictLandlock(c); err != nil {
-		return err
-	}
-	if err := restrictScope(c, exe); err != nil {
-		return err
-	}
-	if err := restrictNet(c); err != nil {
-		return err
-	}
-	if err := installSeccomp(c); err != nil {
-		return err
-	}
-	return execTarget(exe, script, argv, envv)
 }
 
 // fail reports err to the parent and exits; the target never runs.
@@ -231,193 +186,4 @@ func receive() (*Config, []int, *StepError) {
 		return nil, nil, &StepError{Step: StepConfig, Errno: eINVAL, Detail: perr.Error()}
 	}
 	return c, fds, nil
-}
-
-// arrangeFDs installs the sent stdio as 0, 1, 2 and returns the
-// executable's descriptor: for a script, descriptor 3 (the socket moves
-// out of its way). It runs before the rlimits, while new descriptors can
-// still be made whatever RLIMIT_NOFILE the launch sets.
-func arrangeFDs(fds []int, script bool) (int, *StepError) {
-	for i, fd := range fds {
-		if fd < 3 { // installing stdio would overwrite it: move it out of the way
-			nfd, e := rawSyscall6(nrFcntl, uintptr(fd), fDUPFDCloexec, 3, 0, 0, 0)
-			if e != 0 {
-				return -1, &StepError{Step: StepStdio, Errno: e, Detail: "move descriptor " + utoa(uint64(fd))}
-			}
-			fds[i] = int(nfd)
-		}
-	}
-	for i := 0; i < 3; i++ {
-		if e := sysDup3(fds[SentStdin+i], i); e != 0 {
-			return -1, &StepError{Step: StepStdio, Errno: e, Detail: "install descriptor " + utoa(uint64(i))}
-		}
-	}
-	for _, fd := range fds[SentStdin : SentStdin+3] {
-		sysClose(fd)
-	}
-	exe := fds[SentExe]
-	if !script || exe == 3 {
-		return exe, nil
-	}
-	if sock == 3 {
-		ns, e := rawSyscall6(nrFcntl, 3, fDUPFDCloexec, 4, 0, 0, 0)
-		if e != 0 {
-			return -1, &StepError{Step: StepStdio, Errno: e, Detail: "move the socket off descriptor 3"}
-		}
-		sock = int(ns)
-	}
-	if e := sysDup3(exe, 3); e != 0 {
-		return -1, &StepError{Step: StepStdio, Errno: e, Detail: "make the script descriptor 3"}
-	}
-	sysClose(exe)
-	return 3, nil
-}
-
-// enterDir changes to the launch's working directory.
-func enterDir(c *Config) *StepError {
-	dir := c.Dir
-	if dir == "" {
-		return nil
-	}
-	// By descriptor, with no symbolic link in any component: the directory
-	// the policy resolved (a real path) cannot be swapped for a link to a
-	// blocked one between the check and now.
-	fd, e := sysOpenNoSymlinks(dir, oPathFlag|oDirectory|oCLOEXEC)
-	if e != 0 {
-		return &StepError{Step: StepChdir, Errno: e, Detail: "open " + dir + " (no symbolic links allowed)"}
-	}
-	_, e = rawSyscall6(nrFchdir, uintptr(fd), 0, 0, 0, 0, 0)
-	sysClose(fd)
-	if e != 0 {
-		return &StepError{Step: StepChdir, Errno: e, Detail: "chdir " + dir}
-	}
-	return nil
-}
-
-// oPathFlag is O_PATH.
-const oPathFlag = 0x200000
-
-// closeInherited marks every descriptor above 2 close-on-exec, so execve
-// leaves the target 0, 1, 2 only (execTarget keeps a script's 3 open).
-func closeInherited() *StepError {
-	_, e := rawSyscall6(nrCloseRange, 3, ^uintptr(0), closeRangeCloexc, 0, 0, 0)
-	if e == 0 {
-		return nil
-	}
-	if e != eNOSYS && e != eINVAL { // kernels before 5.11
-		return &StepError{Step: StepFDs, Errno: e, Detail: "close_range"}
-	}
-	fds, e := openFDs()
-	if e != 0 {
-		return &StepError{Step: StepFDs, Errno: e, Detail: "list /proc/self/fd"}
-	}
-	for _, fd := range fds {
-		if fd > 2 {
-			if _, e := rawSyscall6(nrFcntl, uintptr(fd), fSETFD, fdCLOEXEC, 0, 0, 0); e != 0 && e != eBADF {
-				return &StepError{Step: StepFDs, Errno: e, Detail: "mark fd " + utoa(uint64(fd)) + " close-on-exec"}
-			}
-		}
-	}
-	return nil
-}
-
-// openFDs lists this process's descriptors from /proc/self/fd.
-func openFDs() ([]int, uintptr) {
-	d, e := sysOpen("/proc/self/fd", oRDONLY|oDIRECTORY|oCLOEXEC)
-	if e != 0 {
-		return nil, e
-	}
-	defer sysClose(d)
-	var fds []int
-	buf := make([]byte, 4096)
-	for {
-		n, e := rawSyscall6(nrGetdents64, uintptr(d), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0)
-		runtime.KeepAlive(buf)
-		if e != 0 {
-			return nil, e
-		}
-		if n == 0 {
-			return fds, 0
-		}
-		// struct linux_dirent64: u64 ino, s64 off, u16 reclen, u8 type, name.
-		for off := 0; off < int(n); {
-			reclen := int(buf[off+16]) | int(buf[off+17])<<8
-			fd, ok := 0, true
-			name := buf[off+19 : off+reclen]
-			for i, c := range name {
-				if c == 0 {
-					ok = i > 0
-					break
-				}
-				if c < '0' || c > '9' {
-					ok = false
-					break
-				}
-				fd = fd*10 + int(c-'0')
-			}
-			if ok && fd != d {
-				fds = append(fds, fd)
-			}
-			off += reclen
-		}
-	}
-}
-
-// awaitGo tells the parent every step so far succeeded and blocks until it
-// says "go". EOF (the parent closed the socket, or died) means no.
-func awaitGo() *StepError {
-	writeAll(sock, []byte{MsgReady})
-	b, ok, e := awaitByte(sock)
-	if e != 0 {
-		return &StepError{Step: StepGate, Errno: e, Detail: "read the go byte"}
-	}
-	if !ok || b != MsgGo {
-		return &StepError{Step: StepGate, Detail: "the launch was withdrawn"}
-	}
-	return nil
-}
-
-// execArgs prepares execve's NULL-terminated vectors of NUL-terminated
-// strings before the gate, so that little work remains between "go" and
-// the exec.
-func execArgs(c *Config) (argv, envv []*byte, _ *StepError) {
-	vec := func(list []string) []*byte {
-		v := make([]*byte, 0, len(list)+1)
-		for _, s := range list {
-			for i := 0; i < len(s); i++ {
-				if s[i] == 0 {
-					return nil
-				}
-			}
-			v = append(v, &cstring(s)[0])
-		}
-		return append(v, nil)
-	}
-	if argv, envv = vec(c.Argv), vec(c.Env); argv == nil || envv == nil {
-		return nil, nil, &StepError{Step: StepExec, Errno: eINVAL, Detail: "argv or environment contains a NUL byte"}
-	}
-	return argv, envv, nil
-}
-
-// execTarget replaces the stage with the checked executable. A binary is
-// executed from its close-on-exec descriptor (closed by the exec itself); a
-// script's descriptor is 3 and stays open across the exec, because the
-// interpreter re-opens the script as /dev/fd/3.
-func execTarget(fd int, script bool, argv, envv []*byte) *StepError {
-	if script {
-		if _, e := rawSyscall6(nrFcntl, uintptr(fd), fSETFD, 0, 0, 0, 0); e != 0 {
-			return &StepError{Step: StepExec, Errno: e, Detail: "keep the script descriptor open"}
-		}
-	}
-	// Signals the stage's runtime blocked must not stay blocked in the target.
-	var empty uint64
-	rawSyscall6(nrRtSigprocmask, sigSetmask, uintptr(unsafe.Pointer(&empty)), 0, 8, 0, 0)
-	writeAll(sock, []byte{MsgExec})
-	path := []byte{0}
-	_, e := rawSyscall6(nrExecveat, uintptr(fd), uintptr(unsafe.Pointer(&path[0])),
-		uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])), atEmptyPath, 0)
-	runtime.KeepAlive(path)
-	runtime.KeepAlive(argv)
-	runtime.KeepAlive(envv)
-	return &StepError{Step: StepExec, Errno: e, Detail: "execveat"}
 }

@@ -49,6 +49,7 @@ const (
 	nrGetppid               = unix.SYS_GETPPID
 	nrStatx                 = unix.SYS_STATX
 	nrMkdirat               = unix.SYS_MKDIRAT
+	nrSymlinkat             = unix.SYS_SYMLINKAT
 	nrBind                  = unix.SYS_BIND
 	nrListen                = unix.SYS_LISTEN
 	nrSendto                = unix.SYS_SENDTO

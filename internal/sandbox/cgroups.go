@@ -1,0 +1,145 @@
+package sandbox
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
+)
+
+// The launch's control group is a containment step like the others, and the
+// sandbox owns it: a warm stage waits in a fresh group of its own (so that a
+// launch only writes its limits there instead of creating a group and
+// moving a multi-threaded stage into it); a cold stage gets a new group.
+// Either way the limits are written while the stage applies its steps, so
+// that when Start returns the stage waits at its gate inside its limited
+// group, before the target can run, fork or allocate. A launch that fails
+// or is aborted leaves no group behind; after Release the caller reads the
+// group's figures (Process.Cgroup) and removes it once the process is
+// reaped.
+
+// launchCgroups gives each launch of one Launcher its own cgroup.
+type launchCgroups struct {
+	m    *cgroup.Manager // nil: no cgroups
+	id   uint64          // the launcher's number (group names)
+	next atomic.Uint64
+}
+
+// launcherSeq numbers the launchers of this process (cgroup names).
+var launcherSeq atomic.Uint64
+
+func newLaunchCgroups(m *cgroup.Manager) *launchCgroups {
+	return &launchCgroups{m: m, id: launcherSeq.Add(1)}
+}
+
+// enabled says whether launches get a cgroup: whenever the host can
+// track, kill or limit a tree with one.
+func (c *launchCgroups) enabled() bool {
+	if c == nil || c.m == nil {
+		return false
+	}
+	cs := c.m.Support()
+	return cs.Version != "none" && (cs.Kill || cs.Memory || cs.Pids || cs.CPU || cs.CPUUsage)
+}
+
+// support is what the cgroup manager enforces for a launch. Without a
+// manager no cgroup limit is enforced.
+func (c *launchCgroups) support() Support {
+	if c == nil || c.m == nil {
+		return Support{Reasons: map[string]string{
+			"memory": "no cgroup manager", "pids": "no cgroup manager", "cpu": "no cgroup manager", "cpuusage": "no cgroup manager"}}
+	}
+	return Support(c.m.Support())
+}
+
+// cgroupLimits maps a launch's limits onto what the host's cgroups enforce
+// (the others are reported as not enforced, or refused in strict mode
+// before the launch).
+func cgroupLimits(cs cgroup.Support, l config.ResourceLimits) cgroup.Limits {
+	var cl cgroup.Limits
+	if cs.Memory && l.MaxMemoryMB > 0 {
+		cl.MemoryBytes = l.MaxMemoryMB << 20
+	}
+	if cs.Pids && l.MaxProcesses > 0 {
+		cl.Pids = l.MaxProcesses
+	}
+	if cs.CPU && l.MaxCpuPercent > 0 {
+		cl.CPUPercent = l.MaxCpuPercent
+	}
+	return cl
+}
+
+// newGroup creates a cgroup named PREFIX-L-N (L: this launcher, N: a
+// counter): "p" for a launch's own group, "stage" for one a warm init stage
+// waits in (it keeps that name once a launch takes the stage).
+func (c *launchCgroups) newGroup(prefix string, l cgroup.Limits) (*cgroup.Group, error) {
+	name := fmt.Sprintf("%s-%d-%d", prefix, c.id, c.next.Add(1))
+	g, err := c.m.New(name, l)
+	if err != nil {
+		return nil, cgroupFailure(err)
+	}
+	return g, nil
+}
+
+func cgroupFailure(err error) *errcode.Error {
+	e := errcode.As(err)
+	if e.Code == errcode.Internal {
+		e = errcode.Fail(errcode.LayerUnavailable, "cgroup", "check the cgroup hierarchy (mcp-process doctor)",
+			"cannot set up the launch's cgroup: %v", err).WithCause(err)
+	}
+	return e
+}
+
+// place puts the stage pid, applying its steps, into a cgroup with l's
+// limits: warm, the fresh group its warm stage already waits in (only the
+// limits are written), or a new group it is moved into. nil without
+// cgroups. On error no group is left (warm included).
+func (c *launchCgroups) place(pid int, warm *cgroup.Group, l config.ResourceLimits) (*cgroup.Group, error) {
+	if !c.enabled() {
+		return nil, nil
+	}
+	cl := cgroupLimits(c.m.Support(), l)
+	if warm != nil {
+		if err := warm.SetLimits(cl); err != nil {
+			dropGroup(warm)
+			return nil, cgroupFailure(err)
+		}
+		return warm, nil
+	}
+	g, err := c.newGroup("p", cl)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.Join(pid); err != nil {
+		dropGroup(g)
+		return nil, cgroupFailure(err)
+	}
+	return g, nil
+}
+
+// prepare moves a warm init stage into a fresh cgroup without limits (on
+// the launcher thread, off any launch's path). nil without cgroups.
+func (c *launchCgroups) prepare(pid int) (*cgroup.Group, error) {
+	if !c.enabled() {
+		return nil, nil
+	}
+	g, err := c.newGroup("stage", cgroup.Limits{})
+	if err != nil {
+		return nil, err
+	}
+	if err := g.Join(pid); err != nil {
+		dropGroup(g)
+		return nil, err
+	}
+	return g, nil
+}
+
+// dropGroup kills what is in a launch's or a stage's cgroup and removes it.
+func dropGroup(g *cgroup.Group) {
+	if g != nil {
+		g.Kill()
+		g.Remove()
+	}
+}

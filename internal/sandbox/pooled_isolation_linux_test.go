@@ -1,0 +1,152 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
+)
+
+// isolationProbe prints, as JSON, what a target can observe of its
+// containment: ids, capabilities, no_new_privs, seccomp, namespaces (its
+// own or the server's, given as arguments), cgroup (the server's or not),
+// rlimits, descriptors, host name, pids, mounts, what it may write and its
+// environment.
+const isolationProbe = `
+import json, os, resource, socket, sys
+host = dict(a.split('=', 1) for a in sys.argv[1:])
+o = {}
+for l in open('/proc/self/status').read().splitlines():
+    k, _, v = l.partition(':')
+    if k in ('Uid', 'Gid', 'Groups', 'CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb', 'NoNewPrivs', 'Seccomp', 'Seccomp_filters'):
+        o[k] = v.strip()
+for ns in ('pid', 'uts', 'ipc', 'net', 'mnt', 'user', 'cgroup'):
+    o['ns_' + ns] = 'server' if os.readlink('/proc/self/ns/' + ns) == host[ns] else 'own'
+o['cgroup'] = 'server' if open('/proc/self/cgroup').read() == host['cg'] else 'own'
+o['pid1'] = os.getpid() == 1
+o['ppid'] = 'server' if os.getppid() == int(host['server']) else os.getppid()
+o['hostname'] = socket.gethostname()
+for r in ('RLIMIT_NOFILE', 'RLIMIT_CPU', 'RLIMIT_CORE', 'RLIMIT_NPROC', 'RLIMIT_AS'):
+    o[r] = resource.getrlimit(getattr(resource, r))
+o['fds'] = sorted(os.listdir('/proc/self/fd'))
+o['mounts'] = sorted(' '.join(l.split()[4:5] + l.split(' - ')[1].split()[:1]) for l in open('/proc/self/mountinfo'))
+def write(p):
+    try:
+        open(p, 'w').close()
+        return 'written'
+    except OSError as e:
+        return e.errno
+o['write'] = {p: write(p) for p in ('/etc/mcp-pooled-probe', '/tmp/probe', os.getcwd() + '/probe', host['outside'] + '/probe')}
+o['env'] = sorted(os.environ)
+o['cwd'] = os.getcwd()
+print(json.dumps(o, sort_keys=True))
+`
+
+// A launch through a warm stage (pooled, with its keeper, trimmed and
+// prefaulted while idle) is contained exactly like one through a plain
+// stage (no pool, no keeper, nothing trimmed or prefaulted): the target
+// observes the same thing either way, under the development defaults
+// (where the pooled stage has a keeper) and with every namespace (where it
+// has none: the stage is the PID namespace's init).
+func TestPooledLaunchIsolatedAsCold(t *testing.T) {
+	dir, outside := hostDir(t), hostDir(t)
+	var cg *cgroup.Manager
+	if os.Geteuid() == 0 {
+		if m, err := cgroup.Detect(cgroup.DetectOptions{Prefix: fmt.Sprintf("mcp-process-pooltest-%d", os.Getpid())}); err == nil && newLaunchCgroups(m).enabled() {
+			cg = m
+			defer m.Close()
+		}
+	}
+	host := []string{"cg=" + readFile(t, "/proc/self/cgroup"), "outside=" + outside, "server=" + strconv.Itoa(os.Getpid())}
+	for _, ns := range []string{"pid", "uts", "ipc", "net", "mnt", "user", "cgroup"} {
+		link, err := os.Readlink("/proc/self/ns/" + ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		host = append(host, ns+"="+link)
+	}
+	base, err := IsolationFor(config.BuiltinDefault(dir))
+	if err != nil {
+		t.Skipf("the development defaults cannot be enforced here: %v", err)
+	}
+	full := base
+	full.Namespaces = config.Namespaces{PID: true, UTS: true, IPC: true, Network: true, Mount: true}
+	for _, tc := range []struct {
+		name string
+		iso  Isolation
+	}{{"development defaults", base}, {"every namespace", full}} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := py(t, isolationProbe)
+			spec.Argv = append(spec.Argv, host...)
+			spec.Dir = dir
+			spec.Limits = config.ResourceLimits{MaxFileDescriptors: 64, MaxCpuTime: 30, MaxMemoryMB: 256, MaxProcesses: 50}
+			observe := func(o LauncherOptions, wantKeeper bool) map[string]any {
+				o.Cgroups, o.Isolation = cg, tc.iso
+				l := NewLauncher(o)
+				defer l.Close()
+				if o.PoolSize > 0 {
+					idlePids(t, l)
+				}
+				p, err := l.Start(spec, Stdio{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				hasKeeper := p.keeps.keeper != nil
+				p.Abort()
+				if runtime.GOARCH == "amd64" && hasKeeper != wantKeeper {
+					t.Fatalf("%+v: keeper %v, want %v", o, hasKeeper, wantKeeper)
+				}
+				out, st := runAll(t, l, spec)
+				exitOK(t, out, st)
+				var m map[string]any
+				if err := json.Unmarshal([]byte(out), &m); err != nil {
+					t.Fatalf("%v: %s", err, out)
+				}
+				return m
+			}
+			pooled := observe(LauncherOptions{PoolSize: 1}, !tc.iso.Namespaces.PID)
+			plain := observe(LauncherOptions{Plain: true}, false)
+			a, _ := json.MarshalIndent(pooled, "", " ")
+			for k, v := range pooled {
+				if w, _ := json.Marshal(plain[k]); string(w) != mustJSON(v) {
+					t.Errorf("%s: the pooled launch observes %s, the plain one %s", k, mustJSON(v), w)
+				}
+			}
+			if len(pooled) != len(plain) {
+				t.Errorf("observations: %d pooled, %d plain", len(pooled), len(plain))
+			}
+			if t.Failed() {
+				t.Fatalf("pooled:\n%s", a)
+			}
+			// Not merely equal: contained (no_new_privs, the child's own
+			// mount namespace under the defaults).
+			if pooled["NoNewPrivs"] != "1" || pooled["ns_mnt"] != "own" {
+				t.Fatalf("not contained: %s", a)
+			}
+			if cg != nil && pooled["cgroup"] != "own" {
+				t.Fatalf("not in its own cgroup: %s", a)
+			}
+		})
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func readFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -1,0 +1,3 @@
+package stage
+
+const nrSymlinkat = 266 // linux/amd64

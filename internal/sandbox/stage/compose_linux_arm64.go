@@ -1,0 +1,3 @@
+package stage
+
+const nrSymlinkat = 36 // linux/arm64

@@ -1,0 +1,119 @@
+//go:build linux
+
+package stage
+
+import (
+	"runtime"
+	"unsafe"
+)
+
+// Landlock filesystem rights (linux/landlock.h).
+const (
+	llWriteFile  = 1 << 1
+	llRemoveDir  = 1 << 4
+	llRemoveFile = 1 << 5
+	llMakeChar   = 1 << 6
+	llMakeDir    = 1 << 7
+	llMakeReg    = 1 << 8
+	llMakeSock   = 1 << 9
+	llMakeFifo   = 1 << 10
+	llMakeBlock  = 1 << 11
+	llMakeSym    = 1 << 12
+	llRefer      = 1 << 13 // ABI 2
+	llTruncate   = 1 << 14 // ABI 3
+)
+
+// LandlockWriteRights are the write rights handled at Landlock ABI abi
+// (reads and executes are never restricted).
+func LandlockWriteRights(abi int) uint64 {
+	r := uint64(llWriteFile | llRemoveDir | llRemoveFile | llMakeChar | llMakeDir | llMakeReg |
+		llMakeSock | llMakeFifo | llMakeBlock | llMakeSym)
+	if abi >= 2 {
+		r |= llRefer
+	}
+	if abi >= 3 {
+		r |= llTruncate
+	}
+	return r
+}
+
+// landlockDevices are device files any program may open for writing.
+var landlockDevices = []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/tty", "/dev/random", "/dev/urandom",
+	"/dev/ptmx", "/dev/pts", "/dev/shm"}
+
+// restrictLandlock confines writes to the working directory, /tmp, the
+// writable paths and the harmless devices; reads stay allowed everywhere.
+func restrictLandlock(c *Config) *StepError {
+	if c.Flags&FlagLandlock == 0 {
+		return nil
+	}
+	abi, e := rawSyscall6(nrLandlockCreateRuleset, 0, 0, landlockCreateRulesetVersion, 0, 0, 0)
+	if e != 0 {
+		return &StepError{Step: StepLandlock, Errno: e, Detail: "Landlock is not available (landlock_create_ruleset version probe)"}
+	}
+	handled := LandlockWriteRights(int(abi))
+	attr := handled // struct landlock_ruleset_attr: handled_access_fs first
+	rs, e := rawSyscall6(nrLandlockCreateRuleset, uintptr(unsafe.Pointer(&attr)), 8, 0, 0, 0, 0)
+	runtime.KeepAlive(&attr)
+	if e != 0 {
+		return &StepError{Step: StepLandlock, Errno: e, Detail: "landlock_create_ruleset"}
+	}
+	defer sysClose(int(rs))
+	// The working directory is the one enterDir verified and entered.
+	dir := "."
+	type rule struct {
+		path     string
+		required bool // the agent's paths: opened with no symbolic link allowed
+		optional bool // with required: skipped when absent or a link
+	}
+	rules := []rule{{dir, true, false}, {"/tmp", false, false}}
+	for _, w := range c.Writable {
+		rules = append(rules, rule{w, true, false})
+	}
+	for _, d := range c.Dirs {
+		rules = append(rules, rule{d, true, true})
+	}
+	for _, d := range landlockDevices {
+		rules = append(rules, rule{d, false, false})
+	}
+	for _, r := range rules {
+		open := sysOpen
+		if r.required {
+			open = sysOpenNoSymlinks
+		}
+		fd, e := open(r.path, oPath|oCLOEXEC)
+		if e != 0 {
+			if !r.required || (r.optional && (e == eNOENT || e == eLOOP)) {
+				continue
+			}
+			return &StepError{Step: StepLandlock, Errno: e, Detail: "open " + r.path}
+		}
+		e = landlockAddRule(int(rs), fd, handled)
+		if e == eINVAL { // not a directory: only the rights that apply to files
+			e = landlockAddRule(int(rs), fd, handled&(llWriteFile|llTruncate))
+		}
+		sysClose(fd)
+		if e != 0 {
+			return &StepError{Step: StepLandlock, Errno: e, Detail: "landlock_add_rule " + r.path}
+		}
+	}
+	if _, e := rawSyscall6(nrLandlockRestrictSelf, rs, 0, 0, 0, 0, 0); e != 0 {
+		return &StepError{Step: StepLandlock, Errno: e, Detail: "landlock_restrict_self"}
+	}
+	return nil
+}
+
+// landlockAddRule adds a path_beneath rule (the struct is packed: u64
+// allowed_access, s32 parent_fd).
+func landlockAddRule(ruleset, fd int, allowed uint64) uintptr {
+	var a [12]byte
+	for i := 0; i < 8; i++ {
+		a[i] = byte(allowed >> (8 * i))
+	}
+	for i := 0; i < 4; i++ {
+		a[8+i] = byte(uint32(fd) >> (8 * i))
+	}
+	_, e := rawSyscall6(nrLandlockAddRule, uintptr(ruleset), landlockRulePathBeneath, uintptr(unsafe.Pointer(&a[0])), 0, 0, 0)
+	runtime.KeepAlive(&a)
+	return e
+}
