@@ -80,7 +80,7 @@ func TestSeedMaximumSecurityPassesTheNetworkLayer(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, errOut, code := runCLI(t, e, "", nil, "validate", "--config", path)
-	if strings.Contains(errOut, "blockNetworkAccess") || strings.Contains(errOut, "[network]") {
+	if code != 0 && (strings.Contains(errOut, "blockNetworkAccess") || strings.Contains(errOut, "[network]")) { // (a warning may name the key: validate lists the differences from the original)
 		t.Fatalf("the seed's Maximum Security example is refused for its network key: exit %d, %s", code, errOut)
 	}
 	if !config.LayerBuilt("approval") {
