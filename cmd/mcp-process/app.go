@@ -434,6 +434,7 @@ func newSupervisor(cfg *config.Config, pol *policy.Policy, rec audit.Recorder, c
 			return d.Spec, nil
 		},
 		OnOutput: onOutput,
+		Egress:   newEgress(cfg, rec),
 	})
 }
 

@@ -5,7 +5,7 @@ package main
 import "github.com/mcp-process/mcp-process/internal/sandbox"
 
 // networkFeatures reports the per-host mechanisms of the network layer
-// (docs/network-namespace.md): the transparent capture of allowlist
+// (docs/network.md): the transparent capture of allowlist
 // launches and Landlock's TCP connect rules.
 func networkFeatures() []feature {
 	capture := feature{Name: "network-transparent-capture",

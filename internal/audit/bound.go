@@ -23,6 +23,13 @@ func boundRecord(r *Record) {
 		&r.Signal, &r.TerminationReason, &r.GroupID, &r.ServiceID, &r.Event, &r.Level, &r.Decision, &r.Channel} {
 		*f = boundString(*f)
 	}
+	if r.Network != nil {
+		n := *r.Network // the caller's stays as it was
+		for _, f := range []*string{&n.Via, &n.Destination, &n.IP, &n.Rule} {
+			*f = boundString(*f)
+		}
+		r.Network = &n
+	}
 	r.Args = boundList(r.Args, "arguments")
 	r.EnvNames = boundList(r.EnvNames, "environment names")
 }

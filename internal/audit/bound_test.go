@@ -195,3 +195,17 @@ func TestDenialSummaryAtWindowEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A network record's strings are bounded too, and the caller's NetworkRef
+// is left as it was.
+func TestBoundRecordNetwork(t *testing.T) {
+	n := &NetworkRef{Via: "connect", Destination: strings.Repeat("a", 3*MaxFieldBytes), Rule: "default"}
+	r := Record{Event: EventSecurityViolation, Network: n}
+	boundRecord(&r)
+	if len(r.Network.Destination) > MaxFieldBytes || !strings.HasSuffix(r.Network.Destination, "[truncated: 12288 bytes]") {
+		t.Errorf("destination bounded to %d bytes: %q", len(r.Network.Destination), r.Network.Destination[len(r.Network.Destination)-40:])
+	}
+	if len(n.Destination) != 3*MaxFieldBytes || r.Network == n {
+		t.Error("the caller's NetworkRef was modified")
+	}
+}

@@ -45,6 +45,15 @@ const (
 	// EventDenialsSummarized stands for the denials of one agent past the
 	// per-window allowance (SPEC 7.2): count, codes, first and last.
 	EventDenialsSummarized = "denials_summarized"
+	// EventNetwork is an egress connection the network layer allowed
+	// (layer "network"; a refused one is a security_violation);
+	// EventNetworkClose its end, with the bytes relayed each way.
+	EventNetwork      = "network"
+	EventNetworkClose = "network_close"
+	// EventNetworkSummarized stands for one launched tree's records of
+	// allowed connections past its window's allowance (SPEC 7.2): count,
+	// and the bytes of the closes each way.
+	EventNetworkSummarized = "network_summarized"
 )
 
 // Record is one audit line. Time, Seq, PrevHash and Hash are filled in by
@@ -81,6 +90,8 @@ type Record struct {
 	Codes map[string]int `json:"codes,omitempty"`
 	First *DenialRef     `json:"first,omitempty"`
 	Last  *DenialRef     `json:"last,omitempty"`
+	// Network is the connection of a network-layer record.
+	Network *NetworkRef `json:"network,omitempty"`
 	// A checkpoint record's figures (head.go): how many records separate
 	// checkpoints, and its signature by the auditSigningKeyFile key.
 	Every        int    `json:"every,omitempty"`
@@ -88,6 +99,21 @@ type Record struct {
 	Signature    string `json:"signature,omitempty"`
 	PrevHash     string `json:"prevHash"`
 	Hash         string `json:"hash"`
+}
+
+// NetworkRef is one egress connection or DNS query of a launched tree
+// (SPEC 3.11): how the child asked (via: connect, http, socks5,
+// transparent, dns), the name asked for or seen, the address and port,
+// the allow or block entry that decided (rule; "default" when none did),
+// and on a close record the bytes relayed each way.
+type NetworkRef struct {
+	Via         string `json:"via"`
+	Destination string `json:"destination,omitempty"`
+	IP          string `json:"ip,omitempty"`
+	Port        int    `json:"port,omitempty"`
+	Rule        string `json:"rule,omitempty"`
+	BytesOut    *int64 `json:"bytesOut,omitempty"` // child to destination (close records)
+	BytesIn     *int64 `json:"bytesIn,omitempty"`  // destination to child (close records)
 }
 
 // DenialRef identifies one summarised denial.

@@ -313,8 +313,8 @@ func checkIsolationValues(c *Config) *Error {
 // checkNetworkValues checks network destinations (SPEC 3.11 Network).
 func checkNetworkValues(c *Config) *Error {
 	return firstError(
-		func() *Error { return nonEmptyEntries("allowedNetworkDestinations", c.AllowedNetworkDestinations) },
-		func() *Error { return nonEmptyEntries("blockedNetworkDestinations", c.BlockedNetworkDestinations) },
+		func() *Error { return networkEntries("allowedNetworkDestinations", c.AllowedNetworkDestinations) },
+		func() *Error { return networkEntries("blockedNetworkDestinations", c.BlockedNetworkDestinations) },
 	)
 }
 

@@ -63,6 +63,10 @@ type testEnv struct {
 	// state is the server's XDG_STATE_HOME (the agents' homes are in it);
 	// "" = dir/home/state.
 	state string
+	// bin and env, when set, are the server binary startServer runs and
+	// variables added to its environment (egress_test.go's test build).
+	bin string
+	env []string
 }
 
 func newEnv(t *testing.T) *testEnv {
@@ -223,9 +227,13 @@ func startServerArgs(t *testing.T, e *testEnv, cfg map[string]any, flags ...stri
 	t.Helper()
 	path := e.writeConfig(t, "config.json", cfg)
 	s := &mcpServer{t: t, env: e, stderr: &syncBuffer{}}
-	s.cmd = exec.Command(serverBin, append([]string{"serve", "--config", path}, flags...)...)
+	bin := serverBin
+	if e.bin != "" {
+		bin = e.bin
+	}
+	s.cmd = exec.Command(bin, append([]string{"serve", "--config", path}, flags...)...)
 	s.cmd.Dir = e.work
-	s.cmd.Env = e.environ()
+	s.cmd.Env = e.environ(e.env...)
 	s.cmd.Stderr = s.stderr
 	client := mcp.NewClient(&mcp.Implementation{Name: "e2e-test", Version: "1.0.0"}, &mcp.ClientOptions{
 		ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {

@@ -4,11 +4,9 @@ package escape
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"os"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -81,24 +79,11 @@ func icmpWatch(t *testing.T, token string) (seen func(wait time.Duration) bool) 
 	}
 }
 
-// attackEgress is attack for the allowlist configs: it skips while the
-// server it runs has no egress proxy to serve them (the launch is then
-// refused, fail closed, before the target runs).
+// attackEgress is attack for the allowlist configs (the launch is served
+// by the server's egress proxy).
 func (e *testEnv) attackEgress(t *testing.T, cfg map[string]any, args ...string) result {
 	t.Helper()
-	path := e.writeConfig(t, cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := e.serverCmd(ctx, append([]string{"run", "--config", path, "--", probeBin}, args...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		if strings.Contains(stderr.String(), "egress proxy") && strings.Contains(stderr.String(), "LAYER_UNAVAILABLE") {
-			t.Skipf("this build's server has no egress proxy to serve allowedNetworkDestinations yet (the launch is refused, fail closed): %s", strings.TrimSpace(stderr.String()))
-		}
-		t.Fatalf("mcp-process run (%s) -- probe %q: %v\nstdout: %s\nstderr: %s", serverName(), args, err, stdout.String(), stderr.String())
-	}
-	return parseResult(t, stdout.Bytes(), stderr.String())
+	return e.attack(t, cfg, probeBin, args...)
 }
 
 func TestEscape_ConnectHostLoopback_blockNetworkAccess(t *testing.T) {

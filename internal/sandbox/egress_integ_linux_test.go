@@ -1,7 +1,9 @@
-// Integration test of the two network halves, to be placed in internal/sandbox once the
-// netns and egress branches are merged (it needs sandbox.Process.Egress). Passed on a scratch
-// merge of both branches (2026-12-03): SO_ORIGINAL_DST under the namespace's nftables capture,
-// resolv.conf -> the DNS server, CONNECT to the host's loopback, transparent by DNS-remembered name.
+//go:build linux
+
+// Integration test of the network layer's two halves: the namespace's
+// listeners and nftables capture (this package) served by package egress
+// (SO_ORIGINAL_DST under the capture, resolv.conf -> the DNS server,
+// CONNECT to the host's loopback, transparent by DNS-remembered name).
 
 package sandbox
 
@@ -77,7 +79,7 @@ func TestEgressIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := startLauncher(0, nil, nil, iso)
+	l := testLauncher(0, iso)
 	defer l.Close()
 	spec := py(t, egressIntegProbe)
 	spec.Argv = append(spec.Argv, fmt.Sprint(echo.Port()))
