@@ -614,9 +614,8 @@ func TestApprovalTermination(t *testing.T) {
 // is another layer.
 func TestApprovalProfileMaximum(t *testing.T) {
 	e := newEnv(t)
-	_, errOut, _ := runCLI(t, e, "", nil, "validate", "--profile", "maximum")
-	if strings.Contains(errOut, "requireConfirmation") {
-		t.Errorf("maximum refused for requireConfirmation: %s", errOut)
+	if _, errOut, code := runCLI(t, e, "", nil, "validate", "--profile", "maximum"); code != 0 || strings.Contains(errOut, "LAYER_UNAVAILABLE") {
+		t.Errorf("maximum refused (exit %d): %s", code, errOut)
 	}
 	over := e.writeConfig(t, "over.json", map[string]any{"blockNetworkAccess": false, "enableChroot": false})
 	if _, errOut, code := runCLI(t, e, "", nil, "validate", "--profile", "maximum", "--config", over); code != 0 {
