@@ -46,20 +46,30 @@ func marshalRecord(r *Record) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// sealRecord sets r.Hash from r's other fields (r.PrevHash included).
-func sealRecord(r *Record) error {
-	r.Hash = ""
+// recordObject is r as the generic JSON object that hashes and signatures
+// are computed over (what a verifier reads back from the line).
+func recordObject(r *Record) (map[string]any, error) {
 	raw, err := marshalRecord(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	v, err := decodeJSON(raw)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
-		return errors.New("record is not a JSON object")
+		return nil, errors.New("record is not a JSON object")
+	}
+	return obj, nil
+}
+
+// sealRecord sets r.Hash from r's other fields (r.PrevHash included).
+func sealRecord(r *Record) error {
+	r.Hash = ""
+	obj, err := recordObject(r)
+	if err != nil {
+		return err
 	}
 	h, err := chainHash(r.PrevHash, obj)
 	if err != nil {

@@ -138,17 +138,9 @@ func checkpointMessage(obj map[string]any) ([]byte, error) {
 func signCheckpoint(r *Record, key *Key) error {
 	r.SignatureAlg = key.alg
 	r.Signature, r.Hash = "", ""
-	raw, err := marshalRecord(r)
+	obj, err := recordObject(r)
 	if err != nil {
 		return err
-	}
-	v, err := decodeJSON(raw)
-	if err != nil {
-		return err
-	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return errors.New("record is not a JSON object")
 	}
 	msg, err := checkpointMessage(obj)
 	if err != nil {
