@@ -278,16 +278,6 @@ func (s *Server) registerTools() {
 	addTool(s, &mcp.Tool{Name: "process_get_policy", Title: "Security policy in force", Description: "The effective policy (secrets redacted) and which layers are enforced on this host.", Annotations: readOnly}, s.processGetPolicy)
 }
 
-// authorize runs the policy for a launch request of agent; a denial is
-// returned as the *errcode.Error (the caller's fail records it).
-func (s *Server) authorize(agent string, req policy.Request) (*policy.Spec, *errcode.Error) {
-	d := s.opts.Policy.Evaluate(req, s.now())
-	if !d.Allow {
-		return nil, d.Err
-	}
-	return d.Spec, nil
-}
-
 func (in *launchInput) request(agent string) policy.Request {
 	r := policy.Request{Agent: agent, Executable: in.Executable, Args: in.Args, Cwd: in.Cwd, Env: in.Env,
 		Timeout: time.Duration(in.Timeout) * time.Millisecond}
