@@ -3,6 +3,7 @@
 package soak
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,6 +43,52 @@ type serverProc struct {
 	session *mcp.ClientSession
 	pid     int
 	exe     string
+	gc      *gcTrace
+}
+
+// gcTrace reads the server's stderr: the Go runtime's GODEBUG=gctrace=1
+// lines ("gc N @Ts P%: ... A->B->C MB, D MB goal, ...") give the live heap
+// after each collection (C) from outside the server; every other line is
+// passed on to the soak's stderr.
+type gcTrace struct {
+	mu      sync.Mutex
+	partial []byte
+	n       int     // collections seen
+	liveMB  float64 // the last collection's live heap (MB)
+}
+
+func (g *gcTrace) Write(b []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.partial = append(g.partial, b...)
+	for {
+		i := bytes.IndexByte(g.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := string(g.partial[:i+1])
+		g.partial = g.partial[i+1:]
+		if !strings.HasPrefix(line, "gc ") {
+			os.Stderr.WriteString(line)
+			continue
+		}
+		// "... 4->4->1 MB, ..."
+		for _, f := range strings.Fields(line) {
+			if parts := strings.Split(f, "->"); len(parts) == 3 {
+				if v, err := strconv.ParseFloat(parts[2], 64); err == nil {
+					g.n++
+					g.liveMB = v
+				}
+			}
+		}
+	}
+	return len(b), nil
+}
+
+func (g *gcTrace) last() (int, float64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.n, g.liveMB
 }
 
 func buildServer(t *testing.T, dir string) string {
@@ -119,8 +167,9 @@ func startServer(t *testing.T, bin string, e env, cfgName string, flags ...strin
 	cfg := e.config(t, cfgName)
 	cmd := exec.Command(bin, append([]string{"serve", "--config", cfg}, flags...)...)
 	cmd.Dir = e.work
-	cmd.Env = e.environ()
-	cmd.Stderr = os.Stderr
+	gc := &gcTrace{}
+	cmd.Env = append(e.environ(), "GODEBUG=gctrace=1")
+	cmd.Stderr = gc
 	client := mcp.NewClient(&mcp.Implementation{Name: "soak", Version: "1.0.0"}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -128,7 +177,7 @@ func startServer(t *testing.T, bin string, e env, cfgName string, flags ...strin
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}
-	return &serverProc{cmd: cmd, session: session, pid: cmd.Process.Pid, exe: bin}
+	return &serverProc{cmd: cmd, session: session, pid: cmd.Process.Pid, exe: bin, gc: gc}
 }
 
 // result is a tool call's answer: the JSON of a success or of an error.
@@ -520,6 +569,7 @@ func TestSoak(t *testing.T) {
 	stopServices(workers)
 	time.Sleep((retention + 2) * time.Second)
 	base := measure(s, t0, st.launchesN.Load())
+	_, baseLive := s.gc.last()
 	baseParents, _ := serverGroups(s.pid)
 	rows := []string{start.row("start"), base.row("after warm-up")}
 	// Peaks: sampled every 250 ms during the run by one goroutine, owned
@@ -564,11 +614,19 @@ func TestSoak(t *testing.T) {
 	// Everything is stopped: wait out the retention of exited output, then
 	// (for RSS) up to 60 s more for the Go runtime to return freed memory.
 	time.Sleep((retention + 2) * time.Second)
+	gcAtEnd, _ := s.gc.last()
 	end := measure(s, t0, st.launchesN.Load())
-	for deadline := time.Now().Add(60 * time.Second); end.rssKiB > base.rssKiB*11/10 && time.Now().Before(deadline); {
+	// Full mode: wait for a collection of the idle server (the runtime
+	// forces one every 2 minutes) to read its live heap, and for RSS to
+	// come back (the runtime returns freed memory gradually).
+	for deadline := time.Now().Add(150 * time.Second); full && time.Now().Before(deadline); {
+		if n, _ := s.gc.last(); n > gcAtEnd && end.rssKiB <= base.rssKiB*11/10 {
+			break
+		}
 		time.Sleep(2 * time.Second)
 		end = measure(s, t0, st.launchesN.Load())
 	}
+	gcN, endLive := s.gc.last()
 	rows = append(rows, end.row("end"))
 	_, endGroups := serverGroups(s.pid)
 	endProcs := descendants(s.pid)
@@ -641,6 +699,8 @@ func TestSoak(t *testing.T) {
 	fmt.Fprintf(&b, "RSS: start %.1f MiB, after warm-up %.1f, peak %.1f (sampled every 250 ms), end %.1f (%+.1f%% of after warm-up)\n",
 		float64(start.rssKiB)/1024, float64(base.rssKiB)/1024, float64(peak.rssKiB)/1024, float64(end.rssKiB)/1024,
 		100*float64(end.rssKiB-base.rssKiB)/float64(base.rssKiB))
+	fmt.Fprintf(&b, "live heap after the last collection (GODEBUG=gctrace=1): after warm-up %.0f MB, end %.0f MB (%d collections; the end one %s)\n",
+		baseLive, endLive, gcN, map[bool]string{true: "of the idle server", false: "during the run"}[gcN > gcAtEnd])
 	fmt.Fprintf(&b, "fds: start %d, after warm-up %d, peak %d, end %d; threads (no goroutine count is exposed): start %d, after warm-up %d, peak %d, end %d\n",
 		start.fds, base.fds, peak.fds, end.fds, start.threads, base.threads, peak.threads, end.threads)
 	fmt.Fprintf(&b, "leaked: processes %d, cgroups %d, after the server's exit %d; unexpected results %d\n",
