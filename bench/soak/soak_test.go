@@ -253,15 +253,13 @@ func (st *stats) code(c string) {
 
 // worker is one caller with its own seeded mix.
 type worker struct {
-	id     int
-	s      *serverProc
-	rng    *rand.Rand
-	st     *stats
-	other  int // a pid of another agent's process (a second server)
-	work   string
-	seq    int
-	svcs   []string // live services, oldest first
-	stopAt int64    // launches to reach
+	id    int
+	s     *serverProc
+	rng   *rand.Rand
+	st    *stats
+	other int // a pid of another agent's process (a second server)
+	seq   int
+	svcs  []string // live services, oldest first
 }
 
 func (w *worker) name(kind string) string {
@@ -548,7 +546,7 @@ func TestSoak(t *testing.T) {
 	t0 := time.Now()
 	workers := make([]*worker, *flagWorkers)
 	for i := range workers {
-		workers[i] = &worker{id: i, s: s, rng: rand.New(rand.NewPCG(*flagSeed, uint64(i))), st: st, other: op.Pid, work: e.work}
+		workers[i] = &worker{id: i, s: s, rng: rand.New(rand.NewPCG(*flagSeed, uint64(i))), st: st, other: op.Pid}
 	}
 	runUntil := func(target int64) {
 		var wg sync.WaitGroup
