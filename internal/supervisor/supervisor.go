@@ -399,13 +399,11 @@ func (s *Supervisor) janitor() {
 	}
 }
 
-// forgetLocked drops p from the table and from its group.
+// forgetLocked drops p from the table, its group and its service.
 func (s *Supervisor) forgetLocked(pid int, p *proc) {
 	delete(s.procs, pid)
 	s.pool.forget(p.out, p.errb)
-	for _, g := range s.groups {
-		g.members = slices.DeleteFunc(g.members, func(m *proc) bool { return m == p })
-	}
+	s.forgetLinksLocked(p) // forget.go: its group's and service's hold on it
 }
 
 // Shutdown terminates every process and service (reason server-shutdown:
