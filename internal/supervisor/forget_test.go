@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
@@ -9,7 +10,7 @@ import (
 // TestRetentionForgetsGroupsAndServices: once their processes are past
 // exitedRetentionSeconds, a terminated group and a stopped service are
 // forgotten too (the soak in bench/soak found both kept for the server's
-// life); a group that never had a member stays.
+// life); a group that never had a member stays until it is terminated.
 func TestRetentionForgetsGroupsAndServices(t *testing.T) {
 	cfg := baseConfig()
 	cfg.ExitedRetentionSeconds = 1
@@ -49,14 +50,22 @@ func TestRetentionForgetsGroupsAndServices(t *testing.T) {
 		return gerr != nil && errcode.As(gerr).Code == errcode.ProcessNotFound &&
 			serr != nil && errcode.As(serr).Code == errcode.ProcessNotFound
 	})
-	if _, _, err := s.TerminateGroup(agentA, empty, true); err != nil {
-		t.Fatalf("a group that never had a member was forgotten: %v", err)
-	}
 	s.mu.Lock()
 	groups, services := len(s.groups), len(s.services)
 	s.mu.Unlock()
 	if groups != 1 || services != 0 {
 		t.Fatalf("%d groups and %d services left, want 1 (the empty one) and 0", groups, services)
+	}
+	// A group that never had a member stays until it is terminated, and
+	// then goes at once (nothing to retain).
+	if _, _, err := s.TerminateGroup(agentA, empty, true); err != nil {
+		t.Fatalf("a group that never had a member was forgotten: %v", err)
+	}
+	s.mu.Lock()
+	groups = len(s.groups)
+	s.mu.Unlock()
+	if groups != 0 {
+		t.Fatalf("%d groups left after the empty one was terminated, want 0", groups)
 	}
 	// The name is free and a new service under it is a new one.
 	if _, err := s.StartService(agentA, ServiceRequest{Name: "web", Spec: specFor(t, "sleep", "30")}); err != nil {
@@ -64,5 +73,37 @@ func TestRetentionForgetsGroupsAndServices(t *testing.T) {
 	}
 	if _, err := s.StopService(agentA, "web"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An agent holds at most maxGroupsPerAgent groups: creating a group is
+// not a launch, so no launch quota bounds it. An empty group it
+// terminates is forgotten at once, which frees a place; another agent is
+// not affected.
+func TestGroupsPerAgentBounded(t *testing.T) {
+	s, _ := newSup(t, baseConfig())
+	var first string
+	for i := 0; i < maxGroupsPerAgent; i++ {
+		id, err := s.CreateGroup(agentA, fmt.Sprintf("g%d", i), false)
+		if err != nil {
+			t.Fatalf("group %d: %v", i, err)
+		}
+		if i == 0 {
+			first = id
+		}
+	}
+	_, err := s.CreateGroup(agentA, "one too many", false)
+	wantCode(t, err, errcode.ConcurrencyLimit)
+	if _, err := s.CreateGroup(agentB, "other agent", false); err != nil {
+		t.Fatalf("another agent's group: %v", err)
+	}
+	if _, _, err := s.TerminateGroup(agentA, first, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.TerminateGroup(agentA, first, true); errcode.As(err).Code != errcode.ProcessNotFound {
+		t.Fatalf("a terminated empty group: %v, want PROCESS_NOT_FOUND (forgotten)", err)
+	}
+	if _, err := s.CreateGroup(agentA, "again", false); err != nil {
+		t.Fatalf("after terminating an empty group: %v", err)
 	}
 }

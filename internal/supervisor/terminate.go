@@ -113,6 +113,12 @@ func (s *Supervisor) CreateGroup(agent, name string, pipeline bool) (string, err
 		s.mu.Unlock()
 		return "", errcode.Fail(errcode.Internal, "group", "", "the server is shutting down")
 	}
+	if n := s.groupsOfLocked(agent); n >= maxGroupsPerAgent {
+		s.mu.Unlock()
+		return "", errcode.Deny(errcode.ConcurrencyLimit, "group",
+			"terminate the groups it no longer needs (process_terminate_group: an empty group is forgotten at once, one with members when their output's retention ends)",
+			"the agent already holds %d groups, the most one agent may hold", n)
+	}
 	s.nextGroup++
 	id := fmt.Sprintf("g-%d", s.nextGroup)
 	s.groups[id] = &group{id: id, agent: agent, name: name, pipeline: pipeline}
@@ -232,6 +238,9 @@ func (s *Supervisor) TerminateGroup(agent, groupID string, force bool) (pids []i
 		return nil, "", groupNotFound(groupID)
 	}
 	members := slices.Clone(g.members)
+	if len(members) == 0 {
+		delete(s.groups, groupID) // nothing to retain: an empty group is gone at once
+	}
 	s.mu.Unlock()
 	var running []*proc
 	for _, p := range members {
@@ -259,4 +268,20 @@ func (s *Supervisor) TerminateGroup(agent, groupID string, force bool) (pids []i
 		return pids, auditNotWritten(err), nil
 	}
 	return pids, "", nil
+}
+
+// maxGroupsPerAgent bounds the groups one agent holds at once: creating a
+// group is not a launch (no launch quota or rate applies), and without a
+// bound an agent could grow the server's memory with empty groups.
+const maxGroupsPerAgent = 1024
+
+// groupsOfLocked counts agent's groups. s.mu is held.
+func (s *Supervisor) groupsOfLocked(agent string) int {
+	n := 0
+	for _, g := range s.groups {
+		if g.agent == agent {
+			n++
+		}
+	}
+	return n
 }
