@@ -20,16 +20,8 @@ func (t *Tree) dnsLoop(pc net.PacketConn) {
 	for {
 		n, from, err := pc.ReadFrom(buf)
 		if err != nil {
-			if t.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+			if !t.pause(err, &backoff) {
 				return
-			}
-			select {
-			case <-t.ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			if backoff < time.Second {
-				backoff *= 2
 			}
 			continue
 		}

@@ -241,17 +241,8 @@ func (t *Tree) acceptLoop(ln net.Listener, via string, handle func(net.Conn)) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			if t.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+			if !t.pause(err, &backoff) {
 				return
-			}
-			// EMFILE and the like: wait, do not spin.
-			select {
-			case <-t.ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			if backoff < time.Second {
-				backoff *= 2
 			}
 			continue
 		}
@@ -525,4 +516,22 @@ func (h *headLimit) Read(p []byte) (int, error) {
 	m, err := h.r.Read(p)
 	h.n -= int64(m)
 	return m, err
+}
+
+// pause handles a failed Accept or ReadFrom: false when the tree is closing
+// (the loop ends); else it waits backoff, doubling it up to a second, so
+// that a lasting error (EMFILE and the like) does not spin.
+func (t *Tree) pause(err error, backoff *time.Duration) bool {
+	if t.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+		return false
+	}
+	select {
+	case <-t.ctx.Done():
+		return false
+	case <-time.After(*backoff):
+	}
+	if *backoff < time.Second {
+		*backoff *= 2
+	}
+	return true
 }
