@@ -185,19 +185,10 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	if spec == nil {
 		return nil, errcode.Fail(errcode.InvalidInput, "process", "", "nothing to launch")
 	}
-	if err := checkTerminalOptions(&o); err != nil {
+	stdinPipe, capture, err := s.stdioModes(&o)
+	if err != nil {
 		return nil, err
 	}
-	var stdinPipe bool
-	switch o.Stdin {
-	case "", StdinPipe:
-		// /dev/null when stdin input is not allowed: nobody could ever feed the pipe.
-		stdinPipe = s.cfg.AllowStdinInput
-	case StdinNull:
-	default:
-		return nil, errcode.Fail(errcode.InvalidInput, "process", `use "pipe" or "null"`, "unknown stdin mode %q", o.Stdin)
-	}
-	capture := o.CaptureOutput && s.cfg.AllowOutputCapture
 	applied, notEnforced := s.support.Enforcement(spec.Limits)
 	applied = append(applied, s.isolation...)
 	if s.cfg.StrictResourceEnforcement && len(notEnforced) > 0 {
@@ -238,30 +229,11 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 				"check the server's state directory (docs/environment.md, HOME)", "the agent's HOME: %v", err))
 		}
 	}
-	var ps *pipes
-	var tty *terminal
-	var err error
-	if o.PTY {
-		if ps, tty, err = makeTerminal(o); err != nil {
-			return fail(nil, nil, err)
-		}
-	} else if ps, err = makePipes(stdinPipe, capture); err != nil {
-		return fail(nil, nil, errcode.Fail(errcode.Internal, "process", "", "create pipes: %v", err))
+	ps, tty, stdio, err := openStdio(o, stdinPipe, capture)
+	if err != nil {
+		return fail(nil, nil, err)
 	}
-	// When Start returns, the stage waits at its gate in its cgroup, with
-	// the limits in place, before the target can run, fork or allocate. A
-	// health check's stage then moves into its service instance's group
-	// (health.go), whose limits count it.
-	stdio := sandbox.Stdio{Stdin: ps.child[0], Stdout: ps.child[1], Stderr: ps.child[2]}
-	if tty != nil {
-		stdio = sandbox.Stdio{Stdin: ps.child[0], Stdout: ps.child[0], Stderr: ps.child[0], Terminal: true}
-	}
-	var sp *sandbox.Process
-	if lk.health != nil {
-		sp, err = s.launcher.StartWith(spec, stdio, joinInstance(lk.health))
-	} else {
-		sp, err = s.launcher.Start(spec, stdio)
-	}
+	sp, err := s.startStage(spec, stdio, lk)
 	ps.closeChild()
 	if err != nil {
 		return fail(nil, ps, errcode.As(err))
@@ -289,32 +261,8 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 		return fail(nil, ps, e)
 	}
 
-	cg := sp.Cgroup() // ours now: removed in watch, after the reap
-	name := o.Name
-	if name == "" {
-		name = spec.Path[strings.LastIndexByte(spec.Path, '/')+1:]
-	}
-	p := &proc{
-		agent: agent, name: name, tool: o.Tool, kind: lk.kind, serviceID: lk.serviceID,
-		pid: sp.Pid, spec: spec, sp: sp, cg: cg, egress: egress, start: s.now(),
-		report:   SandboxReport{Applied: applied, NotEnforced: nonNil(notEnforced)},
-		readDone: make(chan struct{}, 2), done: make(chan struct{}),
-		stdin: ps.parent[0], tty: tty,
-	}
-	p.stdinOpen.Store(p.stdin != nil)
-	if capture {
-		p.out, p.errb = newRing(s.cfg.MaxOutputBufferSize, s.pool), newRing(s.cfg.MaxOutputBufferSize, s.pool)
-		p.readEnds = []*os.File{ps.parent[1], ps.parent[2]}
-	}
-	if tty != nil {
-		// One stream: the terminal's output is stdout; stderr stays empty.
-		// Read even without capture (then discarded): a terminal nobody
-		// reads blocks its writers.
-		p.readEnds = []*os.File{ps.parent[1]}
-		if p.errb != nil {
-			p.errb.close()
-		}
-	}
+	p := s.newProc(agent, spec, o, lk, sp, ps, tty, egress, capture)
+	p.report = SandboxReport{Applied: applied, NotEnforced: nonNil(notEnforced)}
 
 	s.mu.Lock()
 	if old := s.procs[p.pid]; old != nil {
@@ -322,7 +270,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	}
 	s.procs[p.pid] = p
 	closed := s.closed
-	watchLimits := cg != nil && spec.Limits.MaxCpuTime > 0 // memory: the kernel (package cgroup)
+	watchLimits := p.cg != nil && spec.Limits.MaxCpuTime > 0 // memory: the kernel (package cgroup)
 	s.wg.Add(1 + len(p.readEnds))
 	if watchLimits {
 		s.wg.Add(1)
@@ -345,6 +293,82 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	}
 	s.wg.Done() // the reservation's token: the goroutines above hold their own
 	return p, nil
+}
+
+// stdioModes checks o's terminal and stdin options and says whether the
+// child gets a stdin pipe and whether its output is captured.
+func (s *Supervisor) stdioModes(o *StartOptions) (stdinPipe, capture bool, err error) {
+	if err := checkTerminalOptions(o); err != nil {
+		return false, false, err
+	}
+	switch o.Stdin {
+	case "", StdinPipe:
+		// /dev/null when stdin input is not allowed: nobody could ever feed the pipe.
+		stdinPipe = s.cfg.AllowStdinInput
+	case StdinNull:
+	default:
+		return false, false, errcode.Fail(errcode.InvalidInput, "process", `use "pipe" or "null"`, "unknown stdin mode %q", o.Stdin)
+	}
+	return stdinPipe, o.CaptureOutput && s.cfg.AllowOutputCapture, nil
+}
+
+// openStdio makes the child's stdio: a pseudo-terminal (o.PTY) or pipes.
+func openStdio(o StartOptions, stdinPipe, capture bool) (*pipes, *terminal, sandbox.Stdio, error) {
+	if o.PTY {
+		ps, tty, err := makeTerminal(o)
+		if err != nil {
+			return nil, nil, sandbox.Stdio{}, err
+		}
+		return ps, tty, sandbox.Stdio{Stdin: ps.child[0], Stdout: ps.child[0], Stderr: ps.child[0], Terminal: true}, nil
+	}
+	ps, err := makePipes(stdinPipe, capture)
+	if err != nil {
+		return nil, nil, sandbox.Stdio{}, errcode.Fail(errcode.Internal, "process", "", "create pipes: %v", err)
+	}
+	return ps, nil, sandbox.Stdio{Stdin: ps.child[0], Stdout: ps.child[1], Stderr: ps.child[2]}, nil
+}
+
+// startStage hands the launch to an init stage. When it returns, the stage
+// waits at its gate in its cgroup, with the limits in place, before the
+// target can run, fork or allocate. A health check's stage then moves into
+// its service instance's group (health.go), whose limits count it.
+func (s *Supervisor) startStage(spec *policy.Spec, stdio sandbox.Stdio, lk launchKind) (*sandbox.Process, error) {
+	if lk.health != nil {
+		return s.launcher.StartWith(spec, stdio, joinInstance(lk.health))
+	}
+	return s.launcher.Start(spec, stdio)
+}
+
+// newProc is the record of a released launch: its cgroup (ours now,
+// removed in watch after the reap), its stdin and the rings its output
+// goes to.
+func (s *Supervisor) newProc(agent string, spec *policy.Spec, o StartOptions, lk launchKind, sp *sandbox.Process,
+	ps *pipes, tty *terminal, egress io.Closer, capture bool) *proc {
+	name := o.Name
+	if name == "" {
+		name = spec.Path[strings.LastIndexByte(spec.Path, '/')+1:]
+	}
+	p := &proc{
+		agent: agent, name: name, tool: o.Tool, kind: lk.kind, serviceID: lk.serviceID,
+		pid: sp.Pid, spec: spec, sp: sp, cg: sp.Cgroup(), egress: egress, start: s.now(),
+		readDone: make(chan struct{}, 2), done: make(chan struct{}),
+		stdin: ps.parent[0], tty: tty,
+	}
+	p.stdinOpen.Store(p.stdin != nil)
+	if capture {
+		p.out, p.errb = newRing(s.cfg.MaxOutputBufferSize, s.pool), newRing(s.cfg.MaxOutputBufferSize, s.pool)
+		p.readEnds = []*os.File{ps.parent[1], ps.parent[2]}
+	}
+	if tty != nil {
+		// One stream: the terminal's output is stdout; stderr stays empty.
+		// Read even without capture (then discarded): a terminal nobody
+		// reads blocks its writers.
+		p.readEnds = []*os.File{ps.parent[1]}
+		if p.errb != nil {
+			p.errb.close()
+		}
+	}
+	return p
 }
 
 func nonNil(s []string) []string {
