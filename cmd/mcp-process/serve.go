@@ -15,7 +15,11 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/approval"
 	"github.com/mcp-process/mcp-process/internal/audit"
+	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/policy"
+	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 	"github.com/mcp-process/mcp-process/internal/server"
+	"github.com/mcp-process/mcp-process/internal/supervisor"
 )
 
 var timeNow = time.Now
@@ -73,30 +77,10 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 		return err
 	}
 	warnUnenforcedLimits(cfg, cg, logger)
-	var srvp atomic.Pointer[server.Server]
-	// Every agent's audit records also go to its sessions as MCP log
-	// notifications (at the level each client set).
-	rec := server.TapAudit(alog, srvp.Load)
-	sup := newSupervisor(cfg, pol, rec, cg, func(pid int, stream string) {
-		if s := srvp.Load(); s != nil {
-			s.OnOutput(pid, stream)
-		}
-	}, func(agent string, pid int, running bool) {
-		if s := srvp.Load(); s != nil {
-			s.OnStateChange(agent, pid, running)
-		}
-	})
-	appr, err := newApprover(cfg)
+	sup, srv, appr, err := newServer(loaded, pol, alog, cg, *agentID, *httpAddr == "", logger)
 	if err != nil {
 		return err
 	}
-	srv := server.New(server.Options{
-		Config: cfg, Source: loaded.Source, Policy: pol, Supervisor: sup, Audit: rec,
-		AgentID: *agentID, Layers: layerStates(cfg, cg), Version: version, Logger: logger,
-		ListResources: *httpAddr == "", // one agent over stdio: its processes may be listed
-		Approver:      appr,
-	})
-	srvp.Store(srv)
 	defer srv.Close()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
@@ -106,18 +90,7 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 	// children would inherit), a write to the closed pipe fails with EPIPE,
 	// the session ends and the shutdown below runs.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-	if w := cfg.ScopeFallback(); w != "" {
-		logger.Warn(w)
-	}
-	if cfg.EnableSecurityAlerts && cfg.SecurityAlertWebhook != "" && cfg.SecurityAlertWebhookSecret == "" {
-		logger.Warn("securityAlertWebhook is set without securityAlertWebhookSecret: alerts are sent unsigned")
-	}
-	for _, m := range missingGuarantees(cfg) {
-		logger.Warn("a guarantee this host cannot give", "missing", m)
-	}
-	for _, w := range configWarnings(cfg) {
-		logger.Warn(w)
-	}
+	warnAtStart(cfg, logger)
 	logger.Info("mcp-process serving", "config", loaded.Source, "transport", transportName(*httpAddr), "audit", auditPath(cfg.EnableAuditLog, cfg.AuditLogPath))
 
 	if *httpAddr != "" {
@@ -141,6 +114,54 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 		logger.Error("session ended with an error", "err", err)
 	}
 	return nil
+}
+
+// newServer wires the supervisor, the approval layer and the MCP server
+// over the audit log alog. Every agent's audit records also go to its
+// sessions as MCP log notifications (at the level each client set);
+// listResources: one agent over stdio, whose processes may be listed.
+func newServer(loaded *config.Loaded, pol *policy.Policy, alog *audit.Log, cg *cgroup.Manager, agentID string,
+	listResources bool, logger *slog.Logger) (*supervisor.Supervisor, *server.Server, *approval.Approver, error) {
+	cfg := loaded.Config
+	var srvp atomic.Pointer[server.Server]
+	rec := server.TapAudit(alog, srvp.Load)
+	sup := newSupervisor(cfg, pol, rec, cg, func(pid int, stream string) {
+		if s := srvp.Load(); s != nil {
+			s.OnOutput(pid, stream)
+		}
+	}, func(agent string, pid int, running bool) {
+		if s := srvp.Load(); s != nil {
+			s.OnStateChange(agent, pid, running)
+		}
+	})
+	appr, err := newApprover(cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	srv := server.New(server.Options{
+		Config: cfg, Source: loaded.Source, Policy: pol, Supervisor: sup, Audit: rec,
+		AgentID: agentID, Layers: layerStates(cfg, cg), Version: version, Logger: logger,
+		ListResources: listResources, Approver: appr,
+	})
+	srvp.Store(srv)
+	return sup, srv, appr, nil
+}
+
+// warnAtStart says on stderr, once, what of the config this host or the
+// config itself leaves weaker than asked.
+func warnAtStart(cfg *config.Config, logger *slog.Logger) {
+	if w := cfg.ScopeFallback(); w != "" {
+		logger.Warn(w)
+	}
+	if cfg.EnableSecurityAlerts && cfg.SecurityAlertWebhook != "" && cfg.SecurityAlertWebhookSecret == "" {
+		logger.Warn("securityAlertWebhook is set without securityAlertWebhookSecret: alerts are sent unsigned")
+	}
+	for _, m := range missingGuarantees(cfg) {
+		logger.Warn("a guarantee this host cannot give", "missing", m)
+	}
+	for _, w := range configWarnings(cfg) {
+		logger.Warn(w)
+	}
 }
 
 type nopCloser struct{ io.Writer }
