@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -95,7 +97,26 @@ func TestConformanceSuite(t *testing.T) {
 		log = append(log, more...)
 	}
 	results = conformanceChecks(t, out)
-	results0 := conformanceChecks(t, out)
+	// A scenario whose request the suite's client gave up on (its 60 s
+	// time-out) runs once more on its own: seen once in seven runs of the
+	// whole suite on a loaded 2-core machine, never on its own. A server
+	// that really does not answer fails the second run too.
+	for scenario, checks := range results {
+		if !slices.ContainsFunc(checks, func(c conformanceCheck) bool { return strings.Contains(c.ErrorMessage, "Request timed out") }) {
+			continue
+		}
+		t.Logf("%s: a request timed out; running the scenario once more", scenario)
+		again := t.TempDir()
+		more, _ := exec.Command(node, cli, "server", "--url", proxy.URL+"/mcp", "--scenario", scenario, "-o", again).CombinedOutput()
+		log = append(log, more...)
+		if rerun := conformanceChecks(t, again)[scenario]; len(rerun) > 0 {
+			results[scenario] = rerun
+		}
+	}
+	results0 := map[string][]conformanceCheck{}
+	for k, v := range results {
+		results0[k] = v
+	}
 	if len(results) == 0 {
 		t.Fatalf("no results recorded (%v):\n%s", err, tail(string(log), 3000))
 	}
