@@ -128,6 +128,9 @@ func loadPolicy(f commonFlags) (*config.Loaded, *policy.Policy, error) {
 	if err != nil {
 		return nil, nil, exitf(2, "%v", err)
 	}
+	if err := clearWatchedSource(loaded); err != nil {
+		return nil, nil, err
+	}
 	sealPolicyFiles(loaded, cwd)
 	pol, err := policy.New(loaded.Config)
 	if err != nil {

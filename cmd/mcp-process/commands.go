@@ -142,6 +142,9 @@ func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error 
 	if err := prepareHomes(loaded.Config, pol); err != nil {
 		return err
 	}
+	if err := watchConfigSources(loaded, pol, startDir(), logger); err != nil {
+		return err
+	}
 	alog, err := openAudit(loaded, "cli")
 	if err != nil {
 		return err

@@ -92,6 +92,13 @@ func cmdInit(args []string, stdout io.Writer) error {
 		os.Remove(path)
 		return exitf(2, "init: write %s: %v", path, err)
 	}
+	// The user wrote it: a start here takes it even where an earlier
+	// server's children could have created it (config.SourceWatch).
+	if w := config.WatchFor(os.Getenv); w.Path != "" {
+		if err := w.Clear(path); err != nil {
+			return exitf(2, "init: wrote %s, but cannot update %s, so a start in this directory will refuse it: load it once with --config %s (%v)", path, w.Path, path, err)
+		}
+	}
 	fmt.Fprintf(stdout, "wrote %s (%s profile, working directory %s)\ncheck it with: mcp-process validate --config %s\n", path, *profile, cwd, path)
 	return nil
 }

@@ -38,6 +38,7 @@ func sealPolicyFiles(loaded *config.Loaded, cwd string) {
 		add(cfg.AuditLogPath + ".head") // the heads (SPEC 7.2) are policy files too
 		add(cfg.SecurityViolationLogPath + ".head")
 	}
+	add(config.WatchFor(os.Getenv).Path) // the record of config sources children could create
 	if exe, err := os.Executable(); err == nil {
 		add(exe)
 	}

@@ -62,6 +62,9 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 	if err := prepareHomes(cfg, pol); err != nil {
 		return err
 	}
+	if err := watchConfigSources(loaded, pol, startDir(), logger); err != nil {
+		return err
+	}
 	alog, err := openAudit(loaded, *agentID)
 	if err != nil {
 		return err

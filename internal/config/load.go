@@ -51,6 +51,9 @@ type Loaded struct {
 	// Explicit is the set of keys the source document set (empty when there
 	// is no document).
 	Explicit Explicit
+	// Local is true when Path is a local source found in the start
+	// directory (not given by --config or MCP_PROCESS_CONFIG_PATH).
+	Local bool
 	// StartDirectory is true when allowedWorkingDirectories was absent or
 	// empty and is the directory the server was started in (SPEC 7.3).
 	StartDirectory bool
@@ -92,6 +95,11 @@ func Load(opts LoadOptions) (*Loaded, error) {
 	if l.Path != "" {
 		if e := checkWriters(l.Path); e != nil {
 			return nil, withSource(e, l.Source)
+		}
+		if l.Local {
+			if e := checkWatched(WatchFor(getenv), l.Path); e != nil {
+				return nil, withSource(e, l.Source)
+			}
 		}
 	}
 	var cfg *Config
@@ -195,7 +203,7 @@ func (opts *LoadOptions) document(l *Loaded) ([]byte, error) {
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
-			l.Path = p
+			l.Path, l.Local = p, true
 			l.Source = "file " + p
 			if err != nil {
 				return nil, readError(err, l.Source, "")

@@ -17,8 +17,18 @@ import (
 func TestInit(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	out, errOut, code := runCLI(t, e, "", nil, "init")
 	path := filepath.Join(e.work, "mcp-process-config.json")
+	// An earlier server here recorded the file as one its children could
+	// create (config.SourceWatch): init is the user writing it, so a start
+	// here takes it.
+	record := filepath.Join(e.stateHome(), "mcp-process", "config-sources.json")
+	if err := os.MkdirAll(filepath.Dir(record), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(record, []byte(`{"watched": {"`+path+`": "2026-12-01T00:00:00Z"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLI(t, e, "", nil, "init")
 	if code != 0 || !strings.Contains(out, path) {
 		t.Fatalf("init: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
@@ -34,6 +44,9 @@ func TestInit(t *testing.T) {
 		t.Errorf("no $comment or description: %v", doc)
 	}
 	// validate with no --config finds it in the start directory.
+	if b, _ := os.ReadFile(record); strings.Contains(string(b), path) {
+		t.Errorf("init left %s recorded: %s", path, b)
+	}
 	v := validate(t, e)
 	if len(v.Policy.AllowedWorkingDirectories) != 1 || v.Policy.AllowedWorkingDirectories[0] != e.work {
 		t.Errorf("allowedWorkingDirectories %v, want %s", v.Policy.AllowedWorkingDirectories, e.work)

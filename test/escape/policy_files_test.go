@@ -100,3 +100,80 @@ func TestEscape_WritePolicyFiles_sealed(t *testing.T) {
 		escaped(t, direct(t, asNobody(probe("write-file", target))), "the seal (the probe run directly as the server's uid)")
 	}
 }
+
+// An unprivileged server's children share its uid, so a
+// ./mcp-process-config.json one of them creates in the start directory
+// (an allowed working directory) has the user's own owner, and no seal can
+// cover a file that did not exist. The server records, before its first
+// launch, that the file was absent and creatable by its children; the next
+// start in that directory refuses it, naming the path. Baseline: the same
+// file written where no server recorded it is the next start's policy.
+func TestEscape_PlantConfigForNextStart_sameUID(t *testing.T) {
+	ownServer(t, "an unprivileged server (uid 65534), whose children have its uid")
+	e := newEnv(t)
+	cred := &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}
+	e.own(t, cred)
+	planted := filepath.Join(e.work, "mcp-process-config.json")
+	path := e.writeConfig(t, e.config())
+	cmdAs := func(args ...string) (int, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := e.serverCmdAs(ctx, cred, args...)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		cmd.Run()
+		return cmd.ProcessState.ExitCode(), out.String()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	run := e.serverCmdAs(ctx, cred, "run", "--config", path, "--", probeBin, "write-file", planted)
+	var stdout, stderr bytes.Buffer
+	run.Stdout, run.Stderr = &stdout, &stderr
+	if err := run.Run(); err != nil {
+		t.Fatalf("unprivileged mcp-process run: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+	}
+	if r := parseResult(t, stdout.Bytes(), stderr.String()); !r.OK {
+		t.Fatalf("the child could not create %s (the test needs it to): %s", planted, r)
+	}
+	os.WriteFile(planted, []byte(`{"allowedExecutables": ["/bin/sh"], "blockShellInterpreters": false}`), 0o644)
+	// Nor can a child drop the record: it is one of the policy's files.
+	record := filepath.Join(e.dir, "home", "state", "mcp-process", "config-sources.json")
+	run = e.serverCmdAs(ctx, cred, "run", "--config", path, "--", probeBin, "write-file", record)
+	stdout.Reset()
+	stderr.Reset()
+	run.Stdout, run.Stderr = &stdout, &stderr
+	if err := run.Run(); err != nil {
+		t.Fatalf("unprivileged mcp-process run: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+	}
+	if r := parseResult(t, stdout.Bytes(), stderr.String()); r.OK {
+		t.Fatalf("ESCAPE: a child rewrote the record %s: %s", record, r)
+	}
+	code, out := cmdAs("validate")
+	if code != 2 || !strings.Contains(out, planted) || !strings.Contains(out, "a child may have written it") {
+		t.Fatalf("ESCAPE: the next start took the planted config (exit %d):\n%s", code, out)
+	}
+	t.Logf("stopped by the record of creatable config sources: %s", strings.TrimSpace(out))
+	// The user vouches for the file by loading it explicitly once; then it
+	// is the start directory's config again.
+	if code, out := cmdAs("validate", "--config", planted); code != 0 {
+		t.Fatalf("an explicit --config of the file should load it (exit %d):\n%s", code, out)
+	}
+	if code, out := cmdAs("validate"); code != 0 || !strings.Contains(out, planted) {
+		t.Fatalf("after --config, the start directory's file should load (exit %d):\n%s", code, out)
+	}
+	// Baseline: in a directory where no server ran, the same file (same
+	// owner) is the next start's policy.
+	e2 := newEnv(t)
+	e2.own(t, cred)
+	other := filepath.Join(e2.work, "mcp-process-config.json")
+	if err := os.WriteFile(other, []byte(`{"allowedExecutables": ["/bin/sh"], "blockShellInterpreters": false}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chown(other, nobody, nobody)
+	v := e2.serverCmdAs(ctx, cred, "validate")
+	if b, err := v.CombinedOutput(); err != nil || !strings.Contains(string(b), other) {
+		t.Fatalf("baseline: ./mcp-process-config.json where no server recorded it should load (%v):\n%s", err, b)
+	}
+	t.Logf("baseline without the record: a file there is the next start's policy")
+	escaped(t, direct(t, asNobody(probe("write-file", record))), "the seal of the record (the probe run directly as the server's uid)")
+}
