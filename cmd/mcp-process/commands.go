@@ -283,15 +283,19 @@ func incompleteTail(b []byte) int {
 	return 0
 }
 
-// pump copies new output since next to the terminal and returns the new offsets.
+// pump copies new output since next to the terminal, the bytes as the
+// child wrote them, and returns the new offsets.
 func pump(sup *supervisor.Supervisor, agent string, pid int, next supervisor.StreamCounts, stdout, stderr io.Writer) supervisor.StreamCounts {
-	out, err := sup.Output(agent, pid, supervisor.OutputQuery{Stream: "both", Encoding: "base64",
-		Offset: supervisor.StreamOffsets{Stdout: &next.Stdout, Stderr: &next.Stderr}})
+	out, err := sup.Output(agent, pid, supervisor.OutputQuery{Offset: supervisor.StreamOffsets{Stdout: &next.Stdout, Stderr: &next.Stderr}})
 	if err != nil {
 		return next
 	}
-	writeB64(stdout, out.Stdout)
-	writeB64(stderr, out.Stderr)
+	if len(out.Stdout) > 0 {
+		_, _ = stdout.Write(out.Stdout)
+	}
+	if len(out.Stderr) > 0 {
+		_, _ = stderr.Write(out.Stderr)
+	}
 	return out.NextOffset
 }
 

@@ -312,7 +312,7 @@ func (s *Server) processStart(ctx context.Context, c *call, in launchInput) (sta
 	return startOutput{Pid: st.Pid, Name: st.Name, State: st.State, StartTime: st.StartTime, Sandbox: st.Sandbox, Pty: st.Pty, Terminal: st.Terminal}, nil
 }
 
-func (s *Server) processRun(ctx context.Context, c *call, in runInput) (*supervisor.RunResult, error) {
+func (s *Server) processRun(ctx context.Context, c *call, in runInput) (*runResult, error) {
 	c.launch = &in.launchInput
 	spec, err := s.admitLaunch(ctx, c, in.request(c.agent))
 	if err != nil {
@@ -326,7 +326,7 @@ func (s *Server) processRun(ctx context.Context, c *call, in runInput) (*supervi
 	if serr != nil {
 		return nil, serr
 	}
-	return res, nil
+	return newRunResult(res), nil
 }
 
 func (s *Server) processTerminate(ctx context.Context, c *call, in terminateInput) (*supervisor.TerminateResult, error) {
@@ -398,14 +398,14 @@ func (s *Server) processSendStdin(ctx context.Context, c *call, in stdinInput) (
 	return out, nil
 }
 
-func (s *Server) processGetOutput(ctx context.Context, c *call, in outputInput) (*supervisor.OutputResult, error) {
+func (s *Server) processGetOutput(ctx context.Context, c *call, in outputInput) (*outputResult, error) {
 	c.pid = in.Pid
 	if in.MaxBytes == 0 {
 		in.MaxBytes = supervisor.DefaultMaxOutputBytes
 	}
-	q := supervisor.OutputQuery{Stream: in.Stream, Encoding: canonicalEncoding(in.Encoding), MaxBytes: in.MaxBytes, Tail: in.Tail}
-	if in.Offset != nil {
-		q.Offset = supervisor.StreamOffsets{Stdout: in.Offset, Stderr: in.Offset}
+	q, enc, err := outputQuery(in)
+	if err != nil {
+		return nil, err
 	}
 	out, err := s.opts.Supervisor.Output(c.agent, in.Pid, q)
 	if err != nil {
@@ -414,7 +414,7 @@ func (s *Server) processGetOutput(ctx context.Context, c *call, in outputInput) 
 	if err := s.recordRead(c); err != nil {
 		return nil, err
 	}
-	return out, nil
+	return newOutputResult(out, enc), nil
 }
 
 func (s *Server) processList(ctx context.Context, c *call, in listInput) (listOutput, error) {

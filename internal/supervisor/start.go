@@ -560,8 +560,8 @@ func (s *Supervisor) Run(ctx context.Context, agent string, spec *policy.Spec, s
 	}
 	if p.out != nil {
 		var ro, re ringRead
-		res.Stdout, ro = tailText(p.out, max)
-		res.Stderr, re = tailText(p.errb, max)
+		res.Stdout, ro = tailOf(p.out, max)
+		res.Stderr, re = tailOf(p.errb, max)
 		res.StdoutBytes, res.StderrBytes = ro.total, re.total
 		res.Offset = StreamCounts{Stdout: ro.start, Stderr: re.start}
 		res.NextOffset = StreamCounts{Stdout: ro.next, Stderr: re.next}
@@ -571,13 +571,14 @@ func (s *Supervisor) Run(ctx context.Context, agent string, spec *policy.Spec, s
 	return res, nil
 }
 
-// tailText reads the last max bytes of r as UTF-8 text: a cut inside a
-// rune moves the start past the rune's remaining bytes.
-func tailText(r *ring, max int) (string, ringRead) {
+// tailOf reads the last max bytes of r: a cut inside a UTF-8 sequence
+// moves the start past the sequence's remaining bytes, so that text read
+// as text does not start with a broken character.
+func tailOf(r *ring, max int) ([]byte, ringRead) {
 	rd := r.read(0, 0, max)
 	if rd.start > 0 {
 		k := continuationHead(rd.data)
 		rd.data, rd.start = rd.data[k:], rd.start+int64(k)
 	}
-	return strings.ToValidUTF8(string(rd.data), "\uFFFD"), rd
+	return rd.data, rd
 }
