@@ -381,7 +381,7 @@ func (s *Server) processSendStdin(ctx context.Context, c *call, in stdinInput) (
 	out := stdinOutput{Pid: in.Pid}
 	resize := in.Cols != 0 || in.Rows != 0
 	if resize {
-		ts, err := s.opts.Supervisor.Resize(c.agent, in.Pid, in.Cols, in.Rows)
+		ts, err := s.opts.Supervisor.Resize(c.agent, in.Pid, in.Cols, in.Rows, c.tool)
 		if err != nil {
 			return stdinOutput{}, err
 		}
@@ -450,7 +450,7 @@ func (s *Server) processWait(ctx context.Context, c *call, in waitInput) (*super
 }
 
 func (s *Server) processCreateGroup(ctx context.Context, c *call, in createGroupInput) (groupOutput, error) {
-	id, err := s.opts.Supervisor.CreateGroup(c.agent, in.Name, in.Pipeline)
+	id, err := s.opts.Supervisor.CreateGroup(c.agent, in.Name, in.Pipeline, c.tool)
 	if err != nil {
 		return groupOutput{}, err
 	}
@@ -459,7 +459,7 @@ func (s *Server) processCreateGroup(ctx context.Context, c *call, in createGroup
 
 func (s *Server) processAddToGroup(ctx context.Context, c *call, in addToGroupInput) (groupOutput, error) {
 	c.pid = in.Pid
-	if err := s.opts.Supervisor.AddToGroup(c.agent, in.GroupID, in.Pid); err != nil {
+	if err := s.opts.Supervisor.AddToGroup(c.agent, in.GroupID, in.Pid, c.tool); err != nil {
 		return groupOutput{}, err
 	}
 	//lint:ignore S1016 the input and output schemas are separate types on purpose: one may change alone
@@ -470,7 +470,7 @@ func (s *Server) processTerminateGroup(ctx context.Context, c *call, in terminat
 	if err := s.confirmGroupTermination(ctx, c, in.GroupID, in.Force); err != nil {
 		return terminateGroupOutput{}, err
 	}
-	pids, auditErr, err := s.opts.Supervisor.TerminateGroup(c.agent, in.GroupID, in.Force)
+	pids, auditErr, err := s.opts.Supervisor.TerminateGroup(c.agent, in.GroupID, in.Force, c.tool)
 	if err != nil {
 		return terminateGroupOutput{}, err
 	}
@@ -487,7 +487,7 @@ func (s *Server) processStartService(ctx context.Context, c *call, in serviceInp
 	if err != nil {
 		return serviceStartOutput{}, err
 	}
-	req := supervisor.ServiceRequest{Name: in.Name, Spec: spec, Cwd: in.Cwd, Env: in.Env}
+	req := supervisor.ServiceRequest{Tool: c.tool, Name: in.Name, Spec: spec, Cwd: in.Cwd, Env: in.Env}
 	if hc := in.HealthCheck; hc != nil {
 		req.HealthCheck = &supervisor.HealthCheck{Command: hc.Command, IntervalMs: hc.IntervalMs, TimeoutMs: hc.TimeoutMs}
 	}

@@ -298,6 +298,9 @@ type RestartPolicy struct {
 
 // ServiceRequest is process_start_service after the policy allowed the launch.
 type ServiceRequest struct {
+	// Tool is the caller's label for the service's audit records and its
+	// instances' (an MCP tool), as StartOptions.Tool.
+	Tool          string
 	Name          string
 	Spec          *policy.Spec
 	HealthCheck   *HealthCheck

@@ -64,8 +64,8 @@ func TestOtherAgentsProcessesDoNotExist(t *testing.T) {
 		"wait":      func() error { _, err := s.Wait(context.Background(), agentB, st.Pid, time.Millisecond); return err },
 		"unknown":   func() error { _, err := s.Status(agentA, 1); return err },
 		"addgroup": func() error {
-			g, _ := s.CreateGroup(agentB, "g", false)
-			return s.AddToGroup(agentB, g, st.Pid)
+			g, _ := s.CreateGroup(agentB, "g", false, "process_create_group")
+			return s.AddToGroup(agentB, g, st.Pid, "process_add_to_group")
 		},
 	}
 	for name, call := range calls {
@@ -316,17 +316,17 @@ func TestTerminationPolicy(t *testing.T) {
 		{"allowProcessTermination false", noTerm, func(s *Supervisor, pid int) error { _, err := s.Terminate(agentA, pid, false, 0, "test"); return err }, true},
 		{"allowForcedTermination false", noForce, func(s *Supervisor, pid int) error { _, err := s.Terminate(agentA, pid, true, 0, "test"); return err }, true},
 		{"allowGroupTermination false", noGroup, func(s *Supervisor, pid int) error {
-			g, _ := s.CreateGroup(agentA, "g", false)
-			if err := s.AddToGroup(agentA, g, pid); err != nil {
+			g, _ := s.CreateGroup(agentA, "g", false, "process_create_group")
+			if err := s.AddToGroup(agentA, g, pid, "process_add_to_group"); err != nil {
 				return err
 			}
-			_, _, err := s.TerminateGroup(agentA, g, false)
+			_, _, err := s.TerminateGroup(agentA, g, false, "process_terminate_group")
 			return err
 		}, true},
 		{"forced group without allowForcedTermination", noForce, func(s *Supervisor, pid int) error {
-			g, _ := s.CreateGroup(agentA, "g", false)
-			s.AddToGroup(agentA, g, pid)
-			_, _, err := s.TerminateGroup(agentA, g, true)
+			g, _ := s.CreateGroup(agentA, "g", false, "process_create_group")
+			s.AddToGroup(agentA, g, pid, "process_add_to_group")
+			_, _, err := s.TerminateGroup(agentA, g, true, "process_terminate_group")
 			return err
 		}, true},
 	}
@@ -669,7 +669,7 @@ func TestAuditFailureFailsStateChanges(t *testing.T) {
 	fa.mu.Unlock()
 	_, err := s.SendStdin(agentA, st.Pid, []byte("x\n"), false, "test")
 	wantCode(t, err, errcode.Internal)
-	_, err = s.CreateGroup(agentA, "g", false)
+	_, err = s.CreateGroup(agentA, "g", false, "process_create_group")
 	wantCode(t, err, errcode.Internal)
 }
 
