@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/mcp-process/mcp-process/internal/agenthome"
 	"github.com/mcp-process/mcp-process/internal/audit"
@@ -94,23 +95,13 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	if err != nil {
 		return nil, err
 	}
-	applied, notEnforced := s.support.Enforcement(spec.Limits)
-	applied = append(applied, s.isolation...)
-	if s.cfg.StrictResourceEnforcement && len(notEnforced) > 0 {
-		return nil, errcode.Deny(errcode.LayerUnavailable, "limits",
-			"leave the limit unset or disable strictResourceEnforcement",
-			"resource limit %s cannot be enforced here and strictResourceEnforcement is on", notEnforced[0])
+	report, err := s.sandboxReport(spec)
+	if err != nil {
+		return nil, err
 	}
-
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil, errcode.Fail(errcode.Internal, "process", "", "the server is shutting down")
-	}
-	at, qerr := s.reserveFor(agent, lk)
-	s.mu.Unlock()
-	if qerr != nil {
-		return nil, qerr
+	at, err := s.reserve(agent, lk)
+	if err != nil {
+		return nil, err
 	}
 
 	var egress io.Closer
@@ -167,8 +158,46 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	}
 
 	p := s.newProc(agent, spec, o, lk, sp, ps, tty, egress, capture)
-	p.report = SandboxReport{Applied: applied, NotEnforced: nonNil(notEnforced)}
+	p.report = report
+	s.register(p, lk)
+	return p, nil
+}
 
+// sandboxReport is what a launch of spec gets: the layers applied and the
+// requested limits this host cannot enforce (refused with
+// strictResourceEnforcement).
+func (s *Supervisor) sandboxReport(spec *policy.Spec) (SandboxReport, error) {
+	applied, notEnforced := s.support.Enforcement(spec.Limits)
+	applied = append(applied, s.isolation...)
+	if s.cfg.StrictResourceEnforcement && len(notEnforced) > 0 {
+		return SandboxReport{}, errcode.Deny(errcode.LayerUnavailable, "limits",
+			"leave the limit unset or disable strictResourceEnforcement",
+			"resource limit %s cannot be enforced here and strictResourceEnforcement is on", notEnforced[0])
+	}
+	return SandboxReport{Applied: applied, NotEnforced: nonNil(notEnforced)}, nil
+}
+
+// reserve takes a launch's place in the quotas (reserveFor), unless the
+// supervisor is shutting down.
+func (s *Supervisor) reserve(agent string, lk launchKind) (time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return time.Time{}, errcode.Fail(errcode.Internal, "process", "", "the server is shutting down")
+	}
+	at, qerr := s.reserveFor(agent, lk)
+	if qerr != nil {
+		return at, qerr
+	}
+	return at, nil
+}
+
+// register makes the released p known (replacing a retained exited
+// process whose pid was reused) and starts its goroutines (watch, the
+// output readers, the CPU-time watch) and its lifetime timer; the
+// reservation's WaitGroup token passes to them.
+func (s *Supervisor) register(p *proc, lk launchKind) {
+	agent, spec := p.agent, p.spec
 	s.mu.Lock()
 	if old := s.procs[p.pid]; old != nil {
 		s.forgetLocked(p.pid, old) // a retained exited process whose pid was reused
@@ -197,7 +226,6 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 		p.requestStop(ReasonServerShutdown, 0)
 	}
 	s.wg.Done() // the reservation's token: the goroutines above hold their own
-	return p, nil
 }
 
 // stdioModes checks o's terminal and stdin options and says whether the
