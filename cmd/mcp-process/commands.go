@@ -182,22 +182,32 @@ func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error 
 		}
 		return exitf(1, "%s", describeErr(errcode.As(err)))
 	}
-	go forwardStdin(sup, agent, st.Pid, stdin, func(b []byte) *errcode.Error {
-		// The same stdin rule as process_send_stdin (blockBinaryStdin
-		// included): data that breaks it is not forwarded, the child's
-		// stdin is closed, and the refusal is recorded.
-		e := policy.CheckStdin(loaded.Config, b, policy.EncodingUTF8)
+	go forwardStdin(sup, agent, st.Pid, stdin, stdinCheck(loaded.Config, alog, agent, st.Pid, stderr))
+	return follow(sup, agent, st.Pid, stdout, stderr)
+}
+
+// stdinCheck is run's check of each piece of stdin: the same rule as
+// process_send_stdin (blockBinaryStdin included). Data that breaks it is
+// not forwarded, the child's stdin is closed, and the refusal is recorded.
+func stdinCheck(cfg *config.Config, alog *audit.Log, agent string, pid int, stderr io.Writer) func([]byte) *errcode.Error {
+	return func(b []byte) *errcode.Error {
+		e := policy.CheckStdin(cfg, b, policy.EncodingUTF8)
 		if e != nil {
 			rec := audit.Denial(agent, "run", e, false)
-			rec.PID = st.Pid
+			rec.PID = pid
 			if err := alog.Record(rec); err != nil {
 				fmt.Fprintf(stderr, "mcp-process run: the audit log cannot be written (%v)\n", err)
 			}
 			fmt.Fprintf(stderr, "mcp-process run: stdin refused: %s\n", describeErr(e))
 		}
 		return e
-	})
+	}
+}
 
+// follow copies the child's output to stdout and stderr until it exits
+// (a SIGINT or SIGTERM to run terminates it) and returns run's exit: the
+// child's code, or 128+signal.
+func follow(sup *supervisor.Supervisor, agent string, pid int, stdout, stderr io.Writer) error {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
@@ -207,18 +217,18 @@ func cmdRun(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error 
 
 	var next supervisor.StreamCounts
 	for {
-		final, werr := sup.Wait(context.Background(), agent, st.Pid, 50*time.Millisecond)
+		final, werr := sup.Wait(context.Background(), agent, pid, 50*time.Millisecond)
 		if werr != nil {
 			return exitf(1, "%v", werr)
 		}
-		next = pump(sup, agent, st.Pid, next, stdout, stderr)
+		next = pump(sup, agent, pid, next, stdout, stderr)
 		select {
 		case <-sig:
-			_, _ = sup.Terminate(agent, st.Pid, false, 5*time.Second, "run")
+			_, _ = sup.Terminate(agent, pid, false, 5*time.Second, "run")
 		default:
 		}
 		if final.State == supervisor.StateExited {
-			pump(sup, agent, st.Pid, next, stdout, stderr)
+			pump(sup, agent, pid, next, stdout, stderr)
 			return exitOf(final)
 		}
 	}
@@ -286,15 +296,19 @@ func incompleteTail(b []byte) int {
 	return 0
 }
 
-// pump copies new output since next to the terminal and returns the new offsets.
+// pump copies new output since next to the terminal, the bytes as the
+// child wrote them, and returns the new offsets.
 func pump(sup *supervisor.Supervisor, agent string, pid int, next supervisor.StreamCounts, stdout, stderr io.Writer) supervisor.StreamCounts {
-	out, err := sup.Output(agent, pid, supervisor.OutputQuery{Stream: "both", Encoding: "base64",
-		Offset: supervisor.StreamOffsets{Stdout: &next.Stdout, Stderr: &next.Stderr}})
+	out, err := sup.Output(agent, pid, supervisor.OutputQuery{Offset: supervisor.StreamOffsets{Stdout: &next.Stdout, Stderr: &next.Stderr}})
 	if err != nil {
 		return next
 	}
-	writeB64(stdout, out.Stdout)
-	writeB64(stderr, out.Stderr)
+	if len(out.Stdout) > 0 {
+		_, _ = stdout.Write(out.Stdout)
+	}
+	if len(out.Stderr) > 0 {
+		_, _ = stderr.Write(out.Stderr)
+	}
 	return out.NextOffset
 }
 

@@ -48,13 +48,13 @@ func progressMessage(u supervisor.Progress) string {
 		}
 	}
 	skipped(u.Skipped.Stdout, "stdout")
-	b.WriteString(strings.ToValidUTF8(u.Stdout, "\uFFFD"))
+	b.WriteString(asText(u.Stdout))
 	skipped(u.Skipped.Stderr, "stderr")
-	if u.Stderr != "" {
+	if len(u.Stderr) > 0 {
 		if b.Len() > 0 && !strings.HasSuffix(b.String(), "\n") {
 			b.WriteByte('\n')
 		}
-		for line := range strings.Lines(strings.ToValidUTF8(u.Stderr, "\uFFFD")) {
+		for line := range strings.Lines(asText(u.Stderr)) {
 			b.WriteString("[stderr] " + line)
 		}
 	}

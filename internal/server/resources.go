@@ -38,9 +38,9 @@ func (s *Server) readOutputResource(ctx context.Context, req *mcp.ReadResourceRe
 	if err := s.recordResourceRead(agent, uri, pid); err != nil {
 		return nil, err
 	}
-	text := out.Stdout
-	if stream == "stderr" {
-		text = out.Stderr
+	text := asText(out.Stdout)
+	if stream == supervisor.StreamStderr {
+		text = asText(out.Stderr)
 	}
 	return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: uri, MIMEType: "text/plain", Text: text}}}, nil
 }

@@ -175,28 +175,29 @@ type RunOptions struct {
 	Progress func(Progress)
 }
 
-// RunResult is the result of process_run.
+// RunResult is what Run returns: the process's status and the tail of
+// its output, as bytes (encoding them for a wire is the caller's).
 type RunResult struct {
 	Status
 	// Stdout and Stderr are the tail of each stream, at most
-	// maxResultBytes each, as UTF-8 (invalid bytes replaced).
-	Stdout string `json:"stdout"`
-	Stderr string `json:"stderr"`
+	// RunOptions.MaxResultBytes each. A tail cut inside a UTF-8 sequence
+	// starts after it (Offset says where), so that text stays text; the
+	// bytes are otherwise as the process wrote them.
+	Stdout, Stderr []byte
 	// Truncated is true when stdout or stderr is not the whole output of
-	// its stream: the rest is readable with process_get_output from
-	// droppedBytes up to offset.
-	Truncated bool `json:"truncated"`
+	// its stream: the rest is readable with Output from DroppedBytes up
+	// to Offset.
+	Truncated bool
 	// StdoutBytes and StderrBytes are the bytes each stream wrote in total.
-	StdoutBytes int64 `json:"stdoutBytes"`
-	StderrBytes int64 `json:"stderrBytes"`
+	StdoutBytes, StderrBytes int64
 	// Offset is where the returned stdout and stderr start in their stream.
-	Offset StreamCounts `json:"offset"`
+	Offset StreamCounts
 	// NextOffset is the end of each stream (where a further read would start).
-	NextOffset StreamCounts `json:"nextOffset"`
+	NextOffset StreamCounts
 	// DroppedBytes is, per stream, the bytes no longer retained by the
 	// ring buffer (not readable any more).
-	DroppedBytes StreamCounts `json:"droppedBytes"`
-	DurationMs   int64        `json:"durationMs"`
+	DroppedBytes StreamCounts
+	DurationMs   int64
 }
 
 // StreamOffsets are optional per-stream absolute byte offsets.
@@ -211,33 +212,38 @@ type StreamCounts struct {
 	Stderr int64 `json:"stderr"`
 }
 
+// The streams of a process's output (OutputQuery.Stream, Options.OnOutput).
+const (
+	StreamStdout = "stdout"
+	StreamStderr = "stderr"
+)
+
 // OutputQuery selects what Output returns.
 type OutputQuery struct {
-	Stream   string        // "stdout" | "stderr" | "both" ("" = both)
-	Encoding string        // "utf8" ("" = utf8) | "base64"
+	Stream   string        // StreamStdout | StreamStderr | "" (both)
 	Offset   StreamOffsets // absolute offset per stream; nil = oldest retained byte
 	MaxBytes int           // per stream; 0 = no limit
 	Tail     int           // > 0: the last Tail bytes (overrides Offset)
 }
 
-// OutputResult is the result of process_get_output.
+// OutputResult is what Output read: the bytes as the process wrote them
+// (encoding them for a wire is the caller's) and where they are in their
+// streams. A stream not asked for is empty and its positions are its end.
 type OutputResult struct {
-	Stdout      string `json:"stdout"`
-	Stderr      string `json:"stderr"`
-	Encoding    string `json:"encoding"`
-	StdoutBytes int64  `json:"stdoutBytes"` // total ever written
-	StderrBytes int64  `json:"stderrBytes"`
+	Stdout, Stderr []byte
+	// StdoutBytes and StderrBytes are the bytes each stream wrote in total.
+	StdoutBytes, StderrBytes int64
 	// Offset is where this read started in each stream.
-	Offset StreamCounts `json:"offset"`
+	Offset StreamCounts
 	// NextOffset is where the next read should start to get only new bytes.
-	NextOffset StreamCounts `json:"nextOffset"`
+	NextOffset StreamCounts
 	// DroppedBytes is the total of each stream's bytes no longer retained.
-	DroppedBytes StreamCounts `json:"droppedBytes"`
+	DroppedBytes StreamCounts
 	// Pty is true when the process runs on a pseudo-terminal: stdout is
 	// everything the terminal showed (the program's stdout and stderr
 	// interleaved, with the terminal's echo and \r\n line ends), and
 	// stderr is always empty.
-	Pty bool `json:"pty,omitempty"`
+	Pty bool
 }
 
 // Sample is one stats sample.
@@ -292,6 +298,9 @@ type RestartPolicy struct {
 
 // ServiceRequest is process_start_service after the policy allowed the launch.
 type ServiceRequest struct {
+	// Tool is the caller's label for the service's audit records and its
+	// instances' (an MCP tool), as StartOptions.Tool.
+	Tool          string
 	Name          string
 	Spec          *policy.Spec
 	HealthCheck   *HealthCheck

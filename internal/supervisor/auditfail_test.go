@@ -31,15 +31,15 @@ func TestTerminationProceedsWithoutItsRecord(t *testing.T) {
 		t.Fatalf("%d terminate records attempted, want 1", len(got))
 	}
 
-	g, err := s.CreateGroup(agentA, "g", false)
+	g, err := s.CreateGroup(agentA, "g", false, "process_create_group")
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := start(t, s, agentA, specFor(t, "sleep", "600"), StartOptions{Tool: "process_start"})
-	if err := s.AddToGroup(agentA, g, m.Pid); err != nil {
+	if err := s.AddToGroup(agentA, g, m.Pid, "process_add_to_group"); err != nil {
 		t.Fatal(err)
 	}
-	pids, auditErr, err := s.TerminateGroup(agentA, g, true)
+	pids, auditErr, err := s.TerminateGroup(agentA, g, true, "process_terminate_group")
 	if err != nil || len(pids) != 1 || !strings.Contains(auditErr, "disk full") {
 		t.Fatalf("TerminateGroup = %v, %q, %v: want the member terminated and the missing record said", pids, auditErr, err)
 	}

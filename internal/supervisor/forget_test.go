@@ -16,36 +16,36 @@ func TestRetentionForgetsGroupsAndServices(t *testing.T) {
 	cfg.ExitedRetentionSeconds = 1
 	s, _ := newSup(t, cfg)
 
-	g, err := s.CreateGroup(agentA, "done", false)
+	g, err := s.CreateGroup(agentA, "done", false, "process_create_group")
 	if err != nil {
 		t.Fatal(err)
 	}
-	empty, err := s.CreateGroup(agentA, "empty", false)
+	empty, err := s.CreateGroup(agentA, "empty", false, "process_create_group")
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := start(t, s, agentA, specFor(t, "sleep", "30"), StartOptions{})
-	if err := s.AddToGroup(agentA, g, m.Pid); err != nil {
+	if err := s.AddToGroup(agentA, g, m.Pid, "process_add_to_group"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.TerminateGroup(agentA, g, true); err != nil {
+	if _, _, err := s.TerminateGroup(agentA, g, true, "process_terminate_group"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.StartService(agentA, ServiceRequest{Name: "web", Spec: specFor(t, "sleep", "30")}); err != nil {
+	if _, err := s.StartService(agentA, ServiceRequest{Tool: "process_start_service", Name: "web", Spec: specFor(t, "sleep", "30")}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.StopService(agentA, "web"); err != nil {
 		t.Fatal(err)
 	}
 	// Right after: all still readable.
-	if _, _, err := s.TerminateGroup(agentA, g, true); err != nil {
+	if _, _, err := s.TerminateGroup(agentA, g, true, "process_terminate_group"); err != nil {
 		t.Fatalf("terminated group gone before its member's retention: %v", err)
 	}
 	if st, err := s.GetService(agentA, "web"); err != nil || st.State != ServiceStopped {
 		t.Fatalf("stopped service right after stop: %+v, %v", st, err)
 	}
 	eventually(t, "group and service forgotten", func() bool {
-		_, _, gerr := s.TerminateGroup(agentA, g, true)
+		_, _, gerr := s.TerminateGroup(agentA, g, true, "process_terminate_group")
 		_, serr := s.GetService(agentA, "web")
 		return gerr != nil && errcode.As(gerr).Code == errcode.ProcessNotFound &&
 			serr != nil && errcode.As(serr).Code == errcode.ProcessNotFound
@@ -58,7 +58,7 @@ func TestRetentionForgetsGroupsAndServices(t *testing.T) {
 	}
 	// A group that never had a member stays until it is terminated, and
 	// then goes at once (nothing to retain).
-	if _, _, err := s.TerminateGroup(agentA, empty, true); err != nil {
+	if _, _, err := s.TerminateGroup(agentA, empty, true, "process_terminate_group"); err != nil {
 		t.Fatalf("a group that never had a member was forgotten: %v", err)
 	}
 	s.mu.Lock()
@@ -68,7 +68,7 @@ func TestRetentionForgetsGroupsAndServices(t *testing.T) {
 		t.Fatalf("%d groups left after the empty one was terminated, want 0", groups)
 	}
 	// The name is free and a new service under it is a new one.
-	if _, err := s.StartService(agentA, ServiceRequest{Name: "web", Spec: specFor(t, "sleep", "30")}); err != nil {
+	if _, err := s.StartService(agentA, ServiceRequest{Tool: "process_start_service", Name: "web", Spec: specFor(t, "sleep", "30")}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.StopService(agentA, "web"); err != nil {
@@ -84,7 +84,7 @@ func TestGroupsPerAgentBounded(t *testing.T) {
 	s, _ := newSup(t, baseConfig())
 	var first string
 	for i := 0; i < maxGroupsPerAgent; i++ {
-		id, err := s.CreateGroup(agentA, fmt.Sprintf("g%d", i), false)
+		id, err := s.CreateGroup(agentA, fmt.Sprintf("g%d", i), false, "process_create_group")
 		if err != nil {
 			t.Fatalf("group %d: %v", i, err)
 		}
@@ -92,18 +92,18 @@ func TestGroupsPerAgentBounded(t *testing.T) {
 			first = id
 		}
 	}
-	_, err := s.CreateGroup(agentA, "one too many", false)
+	_, err := s.CreateGroup(agentA, "one too many", false, "process_create_group")
 	wantCode(t, err, errcode.ConcurrencyLimit)
-	if _, err := s.CreateGroup(agentB, "other agent", false); err != nil {
+	if _, err := s.CreateGroup(agentB, "other agent", false, "process_create_group"); err != nil {
 		t.Fatalf("another agent's group: %v", err)
 	}
-	if _, _, err := s.TerminateGroup(agentA, first, true); err != nil {
+	if _, _, err := s.TerminateGroup(agentA, first, true, "process_terminate_group"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.TerminateGroup(agentA, first, true); errcode.As(err).Code != errcode.ProcessNotFound {
+	if _, _, err := s.TerminateGroup(agentA, first, true, "process_terminate_group"); errcode.As(err).Code != errcode.ProcessNotFound {
 		t.Fatalf("a terminated empty group: %v, want PROCESS_NOT_FOUND (forgotten)", err)
 	}
-	if _, err := s.CreateGroup(agentA, "again", false); err != nil {
+	if _, err := s.CreateGroup(agentA, "again", false, "process_create_group"); err != nil {
 		t.Fatalf("after terminating an empty group: %v", err)
 	}
 }

@@ -17,7 +17,7 @@ import (
 
 func TestGroups(t *testing.T) {
 	s, _ := newSup(t, baseConfig())
-	g, err := s.CreateGroup(agentA, "workers", false)
+	g, err := s.CreateGroup(agentA, "workers", false, "process_create_group")
 	if err != nil || !strings.HasPrefix(g, "g-") {
 		t.Fatalf("CreateGroup = %q, %v", g, err)
 	}
@@ -25,16 +25,16 @@ func TestGroups(t *testing.T) {
 	b := start(t, s, agentA, specFor(t, "sleep", "30"), StartOptions{})
 	outside := start(t, s, agentA, specFor(t, "sleep", "30"), StartOptions{})
 	for _, pid := range []int{a.Pid, b.Pid} {
-		if err := s.AddToGroup(agentA, g, pid); err != nil {
+		if err := s.AddToGroup(agentA, g, pid, "process_add_to_group"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if st, _ := s.Status(agentA, a.Pid); st.GroupID != g {
 		t.Fatalf("groupId %q", st.GroupID)
 	}
-	_, _, err = s.TerminateGroup(agentB, g, false)
+	_, _, err = s.TerminateGroup(agentB, g, false, "process_terminate_group")
 	wantCode(t, err, errcode.ProcessNotFound)
-	pids, _, err := s.TerminateGroup(agentA, g, false)
+	pids, _, err := s.TerminateGroup(agentA, g, false, "process_terminate_group")
 	slices.Sort(pids)
 	want := []int{a.Pid, b.Pid}
 	slices.Sort(want) // pids are not allocated in launch order (warm init stages)
@@ -53,17 +53,17 @@ func TestGroups(t *testing.T) {
 
 func TestPipeline(t *testing.T) {
 	s, _ := newSup(t, baseConfig())
-	g, _ := s.CreateGroup(agentA, "pipe", true)
+	g, _ := s.CreateGroup(agentA, "pipe", true, "process_create_group")
 	first := start(t, s, agentA, specFor(t, "cat"), capture())
 	second := start(t, s, agentA, specFor(t, "tr", "a-z", "A-Z"), capture())
 	null := start(t, s, agentA, specFor(t, "sleep", "30"), StartOptions{Stdin: StdinNull, CaptureOutput: true})
-	if err := s.AddToGroup(agentA, g, first.Pid); err != nil {
+	if err := s.AddToGroup(agentA, g, first.Pid, "process_add_to_group"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddToGroup(agentA, g, second.Pid); err != nil {
+	if err := s.AddToGroup(agentA, g, second.Pid, "process_add_to_group"); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, s.AddToGroup(agentA, g, null.Pid), errcode.InvalidInput) // no stdin pipe to feed
+	wantCode(t, s.AddToGroup(agentA, g, null.Pid, "process_add_to_group"), errcode.InvalidInput) // no stdin pipe to feed
 	if _, err := s.SendStdin(agentA, first.Pid, []byte("hello pipeline\n"), true, "test"); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestServiceHealthAndStop(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			st, err := s.StartService(agentA, ServiceRequest{Name: "web", Spec: specFor(t, "sleep", "30"),
+			st, err := s.StartService(agentA, ServiceRequest{Tool: "process_start_service", Name: "web", Spec: specFor(t, "sleep", "30"),
 				HealthCheck: &HealthCheck{Command: []string{tc.check}, IntervalMs: 1000, TimeoutMs: 1000}})
 			if err != nil {
 				t.Fatal(err)
@@ -145,7 +145,7 @@ func TestServiceHealthAndStop(t *testing.T) {
 
 func TestServiceHealthCheckDenied(t *testing.T) {
 	s, fa := newSup(t, baseConfig(), func(o *Options) { o.Authorize = authorizer(t, "true") })
-	_, err := s.StartService(agentA, ServiceRequest{Name: "web", Spec: specFor(t, "sleep", "30"),
+	_, err := s.StartService(agentA, ServiceRequest{Tool: "process_start_service", Name: "web", Spec: specFor(t, "sleep", "30"),
 		HealthCheck: &HealthCheck{Command: []string{"curl", "localhost"}, IntervalMs: 1000}})
 	wantCode(t, err, errcode.ExecutableNotAllowed)
 	if len(fa.events("launch", 0)) != 0 || len(s.Live(agentA)) != 0 {
@@ -155,7 +155,7 @@ func TestServiceHealthCheckDenied(t *testing.T) {
 
 func TestServiceRestarts(t *testing.T) {
 	s, _ := newSup(t, baseConfig())
-	st, err := s.StartService(agentA, ServiceRequest{Name: "flaky", Spec: specFor(t, "false"),
+	st, err := s.StartService(agentA, ServiceRequest{Tool: "process_start_service", Name: "flaky", Spec: specFor(t, "false"),
 		RestartPolicy: RestartPolicy{Enabled: true, MaxRetries: 2, BackoffMs: 50}})
 	if err != nil {
 		t.Fatal(err)
@@ -200,17 +200,17 @@ func TestShutdownLeavesNothing(t *testing.T) {
 	if len(grandchildren) != 1 {
 		t.Fatalf("grandchildren %v", grandchildren)
 	}
-	svc, err := s.StartService(agentA, ServiceRequest{Name: "svc", Spec: specFor(t, "sleep", "30"),
+	svc, err := s.StartService(agentA, ServiceRequest{Tool: "process_start_service", Name: "svc", Spec: specFor(t, "sleep", "30"),
 		HealthCheck:   &HealthCheck{Command: []string{"true"}, IntervalMs: 1000},
 		RestartPolicy: RestartPolicy{Enabled: true, MaxRetries: 5}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, _ := s.CreateGroup(agentA, "p", true)
+	g, _ := s.CreateGroup(agentA, "p", true, "process_create_group")
 	c1 := start(t, s, agentA, specFor(t, "cat"), capture())
 	c2 := start(t, s, agentA, specFor(t, "cat"), capture())
-	s.AddToGroup(agentA, g, c1.Pid)
-	s.AddToGroup(agentA, g, c2.Pid)
+	s.AddToGroup(agentA, g, c1.Pid, "process_add_to_group")
+	s.AddToGroup(agentA, g, c2.Pid, "process_add_to_group")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -242,7 +242,7 @@ func TestShutdownLeavesNothing(t *testing.T) {
 func TestShutdownKillsARunningHealthCheck(t *testing.T) {
 	firstCheckSoon(t)
 	s := New(Options{Config: baseConfig(), Authorize: authorizer(t, "sleep")})
-	st, err := s.StartService(agentA, ServiceRequest{Name: "web", Spec: specFor(t, "sleep", "30"),
+	st, err := s.StartService(agentA, ServiceRequest{Tool: "process_start_service", Name: "web", Spec: specFor(t, "sleep", "30"),
 		HealthCheck: &HealthCheck{Command: []string{"sleep", "3601"}, IntervalMs: 3600000, TimeoutMs: 3600000}})
 	if err != nil {
 		t.Fatal(err)

@@ -35,7 +35,7 @@ func TestHealthCheckRunsInTheServiceCgroup(t *testing.T) {
 	cfg := baseConfig()
 	cfg.MaxConcurrentProcesses = 1
 	s, fa := newSup(t, cfg, func(o *Options) { o.Cgroups = m; o.Authorize = authorizer(t, "sleep") })
-	svc, err := s.StartService(agentA, ServiceRequest{Name: "web", Spec: specFor(t, "sleep", "60"),
+	svc, err := s.StartService(agentA, ServiceRequest{Tool: "process_start_service", Name: "web", Spec: specFor(t, "sleep", "60"),
 		HealthCheck: &HealthCheck{Command: []string{"sleep", "30"}, IntervalMs: 2000, TimeoutMs: 2000}})
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +86,7 @@ func TestHealthCheckThatCannotStartIsUnknown(t *testing.T) {
 			return sp, err
 		}
 	})
-	svc, err := s.StartService(agentA, ServiceRequest{Name: "web", Spec: specFor(t, "sleep", "60"),
+	svc, err := s.StartService(agentA, ServiceRequest{Tool: "process_start_service", Name: "web", Spec: specFor(t, "sleep", "60"),
 		HealthCheck: &HealthCheck{Command: []string{"true"}, IntervalMs: 1000}})
 	if err != nil {
 		t.Fatal(err)

@@ -25,7 +25,7 @@ func TestHealthCheckTimingRefused(t *testing.T) {
 		{"negative", -1, 0, "negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := s.StartService(agentA, ServiceRequest{Name: "web", Spec: specFor(t, "sleep", "30"),
+			_, err := s.StartService(agentA, ServiceRequest{Tool: "process_start_service", Name: "web", Spec: specFor(t, "sleep", "30"),
 				HealthCheck: &HealthCheck{Command: []string{"true"}, IntervalMs: tc.interval, TimeoutMs: tc.timeout}})
 			e := wantCode(t, err, errcode.InvalidInput)
 			if !strings.Contains(e.Error(), tc.wantInMessage) {
@@ -37,7 +37,7 @@ func TestHealthCheckTimingRefused(t *testing.T) {
 		t.Fatal("a service started with a refused health check")
 	}
 	// The boundaries are accepted: interval 1000, timeout equal to it.
-	st, err := s.StartService(agentA, ServiceRequest{Name: "ok", Spec: specFor(t, "sleep", "30"),
+	st, err := s.StartService(agentA, ServiceRequest{Tool: "process_start_service", Name: "ok", Spec: specFor(t, "sleep", "30"),
 		HealthCheck: &HealthCheck{Command: []string{"true"}, IntervalMs: 1000, TimeoutMs: 1000}})
 	if err != nil {
 		t.Fatal(err)

@@ -163,5 +163,5 @@ func output(t *testing.T, s *Supervisor, agent string, pid int) (string, string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return o.Stdout, o.Stderr
+	return string(o.Stdout), string(o.Stderr)
 }

@@ -1,10 +1,8 @@
 package supervisor
 
 import (
-	"encoding/base64"
 	"errors"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/mcp-process/mcp-process/internal/audit"
@@ -12,26 +10,19 @@ import (
 	"github.com/mcp-process/mcp-process/internal/policy"
 )
 
-// Output reads agent's process output (SPEC 2 process_get_output, 6 Output offsets).
+// Output reads agent's process output: the bytes of each stream asked for,
+// from an offset or the tail (SPEC 2 process_get_output, 6 Output offsets).
 func (s *Supervisor) Output(agent string, pid int, q OutputQuery) (*OutputResult, error) {
 	var wantOut, wantErr bool
 	switch q.Stream {
-	case "", "both":
+	case "":
 		wantOut, wantErr = true, true
-	case "stdout":
+	case StreamStdout:
 		wantOut = true
-	case "stderr":
+	case StreamStderr:
 		wantErr = true
 	default:
-		return nil, errcode.Fail(errcode.InvalidInput, "output", `use "stdout", "stderr" or "both"`, "unknown stream %q", q.Stream)
-	}
-	enc := q.Encoding
-	switch enc {
-	case "":
-		enc = "utf8"
-	case "utf8", "base64":
-	default:
-		return nil, errcode.Fail(errcode.InvalidInput, "output", `use "utf8" or "base64"`, "unknown encoding %q", q.Encoding)
+		return nil, errcode.Fail(errcode.InvalidInput, "output", `use "stdout", "stderr" or both`, "unknown stream %q", q.Stream)
 	}
 	if q.MaxBytes < 0 || q.Tail < 0 {
 		return nil, errcode.Fail(errcode.InvalidInput, "output", "use a positive number", "maxBytes and tail cannot be negative")
@@ -48,14 +39,8 @@ func (s *Supervisor) Output(agent string, pid int, q OutputQuery) (*OutputResult
 		return nil, errcode.Fail(errcode.OutputCaptureDisabled, "output", "start the process with captureOutput true",
 			"process %d was started with captureOutput false", pid)
 	}
-	res := &OutputResult{Encoding: enc, Pty: p.tty != nil}
-	encode := func(b []byte) string {
-		if enc == "base64" {
-			return base64.StdEncoding.EncodeToString(b)
-		}
-		return strings.ToValidUTF8(string(b), "\uFFFD")
-	}
-	readOne := func(r *ring, off *int64, want bool) (string, ringRead) {
+	res := &OutputResult{Pty: p.tty != nil}
+	readOne := func(r *ring, off *int64, want bool) ([]byte, ringRead) {
 		var o int64
 		if off != nil {
 			o = *off
@@ -63,10 +48,10 @@ func (s *Supervisor) Output(agent string, pid int, q OutputQuery) (*OutputResult
 		if !want {
 			rd := r.read(0, 0, 0)
 			// Not asked for: report the position, return nothing.
-			return "", ringRead{start: rd.total, next: rd.total, total: rd.total, dropped: rd.dropped}
+			return nil, ringRead{start: rd.total, next: rd.total, total: rd.total, dropped: rd.dropped}
 		}
 		rd := r.read(o, q.MaxBytes, q.Tail)
-		return encode(rd.data), rd
+		return rd.data, rd
 	}
 	var ro, re ringRead
 	res.Stdout, ro = readOne(p.out, q.Offset.Stdout, wantOut)

@@ -32,8 +32,9 @@ type Progress struct {
 	// Stdout and Stderr are the whole lines written since the previous
 	// update (an unterminated line only once it waited
 	// progressPartialAfter, or is longer than progressMaxBytes); both are
-	// empty in a heartbeat.
-	Stdout, Stderr string
+	// empty in a heartbeat. A UTF-8 sequence is never split between two
+	// updates; the bytes are otherwise as the process wrote them.
+	Stdout, Stderr []byte
 	// Skipped counts, per stream, the bytes of this update's span not
 	// included (the span exceeded progressMaxBytes, or the ring dropped them).
 	Skipped StreamCounts
@@ -47,7 +48,7 @@ type Progress struct {
 }
 
 // Heartbeat reports whether the update carries no output.
-func (p Progress) Heartbeat() bool { return p.Stdout == "" && p.Stderr == "" }
+func (p Progress) Heartbeat() bool { return len(p.Stdout) == 0 && len(p.Stderr) == 0 }
 
 // lineFeed follows one ring for progress: it hands out whole lines once.
 type lineFeed struct {
@@ -128,7 +129,7 @@ func newProgressor(pid int, out, errb *ring, start time.Time) *progressor {
 func (p *progressor) poll(now time.Time) (Progress, bool) {
 	so, ko := p.out.next(now)
 	se, ke := p.err.next(now)
-	u := Progress{Stdout: string(so), Stderr: string(se), Skipped: StreamCounts{Stdout: ko, Stderr: ke}, Elapsed: now.Sub(p.start), Pid: p.pid}
+	u := Progress{Stdout: so, Stderr: se, Skipped: StreamCounts{Stdout: ko, Stderr: ke}, Elapsed: now.Sub(p.start), Pid: p.pid}
 	if p.out.r != nil {
 		u.Total.Stdout, _ = p.out.r.position()
 	}

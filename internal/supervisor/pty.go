@@ -112,7 +112,8 @@ func (s *Supervisor) IsTerminal(agent string, pid int) bool {
 // Resize sets the pseudo-terminal size of agent's process pid (0 keeps
 // that side); the kernel sends SIGWINCH to the terminal's foreground
 // process group. It is a stdin operation: allowStdinInput must be on.
-func (s *Supervisor) Resize(agent string, pid, cols, rows int) (*TerminalSize, error) {
+// caller labels the audit record (an MCP tool).
+func (s *Supervisor) Resize(agent string, pid, cols, rows int, caller string) (*TerminalSize, error) {
 	if !s.cfg.AllowStdinInput {
 		return nil, errcode.Deny(errcode.StdinNotAllowed, "stdin", "stdin input is off in the policy (allowStdinInput)",
 			"resizing a terminal is terminal input, which is not allowed")
@@ -153,7 +154,7 @@ func (s *Supervisor) Resize(agent string, pid, cols, rows int) (*TerminalSize, e
 	p.tty.mu.Lock()
 	p.tty.cols, p.tty.rows = cols, rows
 	p.tty.mu.Unlock()
-	if err := s.record(audit.Record{Event: audit.EventStdin, Agent: agent, Tool: "process_send_stdin", PID: pid,
+	if err := s.record(audit.Record{Event: audit.EventStdin, Agent: agent, Tool: caller, PID: pid,
 		Reason: fmt.Sprintf("terminal resized to %dx%d", cols, rows)}); err != nil {
 		return nil, auditFailed(err)
 	}

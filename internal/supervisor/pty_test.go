@@ -75,7 +75,7 @@ func TestPTYSession(t *testing.T) {
 	if errOut != "" {
 		t.Errorf("stderr on a terminal: %q", errOut)
 	}
-	ts, err := s.Resize(agentA, st.Pid, 120, 0)
+	ts, err := s.Resize(agentA, st.Pid, 120, 0, "process_send_stdin")
 	if err != nil || *ts != (TerminalSize{120, 30}) {
 		t.Fatalf("Resize: %+v, %v", ts, err)
 	}
@@ -109,7 +109,7 @@ func TestPTYSession(t *testing.T) {
 		t.Errorf("stdin records %+v", rs)
 	}
 	// An exited process has no terminal left to resize.
-	_, err = s.Resize(agentA, st.Pid, 90, 20)
+	_, err = s.Resize(agentA, st.Pid, 90, 20, "process_send_stdin")
 	wantCode(t, err, errcode.InvalidInput)
 }
 
@@ -137,7 +137,7 @@ func TestPTYRefusals(t *testing.T) {
 	}
 	// Resizing a process without a terminal.
 	st := start(t, s, agentA, specFor(t, "sleep", "30"), capture())
-	_, err := s.Resize(agentA, st.Pid, 80, 24)
+	_, err := s.Resize(agentA, st.Pid, 80, 24, "process_send_stdin")
 	wantCode(t, err, errcode.InvalidInput)
 	// Without capture the terminal is still drained: a chatty program is
 	// not blocked by a full terminal and exits.
@@ -155,6 +155,6 @@ func TestPTYRefusals(t *testing.T) {
 	o = capture()
 	o.PTY = true
 	st = start(t, s2, agentA, specFor(t, "sleep", "30"), o)
-	_, err = s2.Resize(agentA, st.Pid, 80, 24)
+	_, err = s2.Resize(agentA, st.Pid, 80, 24, "process_send_stdin")
 	wantCode(t, err, errcode.StdinNotAllowed)
 }

@@ -12,7 +12,9 @@ import (
 // (SPEC 7.3); other agents have names of their own.
 func TestServiceNamesPerAgent(t *testing.T) {
 	s, _ := newSup(t, baseConfig())
-	req := func() ServiceRequest { return ServiceRequest{Name: "web", Spec: specFor(t, "sleep", "30")} }
+	req := func() ServiceRequest {
+		return ServiceRequest{Tool: "process_start_service", Name: "web", Spec: specFor(t, "sleep", "30")}
+	}
 	a, err := s.StartService(agentA, req())
 	if err != nil || a.ServiceID != "web" {
 		t.Fatalf("agent A: %+v %v", a, err)
@@ -33,7 +35,7 @@ func TestServiceNamesPerAgent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := s.StartService(agentA, ServiceRequest{Name: "race", Spec: spec})
+			_, err := s.StartService(agentA, ServiceRequest{Tool: "process_start_service", Name: "race", Spec: spec})
 			mu.Lock()
 			defer mu.Unlock()
 			if err == nil {
@@ -59,7 +61,7 @@ func TestServiceNamesPerAgent(t *testing.T) {
 	if st, err := s.StartService(agentB, req()); err != nil || st.State != ServiceRunning {
 		t.Fatalf("B's web again: %+v %v", st, err)
 	}
-	_, err = s.StartService(agentA, ServiceRequest{Name: "", Spec: specFor(t, "sleep", "30")})
+	_, err = s.StartService(agentA, ServiceRequest{Tool: "process_start_service", Name: "", Spec: specFor(t, "sleep", "30")})
 	wantCode(t, err, errcode.InvalidInput)
 }
 
@@ -68,18 +70,18 @@ func TestServiceNamesPerAgent(t *testing.T) {
 func TestNamesBounded(t *testing.T) {
 	s, _ := newSup(t, baseConfig())
 	long := strings.Repeat("n", MaxNameBytes+1)
-	_, err := s.StartService(agentA, ServiceRequest{Name: long, Spec: specFor(t, "sleep", "30")})
+	_, err := s.StartService(agentA, ServiceRequest{Tool: "process_start_service", Name: long, Spec: specFor(t, "sleep", "30")})
 	wantCode(t, err, errcode.InvalidInput)
 	if _, err := s.GetService(agentA, long); err == nil {
 		t.Error("a service with a 257-byte name exists")
 	}
-	_, err = s.CreateGroup(agentA, long, false)
+	_, err = s.CreateGroup(agentA, long, false, "process_create_group")
 	wantCode(t, err, errcode.InvalidInput)
 	ok := strings.Repeat("n", MaxNameBytes)
-	if st, err := s.StartService(agentA, ServiceRequest{Name: ok, Spec: specFor(t, "sleep", "30")}); err != nil || st.ServiceID != ok {
+	if st, err := s.StartService(agentA, ServiceRequest{Tool: "process_start_service", Name: ok, Spec: specFor(t, "sleep", "30")}); err != nil || st.ServiceID != ok {
 		t.Fatalf("a 256-byte service name: %+v %v", st, err)
 	}
-	if _, err := s.CreateGroup(agentA, ok, false); err != nil {
+	if _, err := s.CreateGroup(agentA, ok, false, "process_create_group"); err != nil {
 		t.Fatalf("a 256-byte group name: %v", err)
 	}
 }

@@ -67,8 +67,8 @@ func msOr(ms int64, def time.Duration) time.Duration {
 	return def
 }
 
-func serviceOpts(name string) StartOptions {
-	return StartOptions{Tool: "process_start_service", Name: name, CaptureOutput: true, Stdin: StdinNull}
+func serviceOpts(req ServiceRequest) StartOptions {
+	return StartOptions{Tool: req.Tool, Name: req.Name, CaptureOutput: true, Stdin: StdinNull}
 }
 
 // StartService launches a service (stdin /dev/null, output captured). A
@@ -116,7 +116,7 @@ func (s *Supervisor) StartService(agent string, req ServiceRequest) (*ServiceSta
 	}
 	s.svcStarting[key] = true
 	s.mu.Unlock()
-	p, err := s.launch(agent, req.Spec, serviceOpts(name), launchKind{kind: KindService, serviceID: id})
+	p, err := s.launch(agent, req.Spec, serviceOpts(req), launchKind{kind: KindService, serviceID: id})
 	if err != nil {
 		s.mu.Lock()
 		delete(s.svcStarting, key)
@@ -143,7 +143,7 @@ func (s *Supervisor) StartService(agent string, req ServiceRequest) (*ServiceSta
 	}
 	s.mu.Unlock()
 	go s.manage(svc)
-	if err := s.record(audit.Record{Event: audit.EventService, Agent: agent, Tool: "process_start_service", ServiceID: id,
+	if err := s.record(audit.Record{Event: audit.EventService, Agent: agent, Tool: req.Tool, ServiceID: id,
 		PID: p.pid, Executable: req.Spec.Path, Reason: "started"}); err != nil {
 		return nil, auditFailed(err)
 	}
@@ -210,7 +210,7 @@ func (s *Supervisor) manage(svc *service) {
 			return
 		}
 		// The previous instance is reaped (p.done): restarts never overlap.
-		np, err := s.launch(svc.agent, svc.req.Spec, serviceOpts(svc.name), launchKind{kind: KindService, serviceID: svc.id, byServer: true})
+		np, err := s.launch(svc.agent, svc.req.Spec, serviceOpts(svc.req), launchKind{kind: KindService, serviceID: svc.id, byServer: true})
 		if err != nil {
 			select {
 			case <-s.stop: // refused because the server is stopping

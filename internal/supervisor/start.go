@@ -1,13 +1,8 @@
 package supervisor
 
 import (
-	"context"
-	"fmt"
 	"io"
-	"math"
 	"os"
-	"runtime"
-	"slices"
 	"strings"
 	"time"
 
@@ -37,95 +32,6 @@ func (s *Supervisor) Start(agent string, spec *policy.Spec, o StartOptions) (*St
 	}
 	st := p.status(s.now())
 	return &st, nil
-}
-
-// reserveLocked checks every launch quota and, when all pass, reserves one
-// launch. A refusal consumes nothing.
-func (s *Supervisor) reserveLocked(agent string, byServer bool) (time.Time, *errcode.Error) {
-	now := s.now()
-	c := s.cfg
-	if !byServer {
-		if until, ok := s.cooldown[agent]; ok && now.Before(until) {
-			return now, rateLimited(until.Sub(now), "agent %q is cooling down after exceeding a launch rate limit", agent)
-		}
-		delete(s.cooldown, agent)
-	}
-	if c.MaxConcurrentProcesses > 0 && s.running >= c.MaxConcurrentProcesses {
-		return now, errcode.Deny(errcode.ConcurrencyLimit, "limits", "wait for a process to exit or terminate one",
-			"%d processes are running, the maximum (maxConcurrentProcesses)", s.running)
-	}
-	if c.MaxConcurrentProcessesPerAgent > 0 && s.perAgent[agent] >= c.MaxConcurrentProcessesPerAgent {
-		return now, errcode.Deny(errcode.ConcurrencyLimit, "limits", "wait for one of your processes to exit or terminate one",
-			"agent %q has %d processes running, the maximum (maxConcurrentProcessesPerAgent)", agent, s.perAgent[agent])
-	}
-	if c.MaxTotalProcesses > 0 && s.total >= c.MaxTotalProcesses {
-		return now, errcode.Deny(errcode.TotalLimit, "limits", "restart the server to reset maxTotalProcesses",
-			"this server has launched %d processes, the maximum over its life (maxTotalProcesses)", s.total)
-	}
-	if !byServer {
-		times := slices.DeleteFunc(s.launches[agent], func(t time.Time) bool { return !t.After(now.Add(-time.Hour)) })
-		s.launches[agent] = times
-		for _, w := range []struct {
-			max  int
-			span time.Duration
-			key  string
-		}{{c.MaxLaunchesPerMinute, time.Minute, "maxLaunchesPerMinute"}, {c.MaxLaunchesPerHour, time.Hour, "maxLaunchesPerHour"}} {
-			if w.max <= 0 {
-				continue
-			}
-			in := 0
-			var oldest time.Time
-			for _, t := range times {
-				if t.After(now.Add(-w.span)) {
-					if in == 0 {
-						oldest = t
-					}
-					in++
-				}
-			}
-			if in >= w.max {
-				wait := oldest.Add(w.span).Sub(now)
-				if cd := time.Duration(c.RateLimitCooldownSeconds) * time.Second; cd > wait {
-					wait = cd
-				}
-				s.cooldown[agent] = now.Add(wait)
-				return now, rateLimited(wait, "agent %q reached %d launches in %s (%s)", agent, w.max, w.span, w.key)
-			}
-		}
-		s.launches[agent] = append(times, now)
-	}
-	s.running++
-	s.perAgent[agent]++
-	s.total++
-	s.wg.Add(1) // the launch in progress: Shutdown waits for it
-	return now, nil
-}
-
-func rateLimited(wait time.Duration, format string, a ...any) *errcode.Error {
-	secs := int(math.Ceil(wait.Seconds()))
-	if secs < 1 {
-		secs = 1
-	}
-	e := errcode.Deny(errcode.RateLimited, "rate", fmt.Sprintf("retry in %d s", secs),
-		format+fmt.Sprintf("; retry in %d s", secs), a...)
-	e.RetryAfterSeconds = secs
-	return e
-}
-
-// unreserve gives back a reservation whose launch failed.
-func (s *Supervisor) unreserve(agent string, at time.Time, byServer bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.running--
-	s.perAgent[agent]--
-	s.total--
-	if !byServer {
-		ts := s.launches[agent]
-		if i := slices.IndexFunc(ts, func(t time.Time) bool { return t.Equal(at) }); i >= 0 {
-			s.launches[agent] = slices.Delete(ts, i, i+1)
-		}
-	}
-	s.wg.Done()
 }
 
 // pipes are the parent and child ends of a launch's stdio.
@@ -189,23 +95,13 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	if err != nil {
 		return nil, err
 	}
-	applied, notEnforced := s.support.Enforcement(spec.Limits)
-	applied = append(applied, s.isolation...)
-	if s.cfg.StrictResourceEnforcement && len(notEnforced) > 0 {
-		return nil, errcode.Deny(errcode.LayerUnavailable, "limits",
-			"leave the limit unset or disable strictResourceEnforcement",
-			"resource limit %s cannot be enforced here and strictResourceEnforcement is on", notEnforced[0])
+	report, err := s.sandboxReport(spec)
+	if err != nil {
+		return nil, err
 	}
-
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil, errcode.Fail(errcode.Internal, "process", "", "the server is shutting down")
-	}
-	at, qerr := s.reserveFor(agent, lk)
-	s.mu.Unlock()
-	if qerr != nil {
-		return nil, qerr
+	at, err := s.reserve(agent, lk)
+	if err != nil {
+		return nil, err
 	}
 
 	var egress io.Closer
@@ -262,8 +158,46 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	}
 
 	p := s.newProc(agent, spec, o, lk, sp, ps, tty, egress, capture)
-	p.report = SandboxReport{Applied: applied, NotEnforced: nonNil(notEnforced)}
+	p.report = report
+	s.register(p, lk)
+	return p, nil
+}
 
+// sandboxReport is what a launch of spec gets: the layers applied and the
+// requested limits this host cannot enforce (refused with
+// strictResourceEnforcement).
+func (s *Supervisor) sandboxReport(spec *policy.Spec) (SandboxReport, error) {
+	applied, notEnforced := s.support.Enforcement(spec.Limits)
+	applied = append(applied, s.isolation...)
+	if s.cfg.StrictResourceEnforcement && len(notEnforced) > 0 {
+		return SandboxReport{}, errcode.Deny(errcode.LayerUnavailable, "limits",
+			"leave the limit unset or disable strictResourceEnforcement",
+			"resource limit %s cannot be enforced here and strictResourceEnforcement is on", notEnforced[0])
+	}
+	return SandboxReport{Applied: applied, NotEnforced: nonNil(notEnforced)}, nil
+}
+
+// reserve takes a launch's place in the quotas (reserveFor), unless the
+// supervisor is shutting down.
+func (s *Supervisor) reserve(agent string, lk launchKind) (time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return time.Time{}, errcode.Fail(errcode.Internal, "process", "", "the server is shutting down")
+	}
+	at, qerr := s.reserveFor(agent, lk)
+	if qerr != nil {
+		return at, qerr
+	}
+	return at, nil
+}
+
+// register makes the released p known (replacing a retained exited
+// process whose pid was reused) and starts its goroutines (watch, the
+// output readers, the CPU-time watch) and its lifetime timer; the
+// reservation's WaitGroup token passes to them.
+func (s *Supervisor) register(p *proc, lk launchKind) {
+	agent, spec := p.agent, p.spec
 	s.mu.Lock()
 	if old := s.procs[p.pid]; old != nil {
 		s.forgetLocked(p.pid, old) // a retained exited process whose pid was reused
@@ -292,7 +226,6 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 		p.requestStop(ReasonServerShutdown, 0)
 	}
 	s.wg.Done() // the reservation's token: the goroutines above hold their own
-	return p, nil
 }
 
 // stdioModes checks o's terminal and stdin options and says whether the
@@ -376,208 +309,4 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// armLifetime stops p when its lifetime (spec.Lifetime, else
-// maxProcessLifetime) ends: "lifetime" when that is maxProcessLifetime,
-// "timeout" when the request shortened it.
-func (s *Supervisor) armLifetime(p *proc) {
-	max := time.Duration(s.cfg.MaxProcessLifetime) * time.Second
-	life := p.spec.Lifetime
-	if life <= 0 || (max > 0 && life > max) {
-		life = max
-	}
-	if life <= 0 {
-		return
-	}
-	reason := ReasonTimeout
-	if life == max {
-		reason = ReasonLifetime
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.exited {
-		grace := s.limitGrace()
-		p.lifeTimer = time.AfterFunc(life, func() { p.requestStop(reason, grace) })
-	}
-}
-
-// read copies one output pipe into its ring until EOF (a terminal's
-// master: EIO once no slave is open).
-func (s *Supervisor) read(p *proc, f *os.File, r *ring, stream string) {
-	defer s.wg.Done()
-	defer func() {
-		if r != nil {
-			r.close()
-		}
-		f.Close()
-		p.readDone <- struct{}{}
-	}()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := f.Read(buf)
-		if n > 0 && r != nil { // nil: a terminal's output without capture, discarded
-			r.write(buf[:n])
-			if s.opts.OnOutput != nil {
-				s.opts.OnOutput(p.pid, stream)
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// watch reaps p, drains its output, records the exit and releases its
-// concurrency slot.
-func (s *Supervisor) watch(p *proc) {
-	defer s.wg.Done()
-	st := p.sp.Wait() // also kills what is left of the process group
-	if p.cg != nil {
-		// Descendants that left the process group (setsid, double fork)
-		// are still in the cgroup: kill them all, race-free. (An empty
-		// group, the usual case, costs one read.)
-		if pop, err := p.cg.Populated(); err != nil || pop {
-			p.cg.Kill()
-		}
-	}
-	closeEgress(p.egress) // the tree has ended
-	// The group is dead, so the pipes reach EOF; a descendant that left the
-	// group could hold them open: stop waiting for it after a while.
-	drain := time.NewTimer(readerDrainAfterExit)
-	for n := len(p.readEnds); n > 0; {
-		select {
-		case <-p.readDone:
-			n--
-		case <-drain.C:
-			for _, f := range p.readEnds {
-				f.Close()
-			}
-		}
-	}
-	drain.Stop()
-	// Its output is complete: the first to go when the server's retained
-	// output reaches maxRetainedOutputBytes.
-	s.pool.exit(p.out, p.errb)
-
-	p.mu.Lock()
-	p.exited = true
-	p.end = s.now()
-	p.exitCode = st.ExitCode
-	p.signal = sandbox.SignalName(st.Signal)
-	if p.reason == "" {
-		p.reason = p.exitReason(st)
-	}
-	if p.killTimer != nil {
-		p.killTimer.Stop()
-	}
-	if p.lifeTimer != nil {
-		p.lifeTimer.Stop()
-	}
-	exitCode, signal, reason := p.exitCode, p.signal, p.reason
-	p.mu.Unlock()
-	p.closeStdin()
-
-	s.mu.Lock()
-	if p.kind != KindHealthCheck { // a check held no quota (health.go)
-		s.running--
-		s.perAgent[p.agent]--
-		if s.perAgent[p.agent] == 0 {
-			delete(s.perAgent, p.agent)
-		}
-	}
-	s.mu.Unlock()
-	s.recordOrWarn(audit.Record{Event: audit.EventExit, Agent: p.agent, Tool: p.tool, PID: p.pid, Executable: p.spec.Path,
-		ExitCode: exitCode, Signal: signal, TerminationReason: reason, ServiceID: p.serviceID})
-	close(p.done)
-	if s.opts.OnStateChange != nil && p.kind != KindHealthCheck {
-		s.opts.OnStateChange(p.agent, p.pid, false)
-	}
-	if p.cg != nil {
-		// The tree is dead and its figures read: removing the (empty)
-		// cgroup is housekeeping, off the caller's path: yield first, so
-		// that the caller woken by done runs before it. Shutdown waits for
-		// it (this goroutine is in s.wg).
-		runtime.Gosched()
-		p.cg.Remove()
-	}
-}
-
-// Run starts spec and waits for it up to o.WaitTimeout (<= 0: 30 s; never
-// longer than the process's lifetime); on expiry it terminates the tree
-// (reason "timeout"). A cancelled ctx terminates the process too. With
-// o.Progress set it reports progress (see Progress) from this goroutine.
-// The result carries at most o.MaxResultBytes of each stream: its tail,
-// with the offsets to read the rest (SPEC 7.4).
-func (s *Supervisor) Run(ctx context.Context, agent string, spec *policy.Spec, so StartOptions, o RunOptions) (*RunResult, error) {
-	p, err := s.launch(agent, spec, so, launchKind{kind: KindProcess})
-	if err != nil {
-		return nil, err
-	}
-	waitTimeout := o.WaitTimeout
-	if waitTimeout <= 0 {
-		waitTimeout = DefaultRunWait
-	}
-	if spec.Lifetime > 0 && waitTimeout > spec.Lifetime {
-		waitTimeout = spec.Lifetime
-	}
-	timer := time.NewTimer(waitTimeout)
-	defer timer.Stop()
-	var tick <-chan time.Time
-	var prog *progressor
-	if o.Progress != nil {
-		p.mu.Lock()
-		begin := p.start
-		p.mu.Unlock()
-		prog = newProgressor(p.pid, p.out, p.errb, begin)
-		t := time.NewTicker(ProgressInterval)
-		defer t.Stop()
-		tick = t.C
-	}
-	ctxDone := ctx.Done()
-	for running := true; running; {
-		select {
-		case <-p.done:
-			running = false
-		case now := <-tick:
-			if u, ok := prog.poll(now); ok {
-				o.Progress(u)
-			}
-		case <-timer.C:
-			p.requestStop(ReasonTimeout, s.limitGrace())
-		case <-ctxDone:
-			ctxDone = nil
-			p.requestStop(ReasonTerminated, defaultTermTimeout)
-		}
-	}
-	res := &RunResult{Status: p.status(s.now())}
-	p.mu.Lock()
-	res.DurationMs = p.end.Sub(p.start).Milliseconds()
-	p.mu.Unlock()
-	max := o.MaxResultBytes
-	if max <= 0 {
-		max = DefaultMaxResultBytes
-	}
-	if p.out != nil {
-		var ro, re ringRead
-		res.Stdout, ro = tailText(p.out, max)
-		res.Stderr, re = tailText(p.errb, max)
-		res.StdoutBytes, res.StderrBytes = ro.total, re.total
-		res.Offset = StreamCounts{Stdout: ro.start, Stderr: re.start}
-		res.NextOffset = StreamCounts{Stdout: ro.next, Stderr: re.next}
-		res.DroppedBytes = StreamCounts{Stdout: ro.dropped, Stderr: re.dropped}
-		res.Truncated = ro.start > 0 || re.start > 0
-	}
-	return res, nil
-}
-
-// tailText reads the last max bytes of r as UTF-8 text: a cut inside a
-// rune moves the start past the rune's remaining bytes.
-func tailText(r *ring, max int) (string, ringRead) {
-	rd := r.read(0, 0, max)
-	if rd.start > 0 {
-		k := continuationHead(rd.data)
-		rd.data, rd.start = rd.data[k:], rd.start+int64(k)
-	}
-	return strings.ToValidUTF8(string(rd.data), "\uFFFD"), rd
 }

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/config"
@@ -62,8 +64,8 @@ func TestOtherAgentsProcessesDoNotExist(t *testing.T) {
 		"wait":      func() error { _, err := s.Wait(context.Background(), agentB, st.Pid, time.Millisecond); return err },
 		"unknown":   func() error { _, err := s.Status(agentA, 1); return err },
 		"addgroup": func() error {
-			g, _ := s.CreateGroup(agentB, "g", false)
-			return s.AddToGroup(agentB, g, st.Pid)
+			g, _ := s.CreateGroup(agentB, "g", false, "process_create_group")
+			return s.AddToGroup(agentB, g, st.Pid, "process_add_to_group")
 		},
 	}
 	for name, call := range calls {
@@ -218,9 +220,10 @@ func TestOutputOffsetsAndDrops(t *testing.T) {
 			}
 		})
 	}
-	o, err := s.Output(agentA, st.Pid, OutputQuery{Encoding: "base64", Tail: 3})
-	if err != nil || o.Stdout != "AAAA" {
-		t.Fatalf("base64 %q %v", o.Stdout, err)
+	// The bytes as written (NULs here): encoding them is the caller's.
+	o, err := s.Output(agentA, st.Pid, OutputQuery{Tail: 3})
+	if err != nil || string(o.Stdout) != "\x00\x00\x00" {
+		t.Fatalf("tail 3: %q %v", o.Stdout, err)
 	}
 	_, err = s.Output(agentA, st.Pid, OutputQuery{Stream: "both!"})
 	wantCode(t, err, errcode.InvalidInput)
@@ -313,17 +316,17 @@ func TestTerminationPolicy(t *testing.T) {
 		{"allowProcessTermination false", noTerm, func(s *Supervisor, pid int) error { _, err := s.Terminate(agentA, pid, false, 0, "test"); return err }, true},
 		{"allowForcedTermination false", noForce, func(s *Supervisor, pid int) error { _, err := s.Terminate(agentA, pid, true, 0, "test"); return err }, true},
 		{"allowGroupTermination false", noGroup, func(s *Supervisor, pid int) error {
-			g, _ := s.CreateGroup(agentA, "g", false)
-			if err := s.AddToGroup(agentA, g, pid); err != nil {
+			g, _ := s.CreateGroup(agentA, "g", false, "process_create_group")
+			if err := s.AddToGroup(agentA, g, pid, "process_add_to_group"); err != nil {
 				return err
 			}
-			_, _, err := s.TerminateGroup(agentA, g, false)
+			_, _, err := s.TerminateGroup(agentA, g, false, "process_terminate_group")
 			return err
 		}, true},
 		{"forced group without allowForcedTermination", noForce, func(s *Supervisor, pid int) error {
-			g, _ := s.CreateGroup(agentA, "g", false)
-			s.AddToGroup(agentA, g, pid)
-			_, _, err := s.TerminateGroup(agentA, g, true)
+			g, _ := s.CreateGroup(agentA, "g", false, "process_create_group")
+			s.AddToGroup(agentA, g, pid, "process_add_to_group")
+			_, _, err := s.TerminateGroup(agentA, g, true, "process_terminate_group")
 			return err
 		}, true},
 	}
@@ -460,7 +463,7 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Stdout != "ran\n" || r.ExitCode == nil || *r.ExitCode != 0 || r.TerminationReason != ReasonExited || r.Truncated ||
+	if string(r.Stdout) != "ran\n" || r.ExitCode == nil || *r.ExitCode != 0 || r.TerminationReason != ReasonExited || r.Truncated ||
 		r.StdoutBytes != 4 || r.Offset.Stdout != 0 || r.NextOffset.Stdout != 4 {
 		t.Fatalf("result %+v", r)
 	}
@@ -493,11 +496,11 @@ func TestRunResultCap(t *testing.T) {
 	if r.StdoutBytes != 1200000 || r.StderrBytes != 6000 || !r.Truncated {
 		t.Fatalf("totals %d %d truncated %v", r.StdoutBytes, r.StderrBytes, r.Truncated)
 	}
-	if len(r.Stdout) != 1001 || r.Offset.Stdout != 1200000-1001 || r.NextOffset.Stdout != 1200000 || !strings.HasSuffix(r.Stdout, "line 099999\n") {
+	if len(r.Stdout) != 1001 || r.Offset.Stdout != 1200000-1001 || r.NextOffset.Stdout != 1200000 || !strings.HasSuffix(string(r.Stdout), "line 099999\n") {
 		t.Fatalf("stdout tail %d bytes at %d: %q", len(r.Stdout), r.Offset.Stdout, r.Stdout[:20])
 	}
 	// 1001 bytes of 2-byte runes: the cut inside a rune moves the start on one byte.
-	if len(r.Stderr) != 1000 || r.Offset.Stderr != 5000 || strings.ContainsRune(r.Stderr, '\uFFFD') {
+	if len(r.Stderr) != 1000 || r.Offset.Stderr != 5000 || !utf8.Valid(r.Stderr) {
 		t.Fatalf("stderr tail %d bytes at %d", len(r.Stderr), r.Offset.Stderr)
 	}
 	// The rest, read on from the start to the tail's offset.
@@ -508,10 +511,10 @@ func TestRunResultCap(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got.WriteString(o.Stdout)
+		got.Write(o.Stdout)
 		off = o.NextOffset.Stdout
 	}
-	got.WriteString(r.Stdout)
+	got.Write(r.Stdout)
 	var want strings.Builder
 	for i := range 100000 {
 		fmt.Fprintf(&want, "line %06d\n", i)
@@ -546,13 +549,13 @@ func TestRunProgress(t *testing.T) {
 	var all strings.Builder
 	beats := 0
 	for i, u := range updates {
-		if u.Stdout != "" && !strings.HasSuffix(u.Stdout, "\n") {
+		if len(u.Stdout) > 0 && !bytes.HasSuffix(u.Stdout, []byte("\n")) {
 			t.Errorf("update %d is not whole lines: %q", i, u.Stdout)
 		}
 		if u.Skipped.Stdout != 0 {
 			t.Errorf("update %d skipped %d bytes", i, u.Skipped.Stdout)
 		}
-		all.WriteString(u.Stdout)
+		all.Write(u.Stdout)
 		if i > 0 {
 			if d := times[i].Sub(times[i-1]); d < ProgressInterval/2 {
 				t.Errorf("updates %d and %d %v apart", i-1, i, d)
@@ -666,7 +669,7 @@ func TestAuditFailureFailsStateChanges(t *testing.T) {
 	fa.mu.Unlock()
 	_, err := s.SendStdin(agentA, st.Pid, []byte("x\n"), false, "test")
 	wantCode(t, err, errcode.Internal)
-	_, err = s.CreateGroup(agentA, "g", false)
+	_, err = s.CreateGroup(agentA, "g", false, "process_create_group")
 	wantCode(t, err, errcode.Internal)
 }
 

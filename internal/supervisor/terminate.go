@@ -103,8 +103,9 @@ func checkName(layer, name string) error {
 }
 
 // CreateGroup creates a group and returns its id ("g-1", ...). In a
-// pipeline group each added member's stdin is fed the previous member's stdout.
-func (s *Supervisor) CreateGroup(agent, name string, pipeline bool) (string, error) {
+// pipeline group each added member's stdin is fed the previous member's
+// stdout. caller labels the audit record (an MCP tool).
+func (s *Supervisor) CreateGroup(agent, name string, pipeline bool, caller string) (string, error) {
 	if err := checkName("group", name); err != nil {
 		return "", err
 	}
@@ -123,7 +124,7 @@ func (s *Supervisor) CreateGroup(agent, name string, pipeline bool) (string, err
 	id := fmt.Sprintf("g-%d", s.nextGroup)
 	s.groups[id] = &group{id: id, agent: agent, name: name, pipeline: pipeline}
 	s.mu.Unlock()
-	if err := s.record(audit.Record{Event: audit.EventGroup, Agent: agent, Tool: "process_create_group", GroupID: id,
+	if err := s.record(audit.Record{Event: audit.EventGroup, Agent: agent, Tool: caller, GroupID: id,
 		Reason: fmt.Sprintf("created %q pipeline=%v", name, pipeline)}); err != nil {
 		return "", auditFailed(err)
 	}
@@ -133,12 +134,12 @@ func (s *Supervisor) CreateGroup(agent, name string, pipeline bool) (string, err
 // AddToGroup adds agent's process pid to group groupID. In a pipeline group
 // the process must be running with a stdin pipe, and from now on the
 // previous member's new stdout is copied into its stdin (and its stdin is
-// closed when that stdout ends).
-func (s *Supervisor) AddToGroup(agent, groupID string, pid int) error {
+// closed when that stdout ends). caller labels the audit record.
+func (s *Supervisor) AddToGroup(agent, groupID string, pid int, caller string) error {
 	if err := s.addToGroup(agent, groupID, pid); err != nil {
 		return err
 	}
-	if err := s.record(audit.Record{Event: audit.EventGroup, Agent: agent, Tool: "process_add_to_group", GroupID: groupID, PID: pid}); err != nil {
+	if err := s.record(audit.Record{Event: audit.EventGroup, Agent: agent, Tool: caller, GroupID: groupID, PID: pid}); err != nil {
 		return auditFailed(err)
 	}
 	return nil
@@ -226,8 +227,8 @@ func (s *Supervisor) pipe(r *ring, off int64, to *proc) {
 
 // TerminateGroup terminates every running member's tree and returns their
 // pids. auditErr is set when they were terminated but the record could not
-// be written (SPEC 7.2).
-func (s *Supervisor) TerminateGroup(agent, groupID string, force bool) (pids []int, auditErr string, err error) {
+// be written (SPEC 7.2). caller labels the audit record.
+func (s *Supervisor) TerminateGroup(agent, groupID string, force bool, caller string) (pids []int, auditErr string, err error) {
 	if err := s.checkTermination(true, force); err != nil {
 		return nil, "", err
 	}
@@ -261,7 +262,7 @@ func (s *Supervisor) TerminateGroup(agent, groupID string, force bool) (pids []i
 		p.stopAndWait(force, defaultTermTimeout)
 		pids = append(pids, p.pid)
 	}
-	r := audit.Record{Event: audit.EventTerminate, Agent: agent, Tool: "process_terminate_group", GroupID: groupID,
+	r := audit.Record{Event: audit.EventTerminate, Agent: agent, Tool: caller, GroupID: groupID,
 		Reason: fmt.Sprintf("terminated pids %v force=%v", pids, force)}
 	if err := s.record(r); err != nil {
 		s.warnUnrecorded(r, err) // the termination stands (SPEC 7.2)

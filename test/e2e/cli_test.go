@@ -95,7 +95,7 @@ func TestCLICheck(t *testing.T) {
 func TestCLIRun(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	cfg := e.writeConfig(t, "run.json", e.config("/bin/echo", "/bin/cat", exitWithBin))
+	cfg := e.writeConfig(t, "run.json", e.config("/bin/echo", "/bin/cat", "/usr/bin/printf", exitWithBin))
 	for _, tc := range []struct {
 		name       string
 		stdin      string
@@ -107,6 +107,7 @@ func TestCLIRun(t *testing.T) {
 		{"echo", "", []string{"/bin/echo", "hi"}, 0, "hi\n", ""},
 		{"child exit code", "", []string{exitWithBin, "3", "three"}, 3, "three\n", ""},
 		{"stdin forwarded", "abc\n", []string{"/bin/cat"}, 0, "abc\n", ""},
+		{"output bytes as written", "", []string{"/usr/bin/printf", `a\377\000\303`}, 0, "a\xff\x00\xc3", ""},
 		{"shell denied", "", []string{"bash", "-c", "id"}, 126, "", "SHELL_BLOCKED"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
