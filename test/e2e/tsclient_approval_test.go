@@ -190,3 +190,94 @@ func TestTSClientApprovalHTTP(t *testing.T) {
 		return map[string]any{"transport": "http", "url": url, "token": "ts-token"}
 	}, "ts-agent")
 }
+
+// tsApprovalURLCase: approvalMode url. The client declares url-mode
+// elicitation; the person opens the one-time link and decides on the
+// server's page with the approver token (client.mjs posts the form); the
+// client's accept alone only says the link was opened. A client that
+// declares form mode only is never asked.
+func tsApprovalURLCase(t *testing.T, e *testEnv, plan func() map[string]any, agent string) {
+	yes, no, formOnly := tsMarker(), tsMarker(), tsMarker()
+	run := func(m string) map[string]any {
+		return map[string]any{"executable": "/bin/echo", "args": []string{m}}
+	}
+	person := func(decision string) map[string]any {
+		return map[string]any{"action": "accept", "page": map[string]any{"token": approverToken, "decision": decision}}
+	}
+	calls := []tsCall{
+		{Name: "process_run", Arguments: run(yes), Elicit: person("approve")},
+		{Name: "process_run", Arguments: run(no), Elicit: person("deny"), wantCode: "CONFIRMATION_DENIED"},
+	}
+	p := plan()
+	p["capabilities"] = map[string]any{"elicitation": map[string]any{"url": map[string]any{}}}
+	rep := runTSClient(t, e, p, calls)
+	checkTSReport(t, rep, calls)
+	for i, m := range []string{yes, no} {
+		qs := rep.Results[i].Elicitations
+		if len(qs) != 1 {
+			t.Errorf("%s: %d questions, want 1: %v", m, len(qs), qs)
+			continue
+		}
+		if u, _ := qs[0]["url"].(string); qs[0]["mode"] != "url" || !strings.HasPrefix(u, "http://127.0.0.1:") || !strings.Contains(u, "/approval/") {
+			t.Errorf("%s: question %v, want url mode with a loopback approval link", m, qs[0])
+		}
+		if qs[0]["pageStatus"] != float64(200) {
+			t.Errorf("%s: the page answered the approver's decision with %v, want 200", m, qs[0]["pageStatus"])
+		}
+	}
+	var ran runResult
+	if err := json.Unmarshal(rep.Results[0].Result.StructuredContent, &ran); err != nil {
+		t.Fatalf("approved run: %v", err)
+	}
+	if ran.ExitCode == nil || *ran.ExitCode != 0 || ran.Stdout != yes+"\n" {
+		t.Errorf("approved run: exit %v stdout %q, want 0 and %q", ran.ExitCode, ran.Stdout, yes+"\n")
+	}
+	recs := e.auditRecords(t)
+	var allow bool
+	for _, r := range recordsWithArg(recs, "approval", yes) {
+		allow = allow || (r["decision"] == "allow" && r["channel"] == "elicitation-url" && strings.Contains(fmt.Sprint(r["reason"]), "approver token") && (agent == "" || r["agent"] == agent))
+	}
+	if !allow || len(recordsWithArg(recs, "launch", yes)) != 1 {
+		t.Errorf("approved on the page: allow record (channel elicitation-url) %v, launch records %d, want both\n%s", allow, len(recordsWithArg(recs, "launch", yes)), mustJSON(recordsOf(recs, "approval")))
+	}
+	checkTSDenied(t, e, rep.Results[1], no, "denied on the approval page", agent)
+
+	calls = []tsCall{{Name: "process_run", Arguments: run(formOnly), wantCode: "CONFIRMATION_DENIED"}}
+	p = plan()
+	p["capabilities"] = map[string]any{"elicitation": map[string]any{"form": map[string]any{}}}
+	rep = runTSClient(t, e, p, calls)
+	checkTSReport(t, rep, calls)
+	if n := len(rep.Results[0].Elicitations); n != 0 {
+		t.Errorf("a form-only client was asked %d times in url mode", n)
+	}
+	checkTSDenied(t, e, rep.Results[0], formOnly, "did not declare url-mode elicitation", agent)
+}
+
+func tsApprovalURLConfig(e *testEnv) map[string]any {
+	cfg := tsApprovalConfig(e)
+	cfg["approvalMode"] = "url"
+	cfg["approverTokenSha256"] = approverHash()
+	return cfg
+}
+
+func TestTSClientApprovalURLStdio(t *testing.T) {
+	t.Parallel()
+	tsClient(t)
+	e := newEnv(t)
+	path := e.writeConfig(t, "config.json", tsApprovalURLConfig(e))
+	tsApprovalURLCase(t, e, func() map[string]any {
+		return map[string]any{"transport": "stdio", "command": serverBin, "args": []string{"serve", "--config", path}, "cwd": e.work}
+	}, "")
+}
+
+func TestTSClientApprovalURLHTTP(t *testing.T) {
+	t.Parallel()
+	tsClient(t)
+	e := newEnv(t)
+	cfg := tsApprovalURLConfig(e)
+	cfg["agents"] = []map[string]string{{"id": "ts-agent", "tokenSha256": tokenHash("ts-token")}}
+	_, url := startHTTPServer(t, e, cfg)
+	tsApprovalURLCase(t, e, func() map[string]any {
+		return map[string]any{"transport": "http", "url": url, "token": "ts-token"}
+	}, "ts-agent")
+}

@@ -18,6 +18,9 @@
 //   (setRequestHandler(ElicitRequestSchema)) with the current call's "elicit"
 //   ({"action", "content"?}; a call without one cancels) and reports each
 //   question it got in that call's "elicitations" ([ElicitRequest params]).
+//   An "elicit" with "page": {"token", "decision"} is the person of a url-mode
+//   question: it posts that form to the question's URL (reported as the
+//   question's "pageStatus") while the client answers "action".
 // Prints one JSON object on stdout:
 //   {"tools": [{"name", "inputSchema", "outputSchema"}],
 //    "results": [{"name", "threw": bool, "error": MESSAGE, "errorCode": N, "result": CallToolResult,
@@ -53,10 +56,17 @@ function transportFor(plan) {
 const client = new Client({ name: 'e2e-tsclient', version: '1.0.0' }, { capabilities: plan.capabilities ?? {} });
 let answer; // the current call's "elicit"
 let asked = []; // the questions of the current call
+const posts = []; // the page posts under way: each call waits for its own
 if (plan.capabilities?.elicitation) {
   client.setRequestHandler(ElicitRequestSchema, async (req) => {
-    asked.push(req.params);
-    return answer ?? { action: 'cancel' };
+    const q = { ...req.params };
+    asked.push(q);
+    if (answer?.page && req.params.url) {
+      posts.push(fetch(req.params.url, { method: 'POST', body: new URLSearchParams(answer.page) })
+        .then(async (r) => { await r.text(); q.pageStatus = r.status; })
+        .catch((err) => { q.pageStatus = String(err?.message ?? err); }));
+    }
+    return answer ? { action: answer.action, content: answer.content } : { action: 'cancel' };
   });
 }
 const out = { tools: [], results: [] };
@@ -78,11 +88,13 @@ try {
         await new Promise((resolve) => setTimeout(resolve, 100));
         result = await client.callTool({ name: c.name, arguments: args }, undefined, options);
       }
+      await Promise.all(posts.splice(0));
       for (const k of ['pid', 'serviceId']) {
         if (result.structuredContent?.[k]) last[k] = result.structuredContent[k];
       }
       out.results.push({ name: c.name, threw: false, result, progress, elicitations: asked });
     } catch (err) {
+      await Promise.all(posts.splice(0));
       out.results.push({ name: c.name, threw: true, error: String(err?.message ?? err), errorCode: err?.code, progress, elicitations: asked });
     }
   }
