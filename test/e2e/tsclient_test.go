@@ -59,6 +59,10 @@ type tsCall struct {
 	Progress bool `json:"progress,omitempty"`
 	// Until repeats the call until its stdout contains this text.
 	Until string `json:"until,omitempty"`
+	// Elicit is the client's answer to an elicitation/create during the
+	// call ({"action", "content"}); the plan's capabilities must declare
+	// elicitation (tsclient_approval_test.go).
+	Elicit map[string]any `json:"elicit,omitempty"`
 	// Expected outcome (not sent to the script): "" = success, else the code.
 	wantCode string
 }
@@ -87,6 +91,8 @@ type tsOutcome struct {
 		Progress float64 `json:"progress"`
 		Message  string  `json:"message"`
 	} `json:"progress"`
+	// Elicitations are the params of the questions the call brought.
+	Elicitations []map[string]any `json:"elicitations"`
 }
 
 type tsReport struct {
@@ -209,7 +215,7 @@ func checkTSReport(t *testing.T, rep tsReport, calls []tsCall) {
 					}
 				}
 			}
-			if c.Name == "process_run" && c.Arguments["executable"] == "/bin/echo" {
+			if c.Name == "process_run" && c.Arguments["executable"] == "/bin/echo" && reflect.DeepEqual(c.Arguments["args"], []string{"hello"}) {
 				if sc["exitCode"] != float64(0) || sc["stdout"] != "hello\n" {
 					t.Errorf("%s: exitCode %v stdout %q, want 0 and \"hello\\n\"", what, sc["exitCode"], sc["stdout"])
 				}
