@@ -225,6 +225,14 @@ func openChain(path string, o chainOptions) (c *chainFile, notes []string, err e
 		} else if err := c.flushHead(); err != nil {
 			return fail(err)
 		}
+	} else if head == nil {
+		// No record yet: the head says so before the first one is written,
+		// so that a crash after that record's fsync and before its head
+		// leaves a log whose head is behind (fine), never one without.
+		h := Head{Seq: 0, Hash: GenesisHash, Time: c.now().UTC().Format(time.RFC3339Nano)}
+		if err := writeHead(c.path, h, c.key); err != nil {
+			return fail(fmt.Errorf("audit log %s: write its head: %w", c.path, err))
+		}
 	}
 	c.headStop, c.headDone = make(chan struct{}), make(chan struct{})
 	go c.headLoop()

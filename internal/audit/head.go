@@ -78,7 +78,10 @@ func parseHead(data []byte) (*Head, error) {
 	if dec.More() {
 		return nil, errors.New("head file: trailing data after the head record")
 	}
-	if h.Seq == 0 || !isHexHash(h.Hash) {
+	// seq 0 is the head of a log with no record yet (written when the log
+	// is created, so that a crash between its first fsync and its first
+	// head leaves a head behind, not none).
+	if !isHexHash(h.Hash) || h.Seq == 0 && h.Hash != GenesisHash {
 		return nil, errors.New("head file: missing or malformed seq or hash")
 	}
 	return &h, nil

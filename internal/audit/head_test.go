@@ -268,3 +268,32 @@ func TestSigningKeyFileChecked(t *testing.T) {
 		t.Fatalf("a public key as the signing key = %v", err)
 	}
 }
+
+// A new log has a head (seq 0) before its first record, so that a crash
+// after the first records' fsync and before their head is written leaves a
+// head that is behind, which verify and the next start accept, and never
+// a log without one, which they cannot tell from a deleted head.
+func TestHeadBeforeFirstRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l := openLog(t, Options{Path: path})
+	h, err := ReadHead(path)
+	if err != nil || h == nil || h.Seq != 0 || h.Hash != GenesisHash {
+		t.Fatalf("head of a new log = %+v, %v: want seq 0", h, err)
+	}
+	genesis, _ := os.ReadFile(HeadPath(path))
+	writeN(t, l, 3)
+	l.Close()
+	// The crash: the records were synced, their head not yet written.
+	os.WriteFile(HeadPath(path), genesis, 0o600)
+	if res, err := VerifyLog(path, VerifyOptions{}); err != nil || res.Records == 0 {
+		t.Fatalf("records after a seq-0 head: VerifyLog = %+v, %v", res, err)
+	}
+	l2 := openLog(t, Options{Path: path})
+	l2.Close()
+	if h, _ := ReadHead(path); h == nil || h.Seq < 3 {
+		t.Fatalf("after the restart the head is %+v, want it at the last record", h)
+	}
+	// A seq-0 head with another hash is no head.
+	os.WriteFile(HeadPath(path), bytes.Replace(genesis, []byte(GenesisHash), []byte(strings.Repeat("1", 64)), 1), 0o600)
+	wantVerifyError(t, path, VerifyOptions{}, "malformed")
+}

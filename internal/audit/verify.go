@@ -128,7 +128,7 @@ func VerifyLog(path string, opts VerifyOptions) (*VerifyResult, error) {
 	if err != nil {
 		return res, err
 	}
-	if head != nil && head.Seq >= res.FirstSeq && v.headHash != head.Hash {
+	if head != nil && head.Seq > 0 && head.Seq >= res.FirstSeq && v.headHash != head.Hash {
 		return res, &VerifyError{File: path, Seq: head.Seq, Reason: fmt.Sprintf("REWRITTEN: the record at seq %d has hash %s "+
 			"but the head (written %s) recorded %s: the chain was rewritten", head.Seq, short(v.headHash), headTime(head), short(head.Hash))}
 	}
