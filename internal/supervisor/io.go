@@ -9,6 +9,7 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/policy"
 )
 
@@ -23,7 +24,7 @@ func (s *Supervisor) Output(agent string, pid int, q OutputQuery) (*OutputResult
 	case "stderr":
 		wantErr = true
 	default:
-		return nil, errcode.Fail(errcode.InvalidInput, "output", `use "stdout", "stderr" or "both"`, "unknown stream %q", q.Stream)
+		return nil, errcode.Fail(errcode.InvalidInput, layer.IO, `use "stdout", "stderr" or "both"`, "unknown stream %q", q.Stream)
 	}
 	enc := q.Encoding
 	switch enc {
@@ -31,10 +32,10 @@ func (s *Supervisor) Output(agent string, pid int, q OutputQuery) (*OutputResult
 		enc = "utf8"
 	case "utf8", "base64":
 	default:
-		return nil, errcode.Fail(errcode.InvalidInput, "output", `use "utf8" or "base64"`, "unknown encoding %q", q.Encoding)
+		return nil, errcode.Fail(errcode.InvalidInput, layer.IO, `use "utf8" or "base64"`, "unknown encoding %q", q.Encoding)
 	}
 	if q.MaxBytes < 0 || q.Tail < 0 {
-		return nil, errcode.Fail(errcode.InvalidInput, "output", "use a positive number", "maxBytes and tail cannot be negative")
+		return nil, errcode.Fail(errcode.InvalidInput, layer.IO, "use a positive number", "maxBytes and tail cannot be negative")
 	}
 	p, err := s.lookup(agent, pid)
 	if err != nil {
@@ -42,10 +43,10 @@ func (s *Supervisor) Output(agent string, pid int, q OutputQuery) (*OutputResult
 	}
 	if p.out == nil {
 		if !s.cfg.AllowOutputCapture {
-			return nil, errcode.Deny(errcode.OutputCaptureDisabled, "output", "output capture is off in the policy (allowOutputCapture)",
+			return nil, errcode.Deny(errcode.OutputCaptureDisabled, layer.IO, "output capture is off in the policy (allowOutputCapture)",
 				"process %d's output was not captured", pid)
 		}
-		return nil, errcode.Fail(errcode.OutputCaptureDisabled, "output", "start the process with captureOutput true",
+		return nil, errcode.Fail(errcode.OutputCaptureDisabled, layer.IO, "start the process with captureOutput true",
 			"process %d was started with captureOutput false", pid)
 	}
 	res := &OutputResult{Encoding: enc, Pty: p.tty != nil}
@@ -90,10 +91,10 @@ func (s *Supervisor) SendStdin(agent string, pid int, data []byte, closeStdin bo
 		return 0, err
 	}
 	if p.isExited() {
-		return 0, errcode.Fail(errcode.InvalidInput, "stdin", "", "process %d has exited", pid)
+		return 0, errcode.Fail(errcode.InvalidInput, layer.IO, "", "process %d has exited", pid)
 	}
 	if !p.stdinOpen.Load() {
-		return 0, errcode.Fail(errcode.InvalidInput, "stdin", `start the process with stdin "pipe"`,
+		return 0, errcode.Fail(errcode.InvalidInput, layer.IO, `start the process with stdin "pipe"`,
 			"process %d has no stdin pipe (started with stdin \"null\", or stdin already closed)", pid)
 	}
 	n, werr := p.writeStdin(data, time.Now().Add(stdinWriteTimeout), nil)
@@ -132,7 +133,7 @@ func (p *proc) writeStdin(data []byte, deadline time.Time, stop <-chan struct{})
 		f := p.stdin
 		if f == nil {
 			p.stdinMu.Unlock()
-			return written, errcode.Fail(errcode.InvalidInput, "stdin", "", "process %d's stdin is closed", p.pid)
+			return written, errcode.Fail(errcode.InvalidInput, layer.IO, "", "process %d's stdin is closed", p.pid)
 		}
 		f.SetWriteDeadline(step)
 		n, err := f.Write(data)
@@ -143,17 +144,17 @@ func (p *proc) writeStdin(data []byte, deadline time.Time, stop <-chan struct{})
 			continue
 		}
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			return written, errcode.Fail(errcode.InvalidInput, "stdin", "", "process %d is not reading its stdin any more: %v", p.pid, err)
+			return written, errcode.Fail(errcode.InvalidInput, layer.IO, "", "process %d is not reading its stdin any more: %v", p.pid, err)
 		}
 		if !deadline.IsZero() && !time.Now().Before(deadline) {
-			return written, errcode.Fail(errcode.InvalidInput, "stdin", "send less, or let the process read first",
+			return written, errcode.Fail(errcode.InvalidInput, layer.IO, "send less, or let the process read first",
 				"process %d did not read its stdin in time (%d bytes written)", p.pid, written)
 		}
 		select {
 		case <-stop:
-			return written, errcode.Fail(errcode.Internal, "stdin", "", "stopped")
+			return written, errcode.Fail(errcode.Internal, layer.IO, "", "stopped")
 		case <-p.sp.Done():
-			return written, errcode.Fail(errcode.InvalidInput, "stdin", "", "process %d has exited", p.pid)
+			return written, errcode.Fail(errcode.InvalidInput, layer.IO, "", "process %d has exited", p.pid)
 		default:
 		}
 	}

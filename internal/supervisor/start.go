@@ -14,6 +14,7 @@ import (
 	"github.com/mcp-process/mcp-process/internal/agenthome"
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox"
 )
@@ -51,15 +52,15 @@ func (s *Supervisor) reserveLocked(agent string, byServer bool) (time.Time, *err
 		delete(s.cooldown, agent)
 	}
 	if c.MaxConcurrentProcesses > 0 && s.running >= c.MaxConcurrentProcesses {
-		return now, errcode.Deny(errcode.ConcurrencyLimit, "limits", "wait for a process to exit or terminate one",
+		return now, errcode.Deny(errcode.ConcurrencyLimit, layer.ProcessLimits, "wait for a process to exit or terminate one",
 			"%d processes are running, the maximum (maxConcurrentProcesses)", s.running)
 	}
 	if c.MaxConcurrentProcessesPerAgent > 0 && s.perAgent[agent] >= c.MaxConcurrentProcessesPerAgent {
-		return now, errcode.Deny(errcode.ConcurrencyLimit, "limits", "wait for one of your processes to exit or terminate one",
+		return now, errcode.Deny(errcode.ConcurrencyLimit, layer.ProcessLimits, "wait for one of your processes to exit or terminate one",
 			"agent %q has %d processes running, the maximum (maxConcurrentProcessesPerAgent)", agent, s.perAgent[agent])
 	}
 	if c.MaxTotalProcesses > 0 && s.total >= c.MaxTotalProcesses {
-		return now, errcode.Deny(errcode.TotalLimit, "limits", "restart the server to reset maxTotalProcesses",
+		return now, errcode.Deny(errcode.TotalLimit, layer.ProcessLimits, "restart the server to reset maxTotalProcesses",
 			"this server has launched %d processes, the maximum over its life (maxTotalProcesses)", s.total)
 	}
 	if !byServer {
@@ -106,7 +107,7 @@ func rateLimited(wait time.Duration, format string, a ...any) *errcode.Error {
 	if secs < 1 {
 		secs = 1
 	}
-	e := errcode.Deny(errcode.RateLimited, "rate", fmt.Sprintf("retry in %d s", secs),
+	e := errcode.Deny(errcode.RateLimited, layer.RateLimits, fmt.Sprintf("retry in %d s", secs),
 		format+fmt.Sprintf("; retry in %d s", secs), a...)
 	e.RetryAfterSeconds = secs
 	return e
@@ -183,7 +184,7 @@ func envNames(env []string) []string {
 // launch checks, reserves, starts, records and registers one process.
 func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk launchKind) (*proc, error) {
 	if spec == nil {
-		return nil, errcode.Fail(errcode.InvalidInput, "process", "", "nothing to launch")
+		return nil, errcode.Fail(errcode.InvalidInput, layer.Process, "", "nothing to launch")
 	}
 	stdinPipe, capture, err := s.stdioModes(&o)
 	if err != nil {
@@ -192,7 +193,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	applied, notEnforced := s.support.Enforcement(spec.Limits)
 	applied = append(applied, s.isolation...)
 	if s.cfg.StrictResourceEnforcement && len(notEnforced) > 0 {
-		return nil, errcode.Deny(errcode.LayerUnavailable, "limits",
+		return nil, errcode.Deny(errcode.LayerUnavailable, layer.ResourceLimits,
 			"leave the limit unset or disable strictResourceEnforcement",
 			"resource limit %s cannot be enforced here and strictResourceEnforcement is on", notEnforced[0])
 	}
@@ -200,7 +201,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return nil, errcode.Fail(errcode.Internal, "process", "", "the server is shutting down")
+		return nil, errcode.Fail(errcode.Internal, layer.Process, "", "the server is shutting down")
 	}
 	at, qerr := s.reserveFor(agent, lk)
 	s.mu.Unlock()
@@ -225,7 +226,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	if spec.Home != "" {
 		// The agent's own HOME, created on its first launch (SPEC 7.1a).
 		if err := agenthome.Ensure(spec.Home, s.homeOwner); err != nil {
-			return fail(nil, nil, errcode.Fail(errcode.Internal, "environment",
+			return fail(nil, nil, errcode.Fail(errcode.Internal, layer.Environment,
 				"check the server's state directory (docs/environment.md, HOME)", "the agent's HOME: %v", err))
 		}
 	}
@@ -250,7 +251,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	if err := s.record(audit.Record{Event: audit.EventLaunch, Agent: agent, Tool: o.Tool, PID: sp.Pid,
 		Executable: spec.Path, Args: args, Cwd: spec.Dir, EnvNames: envNames(spec.Env), Decision: "allow",
 		ServiceID: lk.serviceID}); err != nil {
-		return fail(sp, ps, errcode.Fail(errcode.Internal, "audit", "fix the audit log (disk full? permissions?)",
+		return fail(sp, ps, errcode.Fail(errcode.Internal, layer.Audit, "fix the audit log (disk full? permissions?)",
 			"the launch record could not be written, so the process was killed before it ran: %v", err))
 	}
 	if err := sp.Release(); err != nil {
@@ -307,7 +308,7 @@ func (s *Supervisor) stdioModes(o *StartOptions) (stdinPipe, capture bool, err e
 		stdinPipe = s.cfg.AllowStdinInput
 	case StdinNull:
 	default:
-		return false, false, errcode.Fail(errcode.InvalidInput, "process", `use "pipe" or "null"`, "unknown stdin mode %q", o.Stdin)
+		return false, false, errcode.Fail(errcode.InvalidInput, layer.Process, `use "pipe" or "null"`, "unknown stdin mode %q", o.Stdin)
 	}
 	return stdinPipe, o.CaptureOutput && s.cfg.AllowOutputCapture, nil
 }
@@ -323,7 +324,7 @@ func openStdio(o StartOptions, stdinPipe, capture bool) (*pipes, *terminal, sand
 	}
 	ps, err := makePipes(stdinPipe, capture)
 	if err != nil {
-		return nil, nil, sandbox.Stdio{}, errcode.Fail(errcode.Internal, "process", "", "create pipes: %v", err)
+		return nil, nil, sandbox.Stdio{}, errcode.Fail(errcode.Internal, layer.Process, "", "create pipes: %v", err)
 	}
 	return ps, nil, sandbox.Stdio{Stdin: ps.child[0], Stdout: ps.child[1], Stderr: ps.child[2]}, nil
 }
