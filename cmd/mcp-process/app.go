@@ -15,6 +15,7 @@ import (
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox"
 	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
@@ -248,63 +249,28 @@ func openAudit(loaded *config.Loaded, agent string) (*audit.Log, error) {
 }
 
 // layerStates says, per enforcement layer, whether this build and host
-// enforce it (process_get_policy, doctor). cg may be nil (not detected).
+// enforce it (validate, doctor, process_get_policy): the registry's report
+// (config.LayerStates), with the host's states, then what every child
+// gets. cg may be nil (not detected).
 func layerStates(cfg *config.Config, cg *cgroup.Manager) map[string]string {
-	m := map[string]string{
-		"executables":       "enforced",
-		"arguments":         "enforced",
-		"environment":       "enforced",
-		"working-directory": "enforced",
-		"process-limits":    "enforced",
-		"rate-limits":       "enforced",
-		"termination":       "enforced",
-		"io":                "enforced",
-		"time-windows":      "enforced",
-		"audit":             "enforced",
-		"resource-limits":   resourceLimitsState(cg),
-		layerTreeKill:       treeKillState(cfg, cg),
-	}
-	if !cfg.EnableAuditLog {
-		m["audit"] = "off (enableAuditLog false)"
-	}
-	if len(cfg.AllowedTimeWindows)+len(cfg.BlockedTimeWindows) == 0 {
-		m["time-windows"] = "off (no windows configured)"
-	}
-	// The optional layers: enforced when configured, off when not, and
-	// "not built" while this build refuses them.
-	for _, l := range []struct {
-		name string
-		on   bool
-		keys string
-	}{
-		{"namespaces", cfg.EnableNamespaces, "enableNamespaces"},
-		{"chroot", cfg.EnableChroot, "enableChroot"},
-		{"seccomp", cfg.EnableSeccomp, "enableSeccomp"},
-		{"network", cfg.BlockNetworkAccess || len(cfg.AllowedNetworkDestinations)+len(cfg.BlockedNetworkDestinations) > 0, "blockNetworkAccess, allowed/blockedNetworkDestinations"},
-		{"capabilities", len(cfg.DropCapabilities)+len(cfg.KeepCapabilities) > 0, "dropCapabilities, keepCapabilities"},
-		{"filesystem", cfg.ReadOnlyFilesystem, "readOnlyFilesystem, tmpfsSize, writablePaths"},
-		{"landlock", cfg.Landlock, "landlock"},
-		{"mac", cfg.EnableMAC, "enableMAC"},
-		{"approval", cfg.RequireConfirmation || len(cfg.RequireConfirmationFor) > 0 || cfg.RequireTerminationConfirmation, "requireConfirmation*"},
-	} {
-		switch {
-		case !config.LayerBuilt(l.name):
-			m[l.name] = "not built in this version (" + l.keys + " refused)"
-		case l.on:
-			m[l.name] = "enforced"
-		default:
-			m[l.name] = "off (" + l.keys + ")"
-		}
-	}
-	// What every child gets, in the init stage's order.
 	iso, err := isolationOf(cfg)
+	m := cfg.LayerStates(func(l layer.Layer) (string, bool) {
+		switch l {
+		case layer.ResourceLimits:
+			return resourceLimitsState(cg), true
+		case layer.TreeKill:
+			return treeKillState(cfg, cg), true
+		case layer.Network: // SPEC 7.5: blocked, allowlist via proxy, loopback only or unrestricted.
+			return iso.NetworkState(), err == nil
+		}
+		return "", false
+	})
+	// What every child gets, in the init stage's order.
 	if err != nil {
 		m["isolation"] = "every launch fails: " + err.Error()
 	} else {
 		m["isolation"] = strings.Join(append(iso.Layers(), "capabilities (none for a root server's children unless keepCapabilities)", "no_new_privs"), "; ")
 		m["children"] = iso.Identity.Describe()
-		// SPEC 7.5: blocked, allowlist via proxy, loopback only or unrestricted.
-		m["network"] = iso.NetworkState()
 		// SPEC 7.1a: the seccomp baseline, in every child whatever enableSeccomp says.
 		switch {
 		case iso.Seccomp == nil:
@@ -379,10 +345,6 @@ func detectCgroups() (*cgroup.Manager, error) {
 	return m, nil
 }
 
-// layerTreeKill is the layer that kills every process the server started
-// when the server dies, by any means (SPEC 7.1).
-const layerTreeKill = "tree-kill-on-server-death"
-
 // treeKillState describes what holds a launched tree when the server dies.
 // Without cgroups, a launch in a PID namespace is still held: its init
 // (the launched process) gets SIGKILL when the server dies (Pdeathsig) and
@@ -414,7 +376,7 @@ func holdTrees(cfg *config.Config, cg *cgroup.Manager, logger *slog.Logger) erro
 		logger.Info("removed the cgroups of dead servers (their processes killed)", "groups", strings.Join(swept, " "))
 	}
 	if _, ok := cg.TreeHold(); !ok {
-		logger.Warn("tree kill on server death: " + treeKillState(cfg, cg) + " (mcp-process doctor: " + layerTreeKill + ")")
+		logger.Warn("tree kill on server death: " + treeKillState(cfg, cg) + " (mcp-process doctor: " + layer.TreeKill.String() + ")")
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
@@ -35,7 +36,7 @@ func cmdDoctor(args []string, stdout io.Writer) error {
 	defer cg.Close()
 	feats = append(feats, cgroupChoice(cg))
 	th, ok := cg.TreeHold()
-	feats = append(feats, feature{layerTreeKill, ok, th})
+	feats = append(feats, feature{layer.TreeKill.String(), ok, th})
 	var cfgErr error
 	var layers map[string]string
 	var warnings []string

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 )
 
 // Error is a configuration that cannot be used: it does not parse, sets an
@@ -58,11 +59,11 @@ func (e *Error) Errcode() *errcode.Error {
 
 func (e *Error) layer() string {
 	if e.Layer == "" {
-		return "config"
+		return layer.Config.String()
 	}
 	return e.Layer
 }
 
 func invalid(key, remedy, format string, a ...any) *Error {
-	return &Error{Key: key, Message: fmt.Sprintf(format, a...), Remedy: remedy, Code: errcode.InvalidInput, Layer: "config"}
+	return &Error{Key: key, Message: fmt.Sprintf(format, a...), Remedy: remedy, Code: errcode.InvalidInput, Layer: layer.Config.String()}
 }

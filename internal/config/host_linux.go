@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 )
 
 // linuxHost probes the running kernel for the isolation layers.
@@ -120,7 +121,7 @@ func macExec(kind, attr, profile string) (path, value string, err error) {
 	case "selinux":
 		return attr, profile, nil
 	}
-	return "", "", errcode.Fail(errcode.LayerUnavailable, "mac", "set enableMAC to false, or run the server on a host with AppArmor or SELinux active",
+	return "", "", errcode.Fail(errcode.LayerUnavailable, layer.MAC, "set enableMAC to false, or run the server on a host with AppArmor or SELinux active",
 		"enableMAC: neither AppArmor nor SELinux is active on this host")
 }
 

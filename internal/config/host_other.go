@@ -8,6 +8,7 @@ import (
 	"runtime"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 )
 
 // otherHost reports every kernel layer unavailable.
@@ -29,7 +30,7 @@ func LandlockABI() (int, error) { return 0, notLinux() }
 
 // MACExec reports MAC unavailable.
 func MACExec(profile string) (path, value string, err error) {
-	return "", "", errcode.Fail(errcode.LayerUnavailable, "mac", "set enableMAC to false", "enableMAC: this is %s, not Linux", runtime.GOOS)
+	return "", "", errcode.Fail(errcode.LayerUnavailable, layer.MAC, "set enableMAC to false", "enableMAC: this is %s, not Linux", runtime.GOOS)
 }
 
 var host hostProbe = otherHost{}

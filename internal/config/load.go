@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 )
 
 // Environment variables and file names of the config source precedence
@@ -156,7 +157,7 @@ func (opts *LoadOptions) setDefaults() error {
 	if opts.Cwd == "" {
 		wd, err := os.Getwd()
 		if err != nil {
-			return &Error{Message: fmt.Sprintf("cannot determine the working directory: %v", err), Remedy: "start the server from an existing directory or pass --config", Code: errcode.InvalidInput, Layer: "config"}
+			return &Error{Message: fmt.Sprintf("cannot determine the working directory: %v", err), Remedy: "start the server from an existing directory or pass --config", Code: errcode.InvalidInput, Layer: layer.Config.String()}
 		}
 		opts.Cwd = wd
 	}
@@ -317,7 +318,7 @@ func readError(err error, source, via string) *Error {
 	if errors.Is(err, fs.ErrNotExist) {
 		msg = "the configuration file does not exist"
 	}
-	return &Error{Message: msg, Remedy: remedy, Code: errcode.InvalidInput, Layer: "config", Source: source}
+	return &Error{Message: msg, Remedy: remedy, Code: errcode.InvalidInput, Layer: layer.Config.String(), Source: source}
 }
 
 func withSource(err error, source string) error {

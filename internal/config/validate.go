@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 )
 
 // Enumerated values.
@@ -22,76 +23,6 @@ const (
 	ApprovalModeClient = "client"
 	ApprovalModeURL    = "url"
 )
-
-// layerKey is a key that asks for an enforcement layer. A key whose enabling
-// func reports true is refused unless one of its layers is built.
-type layerKey struct {
-	key      string
-	layers   []string
-	enabling func(*Config) bool
-}
-
-// layerKeys lists every key that enables a layer, in the order they are
-// checked (the first refused key is reported).
-var layerKeys = []layerKey{
-	{"enableChroot", []string{"chroot"}, func(c *Config) bool { return c.EnableChroot }},
-	{"enableNamespaces", []string{"namespaces"}, func(c *Config) bool { return c.EnableNamespaces }},
-	{"namespaces", []string{"namespaces"}, func(c *Config) bool { return c.Namespaces != Namespaces{} }},
-	{"enableSeccomp", []string{"seccomp"}, func(c *Config) bool { return c.EnableSeccomp }},
-	{"blockNetworkAccess", []string{"network"}, func(c *Config) bool { return c.BlockNetworkAccess }},
-	{"allowedNetworkDestinations", []string{"network"}, func(c *Config) bool { return len(c.AllowedNetworkDestinations) > 0 }},
-	{"blockedNetworkDestinations", []string{"network"}, func(c *Config) bool { return len(c.BlockedNetworkDestinations) > 0 }},
-	{"requireConfirmation", []string{"approval"}, func(c *Config) bool { return c.RequireConfirmation }},
-	{"requireConfirmationFor", []string{"approval"}, func(c *Config) bool { return len(c.RequireConfirmationFor) > 0 }},
-	{"requireTerminationConfirmation", []string{"approval"}, func(c *Config) bool { return c.RequireTerminationConfirmation }},
-	{"enableMAC", []string{"mac"}, func(c *Config) bool { return c.EnableMAC }},
-	{"dropCapabilities", []string{"capabilities"}, func(c *Config) bool { return len(c.DropCapabilities) > 0 }},
-	{"keepCapabilities", []string{"capabilities"}, func(c *Config) bool { return len(c.KeepCapabilities) > 0 }},
-	{"readOnlyFilesystem", []string{"filesystem"}, func(c *Config) bool { return c.ReadOnlyFilesystem }},
-	{"tmpfsSize", []string{"filesystem"}, func(c *Config) bool { return c.TmpfsSize > 0 }},
-	{"writablePaths", []string{"filesystem", "landlock"}, func(c *Config) bool { return len(c.WritablePaths) > 0 }},
-	{"landlock", []string{"landlock"}, func(c *Config) bool { return c.Landlock }},
-}
-
-// builtLayers says which optional enforcement layers this build has. A
-// configuration that enables a layer marked false is refused with
-// LAYER_UNAVAILABLE; building a layer means flipping its entry here.
-var builtLayers = map[string]bool{
-	"chroot":       true,
-	"namespaces":   true,
-	"seccomp":      true,
-	"network":      true, // blockNetworkAccess, allowed/blockedNetworkDestinations (the proxy is the server's EgressServer)
-	"approval":     true,
-	"mac":          true,
-	"capabilities": true,
-	"filesystem":   true, // readOnlyFilesystem, tmpfsSize, writablePaths
-	"landlock":     true,
-}
-
-// LayerBuilt reports whether the named optional layer is built into this
-// binary (see builtLayers). Unknown names report false.
-func LayerBuilt(layer string) bool { return builtLayers[layer] }
-
-// UnavailableLayerKeys lists the keys that are refused when set to an
-// enabling value because their layer is not built.
-func UnavailableLayerKeys() []string {
-	var keys []string
-	for _, lk := range layerKeys {
-		if !anyBuilt(lk.layers) {
-			keys = append(keys, lk.key)
-		}
-	}
-	return keys
-}
-
-func anyBuilt(layers []string) bool {
-	for _, l := range layers {
-		if builtLayers[l] {
-			return true
-		}
-	}
-	return false
-}
 
 // Validate checks c and returns the first problem as an *Error, or nil:
 // layers that are not built (LAYER_UNAVAILABLE), then bad values (enums,
@@ -246,8 +177,8 @@ type hostProbe interface {
 	mac() (kind string, err error)
 }
 
-func unavailable(key, layer, remedy, format string, a ...any) *Error {
-	return &Error{Key: key, Message: key + ": " + fmt.Sprintf(format, a...), Remedy: remedy, Code: errcode.LayerUnavailable, Layer: layer}
+func unavailable(key string, l layer.Layer, remedy, format string, a ...any) *Error {
+	return &Error{Key: key, Message: key + ": " + fmt.Sprintf(format, a...), Remedy: remedy, Code: errcode.LayerUnavailable, Layer: l.String()}
 }
 
 // checkHost refuses a layer that is built but that this host cannot
@@ -265,10 +196,10 @@ func checkHost(c *Config) *Error {
 			}
 			key := "namespaces." + n.name
 			if err := host.namespace(n.name); err != nil {
-				return unavailable(key, "namespaces", "set "+key+" to false", "%v", err)
+				return unavailable(key, layer.Namespaces, "set "+key+" to false", "%v", err)
 			}
 			if n.name != "user" && !userNS && !host.root() {
-				return unavailable(key, "namespaces", "run the server as root, or also set namespaces.user to true",
+				return unavailable(key, layer.Namespaces, "run the server as root, or also set namespaces.user to true",
 					"creating a %s namespace needs CAP_SYS_ADMIN: the server is not root and namespaces.user is false", n.name)
 			}
 		}
@@ -279,40 +210,40 @@ func checkHost(c *Config) *Error {
 	}{{"enableChroot", c.EnableChroot}, {"readOnlyFilesystem", c.ReadOnlyFilesystem}}
 	for _, m := range needsMounts {
 		if m.on && !userNS && !host.root() {
-			return unavailable(m.key, map[string]string{"enableChroot": "chroot", "readOnlyFilesystem": "filesystem"}[m.key],
+			return unavailable(m.key, map[string]layer.Layer{"enableChroot": layer.Chroot, "readOnlyFilesystem": layer.Filesystem}[m.key],
 				"run the server as root, or enable namespaces.user (with enableNamespaces)",
 				"needs a private mount namespace (CAP_SYS_ADMIN): the server is not root and namespaces.user is off")
 		}
 	}
 	if c.ReadOnlyFilesystem {
 		if err := host.mountSetattr(); err != nil {
-			return unavailable("readOnlyFilesystem", "filesystem", "set readOnlyFilesystem to false, or use Linux 5.12 or later", "%v", err)
+			return unavailable("readOnlyFilesystem", layer.Filesystem, "set readOnlyFilesystem to false, or use Linux 5.12 or later", "%v", err)
 		}
 	}
 	if len(c.KeepCapabilities) > 0 && !userNS && !host.root() {
-		return unavailable("keepCapabilities", "capabilities", "remove keepCapabilities, or run the server as root",
+		return unavailable("keepCapabilities", layer.Capabilities, "remove keepCapabilities, or run the server as root",
 			"the server is not root, so its children have no capability to keep")
 	}
 	if c.EnableSeccomp {
 		if err := host.seccomp(); err != nil {
-			return unavailable("enableSeccomp", "seccomp", "set enableSeccomp to false", "%v", err)
+			return unavailable("enableSeccomp", layer.Seccomp, "set enableSeccomp to false", "%v", err)
 		}
 	}
 	if c.Landlock {
 		if _, err := host.landlock(); err != nil {
-			return unavailable("landlock", "landlock", "set landlock to false, or enable Landlock in the kernel (Linux 5.13+, lsm=...,landlock)", "%v", err)
+			return unavailable("landlock", layer.Landlock, "set landlock to false, or enable Landlock in the kernel (Linux 5.13+, lsm=...,landlock)", "%v", err)
 		}
 	}
 	if c.ExecutablePolicyScope == ScopeTree {
 		if _, err := host.landlock(); err != nil {
-			return unavailable("executablePolicyScope", "landlock",
+			return unavailable("executablePolicyScope", layer.Landlock,
 				"set executablePolicyScope to \"launch\" (children may then exec any file they can reach), or enable Landlock in the kernel (Linux 5.13+, lsm=...,landlock)",
 				"\"tree\" needs Landlock to restrict what every process of a tree may exec: %v", err)
 		}
 	}
 	if c.EnableMAC {
 		if _, err := host.mac(); err != nil {
-			return unavailable("enableMAC", "mac", "set enableMAC to false, or run the server on a host where AppArmor or SELinux is active", "%v", err)
+			return unavailable("enableMAC", layer.MAC, "set enableMAC to false, or run the server on a host where AppArmor or SELinux is active", "%v", err)
 		}
 	}
 	return nil

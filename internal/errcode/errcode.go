@@ -2,7 +2,8 @@
 // Error value every layer returns when it refuses or fails a request.
 //
 // Guarantees: a Code is one of the constants below and never changes meaning;
-// an *Error always carries a Code, the layer that decided, a message that says
+// an *Error always carries a Code, the layer that decided (a name of
+// package layer's registry), a message that says
 // what happened and a remedy that says what to change. It never carries secret
 // values (environment values, matched blocked patterns).
 package errcode
@@ -10,6 +11,8 @@ package errcode
 import (
 	"errors"
 	"fmt"
+
+	"github.com/mcp-process/mcp-process/internal/layer"
 )
 
 // Code is a stable, machine-readable error code (SPEC section 5).
@@ -54,7 +57,9 @@ var All = []Code{
 // Error is a refusal or failure with its stable code. It is the "error" object
 // of a failed tool call: {"code","layer","message","remedy"}.
 type Error struct {
-	Code    Code   `json:"code"`
+	Code Code `json:"code"`
+	// Layer is a registered name (package layer): the layer that decided,
+	// or the origin of a failure no layer decided.
 	Layer   string `json:"layer"`
 	Message string `json:"message"`
 	Remedy  string `json:"remedy,omitempty"`
@@ -87,13 +92,13 @@ func (e *Error) Error() string {
 }
 
 // Deny builds a policy denial (a security violation).
-func Deny(code Code, layer, remedy, format string, a ...any) *Error {
-	return &Error{Code: code, Layer: layer, Message: fmt.Sprintf(format, a...), Remedy: remedy, Violation: true}
+func Deny(code Code, l layer.Layer, remedy, format string, a ...any) *Error {
+	return &Error{Code: code, Layer: string(l), Message: fmt.Sprintf(format, a...), Remedy: remedy, Violation: true}
 }
 
 // Fail builds a failure that is not a policy violation (not found, bad input, internal).
-func Fail(code Code, layer, remedy, format string, a ...any) *Error {
-	return &Error{Code: code, Layer: layer, Message: fmt.Sprintf(format, a...), Remedy: remedy}
+func Fail(code Code, l layer.Layer, remedy, format string, a ...any) *Error {
+	return &Error{Code: code, Layer: string(l), Message: fmt.Sprintf(format, a...), Remedy: remedy}
 }
 
 // As returns err as an *Error; any other error becomes INTERNAL.
@@ -105,5 +110,5 @@ func As(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	return &Error{Code: Internal, Layer: "server", Message: err.Error(), Cause: err}
+	return &Error{Code: Internal, Layer: string(layer.Server), Message: err.Error(), Cause: err}
 }

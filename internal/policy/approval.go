@@ -5,11 +5,12 @@ import (
 	"strings"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 )
 
 // LayerApproval is the layer of a launch or termination a person did not
 // approve (CONFIRMATION_DENIED).
-const LayerApproval = "approval"
+const LayerApproval = layer.Approval
 
 // compileConfirmation compiles requireConfirmationFor like
 // allowedExecutables: a bare name or glob matches the resolved file's name

@@ -45,7 +45,7 @@ func TestEnvironmentRunsCodeRefused(t *testing.T) {
 				cfg.AllowedEnvVars = []string{name, "NODE_ENV"}
 			}
 			d := mustNew(t, cfg).Evaluate(Request{Executable: "mytrue", Cwd: f.work, Env: map[string]string{name: "x"}}, noon)
-			if d.Allow || d.Err == nil || d.Err.Code != errcode.EnvInvalid || d.Err.Layer != LayerEnvironment {
+			if d.Allow || d.Err == nil || d.Err.Code != errcode.EnvInvalid || d.Err.Layer != string(LayerEnvironment) {
 				t.Errorf("%s (allowedEnvVars names it: %v): want ENV_INVALID from %s, got allow=%v %v", name, allow, LayerEnvironment, d.Allow, d.Err)
 				continue
 			}

@@ -391,7 +391,7 @@ func TestStdin(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || err.Code != tc.want || err.Layer != LayerIO || !err.Violation || err.Remedy == "" {
+			if err == nil || err.Code != tc.want || err.Layer != string(LayerIO) || !err.Violation || err.Remedy == "" {
 				t.Fatalf("want %s, got %v", tc.want, err)
 			}
 		})

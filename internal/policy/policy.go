@@ -10,20 +10,23 @@ import (
 	"github.com/mcp-process/mcp-process/internal/agenthome"
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 )
 
-// Layer names carried by every refusal (errcode.Error.Layer).
+// The layers of the policy's refusals (errcode.Error.Layer): the
+// registry's names (package layer), under the names this package has
+// always used.
 const (
-	LayerTimeWindow       = "time-window"
-	LayerExecutable       = "executable"
-	LayerArguments        = "arguments"
-	LayerEnvironment      = "environment"
-	LayerWorkingDirectory = "working-directory"
-	LayerResourceLimits   = "resource-limits"
-	LayerIO               = "io"
+	LayerTimeWindow       = layer.TimeWindows
+	LayerExecutable       = layer.Executables
+	LayerArguments        = layer.Arguments
+	LayerEnvironment      = layer.Environment
+	LayerWorkingDirectory = layer.WorkingDirectory
+	LayerResourceLimits   = layer.ResourceLimits
+	LayerIO               = layer.IO
 	// LayerConfig is the layer of the errors New returns (a config that
 	// cannot be compiled).
-	LayerConfig = "config"
+	LayerConfig = layer.Config
 )
 
 // DefaultSearchPath is used when the config's searchPath is empty.

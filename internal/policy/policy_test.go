@@ -152,7 +152,7 @@ func mustNew(t *testing.T, cfg config.Config, opts ...Option) *Policy {
 // noon is a fixed instant used where time windows do not matter.
 var noon = time.Date(2024, 1, 8, 12, 0, 0, 0, time.UTC)
 
-func checkDecision(t *testing.T, d Decision, want errcode.Code, layer string) {
+func checkDecision[L ~string](t *testing.T, d Decision, want errcode.Code, layer L) {
 	t.Helper()
 	if want == "" {
 		if !d.Allow || d.Err != nil || d.Spec == nil {
@@ -166,7 +166,7 @@ func checkDecision(t *testing.T, d Decision, want errcode.Code, layer string) {
 	if d.Err.Code != want {
 		t.Fatalf("want %s, got %v", want, d.Err)
 	}
-	if layer != "" && d.Err.Layer != layer {
+	if layer != "" && d.Err.Layer != string(layer) {
 		t.Fatalf("want layer %s, got %v", layer, d.Err)
 	}
 	if d.Err.Remedy == "" {

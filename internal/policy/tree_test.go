@@ -215,7 +215,7 @@ func TestTreeFilesAgreeWithEvaluate(t *testing.T) {
 			for _, e := range ents {
 				exe := filepath.Join(f.bin, e.Name())
 				d := p.Evaluate(Request{Executable: exe, Cwd: f.root + "/work"}, noon)
-				if d.Err != nil && d.Err.Layer != LayerExecutable {
+				if d.Err != nil && d.Err.Layer != string(LayerExecutable) {
 					d.Err = nil // a later layer: the executable passed
 				}
 				real, _ := filepath.EvalSymlinks(exe)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	layers "github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
 
@@ -86,7 +87,7 @@ func (c *launchCgroups) newGroup(prefix string, l cgroup.Limits) (*cgroup.Group,
 func cgroupFailure(err error) *errcode.Error {
 	e := errcode.As(err)
 	if e.Code == errcode.Internal {
-		e = errcode.Fail(errcode.LayerUnavailable, "cgroup", "check the cgroup hierarchy (mcp-process doctor)",
+		e = errcode.Fail(errcode.LayerUnavailable, layers.ResourceLimits, "check the cgroup hierarchy (mcp-process doctor)",
 			"cannot set up the launch's cgroup: %v", err).WithCause(err)
 	}
 	return e

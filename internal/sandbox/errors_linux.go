@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	layers "github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
 	"golang.org/x/sys/unix"
 )
@@ -34,9 +35,9 @@ func (p *Process) stepError(se *stage.StepError) *errcode.Error {
 			key = "core dump limit"
 		}
 		if !layerFault {
-			return errcode.Fail(errcode.Internal, "rlimits", "", "%s: %s", key, what)
+			return errcode.Fail(errcode.Internal, layers.ResourceLimits, "", "%s: %s", key, what)
 		}
-		return errcode.Fail(errcode.LayerUnavailable, "rlimits",
+		return errcode.Fail(errcode.LayerUnavailable, layers.ResourceLimits,
 			fmt.Sprintf("lower %s to at most %d, or raise the server's hard limit (ulimit -H, systemd Limit*=) before starting it", key, se.Max),
 			"%s %d cannot be enforced: it is above the server's hard limit %d (%s)", key, value, se.Max, what)
 	case stage.StepChdir:
@@ -53,7 +54,7 @@ func (p *Process) stepError(se *stage.StepError) *errcode.Error {
 		return errcode.Fail(errcode.Internal, layer, remedy, "exec %s: %s", p.path, what)
 	}
 	if layerFault {
-		return errcode.Fail(errcode.LayerUnavailable, se.Step, "", "%s", what)
+		return errcode.Fail(errcode.LayerUnavailable, stepLayer(se.Step), "", "%s", what)
 	}
-	return errcode.Fail(errcode.Internal, se.Step, "", "%s", what)
+	return errcode.Fail(errcode.Internal, stepLayer(se.Step), "", "%s", what)
 }

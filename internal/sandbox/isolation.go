@@ -8,14 +8,15 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	layers "github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox/seccomp"
 )
 
 // Layers every child gets besides the ones above (Linux).
 const (
-	LayerNoNewPrivs   = "no-new-privs"
-	LayerCapabilities = "capabilities"
+	LayerNoNewPrivs   = string(layers.NoNewPrivs)
+	LayerCapabilities = string(layers.Capabilities)
 )
 
 // Isolation is the server-wide isolation every child gets (SPEC 3.10,
@@ -167,7 +168,7 @@ func IsolationFor(c *config.Config) (Isolation, error) {
 		keep &^= drop
 	}
 	if bad != "" {
-		return fail(errcode.Fail(errcode.InvalidInput, LayerCapabilities, "use names such as CAP_NET_BIND_SERVICE, or ALL",
+		return fail(errcode.Fail(errcode.InvalidInput, layers.Capabilities, "use names such as CAP_NET_BIND_SERVICE, or ALL",
 			"unknown capability %q", bad))
 	}
 	iso.KeepCaps = keep

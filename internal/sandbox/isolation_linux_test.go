@@ -589,7 +589,7 @@ func TestFailedIsolationStepRefusesTheLaunch(t *testing.T) {
 	defer l.Close()
 	spec.Dir = "/"
 	_, err := l.Start(spec, Stdio{})
-	wantErrCode(t, err, errcode.Internal, "mounts", "/proc")
+	wantErrCode(t, err, errcode.Internal, "filesystem", "/proc") // the mounts step reports its layer
 	time.Sleep(50 * time.Millisecond)
 	if exists(marker) {
 		t.Fatal("the target ran")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	layers "github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
 	"golang.org/x/sys/unix"
@@ -56,7 +57,7 @@ func (l *Launcher) start(spec *policy.Spec, stdio Stdio, during func(*Process) e
 	if stdio.Terminal && l.iso.Seccomp == nil {
 		// Fail closed: only the seccomp baseline keeps a child from
 		// typing into its terminal (TIOCSTI).
-		return nil, errcode.Fail(errcode.LayerUnavailable, "pty", "start without pty: this host has no seccomp filters",
+		return nil, errcode.Fail(errcode.LayerUnavailable, layers.PTY, "start without pty: this host has no seccomp filters",
 			"a pseudo-terminal needs the seccomp baseline, which refuses TIOCSTI and TIOCLINUX")
 	}
 	if stdio.Terminal && !stage.AddFlags(cfg, stage.FlagTerminal) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	layers "github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
 )
 
@@ -72,7 +73,7 @@ func (iso *Isolation) network(c *config.Config) error {
 		}
 	}
 	if os.Geteuid() != 0 && !iso.Namespaces.User && !iso.SelfUser {
-		return errcode.Fail(errcode.LayerUnavailable, "network",
+		return errcode.Fail(errcode.LayerUnavailable, layers.Network,
 			"run the server as root, or set enableNamespaces with namespaces.user, or allow unprivileged user namespaces on this host",
 			"%s needs a network namespace for every child, which this unprivileged server cannot create here (no user namespace for its children)", key)
 	}
@@ -82,7 +83,7 @@ func (iso *Isolation) network(c *config.Config) error {
 	// of its own are those capabilities confined to it.
 	const capNetAdmin, capSysAdmin = 12, 21
 	if os.Geteuid() == 0 && !iso.Namespaces.User && iso.KeepCaps&(1<<capNetAdmin|1<<capSysAdmin) != 0 {
-		return errcode.Fail(errcode.LayerUnavailable, "network",
+		return errcode.Fail(errcode.LayerUnavailable, layers.Network,
 			"remove CAP_NET_ADMIN and CAP_SYS_ADMIN from keepCapabilities, or set namespaces.user (the capabilities then hold in the child's own namespaces only)",
 			"%s cannot be enforced for a child that keeps CAP_NET_ADMIN or CAP_SYS_ADMIN of the host (keepCapabilities): it could undo its network namespace", key)
 	}

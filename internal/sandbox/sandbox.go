@@ -43,6 +43,7 @@ import (
 	"syscall"
 
 	"github.com/mcp-process/mcp-process/internal/config"
+	layers "github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
 
@@ -59,12 +60,12 @@ type Stdio struct {
 
 // Layers this build applies to every child.
 const (
-	LayerInitStage    = "init-stage"
-	LayerExecByFD     = "exec-by-fd"
-	LayerProcessGroup = "process-group"
-	LayerPdeathsig    = "pdeathsig"
-	LayerBuiltEnv     = "built-environment"
-	LayerNoCoreDumps  = "no-core-dumps"
+	LayerInitStage    = string(layers.InitStage)
+	LayerExecByFD     = string(layers.ExecByFD)
+	LayerProcessGroup = string(layers.ProcessGroup)
+	LayerPdeathsig    = string(layers.Pdeathsig)
+	LayerBuiltEnv     = string(layers.BuiltEnv)
+	LayerNoCoreDumps  = string(layers.NoCoreDumps)
 )
 
 // ExitState is how a child ended.

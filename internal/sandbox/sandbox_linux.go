@@ -2,9 +2,8 @@
 
 package sandbox
 
-const layer = "sandbox"
+import layers "github.com/mcp-process/mcp-process/internal/layer"
 
-func appliedLayers() []string {
-	return []string{LayerInitStage, LayerExecByFD, LayerProcessGroup, LayerPdeathsig, LayerBuiltEnv, LayerNoCoreDumps,
-		LayerNoNewPrivs, LayerCapabilities}
-}
+const layer = layers.Sandbox
+
+func appliedLayers() []string { return layers.Baseline() }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/agenthome"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	layers "github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
@@ -16,7 +17,7 @@ import (
 func appliedLayers() []string { return nil }
 
 func unavailable() error {
-	return errcode.Fail(errcode.LayerUnavailable, "sandbox", "run the server on Linux",
+	return errcode.Fail(errcode.LayerUnavailable, layers.Sandbox, "run the server on Linux",
 		"launching processes is only supported on Linux")
 }
 

@@ -38,10 +38,10 @@ func exists(path string) bool {
 	return err == nil
 }
 
-func wantErrCode(t *testing.T, err error, code errcode.Code, layer string, msg ...string) *errcode.Error {
+func wantErrCode[L ~string](t *testing.T, err error, code errcode.Code, layer L, msg ...string) *errcode.Error {
 	t.Helper()
 	var e *errcode.Error
-	if !errors.As(err, &e) || e.Code != code || (layer != "" && e.Layer != layer) {
+	if !errors.As(err, &e) || e.Code != code || (layer != "" && e.Layer != string(layer)) {
 		t.Fatalf("err = %v, want %s (%s)", err, code, layer)
 	}
 	for _, m := range msg {
@@ -146,7 +146,7 @@ func TestFailedStepRefusesTheLaunch(t *testing.T) {
 		p.Abort()
 		t.Fatal("Start returned a process for a launch whose step failed")
 	}
-	wantErrCode(t, err, errcode.LayerUnavailable, "rlimits", "maxFileDescriptors "+strconv.FormatInt(nrOpen+1, 10),
+	wantErrCode(t, err, errcode.LayerUnavailable, "resource-limits", "maxFileDescriptors "+strconv.FormatInt(nrOpen+1, 10),
 		"hard limit "+strconv.FormatUint(hard.Max, 10), "lower maxFileDescriptors to at most "+strconv.FormatUint(hard.Max, 10))
 	time.Sleep(100 * time.Millisecond)
 	if exists(marker) {

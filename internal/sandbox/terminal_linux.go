@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	layers "github.com/mcp-process/mcp-process/internal/layer"
 )
 
 // OpenTerminal opens a new pseudo-terminal of cols columns and rows rows
@@ -24,7 +25,7 @@ func OpenTerminal(cols, rows int) (master, slave *os.File, err error) {
 		if master != nil {
 			master.Close()
 		}
-		return nil, nil, errcode.Fail(errcode.LayerUnavailable, "pty",
+		return nil, nil, errcode.Fail(errcode.LayerUnavailable, layers.PTY,
 			"check that the server sees /dev/ptmx and a devpts mount, or start without pty", "pseudo-terminal: %s: %v", what, err)
 	}
 	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)

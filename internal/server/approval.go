@@ -14,6 +14,7 @@ import (
 	"github.com/mcp-process/mcp-process/internal/approval"
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/policy"
 )
 
@@ -343,7 +344,7 @@ func (s *Server) askMultiRoundTrip(ctx context.Context, c *call, q *approval.Que
 // call's INTERNAL error (nothing runs unrecorded).
 func (s *Server) recordApproval(c *call, q *approval.Question, decision, channel, reason string) error {
 	rec := audit.Record{Level: audit.LevelInfo, Event: audit.EventApproval, Agent: c.agent, Tool: c.tool,
-		Decision: decision, Channel: channel, Reason: reason, Layer: policy.LayerApproval}
+		Decision: decision, Channel: channel, Reason: reason, Layer: layer.Approval.String()}
 	if q.Action == approval.ActionLaunch {
 		rec.Executable, rec.Args, rec.Cwd = q.Executable, q.Args, q.Cwd
 	} else {
@@ -351,7 +352,7 @@ func (s *Server) recordApproval(c *call, q *approval.Question, decision, channel
 		rec.Reason = q.Target + ": " + reason
 	}
 	if err := s.record(rec); err != nil {
-		return errcode.Fail(errcode.Internal, "audit", "check that the audit log is writable", "audit record could not be written: %v", err)
+		return errcode.Fail(errcode.Internal, layer.Audit, "check that the audit log is writable", "audit record could not be written: %v", err)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -79,7 +80,7 @@ func (s *Server) unknownTool(next mcp.MethodHandler) mcp.MethodHandler {
 		if !ok || p == nil || slices.Contains(s.tools, p.Name) {
 			return next(ctx, method, req)
 		}
-		return errorToolResult(errcode.Fail(errcode.InvalidInput, "server", "call one of the tools tools/list names: "+strings.Join(s.tools, ", "),
+		return errorToolResult(errcode.Fail(errcode.InvalidInput, layer.Server, "call one of the tools tools/list names: "+strings.Join(s.tools, ", "),
 			"unknown tool %q", p.Name)), nil
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/mcp-process/mcp-process/internal/audit"
+	"github.com/mcp-process/mcp-process/internal/layer"
 )
 
 // HTTP sessions belong to the agent that opened them (SPEC 7.2). The SDK
@@ -56,7 +57,7 @@ func (s *Server) sessionGuard(next http.Handler) http.Handler {
 		if !known || owner != agent {
 			if known {
 				_ = s.record(audit.Record{Level: audit.LevelWarn, Event: audit.EventSecurityViolation, Agent: agent,
-					Decision: "deny", Layer: "http-session",
+					Decision: "deny", Layer: layer.HTTPSession.String(),
 					Reason: r.Method + " on an HTTP session another agent opened: answered 404 as an unknown session"})
 			}
 			http.Error(w, "session not found", http.StatusNotFound)

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/supervisor"
 )
 
@@ -82,7 +83,7 @@ func outputQuery(in outputInput) (supervisor.OutputQuery, string, error) {
 	case supervisor.StreamStdout, supervisor.StreamStderr:
 		q.Stream = in.Stream
 	default:
-		return q, "", errcode.Fail(errcode.InvalidInput, "output", `use "stdout", "stderr" or "both"`, "unknown stream %q", in.Stream)
+		return q, "", errcode.Fail(errcode.InvalidInput, layer.IO, `use "stdout", "stderr" or "both"`, "unknown stream %q", in.Stream)
 	}
 	enc := canonicalEncoding(in.Encoding)
 	switch enc {
@@ -90,7 +91,7 @@ func outputQuery(in outputInput) (supervisor.OutputQuery, string, error) {
 		enc = encodingText
 	case encodingText, encodingBase64:
 	default:
-		return q, "", errcode.Fail(errcode.InvalidInput, "output", `use "utf8" or "base64"`, "unknown encoding %q", enc)
+		return q, "", errcode.Fail(errcode.InvalidInput, layer.IO, `use "utf8" or "base64"`, "unknown encoding %q", enc)
 	}
 	if in.Offset != nil {
 		q.Offset = supervisor.StreamOffsets{Stdout: in.Offset, Stderr: in.Offset}

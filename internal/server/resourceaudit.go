@@ -7,6 +7,7 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 )
 
 // Resource requests are audited like tool calls (SPEC 7.2: every denial is
@@ -32,7 +33,7 @@ func (s *Server) denyResource(agent, method, uri string, pid int, code errcode.C
 		reason = fmt.Sprintf("%s %s: no process %d of this agent", method, uri, pid)
 	}
 	rec := audit.Record{Level: audit.LevelInfo, Event: "call_failed", Agent: agent, Tool: method, PID: pid,
-		Decision: "deny", Layer: "process", Code: string(code), Reason: reason}
+		Decision: "deny", Layer: layer.Process.String(), Code: string(code), Reason: reason}
 	if err := s.record(rec); err != nil {
 		return &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "audit record could not be written: " + err.Error()}
 	}

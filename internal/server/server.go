@@ -38,6 +38,7 @@ import (
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/supervisor"
 )
@@ -201,7 +202,7 @@ func (s *Server) fail(c *call, e *errcode.Error) *mcp.CallToolResult {
 		rec.PID = c.pid
 	}
 	if err := s.record(rec); err != nil {
-		e = errcode.Fail(errcode.Internal, "audit", "check that the audit log is writable", "audit record could not be written: %v", err)
+		e = errcode.Fail(errcode.Internal, layer.Audit, "check that the audit log is writable", "audit record could not be written: %v", err)
 	}
 	return errorToolResult(e)
 }
@@ -217,7 +218,7 @@ func (s *Server) record(r audit.Record) error {
 // redactArgs hides every argument of a call denied by the arguments layer:
 // the matched value may be a secret.
 func redactArgs(e *errcode.Error, args []string) []string {
-	if e.Layer != policy.LayerArguments || len(args) == 0 {
+	if e.Layer != layer.Arguments.String() || len(args) == 0 {
 		return args
 	}
 	out := make([]string, len(args))

@@ -14,6 +14,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 )
 
 // errorResult is the error JSON of a failed call, carried as text content
@@ -114,13 +115,13 @@ func decodeInput[In any](resolved *jsonschema.Resolved, raw []byte) (In, *errcod
 	}
 	var generic any
 	if err := stdjson.Unmarshal(raw, &generic); err != nil {
-		return input, errcode.Fail(errcode.InvalidInput, "input", "send a JSON object of arguments", "arguments are not valid JSON: %v", err)
+		return input, errcode.Fail(errcode.InvalidInput, layer.Input, "send a JSON object of arguments", "arguments are not valid JSON: %v", err)
 	}
 	if err := resolved.Validate(generic); err != nil {
-		return input, errcode.Fail(errcode.InvalidInput, "input", "fix the arguments to match the tool's input schema", "invalid arguments: %v", err)
+		return input, errcode.Fail(errcode.InvalidInput, layer.Input, "fix the arguments to match the tool's input schema", "invalid arguments: %v", err)
 	}
 	if err := json.Unmarshal(raw, &input, json.RejectUnknownMembers(true)); err != nil {
-		return input, errcode.Fail(errcode.InvalidInput, "input", "fix the arguments to match the tool's input schema", "invalid arguments: %v", err)
+		return input, errcode.Fail(errcode.InvalidInput, layer.Input, "fix the arguments to match the tool's input schema", "invalid arguments: %v", err)
 	}
 	return input, nil
 }
@@ -159,10 +160,10 @@ func withID(tool string, out *jsonschema.Schema) *jsonschema.Schema {
 func successResult(v any) *mcp.CallToolResult {
 	b, err := stdjson.Marshal(v)
 	if err != nil {
-		return errorToolResult(errcode.Fail(errcode.Internal, "server", "report this as a bug", "marshal result: %v", err))
+		return errorToolResult(errcode.Fail(errcode.Internal, layer.Server, "report this as a bug", "marshal result: %v", err))
 	}
 	if len(b) < 2 || b[0] != '{' {
-		return errorToolResult(errcode.Fail(errcode.Internal, "server", "report this as a bug", "result is not a JSON object: %.100s", b))
+		return errorToolResult(errcode.Fail(errcode.Internal, layer.Server, "report this as a bug", "result is not a JSON object: %.100s", b))
 	}
 	obj := append([]byte(`{"status":"`+statusSuccess+`"`), b[1:]...)
 	if string(b) != "{}" {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/supervisor"
 )
@@ -323,7 +324,7 @@ func (s *Server) processGetPolicy(ctx context.Context, c *call, in noInput) (pol
 // reads). The level filter drops it unless auditLogLevel is debug.
 func (s *Server) recordRead(c *call) error {
 	if err := s.record(audit.Record{Level: audit.LevelDebug, Event: audit.EventRead, Agent: c.agent, Tool: c.tool, PID: c.pid}); err != nil {
-		return errcode.Fail(errcode.Internal, "audit", "check that the audit log is writable", "audit record could not be written: %v", err)
+		return errcode.Fail(errcode.Internal, layer.Audit, "check that the audit log is writable", "audit record could not be written: %v", err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/sandbox"
 )
 
@@ -38,14 +39,14 @@ func (s *Supervisor) serveEgress(sp *sandbox.Process, who LaunchInfo) (io.Closer
 	}
 	if s.opts.Egress == nil {
 		l.Close()
-		return nil, errcode.Fail(errcode.LayerUnavailable, "network",
+		return nil, errcode.Fail(errcode.LayerUnavailable, layer.Network,
 			"this server has no egress proxy to serve allowedNetworkDestinations; remove the destination lists or use blockNetworkAccess alone",
 			"the launch needs the egress proxy (allowedNetworkDestinations / blockedNetworkDestinations), which is not running in this server")
 	}
 	c, err := s.opts.Egress.Serve(l, who)
 	if err != nil {
 		l.Close()
-		return nil, errcode.Fail(errcode.Internal, "network", "", "the egress proxy could not serve the launch: %v", err)
+		return nil, errcode.Fail(errcode.Internal, layer.Network, "", "the egress proxy could not serve the launch: %v", err)
 	}
 	if c == nil {
 		c = l

@@ -12,6 +12,7 @@ import (
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/egress"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/sandbox"
 )
 
@@ -118,7 +119,7 @@ func networkRecord(who LaunchInfo, e egress.Event) audit.Record {
 		n.IP = e.IP.String()
 	}
 	r := audit.Record{Agent: who.Agent, Tool: who.Tool, PID: who.PID, Executable: who.Executable,
-		ServiceID: who.ServiceID, Layer: "network", Reason: e.Reason, Network: n}
+		ServiceID: who.ServiceID, Layer: layer.Network.String(), Reason: e.Reason, Network: n}
 	switch {
 	case e.Closed:
 		out, in := e.BytesOut, e.BytesIn
@@ -145,5 +146,5 @@ func FailedProxy(err error) EgressServer { return failedProxy{err} }
 type failedProxy struct{ err error }
 
 func (f failedProxy) Serve(*sandbox.EgressListeners, LaunchInfo) (io.Closer, error) {
-	return nil, errcode.Fail(errcode.LayerUnavailable, "network", "fix allowedNetworkDestinations / blockedNetworkDestinations", "%v", f.err)
+	return nil, errcode.Fail(errcode.LayerUnavailable, layer.Network, "fix allowedNetworkDestinations / blockedNetworkDestinations", "%v", f.err)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mcp-process/mcp-process/internal/audit"
+	"github.com/mcp-process/mcp-process/internal/layer"
 )
 
 // Allowed connections are bounded in records too (SPEC 7.2: "the same
@@ -54,7 +55,7 @@ func (l *allowedLimiter) admit(r audit.Record) (own bool, due *audit.Record) {
 	if l.sum == nil {
 		var out, in int64
 		l.sum = &audit.Record{Level: audit.LevelInfo, Event: audit.EventNetworkSummarized, Agent: r.Agent, Tool: r.Tool,
-			PID: r.PID, Executable: r.Executable, ServiceID: r.ServiceID, Decision: "allow", Layer: "network",
+			PID: r.PID, Executable: r.Executable, ServiceID: r.ServiceID, Decision: "allow", Layer: layer.Network.String(),
 			Network: &audit.NetworkRef{Via: "summary", BytesOut: &out, BytesIn: &in}}
 	}
 	s := l.sum

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/sandbox"
 )
 
@@ -63,12 +64,12 @@ func joinInstance(inst *proc) func(*sandbox.Process) error {
 			return nil // the service has no cgroup (none on this host)
 		}
 		if err := inst.cg.Join(sp.Pid); err != nil {
-			return errcode.Fail(errcode.LayerUnavailable, "cgroup", "check the cgroup hierarchy (mcp-process doctor)",
+			return errcode.Fail(errcode.LayerUnavailable, layer.ResourceLimits, "check the cgroup hierarchy (mcp-process doctor)",
 				"cannot move the health check into its service's cgroup: %v", err)
 		}
 		select {
 		case <-inst.done: // its group is being removed: no check in it
-			return errcode.Fail(errcode.Internal, "service", "", "the service instance ended")
+			return errcode.Fail(errcode.Internal, layer.Service, "", "the service instance ended")
 		default:
 		}
 		return nil

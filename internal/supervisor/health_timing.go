@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 )
 
 // checkHealthTiming refuses a health check's interval and timeout that SPEC
@@ -13,16 +14,16 @@ import (
 // timeout is the default timeout, or the interval when that is shorter.
 func checkHealthTiming(hc *HealthCheck) error {
 	if hc.IntervalMs < 0 || hc.TimeoutMs < 0 {
-		return errcode.Fail(errcode.InvalidInput, "service", "give milliseconds (0 or omitted for the default)",
+		return errcode.Fail(errcode.InvalidInput, layer.Service, "give milliseconds (0 or omitted for the default)",
 			"healthCheck.interval and healthCheck.timeout cannot be negative")
 	}
 	if hc.IntervalMs != 0 && time.Duration(hc.IntervalMs)*time.Millisecond < minHealthInterval {
-		return errcode.Fail(errcode.InvalidInput, "service",
+		return errcode.Fail(errcode.InvalidInput, layer.Service,
 			"set healthCheck.interval to at least 1000 (milliseconds), or omit it for the default of 10000",
 			"healthCheck.interval is %d ms, below the minimum of %d ms", hc.IntervalMs, minHealthInterval.Milliseconds())
 	}
 	if hc.TimeoutMs > 0 && time.Duration(hc.TimeoutMs)*time.Millisecond > healthInterval(hc) {
-		return errcode.Fail(errcode.InvalidInput, "service",
+		return errcode.Fail(errcode.InvalidInput, layer.Service,
 			"set healthCheck.timeout to at most healthCheck.interval",
 			"healthCheck.timeout (%d ms) is above healthCheck.interval (%d ms)", hc.TimeoutMs, healthInterval(hc).Milliseconds())
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/policy"
 )
 
@@ -22,10 +23,10 @@ func (s *Supervisor) Output(agent string, pid int, q OutputQuery) (*OutputResult
 	case StreamStderr:
 		wantErr = true
 	default:
-		return nil, errcode.Fail(errcode.InvalidInput, "output", `use "stdout", "stderr" or both`, "unknown stream %q", q.Stream)
+		return nil, errcode.Fail(errcode.InvalidInput, layer.IO, `use "stdout", "stderr" or both`, "unknown stream %q", q.Stream)
 	}
 	if q.MaxBytes < 0 || q.Tail < 0 {
-		return nil, errcode.Fail(errcode.InvalidInput, "output", "use a positive number", "maxBytes and tail cannot be negative")
+		return nil, errcode.Fail(errcode.InvalidInput, layer.IO, "use a positive number", "maxBytes and tail cannot be negative")
 	}
 	p, err := s.lookup(agent, pid)
 	if err != nil {
@@ -33,10 +34,10 @@ func (s *Supervisor) Output(agent string, pid int, q OutputQuery) (*OutputResult
 	}
 	if p.out == nil {
 		if !s.cfg.AllowOutputCapture {
-			return nil, errcode.Deny(errcode.OutputCaptureDisabled, "output", "output capture is off in the policy (allowOutputCapture)",
+			return nil, errcode.Deny(errcode.OutputCaptureDisabled, layer.IO, "output capture is off in the policy (allowOutputCapture)",
 				"process %d's output was not captured", pid)
 		}
-		return nil, errcode.Fail(errcode.OutputCaptureDisabled, "output", "start the process with captureOutput true",
+		return nil, errcode.Fail(errcode.OutputCaptureDisabled, layer.IO, "start the process with captureOutput true",
 			"process %d was started with captureOutput false", pid)
 	}
 	res := &OutputResult{Pty: p.tty != nil}
@@ -75,10 +76,10 @@ func (s *Supervisor) SendStdin(agent string, pid int, data []byte, closeStdin bo
 		return 0, err
 	}
 	if p.isExited() {
-		return 0, errcode.Fail(errcode.InvalidInput, "stdin", "", "process %d has exited", pid)
+		return 0, errcode.Fail(errcode.InvalidInput, layer.IO, "", "process %d has exited", pid)
 	}
 	if !p.stdinOpen.Load() {
-		return 0, errcode.Fail(errcode.InvalidInput, "stdin", `start the process with stdin "pipe"`,
+		return 0, errcode.Fail(errcode.InvalidInput, layer.IO, `start the process with stdin "pipe"`,
 			"process %d has no stdin pipe (started with stdin \"null\", or stdin already closed)", pid)
 	}
 	n, werr := p.writeStdin(data, time.Now().Add(stdinWriteTimeout), nil)
@@ -117,7 +118,7 @@ func (p *proc) writeStdin(data []byte, deadline time.Time, stop <-chan struct{})
 		f := p.stdin
 		if f == nil {
 			p.stdinMu.Unlock()
-			return written, errcode.Fail(errcode.InvalidInput, "stdin", "", "process %d's stdin is closed", p.pid)
+			return written, errcode.Fail(errcode.InvalidInput, layer.IO, "", "process %d's stdin is closed", p.pid)
 		}
 		f.SetWriteDeadline(step)
 		n, err := f.Write(data)
@@ -128,17 +129,17 @@ func (p *proc) writeStdin(data []byte, deadline time.Time, stop <-chan struct{})
 			continue
 		}
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			return written, errcode.Fail(errcode.InvalidInput, "stdin", "", "process %d is not reading its stdin any more: %v", p.pid, err)
+			return written, errcode.Fail(errcode.InvalidInput, layer.IO, "", "process %d is not reading its stdin any more: %v", p.pid, err)
 		}
 		if !deadline.IsZero() && !time.Now().Before(deadline) {
-			return written, errcode.Fail(errcode.InvalidInput, "stdin", "send less, or let the process read first",
+			return written, errcode.Fail(errcode.InvalidInput, layer.IO, "send less, or let the process read first",
 				"process %d did not read its stdin in time (%d bytes written)", p.pid, written)
 		}
 		select {
 		case <-stop:
-			return written, errcode.Fail(errcode.Internal, "stdin", "", "stopped")
+			return written, errcode.Fail(errcode.Internal, layer.IO, "", "stopped")
 		case <-p.sp.Done():
-			return written, errcode.Fail(errcode.InvalidInput, "stdin", "", "process %d has exited", p.pid)
+			return written, errcode.Fail(errcode.InvalidInput, layer.IO, "", "process %d has exited", p.pid)
 		default:
 		}
 	}

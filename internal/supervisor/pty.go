@@ -8,6 +8,7 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/sandbox"
 )
 
@@ -37,13 +38,13 @@ func (t *terminal) size() *TerminalSize {
 func checkTerminalOptions(o *StartOptions) *errcode.Error {
 	if !o.PTY {
 		if o.Cols != 0 || o.Rows != 0 {
-			return errcode.Fail(errcode.InvalidInput, "pty", "set pty to true, or leave cols and rows out",
+			return errcode.Fail(errcode.InvalidInput, layer.PTY, "set pty to true, or leave cols and rows out",
 				"cols and rows size a pseudo-terminal: they need pty true")
 		}
 		return nil
 	}
 	if o.Stdin == StdinNull {
-		return errcode.Fail(errcode.InvalidInput, "pty", `leave stdin out (or "pipe") with pty true`,
+		return errcode.Fail(errcode.InvalidInput, layer.PTY, `leave stdin out (or "pipe") with pty true`,
 			`stdin "null" cannot apply to a pseudo-terminal: the terminal is the process's stdin`)
 	}
 	if err := checkSize(o.Cols, o.Rows, true); err != nil {
@@ -66,7 +67,7 @@ func checkSize(cols, rows int, unsetOK bool) *errcode.Error {
 		n   int
 	}{{"cols", cols}, {"rows", rows}} {
 		if v.n < 0 || v.n > MaxTerminalSide || (v.n == 0 && !unsetOK) {
-			return errcode.Fail(errcode.InvalidInput, "pty", fmt.Sprintf("use 1 to %d", MaxTerminalSide),
+			return errcode.Fail(errcode.InvalidInput, layer.PTY, fmt.Sprintf("use 1 to %d", MaxTerminalSide),
 				"%s %d is not a terminal size", v.key, v.n)
 		}
 	}
@@ -95,7 +96,7 @@ func makeTerminal(o StartOptions) (*pipes, *terminal, error) {
 	if err != nil {
 		master.Close()
 		slave.Close()
-		return nil, nil, errcode.Fail(errcode.Internal, "pty", "", "duplicate the terminal's master: %v", err)
+		return nil, nil, errcode.Fail(errcode.Internal, layer.PTY, "", "duplicate the terminal's master: %v", err)
 	}
 	w := os.NewFile(uintptr(wfd), "/dev/ptmx") // non-blocking like the master: in the poller
 	ps := &pipes{parent: []*os.File{w, master, nil}, child: []*os.File{slave, nil, nil}}
@@ -115,7 +116,7 @@ func (s *Supervisor) IsTerminal(agent string, pid int) bool {
 // caller labels the audit record (an MCP tool).
 func (s *Supervisor) Resize(agent string, pid, cols, rows int, caller string) (*TerminalSize, error) {
 	if !s.cfg.AllowStdinInput {
-		return nil, errcode.Deny(errcode.StdinNotAllowed, "stdin", "stdin input is off in the policy (allowStdinInput)",
+		return nil, errcode.Deny(errcode.StdinNotAllowed, layer.IO, "stdin input is off in the policy (allowStdinInput)",
 			"resizing a terminal is terminal input, which is not allowed")
 	}
 	if err := checkSize(cols, rows, true); err != nil {
@@ -126,11 +127,11 @@ func (s *Supervisor) Resize(agent string, pid, cols, rows int, caller string) (*
 		return nil, err
 	}
 	if p.tty == nil {
-		return nil, errcode.Fail(errcode.InvalidInput, "pty", "start the process with pty true to give it a terminal",
+		return nil, errcode.Fail(errcode.InvalidInput, layer.PTY, "start the process with pty true to give it a terminal",
 			"process %d has no terminal to resize", pid)
 	}
 	if p.isExited() {
-		return nil, errcode.Fail(errcode.InvalidInput, "pty", "", "process %d has exited", pid)
+		return nil, errcode.Fail(errcode.InvalidInput, layer.PTY, "", "process %d has exited", pid)
 	}
 	p.tty.mu.Lock()
 	if cols == 0 {
@@ -144,12 +145,12 @@ func (s *Supervisor) Resize(agent string, pid, cols, rows int, caller string) (*
 	f := p.stdin
 	if f == nil {
 		p.stdinMu.Unlock()
-		return nil, errcode.Fail(errcode.InvalidInput, "pty", "", "process %d's terminal is closed", pid)
+		return nil, errcode.Fail(errcode.InvalidInput, layer.PTY, "", "process %d's terminal is closed", pid)
 	}
 	rerr := sandbox.SetTerminalSize(f, cols, rows)
 	p.stdinMu.Unlock()
 	if rerr != nil {
-		return nil, errcode.Fail(errcode.Internal, "pty", "", "resize process %d's terminal: %v", pid, rerr)
+		return nil, errcode.Fail(errcode.Internal, layer.PTY, "", "resize process %d's terminal: %v", pid, rerr)
 	}
 	p.tty.mu.Lock()
 	p.tty.cols, p.tty.rows = cols, rows
@@ -177,13 +178,13 @@ func (p *proc) sendEOF(deadline time.Time) (int, error) {
 	}
 	p.stdinMu.Unlock()
 	if f == nil {
-		return 0, errcode.Fail(errcode.InvalidInput, "stdin", "", "process %d's terminal is closed", p.pid)
+		return 0, errcode.Fail(errcode.InvalidInput, layer.IO, "", "process %d's terminal is closed", p.pid)
 	}
 	if err != nil {
-		return 0, errcode.Fail(errcode.Internal, "stdin", "", "read process %d's terminal settings: %v", p.pid, err)
+		return 0, errcode.Fail(errcode.Internal, layer.IO, "", "read process %d's terminal settings: %v", p.pid, err)
 	}
 	if !ok {
-		return 0, errcode.Fail(errcode.InvalidInput, "stdin", "send the program's own quit input instead",
+		return 0, errcode.Fail(errcode.InvalidInput, layer.IO, "send the program's own quit input instead",
 			"process %d's terminal has no end-of-file character (the program disabled VEOF)", p.pid)
 	}
 	return p.writeStdin([]byte{c}, deadline, nil)

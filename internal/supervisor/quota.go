@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 )
 
 // reserveLocked checks every launch quota and, when all pass, reserves one
@@ -21,15 +22,15 @@ func (s *Supervisor) reserveLocked(agent string, byServer bool) (time.Time, *err
 		delete(s.cooldown, agent)
 	}
 	if c.MaxConcurrentProcesses > 0 && s.running >= c.MaxConcurrentProcesses {
-		return now, errcode.Deny(errcode.ConcurrencyLimit, "limits", "wait for a process to exit or terminate one",
+		return now, errcode.Deny(errcode.ConcurrencyLimit, layer.ProcessLimits, "wait for a process to exit or terminate one",
 			"%d processes are running, the maximum (maxConcurrentProcesses)", s.running)
 	}
 	if c.MaxConcurrentProcessesPerAgent > 0 && s.perAgent[agent] >= c.MaxConcurrentProcessesPerAgent {
-		return now, errcode.Deny(errcode.ConcurrencyLimit, "limits", "wait for one of your processes to exit or terminate one",
+		return now, errcode.Deny(errcode.ConcurrencyLimit, layer.ProcessLimits, "wait for one of your processes to exit or terminate one",
 			"agent %q has %d processes running, the maximum (maxConcurrentProcessesPerAgent)", agent, s.perAgent[agent])
 	}
 	if c.MaxTotalProcesses > 0 && s.total >= c.MaxTotalProcesses {
-		return now, errcode.Deny(errcode.TotalLimit, "limits", "restart the server to reset maxTotalProcesses",
+		return now, errcode.Deny(errcode.TotalLimit, layer.ProcessLimits, "restart the server to reset maxTotalProcesses",
 			"this server has launched %d processes, the maximum over its life (maxTotalProcesses)", s.total)
 	}
 	if !byServer {
@@ -76,7 +77,7 @@ func rateLimited(wait time.Duration, format string, a ...any) *errcode.Error {
 	if secs < 1 {
 		secs = 1
 	}
-	e := errcode.Deny(errcode.RateLimited, "rate", fmt.Sprintf("retry in %d s", secs),
+	e := errcode.Deny(errcode.RateLimited, layer.RateLimits, fmt.Sprintf("retry in %d s", secs),
 		format+fmt.Sprintf("; retry in %d s", secs), a...)
 	e.RetryAfterSeconds = secs
 	return e

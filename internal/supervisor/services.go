@@ -8,6 +8,7 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/policy"
 )
 
@@ -75,42 +76,42 @@ func serviceOpts(req ServiceRequest) StartOptions {
 // health check command is authorized up front: a denial fails the call.
 func (s *Supervisor) StartService(agent string, req ServiceRequest) (*ServiceStatus, error) {
 	if req.Spec == nil {
-		return nil, errcode.Fail(errcode.InvalidInput, "service", "", "nothing to launch")
+		return nil, errcode.Fail(errcode.InvalidInput, layer.Service, "", "nothing to launch")
 	}
 	var hcSpec *policy.Spec
 	var derr *errcode.Error
 	if hc := req.HealthCheck; hc != nil {
 		if len(hc.Command) == 0 || hc.Command[0] == "" {
-			return nil, errcode.Fail(errcode.InvalidInput, "service", "give the command as a command line (\"curl -f http://localhost:8080/\") or an argv array", "healthCheck.command is empty")
+			return nil, errcode.Fail(errcode.InvalidInput, layer.Service, "give the command as a command line (\"curl -f http://localhost:8080/\") or an argv array", "healthCheck.command is empty")
 		}
 		if err := checkHealthTiming(hc); err != nil {
 			return nil, err
 		}
 		if s.opts.Authorize == nil {
-			return nil, errcode.Fail(errcode.Internal, "service", "", "health checks cannot be authorized (no policy)")
+			return nil, errcode.Fail(errcode.Internal, layer.Service, "", "health checks cannot be authorized (no policy)")
 		}
 		if hcSpec, derr = s.opts.Authorize(agent, s.healthRequest(agent, req)); derr != nil {
 			return nil, derr
 		}
 	}
 	if req.RestartPolicy.MaxRetries < 0 || req.RestartPolicy.BackoffMs < 0 {
-		return nil, errcode.Fail(errcode.InvalidInput, "service", "", "restartPolicy values cannot be negative")
+		return nil, errcode.Fail(errcode.InvalidInput, layer.Service, "", "restartPolicy values cannot be negative")
 	}
 	// The service's id is its name, unique among the agent's services that
 	// run (SPEC 7.3); a stopped or failed service's name can be reused.
 	name := req.Name
 	id := name
 	if name == "" {
-		return nil, errcode.Fail(errcode.InvalidInput, "service", "give the service a name: it is its serviceId", "the service name is empty")
+		return nil, errcode.Fail(errcode.InvalidInput, layer.Service, "give the service a name: it is its serviceId", "the service name is empty")
 	}
-	if err := checkName("service", name); err != nil {
+	if err := checkName(layer.Service, name); err != nil {
 		return nil, err
 	}
 	key := serviceKey(agent, name)
 	s.mu.Lock()
 	if old := s.services[key]; s.svcStarting[key] || (old != nil && old.active()) {
 		s.mu.Unlock()
-		return nil, errcode.Fail(errcode.InvalidInput, "service",
+		return nil, errcode.Fail(errcode.InvalidInput, layer.Service,
 			"stop it first (process_stop_service with serviceId "+strconv.Quote(name)+"), or choose another name",
 			"a service named %q is already running for this agent", name)
 	}
@@ -293,7 +294,7 @@ func (s *Supervisor) service(agent, id string) (*service, error) {
 	defer s.mu.Unlock()
 	svc := s.services[serviceKey(agent, id)]
 	if svc == nil || svc.agent != agent {
-		return nil, errcode.Fail(errcode.ProcessNotFound, "service", "use process_list to see your services", "no service %q", id)
+		return nil, errcode.Fail(errcode.ProcessNotFound, layer.Service, "use process_list to see your services", "no service %q", id)
 	}
 	return svc, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/mcp-process/mcp-process/internal/agenthome"
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox"
 )
@@ -89,7 +90,7 @@ func envNames(env []string) []string {
 // launch checks, reserves, starts, records and registers one process.
 func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk launchKind) (*proc, error) {
 	if spec == nil {
-		return nil, errcode.Fail(errcode.InvalidInput, "process", "", "nothing to launch")
+		return nil, errcode.Fail(errcode.InvalidInput, layer.Process, "", "nothing to launch")
 	}
 	stdinPipe, capture, err := s.stdioModes(&o)
 	if err != nil {
@@ -121,7 +122,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	if spec.Home != "" {
 		// The agent's own HOME, created on its first launch (SPEC 7.1a).
 		if err := agenthome.Ensure(spec.Home, s.homeOwner); err != nil {
-			return fail(nil, nil, errcode.Fail(errcode.Internal, "environment",
+			return fail(nil, nil, errcode.Fail(errcode.Internal, layer.Environment,
 				"check the server's state directory (docs/environment.md, HOME)", "the agent's HOME: %v", err))
 		}
 	}
@@ -146,7 +147,7 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	if err := s.record(audit.Record{Event: audit.EventLaunch, Agent: agent, Tool: o.Tool, PID: sp.Pid,
 		Executable: spec.Path, Args: args, Cwd: spec.Dir, EnvNames: envNames(spec.Env), Decision: "allow",
 		ServiceID: lk.serviceID}); err != nil {
-		return fail(sp, ps, errcode.Fail(errcode.Internal, "audit", "fix the audit log (disk full? permissions?)",
+		return fail(sp, ps, errcode.Fail(errcode.Internal, layer.Audit, "fix the audit log (disk full? permissions?)",
 			"the launch record could not be written, so the process was killed before it ran: %v", err))
 	}
 	if err := sp.Release(); err != nil {
@@ -170,7 +171,7 @@ func (s *Supervisor) sandboxReport(spec *policy.Spec) (SandboxReport, error) {
 	applied, notEnforced := s.support.Enforcement(spec.Limits)
 	applied = append(applied, s.isolation...)
 	if s.cfg.StrictResourceEnforcement && len(notEnforced) > 0 {
-		return SandboxReport{}, errcode.Deny(errcode.LayerUnavailable, "limits",
+		return SandboxReport{}, errcode.Deny(errcode.LayerUnavailable, layer.ResourceLimits,
 			"leave the limit unset or disable strictResourceEnforcement",
 			"resource limit %s cannot be enforced here and strictResourceEnforcement is on", notEnforced[0])
 	}
@@ -183,7 +184,7 @@ func (s *Supervisor) reserve(agent string, lk launchKind) (time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return time.Time{}, errcode.Fail(errcode.Internal, "process", "", "the server is shutting down")
+		return time.Time{}, errcode.Fail(errcode.Internal, layer.Process, "", "the server is shutting down")
 	}
 	at, qerr := s.reserveFor(agent, lk)
 	if qerr != nil {
@@ -240,7 +241,7 @@ func (s *Supervisor) stdioModes(o *StartOptions) (stdinPipe, capture bool, err e
 		stdinPipe = s.cfg.AllowStdinInput
 	case StdinNull:
 	default:
-		return false, false, errcode.Fail(errcode.InvalidInput, "process", `use "pipe" or "null"`, "unknown stdin mode %q", o.Stdin)
+		return false, false, errcode.Fail(errcode.InvalidInput, layer.Process, `use "pipe" or "null"`, "unknown stdin mode %q", o.Stdin)
 	}
 	return stdinPipe, o.CaptureOutput && s.cfg.AllowOutputCapture, nil
 }
@@ -256,7 +257,7 @@ func openStdio(o StartOptions, stdinPipe, capture bool) (*pipes, *terminal, sand
 	}
 	ps, err := makePipes(stdinPipe, capture)
 	if err != nil {
-		return nil, nil, sandbox.Stdio{}, errcode.Fail(errcode.Internal, "process", "", "create pipes: %v", err)
+		return nil, nil, sandbox.Stdio{}, errcode.Fail(errcode.Internal, layer.Process, "", "create pipes: %v", err)
 	}
 	return ps, nil, sandbox.Stdio{Stdin: ps.child[0], Stdout: ps.child[1], Stderr: ps.child[2]}, nil
 }

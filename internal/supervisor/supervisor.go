@@ -31,6 +31,7 @@ import (
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox"
 	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
@@ -183,12 +184,12 @@ func (s *Supervisor) record(r audit.Record) error {
 // auditFailed is the error of a call whose audit record could not be
 // written (SPEC 6: the call fails with INTERNAL).
 func auditFailed(err error) *errcode.Error {
-	return errcode.Fail(errcode.Internal, "audit", "fix the audit log (disk full? permissions?)",
+	return errcode.Fail(errcode.Internal, layer.Audit, "fix the audit log (disk full? permissions?)",
 		"the audit record could not be written: %v", err)
 }
 
 func notFound(pid int) *errcode.Error {
-	return errcode.Fail(errcode.ProcessNotFound, "process", "use process_list to see your processes",
+	return errcode.Fail(errcode.ProcessNotFound, layer.Process, "use process_list to see your processes",
 		"no process %d", pid)
 }
 

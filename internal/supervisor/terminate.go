@@ -7,21 +7,22 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 )
 
 // checkTermination applies allowProcessTermination/allowGroupTermination
 // and allowForcedTermination (SPEC 3.8).
 func (s *Supervisor) checkTermination(group, force bool) error {
 	if !s.cfg.AllowProcessTermination && !group {
-		return errcode.Deny(errcode.TerminationNotAllowed, "termination", "termination is off in the policy (allowProcessTermination)",
+		return errcode.Deny(errcode.TerminationNotAllowed, layer.Termination, "termination is off in the policy (allowProcessTermination)",
 			"terminating processes is not allowed")
 	}
 	if group && !s.cfg.AllowGroupTermination {
-		return errcode.Deny(errcode.TerminationNotAllowed, "termination", "group termination is off in the policy (allowGroupTermination)",
+		return errcode.Deny(errcode.TerminationNotAllowed, layer.Termination, "group termination is off in the policy (allowGroupTermination)",
 			"terminating groups is not allowed")
 	}
 	if force && !s.cfg.AllowForcedTermination {
-		return errcode.Deny(errcode.TerminationNotAllowed, "termination", "retry without force (allowForcedTermination is off)",
+		return errcode.Deny(errcode.TerminationNotAllowed, layer.Termination, "retry without force (allowForcedTermination is off)",
 			"forced termination (SIGKILL) is not allowed")
 	}
 	return nil
@@ -86,7 +87,7 @@ type group struct {
 }
 
 func groupNotFound(id string) *errcode.Error {
-	return errcode.Fail(errcode.ProcessNotFound, "group", "create it with process_create_group", "no group %q", id)
+	return errcode.Fail(errcode.ProcessNotFound, layer.Group, "create it with process_create_group", "no group %q", id)
 }
 
 // MaxNameBytes bounds a group's or a service's name (SPEC 7.2): names go
@@ -94,10 +95,10 @@ func groupNotFound(id string) *errcode.Error {
 const MaxNameBytes = 256
 
 // checkName refuses a group or service name longer than MaxNameBytes.
-func checkName(layer, name string) error {
+func checkName(l layer.Layer, name string) error {
 	if len(name) > MaxNameBytes {
-		return errcode.Fail(errcode.InvalidInput, layer, fmt.Sprintf("use a name of at most %d bytes", MaxNameBytes),
-			"the %s name is %d bytes long", layer, len(name))
+		return errcode.Fail(errcode.InvalidInput, l, fmt.Sprintf("use a name of at most %d bytes", MaxNameBytes),
+			"the %s name is %d bytes long", l, len(name))
 	}
 	return nil
 }
@@ -112,11 +113,11 @@ func (s *Supervisor) CreateGroup(agent, name string, pipeline bool, caller strin
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return "", errcode.Fail(errcode.Internal, "group", "", "the server is shutting down")
+		return "", errcode.Fail(errcode.Internal, layer.Group, "", "the server is shutting down")
 	}
 	if n := s.groupsOfLocked(agent); n >= maxGroupsPerAgent {
 		s.mu.Unlock()
-		return "", errcode.Deny(errcode.ConcurrencyLimit, "group",
+		return "", errcode.Deny(errcode.ConcurrencyLimit, layer.Group,
 			"terminate the groups it no longer needs (process_terminate_group: an empty group is forgotten at once, one with members when their output's retention ends)",
 			"the agent already holds %d groups, the most one agent may hold", n)
 	}
@@ -163,7 +164,7 @@ func (s *Supervisor) addToGroup(agent, groupID string, pid int) error {
 		return nil
 	}
 	if cur != "" {
-		return errcode.Fail(errcode.InvalidInput, "group", "", "process %d is already in group %s", pid, cur)
+		return errcode.Fail(errcode.InvalidInput, layer.Group, "", "process %d is already in group %s", pid, cur)
 	}
 	var prev *proc
 	if g.pipeline && len(g.members) > 0 {
@@ -173,16 +174,16 @@ func (s *Supervisor) addToGroup(agent, groupID string, pid int) error {
 		hasStdin := p.stdinOpen.Load()
 		switch {
 		case exited:
-			return errcode.Fail(errcode.InvalidInput, "group", "", "process %d has exited", pid)
+			return errcode.Fail(errcode.InvalidInput, layer.Group, "", "process %d has exited", pid)
 		case prev != nil && !hasStdin:
-			return errcode.Fail(errcode.InvalidInput, "group", `start it with stdin "pipe"`,
+			return errcode.Fail(errcode.InvalidInput, layer.Group, `start it with stdin "pipe"`,
 				"process %d has no stdin pipe to feed", pid)
 		case prev != nil && prev.out == nil:
-			return errcode.Fail(errcode.InvalidInput, "group", "start the previous member with captureOutput true",
+			return errcode.Fail(errcode.InvalidInput, layer.Group, "start the previous member with captureOutput true",
 				"process %d (the previous member) has no captured stdout to pipe", prev.pid)
 		}
 		if s.closed {
-			return errcode.Fail(errcode.Internal, "group", "", "the server is shutting down")
+			return errcode.Fail(errcode.Internal, layer.Group, "", "the server is shutting down")
 		}
 	}
 	p.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	layers "github.com/mcp-process/mcp-process/internal/layer"
 )
 
 // CPUPeriodMicros is the CPU quota period (100 ms).
@@ -33,7 +34,7 @@ func (m *Manager) Parents() []string { return nil }
 
 // New fails: LAYER_UNAVAILABLE.
 func (m *Manager) New(string, Limits) (*Group, error) {
-	return nil, errcode.Fail(errcode.LayerUnavailable, "cgroup", "run the server on Linux", "cgroups are Linux only")
+	return nil, errcode.Fail(errcode.LayerUnavailable, layers.ResourceLimits, "run the server on Linux", "cgroups are Linux only")
 }
 
 // StartWatchdog does nothing: there is no group to watch.
@@ -58,7 +59,7 @@ func (m *Manager) Close() error { return nil }
 type Group struct{}
 
 func unavailable() error {
-	return errcode.Fail(errcode.LayerUnavailable, "cgroup", "run the server on Linux", "cgroups are Linux only")
+	return errcode.Fail(errcode.LayerUnavailable, layers.ResourceLimits, "run the server on Linux", "cgroups are Linux only")
 }
 
 // Join fails.

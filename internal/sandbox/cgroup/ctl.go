@@ -13,10 +13,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	layers "github.com/mcp-process/mcp-process/internal/layer"
 )
 
 // layer is the errcode layer of every error this package returns.
-const layer = "cgroup"
+const layer = layers.ResourceLimits
 
 // fsOps are the three mutating file-system operations on a cgroupfs. They
 // are a field so that tests can run the package against a fake tree of

@@ -19,10 +19,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 )
 
 // Layer is the layer name of this package's errors.
-const Layer = "seccomp"
+const Layer = layer.Seccomp
 
 // MaxInstructions is the kernel's limit on a filter's length (BPF_MAXINSNS).
 const MaxInstructions = 4096

@@ -6,10 +6,11 @@ import (
 	"runtime"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/layer"
 )
 
 // Layer is the layer name of this package's errors.
-const Layer = "seccomp"
+const Layer = layer.Seccomp
 
 // Program is unavailable off Linux.
 func Program(profile string, allowUnixSockets bool) ([]byte, error) {

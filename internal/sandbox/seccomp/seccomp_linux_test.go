@@ -31,7 +31,7 @@ func TestProgramUnknownProfile(t *testing.T) {
 	for _, p := range []string{"none", "paranoid", "Strict"} {
 		_, err := Program(p, false)
 		var e *errcode.Error
-		if !errors.As(err, &e) || e.Code != errcode.InvalidInput || e.Layer != Layer {
+		if !errors.As(err, &e) || e.Code != errcode.InvalidInput || e.Layer != string(Layer) {
 			t.Errorf("Program(%q) = %v, want INVALID_INPUT from layer seccomp", p, err)
 		}
 	}
