@@ -166,6 +166,7 @@ func makePipes(stdin, capture bool) (*pipes, error) {
 			ps.parent[i], ps.child[i] = w, r
 		} else {
 			ps.parent[i], ps.child[i] = r, w
+			growCapturePipe(r)
 		}
 	}
 	return ps, nil
@@ -413,19 +414,14 @@ func (s *Supervisor) read(p *proc, f *os.File, r *ring, stream string) {
 		f.Close()
 		p.readDone <- struct{}{}
 	}()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := f.Read(buf)
-		if n > 0 && r != nil { // nil: a terminal's output without capture, discarded
-			r.write(buf[:n])
+	readChunks(f, func(b []byte) {
+		if r != nil { // nil: a terminal's output without capture, discarded
+			r.write(b)
 			if s.opts.OnOutput != nil {
 				s.opts.OnOutput(p.pid, stream)
 			}
 		}
-		if err != nil {
-			return
-		}
-	}
+	})
 }
 
 // watch reaps p, drains its output, records the exit and releases its

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package supervisor
+
+import "os"
+
+func readChunks(f *os.File, fn func([]byte)) { readChunksPlain(f, fn) }
