@@ -4,4 +4,4 @@ package supervisor
 
 import "os"
 
-func readChunks(f *os.File, fn func([]byte)) { readChunksPlain(f, fn) }
+func readOutput(f *os.File, r *ring, onData func()) { readOutputPlain(f, r, onData) }

@@ -2,15 +2,16 @@ package supervisor
 
 import "os"
 
-// readChunksPlain is readChunks with os.File.Read, for a file without a
+// readOutputPlain is readOutput with os.File.Read, for a file without a
 // raw connection (and systems without one).
-func readChunksPlain(f *os.File, fn func([]byte)) {
+func readOutputPlain(f *os.File, r *ring, onData func()) {
 	bp := outputBufs.Get().(*[]byte)
 	defer outputBufs.Put(bp)
 	for {
 		n, err := f.Read(*bp)
-		if n > 0 {
-			fn((*bp)[:n])
+		if n > 0 && r != nil {
+			r.write((*bp)[:n])
+			onData()
 		}
 		if err != nil {
 			return

@@ -8,30 +8,51 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// readChunks reads f until end of file or an error (a terminal master's
-// EIO, f closed by the drain after an exit), handing every chunk read to
-// fn, which must not keep it. f waits for data in the runtime's poller
-// without a buffer; one is taken from outputBufs when the read can be made.
-func readChunks(f *os.File, fn func([]byte)) {
+// readOutput reads f until end of file or an error (a terminal master's
+// EIO, f closed by the drain after an exit) into r, calling onData after
+// each chunk; r nil: the bytes are discarded (and onData not called). f
+// waits for data in the runtime's poller without a buffer: when r has room
+// to write in place, the bytes are read straight into it (ring.fill);
+// otherwise a buffer is taken from outputBufs for the read and given back
+// once the bytes are in r.
+func readOutput(f *os.File, r *ring, onData func()) {
 	rc, err := f.SyscallConn()
 	if err != nil {
-		readChunksPlain(f, fn)
+		readOutputPlain(f, r, onData)
 		return
+	}
+	// In place only from a non-blocking descriptor: fill holds the ring's
+	// lock across the read, which must not wait for the child.
+	direct := r != nil
+	if err := rc.Control(func(fd uintptr) {
+		fl, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
+		direct = direct && err == nil && fl&unix.O_NONBLOCK != 0
+	}); err != nil {
+		return // closed already
 	}
 	for {
 		var (
-			n    int
-			rerr error
-			bp   *[]byte
+			n      int
+			rerr   error
+			bp     *[]byte
+			filled bool
 		)
 		err := rc.Read(func(fd uintptr) bool {
-			bp = outputBufs.Get().(*[]byte)
-			for {
-				n, rerr = unix.Read(int(fd), *bp)
-				if rerr != unix.EINTR {
-					break
+			read := func(b []byte) (int, error) {
+				for {
+					n, err := unix.Read(int(fd), b)
+					if err != unix.EINTR {
+						return n, err
+					}
 				}
 			}
+			if direct {
+				if n, rerr, filled = r.fill(read); filled {
+					return rerr != unix.EAGAIN // EAGAIN: wait in the poller
+				}
+			}
+			bp = outputBufs.Get().(*[]byte)
+			n, rerr = read(*bp)
 			if rerr == unix.EAGAIN {
 				outputBufs.Put(bp)
 				bp = nil
@@ -39,14 +60,18 @@ func readChunks(f *os.File, fn func([]byte)) {
 			}
 			return true
 		})
-		if err == nil && rerr == nil && n > 0 {
-			fn((*bp)[:n])
+		got := err == nil && rerr == nil && n > 0
+		if got && !filled && r != nil {
+			r.write((*bp)[:n])
 		}
 		if bp != nil {
 			outputBufs.Put(bp)
 		}
-		if err != nil || rerr != nil || n <= 0 {
+		if !got {
 			return
+		}
+		if r != nil {
+			onData()
 		}
 	}
 }

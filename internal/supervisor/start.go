@@ -414,12 +414,10 @@ func (s *Supervisor) read(p *proc, f *os.File, r *ring, stream string) {
 		f.Close()
 		p.readDone <- struct{}{}
 	}()
-	readChunks(f, func(b []byte) {
-		if r != nil { // nil: a terminal's output without capture, discarded
-			r.write(b)
-			if s.opts.OnOutput != nil {
-				s.opts.OnOutput(p.pid, stream)
-			}
+	// r nil: a terminal's output without capture, discarded.
+	readOutput(f, r, func() {
+		if s.opts.OnOutput != nil {
+			s.opts.OnOutput(p.pid, stream)
 		}
 	})
 }
