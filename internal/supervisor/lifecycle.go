@@ -44,19 +44,12 @@ func (s *Supervisor) read(p *proc, f *os.File, r *ring, stream string) {
 		f.Close()
 		p.readDone <- struct{}{}
 	}()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := f.Read(buf)
-		if n > 0 && r != nil { // nil: a terminal's output without capture, discarded
-			r.write(buf[:n])
-			if s.opts.OnOutput != nil {
-				s.opts.OnOutput(p.pid, stream)
-			}
+	// r nil: a terminal's output without capture, discarded.
+	readOutput(f, r, func() {
+		if s.opts.OnOutput != nil {
+			s.opts.OnOutput(p.pid, stream)
 		}
-		if err != nil {
-			return
-		}
-	}
+	})
 }
 
 // watch reaps p, drains its output, records the exit and releases its

@@ -73,6 +73,7 @@ func makePipes(stdin, capture bool) (*pipes, error) {
 			ps.parent[i], ps.child[i] = w, r
 		} else {
 			ps.parent[i], ps.child[i] = r, w
+			growCapturePipe(r)
 		}
 	}
 	return ps, nil

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package supervisor
+
+import "os"
+
+func growCapturePipe(*os.File) {}
