@@ -29,7 +29,7 @@ import (
 )
 
 // zygoteByDefault: StageAuto uses the zygote.
-const zygoteByDefault = false
+const zygoteByDefault = true
 
 // zygoteProc is a running zygote.
 type zygoteProc struct {
