@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"testing"
@@ -78,10 +79,27 @@ func TestPooledLaunchIsolatedAsCold(t *testing.T) {
 	}
 	full := base
 	full.Namespaces = config.Namespaces{PID: true, UTS: true, IPC: true, Network: true, Mount: true}
+	// A config file that only allowlists executables (bench/compare's
+	// default target): Landlock and the tree's executable scope on.
+	file := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(file, []byte(`{"allowedExecutables": ["`+python(t)+`"], "allowedWorkingDirectories": ["`+dir+`"], "auditLogPath": "`+filepath.Join(outside, "audit.log")+`"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ld, err := config.Load(config.LoadOptions{ConfigPath: file, Cwd: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	allow, err := IsolationFor(ld.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !allow.Landlock || allow.ExecPaths == nil {
+		t.Fatalf("the allowlist config has Landlock %v, tree scope %v: want both", allow.Landlock, allow.ExecPaths != nil)
+	}
 	for _, tc := range []struct {
 		name string
 		iso  Isolation
-	}{{"development defaults", base}, {"every namespace", full}} {
+	}{{"development defaults", base}, {"every namespace", full}, {"allowlist config file", allow}} {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := py(t, isolationProbe)
 			spec.Argv = append(spec.Argv, host...)

@@ -20,6 +20,8 @@ const (
 	opSys    = iota // the system call nr(a...)
 	opExpect        // the last op's result must be a[0] (and, with ptr set, the byte at ptr must be a[1]); else fail with errno 0
 	opProcFD        // format reg[inReg] as decimal at ptr (room for 11 bytes and a NUL), the tail of a "/proc/self/fd/" path
+	opPutFD         // store reg[inReg] as an int32 at ptr (a Landlock rule's parent_fd)
+	opSet           // reg[out] = a[0]
 )
 
 // noReg marks an op field that names no register.
@@ -35,6 +37,7 @@ type op struct {
 	inReg int8
 	out   int8 // the register that gets the result (noReg: none)
 	when  int8 // run only when reg[when] >= 0 (noReg: always)
+	neg   bool // with when: run only when reg[when] < 0 instead
 	nr    uintptr
 	a     [6]uintptr
 	ptr   unsafe.Pointer // opExpect, opProcFD
@@ -65,7 +68,7 @@ func runProgram(ops *op, n uintptr, sock uintptr) {
 	last := uintptr(0)
 	for i := uintptr(0); i < n; i++ {
 		o := (*op)(unsafe.Add(unsafe.Pointer(ops), i*unsafe.Sizeof(op{})))
-		if o.when >= 0 && int(regs[uint8(o.when)&(numRegs-1)]) < 0 {
+		if o.when >= 0 && (int(regs[uint8(o.when)&(numRegs-1)]) < 0) != o.neg {
 			continue
 		}
 		switch o.kind {
@@ -80,6 +83,12 @@ func runProgram(ops *op, n uintptr, sock uintptr) {
 			continue
 		case opProcFD:
 			putDecimal(o.ptr, regs[uint8(o.inReg)&(numRegs-1)])
+			continue
+		case opPutFD:
+			*(*int32)(o.ptr) = int32(regs[uint8(o.inReg)&(numRegs-1)])
+			continue
+		case opSet:
+			regs[uint8(o.out)&(numRegs-1)] = o.a[0]
 			continue
 		}
 		a := o.a

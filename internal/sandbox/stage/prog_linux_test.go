@@ -192,7 +192,7 @@ func TestZygotePlanningErrorAndFallback(t *testing.T) {
 	if err != nil || se.Step != StepExec || se.Errno != eINVAL {
 		t.Fatalf("planning error %+v (%v), want the exec step, EINVAL", se, err)
 	}
-	for _, c := range []*Config{{Hostname: "x"}, {Flags: FlagProc}, {Flags: FlagLandlock}, {Flags: FlagReadOnly}, {Root: "/x"}, {MACPath: "/x"}, {Flags: FlagTerminal}} {
+	for _, c := range []*Config{{Hostname: "x"}, {Flags: FlagProc}, {Flags: FlagSysfs}, {Flags: FlagReadOnly}, {Flags: FlagExecScope, Exec: []string{"/tmp/x"}, Private: []string{"/tmp"}}, {Root: "/x"}, {MACPath: "/x"}, {Flags: FlagTerminal}} {
 		if reply, _, _ := zygoteLaunch(t, c, "/bin/true"); len(reply) != 1 || reply[0] != MsgFallback {
 			t.Errorf("config %+v: reply %q, want MsgFallback", c, reply)
 		}

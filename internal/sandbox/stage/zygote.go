@@ -34,14 +34,14 @@ const (
 )
 
 // ZygoteFlags are the config flags a zygote plans; a config with any other
-// flag (or with Root, Hostname, MACPath, Exec or compose lists) falls
-// back to a stage.
-const ZygoteFlags = FlagScript | FlagMountNS | FlagCaps | FlagIdentity | FlagScope | FlagPrivate
+// flag (or with Root, Hostname, MACPath or compose lists) falls back to a
+// stage, and so does a tree scope with an executable beneath a private or
+// masked directory (zygote_linux.go).
+const ZygoteFlags = FlagScript | FlagMountNS | FlagCaps | FlagIdentity | FlagScope | FlagPrivate | FlagLandlock | FlagExecScope
 
 // Zygotable reports whether a zygote plans c (the launcher asks before
 // sending; the zygote asks again).
 func Zygotable(c *Config) bool {
 	return c.Flags&^ZygoteFlags == 0 && c.Root == "" && c.Hostname == "" && c.MACPath == "" &&
-		len(c.Exec) == 0 && len(c.ComposeRO) == 0 && len(c.ComposeRW) == 0 && len(c.ComposeLinks) == 0 &&
-		c.TmpfsMB == 0 && len(c.Dirs) == 0
+		len(c.ComposeRO) == 0 && len(c.ComposeRW) == 0 && len(c.ComposeLinks) == 0 && c.TmpfsMB == 0
 }

@@ -18,14 +18,16 @@ var zy struct {
 	caps       [2]capData // the capability sets
 	lastCap    uintptr    // the kernel's last capability
 	scopeRS    int        // the scoped Landlock ruleset (no rules), made once; -1: not yet
-	procfd     [14]byte   // "/proc/self/fd/"
-	empty      uint64     // an empty signal set
-	one        [2]byte    // MsgReady, MsgExec
-	goByte     [1]byte    // where the gate reads "go"
-	path       [1]byte    // execveat's empty path
-	devnull    []byte     // "/dev/null\x00"
-	tmpfs      []byte     // "tmpfs\x00"
-	modes      [2][]byte  // "mode=1777", "mode=000,size=4k"
+	llABI      uintptr    // the Landlock ABI (0: none, llErr says why)
+	llErr      uintptr
+	procfd     [14]byte  // "/proc/self/fd/"
+	empty      uint64    // an empty signal set
+	one        [2]byte   // MsgReady, MsgExec
+	goByte     [1]byte   // where the gate reads "go"
+	path       [1]byte   // execveat's empty path
+	devnull    []byte    // "/dev/null\x00"
+	tmpfs      []byte    // "tmpfs\x00"
+	modes      [2][]byte // "mode=1777", "mode=000,size=4k"
 }
 
 // runZygote is the zygote's life: it serves launches until its socket
@@ -66,6 +68,10 @@ func zygoteInit() uintptr {
 		}
 	}
 	zy.scopeRS = -1
+	zy.llABI, zy.llErr = rawSyscall6(nrLandlockCreateRuleset, 0, 0, landlockCreateRulesetVersion, 0, 0, 0)
+	if zy.llErr != 0 {
+		zy.llABI = 0
+	}
 	copy(zy.procfd[:], "/proc/self/fd/")
 	zy.one = [2]byte{MsgReady, MsgExec}
 	zy.devnull, zy.tmpfs = cstring("/dev/null"), cstring("tmpfs")
@@ -87,6 +93,9 @@ func serveLaunch(c *Config, fds []int) []byte {
 	}
 	pid, e := forkProgram(&p.prog, zy.cloneFlags)
 	runtime.KeepAlive(p)
+	for _, fd := range p.closeAfter {
+		sysClose(fd)
+	}
 	if e != 0 {
 		return (&StepError{Step: StepConfig, Errno: e, Detail: "fork the launch's child"}).Encode()
 	}
@@ -97,9 +106,10 @@ func serveLaunch(c *Config, fds []int) []byte {
 
 // planner builds a program; keep holds every buffer its ops point to.
 type planner struct {
-	prog program
-	keep [][]byte
-	regs int8
+	prog       program
+	keep       [][]byte
+	regs       int8
+	closeAfter []int
 }
 
 // addr keeps b and returns its address.
@@ -122,6 +132,12 @@ func (b *planner) sys(err *StepError, nr uintptr, a ...uintptr) *op {
 	}
 	b.prog.ops = append(b.prog.ops, o)
 	return &b.prog.ops[len(b.prog.ops)-1]
+}
+
+// set appends reg = v.
+func (b *planner) set(reg int8, v uintptr) {
+	o := b.sys(nil, 0, v)
+	o.kind, o.out = opSet, reg
 }
 
 // closeReg appends the close of reg's descriptor (only when it holds one).
@@ -168,8 +184,9 @@ func stepErr(step string, detail string) *StepError { return &StepError{Step: st
 
 // zygotePlan is a planned launch.
 type zygotePlan struct {
-	prog program
-	keep [][]byte
+	prog       program
+	keep       [][]byte
+	closeAfter []int // the zygote's descriptors made for this launch (a ruleset): closed after the fork
 }
 
 // planLaunch turns contain()'s steps for c into a program (fds: the
@@ -239,7 +256,18 @@ func planLaunch(c *Config, fds []int) (*zygotePlan, bool, *StepError) {
 	b.planIdentity(c)
 	b.planCaps(c)
 	b.sys(stepErr(StepNoNewPrivs, "prctl(PR_SET_NO_NEW_PRIVS)"), nrPrctl, prSetNoNewPrivs, 1)
-	if c.Flags&FlagScope != 0 {
+	if c.Flags&FlagLandlock != 0 {
+		if err := b.planLandlock(c); err != nil {
+			return nil, false, err
+		}
+	}
+	if c.Flags&FlagExecScope != 0 {
+		fallback, err := b.planExecScope(c, fds[SentExe])
+		if fallback || err != nil {
+			b.closeRulesets()
+			return nil, fallback, err
+		}
+	} else if c.Flags&FlagScope != 0 {
 		if zy.scopeRS < 0 {
 			attr := [3]uint64{0, 0, llScopeAbstractUnix | llScopeSignal}
 			rs, e := rawSyscall6(nrLandlockCreateRuleset, uintptr(unsafe.Pointer(&attr[0])), landlockRulesetAttr3, 0, 0, 0, 0)
@@ -261,7 +289,132 @@ func planLaunch(c *Config, fds []int) (*zygotePlan, bool, *StepError) {
 	b.sys(nil, nrRtSigprocmask, sigSetmask, uintptr(unsafe.Pointer(&zy.empty)), 0, 8)
 	b.sys(nil, nrSendto, uintptr(sockFD), uintptr(unsafe.Pointer(&zy.one[1])), 1, msgNosignal, 0, 0)
 	b.sys(stepErr(StepExec, "execveat"), nrExecveat, uintptr(exe), uintptr(unsafe.Pointer(&zy.path[0])), argv, envv, atEmptyPath)
-	return &zygotePlan{prog: b.prog, keep: b.keep}, false, nil
+	return &zygotePlan{prog: b.prog, keep: b.keep, closeAfter: b.closeAfter}, false, nil
+}
+
+func (b *planner) closeRulesets() {
+	for _, fd := range b.closeAfter {
+		sysClose(fd)
+	}
+	b.closeAfter = nil
+}
+
+// planLandlock is restrictLandlock, in the child: the rules name the
+// child's own mounts (its private /tmp), so the child opens each path
+// after its mounts and puts the descriptor into the rule.
+func (b *planner) planLandlock(c *Config) *StepError {
+	if zy.llABI == 0 {
+		return &StepError{Step: StepLandlock, Errno: zy.llErr, Detail: "Landlock is not available (landlock_create_ruleset version probe)"}
+	}
+	handled := LandlockWriteRights(int(zy.llABI))
+	attr := make([]byte, 8)
+	*(*uint64)(unsafe.Pointer(&attr[0])) = handled
+	rs, ok1 := b.reg()
+	flag, ok2 := b.reg() // set when a rule's first try failed (EINVAL: not a directory)
+	if !ok1 || !ok2 {
+		return &StepError{Step: StepLandlock, Errno: eINVAL, Detail: "too many descriptors to plan"}
+	}
+	o := b.sys(stepErr(StepLandlock, "landlock_create_ruleset"), nrLandlockCreateRuleset, b.addr(attr), 8, 0)
+	o.out = rs
+	type rule struct {
+		path               string
+		required, optional bool
+	}
+	rules := []rule{{".", true, false}, {"/tmp", false, false}}
+	for _, w := range c.Writable {
+		rules = append(rules, rule{w, true, false})
+	}
+	for _, d := range c.Dirs {
+		rules = append(rules, rule{d, true, true})
+	}
+	for _, d := range landlockDevices {
+		rules = append(rules, rule{d, false, false})
+	}
+	for _, r := range rules {
+		var err *StepError
+		var ok []uintptr
+		if r.required {
+			err = stepErr(StepLandlock, "open "+r.path)
+			if r.optional {
+				ok = []uintptr{eNOENT, eLOOP}
+			}
+			b.openNoSymlinks(r.path, oPath|oCLOEXEC, 0, err, ok...)
+		} else {
+			b.open(r.path, oPath|oCLOEXEC, 0, nil) // any error: skipped
+		}
+		dir, file := make([]byte, 16), make([]byte, 16)
+		*(*uint64)(unsafe.Pointer(&dir[0])) = handled
+		*(*uint64)(unsafe.Pointer(&file[0])) = handled & (llWriteFile | llTruncate)
+		for _, buf := range [][]byte{dir, file} {
+			p := b.sys(nil, 0)
+			p.kind, p.ptr, p.inReg = opPutFD, unsafe.Pointer(&buf[8]), 0
+		}
+		b.when(0, 2)
+		b.set(flag, 0)
+		add := stepErr(StepLandlock, "landlock_add_rule "+r.path)
+		// A directory takes every right; a file (EINVAL) only those that
+		// apply to files: the second rule runs only if the first failed.
+		o := b.sys(add, nrLandlockAddRule, 0, landlockRulePathBeneath, b.addr(dir))
+		o.in, o.inReg, o.when = 0, rs, 0
+		o.ok1, o.out = eINVAL, flag
+		o = b.sys(add, nrLandlockAddRule, 0, landlockRulePathBeneath, b.addr(file))
+		o.in, o.inReg, o.when, o.neg = 0, rs, flag, true
+		b.closeReg(0)
+	}
+	o = b.sys(stepErr(StepLandlock, "landlock_restrict_self"), nrLandlockRestrictSelf, 0, 0)
+	o.in, o.inReg = 0, rs
+	b.closeReg(rs)
+	return nil
+}
+
+// planExecScope builds restrictScope's ruleset with FlagExecScope in the
+// zygote (the executables are files of the host, opened here, in the view
+// every child copies; one beneath a private or masked directory, which
+// the child's view replaces, makes the launch use a stage): the child only
+// restricts itself with it.
+func (b *planner) planExecScope(c *Config, exe int) (bool, *StepError) {
+	for _, p := range c.Exec {
+		if beneathAny(p, c.Private) || beneathAny(p, c.Masked) {
+			return true, nil
+		}
+	}
+	var attr [3]uint64
+	attr[0] = llExecute
+	if c.Flags&FlagScope != 0 {
+		attr[2] = llScopeAbstractUnix | llScopeSignal
+	}
+	rs, e := rawSyscall6(nrLandlockCreateRuleset, uintptr(unsafe.Pointer(&attr[0])), landlockRulesetAttr3, 0, 0, 0, 0)
+	runtime.KeepAlive(&attr)
+	if e != 0 {
+		return false, &StepError{Step: StepScope, Errno: e, Detail: "landlock_create_ruleset (scoped)"}
+	}
+	b.closeAfter = append(b.closeAfter, int(rs))
+	if e := landlockAddRule(int(rs), exe, llExecute); e != 0 {
+		return false, &StepError{Step: StepScope, Errno: e, Detail: "landlock_add_rule for the launched executable"}
+	}
+	for _, p := range c.Exec {
+		fd, e := sysOpen(p, oPath|oCLOEXEC)
+		if e == eNOENT {
+			continue
+		}
+		if e != 0 {
+			return false, &StepError{Step: StepScope, Errno: e, Detail: "open " + p}
+		}
+		if reg, e := isRegular(fd); e != 0 || !reg {
+			sysClose(fd)
+			if e != 0 {
+				return false, &StepError{Step: StepScope, Errno: e, Detail: "statx " + p}
+			}
+			continue
+		}
+		e = landlockAddRule(int(rs), fd, llExecute)
+		sysClose(fd)
+		if e != 0 {
+			return false, &StepError{Step: StepScope, Errno: e, Detail: "landlock_add_rule " + p}
+		}
+	}
+	b.sys(stepErr(StepScope, "landlock_restrict_self (scoped)"), nrLandlockRestrictSelf, rs, 0)
+	return false, nil
 }
 
 // openNoSymlinks appends an openat2 of path refusing symbolic links, into
@@ -341,15 +494,31 @@ func (b *planner) planPrivate(c *Config) bool {
 		b.sys(stepErr(StepPrivate, "bind "+k.path+" back"), nrMount, at, b.cstr(k.path), 0, msBind|msRec, 0)
 		b.when(k.reg, n+2)
 	}
+	// Sealed (seal): a file renamed over between the open and the bind
+	// (the audit log's head) is opened and bound again, once.
+	flag, ok1 := b.reg()
+	again, ok2 := b.reg()
+	if len(c.Sealed) > 0 && (!ok1 || !ok2) {
+		return false
+	}
 	for _, s := range c.Sealed {
-		b.open(s, oPath|oCLOEXEC, 0, stepErr(StepPrivate, "open "+s+" to seal it"), eNOENT, eACCES)
-		at := b.procFD(0)
 		p := b.cstr(s)
 		seal := stepErr(StepPrivate, "seal "+s+" read-only")
-		b.sys(seal, nrMount, at, p, 0, msBind, 0)
-		b.sys(seal, nrMount, 0, p, 0, msRemount|msBind|msRdonly, 0)
+		b.set(flag, ^uintptr(0))
+		b.open(s, oPath|oCLOEXEC, 0, stepErr(StepPrivate, "open "+s+" to seal it"), eNOENT, eACCES)
+		at := b.procFD(0)
+		o := b.sys(seal, nrMount, at, p, 0, msBind, 0)
+		o.ok1, o.out, o.when = eNOENT, flag, 0
 		b.closeReg(0)
-		b.when(0, 4)
+		b.set(again, ^uintptr(0))
+		b.open(s, oPath|oCLOEXEC, again, stepErr(StepPrivate, "open "+s+" to seal it"), eNOENT, eACCES)
+		b.prog.ops[len(b.prog.ops)-1].when, b.prog.ops[len(b.prog.ops)-1].neg = flag, true
+		at = b.procFD(again)
+		o = b.sys(seal, nrMount, at, p, 0, msBind, 0)
+		o.out, o.when = flag, again
+		b.closeReg(again)
+		o = b.sys(seal, nrMount, 0, p, 0, msRemount|msBind|msRdonly, 0)
+		o.when = flag
 	}
 	for _, m := range c.Masked {
 		// The kind of file is read now, in the zygote's view (the child's
