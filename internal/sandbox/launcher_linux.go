@@ -50,8 +50,9 @@ type Launcher struct {
 	// eligible launch.
 	zygoteOn bool
 	zreqs    chan chan zygoteResp
-	zmu      sync.Mutex // guards zyg and orders launches on its socket
+	zmu      sync.Mutex // guards zyg and zbroken, and orders launches on its socket
 	zyg      *zygoteProc
+	zbroken  bool // the zygote could not be started: stages only
 }
 
 // NewLauncher starts a launcher configured by o (the zero value: two warm

@@ -69,6 +69,12 @@ func (l *Launcher) zygoteEligible(stdio Stdio, cfg []byte) bool {
 	if !l.zygoteOn || stdio.Terminal {
 		return false
 	}
+	l.zmu.Lock()
+	broken := l.zbroken
+	l.zmu.Unlock()
+	if broken {
+		return false
+	}
 	ns := l.iso.Namespaces
 	if ns.User || ns.PID || ns.Network || ns.UTS || ns.IPC || l.iso.Network == config.NetworkProxy {
 		return false
@@ -238,7 +244,12 @@ func (l *Launcher) startForked(spec *policy.Spec, cfg []byte, files []*os.File, 
 	for try := 0; ; try++ {
 		z, zerr := l.zygote(failed)
 		if zerr != nil {
-			err = zerr
+			// No zygote here: this launch and the next use stages (as
+			// contained; only slower).
+			l.zmu.Lock()
+			l.zbroken = true
+			l.zmu.Unlock()
+			err = errFallback
 			break
 		}
 		l.zmu.Lock() // one launch at a time on the zygote's socket
