@@ -236,8 +236,8 @@ func BenchmarkLaunch(b *testing.B) {
 		return s
 	}
 
-	launcher := newLauncher(sandbox.LauncherOptions{})
-	coldLauncher := newLauncher(sandbox.LauncherOptions{PoolSize: -1})
+	launcher := newLauncher(sandbox.LauncherOptions{Stage: sandbox.StageGo})
+	coldLauncher := newLauncher(sandbox.LauncherOptions{PoolSize: -1, Stage: sandbox.StageGo})
 	// The steps every child of the default profile gets since SPEC 7.1 (a
 	// root server's uid 65534, the scoped Landlock domain, the tree's
 	// executables), against stage-run, which has none of them.
@@ -252,7 +252,7 @@ func BenchmarkLaunch(b *testing.B) {
 		}
 		safeIso.ExecPaths = tree
 	}
-	safeLauncher := newLauncher(sandbox.LauncherOptions{Isolation: safeIso})
+	safeLauncher := newLauncher(sandbox.LauncherOptions{Isolation: safeIso, Stage: sandbox.StageGo})
 	// Everything a child of the default profile gets but cgroups, as the
 	// server builds it (the private view, identity, scope, the seccomp
 	// baseline), against stage-run.
@@ -260,14 +260,17 @@ func BenchmarkLaunch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defLauncher := newLauncher(sandbox.LauncherOptions{Isolation: defIso})
+	defLauncher := newLauncher(sandbox.LauncherOptions{Isolation: defIso, Stage: sandbox.StageGo})
+	// The same launches forked by the zygote (no Go runtime per launch).
+	zygLauncher := newLauncher(sandbox.LauncherOptions{Stage: sandbox.StageZygote})
+	zygDefLauncher := newLauncher(sandbox.LauncherOptions{Isolation: defIso, Stage: sandbox.StageZygote})
 	// The seccomp baseline every child gets since SPEC 7.1a (no AF_UNIX,
 	// AF_VSOCK sockets, no io_uring), alone, against stage-run.
 	baseline, err := seccomp.Program(seccomp.Baseline, false)
 	if err != nil {
 		b.Fatal(err)
 	}
-	seccompLauncher := newLauncher(sandbox.LauncherOptions{Isolation: sandbox.Isolation{Seccomp: baseline}})
+	seccompLauncher := newLauncher(sandbox.LauncherOptions{Isolation: sandbox.Isolation{Seccomp: baseline}, Stage: sandbox.StageGo})
 
 	// supervisor without cgroups, and with them
 	supPlain := newSupervisor(supervisor.Options{Config: cfg})
@@ -296,8 +299,8 @@ func BenchmarkLaunch(b *testing.B) {
 		isoColdLauncher = newLauncher(sandbox.LauncherOptions{PoolSize: -1, Isolation: fullIso})
 		for i, n := range oneNamespace {
 			iso := sandbox.Isolation{Namespaces: n.ns}
-			nsWarm[i] = newLauncher(sandbox.LauncherOptions{Isolation: iso})
-			nsCold[i] = newLauncher(sandbox.LauncherOptions{PoolSize: -1, Isolation: iso})
+			nsWarm[i] = newLauncher(sandbox.LauncherOptions{Isolation: iso, Stage: sandbox.StageGo})
+			nsCold[i] = newLauncher(sandbox.LauncherOptions{PoolSize: -1, Isolation: iso, Stage: sandbox.StageGo})
 		}
 	}
 	bwSkip := bwrapSkip()
@@ -400,6 +403,8 @@ func BenchmarkLaunch(b *testing.B) {
 		{name: "stage-safe-run", run: func(b *testing.B) time.Duration { return launch(b, safeLauncher, sp) }},
 		{name: "stage-default-run", run: func(b *testing.B) time.Duration { return launch(b, defLauncher, sp) }},
 		{name: "stage-seccomp-run", over: "stage-run", run: func(b *testing.B) time.Duration { return launch(b, seccompLauncher, sp) }},
+		{name: "zygote-run", over: "stage-run", run: func(b *testing.B) time.Duration { return launch(b, zygLauncher, sp) }},
+		{name: "zygote-default-run", over: "stage-default-run", run: func(b *testing.B) time.Duration { return launch(b, zygDefLauncher, sp) }},
 		{name: "stage-cgroup-run", skip: cgSkip, run: func(b *testing.B) time.Duration { return stageRun(b, true) }},
 		{name: "supervisor-start", run: func(b *testing.B) time.Duration {
 			var pid int

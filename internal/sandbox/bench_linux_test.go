@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,7 +95,7 @@ func BenchmarkBareExec(b *testing.B) {
 // BenchmarkStageExecCold is a launch through an init stage started for it
 // (pool size 0): fork, the stage's Go runtime start, its steps, the exec.
 func BenchmarkStageExecCold(b *testing.B) {
-	l := testLauncher(0, Isolation{})
+	l := goStageLauncher(0, Isolation{})
 	defer l.Close()
 	spec := benchSpec(b)
 	var s samples
@@ -116,7 +117,7 @@ func BenchmarkStageExecWarm(b *testing.B) {
 			name = "paced"
 		}
 		b.Run(name, func(b *testing.B) {
-			l := NewLauncher(LauncherOptions{})
+			l := NewLauncher(LauncherOptions{Stage: StageGo})
 			defer l.Close()
 			var s samples
 			for b.Loop() {
@@ -142,7 +143,7 @@ func BenchmarkWarmVsBare(b *testing.B) {
 			name = "paced"
 		}
 		b.Run(name, func(b *testing.B) {
-			l := NewLauncher(LauncherOptions{})
+			l := NewLauncher(LauncherOptions{Stage: StageGo})
 			defer l.Close()
 			var bare, warm samples
 			for b.Loop() {
@@ -199,7 +200,7 @@ func BenchmarkIsolationCost(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			spec := benchSpec(b)
 			spec.Dir = "/"
-			l := testLauncher(defaultPoolSize, tc.iso)
+			l := goStageLauncher(defaultPoolSize, tc.iso)
 			defer l.Close()
 			var bare, warm samples
 			for b.Loop() {
@@ -213,4 +214,47 @@ func BenchmarkIsolationCost(b *testing.B) {
 			b.ReportMetric(warm.median()/bare.median(), "warm/bare")
 		})
 	}
+}
+
+// BenchmarkLaunchCPU is the CPU time a launch of /bin/true costs, the
+// server's and every process of the launch's (the stage or the zygote's
+// child, the target; the zygote and the warm stages are reaped at the
+// launcher's Close, inside the measurement): "cpu-us/launch" from
+// getrusage(SELF) + getrusage(CHILDREN), under the development defaults.
+func BenchmarkLaunchCPU(b *testing.B) {
+	iso, err := IsolationFor(config.BuiltinDefault(b.TempDir()))
+	if err != nil {
+		b.Skip(err)
+	}
+	spec := benchSpec(b)
+	for _, kind := range []struct {
+		name string
+		k    StageKind
+	}{{"go-stage", StageGo}, {"zygote", StageZygote}} {
+		b.Run(kind.name, func(b *testing.B) {
+			before := cpuUsed()
+			l := NewLauncher(LauncherOptions{Stage: kind.k, Isolation: iso})
+			n := 0
+			var s samples
+			for b.Loop() {
+				if kind.k == StageGo {
+					awaitWarm(b, l)
+				}
+				s.time(func() { stageExec(b, l, spec) })
+				n++
+			}
+			l.Close()
+			b.ReportMetric(float64((cpuUsed()-before).Microseconds())/float64(n), "cpu-us/launch")
+			b.ReportMetric(s.median(), "median-ns")
+		})
+	}
+}
+
+// cpuUsed is this process's CPU time and its reaped children's.
+func cpuUsed() time.Duration {
+	var self, kids syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
+	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
+	return tv(self.Utime) + tv(self.Stime) + tv(kids.Utime) + tv(kids.Stime)
 }

@@ -56,7 +56,7 @@ func idleKeeper(t *testing.T, l *Launcher) (stagePid, keeperPid int) {
 // returns it is reaped.
 func TestKeeperHoldsTheStageMemoryUntilTheExec(t *testing.T) {
 	needKeeper(t)
-	l := testLauncher(1, Isolation{})
+	l := goStageLauncher(1, Isolation{})
 	defer l.Close()
 	spid, kpid := idleKeeper(t, l)
 	idleInRecv(t, spid)
@@ -105,7 +105,7 @@ func TestKeeperHoldsTheStageMemoryUntilTheExec(t *testing.T) {
 // the group once the target is reaped.
 func TestStoppedKeeperDoesNotHoldWait(t *testing.T) {
 	needKeeper(t)
-	l := testLauncher(1, Isolation{})
+	l := goStageLauncher(1, Isolation{})
 	defer l.Close()
 	_, kpid := idleKeeper(t, l)
 	p, err := l.Start(specFor(t, "true"), Stdio{})
@@ -138,7 +138,7 @@ func TestStoppedKeeperDoesNotHoldWait(t *testing.T) {
 // memory is released) exits by itself; it is reaped with the stage.
 func TestKeeperEndsWithItsStage(t *testing.T) {
 	needKeeper(t)
-	l := testLauncher(1, Isolation{})
+	l := goStageLauncher(1, Isolation{})
 	defer l.Close()
 	spid, kpid := idleKeeper(t, l)
 	if err := syscall.Kill(spid, syscall.SIGKILL); err != nil {
@@ -169,7 +169,7 @@ func TestKeeperEndsWithItsStage(t *testing.T) {
 // create a sibling: it reports no keeper, and its launches work as ever.
 func TestNoKeeperInAPIDNamespace(t *testing.T) {
 	needRoot(t)
-	l := testLauncher(1, Isolation{Namespaces: config.Namespaces{PID: true}})
+	l := goStageLauncher(1, Isolation{Namespaces: config.Namespaces{PID: true}})
 	defer l.Close()
 	idlePids(t, l)
 	l.mu.Lock()
@@ -192,7 +192,7 @@ func TestNoKeeperInAPIDNamespace(t *testing.T) {
 func TestTargetCannotTraceOrReadItsKeeper(t *testing.T) {
 	needRoot(t)
 	needKeeper(t)
-	l := testLauncher(1, Isolation{})
+	l := goStageLauncher(1, Isolation{})
 	defer l.Close()
 	_, kpid := idleKeeper(t, l)
 	code := `

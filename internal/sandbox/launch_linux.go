@@ -78,6 +78,11 @@ func (l *Launcher) start(spec *policy.Spec, stdio Stdio, during func(*Process) e
 	}
 	// Index = stage.SentExe, SentStdin, SentStdout, SentStderr.
 	files := []*os.File{exe, orNull(stdio.Stdin), orNull(stdio.Stdout), orNull(stdio.Stderr)}
+	if l.zygoteEligible(stdio, cfg) { // no Go runtime per launch: zygote_linux.go
+		if p, err := l.startForked(spec, cfg, files, during); err != errFallback {
+			return p, err
+		}
+	}
 	coldRetry := true // one more try when a new stage dies before it receives the launch
 	for {
 		s, pooled, err := l.take()

@@ -45,6 +45,14 @@ type Launcher struct {
 
 	mu   sync.Mutex
 	idle []*stageProc // warm stages, oldest first
+
+	// The zygote (zygote_linux.go): started on this thread at the first
+	// eligible launch.
+	zygoteOn bool
+	zreqs    chan chan zygoteResp
+	zmu      sync.Mutex // guards zyg and zbroken, and orders launches on its socket
+	zyg      *zygoteProc
+	zbroken  bool // the zygote could not be started: stages only
 }
 
 // NewLauncher starts a launcher configured by o (the zero value: two warm
@@ -61,7 +69,7 @@ func NewLauncher(o LauncherOptions) *Launcher {
 	iso := o.Isolation
 	l := &Launcher{reqs: make(chan chan coldResp), refill: make(chan struct{}, 1), later: make(chan struct{}, 1),
 		quit: make(chan struct{}), done: make(chan struct{}), poolSize: n, plain: o.Plain,
-		cgroups: newLaunchCgroups(o.Cgroups), iso: &iso}
+		cgroups: newLaunchCgroups(o.Cgroups), iso: &iso, zygoteOn: useZygote(o), zreqs: make(chan chan zygoteResp)}
 	l.run()
 	return l
 }
@@ -99,6 +107,7 @@ func (l *Launcher) lockedLoop(started chan<- struct{}) {
 func (l *Launcher) serve() {
 	defer close(l.done)
 	defer l.drain()
+	defer l.stopZygote()
 	delay := time.NewTimer(refillDelay)
 	delay.Stop()
 	defer delay.Stop()
@@ -108,6 +117,8 @@ func (l *Launcher) serve() {
 		case r := <-l.reqs:
 			s, err := l.startStage()
 			r <- coldResp{s, err}
+		case r := <-l.zreqs:
+			l.serveZygote(r)
 		case <-l.refill:
 			l.topUp()
 		case <-l.later:

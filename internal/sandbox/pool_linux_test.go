@@ -103,7 +103,7 @@ func TestCloseLeavesNoStage(t *testing.T) {
 	if pids, keepers := stageChildren(t); len(pids)+len(keepers) != 0 {
 		t.Fatalf("stages %v, keepers %v before the test", pids, keepers)
 	}
-	l := NewLauncher(LauncherOptions{})
+	l := NewLauncher(LauncherOptions{Stage: StageGo})
 	idle := idlePids(t, l)
 	p, err := l.Start(specFor(t, "true"), Stdio{}) // held at its gate
 	if err != nil {
@@ -133,7 +133,7 @@ func TestCloseLeavesNoStage(t *testing.T) {
 // With an empty pool (size 0) every launch starts its stage cold, and
 // behaves the same.
 func TestColdPathWhenThePoolIsEmpty(t *testing.T) {
-	l := testLauncher(0, Isolation{})
+	l := goStageLauncher(0, Isolation{})
 	defer l.Close()
 	for i := 0; i < 3; i++ {
 		out, st := run(t, l, specFor(t, "env"))
@@ -152,7 +152,7 @@ func TestColdPathWhenThePoolIsEmpty(t *testing.T) {
 
 // Ten concurrent launches each get their own working stage.
 func TestConcurrentStartsGetDistinctStages(t *testing.T) {
-	l := NewLauncher(LauncherOptions{})
+	l := NewLauncher(LauncherOptions{Stage: StageGo})
 	defer l.Close()
 	const n = 10
 	var wg sync.WaitGroup
@@ -200,7 +200,7 @@ func TestConcurrentStartsGetDistinctStages(t *testing.T) {
 // A pooled stage that died while idle is skipped (and reaped), the launch
 // works, and the pool is refilled.
 func TestDeadIdleStageIsReplaced(t *testing.T) {
-	l := NewLauncher(LauncherOptions{})
+	l := NewLauncher(LauncherOptions{Stage: StageGo})
 	defer l.Close()
 	idle := idlePids(t, l)
 	for _, pid := range idle {
@@ -241,7 +241,7 @@ func TestIdleStageHoldsOnlyItsSocketAndSleeps(t *testing.T) {
 	if _, _, e := syscall.Syscall(syscall.SYS_FCNTL, leak.Fd(), syscall.F_SETFD, 0); e != 0 {
 		t.Fatal(e)
 	}
-	l := NewLauncher(LauncherOptions{})
+	l := NewLauncher(LauncherOptions{Stage: StageGo})
 	defer l.Close()
 	for _, pid := range idlePids(t, l) {
 		idleInRecv(t, pid)
@@ -316,7 +316,7 @@ func poolLen(l *Launcher) int {
 // refillDelay (off the new target's first moments); after one that empties
 // it, the refill starts at once.
 func TestRefillWaitsWhileAStageIsLeft(t *testing.T) {
-	l := testLauncher(2, Isolation{})
+	l := goStageLauncher(2, Isolation{})
 	defer l.Close()
 	idlePids(t, l)
 	released := time.Now()
@@ -364,7 +364,7 @@ func TestRefillWaitsWhileAStageIsLeft(t *testing.T) {
 // its steps, with Pid set; an error from during aborts the launch, nothing
 // runs, and the error comes back as is.
 func TestStartDuring(t *testing.T) {
-	l := testLauncher(1, Isolation{})
+	l := goStageLauncher(1, Isolation{})
 	defer l.Close()
 	idlePids(t, l)
 	called := 0
@@ -420,7 +420,7 @@ func TestIdleStageTrimmedItsMappings(t *testing.T) {
 	// The stage of a PID namespace has no keeper and trims; the one
 	// without a namespace has a keeper (amd64) and does not: the baseline,
 	// measured in the same run, under the same load.
-	l := testLauncher(1, Isolation{Namespaces: config.Namespaces{PID: true}})
+	l := goStageLauncher(1, Isolation{Namespaces: config.Namespaces{PID: true}})
 	defer l.Close()
 	trimmed := idleFileKB(t, l)
 	if runtime.GOARCH != "amd64" {
@@ -430,7 +430,7 @@ func TestIdleStageTrimmedItsMappings(t *testing.T) {
 		}
 		return
 	}
-	b := testLauncher(1, Isolation{})
+	b := goStageLauncher(1, Isolation{})
 	defer b.Close()
 	untrimmed := idleFileKB(t, b)
 	// Untrimmed, the runtime's start leaves 2.5 to 4 MB of them mapped
@@ -478,7 +478,7 @@ func idleFileKB(t *testing.T, l *Launcher) int {
 // launch: the launch goes to another stage, and nothing fails. The kill
 // lands at every point of the hand-over across the rounds.
 func TestStageKilledWhileTakenIsReplaced(t *testing.T) {
-	l := NewLauncher(LauncherOptions{})
+	l := NewLauncher(LauncherOptions{Stage: StageGo})
 	defer l.Close()
 	for i := 0; i < 20; i++ {
 		idle := idlePids(t, l)

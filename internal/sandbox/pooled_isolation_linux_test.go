@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"testing"
@@ -25,7 +26,7 @@ host = dict(a.split('=', 1) for a in sys.argv[1:])
 o = {}
 for l in open('/proc/self/status').read().splitlines():
     k, _, v = l.partition(':')
-    if k in ('Uid', 'Gid', 'Groups', 'CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb', 'NoNewPrivs', 'Seccomp', 'Seccomp_filters'):
+    if k in ('Uid', 'Gid', 'Groups', 'CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb', 'NoNewPrivs', 'Seccomp', 'Seccomp_filters', 'SigBlk', 'SigIgn'):
         o[k] = v.strip()
 for ns in ('pid', 'uts', 'ipc', 'net', 'mnt', 'user', 'cgroup'):
     o['ns_' + ns] = 'server' if os.readlink('/proc/self/ns/' + ns) == host[ns] else 'own'
@@ -78,10 +79,27 @@ func TestPooledLaunchIsolatedAsCold(t *testing.T) {
 	}
 	full := base
 	full.Namespaces = config.Namespaces{PID: true, UTS: true, IPC: true, Network: true, Mount: true}
+	// A config file that only allowlists executables (bench/compare's
+	// default target): Landlock and the tree's executable scope on.
+	file := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(file, []byte(`{"allowedExecutables": ["`+python(t)+`"], "allowedWorkingDirectories": ["`+dir+`"], "auditLogPath": "`+filepath.Join(outside, "audit.log")+`"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ld, err := config.Load(config.LoadOptions{ConfigPath: file, Cwd: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	allow, err := IsolationFor(ld.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !allow.Landlock || allow.ExecPaths == nil {
+		t.Fatalf("the allowlist config has Landlock %v, tree scope %v: want both", allow.Landlock, allow.ExecPaths != nil)
+	}
 	for _, tc := range []struct {
 		name string
 		iso  Isolation
-	}{{"development defaults", base}, {"every namespace", full}} {
+	}{{"development defaults", base}, {"every namespace", full}, {"allowlist config file", allow}} {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := py(t, isolationProbe)
 			spec.Argv = append(spec.Argv, host...)
@@ -98,10 +116,14 @@ func TestPooledLaunchIsolatedAsCold(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				hasKeeper := p.keeps.keeper != nil
+				hasKeeper, forked := p.keeps.keeper != nil, p.forked
 				p.Abort()
 				if runtime.GOARCH == "amd64" && hasKeeper != wantKeeper {
 					t.Fatalf("%+v: keeper %v, want %v", o, hasKeeper, wantKeeper)
+				}
+				// The zygote serves exactly the eligible launches.
+				if wantZ := o.Stage == StageZygote && !tc.iso.Namespaces.PID; forked != wantZ || (l.zygotePid() != 0) != wantZ {
+					t.Fatalf("%+v: forked by the zygote %v (zygote pid %d), want %v", o, forked, l.zygotePid(), wantZ)
 				}
 				out, st := runAll(t, l, spec)
 				exitOK(t, out, st)
@@ -111,16 +133,24 @@ func TestPooledLaunchIsolatedAsCold(t *testing.T) {
 				}
 				return m
 			}
-			pooled := observe(LauncherOptions{PoolSize: 1}, !tc.iso.Namespaces.PID)
+			pooled := observe(LauncherOptions{PoolSize: 1, Stage: StageGo}, !tc.iso.Namespaces.PID)
 			plain := observe(LauncherOptions{Plain: true}, false)
+			// Forked by the zygote (under the defaults; with every
+			// namespace the launch is not eligible and uses a stage).
+			forked := observe(LauncherOptions{PoolSize: 1, Stage: StageZygote}, false)
 			a, _ := json.MarshalIndent(pooled, "", " ")
-			for k, v := range pooled {
-				if w, _ := json.Marshal(plain[k]); string(w) != mustJSON(v) {
-					t.Errorf("%s: the pooled launch observes %s, the plain one %s", k, mustJSON(v), w)
+			for _, other := range []struct {
+				name string
+				m    map[string]any
+			}{{"pooled", pooled}, {"forked", forked}} {
+				for k, v := range other.m {
+					if w, _ := json.Marshal(plain[k]); string(w) != mustJSON(v) {
+						t.Errorf("%s: the %s launch observes %s, the plain one %s", k, other.name, mustJSON(v), w)
+					}
 				}
-			}
-			if len(pooled) != len(plain) {
-				t.Errorf("observations: %d pooled, %d plain", len(pooled), len(plain))
+				if len(other.m) != len(plain) {
+					t.Errorf("observations: %d %s, %d plain", len(other.m), other.name, len(plain))
+				}
 			}
 			if t.Failed() {
 				t.Fatalf("pooled:\n%s", a)

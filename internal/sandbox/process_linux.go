@@ -50,6 +50,8 @@ type Process struct {
 	keeperDone chan struct{} // closed once a keeper watched since the stage was ready is reaped
 
 	egress *EgressListeners // opened by the stage in the child's namespace (network.go); closed at the reap
+
+	forked bool // forked by the zygote (zygote_linux.go), not a stage
 }
 
 // Egress returns the egress listeners the stage opened inside the child's

@@ -159,6 +159,10 @@ type LauncherOptions struct {
 	// in a fresh group of their own). nil: no cgroups; those limits are
 	// then reported as not enforced (Support).
 	Cgroups *cgroup.Manager
+	// Stage chooses what contains an eligible launch: the zygote (no Go
+	// runtime per launch) or a Go init stage (zygote_linux.go). Plain
+	// implies StageGo.
+	Stage StageKind
 	// Isolation is applied to every stage (warm ones are cloned into its
 	// namespaces ahead of their launch). Build it with IsolationFor; the
 	// zero value applies only what every child gets (appliedLayers).

@@ -393,3 +393,12 @@ func testLauncher(pool int, iso Isolation) *Launcher {
 	}
 	return NewLauncher(LauncherOptions{PoolSize: pool, Isolation: iso})
 }
+
+// goStageLauncher is testLauncher with Go init stages only (the pool and
+// keeper tests: the zygote has neither).
+func goStageLauncher(pool int, iso Isolation) *Launcher {
+	if pool == 0 {
+		pool = -1
+	}
+	return NewLauncher(LauncherOptions{PoolSize: pool, Isolation: iso, Stage: StageGo})
+}

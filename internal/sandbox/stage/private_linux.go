@@ -83,23 +83,8 @@ func setupPrivate(c *Config, root string) *StepError {
 		}
 	}
 	for _, s := range c.Sealed {
-		p := join(root, s)
-		fd, e := sysOpen(p, oPath|oCLOEXEC)
-		if e == eNOENT || e == eACCES {
-			continue // absent, or out of the child's reach anyway
-		}
-		if e != 0 {
-			return &StepError{Step: StepPrivate, Errno: e, Detail: "open " + p + " to seal it"}
-		}
-		at := "/proc/self/fd/" + utoa(uint64(fd))
-		e = sysMount(at, p, "", msBind, "")
-		if e == 0 {
-			// By path: the descriptor still names the mount beneath.
-			e = sysMount("", p, "", msRemount|msBind|msRdonly, "")
-		}
-		sysClose(fd)
-		if e != 0 {
-			return &StepError{Step: StepPrivate, Errno: e, Detail: "seal " + p + " read-only"}
+		if err := seal(join(root, s)); err != nil {
+			return err
 		}
 	}
 	for _, m := range c.Masked {
@@ -132,6 +117,35 @@ func setupPrivate(c *Config, root string) *StepError {
 		}
 	}
 	return nil
+}
+
+// seal binds p read-only onto itself; an absent p is skipped. A file
+// replaced (renamed over, as the audit log's head is every second) between
+// its open and the bind is opened again, once: the bind of a file that is
+// no longer linked fails with ENOENT.
+func seal(p string) *StepError {
+	for try := 0; ; try++ {
+		fd, e := sysOpen(p, oPath|oCLOEXEC)
+		if e == eNOENT || e == eACCES {
+			return nil // absent, or out of the child's reach anyway
+		}
+		if e != 0 {
+			return &StepError{Step: StepPrivate, Errno: e, Detail: "open " + p + " to seal it"}
+		}
+		e = sysMount("/proc/self/fd/"+utoa(uint64(fd)), p, "", msBind, "")
+		sysClose(fd)
+		if e == eNOENT && try == 0 {
+			continue
+		}
+		if e == 0 {
+			// By path: the descriptor still names the mount beneath.
+			e = sysMount("", p, "", msRemount|msBind|msRdonly, "")
+		}
+		if e != 0 {
+			return &StepError{Step: StepPrivate, Errno: e, Detail: "seal " + p + " read-only"}
+		}
+		return nil
+	}
 }
 
 // beneathAny reports whether p is one of dirs or lies beneath one.

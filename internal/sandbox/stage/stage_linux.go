@@ -14,7 +14,13 @@ func init() {
 	if isStage() {
 		run()
 	}
+	if zygoteMode {
+		runZygote() // zygote_linux.go
+	}
 }
+
+// zygoteMode is set for a process started as [argv0, ArgZygote].
+var zygoteMode bool
 
 // plain is set for a stage started with ArgPlain: no keeper, nothing
 // trimmed or prefaulted.
@@ -43,6 +49,7 @@ func isStage() bool {
 		arg = rest + "\x00"
 	}
 	plain = arg == ArgPlain+"\x00"
+	zygoteMode = arg == ArgZygote+"\x00"
 	return plain || arg == Arg+"\x00"
 }
 
@@ -141,9 +148,13 @@ func closeLeaked() {
 // sends a launch: the config, whose first bytes carry the SentFDs
 // descriptors. EOF before anything arrived means there will be no launch
 // (the launcher closed its pool, or the server is gone): exit 0 at once.
-func receive() (*Config, []int, *StepError) {
+func receive() (*Config, []int, *StepError) { return receiveN(SentFDs) }
+
+// receiveN is receive with want descriptors (a zygote's launch has one
+// more: the child's report socket).
+func receiveN(want int) (*Config, []int, *StepError) {
 	h := make([]byte, headerSize)
-	fds := make([]int, 0, SentFDs)
+	fds := make([]int, 0, want)
 	got := 0
 	for got < headerSize {
 		n, more, ctrunc, e := recvFDs(sock, h[got:], fds)
@@ -165,9 +176,9 @@ func receive() (*Config, []int, *StepError) {
 		}
 		got += n
 	}
-	if len(fds) != SentFDs {
+	if len(fds) != want {
 		return nil, nil, &StepError{Step: StepConfig, Errno: eINVAL,
-			Detail: "received " + utoa(uint64(len(fds))) + " descriptors, want " + utoa(SentFDs)}
+			Detail: "received " + utoa(uint64(len(fds))) + " descriptors, want " + utoa(uint64(want))}
 	}
 	size, perr := payloadSize(h)
 	if perr != nil {
@@ -176,12 +187,15 @@ func receive() (*Config, []int, *StepError) {
 	p := payloadBuf
 	if size > len(p) {
 		p = make([]byte, size)
+		if zygoteMode {
+			payloadBuf = p // the zygote clears it after each launch (wipeLaunch)
+		}
 	}
 	p = p[:size]
 	if n, e := readFull(sock, p); e != 0 || n != size {
 		return nil, nil, &StepError{Step: StepConfig, Errno: e, Detail: "socket closed early"}
 	}
-	c, perr := decodePayload(p, true) // p is never written again
+	c, perr := decodePayload(p, true) // p is not written again while c is in use (a zygote clears it after the fork)
 	if perr != nil {
 		return nil, nil, &StepError{Step: StepConfig, Errno: eINVAL, Detail: perr.Error()}
 	}

@@ -47,5 +47,8 @@ const (
 	nrBind                  = 49
 	nrListen                = 50
 	nrSendto                = 44
+	nrClone                 = 56
+	nrSetsid                = 112
+	nrUnshare               = 272
 	nrSendmsg               = 46
 )

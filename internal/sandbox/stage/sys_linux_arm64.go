@@ -47,5 +47,8 @@ const (
 	nrBind                  = 200
 	nrListen                = 201
 	nrSendto                = 206
+	nrClone                 = 220
+	nrSetsid                = 157
+	nrUnshare               = 97
 	nrSendmsg               = 211
 )

@@ -1,0 +1,47 @@
+package stage
+
+// The zygote (a fork server) is a long-lived init stage that starts no Go
+// runtime per launch: it plans each launch (every step of contain() for
+// that config turned into a flat program of system calls, prog_linux.go)
+// and forks a child that runs only that program and execs the target
+// (zygote_linux.go). The launcher speaks to it on its socket (SocketFD):
+//
+//   - at its start the zygote writes MsgZygote;
+//   - per launch the launcher sends a config exactly as to a stage, with
+//     ZygoteFDs descriptors: the SentFDs ones, then the child's end of a
+//     fresh socketpair (its report socket: MsgReady, MsgGo, MsgExec,
+//     MsgError, as a stage's);
+//   - the zygote answers MsgPid and the child's pid (a little-endian u32;
+//     the child is the launcher's process' child, CLONE_PARENT), or
+//     MsgFallback (the config asks for a step the zygote does not plan:
+//     the launch must use a stage), or MsgError with a StepError (a step
+//     failed while planning: nothing was forked).
+//
+// EOF on its socket ends the zygote (exit 0), and so does its parent's
+// death (Pdeathsig).
+
+// ArgZygote is the hidden subcommand that makes a process a zygote.
+const ArgZygote = Arg + "_zygote"
+
+// ZygoteFDs is how many descriptors come with each launch sent to a zygote.
+const ZygoteFDs = SentFDs + 1
+
+// Zygote messages.
+const (
+	MsgZygote   = 'Z' // zygote → launcher, once, at its start
+	MsgPid      = 'P' // followed by the child's pid, u32
+	MsgFallback = 'F' // not planned here: use a stage
+)
+
+// ZygoteFlags are the config flags a zygote plans; a config with any other
+// flag (or with Root, Hostname, MACPath or compose lists) falls back to a
+// stage, and so does a tree scope with an executable beneath a private or
+// masked directory (zygote_linux.go).
+const ZygoteFlags = FlagScript | FlagMountNS | FlagCaps | FlagIdentity | FlagScope | FlagPrivate | FlagLandlock | FlagExecScope
+
+// Zygotable reports whether a zygote plans c (the launcher asks before
+// sending; the zygote asks again).
+func Zygotable(c *Config) bool {
+	return c.Flags&^ZygoteFlags == 0 && c.Root == "" && c.Hostname == "" && c.MACPath == "" &&
+		len(c.ComposeRO) == 0 && len(c.ComposeRW) == 0 && len(c.ComposeLinks) == 0 && c.TmpfsMB == 0
+}

@@ -1,0 +1,705 @@
+//go:build linux && (amd64 || arm64)
+
+package stage
+
+import (
+	"runtime"
+	"unsafe"
+)
+
+// ZygoteSupported: this architecture has the fork and the interpreter.
+const ZygoteSupported = true
+
+// What the zygote knows once, at its start, of every child it forks (a
+// child is a copy of the zygote: the same credentials, limits and parent).
+var zy struct {
+	serverPid  uintptr    // the parent every child must still have
+	cloneFlags uintptr    // CLONE_PARENT|SIGCHLD (tests: SIGCHLD, to wait for the child themselves)
+	caps       [2]capData // the capability sets
+	lastCap    uintptr    // the kernel's last capability
+	scopeRS    int        // the scoped Landlock ruleset (no rules), made once; -1: not yet
+	llABI      uintptr    // the Landlock ABI (0: none, llErr says why)
+	llErr      uintptr
+	procfd     [14]byte  // "/proc/self/fd/"
+	empty      uint64    // an empty signal set
+	one        [2]byte   // MsgReady, MsgExec
+	goByte     [1]byte   // where the gate reads "go"
+	path       [1]byte   // execveat's empty path
+	devnull    []byte    // "/dev/null\x00"
+	tmpfs      []byte    // "tmpfs\x00"
+	modes      [2][]byte // "mode=1777", "mode=000,size=4k"
+}
+
+// runZygote is the zygote's life: it serves launches until its socket
+// closes, and never returns.
+func runZygote() {
+	rawSyscall6(nrPrctl, prSetDumpable, 0, 0, 0, 0, 0) // as a stage: out of reach of the children
+	payloadBuf = make([]byte, 64<<10)
+	closeLeaked()
+	if e := zygoteInit(); e != 0 {
+		sysExit(ExitFailed)
+	}
+	writeAll(sock, []byte{MsgZygote})
+	for {
+		c, fds, err := receiveN(ZygoteFDs)
+		if err != nil {
+			writeAll(sock, err.Encode())
+			sysExit(ExitFailed)
+		}
+		reply := serveLaunch(c, fds)
+		for _, fd := range fds {
+			sysClose(fd)
+		}
+		c = nil
+		wipeLaunch()
+		writeAll(sock, reply)
+	}
+}
+
+// wipeLaunch clears the buffer a launch's config was received into, so
+// that one launch's arguments and environment are not in the memory the
+// next launch's child starts with (a copy of the zygote's).
+func wipeLaunch() {
+	clear(payloadBuf)
+}
+
+// zygoteInit reads what every child will have (zy).
+func zygoteInit() uintptr {
+	zy.serverPid, _ = rawSyscall6(nrGetppid, 0, 0, 0, 0, 0, 0)
+	zy.cloneFlags = cloneParent | sigCHLD
+	var e uintptr
+	if zy.caps, e = capGet(); e != 0 {
+		return e
+	}
+	for zy.lastCap = 0; zy.lastCap < 63; zy.lastCap++ {
+		if _, e := rawSyscall6(nrPrctl, prCapbsetRead, zy.lastCap+1, 0, 0, 0, 0); e != 0 {
+			break
+		}
+	}
+	zy.scopeRS = -1
+	zy.llABI, zy.llErr = rawSyscall6(nrLandlockCreateRuleset, 0, 0, landlockCreateRulesetVersion, 0, 0, 0)
+	if zy.llErr != 0 {
+		zy.llABI = 0
+	}
+	copy(zy.procfd[:], "/proc/self/fd/")
+	zy.one = [2]byte{MsgReady, MsgExec}
+	zy.devnull, zy.tmpfs = cstring("/dev/null"), cstring("tmpfs")
+	zy.modes = [2][]byte{cstring("mode=1777"), cstring("mode=000,size=4k")}
+	return 0
+}
+
+// serveLaunch plans c and forks its child; it returns the reply.
+func serveLaunch(c *Config, fds []int) []byte {
+	if !Zygotable(c) {
+		return []byte{MsgFallback}
+	}
+	p, fallback, err := planLaunch(c, fds)
+	if fallback {
+		return []byte{MsgFallback}
+	}
+	if err != nil {
+		return err.Encode()
+	}
+	pid, e := forkProgram(&p.prog, zy.cloneFlags)
+	runtime.KeepAlive(p)
+	for _, fd := range p.closeAfter {
+		sysClose(fd)
+	}
+	// Nothing of this launch (its argv, environment, paths) stays in the
+	// zygote's memory for the next child's copy of it (wipeLaunch clears
+	// the received config too).
+	for _, b := range p.keep {
+		clear(b)
+	}
+	if e != 0 {
+		return (&StepError{Step: StepConfig, Errno: e, Detail: "fork the launch's child"}).Encode()
+	}
+	r := []byte{MsgPid, 0, 0, 0, 0}
+	putU32(r[1:], uint32(pid))
+	return r
+}
+
+// planner builds a program; keep holds every buffer its ops point to.
+type planner struct {
+	prog       program
+	keep       [][]byte
+	regs       int8
+	closeAfter []int
+}
+
+// addr keeps b and returns its address.
+func (b *planner) addr(v []byte) uintptr {
+	b.keep = append(b.keep, v)
+	return uintptr(unsafe.Pointer(&v[0]))
+}
+
+// zyAddr is the address of one of zy's buffers: the zygote's own for its
+// life, the same in every launch (not a launch's, so not in keep, which is
+// cleared after the fork).
+func zyAddr(v []byte) uintptr { return uintptr(unsafe.Pointer(&v[0])) }
+
+func (b *planner) cstr(s string) uintptr { return b.addr(cstring(s)) }
+
+// sys appends the system call nr(a...), failing with err (nil: errors are
+// ignored).
+func (b *planner) sys(err *StepError, nr uintptr, a ...uintptr) *op {
+	o := op{kind: opSys, nr: nr, in: noReg, inReg: noReg, out: noReg, when: noReg}
+	copy(o.a[:], a)
+	if err != nil {
+		enc := err.Encode()
+		o.err, o.errLen = &enc[0], uintptr(len(enc))
+		b.keep = append(b.keep, enc)
+	}
+	b.prog.ops = append(b.prog.ops, o)
+	return &b.prog.ops[len(b.prog.ops)-1]
+}
+
+// set appends reg = v.
+func (b *planner) set(reg int8, v uintptr) {
+	o := b.sys(nil, 0, v)
+	o.kind, o.out = opSet, reg
+}
+
+// closeReg appends the close of reg's descriptor (only when it holds one).
+func (b *planner) closeReg(reg int8) {
+	o := b.sys(nil, nrClose, 0)
+	o.in, o.inReg, o.when = 0, reg, reg
+}
+
+// expect appends a check that the last result is v (and, with at set, the
+// byte at at is ch).
+func (b *planner) expect(err *StepError, v uintptr, at *byte, ch byte) {
+	o := b.sys(err, 0, v, uintptr(ch))
+	o.kind, o.ptr = opExpect, unsafe.Pointer(at)
+}
+
+// procFD appends the formatting of reg's descriptor as a /proc/self/fd/
+// path and returns the path's address.
+func (b *planner) procFD(reg int8) uintptr {
+	buf := make([]byte, 32)
+	copy(buf, zy.procfd[:])
+	p := b.addr(buf)
+	o := b.sys(nil, 0)
+	o.kind, o.ptr, o.inReg, o.when = opProcFD, unsafe.Pointer(&buf[14]), reg, reg
+	return p
+}
+
+func (b *planner) reg() (int8, bool) {
+	if b.regs >= numRegs {
+		return 0, false
+	}
+	b.regs++
+	return b.regs - 1, true
+}
+
+// Constants of the zygote's steps.
+const (
+	cloneNewNS    = 0x20000
+	prCapbsetRead = 23
+	ePIPE         = 32
+	eCONNRESET    = 104
+)
+
+func stepErr(step string, detail string) *StepError { return &StepError{Step: step, Detail: detail} }
+
+// zygotePlan is a planned launch.
+type zygotePlan struct {
+	prog       program
+	keep       [][]byte
+	closeAfter []int // the zygote's descriptors made for this launch (a ruleset): closed after the fork
+}
+
+// planLaunch turns contain()'s steps for c into a program (fds: the
+// received ZygoteFDs descriptors). fallback: c asks for something not
+// planned here.
+func planLaunch(c *Config, fds []int) (plan *zygotePlan, fallback bool, serr *StepError) {
+	b := &planner{}
+	defer func() {
+		if plan == nil {
+			b.closeRulesets() // made for a launch that is not forked
+		}
+	}()
+	b.regs = 1 // register 0 is every block's scratch descriptor
+	sockFD := fds[SentFDs]
+	for _, fd := range fds {
+		if fd <= SocketFD {
+			return nil, true, nil // cannot be: 0..3 are the zygote's own
+		}
+	}
+	b.prog.sock = sockFD
+	// The child's start: nothing of the zygote's socket; a session of its
+	// own (as a stage's Setsid); killed with the launcher's thread
+	// (Pdeathsig), and not run at all if the launcher is already gone.
+	b.sys(nil, nrClose, SocketFD)
+	b.sys(stepErr(StepConfig, "setsid"), nrSetsid)
+	b.sys(stepErr(StepConfig, "prctl(PR_SET_PDEATHSIG)"), nrPrctl, prSetPdeathsig, sigKILL)
+	b.sys(nil, nrGetppid)
+	b.expect(stepErr(StepConfig, "the launcher went away"), zy.serverPid, nil, 0)
+
+	// stdio (arrangeFDs): the received descriptors are all above 3.
+	for i := 0; i < 3; i++ {
+		b.sys(&StepError{Step: StepStdio, Detail: "install descriptor " + utoa(uint64(i))}, nrDup3, uintptr(fds[SentStdin+i]), uintptr(i), 0)
+	}
+	for i := 0; i < 3; i++ {
+		b.sys(nil, nrClose, uintptr(fds[SentStdin+i]))
+	}
+	exe := fds[SentExe]
+	script := c.Flags&FlagScript != 0
+	if script {
+		b.sys(stepErr(StepStdio, "make the script descriptor 3"), nrDup3, uintptr(exe), 3, 0)
+		b.sys(nil, nrClose, uintptr(exe))
+		exe = 3
+	}
+	// mounts (setupMounts, setupPrivate): a mount namespace of the
+	// child's own, every mount private, then the private view.
+	if c.Flags&FlagMountNS != 0 {
+		b.sys(stepErr(StepMounts, "unshare the mount namespace"), nrUnshare, cloneNewNS)
+		b.sys(stepErr(StepMounts, "make every mount private"), nrMount, 0, b.cstr("/"), 0, msRec|msPrivate, 0)
+		if !b.planPrivate(c) {
+			return nil, true, nil
+		}
+	}
+	if err := b.planRlimits(c); err != nil {
+		return nil, false, err
+	}
+	if c.Dir != "" { // enterDir
+		b.openNoSymlinks(c.Dir, oPath|oDirectory|oCLOEXEC, 0, stepErr(StepChdir, "open "+c.Dir+" (no symbolic links allowed)"))
+		o := b.sys(stepErr(StepChdir, "chdir "+c.Dir), nrFchdir, 0)
+		o.in, o.inReg = 0, 0
+		b.closeReg(0)
+	}
+	argv, envv, err := b.vectors(c)
+	if err != nil {
+		return nil, false, err
+	}
+	b.sys(stepErr(StepFDs, "close_range"), nrCloseRange, 3, ^uintptr(0), closeRangeCloexc)
+	// The gate (awaitGo).
+	o := b.sys(stepErr(StepGate, "report ready"), nrSendto, uintptr(sockFD), uintptr(unsafe.Pointer(&zy.one[0])), 1, msgNosignal, 0, 0)
+	o.ok1, o.ok2 = ePIPE, eCONNRESET
+	b.sys(stepErr(StepGate, "read the go byte"), nrRead, uintptr(sockFD), uintptr(unsafe.Pointer(&zy.goByte[0])), 1)
+	b.expect(stepErr(StepGate, "the launch was withdrawn"), 1, &zy.goByte[0], MsgGo)
+	b.planIdentity(c)
+	b.planCaps(c)
+	b.sys(stepErr(StepNoNewPrivs, "prctl(PR_SET_NO_NEW_PRIVS)"), nrPrctl, prSetNoNewPrivs, 1)
+	if c.Flags&FlagLandlock != 0 {
+		if err := b.planLandlock(c); err != nil {
+			return nil, false, err
+		}
+	}
+	if c.Flags&FlagExecScope != 0 {
+		fallback, err := b.planExecScope(c, fds[SentExe])
+		if fallback || err != nil {
+			return nil, fallback, err
+		}
+	} else if c.Flags&FlagScope != 0 {
+		if zy.scopeRS < 0 {
+			attr := [3]uint64{0, 0, llScopeAbstractUnix | llScopeSignal}
+			rs, e := rawSyscall6(nrLandlockCreateRuleset, uintptr(unsafe.Pointer(&attr[0])), landlockRulesetAttr3, 0, 0, 0, 0)
+			runtime.KeepAlive(&attr)
+			if e != 0 {
+				return nil, false, &StepError{Step: StepScope, Errno: e, Detail: "landlock_create_ruleset (scoped)"}
+			}
+			zy.scopeRS = int(rs)
+		}
+		b.sys(stepErr(StepScope, "landlock_restrict_self (scoped)"), nrLandlockRestrictSelf, uintptr(zy.scopeRS), 0)
+	}
+	if err := b.planSeccomp(c); err != nil {
+		return nil, false, err
+	}
+	// The exec (execTarget).
+	if script {
+		b.sys(stepErr(StepExec, "keep the script descriptor open"), nrFcntl, uintptr(exe), fSETFD, 0)
+	}
+	b.sys(nil, nrRtSigprocmask, sigSetmask, uintptr(unsafe.Pointer(&zy.empty)), 0, 8)
+	b.sys(nil, nrSendto, uintptr(sockFD), uintptr(unsafe.Pointer(&zy.one[1])), 1, msgNosignal, 0, 0)
+	b.sys(stepErr(StepExec, "execveat"), nrExecveat, uintptr(exe), uintptr(unsafe.Pointer(&zy.path[0])), argv, envv, atEmptyPath)
+	return &zygotePlan{prog: b.prog, keep: b.keep, closeAfter: b.closeAfter}, false, nil
+}
+
+func (b *planner) closeRulesets() {
+	for _, fd := range b.closeAfter {
+		sysClose(fd)
+	}
+	b.closeAfter = nil
+}
+
+// planLandlock is restrictLandlock, in the child: the rules name the
+// child's own mounts (its private /tmp), so the child opens each path
+// after its mounts and puts the descriptor into the rule.
+func (b *planner) planLandlock(c *Config) *StepError {
+	if zy.llABI == 0 {
+		return &StepError{Step: StepLandlock, Errno: zy.llErr, Detail: "Landlock is not available (landlock_create_ruleset version probe)"}
+	}
+	handled := LandlockWriteRights(int(zy.llABI))
+	attr := make([]byte, 8)
+	*(*uint64)(unsafe.Pointer(&attr[0])) = handled
+	rs, ok1 := b.reg()
+	flag, ok2 := b.reg() // set when a rule's first try failed (EINVAL: not a directory)
+	if !ok1 || !ok2 {
+		return &StepError{Step: StepLandlock, Errno: eINVAL, Detail: "too many descriptors to plan"}
+	}
+	o := b.sys(stepErr(StepLandlock, "landlock_create_ruleset"), nrLandlockCreateRuleset, b.addr(attr), 8, 0)
+	o.out = rs
+	type rule struct {
+		path               string
+		required, optional bool
+	}
+	rules := []rule{{".", true, false}, {"/tmp", false, false}}
+	for _, w := range c.Writable {
+		rules = append(rules, rule{w, true, false})
+	}
+	for _, d := range c.Dirs {
+		rules = append(rules, rule{d, true, true})
+	}
+	for _, d := range landlockDevices {
+		rules = append(rules, rule{d, false, false})
+	}
+	for _, r := range rules {
+		var err *StepError
+		var ok []uintptr
+		if r.required {
+			err = stepErr(StepLandlock, "open "+r.path)
+			if r.optional {
+				ok = []uintptr{eNOENT, eLOOP}
+			}
+			b.openNoSymlinks(r.path, oPath|oCLOEXEC, 0, err, ok...)
+		} else {
+			b.open(r.path, oPath|oCLOEXEC, 0, nil) // any error: skipped
+		}
+		dir, file := make([]byte, 16), make([]byte, 16)
+		*(*uint64)(unsafe.Pointer(&dir[0])) = handled
+		*(*uint64)(unsafe.Pointer(&file[0])) = handled & (llWriteFile | llTruncate)
+		for _, buf := range [][]byte{dir, file} {
+			p := b.sys(nil, 0)
+			p.kind, p.ptr, p.inReg = opPutFD, unsafe.Pointer(&buf[8]), 0
+		}
+		b.when(0, 2)
+		b.set(flag, 0)
+		add := stepErr(StepLandlock, "landlock_add_rule "+r.path)
+		// A directory takes every right; a file (EINVAL) only those that
+		// apply to files: the second rule runs only if the first failed.
+		o := b.sys(add, nrLandlockAddRule, 0, landlockRulePathBeneath, b.addr(dir))
+		o.in, o.inReg, o.when = 0, rs, 0
+		o.ok1, o.out = eINVAL, flag
+		o = b.sys(add, nrLandlockAddRule, 0, landlockRulePathBeneath, b.addr(file))
+		o.in, o.inReg, o.when, o.neg = 0, rs, flag, true
+		b.closeReg(0)
+	}
+	o = b.sys(stepErr(StepLandlock, "landlock_restrict_self"), nrLandlockRestrictSelf, 0, 0)
+	o.in, o.inReg = 0, rs
+	b.closeReg(rs)
+	return nil
+}
+
+// planExecScope builds restrictScope's ruleset with FlagExecScope in the
+// zygote (the executables are files of the host, opened here, in the view
+// every child copies; one beneath a private or masked directory, which
+// the child's view replaces, makes the launch use a stage): the child only
+// restricts itself with it.
+func (b *planner) planExecScope(c *Config, exe int) (bool, *StepError) {
+	for _, p := range c.Exec {
+		if beneathAny(p, c.Private) || beneathAny(p, c.Masked) {
+			return true, nil
+		}
+	}
+	var attr [3]uint64
+	attr[0] = llExecute
+	if c.Flags&FlagScope != 0 {
+		attr[2] = llScopeAbstractUnix | llScopeSignal
+	}
+	rs, e := rawSyscall6(nrLandlockCreateRuleset, uintptr(unsafe.Pointer(&attr[0])), landlockRulesetAttr3, 0, 0, 0, 0)
+	runtime.KeepAlive(&attr)
+	if e != 0 {
+		return false, &StepError{Step: StepScope, Errno: e, Detail: "landlock_create_ruleset (scoped)"}
+	}
+	b.closeAfter = append(b.closeAfter, int(rs))
+	if e := landlockAddRule(int(rs), exe, llExecute); e != 0 {
+		return false, &StepError{Step: StepScope, Errno: e, Detail: "landlock_add_rule for the launched executable"}
+	}
+	for _, p := range c.Exec {
+		fd, e := sysOpen(p, oPath|oCLOEXEC)
+		if e == eNOENT {
+			continue
+		}
+		if e != 0 {
+			return false, &StepError{Step: StepScope, Errno: e, Detail: "open " + p}
+		}
+		if reg, e := isRegular(fd); e != 0 || !reg {
+			sysClose(fd)
+			if e != 0 {
+				return false, &StepError{Step: StepScope, Errno: e, Detail: "statx " + p}
+			}
+			continue
+		}
+		e = landlockAddRule(int(rs), fd, llExecute)
+		sysClose(fd)
+		if e != 0 {
+			return false, &StepError{Step: StepScope, Errno: e, Detail: "landlock_add_rule " + p}
+		}
+	}
+	b.sys(stepErr(StepScope, "landlock_restrict_self (scoped)"), nrLandlockRestrictSelf, rs, 0)
+	return false, nil
+}
+
+// openNoSymlinks appends an openat2 of path refusing symbolic links, into
+// reg; ok1, ok2 (0: none) are tolerated errnos.
+func (b *planner) openNoSymlinks(path string, flags int, reg int8, err *StepError, ok ...uintptr) {
+	how := make([]byte, 24)
+	*(*openHow)(unsafe.Pointer(&how[0])) = openHow{flags: uint64(flags), resolve: resolveNoSymlinks | resolveNoMagiclinks}
+	o := b.sys(err, nrOpenat2, atFDCWD, b.cstr(path), b.addr(how), 24)
+	b.tolerate(o, ok)
+	o.out = reg
+}
+
+// open appends an openat of path into reg.
+func (b *planner) open(path string, flags int, reg int8, err *StepError, ok ...uintptr) {
+	o := b.sys(err, nrOpenat, atFDCWD, b.cstr(path), uintptr(flags))
+	b.tolerate(o, ok)
+	o.out = reg
+}
+
+func (b *planner) tolerate(o *op, ok []uintptr) {
+	o.ok1, o.ok2 = 0, 0
+	if len(ok) > 0 {
+		o.ok1 = ok[0]
+	}
+	if len(ok) > 1 {
+		o.ok2 = ok[1]
+	}
+}
+
+// when makes the last n ops run only when reg holds a descriptor.
+func (b *planner) when(reg int8, n int) {
+	for i := len(b.prog.ops) - n; i < len(b.prog.ops); i++ {
+		b.prog.ops[i].when = reg
+	}
+}
+
+// planPrivate is setupPrivate with root "/"; false: not planned here.
+func (b *planner) planPrivate(c *Config) bool {
+	if c.Flags&FlagPrivate == 0 {
+		return true
+	}
+	type kept struct {
+		path string
+		reg  int8
+	}
+	var keep []kept
+	for _, k := range append(append([]string(nil), c.Keep...), c.Dir) {
+		if k == "" || !beneathAny(k, c.Private) {
+			continue
+		}
+		r, ok := b.reg()
+		if !ok {
+			return false
+		}
+		b.openNoSymlinks(k, oPath|oCLOEXEC|oDirectory, r,
+			stepErr(StepPrivate, "open "+k+" to keep it (no symbolic links allowed)"), eNOENT, eACCES)
+		keep = append(keep, kept{k, r})
+	}
+	for _, d := range c.Private {
+		b.openNoSymlinks(d, oPath|oCLOEXEC|oDirectory, 0, stepErr(StepPrivate, "open "+d), eNOENT, eLOOP)
+		at := b.procFD(0)
+		b.sys(stepErr(StepPrivate, "mount a private tmpfs on "+d), nrMount, zyAddr(zy.tmpfs), at, zyAddr(zy.tmpfs), msNosuid|msNodev, zyAddr(zy.modes[0]))
+		b.closeReg(0)
+		b.when(0, 3)
+	}
+	for _, k := range keep {
+		n := 0
+		for i := 1; i <= len(k.path); i++ {
+			if i < len(k.path) && k.path[i] != '/' {
+				continue
+			}
+			o := b.sys(stepErr(StepPrivate, "make the mount point "+k.path), nrMkdirat, atFDCWD, b.cstr(k.path[:i]), 0o755)
+			o.ok1, o.ok2 = eEXIST, 0
+			n++
+		}
+		at := b.procFD(k.reg)
+		b.sys(stepErr(StepPrivate, "bind "+k.path+" back"), nrMount, at, b.cstr(k.path), 0, msBind|msRec, 0)
+		b.when(k.reg, n+2)
+	}
+	// Sealed (seal): a file renamed over between the open and the bind
+	// (the audit log's head) is opened and bound again, once.
+	flag, ok1 := b.reg()
+	again, ok2 := b.reg()
+	if len(c.Sealed) > 0 && (!ok1 || !ok2) {
+		return false
+	}
+	for _, s := range c.Sealed {
+		p := b.cstr(s)
+		seal := stepErr(StepPrivate, "seal "+s+" read-only")
+		b.set(flag, ^uintptr(0))
+		b.open(s, oPath|oCLOEXEC, 0, stepErr(StepPrivate, "open "+s+" to seal it"), eNOENT, eACCES)
+		at := b.procFD(0)
+		o := b.sys(seal, nrMount, at, p, 0, msBind, 0)
+		o.ok1, o.out, o.when = eNOENT, flag, 0
+		b.closeReg(0)
+		b.set(again, ^uintptr(0))
+		b.open(s, oPath|oCLOEXEC, again, stepErr(StepPrivate, "open "+s+" to seal it"), eNOENT, eACCES)
+		b.prog.ops[len(b.prog.ops)-1].when, b.prog.ops[len(b.prog.ops)-1].neg = flag, true
+		at = b.procFD(again)
+		o = b.sys(seal, nrMount, at, p, 0, msBind, 0)
+		o.out, o.when = flag, again
+		b.closeReg(again)
+		o = b.sys(seal, nrMount, 0, p, 0, msRemount|msBind|msRdonly, 0)
+		o.when = flag
+	}
+	for _, m := range c.Masked {
+		// The kind of file is read now, in the zygote's view (the child's
+		// namespace is a copy of it); one that turns into the other kind
+		// before the child mounts makes the mount fail, and the launch
+		// with it (a directory is assumed for a path absent now).
+		reg := false
+		if fd, e := sysOpen(m, oPath|oCLOEXEC); e == 0 {
+			reg, _ = isRegular(fd)
+			sysClose(fd)
+		}
+		b.open(m, oPath|oCLOEXEC, 0, stepErr(StepPrivate, "open "+m+" to hide it"), eNOENT, eACCES)
+		at := b.procFD(0)
+		hide := stepErr(StepPrivate, "hide "+m)
+		if reg {
+			b.sys(hide, nrMount, zyAddr(zy.devnull), at, 0, msBind, 0)
+			b.sys(hide, nrMount, 0, b.cstr(m), 0, msRemount|msBind|msRdonly|msNosuid|msNodev|msNoexec, 0)
+			b.closeReg(0)
+			b.when(0, 4)
+		} else {
+			b.sys(hide, nrMount, zyAddr(zy.tmpfs), at, zyAddr(zy.tmpfs), msRdonly|msNosuid|msNodev|msNoexec, zyAddr(zy.modes[1]))
+			b.closeReg(0)
+			b.when(0, 3)
+		}
+	}
+	for _, k := range keep {
+		b.closeReg(k.reg)
+	}
+	return true
+}
+
+// planRlimits is setRlimits: the limits in force are the zygote's, which
+// every child has.
+func (b *planner) planRlimits(c *Config) *StepError {
+	for _, l := range c.Rlimits {
+		var old rlimit
+		if e := sysPrlimit(l.Resource, nil, &old); e != 0 {
+			return &StepError{Step: StepRlimit, Errno: e, Resource: l.Resource, Detail: "get " + rlimitName(l.Resource)}
+		}
+		want := rlimit{cur: l.Cur, max: l.Max}
+		if l.Max == KeepMax {
+			want = rlimit{cur: min(l.Cur, old.max), max: old.max}
+		}
+		w := make([]byte, 16)
+		*(*rlimit)(unsafe.Pointer(&w[0])) = want
+		b.sys(&StepError{Step: StepRlimit, Resource: l.Resource, Max: old.max,
+			Detail: "set " + rlimitName(l.Resource) + " to " + utoa(want.cur) + "/" + utoa(want.max) +
+				" (hard limit in force " + utoa(old.max) + ")"}, nrPrlimit64, 0, uintptr(l.Resource), b.addr(w), 0)
+	}
+	return nil
+}
+
+// vectors builds execve's argv and envp (execArgs) and returns their
+// addresses.
+func (b *planner) vectors(c *Config) (uintptr, uintptr, *StepError) {
+	vec := func(list []string) uintptr {
+		v := make([]uintptr, 0, len(list)+1)
+		for _, s := range list {
+			for i := 0; i < len(s); i++ {
+				if s[i] == 0 {
+					return 0
+				}
+			}
+			v = append(v, b.cstr(s))
+		}
+		v = append(v, 0)
+		return b.addr(unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), len(v)*int(unsafe.Sizeof(uintptr(0)))))
+	}
+	argv, envv := vec(c.Argv), vec(c.Env)
+	if argv == 0 || envv == 0 {
+		return 0, 0, &StepError{Step: StepExec, Errno: eINVAL, Detail: "argv or environment contains a NUL byte"}
+	}
+	return argv, envv, nil
+}
+
+// planIdentity is setIdentity: the permitted set survives the change of
+// uid (PR_SET_KEEPCAPS) and is made effective again.
+func (b *planner) planIdentity(c *Config) {
+	if c.Flags&FlagIdentity == 0 {
+		return
+	}
+	b.sys(stepErr(StepIdentity, "prctl(PR_SET_KEEPCAPS)"), nrPrctl, prSetKeepcaps, 1)
+	b.sys(stepErr(StepIdentity, "clear the supplementary groups"), nrSetgroups, 0, 0)
+	g, u := uintptr(c.GID), uintptr(c.UID)
+	b.sys(stepErr(StepIdentity, "setresgid "+utoa(uint64(c.GID))), nrSetresgid, g, g, g)
+	b.sys(stepErr(StepIdentity, "setresuid "+utoa(uint64(c.UID))), nrSetresuid, u, u, u)
+	b.sys(stepErr(StepIdentity, "prctl(PR_SET_KEEPCAPS, 0)"), nrPrctl, prSetKeepcaps, 0)
+	b.sys(stepErr(StepIdentity, "prctl(PR_SET_PDEATHSIG)"), nrPrctl, prSetPdeathsig, sigKILL)
+	b.sys(nil, nrGetppid)
+	b.expect(stepErr(StepIdentity, "the launcher went away"), zy.serverPid, nil, 0)
+	d := zy.caps
+	for i := range d {
+		d[i].effective = d[i].permitted
+	}
+	b.capset(d, stepErr(StepIdentity, "capset"))
+}
+
+func (b *planner) capset(d [2]capData, err *StepError) {
+	buf := make([]byte, 8+24)
+	*(*capHeader)(unsafe.Pointer(&buf[0])) = capHeader{version: capVersion3}
+	*(*[2]capData)(unsafe.Pointer(&buf[8])) = d
+	p := b.addr(buf)
+	b.sys(err, nrCapset, p, p+8)
+}
+
+// planCaps is setCaps, with the sets the child has at that point (the
+// zygote's, made effective by planIdentity when the uid changes).
+func (b *planner) planCaps(c *Config) {
+	if c.Flags&FlagCaps == 0 {
+		return
+	}
+	d := zy.caps
+	if c.Flags&FlagIdentity != 0 {
+		for i := range d {
+			d[i].effective = d[i].permitted
+		}
+	}
+	eff := uint64(d[0].effective) | uint64(d[1].effective)<<32
+	perm := uint64(d[0].permitted) | uint64(d[1].permitted)<<32
+	if eff&(1<<capSetpcap) != 0 {
+		for cp := uintptr(0); cp <= zy.lastCap; cp++ {
+			if c.CapKeep&(1<<cp) == 0 {
+				b.sys(stepErr(StepCaps, "drop capability "+utoa(uint64(cp))+" from the bounding set"), nrPrctl, prCapbsetDrop, cp)
+			}
+		}
+	}
+	o := b.sys(stepErr(StepCaps, "clear the ambient set"), nrPrctl, prCapAmbient, prCapAmbientClear, 0, 0, 0)
+	o.ok1 = eINVAL
+	keep := c.CapKeep & perm
+	var k [2]capData
+	for i := range k {
+		v := uint32(keep >> (32 * i))
+		k[i] = capData{effective: v, permitted: v, inheritable: v}
+	}
+	b.capset(k, stepErr(StepCaps, "capset"))
+	for cp := uintptr(0); cp < 64; cp++ {
+		if keep&(1<<cp) != 0 {
+			b.sys(stepErr(StepCaps, "raise capability "+utoa(uint64(cp))+" in the ambient set"), nrPrctl, prCapAmbient, prCapAmbientRaise, cp, 0, 0)
+		}
+	}
+}
+
+// planSeccomp is installSeccomp.
+func (b *planner) planSeccomp(c *Config) *StepError {
+	if len(c.Seccomp) == 0 {
+		return nil
+	}
+	if len(c.Seccomp)%8 != 0 || len(c.Seccomp)/8 > 4096 {
+		return &StepError{Step: StepSeccomp, Errno: eINVAL, Detail: "malformed filter of " + utoa(uint64(len(c.Seccomp))) + " bytes"}
+	}
+	prog := make([]uint64, len(c.Seccomp)/8) // 8-byte aligned
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&prog[0])), len(c.Seccomp)), c.Seccomp)
+	pb := unsafe.Slice((*byte)(unsafe.Pointer(&prog[0])), len(c.Seccomp))
+	fp := make([]uint64, 2) // struct sock_fprog
+	*(*sockFprog)(unsafe.Pointer(&fp[0])) = sockFprog{len: uint16(len(prog)), filter: &pb[0]}
+	b.keep = append(b.keep, pb)
+	b.sys(stepErr(StepSeccomp, "seccomp(SECCOMP_SET_MODE_FILTER)"), nrSeccomp, seccompSetModeFilter, 0,
+		b.addr(unsafe.Slice((*byte)(unsafe.Pointer(&fp[0])), 16)))
+	return nil
+}

@@ -1,0 +1,346 @@
+//go:build linux
+
+package sandbox
+
+// Performance machinery, not a security step: the zygote (a fork server,
+// stage/zygote.go). One long-lived init stage per launcher, started on the
+// launcher thread in the isolation's server-wide namespaces (for an
+// unprivileged server, its own user namespace; never a mount namespace:
+// every child unshares its own), plans each eligible launch and forks a
+// child that runs only that plan, so that a launch no longer starts a Go
+// runtime. The child is the server's child (CLONE_PARENT), reaped as a
+// stage is; the launcher side of a Process (MsgReady, the gate, the
+// StepError reports, Release, Abort, the cgroup) is the one a stage has.
+// A launch the zygote does not plan (zygoteEligible, and the zygote's own
+// stage.Zygotable) uses a stage, as before; TestZygoteLaunchIsolatedAsStage
+// shows the two give the same observations.
+
+import (
+	"errors"
+	"io"
+	"os"
+	"time"
+
+	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/policy"
+	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
+	"golang.org/x/sys/unix"
+)
+
+// zygoteByDefault: StageAuto uses the zygote.
+const zygoteByDefault = true
+
+// zygoteProc is a running zygote.
+type zygoteProc struct {
+	proc *os.Process
+	sock *os.File // used under Launcher.zmu only
+}
+
+type zygoteResp struct {
+	z   *zygoteProc
+	err error
+}
+
+// useZygote reports whether this launcher starts eligible launches from
+// its zygote.
+func useZygote(o LauncherOptions) bool {
+	if o.Plain || !stage.ZygoteSupported {
+		return false
+	}
+	switch o.Stage {
+	case StageZygote:
+		return true
+	case StageAuto:
+		return zygoteByDefault
+	}
+	return false
+}
+
+// zygoteEligible is the eligibility rule: a launch goes to the zygote
+// only when the zygote plans every one of its steps, that is, the
+// isolation asks for no per-launch namespace but a mount namespace (no
+// PID, network, UTS, IPC or root-server user namespace), no egress, no
+// jail or composed root, no read-only filesystem, no MAC profile, no tree
+// executable beneath a private or masked directory, and the launch has no
+// terminal (Landlock write rules and the tree executable scope are
+// planned). Everything else uses a Go init stage. The zygote checks the
+// config again (stage.Zygotable) and answers MsgFallback when in doubt.
+func (l *Launcher) zygoteEligible(stdio Stdio, cfg []byte) bool {
+	if !l.zygoteOn || stdio.Terminal {
+		return false
+	}
+	l.zmu.Lock()
+	broken := l.zbroken
+	l.zmu.Unlock()
+	if broken {
+		return false
+	}
+	ns := l.iso.Namespaces
+	if ns.User || ns.PID || ns.Network || ns.UTS || ns.IPC || l.iso.Network == config.NetworkProxy {
+		return false
+	}
+	c, err := stage.Decode(cfg)
+	return err == nil && stage.Zygotable(c)
+}
+
+// startZygote runs on the launcher thread (the zygote's Pdeathsig, and
+// through CLONE_PARENT its children's, is that thread's): it starts the
+// zygote and waits for its MsgZygote.
+func (l *Launcher) startZygote() (*zygoteProc, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, errcode.Fail(errcode.Internal, layer, "", "zygote socket: %v", err)
+	}
+	theirs := os.NewFile(uintptr(fds[1]), "zygote")
+	defer theirs.Close()
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		return nil, errcode.Fail(errcode.Internal, layer, "", "zygote socket: %v", err)
+	}
+	ours := os.NewFile(uintptr(fds[0]), "zygote") // non-blocking: in the poller, with deadlines
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		ours.Close()
+		return nil, errcode.Fail(errcode.Internal, layer, "", "open %s: %v", os.DevNull, err)
+	}
+	defer devnull.Close()
+	sys := l.iso.sysProcAttr()
+	sys.Cloneflags &^= unix.CLONE_NEWNS // every child unshares a mount namespace of its own
+	if sys.Cloneflags&unix.CLONE_NEWUSER != 0 && os.Geteuid() != 0 {
+		defer dumpableWhile()() // as startStage: to write the uid map
+	}
+	proc, err := os.StartProcess("/proc/self/exe", []string{"mcp-process-zygote", stage.ArgZygote}, &os.ProcAttr{
+		Env:   zygoteEnv,
+		Files: []*os.File{devnull, devnull, devnull, theirs},
+		Sys:   sys,
+	})
+	if err != nil {
+		ours.Close()
+		return nil, errcode.Fail(errcode.Internal, layer, "", "start the zygote: %v", err)
+	}
+	z := &zygoteProc{proc: proc, sock: ours}
+	ours.SetReadDeadline(time.Now().Add(stageTimeout))
+	var b [1]byte
+	_, err = io.ReadFull(ours, b[:])
+	ours.SetReadDeadline(time.Time{})
+	if err != nil || b[0] != stage.MsgZygote {
+		z.stop()
+		return nil, errcode.Fail(errcode.Internal, layer, "", "the zygote did not start (%v)", err)
+	}
+	return z, nil
+}
+
+// zygoteEnv is the zygote's environment: one P; the collector on (it
+// lives long and allocates a plan per launch).
+var zygoteEnv = []string{"GOMAXPROCS=1"}
+
+// stop ends a zygote (EOF on its socket, then SIGKILL) and reaps it.
+func (z *zygoteProc) stop() {
+	z.sock.Close()
+	z.proc.Kill()
+	z.proc.Wait()
+}
+
+// zygote returns the running zygote, started on the launcher thread if
+// there is none (or it died: fresh is the one that failed).
+func (l *Launcher) zygote(failed *zygoteProc) (*zygoteProc, error) {
+	l.zmu.Lock()
+	if l.zyg != nil && l.zyg == failed {
+		l.zyg = nil
+		l.zmu.Unlock()
+		failed.stop()
+		l.zmu.Lock()
+	}
+	if z := l.zyg; z != nil {
+		l.zmu.Unlock()
+		return z, nil
+	}
+	l.zmu.Unlock()
+	r := make(chan zygoteResp, 1)
+	select {
+	case l.zreqs <- r:
+	case <-l.quit:
+		return nil, errClosed()
+	}
+	resp := <-r
+	return resp.z, resp.err
+}
+
+// serveZygote answers a request for the zygote on the launcher thread.
+func (l *Launcher) serveZygote(r chan zygoteResp) {
+	l.zmu.Lock()
+	z := l.zyg
+	l.zmu.Unlock()
+	if z != nil {
+		r <- zygoteResp{z: z}
+		return
+	}
+	z, err := l.startZygote()
+	if err == nil {
+		l.zmu.Lock()
+		l.zyg = z
+		l.zmu.Unlock()
+	}
+	r <- zygoteResp{z, err}
+}
+
+// stopZygote ends the zygote (the launcher thread, at Close).
+func (l *Launcher) stopZygote() {
+	l.zmu.Lock()
+	z := l.zyg
+	l.zyg = nil
+	l.zmu.Unlock()
+	if z != nil {
+		z.stop()
+	}
+}
+
+// errFallback: the zygote does not plan this launch; use a stage.
+var errFallback = errors.New("zygote: use a stage")
+
+// ask sends a launch to z and returns the child's pid, or its planning
+// StepError, or errFallback; any other error means z is gone.
+func (z *zygoteProc) ask(cfg []byte, files []*os.File) (int, *stage.StepError, error) {
+	z.sock.SetDeadline(time.Now().Add(stageTimeout))
+	defer z.sock.SetDeadline(time.Time{})
+	if err := sendConfig(z.sock, cfg, files); err != nil {
+		return 0, nil, err
+	}
+	kind, serr, err := readReport(z.sock)
+	switch {
+	case err != nil:
+		return 0, nil, err
+	case kind == stage.MsgFallback:
+		return 0, nil, errFallback
+	case kind == stage.MsgError:
+		return 0, serr, nil
+	case kind != stage.MsgPid:
+		return 0, nil, errcode.Fail(errcode.Internal, layer, "", "the zygote answered %q", kind)
+	}
+	var pid [4]byte
+	if _, err := io.ReadFull(z.sock, pid[:]); err != nil {
+		return 0, nil, err
+	}
+	return int(uint32(pid[0]) | uint32(pid[1])<<8 | uint32(pid[2])<<16 | uint32(pid[3])<<24), nil, nil
+}
+
+// startForked is start through the zygote: errFallback when the zygote
+// does not plan the launch (the caller uses a stage).
+func (l *Launcher) startForked(spec *policy.Spec, cfg []byte, files []*os.File, during func(*Process) error) (*Process, error) {
+	var (
+		ours   *os.File
+		pid    int
+		serr   *stage.StepError
+		err    error
+		failed *zygoteProc
+	)
+	for try := 0; ; try++ {
+		// A fresh socket for each try: a child that a failed zygote forked
+		// before it could answer holds the old one, and reads EOF at its
+		// gate when we close our end (it exits; it never gets "go").
+		var theirs *os.File
+		if ours, theirs, err = launchSocket(); err != nil {
+			return nil, err
+		}
+		z, zerr := l.zygote(failed)
+		if zerr != nil {
+			// No zygote here: this launch and the next use stages (as
+			// contained; only slower).
+			l.zmu.Lock()
+			l.zbroken = true
+			l.zmu.Unlock()
+			theirs.Close()
+			err = errFallback
+			break
+		}
+		l.zmu.Lock() // one launch at a time on the zygote's socket
+		pid, serr, err = z.ask(cfg, append(files[:len(files):len(files)], theirs))
+		l.zmu.Unlock()
+		theirs.Close()
+		if err == nil || err == errFallback || try == 1 {
+			break
+		}
+		ours.Close()
+		ours = nil
+		failed = z // gone (or confused): a new zygote, once
+	}
+	if ours == nil {
+		return nil, errcode.Fail(errcode.Internal, layer, "", "the zygote failed for %s: %v", spec.Path, err)
+	}
+	p := &Process{Pid: pid, done: make(chan struct{}), path: spec.Path, dir: spec.Dir,
+		limits: spec.Limits, sock: ours, launcher: l, keeps: keeperState{known: true}, forked: true}
+	if err != nil || serr != nil {
+		ours.Close()
+		if serr != nil {
+			return nil, p.stepError(serr)
+		}
+		if err == errFallback {
+			return nil, err
+		}
+		return nil, errcode.Fail(errcode.Internal, layer, "", "the zygote failed for %s: %v", spec.Path, err)
+	}
+	// Our child (CLONE_PARENT): nobody else reaps it, so the pid is its own
+	// until we do.
+	if p.proc, err = os.FindProcess(pid); err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, 0, nil)
+		ours.Close()
+		return nil, errcode.Fail(errcode.Internal, layer, "", "the zygote's child %d: %v", pid, err)
+	}
+	ours.SetDeadline(time.Now().Add(stageTimeout))
+	// The child is one thread, at its steps: it joins the launch's group
+	// now, before it can say ready (and so before "go").
+	if p.group, err = l.cgroups.place(pid, nil, spec.Limits); err != nil {
+		p.Abort()
+		return nil, err
+	}
+	if during != nil {
+		if err := during(p); err != nil {
+			p.Abort()
+			return nil, err
+		}
+	}
+	kind, serr, err := readReport(ours)
+	if err == nil && kind == stage.MsgReady {
+		ours.SetDeadline(time.Time{})
+		return p, nil
+	}
+	if serr != nil {
+		p.closeGate()
+		p.Wait() // the child exits 127 by itself after reporting
+		dropGroup(p.group)
+		return nil, p.stepError(serr)
+	}
+	p.Abort()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, errcode.Fail(errcode.Internal, layer, "", "the init stage for %s did not get ready within %s", p.path, stageTimeout)
+	}
+	return nil, errcode.Fail(errcode.Internal, layer, "", "the init stage for %s ended before it was ready (%s)", p.path, p.state)
+}
+
+// launchSocket is a launch's report and gate socket: ours non-blocking
+// (in the poller, with deadlines), theirs for the child.
+func launchSocket() (ours, theirs *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, errcode.Fail(errcode.Internal, layer, "", "launch socket: %v", err)
+	}
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, nil, errcode.Fail(errcode.Internal, layer, "", "launch socket: %v", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "launch"), os.NewFile(uintptr(fds[1]), "launch"), nil
+}
+
+// zygotePid is the zygote's pid (0: none running), for tests.
+func (l *Launcher) zygotePid() int {
+	l.zmu.Lock()
+	defer l.zmu.Unlock()
+	if l.zyg == nil {
+		return 0
+	}
+	return l.zyg.proc.Pid
+}

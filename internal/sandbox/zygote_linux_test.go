@@ -1,0 +1,271 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/policy"
+	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
+)
+
+func needZygote(t *testing.T) {
+	t.Helper()
+	if !stage.ZygoteSupported {
+		t.Skip("no zygote on this architecture")
+	}
+}
+
+// Two launches forked from the same zygote share nothing: the second
+// cannot see the first's /tmp, nor read its memory or environment (each is
+// in a Landlock domain of its own, as launches through stages are).
+func TestZygoteLaunchesShareNothing(t *testing.T) {
+	needZygote(t)
+	dir := hostDir(t)
+	iso, err := IsolationFor(config.BuiltinDefault(dir))
+	if err != nil {
+		t.Skipf("the development defaults cannot be enforced here: %v", err)
+	}
+	l := NewLauncher(LauncherOptions{Stage: StageZygote, Isolation: iso})
+	defer l.Close()
+	a := py(t, `
+import os, sys, time
+open('/tmp/zygote-first', 'w').write('mine')
+secret = 'S3CR3T-' + 'x' * 8
+print(os.getpid(), flush=True)
+time.sleep(30)
+`)
+	a.Env = append(a.Env, "ZYGOTE_SECRET=first-launch-secret")
+	a.Dir = dir
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	pa, err := l.Start(a, Stdio{Stdout: w})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pa.Abort()
+	if !pa.forked {
+		t.Fatal("the first launch was not forked by the zygote")
+	}
+	if err := pa.Release(); err != nil {
+		t.Fatal(err)
+	}
+	line := make([]byte, 32)
+	n, _ := r.Read(line)
+	if _, err := strconv.Atoi(strings.TrimSpace(string(line[:n]))); err != nil {
+		t.Fatalf("first launch printed %q", line[:n])
+	}
+	b := py(t, `
+import os, sys
+pid = sys.argv[1]
+def attempt(f):
+    try:
+        f()
+        return 'read'
+    except OSError as e:
+        return 'refused %d' % e.errno
+print('tmp', 'seen' if os.path.exists('/tmp/zygote-first') else 'absent')
+print('environ', attempt(lambda: open('/proc/%s/environ' % pid, 'rb').read()))
+print('mem', attempt(lambda: open('/proc/%s/mem' % pid, 'rb').read(1)))
+`)
+	b.Argv = append(b.Argv, strconv.Itoa(pa.Pid))
+	b.Dir = dir
+	pb, err := l.Start(b, Stdio{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forked := pb.forked
+	pb.Abort()
+	if !forked {
+		t.Fatal("the second launch was not forked by the zygote")
+	}
+	out, st := runAll(t, l, b)
+	exitOK(t, out, st)
+	if !strings.Contains(out, "tmp absent") || !strings.Contains(out, "environ refused") || !strings.Contains(out, "mem refused") {
+		t.Fatalf("the second launch reached the first's:\n%s", out)
+	}
+	// Nor is the first launch's environment in the zygote's memory, which
+	// every later child starts with a copy of.
+	zpid := l.zygotePid()
+	if zpid == 0 {
+		t.Fatal("no zygote running")
+	}
+	if found, err := memContains(zpid, []byte("first-launch-secret")); err != nil {
+		t.Logf("cannot read the zygote's memory here (%v): its wipe is not checked", err)
+	} else if found {
+		t.Fatal("the first launch's environment is still in the zygote's memory after two launches")
+	}
+}
+
+// memContains reports whether a writable mapping of pid holds needle.
+func memContains(pid int, needle []byte) (bool, error) {
+	maps, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/maps")
+	if err != nil {
+		return false, err
+	}
+	mem, err := os.Open("/proc/" + strconv.Itoa(pid) + "/mem")
+	if err != nil {
+		return false, err
+	}
+	defer mem.Close()
+	read := 0
+	for _, line := range strings.Split(string(maps), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || !strings.HasPrefix(f[1], "rw") {
+			continue
+		}
+		lo, hi, ok := strings.Cut(f[0], "-")
+		if !ok {
+			continue
+		}
+		start, _ := strconv.ParseUint(lo, 16, 64)
+		end, _ := strconv.ParseUint(hi, 16, 64)
+		if end-start > 256<<20 {
+			continue // the heap arena reservations: not backed
+		}
+		buf := make([]byte, end-start)
+		n, _ := mem.ReadAt(buf, int64(start))
+		read += n
+		if bytes.Contains(buf[:n], needle) {
+			return true, nil
+		}
+	}
+	if read == 0 {
+		return false, fmt.Errorf("no writable mapping could be read")
+	}
+	return false, nil
+}
+
+// A failure in each class of the zygote's program (a system call with its
+// errno, a tolerated error that is not tolerated here, the gate, the exec,
+// a failure while planning) fails the launch with the error a stage gives.
+func TestZygoteStepErrorsAsStage(t *testing.T) {
+	needZygote(t)
+	dir := hostDir(t)
+	iso, err := IsolationFor(config.BuiltinDefault(dir))
+	if err != nil {
+		t.Skipf("the development defaults cannot be enforced here: %v", err)
+	}
+	nrOpen := int64(1 << 20)
+	if b, err := os.ReadFile("/proc/sys/fs/nr_open"); err == nil {
+		nrOpen, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	}
+	garbage := filepath.Join(dir, "garbage")
+	if err := os.WriteFile(garbage, []byte("\x7fELF not really\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A working directory beneath a private one, reached through a link:
+	// the private view refuses to keep it (ELOOP is not tolerated).
+	real := t.TempDir()
+	os.Chmod(real, 0o777)
+	link := filepath.Join(os.TempDir(), "mcp-zygote-link-"+strconv.Itoa(os.Getpid()))
+	os.Remove(link)
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(link)
+	for _, tc := range []struct {
+		name    string
+		spec    func() *policy.Spec
+		release bool // the failure shows at Release
+	}{
+		{"rlimit (system call)", func() *policy.Spec {
+			s := specFor(t, "true")
+			s.Limits = config.ResourceLimits{MaxFileDescriptors: nrOpen + 1}
+			return s
+		}, false},
+		{"private view (a kept path that is a link)", func() *policy.Spec {
+			s := specFor(t, "true")
+			s.Dir = link
+			return s
+		}, false},
+		{"exec", func() *policy.Spec { return specFor(t, garbage) }, true},
+		{"planning (a NUL in argv)", func() *policy.Spec {
+			s := specFor(t, "true")
+			s.Argv = append(s.Argv, "a\x00b")
+			return s
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := map[StageKind]string{}
+			for _, kind := range []StageKind{StageZygote, StageGo} {
+				l := NewLauncher(LauncherOptions{Stage: kind, PoolSize: -1, Isolation: iso})
+				spec := tc.spec()
+				p, err := l.Start(spec, Stdio{})
+				if err == nil {
+					if kind == StageZygote && !p.forked {
+						t.Fatal("not forked by the zygote")
+					}
+					if !tc.release {
+						p.Abort()
+						l.Close()
+						t.Fatalf("%v: Start succeeded", kind)
+					}
+					err = p.Release()
+					if st := p.Wait(); st.ExitCode == nil || *st.ExitCode != stage.ExitFailed {
+						t.Fatalf("%v: ended %v, want exit %d", kind, st, stage.ExitFailed)
+					}
+				}
+				l.Close()
+				var e *errcode.Error
+				if !errors.As(err, &e) {
+					t.Fatalf("%v: err %v, want an errcode.Error", kind, err)
+				}
+				got[kind] = string(e.Code) + " " + e.Layer + ": " + e.Message + " / " + e.Remedy
+			}
+			if got[StageZygote] != got[StageGo] {
+				t.Fatalf("the zygote's launch fails with\n  %s\na stage's with\n  %s", got[StageZygote], got[StageGo])
+			}
+			t.Log(got[StageGo])
+		})
+	}
+}
+
+// Abort at the gate: the forked child never runs its target, and a
+// zygote that died is replaced for the next launch.
+func TestZygoteAbortAndRestart(t *testing.T) {
+	needZygote(t)
+	l := NewLauncher(LauncherOptions{Stage: StageZygote})
+	defer l.Close()
+	spec, marker := markerSpec(t)
+	p, err := l.Start(spec, Stdio{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.forked {
+		t.Fatal("not forked by the zygote")
+	}
+	p.Abort()
+	time.Sleep(50 * time.Millisecond)
+	if exists(marker) {
+		t.Fatal("the target ran after Abort")
+	}
+	first := l.zygotePid()
+	if first == 0 {
+		t.Fatal("no zygote")
+	}
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil { // our child, not reaped: its pid
+		t.Fatal(err)
+	}
+	spec, marker = markerSpec(t)
+	out, st := runAll(t, l, spec)
+	exitOK(t, out, st)
+	if !exists(marker) {
+		t.Fatal("the launch after the zygote died did not run")
+	}
+	if now := l.zygotePid(); now == 0 || now == first {
+		t.Fatalf("zygote %d after %d died, want a new one", now, first)
+	}
+}
