@@ -6,8 +6,10 @@
 //          "targets": [{"name", "command", "args", "cwd", "env", "tool", "arguments", "peer": bool}]}
 // Measured per target and concurrency: call latency p50/p90/p99 (ms), calls/s
 // (wall time of the measured calls), server CPU per call (user+system of the
-// server and the children it reaped, from /proc, ms) and the server's RSS
-// after the calls (MiB). Also the first tools/list after initialize (ms).
+// server and the children it reaped, from /proc, ms), the server process's
+// own share of it (without the children: for mcp-process, without the init
+// stages and targets; ms) and the server's RSS after the calls (MiB). Also
+// the first tools/list after initialize (ms).
 import { readFileSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -15,11 +17,13 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 const plan = JSON.parse(process.argv[2]);
 const ticks = 100; // USER_HZ on Linux
 
+// cpuMs: [the server's and its reaped children's CPU, the server's own] (ms).
 function cpuMs(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields 14-17 (utime stime cutime cstime) are 11-14 after the name
-  return ((+f[11]) + (+f[12]) + (+f[13]) + (+f[14])) * 1000 / ticks;
+  const own = (+f[11]) + (+f[12]);
+  return [(own + (+f[13]) + (+f[14])) * 1000 / ticks, own * 1000 / ticks];
 }
 
 function rssMiB(pid) {
@@ -68,10 +72,11 @@ async function oneRound(t, conc) {
   };
   await Promise.all(Array.from({ length: conc }, worker));
   const wall = performance.now() - w0;
-  const cpu = cpuMs(pid) - cpu0;
+  const cpu1 = cpuMs(pid);
+  const cpu = cpu1[0] - cpu0[0], own = cpu1[1] - cpu0[1];
   const rss = rssMiB(pid);
   await client.close();
-  return { lat, wall, cpu, rss, firstList };
+  return { lat, wall, cpu, own, rss, firstList };
 }
 
 const results = {}; // key name|conc -> {lat: [], wall, cpu, n, rss: [], firstList: []}
@@ -81,8 +86,8 @@ for (let r = 0; r < plan.rounds; r++) {
       if (t.concurrency && !t.concurrency.includes(conc)) continue;
       const k = `${t.name}|${conc}`;
       const o = await oneRound(t, conc);
-      const acc = results[k] ??= { t, conc, lat: [], wall: 0, cpu: 0, n: 0, rss: [], firstList: [] };
-      acc.lat.push(...o.lat); acc.wall += o.wall; acc.cpu += o.cpu; acc.n += o.lat.length;
+      const acc = results[k] ??= { t, conc, lat: [], wall: 0, cpu: 0, own: 0, n: 0, rss: [], firstList: [] };
+      acc.lat.push(...o.lat); acc.wall += o.wall; acc.cpu += o.cpu; acc.own += o.own; acc.n += o.lat.length;
       acc.rss.push(o.rss); acc.firstList.push(o.firstList);
     }
   }
@@ -95,19 +100,19 @@ for (const acc of Object.values(results)) {
   rows.push({
     name: acc.t.name, peer: !!acc.t.peer, conc: acc.conc,
     p50: pct(s, 0.5), p90: pct(s, 0.9), p99: pct(s, 0.99),
-    rate: acc.n / (acc.wall / 1000), cpu: acc.cpu / acc.n,
+    rate: acc.n / (acc.wall / 1000), cpu: acc.cpu / acc.n, own: acc.own / acc.n,
     rss: Math.max(...acc.rss), firstList: pct(fl, 0.5),
   });
 }
 const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 console.log(`bench/compare: ${plan.rounds} round(s) x ${plan.calls} calls after ${plan.warmup} warm-up, a fresh server per round, interleaved; the same TypeScript SDK client over stdio`);
 console.log('');
-console.log('| target | conc | p50 ms | p90 ms | p99 ms | calls/s | server CPU ms/call | RSS MiB | first tools/list ms | p50 vs peer | p99 vs peer | calls/s vs peer | CPU vs peer |');
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+console.log('| target | conc | p50 ms | p90 ms | p99 ms | calls/s | server CPU ms/call | own CPU ms/call | RSS MiB | first tools/list ms | p50 vs peer | p99 vs peer | calls/s vs peer | CPU vs peer | own CPU vs peer |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const conc of plan.concurrency) {
   const peer = rows.find((r) => r.peer && r.conc === conc);
   for (const r of rows.filter((x) => x.conc === conc)) {
     const ratio = (a, b) => (peer ? f(a / b) : '-');
-    console.log(`| ${r.name} | ${r.conc} | ${f(r.p50)} | ${f(r.p90)} | ${f(r.p99)} | ${f(r.rate, 0)} | ${f(r.cpu)} | ${f(r.rss, 0)} | ${f(r.firstList)} | ${ratio(r.p50, peer?.p50)} | ${ratio(r.p99, peer?.p99)} | ${ratio(r.rate, peer?.rate)} | ${ratio(r.cpu, peer?.cpu)} |`);
+    console.log(`| ${r.name} | ${r.conc} | ${f(r.p50)} | ${f(r.p90)} | ${f(r.p99)} | ${f(r.rate, 0)} | ${f(r.cpu)} | ${f(r.own)} | ${f(r.rss, 0)} | ${f(r.firstList)} | ${ratio(r.p50, peer?.p50)} | ${ratio(r.p99, peer?.p99)} | ${ratio(r.rate, peer?.rate)} | ${ratio(r.cpu, peer?.cpu)} | ${ratio(r.own, peer?.own)} |`);
   }
 }

@@ -64,9 +64,18 @@ func recordObject(r *Record) (map[string]any, error) {
 	return obj, nil
 }
 
-// sealRecord sets r.Hash from r's other fields (r.PrevHash included).
+// sealRecord sets r.Hash from r's other fields (r.PrevHash included): the
+// hash chainHash computes over recordObject(r), from the canonical form
+// built directly (appendCanonicalRecord) when it can be.
 func sealRecord(r *Record) error {
 	r.Hash = ""
+	var b bytes.Buffer
+	b.WriteString(r.PrevHash)
+	if appendCanonicalRecord(&b, r) {
+		sum := sha256.Sum256(b.Bytes())
+		r.Hash = hex.EncodeToString(sum[:])
+		return nil
+	}
 	obj, err := recordObject(r)
 	if err != nil {
 		return err

@@ -20,8 +20,8 @@ import (
 // past encoding/json's limit, an over-long line), and the end of a session
 // stops every process it started. lineFilter reads the client's lines
 // first: a line the SDK would choke on is answered here with a JSON-RPC
-// error and never reaches the SDK; every other line is passed on verbatim
-// (trimmed of surrounding blanks).
+// error and never reaches the SDK; every other line is decoded once, as
+// the SDK's stdio transport decodes it, and handed on (stdioconn.go).
 //
 //   - not JSON, or two values on one line: -32700 (parse error), id null;
 //   - JSON nested deeper than maxMessageDepth, a value that is not a
@@ -39,28 +39,28 @@ const (
 	malformedLogLimit = 10
 )
 
-// lineFilter is the io.ReadCloser the SDK's IOTransport reads: it yields
-// only lines that decode as one JSON-RPC message each.
+// lineFilter reads the client's lines for the stdio connection (stdioconn.go):
+// it yields only lines that decode as one JSON-RPC message each, decoded.
 type lineFilter struct {
 	src    io.ReadCloser
 	r      *bufio.Reader
 	out    *lockedWriter
 	logger *slog.Logger
 
-	pending []byte // the current good line (with its newline) not yet read
-	err     error  // the source's error, returned once pending is drained
-	logged  int
+	err    error // the source's error, returned once the last line is handed on
+	logged int
 }
 
 func newLineFilter(src io.ReadCloser, out *lockedWriter, logger *slog.Logger) *lineFilter {
 	return &lineFilter{src: src, r: bufio.NewReaderSize(src, 64<<10), out: out, logger: logger}
 }
 
-// Read hands the SDK the next good line, answering and skipping bad ones.
-func (f *lineFilter) Read(p []byte) (int, error) {
-	for len(f.pending) == 0 {
+// next returns the next good line's message, answering and skipping bad
+// ones; after the last one, the source's error (io.EOF at its end).
+func (f *lineFilter) next() (jsonrpc.Message, error) {
+	for {
 		if f.err != nil {
-			return 0, f.err
+			return nil, f.err
 		}
 		line, tooLong, err := f.readLine()
 		if err != nil {
@@ -74,19 +74,16 @@ func (f *lineFilter) Read(p []byte) (int, error) {
 		if len(line) == 0 {
 			continue
 		}
-		if code, msg, id := checkMessage(line); code != 0 {
-			f.reject(id, code, msg)
+		msg, code, text, id := checkMessage(line)
+		if code != 0 {
+			f.reject(id, code, text)
 			continue
 		}
-		f.pending = append(line, '\n')
+		return msg, nil
 	}
-	n := copy(p, f.pending)
-	f.pending = f.pending[n:]
-	return n, nil
 }
 
-// Close closes the client's stream (the SDK closes its transport's reader
-// when the session ends).
+// Close closes the client's stream.
 func (f *lineFilter) Close() error { return f.src.Close() }
 
 // readLine reads one line (without its newline). A line longer than
@@ -137,25 +134,27 @@ func (f *lineFilter) reject(id json.RawMessage, code int64, msg string) {
 	}
 }
 
-// checkMessage returns 0 for a line the SDK will take, else the JSON-RPC
-// error code and message to answer it with, and its id when readable.
-func checkMessage(line []byte) (code int64, msg string, id json.RawMessage) {
+// checkMessage returns a line's message as the SDK decodes it
+// (jsonrpc.DecodeMessage), or the JSON-RPC error code and message to
+// answer the line with, and its id when readable.
+func checkMessage(line []byte) (m jsonrpc.Message, code int64, msg string, id json.RawMessage) {
 	if !json.Valid(line) {
-		return jsonrpc.CodeParseError, "parse error: not one JSON value", nil
+		return nil, jsonrpc.CodeParseError, "parse error: not one JSON value", nil
 	}
 	if d := jsonDepth(line); d > maxMessageDepth {
-		return jsonrpc.CodeInvalidRequest, fmt.Sprintf("invalid request: JSON nested deeper than %d levels", maxMessageDepth), nil
+		return nil, jsonrpc.CodeInvalidRequest, fmt.Sprintf("invalid request: JSON nested deeper than %d levels", maxMessageDepth), nil
 	}
 	if line[0] == '[' {
-		return jsonrpc.CodeInvalidRequest, "invalid request: JSON-RPC batches are not supported; send one message per line", nil
+		return nil, jsonrpc.CodeInvalidRequest, "invalid request: JSON-RPC batches are not supported; send one message per line", nil
 	}
 	if line[0] != '{' {
-		return jsonrpc.CodeInvalidRequest, "invalid request: a JSON-RPC message is a JSON object", nil
+		return nil, jsonrpc.CodeInvalidRequest, "invalid request: a JSON-RPC message is a JSON object", nil
 	}
-	if _, err := jsonrpc.DecodeMessage(line); err != nil {
-		return jsonrpc.CodeInvalidRequest, "invalid request: not a JSON-RPC 2.0 message (" + err.Error() + ")", messageID(line)
+	m, err := jsonrpc.DecodeMessage(line)
+	if err != nil {
+		return nil, jsonrpc.CodeInvalidRequest, "invalid request: not a JSON-RPC 2.0 message (" + err.Error() + ")", messageID(line)
 	}
-	return 0, "", nil
+	return m, 0, "", nil
 }
 
 // messageID returns a message's id if it is a string or a number.

@@ -42,13 +42,9 @@ func (s *Server) Close() {
 // ServeStdio serves one MCP session over in/out (the process's standard input and output in
 // production) until the client closes its end or ctx is cancelled. A
 // malformed line is answered with a JSON-RPC error and the session goes on
-// (see lineFilter).
+// (see lineFilter and stdioTransport).
 func (s *Server) ServeStdio(ctx context.Context, in io.ReadCloser, out io.WriteCloser) error {
-	w := &lockedWriter{w: out}
-	return s.mcp.Run(ctx, &mcp.IOTransport{
-		Reader: newLineFilter(in, w, s.opts.Logger), Writer: w,
-		MaxLineLength: -1, // lineFilter passes no line longer than maxMessageBytes
-	})
+	return s.mcp.Run(ctx, &stdioTransport{in: in, out: &lockedWriter{w: out}, logger: s.opts.Logger})
 }
 
 // HTTPHandler serves MCP over Streamable HTTP at any path it is mounted on.

@@ -1,0 +1,113 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// stdioTransport is the stdio session's mcp.Transport: newline-delimited
+// JSON-RPC over the client's stream and ours, as the SDK's IOTransport
+// speaks it, with each line decoded once. The lines come through
+// lineFilter, which answers malformed ones itself and decodes the others
+// with jsonrpc.DecodeMessage, the decoder the SDK's transport uses: the
+// IOTransport would scan each line again (encoding/json), try it as a batch
+// and decode it a second time (each of the SDK's decodes allocates a 32 KiB
+// buffer). Batches never reach here (lineFilter refuses them), so the
+// SDK's batch bookkeeping has nothing to do either.
+type stdioTransport struct {
+	in     io.ReadCloser
+	out    *lockedWriter
+	logger *slog.Logger
+}
+
+func (t *stdioTransport) Connect(context.Context) (mcp.Connection, error) {
+	c := &stdioConn{filter: newLineFilter(t.in, t.out, t.logger), out: t.out,
+		incoming: make(chan stdioMsg), closed: make(chan struct{})}
+	go c.readLoop()
+	return c, nil
+}
+
+// stdioConn is one stdio session's mcp.Connection. Its read loop owns the
+// client's stream; Read takes what it decoded. As in the SDK's transport,
+// the loop is a goroutine of its own so that Close ends a pending Read even
+// when the stream's read cannot be interrupted (a blocking stdin): the loop
+// ends at the stream's end or error, or when it would hand a message to a
+// closed connection.
+type stdioConn struct {
+	filter   *lineFilter
+	out      *lockedWriter
+	incoming chan stdioMsg
+
+	closeOnce sync.Once
+	closed    chan struct{}
+	closeErr  error
+}
+
+type stdioMsg struct {
+	msg jsonrpc.Message
+	err error
+}
+
+func (c *stdioConn) readLoop() {
+	for {
+		m, err := c.filter.next()
+		select {
+		case c.incoming <- stdioMsg{m, err}:
+		case <-c.closed:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (c *stdioConn) Read(ctx context.Context) (jsonrpc.Message, error) {
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	default:
+	}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case v := <-c.incoming:
+		return v.msg, v.err
+	case <-c.closed:
+		return nil, io.EOF
+	}
+}
+
+// Write sends msg as one line, in one write (lockedWriter keeps it whole
+// beside lineFilter's answers).
+func (c *stdioConn) Write(ctx context.Context, msg jsonrpc.Message) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	default:
+	}
+	data, err := jsonrpc.EncodeMessage(msg)
+	if err != nil {
+		return fmt.Errorf("marshaling message: %v", err)
+	}
+	_, err = c.out.Write(append(data, '\n'))
+	return err
+}
+
+// Close closes the client's stream, then ours.
+func (c *stdioConn) Close() error {
+	c.closeOnce.Do(func() {
+		c.closeErr = errors.Join(c.filter.Close(), c.out.Close())
+		close(c.closed)
+	})
+	return c.closeErr
+}
+
+func (c *stdioConn) SessionID() string { return "" }
