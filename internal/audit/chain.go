@@ -198,7 +198,7 @@ func openChain(path string, o chainOptions) (c *chainFile, notes []string, err e
 			"%d acknowledged record(s) were cut from its end; run `mcp-process audit verify %s`, keep the log as evidence "+
 			"and move it aside with its .head file to start a new one", path, what, lastSeq, HeadPath(path), headTime(head),
 			head.Seq, head.Seq-lastSeq, path))
-	case head != nil && head.Seq == lastSeq && head.Hash != last.hash:
+	case head != nil && head.Seq > 0 && head.Seq == lastSeq && head.Hash != last.hash:
 		return fail(fmt.Errorf("audit log %s: its last record (seq %d) has hash %s but its head %s records %s: "+
 			"the chain was rewritten; run `mcp-process audit verify %s`", path, lastSeq, short(last.hash), HeadPath(path),
 			short(head.Hash), path))

@@ -281,6 +281,9 @@ func TestHeadBeforeFirstRecord(t *testing.T) {
 		t.Fatalf("head of a new log = %+v, %v: want seq 0", h, err)
 	}
 	genesis, _ := os.ReadFile(HeadPath(path))
+	// Opened again while still empty (a violation log without violations).
+	l.Close()
+	l = openLog(t, Options{Path: path})
 	writeN(t, l, 3)
 	l.Close()
 	// The crash: the records were synced, their head not yet written.
