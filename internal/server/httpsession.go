@@ -68,14 +68,16 @@ func (s *Server) sessionGuard(next http.Handler) http.Handler {
 }
 
 // ownSession records agent as the owner of session id, first forgetting
-// the ids of sessions the SDK has closed (expired or deleted).
+// the ids of sessions the SDK has closed (expired or deleted). The live
+// sessions are listed under the lock: an owner recorded meanwhile by
+// another request (its session is live before that) is not forgotten.
 func (s *Server) ownSession(id, agent string) {
+	s.sessions.mu.Lock()
+	defer s.sessions.mu.Unlock()
 	live := map[string]bool{}
 	for ss := range s.mcp.Sessions() {
 		live[ss.ID()] = true
 	}
-	s.sessions.mu.Lock()
-	defer s.sessions.mu.Unlock()
 	if s.sessions.owner == nil {
 		s.sessions.owner = map[string]string{}
 	}

@@ -72,6 +72,17 @@ func TestHTTPStreamResumesAfterDisconnect(t *testing.T) {
 
 	resp := sseRequest(t, ctx, "POST", url, "", "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"resume","version":"1"}}}`)
 	sid := resp.Header.Get("Mcp-Session-Id")
+	// Wait for the answer, as a client must: the stream's first bytes
+	// (with the session id) are sent before the initialize is handled.
+	for sc := bufio.NewScanner(resp.Body); ; {
+		e, ok := readEvent(sc)
+		if !ok {
+			t.Fatal("the initialize stream ended without its answer")
+		}
+		if strings.Contains(e.data, `"id":1`) {
+			break
+		}
+	}
 	resp.Body.Close()
 	if sid == "" {
 		t.Fatal("no session id")

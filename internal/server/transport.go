@@ -63,10 +63,11 @@ func (s *Server) HTTPHandler() http.Handler {
 	// site serves posting to this server) are refused with 403. A session
 	// closes after httpSessionIdleSeconds without a request and answers
 	// only the agent that opened it (sessionGuard).
-	// Streams are resumable (sseresume.go).
-	h := http.NewCrossOriginProtection().Handler(s.sessionGuard(withRetryHint(
+	// Streams are resumable (sseresume.go), the stream of a session's
+	// initialize too (opening.go).
+	h := http.NewCrossOriginProtection().Handler(s.sessionGuard(withRetryHint(keepOpening(
 		mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp },
-			&mcp.StreamableHTTPOptions{SessionTimeout: idle, EventStore: s.events}))))
+			&mcp.StreamableHTTPOptions{SessionTimeout: idle, EventStore: s.events})))))
 	if len(s.tokens) == 0 {
 		return h
 	}
