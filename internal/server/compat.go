@@ -53,12 +53,14 @@ func (r *repeatedInitialize) middleware(next mcp.MethodHandler) mcp.MethodHandle
 
 // remember keeps ss's first result, and forgets the sessions that ended.
 func (r *repeatedInitialize) remember(ss *mcp.ServerSession, res mcp.Result) {
+	// The live sessions are listed under the lock: a session remembered
+	// meanwhile by another call is in the list, not forgotten as ended.
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	live := map[*mcp.ServerSession]bool{}
 	for s := range r.srv.mcp.Sessions() {
 		live[s] = true
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	for s := range r.first {
 		if !live[s] {
 			delete(r.first, s)

@@ -131,11 +131,11 @@ func (l *clientLog) run() {
 // send notifies every live session of r's agent.
 func (l *clientLog) send(r audit.Record) {
 	var targets []*mcp.ServerSession
+	l.mu.Lock() // before listing the live sessions: one registered meanwhile is not forgotten as ended
 	live := map[*mcp.ServerSession]bool{}
 	for ss := range l.srv.mcp.Sessions() {
 		live[ss] = true
 	}
-	l.mu.Lock()
 	for ss, agent := range l.agents {
 		switch {
 		case !live[ss]:
