@@ -43,10 +43,14 @@ peer="$here/node_modules/@agent-infra/mcp-server-commands/dist/index.cjs"
 baseline=""
 if [ -n "${BASELINE:-}" ]; then
 	cp "$BASELINE" "$work/mcp-process-baseline"
+	# Its own logs and state: an older build need not read the heads and
+	# records this build writes (the violation log sits beside the audit log).
+	mkdir -p "$work/state-baseline"
+	sed "s#$work/state/#$work/state-baseline/#" "$work/default.json" > "$work/baseline.json"
 	baseline=$(cat <<JSON
   {"name": "baseline binary, process_run echo hi, default profile, audit on",
-   "command": "$work/mcp-process-baseline", "args": ["serve", "--config", "$work/default.json"], "cwd": "$work/cwd",
-   "env": {"XDG_STATE_HOME": "$work/state"}, "tool": "process_run", "arguments": {"executable": "echo", "args": ["hi"]}},
+   "command": "$work/mcp-process-baseline", "args": ["serve", "--config", "$work/baseline.json"], "cwd": "$work/cwd",
+   "env": {"XDG_STATE_HOME": "$work/state-baseline"}, "tool": "process_run", "arguments": {"executable": "echo", "args": ["hi"]}},
 JSON
 )
 fi
