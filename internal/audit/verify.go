@@ -240,8 +240,8 @@ func (v *verifier) verify(paths []string) error {
 	return nil
 }
 
+// verifyOne checks the records of one file of the chain, line by line.
 func (v *verifier) verifyOne(path string) error {
-	res := v.res
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -256,70 +256,102 @@ func (v *verifier) verifyOne(path string) error {
 			}
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		bad := func(seq uint64, format string, a ...any) error {
-			return &VerifyError{File: path, Line: lineNo, Seq: seq, Reason: fmt.Sprintf(format, a...)}
+		if err := v.verifyLine(path, lineNo, line); err != nil {
+			return err
 		}
-		if line[len(line)-1] != '\n' {
-			var seq uint64
-			if p, perr := parseLine(line); perr == nil {
-				seq = p.seq
-			}
-			return &VerifyError{File: path, Line: lineNo, Seq: seq, Reason: "truncated last line (no terminating newline)",
-				torn: true, tornBytes: int64(len(line))}
-		}
-		p, perr := parseLine(line[:len(line)-1])
-		if perr != nil {
-			var seq uint64
-			if p != nil {
-				seq = p.seq
-			}
-			return bad(seq, "%v", perr)
-		}
-		if res.Records == 0 {
-			switch {
-			case p.seq == 1 && p.prevHash != GenesisHash:
-				return bad(p.seq, "first record (seq 1) has prevHash %s, want 64 zeros", short(p.prevHash))
-			case p.seq > 1 && p.prevHash == GenesisHash:
-				return bad(p.seq, "record seq %d has the genesis prevHash (64 zeros)", p.seq)
-			case p.seq > 1 && !isRotatedName(path):
-				return bad(p.seq, "the chain starts at seq %d but %s is not a rotated file: "+
-					"records 1..%d are missing", p.seq, filepath.Base(path), p.seq-1)
-			}
-			res.FirstSeq = p.seq
-			res.Continuation = p.seq > 1
-		} else {
-			want := res.LastSeq + 1
-			switch {
-			case p.seq != want && p.seq > want:
-				return bad(p.seq, "seq %d follows seq %d: %d record(s) missing", p.seq, res.LastSeq, p.seq-want)
-			case p.seq != want:
-				return bad(p.seq, "seq %d follows seq %d: records out of order or repeated", p.seq, res.LastSeq)
-			case p.prevHash != v.prevHash:
-				return bad(p.seq, "prevHash %s does not match the previous record's hash %s",
-					short(p.prevHash), short(v.prevHash))
-			}
-		}
-		if p.computed != p.hash {
-			return bad(p.seq, "hash mismatch: the record was altered (stored %s, computed %s)",
-				short(p.hash), short(p.computed))
-		}
-		if p.event == EventCheckpoint {
-			if v.key != nil && !v.key.check(p.alg, p.signed, p.signature) {
-				return bad(p.seq, "REWRITTEN: the checkpoint's signature (%s) does not check with this key: the chain up to "+
-					"here was rewritten, or signed with another key", p.alg)
-			}
-			res.Checkpoints++
-			res.LastCheckpoint = p.seq
-			v.lastEvery = p.every
-		}
-		if p.seq == v.headSeq {
-			v.headHash = p.hash
-		}
-		res.Records++
-		res.LastSeq = p.seq
-		res.LastHash = p.hash
-		v.prevHash = p.hash
 	}
+}
+
+// badRecord makes the *VerifyError for a record of the line being checked.
+type badRecord func(seq uint64, format string, a ...any) error
+
+// verifyLine checks one line as read (its newline included, when it has
+// one): complete, a record that parses, linked to the one before, and
+// hashed (and signed, for a checkpoint) as it should be. A good record is
+// counted.
+func (v *verifier) verifyLine(path string, lineNo int, line []byte) error {
+	bad := func(seq uint64, format string, a ...any) error {
+		return &VerifyError{File: path, Line: lineNo, Seq: seq, Reason: fmt.Sprintf(format, a...)}
+	}
+	if line[len(line)-1] != '\n' {
+		var seq uint64
+		if p, perr := parseLine(line); perr == nil {
+			seq = p.seq
+		}
+		return &VerifyError{File: path, Line: lineNo, Seq: seq, Reason: "truncated last line (no terminating newline)",
+			torn: true, tornBytes: int64(len(line))}
+	}
+	p, perr := parseLine(line[:len(line)-1])
+	if perr != nil {
+		var seq uint64
+		if p != nil {
+			seq = p.seq
+		}
+		return bad(seq, "%v", perr)
+	}
+	if err := v.checkLink(path, p, bad); err != nil {
+		return err
+	}
+	return v.addRecord(p, bad)
+}
+
+// checkLink checks that p continues the chain: the first record checked
+// starts it (seq 1 after the genesis hash, or a later seq in a rotated
+// file), every other one follows the previous record's seq and hash.
+func (v *verifier) checkLink(path string, p *parsedLine, bad badRecord) error {
+	res := v.res
+	if res.Records == 0 {
+		switch {
+		case p.seq == 1 && p.prevHash != GenesisHash:
+			return bad(p.seq, "first record (seq 1) has prevHash %s, want 64 zeros", short(p.prevHash))
+		case p.seq > 1 && p.prevHash == GenesisHash:
+			return bad(p.seq, "record seq %d has the genesis prevHash (64 zeros)", p.seq)
+		case p.seq > 1 && !isRotatedName(path):
+			return bad(p.seq, "the chain starts at seq %d but %s is not a rotated file: "+
+				"records 1..%d are missing", p.seq, filepath.Base(path), p.seq-1)
+		}
+		res.FirstSeq = p.seq
+		res.Continuation = p.seq > 1
+	} else {
+		want := res.LastSeq + 1
+		switch {
+		case p.seq != want && p.seq > want:
+			return bad(p.seq, "seq %d follows seq %d: %d record(s) missing", p.seq, res.LastSeq, p.seq-want)
+		case p.seq != want:
+			return bad(p.seq, "seq %d follows seq %d: records out of order or repeated", p.seq, res.LastSeq)
+		case p.prevHash != v.prevHash:
+			return bad(p.seq, "prevHash %s does not match the previous record's hash %s",
+				short(p.prevHash), short(v.prevHash))
+		}
+	}
+	return nil
+}
+
+// addRecord checks p's hash (and a checkpoint's signature, when a key is
+// given), then counts it and makes it the record the next one follows.
+func (v *verifier) addRecord(p *parsedLine, bad badRecord) error {
+	res := v.res
+	if p.computed != p.hash {
+		return bad(p.seq, "hash mismatch: the record was altered (stored %s, computed %s)",
+			short(p.hash), short(p.computed))
+	}
+	if p.event == EventCheckpoint {
+		if v.key != nil && !v.key.check(p.alg, p.signed, p.signature) {
+			return bad(p.seq, "REWRITTEN: the checkpoint's signature (%s) does not check with this key: the chain up to "+
+				"here was rewritten, or signed with another key", p.alg)
+		}
+		res.Checkpoints++
+		res.LastCheckpoint = p.seq
+		v.lastEvery = p.every
+	}
+	if p.seq == v.headSeq {
+		v.headHash = p.hash
+	}
+	res.Records++
+	res.LastSeq = p.seq
+	res.LastHash = p.hash
+	v.prevHash = p.hash
+	return nil
 }
 
 // isRotatedName reports whether path ends in ".N" (a rotated audit file),

@@ -67,6 +67,8 @@ func Compile(allowed, blocked []string) (*Policy, error) {
 	return p, nil
 }
 
+// parseEntry parses one destination: HOST, HOST:PORT, [IPv6]:PORT, an
+// address, a CIDR block, or *.suffix, each with an optional port.
 func parseEntry(s string) (entry, error) {
 	e := entry{raw: s}
 	t := strings.TrimSpace(s)
@@ -76,32 +78,9 @@ func parseEntry(s string) (entry, error) {
 	if t != s {
 		return e, fmt.Errorf("leading or trailing spaces; write %q", t)
 	}
-	hostPart, portPart := t, ""
-	if strings.HasPrefix(t, "[") {
-		end := strings.IndexByte(t, ']')
-		if end < 0 {
-			return e, fmt.Errorf("'[' without ']'; write an IPv6 address as [2001:db8::1]:443")
-		}
-		hostPart = t[1:end]
-		rest := t[end+1:]
-		if rest != "" {
-			if !strings.HasPrefix(rest, ":") {
-				return e, fmt.Errorf("unexpected %q after ']'; expected :PORT", rest)
-			}
-			portPart = rest[1:]
-			if portPart == "" {
-				return e, fmt.Errorf("empty port after ':'")
-			}
-		}
-		if !strings.Contains(hostPart, ":") {
-			return e, fmt.Errorf("brackets are for IPv6 addresses only")
-		}
-	} else if strings.Count(t, ":") == 1 {
-		i := strings.IndexByte(t, ':')
-		hostPart, portPart = t[:i], t[i+1:]
-		if portPart == "" {
-			return e, fmt.Errorf("empty port after ':'")
-		}
+	hostPart, portPart, err := splitEntry(t)
+	if err != nil {
+		return e, err
 	}
 	// More than one ':' without brackets: an IPv6 address or CIDR, no port.
 	if portPart != "" {
@@ -114,50 +93,100 @@ func parseEntry(s string) (entry, error) {
 	if hostPart == "" {
 		return e, fmt.Errorf("no host before the port")
 	}
+	if isAddr, err := e.setAddress(hostPart); isAddr || err != nil {
+		return e, err
+	}
+	return e, e.setName(hostPart)
+}
+
+// splitEntry splits a trimmed entry into its host and port (empty: none).
+// An IPv6 address takes a port only in brackets; brackets hold only IPv6.
+func splitEntry(t string) (hostPart, portPart string, err error) {
+	hostPart, portPart = t, ""
+	if strings.HasPrefix(t, "[") {
+		end := strings.IndexByte(t, ']')
+		if end < 0 {
+			return "", "", fmt.Errorf("'[' without ']'; write an IPv6 address as [2001:db8::1]:443")
+		}
+		hostPart = t[1:end]
+		rest := t[end+1:]
+		if rest != "" {
+			if !strings.HasPrefix(rest, ":") {
+				return "", "", fmt.Errorf("unexpected %q after ']'; expected :PORT", rest)
+			}
+			portPart = rest[1:]
+			if portPart == "" {
+				return "", "", fmt.Errorf("empty port after ':'")
+			}
+		}
+		if !strings.Contains(hostPart, ":") {
+			return "", "", fmt.Errorf("brackets are for IPv6 addresses only")
+		}
+	} else if strings.Count(t, ":") == 1 {
+		i := strings.IndexByte(t, ':')
+		hostPart, portPart = t[:i], t[i+1:]
+		if portPart == "" {
+			return "", "", fmt.Errorf("empty port after ':'")
+		}
+	}
+	return hostPart, portPart, nil
+}
+
+// setAddress sets e to hostPart when it is an address or a CIDR block
+// (isAddr), and refuses what is an attempt at one that does not parse (a
+// zone, IPv4-mapped IPv6, a bad IPv6 address, a numeric non-IPv4). It
+// returns false, nil for a name.
+func (e *entry) setAddress(hostPart string) (isAddr bool, err error) {
 	if strings.Contains(hostPart, "/") {
 		pfx, err := netip.ParsePrefix(hostPart)
 		if err != nil {
-			return e, fmt.Errorf("not a CIDR block: %v", err)
+			return false, fmt.Errorf("not a CIDR block: %v", err)
 		}
 		if pfx.Addr().Zone() != "" {
-			return e, fmt.Errorf("an address with a zone (%%) is not supported")
+			return false, fmt.Errorf("an address with a zone (%%) is not supported")
 		}
 		if pfx.Addr().Is4In6() {
-			return e, fmt.Errorf("IPv4-mapped IPv6 is not supported; write the IPv4 form")
+			return false, fmt.Errorf("IPv4-mapped IPv6 is not supported; write the IPv4 form")
 		}
 		e.kind, e.prefix = kindPrefix, pfx.Masked()
-		return e, nil
+		return true, nil
 	}
 	if a, err := netip.ParseAddr(hostPart); err == nil {
 		if a.Zone() != "" {
-			return e, fmt.Errorf("an address with a zone (%%) is not supported")
+			return false, fmt.Errorf("an address with a zone (%%) is not supported")
 		}
 		a = a.Unmap()
 		e.kind, e.prefix = kindPrefix, netip.PrefixFrom(a, a.BitLen())
-		return e, nil
+		return true, nil
 	} else if strings.Contains(hostPart, ":") {
-		return e, fmt.Errorf("not an IPv6 address: %v", err)
+		return false, fmt.Errorf("not an IPv6 address: %v", err)
 	}
 	if looksNumeric(hostPart) {
-		return e, fmt.Errorf("not an IPv4 address (four numbers from 0 to 255)")
+		return false, fmt.Errorf("not an IPv4 address (four numbers from 0 to 255)")
 	}
+	return false, nil
+}
+
+// setName sets e to hostPart as an exact hostname or a *.suffix wildcard,
+// in canonical form.
+func (e *entry) setName(hostPart string) error {
 	if strings.HasPrefix(hostPart, "*.") {
 		name, err := canonicalName(hostPart[2:])
 		if err != nil {
-			return e, err
+			return err
 		}
 		e.kind, e.host = kindWildcard, "."+name
-		return e, nil
+		return nil
 	}
 	if strings.Contains(hostPart, "*") {
-		return e, fmt.Errorf("a wildcard must be the whole first label, as in *.example.com")
+		return fmt.Errorf("a wildcard must be the whole first label, as in *.example.com")
 	}
 	name, err := canonicalName(hostPart)
 	if err != nil {
-		return e, err
+		return err
 	}
 	e.kind, e.host = kindHost, name
-	return e, nil
+	return nil
 }
 
 // looksNumeric reports whether s is made of digits and dots only, i.e. an

@@ -120,6 +120,34 @@ func IsolationFor(c *config.Config) (Isolation, error) {
 		iso.err = err
 		return iso, err
 	}
+	iso.setFilesystem(c)
+	if err := iso.setCredentials(c); err != nil {
+		return fail(err)
+	}
+	if err := iso.setKernelFilters(c); err != nil {
+		return fail(err)
+	}
+	if c.EnableMAC {
+		path, value, err := config.MACExec(c.MacProfile)
+		if err != nil {
+			return fail(err)
+		}
+		iso.MACPath, iso.MACValue = path, value
+	}
+	if err := iso.setExecutableScope(c); err != nil {
+		return fail(err)
+	}
+	iso.privateView(c)
+	if err := iso.network(c); err != nil {
+		return fail(err)
+	}
+	return iso, nil
+}
+
+// setFilesystem sets the namespaces, the jail (chroot or composed), the
+// read-only filesystem and its tmpfs, and what stays writable under
+// Landlock or the read-only filesystem.
+func (iso *Isolation) setFilesystem(c *config.Config) {
 	if c.EnableNamespaces {
 		iso.Namespaces = c.Namespaces
 	}
@@ -161,6 +189,12 @@ func IsolationFor(c *config.Config) (Isolation, error) {
 			iso.WritablePaths = append(iso.WritablePaths, filepath.Clean(p))
 		}
 	}
+}
+
+// setCredentials sets the capabilities kept (keepCapabilities less
+// dropCapabilities; an unknown name is an error) and the identity the
+// child runs as.
+func (iso *Isolation) setCredentials(c *config.Config) error {
 	keep, bad := config.CapabilityMask(c.KeepCapabilities)
 	if bad == "" {
 		var drop uint64
@@ -168,15 +202,21 @@ func IsolationFor(c *config.Config) (Isolation, error) {
 		keep &^= drop
 	}
 	if bad != "" {
-		return fail(errcode.Fail(errcode.InvalidInput, layers.Capabilities, "use names such as CAP_NET_BIND_SERVICE, or ALL",
-			"unknown capability %q", bad))
+		return errcode.Fail(errcode.InvalidInput, layers.Capabilities, "use names such as CAP_NET_BIND_SERVICE, or ALL",
+			"unknown capability %q", bad)
 	}
 	iso.KeepCaps = keep
 	id, idErr := c.Identity()
 	if idErr != nil {
-		return fail(idErr)
+		return idErr
 	}
 	iso.Identity = id
+	return nil
+}
+
+// setKernelFilters sets the Landlock scoping (or records it missing) and
+// builds the seccomp program: the baseline, or the configured profile.
+func (iso *Isolation) setKernelFilters(c *config.Config) error {
 	if err := scopeSupport(); err == nil {
 		iso.Scope = true
 	} else {
@@ -194,36 +234,31 @@ func IsolationFor(c *config.Config) (Isolation, error) {
 	if ok, why := seccompAvailable(); ok || profile != seccomp.Baseline {
 		prog, err := seccomp.Program(profile, c.AllowUnixSockets)
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		iso.SeccompProfile, iso.Seccomp = profile, prog
 	} else {
 		iso.Missing = append(iso.Missing, "seccomp baseline (no AF_VSOCK sockets, no io_uring, no unix sockets but socketpair): "+why)
 	}
-	if c.EnableMAC {
-		path, value, err := config.MACExec(c.MacProfile)
-		if err != nil {
-			return fail(err)
-		}
-		iso.MACPath, iso.MACValue = path, value
-	}
+	return nil
+}
+
+// setExecutableScope sets the executables a launch may run under the
+// "tree" executablePolicyScope (the whole tree, not only the launch).
+func (iso *Isolation) setExecutableScope(c *config.Config) error {
 	// A config that did not go through config.Load has scope "": the
 	// "launch" scope, as before the key existed.
 	if c.ExecutablePolicyScope == config.ScopeTree {
 		paths, err := policy.TreeExecutables(c)
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		iso.ExecPaths = append([]string{}, paths...) // non-nil: the tree scope even when empty
 		if iso.Compose {
 			iso.composeExecDirs()
 		}
 	}
-	iso.privateView(c)
-	if err := iso.network(c); err != nil {
-		return fail(err)
-	}
-	return iso, nil
+	return nil
 }
 
 // Layers names the isolation layers iso adds to every child, for reports

@@ -1,5 +1,10 @@
 //go:build linux
 
+// Over 500 lines on purpose: the network steps and the netlink and
+// nftables messages only they send, built by hand because the stage may
+// import nothing but unsafe and runtime (imports_test.go); the capture
+// rules are read next to the step that installs them.
+
 package stage
 
 import (

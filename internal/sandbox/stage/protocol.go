@@ -39,6 +39,11 @@
 // version mismatch is a bug, reported as such.
 package stage
 
+// Over 500 lines on purpose: the whole launcher-stage wire format (the
+// reports, the config, the step error), each encoder next to its decoder,
+// so that a change to the format is one reviewable diff; a third of it is
+// the package doc above.
+
 import "unsafe"
 
 // Arg is the hidden subcommand that makes a process an init stage. It

@@ -1,5 +1,10 @@
 //go:build linux && (amd64 || arm64)
 
+// Over 500 lines on purpose: the zygote's planner turns contain()'s steps
+// for one launch into the program its forked child runs, and that plan
+// must follow the steps' fixed order (contain_linux.go), which is checked
+// by reading it in one place.
+
 package stage
 
 import (
