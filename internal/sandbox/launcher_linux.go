@@ -139,20 +139,30 @@ func errClosed() error {
 	return errcode.Fail(errcode.Internal, layer, "", "the launcher is closed (server shutting down)")
 }
 
+// socketPair is a stream socket pair for a process the launcher starts
+// (name says which, in errors and descriptor names): ours non-blocking (in
+// the poller, with deadlines), theirs for the process.
+func socketPair(name string) (ours, theirs *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, errcode.Fail(errcode.Internal, layer, "", "%s socket: %v", name, err)
+	}
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, nil, errcode.Fail(errcode.Internal, layer, "", "%s socket: %v", name, err)
+	}
+	return os.NewFile(uintptr(fds[0]), name), os.NewFile(uintptr(fds[1]), name), nil
+}
+
 // startStage runs on the launcher thread: it starts an init stage, which
 // idles until it receives a launch on its socket.
 func (l *Launcher) startStage() (*stageProc, error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	ours, theirs, err := socketPair("init-stage")
 	if err != nil {
-		return nil, errcode.Fail(errcode.Internal, layer, "", "init stage socket: %v", err)
+		return nil, err
 	}
-	theirs := os.NewFile(uintptr(fds[1]), "init-stage")
 	defer theirs.Close()
-	if err := unix.SetNonblock(fds[0], true); err != nil {
-		unix.Close(fds[0])
-		return nil, errcode.Fail(errcode.Internal, layer, "", "init stage socket: %v", err)
-	}
-	ours := os.NewFile(uintptr(fds[0]), "init-stage") // non-blocking: in the poller, with deadlines
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		ours.Close()

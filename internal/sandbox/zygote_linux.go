@@ -88,17 +88,11 @@ func (l *Launcher) zygoteEligible(stdio Stdio, cfg []byte) bool {
 // through CLONE_PARENT its children's, is that thread's): it starts the
 // zygote and waits for its MsgZygote.
 func (l *Launcher) startZygote() (*zygoteProc, error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	ours, theirs, err := socketPair("zygote")
 	if err != nil {
-		return nil, errcode.Fail(errcode.Internal, layer, "", "zygote socket: %v", err)
+		return nil, err
 	}
-	theirs := os.NewFile(uintptr(fds[1]), "zygote")
 	defer theirs.Close()
-	if err := unix.SetNonblock(fds[0], true); err != nil {
-		unix.Close(fds[0])
-		return nil, errcode.Fail(errcode.Internal, layer, "", "zygote socket: %v", err)
-	}
-	ours := os.NewFile(uintptr(fds[0]), "zygote") // non-blocking: in the poller, with deadlines
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		ours.Close()
@@ -240,7 +234,7 @@ func (l *Launcher) startForked(spec *policy.Spec, cfg []byte, files []*os.File, 
 		// before it could answer holds the old one, and reads EOF at its
 		// gate when we close our end (it exits; it never gets "go").
 		var theirs *os.File
-		if ours, theirs, err = launchSocket(); err != nil {
+		if ours, theirs, err = socketPair("launch"); err != nil {
 			return nil, err
 		}
 		z, zerr := l.zygote(failed)
@@ -318,21 +312,6 @@ func (l *Launcher) startForked(spec *policy.Spec, cfg []byte, files []*os.File, 
 		return nil, errcode.Fail(errcode.Internal, layer, "", "the init stage for %s did not get ready within %s", p.path, stageTimeout)
 	}
 	return nil, errcode.Fail(errcode.Internal, layer, "", "the init stage for %s ended before it was ready (%s)", p.path, p.state)
-}
-
-// launchSocket is a launch's report and gate socket: ours non-blocking
-// (in the poller, with deadlines), theirs for the child.
-func launchSocket() (ours, theirs *os.File, err error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, errcode.Fail(errcode.Internal, layer, "", "launch socket: %v", err)
-	}
-	if err := unix.SetNonblock(fds[0], true); err != nil {
-		unix.Close(fds[0])
-		unix.Close(fds[1])
-		return nil, nil, errcode.Fail(errcode.Internal, layer, "", "launch socket: %v", err)
-	}
-	return os.NewFile(uintptr(fds[0]), "launch"), os.NewFile(uintptr(fds[1]), "launch"), nil
 }
 
 // zygotePid is the zygote's pid (0: none running), for tests.
