@@ -59,23 +59,7 @@ func restrictLandlock(c *Config) *StepError {
 		return &StepError{Step: StepLandlock, Errno: e, Detail: "landlock_create_ruleset"}
 	}
 	defer sysClose(int(rs))
-	// The working directory is the one enterDir verified and entered.
-	dir := "."
-	type rule struct {
-		path     string
-		required bool // the agent's paths: opened with no symbolic link allowed
-		optional bool // with required: skipped when absent or a link
-	}
-	rules := []rule{{dir, true, false}, {"/tmp", false, false}}
-	for _, w := range c.Writable {
-		rules = append(rules, rule{w, true, false})
-	}
-	for _, d := range c.Dirs {
-		rules = append(rules, rule{d, true, true})
-	}
-	for _, d := range landlockDevices {
-		rules = append(rules, rule{d, false, false})
-	}
+	rules := writeRules(c)
 	for _, r := range rules {
 		open := sysOpen
 		if r.required {
@@ -116,4 +100,29 @@ func landlockAddRule(ruleset, fd int, allowed uint64) uintptr {
 	_, e := rawSyscall6(nrLandlockAddRule, uintptr(ruleset), landlockRulePathBeneath, uintptr(unsafe.Pointer(&a[0])), 0, 0, 0)
 	runtime.KeepAlive(&a)
 	return e
+}
+
+// writeRule is one path a child may write beneath.
+type writeRule struct {
+	path     string
+	required bool // the agent's paths: opened with no symbolic link allowed
+	optional bool // with required: skipped when absent or a link
+}
+
+// writeRules is where Landlock lets a child write, in the order both the
+// stage and the zygote's program add the rules: the working directory (the
+// one enterDir verified and entered, "."), /tmp, writablePaths, the allowed
+// working directories, the device files.
+func writeRules(c *Config) []writeRule {
+	rules := []writeRule{{".", true, false}, {"/tmp", false, false}}
+	for _, w := range c.Writable {
+		rules = append(rules, writeRule{w, true, false})
+	}
+	for _, d := range c.Dirs {
+		rules = append(rules, writeRule{d, true, true})
+	}
+	for _, d := range landlockDevices {
+		rules = append(rules, writeRule{d, false, false})
+	}
+	return rules
 }

@@ -345,20 +345,7 @@ func (b *planner) planLandlock(c *Config) *StepError {
 	}
 	o := b.sys(stepErr(StepLandlock, "landlock_create_ruleset"), nrLandlockCreateRuleset, b.addr(attr), 8, 0)
 	o.out = rs
-	type rule struct {
-		path               string
-		required, optional bool
-	}
-	rules := []rule{{".", true, false}, {"/tmp", false, false}}
-	for _, w := range c.Writable {
-		rules = append(rules, rule{w, true, false})
-	}
-	for _, d := range c.Dirs {
-		rules = append(rules, rule{d, true, true})
-	}
-	for _, d := range landlockDevices {
-		rules = append(rules, rule{d, false, false})
-	}
+	rules := writeRules(c)
 	for _, r := range rules {
 		var err *StepError
 		var ok []uintptr
