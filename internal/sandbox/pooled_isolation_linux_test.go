@@ -18,8 +18,10 @@ import (
 // isolationProbe prints, as JSON, what a target can observe of its
 // containment: ids, capabilities, no_new_privs, seccomp, namespaces (its
 // own or the server's, given as arguments), cgroup (the server's or not),
-// rlimits, descriptors, host name, pids, mounts, what it may write and its
-// environment.
+// rlimits, descriptors, host name, pids, mounts (with their options: a
+// seal left writable shows), its session and process group, whether it may
+// signal the server (Landlock's signal scope), what it may write and its
+// environment (names and values).
 const isolationProbe = `
 import json, os, resource, socket, sys
 host = dict(a.split('=', 1) for a in sys.argv[1:])
@@ -37,7 +39,16 @@ o['hostname'] = socket.gethostname()
 for r in ('RLIMIT_NOFILE', 'RLIMIT_CPU', 'RLIMIT_CORE', 'RLIMIT_NPROC', 'RLIMIT_AS'):
     o[r] = resource.getrlimit(getattr(resource, r))
 o['fds'] = sorted(os.listdir('/proc/self/fd'))
-o['mounts'] = sorted(' '.join(l.split()[4:5] + l.split(' - ')[1].split()[:1]) for l in open('/proc/self/mountinfo'))
+o['mounts'] = sorted(' '.join(l.split()[4:6] + l.split(' - ')[1].split()[:1]) for l in open('/proc/self/mountinfo'))
+o['session'] = 'own' if os.getsid(0) == os.getpid() else 'other'
+o['pgrp'] = 'own' if os.getpgrp() == os.getpid() else 'other'
+def signal(pid):
+    try:
+        os.kill(pid, 0)
+        return 'delivered'
+    except OSError as e:
+        return e.errno
+o['signal_server'] = signal(int(host['server']))
 def write(p):
     try:
         open(p, 'w').close()
@@ -45,7 +56,7 @@ def write(p):
     except OSError as e:
         return e.errno
 o['write'] = {p: write(p) for p in ('/etc/mcp-pooled-probe', '/tmp/probe', os.getcwd() + '/probe', host['outside'] + '/probe')}
-o['env'] = sorted(os.environ)
+o['env'] = sorted(os.environ.items())
 o['cwd'] = os.getcwd()
 print(json.dumps(o, sort_keys=True))
 `
