@@ -278,3 +278,34 @@ func TestEscape_SiblingAbstractSocket_landlockScope(t *testing.T) {
 	escaped(t, direct(t, asChildUser(probe("abstract-connect", name))), "Landlock abstract unix socket scope (the probe run directly as the same uid)")
 	wait()
 }
+
+// The zygote that forks the default profile's launches is a sibling of
+// every target (both are the server's children) and runs as the server's
+// uid: a target can neither take its descriptors (its socket to the
+// server), trace it, read its environment nor signal it (non-dumpable, and
+// the target's Landlock domain with the signal scope). Baseline: the same
+// uid from outside any domain, against a dumpable process of that uid.
+func TestEscape_ZygoteFromChild_unprivilegedServer(t *testing.T) {
+	ownServer(t, unprivilegedServerWhat)
+	needScope(t)
+	e := newEnv(t)
+	e.ownedByUnprivileged(t)
+	for _, a := range [][]string{
+		{"pidfd-getfd", "zygote", "3"},
+		{"ptrace-pid", "zygote"},
+		{"read-environ", "zygote"},
+		{"signal", "zygote"},
+	} {
+		r := e.runUnprivileged(t, e.config(), a...)
+		stopped(t, r, "", "non-dumpable zygote and Landlock domain ("+a[0]+" of the zygote)")
+		if r.Errno != "EPERM" && r.Errno != "EACCES" {
+			t.Fatalf("%s: want EPERM or EACCES (and the zygote found): %s", a[0], r)
+		}
+		v := unprivilegedSleeper(t)
+		b := []string{a[0], v.pidArg()}
+		if a[0] == "pidfd-getfd" {
+			b = append(b, "1") // the sleeper's stdout (it has no descriptor 3)
+		}
+		escaped(t, direct(t, asUnprivileged(probe(b...))), "non-dumpable and Landlock domain ("+a[0]+" by the same uid from outside any domain, against a dumpable process)")
+	}
+}

@@ -3,11 +3,13 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -31,10 +33,49 @@ func init() {
 }
 
 func pidArg(args []string, i int) int {
-	if need(args, i, "PID") == "ppid" {
+	switch need(args, i, "PID") {
+	case "ppid":
 		return os.Getppid()
+	case "zygote":
+		return zygotePid()
 	}
 	return needInt(args, i, "PID")
+}
+
+// zygotePid finds the server's zygote (the fork server that forked this
+// probe: a sibling, since its children are the server's), by its hidden
+// argument in /proc/PID/cmdline; it exits with a failure when there is none.
+func zygotePid() int {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && strings.Contains(string(b), "\x00__mcp_process_init_zygote\x00") && parentOf(pid) == os.Getppid() {
+			return pid
+		}
+	}
+	b, _ := json.Marshal(result{Attack: os.Args[1], Detail: "no zygote among the server's children (the launch was not forked by one)"})
+	os.Stdout.Write(append(b, '\n'))
+	os.Exit(0)
+	return 0
+}
+
+// parentOf is pid's parent, from /proc/PID/stat (0 when unknown).
+func parentOf(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
 }
 
 // pidfd-getfd PID FD: take a copy of descriptor FD of process PID
