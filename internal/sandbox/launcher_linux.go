@@ -8,7 +8,9 @@ package sandbox
 import (
 	"os"
 	"runtime"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/mcp-process/mcp-process/internal/config"
@@ -158,26 +160,6 @@ func socketPair(name string) (ours, theirs *os.File, err error) {
 // startStage runs on the launcher thread: it starts an init stage, which
 // idles until it receives a launch on its socket.
 func (l *Launcher) startStage() (*stageProc, error) {
-	ours, theirs, err := socketPair("init-stage")
-	if err != nil {
-		return nil, err
-	}
-	defer theirs.Close()
-	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		ours.Close()
-		return nil, errcode.Fail(errcode.Internal, layer, "", "open %s: %v", os.DevNull, err)
-	}
-	defer devnull.Close()
-	// Index = the stage's descriptor number (stage.SocketFD is 3).
-	sys := l.iso.sysProcAttr()
-	if sys.Cloneflags&unix.CLONE_NEWUSER != 0 && os.Geteuid() != 0 {
-		// The server is non-dumpable (package selfprotect), and so is the
-		// new child until its exec: its /proc/PID/uid_map then belongs to
-		// root, and an unprivileged server could not write the mapping.
-		// Dumpable again for the clone only (see dumpableWhile).
-		defer dumpableWhile()()
-	}
 	arg := stage.Arg
 	if l.plain {
 		arg = stage.ArgPlain
@@ -186,16 +168,46 @@ func (l *Launcher) startStage() (*stageProc, error) {
 	if l.iso.Network == config.NetworkProxy {
 		argv = append(argv, stage.ArgEgress) // listeners and capture while idle
 	}
+	proc, ours, err := reexec("init-stage", argv, stageEnv, l.iso.sysProcAttr())
+	if err != nil {
+		return nil, err
+	}
+	return &stageProc{proc: proc, sock: ours}, nil
+}
+
+// reexec starts /proc/self/exe with argv and env in sys's namespaces (what
+// becomes an init stage or the zygote, as name says): /dev/null for stdio,
+// its end of a new socket pair as descriptor 3 (stage.SocketFD); ours is the
+// launcher's end. It runs on the launcher thread (the child's Pdeathsig).
+func reexec(name string, argv, env []string, sys *syscall.SysProcAttr) (*os.Process, *os.File, error) {
+	ours, theirs, err := socketPair(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer theirs.Close()
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		ours.Close()
+		return nil, nil, errcode.Fail(errcode.Internal, layer, "", "open %s: %v", os.DevNull, err)
+	}
+	defer devnull.Close()
+	if sys.Cloneflags&unix.CLONE_NEWUSER != 0 && os.Geteuid() != 0 {
+		// The server is non-dumpable (package selfprotect), and so is the
+		// new child until its exec: its /proc/PID/uid_map then belongs to
+		// root, and an unprivileged server could not write the mapping.
+		// Dumpable again for the clone only (see dumpableWhile).
+		defer dumpableWhile()()
+	}
 	proc, err := os.StartProcess("/proc/self/exe", argv, &os.ProcAttr{
-		Env:   stageEnv,
-		Files: []*os.File{devnull, devnull, devnull, theirs},
+		Env:   env,
+		Files: []*os.File{devnull, devnull, devnull, theirs}, // index = the descriptor number
 		Sys:   sys,
 	})
 	if err != nil {
 		ours.Close()
-		return nil, errcode.Fail(errcode.Internal, layer, "", "start the init stage: %v", err)
+		return nil, nil, errcode.Fail(errcode.Internal, layer, "", "start the %s: %v", strings.ReplaceAll(name, "-", " "), err)
 	}
-	return &stageProc{proc: proc, sock: ours}, nil
+	return proc, ours, nil
 }
 
 // Close stops the launcher thread: idle stages are killed and reaped, and

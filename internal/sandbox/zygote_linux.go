@@ -88,30 +88,11 @@ func (l *Launcher) zygoteEligible(stdio Stdio, cfg []byte) bool {
 // through CLONE_PARENT its children's, is that thread's): it starts the
 // zygote and waits for its MsgZygote.
 func (l *Launcher) startZygote() (*zygoteProc, error) {
-	ours, theirs, err := socketPair("zygote")
-	if err != nil {
-		return nil, err
-	}
-	defer theirs.Close()
-	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		ours.Close()
-		return nil, errcode.Fail(errcode.Internal, layer, "", "open %s: %v", os.DevNull, err)
-	}
-	defer devnull.Close()
 	sys := l.iso.sysProcAttr()
 	sys.Cloneflags &^= unix.CLONE_NEWNS // every child unshares a mount namespace of its own
-	if sys.Cloneflags&unix.CLONE_NEWUSER != 0 && os.Geteuid() != 0 {
-		defer dumpableWhile()() // as startStage: to write the uid map
-	}
-	proc, err := os.StartProcess("/proc/self/exe", []string{"mcp-process-zygote", stage.ArgZygote}, &os.ProcAttr{
-		Env:   zygoteEnv,
-		Files: []*os.File{devnull, devnull, devnull, theirs},
-		Sys:   sys,
-	})
+	proc, ours, err := reexec("zygote", []string{"mcp-process-zygote", stage.ArgZygote}, zygoteEnv, sys)
 	if err != nil {
-		ours.Close()
-		return nil, errcode.Fail(errcode.Internal, layer, "", "start the zygote: %v", err)
+		return nil, err
 	}
 	z := &zygoteProc{proc: proc, sock: ours}
 	ours.SetReadDeadline(time.Now().Add(stageTimeout))
