@@ -11,6 +11,9 @@ const (
 	nrGetdents64            = 217
 	nrExitGroup             = 231
 	nrOpenat                = 257
+	nrMmap                  = 9
+	nrMprotect              = 10
+	nrMunmap                = 11
 	nrMadvise               = 28
 	nrPread64               = 17
 	nrDup3                  = 292

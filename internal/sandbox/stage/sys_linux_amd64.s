@@ -71,3 +71,53 @@ done:
 	MOVQ	$231, AX	// exit_group(0)
 	SYSCALL
 	JMP	done
+
+// func clone3Run(args *cloneArgs, size, fn uintptr, ops *op, n, sock uintptr) (pid, errno uintptr)
+//
+// clone3(args, size) for a child that shares this address space
+// (CLONE_VM, vmfork_linux.go) and starts on the stack args names: the
+// child calls fn(ops, n, sock) there, fn being runProgram's entry in Go's
+// register ABI (arguments in AX, BX, CX; X15 zero; R14 the goroutine,
+// which runProgram never uses). It is called directly, not through an
+// ABI0 wrapper, which a race build would make call into the runtime.
+// runProgram never returns (it ends in execveat or exit_group); the child
+// exits 127 if it ever did. The arguments are kept in registers the
+// system call preserves (R12, R13, R15, R8), because the child has none of
+// this frame.
+TEXT ·clone3Run(SB),NOSPLIT|NOFRAME,$0-64
+	MOVQ	fn+16(FP), R8
+	MOVQ	ops+24(FP), R12
+	MOVQ	n+32(FP), R13
+	MOVQ	sock+40(FP), R15
+	MOVQ	args+0(FP), DI
+	MOVQ	size+8(FP), SI
+	MOVQ	$435, AX	// clone3
+	SYSCALL
+	CMPQ	AX, $0
+	JEQ	child
+	CMPQ	AX, $0xfffffffffffff001
+	JLS	started
+	MOVQ	$-1, pid+48(FP)
+	NEGQ	AX
+	MOVQ	AX, errno+56(FP)
+	RET
+started:
+	MOVQ	AX, pid+48(FP)
+	MOVQ	$0, errno+56(FP)
+	RET
+child:
+	// The new stack's top is 16-byte aligned. Below it, the spill area
+	// the register ABI has the caller reserve for the callee's register
+	// arguments (three words, rounded up to keep the alignment).
+	SUBQ	$32, SP
+	MOVQ	R12, AX
+	MOVQ	R13, BX
+	MOVQ	R15, CX
+	XORPS	X15, X15
+	MOVQ	(TLS), R14
+	CALL	R8
+vmexit:
+	MOVQ	$127, DI
+	MOVQ	$231, AX	// exit_group(127)
+	SYSCALL
+	JMP	vmexit

@@ -6,6 +6,9 @@ const (
 	nrFcntl                 = 25
 	nrChdir                 = 49
 	nrOpenat                = 56
+	nrMmap                  = 222
+	nrMprotect              = 226
+	nrMunmap                = 215
 	nrMadvise               = 233
 	nrPread64               = 67
 	nrClose                 = 57

@@ -28,7 +28,6 @@ var zy struct {
 	procfd     [14]byte  // "/proc/self/fd/"
 	empty      uint64    // an empty signal set
 	one        [2]byte   // MsgReady, MsgExec
-	goByte     [1]byte   // where the gate reads "go"
 	path       [1]byte   // execveat's empty path
 	devnull    []byte    // "/dev/null\x00"
 	tmpfs      []byte    // "tmpfs\x00"
@@ -90,11 +89,13 @@ func zygoteInit() uintptr {
 	zy.one = [2]byte{MsgReady, MsgExec}
 	zy.devnull, zy.tmpfs = cstring("/dev/null"), cstring("tmpfs")
 	zy.modes = [2][]byte{cstring("mode=1777"), cstring("mode=000,size=4k")}
+	vmInit()
 	return 0
 }
 
 // serveLaunch plans c and forks its child; it returns the reply.
 func serveLaunch(c *Config, fds []int) []byte {
+	reclaimVM()
 	if !Zygotable(c) {
 		return []byte{MsgFallback}
 	}
@@ -105,16 +106,26 @@ func serveLaunch(c *Config, fds []int) []byte {
 	if err != nil {
 		return err.Encode()
 	}
-	pid, e := forkProgram(&p.prog, zy.cloneFlags)
-	runtime.KeepAlive(p)
+	var pid int
+	var e uintptr
+	shared := vm.on
+	if shared {
+		// The child runs in this memory: its plan is kept as it is until
+		// the child lets go of the memory (vmfork_linux.go).
+		if pid, e = startVM(p, zy.cloneFlags); e != 0 && !vm.on {
+			shared = false // this kernel refuses it: fork from now on
+		}
+	}
+	if !shared {
+		pid, e = forkProgram(&p.prog, zy.cloneFlags)
+		runtime.KeepAlive(p)
+		// Nothing of this launch (its argv, environment, paths) stays in
+		// the zygote's memory for the next child's copy of it (wipeLaunch
+		// clears the received config too).
+		p.wipe()
+	}
 	for _, fd := range p.closeAfter {
 		sysClose(fd)
-	}
-	// Nothing of this launch (its argv, environment, paths) stays in the
-	// zygote's memory for the next child's copy of it (wipeLaunch clears
-	// the received config too).
-	for _, b := range p.keep {
-		clear(b)
 	}
 	if e != 0 {
 		return (&StepError{Step: StepConfig, Errno: e, Detail: "fork the launch's child"}).Encode()
@@ -281,8 +292,9 @@ func planLaunch(c *Config, fds []int) (plan *zygotePlan, fallback bool, serr *St
 	// The gate (awaitGo).
 	o := b.sys(stepErr(StepGate, "report ready"), nrSendto, uintptr(sockFD), uintptr(unsafe.Pointer(&zy.one[0])), 1, msgNosignal, 0, 0)
 	o.ok1, o.ok2 = ePIPE, eCONNRESET
-	b.sys(stepErr(StepGate, "read the go byte"), nrRead, uintptr(sockFD), uintptr(unsafe.Pointer(&zy.goByte[0])), 1)
-	b.expect(stepErr(StepGate, "the launch was withdrawn"), 1, &zy.goByte[0], MsgGo)
+	goByte := make([]byte, 1) // the child's own (it may share this memory)
+	b.sys(stepErr(StepGate, "read the go byte"), nrRead, uintptr(sockFD), b.addr(goByte), 1)
+	b.expect(stepErr(StepGate, "the launch was withdrawn"), 1, &goByte[0], MsgGo)
 	b.planIdentity(c)
 	b.planCaps(c)
 	b.sys(stepErr(StepNoNewPrivs, "prctl(PR_SET_NO_NEW_PRIVS)"), nrPrctl, prSetNoNewPrivs, 1)
@@ -319,6 +331,13 @@ func planLaunch(c *Config, fds []int) (plan *zygotePlan, fallback bool, serr *St
 	b.sys(nil, nrSendto, uintptr(sockFD), uintptr(unsafe.Pointer(&zy.one[1])), 1, msgNosignal, 0, 0)
 	b.sys(stepErr(StepExec, "execveat"), nrExecveat, uintptr(exe), uintptr(unsafe.Pointer(&zy.path[0])), argv, envv, atEmptyPath)
 	return &zygotePlan{prog: b.prog, keep: b.keep, closeAfter: b.closeAfter}, false, nil
+}
+
+// wipe clears every buffer p's ops point to.
+func (p *zygotePlan) wipe() {
+	for _, b := range p.keep {
+		clear(b)
+	}
 }
 
 func (b *planner) closeRulesets() {
