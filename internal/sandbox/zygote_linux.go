@@ -6,9 +6,10 @@ package sandbox
 // stage/zygote.go). One long-lived init stage per launcher, started on the
 // launcher thread in the isolation's server-wide namespaces (for an
 // unprivileged server, its own user namespace; never a mount namespace:
-// every child unshares its own), plans each eligible launch and forks a
-// child that runs only that plan, so that a launch no longer starts a Go
-// runtime. The child is the server's child (CLONE_PARENT), reaped as a
+// every child unshares its own), plans each eligible launch and starts a
+// child that runs only that plan (sharing the zygote's memory until its
+// exec where it can: stage/vmfork_linux.go), so that a launch no longer
+// starts a Go runtime, nor copies one. The child is the server's child (CLONE_PARENT), reaped as a
 // stage is; the launcher side of a Process (MsgReady, the gate, the
 // StepError reports, Release, Abort, the cgroup) is the one a stage has.
 // A launch the zygote does not plan (zygoteEligible, and the zygote's own

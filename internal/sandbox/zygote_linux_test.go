@@ -18,6 +18,7 @@ import (
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
+	"golang.org/x/sys/unix"
 )
 
 func needZygote(t *testing.T) {
@@ -268,4 +269,77 @@ func TestZygoteAbortAndRestart(t *testing.T) {
 	if now := l.zygotePid(); now == 0 || now == first {
 		t.Fatalf("zygote %d after %d died, want a new one", now, first)
 	}
+}
+
+// A child of the zygote runs its steps in the zygote's own memory (not a
+// copy of it) until its exec, and has a memory of its own from the exec
+// on; however many launches the zygote served, it keeps no more than a
+// few stacks for its children.
+func TestZygoteChildSharesMemoryUntilExec(t *testing.T) {
+	needZygote(t)
+	if !stage.VMForkSupported {
+		t.Skip("the zygote forks on this architecture")
+	}
+	if b, _ := os.ReadFile("/proc/sys/fs/suid_dumpable"); strings.TrimSpace(string(b)) == "1" {
+		t.Skip("fs.suid_dumpable is 1 here: the zygote forks")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("comparing the zygote's memory with kcmp needs root (the zygote is not dumpable)")
+	}
+	l := NewLauncher(LauncherOptions{Stage: StageZygote})
+	defer l.Close()
+	p, err := l.Start(specFor(t, "/bin/sleep", "30"), Stdio{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Abort()
+	if !p.forked {
+		t.Fatal("the launch was not forked by the zygote")
+	}
+	zpid := l.zygotePid()
+	if r := kcmpVM(t, p.Pid, zpid); r != 0 {
+		t.Fatalf("the child at its gate has a memory of its own (kcmp %d): the zygote forked it", r)
+	}
+	if err := p.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if r := kcmpVM(t, p.Pid, zpid); r == 0 {
+		t.Fatal("the target still shares the zygote's memory after its exec")
+	}
+	p.Abort()
+	maps := func() int {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", zpid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bytes.Count(b, []byte("\n"))
+	}
+	before := maps()
+	spec := specFor(t, "/bin/true")
+	for i := 0; i < 40; i++ {
+		q, err := l.Start(spec, Stdio{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Release(); err != nil {
+			t.Fatal(err)
+		}
+		q.Wait()
+	}
+	if l.zygotePid() != zpid {
+		t.Fatal("the zygote was restarted")
+	}
+	if after := maps(); after > before+2*8 {
+		t.Fatalf("the zygote's mappings grew from %d to %d over 40 launches: stacks are not reused", before, after)
+	}
+}
+
+// kcmpVM is kcmp(a, b, KCMP_VM): 0 when the two share their memory.
+func kcmpVM(t *testing.T, a, b int) int {
+	t.Helper()
+	r, _, e := syscall.Syscall6(unix.SYS_KCMP, uintptr(a), uintptr(b), 1 /* KCMP_VM */, 0, 0, 0)
+	if e != 0 {
+		t.Fatalf("kcmp(%d, %d, KCMP_VM): %v", a, b, e)
+	}
+	return int(r)
 }

@@ -185,3 +185,7 @@ func reclaimVM() {
 	clear(vm.live[len(live):])
 	vm.live = live
 }
+
+// VMForkSupported: on this architecture the zygote's children share its
+// memory (unless fs.suid_dumpable is 1, or the kernel refuses the clone).
+const VMForkSupported = vmForkSupported

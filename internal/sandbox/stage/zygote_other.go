@@ -6,3 +6,6 @@ package stage
 const ZygoteSupported = false
 
 func runZygote() { sysExit(ExitFailed) }
+
+// VMForkSupported: no zygote here.
+const VMForkSupported = false
