@@ -4,4 +4,6 @@ package stage
 // (a copy-on-write copy of itself per launch).
 const vmForkSupported = false
 
-func clone3Run(*cloneArgs, uintptr, uintptr, *op, uintptr, uintptr) (uintptr, uintptr) { return 0, eNOSYS }
+func clone3Run(*cloneArgs, uintptr, uintptr, *op, uintptr, uintptr) (uintptr, uintptr) {
+	return 0, eNOSYS
+}
