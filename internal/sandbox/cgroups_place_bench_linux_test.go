@@ -100,4 +100,66 @@ func BenchmarkPlaceCgroup(b *testing.B) {
 	b.ReportMetric(newGroup.median(), "newgroup-median-ns")
 	b.ReportMetric(join.median(), "join-median-ns")
 	b.ReportMetric(pool.median(), "pooled-median-ns")
+	b.ReportMetric(pool.median()/newAll.median(), "pooled/new")
+}
+
+// BenchmarkForkedLaunchCgroupPool times whole launches of /bin/true forked
+// by the zygote with the default profile's cgroup limits (Start, Release,
+// the exit), with the pool of fresh groups ("pooled-median-ns") and
+// without ("new-median-ns": the group made on the path), interleaved in
+// one run with an untimed 40 ms pause before each launch (bench/run.sh's
+// rhythm: the pool's refill is not in the next launch). Each launch's
+// group is removed after its exit, untimed, as the supervisor does.
+func BenchmarkForkedLaunchCgroupPool(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root: cgroups")
+	}
+	m, err := cgroup.Detect(cgroup.DetectOptions{Prefix: fmt.Sprintf("mcp-process-sbbench-%d", os.Getpid())})
+	if err != nil {
+		b.Skipf("no cgroups here: %v", err)
+	}
+	defer m.Close()
+	if !newLaunchCgroups(m).enabled() {
+		b.Skip("no usable cgroup hierarchy")
+	}
+	spec := benchSpec(b)
+	spec.Limits.MaxMemoryMB, spec.Limits.MaxProcesses, spec.Limits.MaxCpuPercent = 1024, 10, 80
+	pooled := NewLauncher(LauncherOptions{Cgroups: m, Stage: StageZygote})
+	defer pooled.Close()
+	plain := NewLauncher(LauncherOptions{Cgroups: m, Stage: StageZygote})
+	defer plain.Close()
+	plain.cgroups.pool = nil // no pool for its launches (its goroutine keeps its groups until Close)
+	var withPool, without samples
+	launch := func(l *Launcher, s *samples) {
+		time.Sleep(40 * time.Millisecond)
+		var p *Process
+		s.time(func() {
+			var err error
+			if p, err = l.Start(spec, Stdio{}); err != nil {
+				b.Fatal(err)
+			}
+			if err := p.Release(); err != nil {
+				b.Fatal(err)
+			}
+			if st := p.Wait(); st.ExitCode == nil || *st.ExitCode != 0 {
+				b.Fatalf("exit %v", st)
+			}
+		})
+		if !p.forked {
+			b.Fatal("the launch was not forked by the zygote")
+		}
+		p.Cgroup().Remove()
+	}
+	for i := 0; i < b.N; i++ {
+		if i%2 == 0 {
+			launch(pooled, &withPool)
+			launch(plain, &without)
+		} else {
+			launch(plain, &without)
+			launch(pooled, &withPool)
+		}
+	}
+	b.ReportMetric(without.median(), "new-median-ns")
+	b.ReportMetric(withPool.median(), "pooled-median-ns")
+	b.ReportMetric(withPool.median()/without.median(), "pooled/new")
 }
