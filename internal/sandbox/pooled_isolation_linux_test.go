@@ -157,10 +157,8 @@ func TestPooledLaunchIsolatedAsCold(t *testing.T) {
 				if err := json.Unmarshal([]byte(out), &m); err != nil {
 					t.Fatalf("%v: %s", err, out)
 				}
-				if group != nil {
-					for k, v := range group {
-						m["cgroup "+k] = v
-					}
+				for k, v := range group {
+					m["cgroup "+k] = v
 				}
 				return m
 			}
