@@ -26,6 +26,7 @@ type launchCgroups struct {
 	m    *cgroup.Manager // nil: no cgroups
 	id   uint64          // the launcher's number (group names)
 	next atomic.Uint64
+	pool *groupPool // fresh groups for launches without a warm stage (cgroups_pool.go); nil: none
 }
 
 // launcherSeq numbers the launchers of this process (cgroup names).
@@ -95,8 +96,10 @@ func cgroupFailure(err error) *errcode.Error {
 
 // place puts the stage pid, applying its steps, into a cgroup with l's
 // limits: warm, the fresh group its warm stage already waits in (only the
-// limits are written), or a new group it is moved into. nil without
-// cgroups. On error no group is left (warm included).
+// limits are written), or a new group it is moved into: one from the pool
+// of fresh groups (cgroups_pool.go: only the limits are written), or, when
+// the pool is empty or off, one made here. nil without cgroups. On error
+// no group is left (warm and pooled included).
 func (c *launchCgroups) place(pid int, warm *cgroup.Group, l config.ResourceLimits) (*cgroup.Group, error) {
 	if !c.enabled() {
 		return nil, nil
@@ -109,9 +112,17 @@ func (c *launchCgroups) place(pid int, warm *cgroup.Group, l config.ResourceLimi
 		}
 		return warm, nil
 	}
-	g, err := c.newGroup("p", cl)
-	if err != nil {
-		return nil, err
+	g := c.pool.take() // a fresh group made ahead of time, or nil
+	if g != nil {
+		if err := g.SetLimits(cl); err != nil {
+			dropGroup(g)
+			return nil, cgroupFailure(err)
+		}
+	} else {
+		var err error
+		if g, err = c.newGroup("p", cl); err != nil {
+			return nil, err
+		}
 	}
 	if err := g.Join(pid); err != nil {
 		dropGroup(g)

@@ -114,17 +114,19 @@ func TestStageKilledWhileTakenLeavesNoCgroup(t *testing.T) {
 		}
 		p.Cgroup().Remove() // the caller's, after a successful Release
 	}
-	// Once every launch is over and the pool is full again, only the warm
-	// stages' groups remain: one per stage in each hierarchy.
+	// Once every launch is over and the pools are full again, only the warm
+	// stages' groups and the pooled fresh groups (cgroups_pool.go) remain:
+	// one per stage or pooled group in each hierarchy.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		idlePids(t, l)
+		pooledGroups(t, l)
 		g := groupDirs(m)
-		if len(g) <= 2*len(m.Parents()) {
+		if len(g) <= (2+groupPoolSize)*len(m.Parents()) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d groups left for a pool of 2 stages in %d hierarchies: %v", len(g), len(m.Parents()), g)
+			t.Fatalf("%d groups left for a pool of 2 stages and %d fresh groups in %d hierarchies: %v", len(g), groupPoolSize, len(m.Parents()), g)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

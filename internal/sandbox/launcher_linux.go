@@ -72,6 +72,9 @@ func NewLauncher(o LauncherOptions) *Launcher {
 	l := &Launcher{reqs: make(chan chan coldResp), refill: make(chan struct{}, 1), later: make(chan struct{}, 1),
 		quit: make(chan struct{}), done: make(chan struct{}), poolSize: n, plain: o.Plain,
 		cgroups: newLaunchCgroups(o.Cgroups), iso: &iso, zygoteOn: useZygote(o), zreqs: make(chan chan zygoteResp)}
+	if !o.Plain {
+		l.cgroups.startPool(l.quit) // fresh groups for launches without a warm stage (cgroups_pool.go)
+	}
 	l.run()
 	return l
 }
@@ -211,10 +214,11 @@ func reexec(name string, argv, env []string, sys *syscall.SysProcAttr) (*os.Proc
 }
 
 // Close stops the launcher thread: idle stages are killed and reaped, and
-// children still alive get SIGKILL.
+// children still alive get SIGKILL. The pool of fresh cgroups is removed.
 func (l *Launcher) Close() {
 	l.closeOnce.Do(func() { close(l.quit) })
 	<-l.done
+	l.cgroups.stopPool() // its groups removed
 }
 
 // stageEnv is the init stage's own environment (the target gets the

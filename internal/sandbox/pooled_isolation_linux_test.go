@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/mcp-process/mcp-process/internal/config"
@@ -123,11 +124,25 @@ func TestPooledLaunchIsolatedAsCold(t *testing.T) {
 				if o.PoolSize > 0 {
 					idlePids(t, l)
 				}
+				var pooledCg []*cgroup.Group
+				if cg != nil && !o.Plain {
+					pooledCg = pooledGroups(t, l)
+				}
 				p, err := l.Start(spec, Stdio{})
 				if err != nil {
 					t.Fatal(err)
 				}
 				hasKeeper, forked := p.keeps.keeper != nil, p.forked
+				// The launch's cgroup as the target will find it, at the
+				// gate: a forked child's is a pooled group (cgroups_pool.go),
+				// a plain launch's one made on its path.
+				var group map[string]string
+				if cg != nil {
+					if forked && (len(pooledCg) == 0 || p.Cgroup() != pooledCg[0]) {
+						t.Fatalf("%+v: the forked launch is not in the oldest pooled group", o)
+					}
+					group = groupAtGate(t, p)
+				}
 				p.Abort()
 				if runtime.GOARCH == "amd64" && hasKeeper != wantKeeper {
 					t.Fatalf("%+v: keeper %v, want %v", o, hasKeeper, wantKeeper)
@@ -141,6 +156,9 @@ func TestPooledLaunchIsolatedAsCold(t *testing.T) {
 				var m map[string]any
 				if err := json.Unmarshal([]byte(out), &m); err != nil {
 					t.Fatalf("%v: %s", err, out)
+				}
+				for k, v := range group {
+					m["cgroup "+k] = v
 				}
 				return m
 			}
@@ -176,6 +194,45 @@ func TestPooledLaunchIsolatedAsCold(t *testing.T) {
 			}
 		})
 	}
+}
+
+// groupAtGate is what a launch's cgroup holds while its child waits at the
+// gate: the hierarchies it is in, every control file but those that count
+// usage (its limits, and the counters of events that must not have
+// happened), and who is in it ("the child" alone).
+func groupAtGate(t *testing.T, p *Process) map[string]string {
+	t.Helper()
+	g := p.Cgroup()
+	if g == nil {
+		t.Fatal("no cgroup for the launch")
+	}
+	out := map[string]string{}
+	for k, v := range groupFiles(t, g) {
+		if usageFile(k[strings.LastIndexByte(k, ' ')+1:]) {
+			continue
+		}
+		out[k] = v
+	}
+	procs, err := g.Procs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out["procs"] = fmt.Sprint(procs)
+	if len(procs) == 1 && procs[0] == p.Pid {
+		out["procs"] = "the child"
+	}
+	return out
+}
+
+// usageFile: a cgroup control file whose value follows what the processes
+// in it use (or when a timer ran), not how the group was made or limited.
+func usageFile(name string) bool {
+	for _, s := range []string{"usage", "stat", "current", "peak", "procs", "tasks", "threads", "pressure", "slabinfo"} {
+		if strings.Contains(name, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func mustJSON(v any) string {

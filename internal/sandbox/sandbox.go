@@ -150,7 +150,8 @@ type LauncherOptions struct {
 	// negative: none, every launch starts its stage cold).
 	PoolSize int
 	// Plain switches the performance machinery off: no warm pool (as
-	// PoolSize < 0), and stages without a keeper, trimming or prefaulting
+	// PoolSize < 0), no pool of fresh cgroups (each launch makes its
+	// group on its path), and stages without a keeper, trimming or prefaulting
 	// (stage.ArgPlain). The containment is the same; tests use it to show
 	// that the pooled path is as isolated as this one. false: all of it on.
 	Plain bool

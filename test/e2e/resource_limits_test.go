@@ -882,19 +882,21 @@ func TestResourceLimitCgroupsRemoved(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	// Besides launch groups, up to warmStages idle init stages wait in
-	// groups of their own ("stage-S-N"), ready for the next launch.
-	const warmStages = 2
-	if peak > 5+warmStages {
+	// groups of their own ("stage-S-N"), ready for the next launch, and up
+	// to pooledGroups fresh groups wait, empty and without limits, for a
+	// launch without a warm stage ("p-S-N", internal/sandbox/cgroups_pool.go).
+	const warmStages, pooledGroups = 2, 2
+	if peak > 5+warmStages+pooledGroups {
 		t.Errorf("up to %d groups at once under a parent during 100 sequential runs: %v", peak, peakDir)
 	}
-	eventually(t, 5*time.Second, "every launch group removed (only idle warm-stage groups left)", func() (bool, string) {
+	eventually(t, 5*time.Second, "every launch group removed (only idle warm-stage groups and pooled fresh groups left)", func() (bool, string) {
 		n, dirs := children()
 		for _, d := range dirs {
-			if !strings.HasPrefix(filepath.Base(d), "stage-") {
+			if !strings.HasPrefix(filepath.Base(d), "stage-") && !rlFreshGroup(d) {
 				return false, fmt.Sprint(dirs)
 			}
 		}
-		return n <= warmStages, fmt.Sprint(dirs)
+		return n <= warmStages+pooledGroups, fmt.Sprint(dirs)
 	})
 
 	if err := s.close(); err != nil {
@@ -977,4 +979,30 @@ func TestResourceLimitMaximumAndApplied(t *testing.T) {
 			}
 		}
 	})
+}
+
+// rlFreshGroup reports whether the cgroup directory d is a pooled fresh
+// group and not a launch group left behind: named as a launch group, no
+// process in it and no limit written (every launch of
+// TestResourceLimitCgroupsRemoved has memory and CPU limits).
+func rlFreshGroup(d string) bool {
+	if !strings.HasPrefix(filepath.Base(d), "p-") {
+		return false
+	}
+	if b, err := os.ReadFile(filepath.Join(d, "cgroup.procs")); err != nil || len(bytes.TrimSpace(b)) > 0 {
+		return false
+	}
+	for f, unlimited := range map[string]func(string) bool{
+		"memory.max": func(v string) bool { return v == "max" },
+		// v1's "no limit" is the largest page multiple (page size dependent).
+		"memory.limit_in_bytes": func(v string) bool { n, err := strconv.ParseInt(v, 10, 64); return err == nil && n >= 1<<62 },
+		"pids.max":              func(v string) bool { return v == "max" },
+		"cpu.max":               func(v string) bool { return strings.HasPrefix(v, "max ") },
+		"cpu.cfs_quota_us":      func(v string) bool { return v == "-1" },
+	} {
+		if b, err := os.ReadFile(filepath.Join(d, f)); err == nil && !unlimited(strings.TrimSpace(string(b))) {
+			return false
+		}
+	}
+	return true
 }

@@ -1,0 +1,157 @@
+package sandbox
+
+// Performance machinery, not a security step: the pool of launch groups.
+// A launch whose child is not a warm stage (a child the zygote forked, a
+// stage started cold) needs a cgroup made on its path: a directory in every
+// hierarchy (on cgroup v1, one per controller), its limits, then the move.
+// The launcher keeps groupPoolSize groups made ahead of time by a goroutine
+// of its own, so that such a launch only writes its limits and moves its
+// child (place). A pooled group is exactly a new group before its limits
+// are written:
+//   - made by the same newGroup, with no limit, and named as a new group
+//     is (p-L-N);
+//   - no process was ever in it: nothing joins it while it is pooled, and
+//     take refuses one that is not empty;
+//   - used by one launch only: taken out of the pool, never put back; it
+//     goes with its launch as a new group does.
+//
+// The refill runs groupRefillDelay after a take, off the launch that took
+// the group (its child's steps, exec and first moments), as the warm
+// stages' refill does. Launcher.Close stops the goroutine, which removes
+// the groups still pooled. LauncherOptions.Plain switches the pool off;
+// TestPooledLaunchIsolatedAsCold compares the groups of the two.
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
+)
+
+// groupPoolSize is how many fresh groups a launcher keeps.
+const groupPoolSize = 2
+
+// groupRefillDelay is how long after a take the pool is topped up (as the
+// warm stages' refillDelay).
+const groupRefillDelay = 25 * time.Millisecond
+
+// groupPool is a launcher's pool of fresh launch groups.
+type groupPool struct {
+	c     *launchCgroups
+	taken chan struct{} // cap 1: a take (or a miss): refill after groupRefillDelay
+	quit  <-chan struct{}
+	done  chan struct{}
+
+	mu     sync.Mutex
+	free   []*cgroup.Group // oldest first
+	closed bool            // the goroutine ended: take finds nothing
+}
+
+// startPool starts the pool's goroutine, which fills the pool at once and
+// ends when quit is closed (the launcher's Close), removing the groups it
+// still holds; stopPool waits for that. Nothing without cgroups.
+func (c *launchCgroups) startPool(quit <-chan struct{}) {
+	if !c.enabled() || c.pool != nil {
+		return
+	}
+	c.pool = &groupPool{c: c, taken: make(chan struct{}, 1), quit: quit, done: make(chan struct{})}
+	go c.pool.run()
+}
+
+// stopPool waits until the pool's goroutine, told by quit, has ended and
+// removed its groups.
+func (c *launchCgroups) stopPool() {
+	if c != nil && c.pool != nil {
+		<-c.pool.done
+	}
+}
+
+func (p *groupPool) run() {
+	defer close(p.done)
+	defer p.drain()
+	delay := time.NewTimer(0) // the first fill at once
+	defer delay.Stop()
+	armed := true
+	for {
+		select {
+		case <-p.taken:
+			if !armed {
+				delay.Reset(groupRefillDelay)
+				armed = true
+			}
+		case <-delay.C:
+			armed = false
+			p.fill()
+		case <-p.quit:
+			return
+		}
+	}
+}
+
+// fill makes groups until the pool is full; it stops at the first error
+// (the next take asks again).
+func (p *groupPool) fill() {
+	for {
+		select {
+		case <-p.quit:
+			return
+		default:
+		}
+		p.mu.Lock()
+		full := len(p.free) >= groupPoolSize
+		p.mu.Unlock()
+		if full {
+			return
+		}
+		g, err := p.c.newGroup("p", cgroup.Limits{})
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		p.free = append(p.free, g)
+		p.mu.Unlock()
+	}
+}
+
+// drain removes the pooled groups (the goroutine, as it ends).
+func (p *groupPool) drain() {
+	p.mu.Lock()
+	free := p.free
+	p.free, p.closed = nil, true
+	p.mu.Unlock()
+	for _, g := range free {
+		dropGroup(g)
+	}
+}
+
+// take returns the oldest pooled group, nil when there is none (the caller
+// makes a new one), and asks for a refill. A group that is not empty (no
+// process of ours ever joined it) is removed, never handed out.
+func (p *groupPool) take() *cgroup.Group {
+	if p == nil {
+		return nil
+	}
+	var g *cgroup.Group
+	p.mu.Lock()
+	if len(p.free) > 0 && !p.closed {
+		g = p.free[0]
+		p.free = slices.Delete(p.free, 0, 1)
+	}
+	p.mu.Unlock()
+	select {
+	case p.taken <- struct{}{}:
+	default: // already asked
+	}
+	return g
+}
+
+// pooled lists the groups in the pool (tests).
+func (p *groupPool) pooled() []*cgroup.Group {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.free)
+}

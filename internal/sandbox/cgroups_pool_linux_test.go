@@ -1,0 +1,284 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
+)
+
+// pooledGroups waits until l's pool of fresh cgroups is full and returns
+// its groups, oldest first.
+func pooledGroups(t *testing.T, l *Launcher) []*cgroup.Group {
+	t.Helper()
+	if l.cgroups.pool == nil {
+		t.Fatal("the launcher has no pool of cgroups")
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		if g := l.cgroups.pool.pooled(); len(g) >= groupPoolSize {
+			return g
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool of cgroups holds %d groups, want %d", len(l.cgroups.pool.pooled()), groupPoolSize)
+		}
+	}
+}
+
+// groupFiles reads every readable file of g's directories, keyed by
+// hierarchy (its parent group) and file name.
+func groupFiles(t *testing.T, g *cgroup.Group) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, d := range g.Paths() {
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			if e.IsDir() {
+				continue
+			}
+			if b, err := os.ReadFile(filepath.Join(d, e.Name())); err == nil {
+				out[filepath.Dir(d)+" "+e.Name()] = string(b)
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("nothing readable in %v", g.Paths())
+	}
+	return out
+}
+
+// sameFiles fails unless a and b (groupFiles) are equal, but for the files
+// skip names.
+func sameFiles(t *testing.T, what string, a, b map[string]string, skip ...string) {
+	t.Helper()
+	for k, v := range a {
+		if slices.Contains(skip, k[strings.LastIndexByte(k, ' ')+1:]) {
+			continue
+		}
+		if w, ok := b[k]; !ok || w != v {
+			t.Errorf("%s: %s reads %q, in a new group %q", what, k, v, w)
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			t.Errorf("%s: %s is missing", what, k)
+		}
+	}
+}
+
+// A pooled group is exactly a new one: empty, in the same hierarchies,
+// every control file (limits and counters alike) as a group made this
+// moment reads it, and the same again once a launch's limits are written to
+// it as when a group is made with them.
+func TestPooledCgroupIsFresh(t *testing.T) {
+	m := cgroupTestManager(t)
+	l := NewLauncher(LauncherOptions{Cgroups: m, PoolSize: -1})
+	defer l.Close()
+	pooled := pooledGroups(t, l)
+	time.Sleep(50 * time.Millisecond) // pooled a while: nothing changes in them meanwhile
+	lim := cgroupLimits(m.Support(), config.ResourceLimits{MaxMemoryMB: 64, MaxProcesses: 7, MaxCpuPercent: 50})
+	if lim == (cgroup.Limits{}) {
+		t.Skip("no cgroup limit is enforced here")
+	}
+	for i, want := range pooled {
+		if pop, err := want.Populated(); err != nil || pop {
+			t.Fatalf("pooled group %s: populated %v (%v)", want.Name(), pop, err)
+		}
+		if !strings.HasPrefix(want.Name(), fmt.Sprintf("p-%d-", l.cgroups.id)) {
+			t.Fatalf("pooled group named %s, want a launch group's name p-%d-N", want.Name(), l.cgroups.id)
+		}
+		fresh, err := l.cgroups.newGroup("p", cgroup.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := l.cgroups.pool.take()
+		if g != want {
+			t.Fatalf("take %d: %v, want the oldest pooled group %s", i, g, want.Name())
+		}
+		if !slices.Equal(trimNames(g.Paths()), trimNames(fresh.Paths())) {
+			t.Fatalf("hierarchies: pooled %v, new %v", g.Paths(), fresh.Paths())
+		}
+		sameFiles(t, "pooled "+g.Name(), groupFiles(t, g), groupFiles(t, fresh))
+		dropGroup(fresh)
+		if err := g.SetLimits(lim); err != nil {
+			t.Fatal(err)
+		}
+		limited, err := l.cgroups.newGroup("p", lim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// cpu.stat's nr_periods counts the quota's period timer, which
+		// runs for a while after a quota is written: a clock, not state.
+		sameFiles(t, "pooled "+g.Name()+" with limits", groupFiles(t, g), groupFiles(t, limited), "cpu.stat")
+		dropGroup(limited)
+		dropGroup(g)
+	}
+}
+
+// trimNames drops each path's last element (the group's own name).
+func trimNames(paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = filepath.Dir(p)
+	}
+	return out
+}
+
+// A launch whose child is not a warm stage (one the zygote forks, a cold
+// stage) runs in a pooled group: the oldest, with the launch's limits
+// written and the child alone in it; the group is never pooled again
+// (a refill makes a new one), Abort removes it, and the pool is refilled.
+func TestLaunchTakesPooledCgroup(t *testing.T) {
+	m := cgroupTestManager(t)
+	if !m.Support().Pids {
+		t.Skip("no pids controller: " + m.Support().Reasons["pids"])
+	}
+	for _, tc := range []struct {
+		name   string
+		o      LauncherOptions
+		forked bool
+	}{
+		{"forked", LauncherOptions{Stage: StageZygote, PoolSize: -1}, true},
+		{"cold stage", LauncherOptions{Stage: StageGo, PoolSize: -1}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.forked && runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
+				t.Skip("no zygote on " + runtime.GOARCH)
+			}
+			tc.o.Cgroups = m
+			l := NewLauncher(tc.o)
+			defer l.Close()
+			spec := specFor(t, "true")
+			spec.Limits.MaxProcesses = 7
+			used := map[string]bool{}
+			for round := 0; round < 3; round++ {
+				pooled := pooledGroups(t, l)
+				for _, g := range pooled {
+					if used[g.Name()] {
+						t.Fatalf("round %d: group %s is pooled again after a launch", round, g.Name())
+					}
+				}
+				p, err := l.Start(spec, Stdio{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.forked != tc.forked {
+					t.Fatalf("forked %v, want %v", p.forked, tc.forked)
+				}
+				g := p.Cgroup()
+				if g != pooled[0] {
+					t.Fatalf("round %d: the launch runs in %v, want the oldest pooled group %s", round, g, pooled[0].Name())
+				}
+				used[g.Name()] = true
+				want := []int{p.Pid}
+				if k := p.keeps.keeper; k != nil {
+					// A cold stage starts its keeper after it joined the
+					// group (so it did before the pool: a warm stage's
+					// keeper is started before, in the server's group).
+					want = append(want, k.Pid)
+				}
+				procs, err := g.Procs()
+				slices.Sort(procs)
+				slices.Sort(want)
+				if err != nil || !slices.Equal(procs, want) {
+					t.Fatalf("round %d: group holds %v (%v), want only the child %v", round, procs, err, want)
+				}
+				for _, d := range g.Paths() {
+					if b, err := os.ReadFile(d + "/pids.max"); err == nil && string(b) != "7\n" {
+						t.Fatalf("round %d: pids.max = %q before Release, want 7", round, b)
+					}
+				}
+				if round == 2 {
+					p.Abort()
+					for _, d := range g.Paths() {
+						if _, err := os.Stat(d); !os.IsNotExist(err) {
+							t.Fatalf("%s left after Abort (%v)", d, err)
+						}
+					}
+					continue
+				}
+				if err := p.Release(); err != nil {
+					t.Fatal(err)
+				}
+				if st := p.Wait(); st.ExitCode == nil || *st.ExitCode != 0 {
+					t.Fatalf("round %d: %v", round, st)
+				}
+				g.Remove() // the caller's, once the process is reaped
+			}
+		})
+	}
+}
+
+// A plain launcher has no pool: its launches make their group on their
+// path.
+func TestPlainLauncherHasNoCgroupPool(t *testing.T) {
+	m := cgroupTestManager(t)
+	l := NewLauncher(LauncherOptions{Cgroups: m, Plain: true})
+	defer l.Close()
+	if l.cgroups.pool != nil {
+		t.Fatal("a plain launcher keeps a pool of cgroups")
+	}
+	p, err := l.Start(specFor(t, "true"), Stdio{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Abort()
+	if p.Cgroup() == nil {
+		t.Fatal("no cgroup for the launch")
+	}
+}
+
+// Close ends the pool's goroutine and removes its groups: no group of the
+// launcher is left in any hierarchy (pooled, a warm stage's, a launch's
+// that was aborted).
+func TestCloseRemovesPooledCgroups(t *testing.T) {
+	m := cgroupTestManager(t)
+	l := NewLauncher(LauncherOptions{Cgroups: m})
+	pooledGroups(t, l)
+	idlePids(t, l)
+	p, err := l.Start(specFor(t, "true"), Stdio{})
+	if err != nil {
+		l.Close()
+		t.Fatal(err)
+	}
+	p.Abort()
+	pooledGroups(t, l) // refilled
+	mine := func() []string {
+		var left []string
+		for _, d := range groupDirs(m) {
+			name := filepath.Base(d)
+			if strings.HasPrefix(name, fmt.Sprintf("p-%d-", l.cgroups.id)) || strings.HasPrefix(name, fmt.Sprintf("stage-%d-", l.cgroups.id)) {
+				left = append(left, d)
+			}
+		}
+		return left
+	}
+	if len(mine()) == 0 {
+		t.Fatal("no group of the launcher found before Close: the check below would prove nothing")
+	}
+	l.Close()
+	if left := mine(); len(left) > 0 {
+		t.Fatalf("groups left after Close: %v", left)
+	}
+	select {
+	case <-l.cgroups.pool.done:
+	default:
+		t.Fatal("the pool's goroutine still runs after Close")
+	}
+	buf := make([]byte, 1<<20)
+	if st := string(buf[:runtime.Stack(buf, true)]); strings.Contains(st, "(*groupPool).run") {
+		t.Fatalf("a pool goroutine is left:\n%s", st)
+	}
+	l.Close() // idempotent
+}
