@@ -140,7 +140,7 @@ type fakeHost struct {
 }
 
 func (h fakeHost) Set(key string) bool { return h.set[key] }
-func (h fakeHost) Built(l Layer) bool { return !h.unbuilt[l] }
+func (h fakeHost) Built(l Layer) bool  { return !h.unbuilt[l] }
 func (h fakeHost) State(l Layer) (string, bool) {
 	s, ok := h.state[l]
 	return s, ok
