@@ -213,7 +213,7 @@ var registry = []Info{
 	{Layer: NoCoreDumps, Kind: Mechanism, Section: "3.5", Of: ResourceLimits, built: true,
 		Summary: "no core dumps (RLIMIT_CORE 0)"},
 	{Layer: NoNewPrivs, Kind: Mechanism, Section: "3.1", Of: Executables, built: true, Steps: []string{"no_new_privs"},
-		Summary: "always: an exec never gains privileges (setuid bits, file capabilities)"},
+		Summary: "always: an exec never gains privileges; setuid bits and file capabilities are inert"},
 
 	{Layer: Config, Kind: Origin, built: true, Summary: "the configuration (refused at start, or by New)"},
 	{Layer: Input, Kind: Origin, built: true, Summary: "a tool's arguments do not match its schema"},
