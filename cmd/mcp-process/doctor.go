@@ -18,6 +18,16 @@ type feature struct {
 	Detail    string `json:"detail"`
 }
 
+// Doctor's rows are the registry's (layer.DoctorRows: each says whether
+// this host can enforce a layer) and serverRows; hostFeatures probes all
+// but rowsAfterHost, which cmdDoctor adds from the cgroup manager.
+var (
+	// serverRows belong to no layer: the server's own protection.
+	serverRows = []string{"server-non-dumpable"}
+	// rowsAfterHost are the rows cmdDoctor adds after hostFeatures.
+	rowsAfterHost = []string{"cgroup-choice", layer.TreeKill.String()}
+)
+
 // cmdDoctor reports which kernel features this host has and, with a
 // config, whether every layer it asks for can be enforced (exit 0/2).
 func cmdDoctor(args []string, stdout io.Writer) error {

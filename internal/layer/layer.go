@@ -124,6 +124,10 @@ type Info struct {
 	Off string
 	// Of is, for a Mechanism, the layer it is part of.
 	Of Layer
+	// Doctor are the rows of `mcp-process doctor` that say whether this
+	// host can enforce the layer (hostFeatures, cmd/mcp-process): a row is
+	// the layer's when the layer needs what it probes.
+	Doctor []string
 	// Steps are the init stage's steps (stage.Step*) whose failure this
 	// layer reports: a failed step's error carries its layer, never the
 	// step's name. Every step belongs to one entry (the init stage's own
@@ -137,6 +141,7 @@ type Info struct {
 // layer goes here.
 var registry = []Info{
 	{Layer: Executables, Kind: Enforced, Section: "3.1", built: true,
+		Doctor:  []string{"executable-scope-tree"},
 		Summary: "which files may run: the allowlist, the always-blocked tools and exec wrappers, shells, setuid files",
 		Keys:    []string{"allowedExecutables", "additionalBlockedExecutables", "blockShellInterpreters", "blockSetuidExecutables", "searchPath", "executablePolicyScope", "helperExecutables"}},
 	{Layer: Arguments, Kind: Enforced, Section: "3.2", built: true,
@@ -149,6 +154,7 @@ var registry = []Info{
 		Summary: "the directories a launch may start in (real paths, allowed and blocked)",
 		Keys:    []string{"allowedWorkingDirectories", "blockedWorkingDirectories"}},
 	{Layer: ResourceLimits, Kind: Enforced, Section: "3.5", built: true, Steps: []string{"rlimit"},
+		Doctor:  []string{"cgroup-v2", "cgroup-v1", "cgroup-choice"},
 		Summary: "memory, processes and CPU share (cgroups), file descriptors and CPU time (rlimits), per launch",
 		Keys:    []string{"defaultResourceLimits", "maximumResourceLimits", "strictResourceEnforcement"}},
 	{Layer: ProcessLimits, Kind: Enforced, Section: "3.6", built: true,
@@ -164,16 +170,20 @@ var registry = []Info{
 		Summary: "stdin input and output capture, their sizes, binary stdin",
 		Keys:    []string{"allowStdinInput", "allowOutputCapture", "maxOutputBufferSize", "blockBinaryStdin"}},
 	{Layer: Namespaces, Kind: Enforced, Section: "3.10", built: true, Optional: true, Off: "enableNamespaces", Steps: []string{"hostname"},
+		Doctor:  []string{"namespace:user", "namespace:pid", "namespace:net", "namespace:mount", "namespace:uts", "namespace:ipc", "user-namespace-mapping"},
 		Summary: "user, pid, network, mount, uts and ipc namespaces of a launch's own",
 		Keys:    []string{"enableNamespaces", "namespaces"}, On: []string{"enableNamespaces"}},
 	{Layer: Chroot, Kind: Enforced, Section: "3.10", built: true, Optional: true, Off: "enableChroot",
+		Doctor:  []string{"chroot", "server-root"},
 		Summary: "a pivot_root jail: chrootDirectory, or one composed at launch",
 		Keys:    []string{"enableChroot"}, On: []string{"enableChroot"}},
 	{Layer: Seccomp, Kind: Enforced, Section: "3.10", built: true, Optional: true, Off: "enableSeccomp", Steps: []string{"seccomp"},
+		Doctor:  []string{"seccomp"},
 		Summary: "a seccomp profile, on top of the baseline every child gets",
 		Keys:    []string{"enableSeccomp"}, On: []string{"enableSeccomp"}},
 	// network: the proxy is the server's EgressServer.
 	{Layer: Network, Kind: Enforced, Section: "3.11", built: true, Optional: true, Off: "blockNetworkAccess, allowed/blockedNetworkDestinations", Steps: []string{"loopback", "egress", "landlock-net"},
+		Doctor:  []string{"network-transparent-capture", "landlock-tcp-connect"},
 		Summary: "no network, or an allowlist through the server's egress proxy",
 		Keys:    []string{"blockNetworkAccess", "allowedNetworkDestinations", "blockedNetworkDestinations"}, On: []string{"blockNetworkAccess", "allowedNetworkDestinations", "blockedNetworkDestinations"}},
 	{Layer: Audit, Kind: Enforced, Section: "3.12", built: true, Off: "enableAuditLog false",
@@ -186,18 +196,23 @@ var registry = []Info{
 		Summary: "the hours when launches are allowed or blocked",
 		Keys:    []string{"allowedTimeWindows", "blockedTimeWindows"}, On: []string{"allowedTimeWindows", "blockedTimeWindows"}},
 	{Layer: MAC, Kind: Enforced, Section: "3.15", built: true, Optional: true, Off: "enableMAC", Steps: []string{"mac"},
+		Doctor:  []string{"apparmor", "selinux"},
 		Summary: "an AppArmor profile or SELinux context for the exec",
 		Keys:    []string{"enableMAC"}, On: []string{"enableMAC"}},
 	{Layer: Capabilities, Kind: Enforced, Section: "3.15", built: true, Optional: true, Off: "dropCapabilities, keepCapabilities", Steps: []string{"capabilities"},
+		Doctor:  []string{"capabilities"},
 		Summary: "none for a root server's children unless keepCapabilities",
 		Keys:    []string{"dropCapabilities", "keepCapabilities"}, On: []string{"dropCapabilities", "keepCapabilities"}},
 	{Layer: Filesystem, Kind: Enforced, Section: "3.15", built: true, Optional: true, Off: "readOnlyFilesystem, tmpfsSize, writablePaths", Steps: []string{"mounts", "private-view"},
+		Doctor:  []string{"mount_setattr"},
 		Summary: "a read-only filesystem with a private /tmp and the writable paths, and the private view",
 		Keys:    []string{"readOnlyFilesystem", "tmpfsSize", "writablePaths"}, On: []string{"readOnlyFilesystem"}},
 	{Layer: Landlock, Kind: Enforced, Section: "3.15", built: true, Optional: true, Off: "landlock", Steps: []string{"landlock", "landlock-scope"},
+		Doctor:  []string{"landlock", "landlock-scope"},
 		Summary: "writes confined to the writable paths, and the child's own Landlock domain",
 		Keys:    []string{"writablePaths", "landlock"}, On: []string{"landlock"}},
 	{Layer: TreeKill, Kind: Enforced, Section: "7.1", built: true,
+		Doctor:  []string{"tree-kill-on-server-death"},
 		Summary: "every process the server started dies with the server, by any means"},
 
 	{Layer: InitStage, Kind: Mechanism, Section: "3.10", built: true,
@@ -236,6 +251,7 @@ func All() []Info {
 		in.Keys = slices.Clone(in.Keys)
 		in.On = slices.Clone(in.On)
 		in.Steps = slices.Clone(in.Steps)
+		in.Doctor = slices.Clone(in.Doctor)
 		out[i] = in
 	}
 	return out
@@ -337,6 +353,16 @@ func OnKeys() []string {
 				out = append(out, k)
 			}
 		}
+	}
+	return out
+}
+
+// DoctorRows returns every row of `mcp-process doctor` that an entry
+// claims (Info.Doctor), in registry order.
+func DoctorRows() []string {
+	var out []string
+	for _, in := range registry {
+		out = append(out, in.Doctor...)
 	}
 	return out
 }

@@ -125,6 +125,13 @@ func TestRegistryDescribesEveryEntry(t *testing.T) {
 			}
 		}
 	}
+	rows := map[string]bool{}
+	for _, r := range DoctorRows() {
+		if rows[r] {
+			t.Errorf("doctor row %q claimed twice", r)
+		}
+		rows[r] = true
+	}
 	if l, ok := ForStep("no-such-step"); ok {
 		t.Errorf("ForStep(no-such-step) = %s", l)
 	}
@@ -377,4 +384,4 @@ func checkFile(t *testing.T, path string, registryConsts map[string]string) {
 // exportedNonConsts are the package's exported names other than the
 // registered constants.
 var exportedNonConsts = []string{"Layer", "Kind", "Enforced", "Mechanism", "Origin", "Info", "All", "Of", "Lookup",
-	"Registered", "Built", "ForKey", "ForStep", "Describe", "OptionalKeys", "OnKeys", "Baseline", "Host", "On", "Report"}
+	"Registered", "Built", "ForKey", "ForStep", "Describe", "OptionalKeys", "OnKeys", "DoctorRows", "Baseline", "Host", "On", "Report"}
