@@ -140,6 +140,25 @@ func TestRegistryDescribesEveryEntry(t *testing.T) {
 	}
 }
 
+// docs/mcp.md lists every origin an error's layer may name besides the
+// enforcement layers: a new origin cannot be added without it.
+func TestDocsListEveryOrigin(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "mcp.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, list, ok := strings.Cut(string(b), "where a failure no layer decided comes from:")
+	if !ok {
+		t.Fatal("docs/mcp.md no longer lists the origins (\"where a failure no layer decided comes from:\")")
+	}
+	list, _, _ = strings.Cut(list, ";")
+	for _, in := range Of(Origin) {
+		if !strings.Contains(list, "`"+string(in.Layer)+"`") {
+			t.Errorf("docs/mcp.md's list of origins lacks %s (%s)", in.Layer, in.Summary)
+		}
+	}
+}
+
 type fakeHost struct {
 	set     map[string]bool
 	unbuilt map[Layer]bool
