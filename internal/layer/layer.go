@@ -7,7 +7,10 @@
 //   - every layer of the SPEC (the fifteen sections of SPEC 3, where
 //     "Isolation" and "Advanced" are several layers each, plus the tree
 //     kill of SPEC 7.1) is registered once, with its stable name, its SPEC
-//     section and the config keys that configure it;
+//     section, a one-line summary, the config keys that configure it and
+//     turn it on, the init-stage steps whose failure it reports and the
+//     doctor rows that probe it: every description of a layer elsewhere
+//     reads it from here;
 //   - a name is never renamed here without a test saying so: the names are
 //     what users see in error JSON, audit records, alerts and reports;
 //   - Built says whether this binary has a layer; Report turns what a
