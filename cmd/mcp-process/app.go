@@ -269,7 +269,7 @@ func layerStates(cfg *config.Config, cg *cgroup.Manager) map[string]string {
 	if err != nil {
 		m["isolation"] = "every launch fails: " + err.Error()
 	} else {
-		m["isolation"] = strings.Join(append(iso.Layers(), "capabilities (none for a root server's children unless keepCapabilities)", "no_new_privs"), "; ")
+		m["isolation"] = strings.Join(append(iso.Layers(), layer.Describe(layer.Capabilities), layer.Describe(layer.NoNewPrivs)), "; ")
 		m["children"] = iso.Identity.Describe()
 		// SPEC 7.1a: the seccomp baseline, in every child whatever enableSeccomp says.
 		switch {

@@ -18,6 +18,16 @@ type feature struct {
 	Detail    string `json:"detail"`
 }
 
+// Doctor's rows are the registry's (layer.DoctorRows: each says whether
+// this host can enforce a layer) and serverRows; hostFeatures probes all
+// but rowsAfterHost, which cmdDoctor adds from the cgroup manager.
+var (
+	// serverRows belong to no layer: the server's own protection.
+	serverRows = []string{"server-non-dumpable"}
+	// rowsAfterHost are the rows cmdDoctor adds after hostFeatures.
+	rowsAfterHost = []string{"cgroup-choice", layer.TreeKill.String()}
+)
+
 // cmdDoctor reports which kernel features this host has and, with a
 // config, whether every layer it asks for can be enforced (exit 0/2).
 func cmdDoctor(args []string, stdout io.Writer) error {
@@ -53,45 +63,67 @@ func cmdDoctor(args []string, stdout io.Writer) error {
 			}
 		}
 	}
+	r := doctorReport{feats: feats, layers: layers, warnings: warnings, tree: tree, cfgErr: cfgErr}
 	if *asJSON {
-		out := map[string]any{"features": feats}
-		if layers != nil {
-			out["layers"] = layers
-			out["configEnforceable"] = true
-			out["warnings"] = append([]string{}, warnings...)
-		}
-		if tree != nil {
-			out["treeExecutables"] = tree
-		}
-		if cfgErr != nil {
-			out["configEnforceable"] = false
-			out["configError"] = cfgErr.Error()
-		}
-		if err := writeJSON(stdout, out); err != nil {
+		if err := r.writeJSON(stdout); err != nil {
 			return err
 		}
 	} else {
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "FEATURE\tAVAILABLE\tDETAIL")
-		for _, ft := range feats {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", ft.Name, yesNo(ft.Available), ft.Detail)
-		}
-		tw.Flush()
-		if layers != nil {
-			fmt.Fprintln(stdout, "\nconfig: every layer it asks for can be enforced by this build on this host")
-			for _, w := range warnings {
-				fmt.Fprintln(stdout, "warning:", w)
-			}
-			fmt.Fprintln(stdout, "executable scope: "+layers["executable-scope"])
-			for _, tf := range tree {
-				fmt.Fprintf(stdout, "  %s  (%s)\n", tf.Path, tf.Why)
-			}
-		}
+		r.writeText(stdout)
 	}
 	if cfgErr != nil {
 		return cfgErr
 	}
 	return nil
+}
+
+// doctorReport is what doctor found: the host's rows and, with a config,
+// its layer states, warnings and tree-scope files, or why it cannot run.
+type doctorReport struct {
+	feats    []feature
+	layers   map[string]string
+	warnings []string
+	tree     []policy.TreeFile
+	cfgErr   error
+}
+
+// writeJSON writes the report for machines (--json).
+func (r doctorReport) writeJSON(w io.Writer) error {
+	out := map[string]any{"features": r.feats}
+	if r.layers != nil {
+		out["layers"] = r.layers
+		out["configEnforceable"] = true
+		out["warnings"] = append([]string{}, r.warnings...)
+	}
+	if r.tree != nil {
+		out["treeExecutables"] = r.tree
+	}
+	if r.cfgErr != nil {
+		out["configEnforceable"] = false
+		out["configError"] = r.cfgErr.Error()
+	}
+	return writeJSON(w, out)
+}
+
+// writeText writes the report as a table, then the config's verdict.
+func (r doctorReport) writeText(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "FEATURE\tAVAILABLE\tDETAIL")
+	for _, ft := range r.feats {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", ft.Name, yesNo(ft.Available), ft.Detail)
+	}
+	tw.Flush()
+	if r.layers == nil {
+		return
+	}
+	fmt.Fprintln(w, "\nconfig: every layer it asks for can be enforced by this build on this host")
+	for _, x := range r.warnings {
+		fmt.Fprintln(w, "warning:", x)
+	}
+	fmt.Fprintln(w, "executable scope: "+r.layers["executable-scope"])
+	for _, tf := range r.tree {
+		fmt.Fprintf(w, "  %s  (%s)\n", tf.Path, tf.Why)
+	}
 }
 
 func yesNo(b bool) string {

@@ -16,10 +16,24 @@ import (
 	"github.com/mcp-process/mcp-process/internal/selfprotect"
 )
 
-// hostFeatures probes the kernel features of SPEC section 1.
+// hostFeatures probes the kernel features of SPEC section 1, in doctor's
+// order.
 func hostFeatures() []feature {
+	fs := namespaceFeatures()
+	fs = append(fs, cgroupFeatures()...)
+	fs = append(fs, seccompFeature())
+	fs = append(fs, landlockFeatures()...)
+	fs = append(fs, mountSetattrFeature())
+	fs = append(fs, networkFeatures()...)
+	fs = append(fs, feature{"user-namespace-mapping", true, sandbox.UserMapping()})
+	fs = append(fs, feature{"server-root", os.Geteuid() == 0, "euid " + strconv.Itoa(os.Geteuid()) + ": chroot, read-only filesystem and keepCapabilities need root or namespaces.user"})
+	return append(fs, privilegeFeatures()...)
+}
+
+// namespaceFeatures reports each namespace type (the kernel probes are
+// config's, the ones Validate refuses by).
+func namespaceFeatures() []feature {
 	var fs []feature
-	// The kernel probes are config's (the ones Validate refuses by).
 	for _, ns := range []struct{ name, key, file string }{{"user", "user", "user"}, {"pid", "pid", "pid"}, {"net", "network", "net"}, {"mount", "mount", "mnt"}, {"uts", "uts", "uts"}, {"ipc", "ipc", "ipc"}} {
 		err := config.ProbeNamespace(ns.key)
 		d := "/proc/self/ns/" + ns.file
@@ -32,49 +46,62 @@ func hostFeatures() []feature {
 		}
 		fs = append(fs, feature{"namespace:" + ns.name, err == nil, d})
 	}
-	fs = append(fs, cgroupFeatures()...)
+	return fs
+}
+
+// seccompFeature reports seccomp filter mode and the profiles.
+func seccompFeature() feature {
 	sc := feature{Name: "seccomp"}
 	sc.Available, sc.Detail = seccomp.Available()
 	if sc.Available && sc.Detail == "" {
 		sc.Detail = "filter mode; profiles " + strings.Join(seccomp.Profiles(), ", ")
 	}
-	fs = append(fs, sc)
+	return sc
+}
+
+// landlockFeatures reports Landlock's ABI, its scoping, the server's own
+// protection from its children (which the scoping completes) and the
+// executable scope Landlock makes the default.
+func landlockFeatures() []feature {
 	ll := feature{Name: "landlock"}
 	if abi, err := config.LandlockABI(); err == nil {
 		ll.Available, ll.Detail = true, "ABI "+strconv.Itoa(abi)
 	} else {
 		ll.Detail = err.Error()
 	}
-	fs = append(fs, ll)
-	sc2 := feature{Name: "landlock-scope", Detail: "children cannot signal, or connect to the abstract unix sockets of, processes outside their Landlock domain (ABI 6)"}
+	sc := feature{Name: "landlock-scope", Detail: "children cannot signal, or connect to the abstract unix sockets of, processes outside their Landlock domain (ABI 6)"}
 	if err := sandbox.ScopeSupport(); err == nil {
-		sc2.Available = true
+		sc.Available = true
 	} else {
-		sc2.Detail = err.Error() + ": a child of the server's uid may signal the server and other launches"
+		sc.Detail = err.Error() + ": a child of the server's uid may signal the server and other launches"
 	}
-	fs = append(fs, sc2)
 	nd := feature{Name: "server-non-dumpable", Detail: "PR_SET_DUMPABLE 0 from the server's first instructions: no same-uid child can ptrace it or take its descriptors"}
 	if err := selfprotect.Err(); err == nil {
 		nd.Available = true
 	} else {
 		nd.Detail = err.Error()
 	}
-	fs = append(fs, nd)
 	scope := feature{Name: "executable-scope-tree", Available: ll.Available, Detail: "executablePolicyScope defaults to \"tree\" here: a launch's whole tree may exec only the allowed files"}
 	if !ll.Available {
 		scope.Detail = "no Landlock: executablePolicyScope defaults to \"launch\" (only the launched file is checked) and \"tree\" is refused"
 	}
-	fs = append(fs, scope)
+	return []feature{ll, sc, nd, scope}
+}
+
+// mountSetattrFeature reports mount_setattr (readOnlyFilesystem).
+func mountSetattrFeature() feature {
 	ms := feature{Name: "mount_setattr", Detail: "read-only filesystem in one call (Linux 5.12+)"}
 	if err := config.ProbeMountSetattr(); err == nil {
 		ms.Available = true
 	} else {
 		ms.Detail = err.Error() + ": readOnlyFilesystem is refused on this kernel"
 	}
-	fs = append(fs, ms)
-	fs = append(fs, networkFeatures()...)
-	fs = append(fs, feature{"user-namespace-mapping", true, sandbox.UserMapping()})
-	fs = append(fs, feature{"server-root", os.Geteuid() == 0, "euid " + strconv.Itoa(os.Geteuid()) + ": chroot, read-only filesystem and keepCapabilities need root or namespaces.user"})
+	return ms
+}
+
+// privilegeFeatures reports the LSMs (AppArmor, SELinux), CAP_SYS_CHROOT
+// and the server's capability sets.
+func privilegeFeatures() []feature {
 	aa := feature{Name: "apparmor", Detail: "/sys/module/apparmor/parameters/enabled not Y"}
 	if b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled"); err == nil && strings.TrimSpace(string(b)) == "Y" {
 		aa.Available, aa.Detail = true, "enabled"
@@ -88,8 +115,7 @@ func hostFeatures() []feature {
 	if v, err := strconv.ParseUint(capEff, 16, 64); err == nil && v&(1<<unix.CAP_SYS_CHROOT) != 0 {
 		chroot.Available, chroot.Detail = true, "CAP_SYS_CHROOT held"
 	}
-	fs = append(fs, aa, se, chroot, feature{"capabilities", capEff != "", "CapEff=" + capEff + " CapBnd=" + procStatusField("CapBnd")})
-	return fs
+	return []feature{aa, se, chroot, {"capabilities", capEff != "", "CapEff=" + capEff + " CapBnd=" + procStatusField("CapBnd")}}
 }
 
 func procStatusField(name string) string {

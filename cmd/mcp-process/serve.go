@@ -27,64 +27,49 @@ var timeNow = time.Now
 // shutdownGrace bounds how long stopping every child may take at exit.
 const shutdownGrace = 10 * time.Second
 
-func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error {
+// serveFlags are serve's command line.
+type serveFlags struct {
+	common   commonFlags
+	log      logFlags
+	agentID  string
+	httpAddr string
+}
+
+// parseServeFlags reads serve's command line.
+func parseServeFlags(args []string) (*serveFlags, error) {
 	fs := newFlagSet("serve")
-	var f commonFlags
-	f.register(fs)
-	agentID := fs.String("agent-id", "", "agent id of the stdio session (default: the client's name)")
-	httpAddr := fs.String("http", "", "serve Streamable HTTP on `ADDR` (host:port) at /mcp instead of stdio")
-	var lf logFlags
-	lf.register(fs, "info")
+	var sf serveFlags
+	sf.common.register(fs)
+	fs.StringVar(&sf.agentID, "agent-id", "", "agent id of the stdio session (default: the client's name)")
+	fs.StringVar(&sf.httpAddr, "http", "", "serve Streamable HTTP on `ADDR` (host:port) at /mcp instead of stdio")
+	sf.log.register(fs, "info")
 	if err := parseFlags(fs, args); err != nil {
-		return err
+		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return exitf(2, "serve: unexpected argument %q", fs.Arg(0))
+		return nil, exitf(2, "serve: unexpected argument %q", fs.Arg(0))
 	}
-	logger, err := lf.logger(stderr)
+	return &sf, nil
+}
+
+// cmdServe runs the MCP server until its session ends (EOF on stdin, a
+// signal, an error), then stops every child and service.
+func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) error {
+	sf, err := parseServeFlags(args)
+	if err != nil {
+		return err
+	}
+	logger, err := sf.log.logger(stderr)
 	if err != nil {
 		return err
 	}
 	slog.SetDefault(logger) // the supervisor's unwritable audit records (an exit's, a termination's) are logged here
-
-	loaded, pol, err := loadPolicy(f)
+	sv, err := startServing(sf, logger)
 	if err != nil {
 		return err
 	}
-	cfg := loaded.Config
-	if *httpAddr != "" {
-		if err := checkHTTPBind(*httpAddr, len(cfg.Agents) > 0, geteuid() == 0); err != nil {
-			return err
-		}
-	}
-	// Before the audit log: its directory is the state directory the
-	// homes live under, which the children must be able to traverse.
-	if err := prepareHomes(cfg, pol); err != nil {
-		return err
-	}
-	if err := watchConfigSources(loaded, pol, startDir(), logger); err != nil {
-		return err
-	}
-	alog, err := openAudit(loaded, *agentID)
-	if err != nil {
-		return err
-	}
-	defer alog.Close()
-
-	cg, err := detectCgroups()
-	if err != nil {
-		return err
-	}
-	defer cg.Close()
-	if err := holdTrees(cfg, cg, logger); err != nil {
-		return err
-	}
-	warnUnenforcedLimits(cfg, cg, logger)
-	sup, srv, appr, err := newServer(loaded, pol, alog, cg, *agentID, *httpAddr == "", logger)
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
+	defer sv.close()
+	cfg := sv.loaded.Config
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
@@ -94,29 +79,100 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 	// the session ends and the shutdown below runs.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	warnAtStart(cfg, logger)
-	logger.Info("mcp-process serving", "config", loaded.Source, "transport", transportName(*httpAddr), "audit", auditPath(cfg.EnableAuditLog, cfg.AuditLogPath))
+	logger.Info("mcp-process serving", "config", sv.loaded.Source, "transport", transportName(sf.httpAddr), "audit", auditPath(cfg.EnableAuditLog, cfg.AuditLogPath))
 
-	if *httpAddr != "" {
-		err = serveHTTP(ctx, srv, appr, *httpAddr, logger, len(cfg.Agents) == 0)
+	if sf.httpAddr != "" {
+		err = serveHTTP(ctx, sv.srv, sv.appr, sf.httpAddr, logger, len(cfg.Agents) == 0)
 	} else {
-		stopPages, perr := serveApprovalPages(appr, logger)
+		stopPages, perr := serveApprovalPages(sv.appr, logger)
 		if perr != nil {
 			return perr
 		}
 		defer stopPages()
 		// stdout is the JSON-RPC stream: the server never writes anything else to it.
-		err = srv.ServeStdio(ctx, stdin, nopCloser{stdout})
+		err = sv.srv.ServeStdio(ctx, stdin, nopCloser{stdout})
 	}
 	// Whatever ended the session (EOF on stdin, a signal, an error), every
 	// child and service is stopped before the process exits.
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	sup.Shutdown(sctx)
+	sv.sup.Shutdown(sctx)
 	cancel()
-	_ = alog.Record(audit.Record{Level: audit.LevelInfo, Event: audit.EventServerStop, Agent: *agentID})
+	_ = sv.alog.Record(audit.Record{Level: audit.LevelInfo, Event: audit.EventServerStop, Agent: sf.agentID})
 	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, io.EOF) {
 		logger.Error("session ended with an error", "err", err)
 	}
 	return nil
+}
+
+// serving is what serve runs on: the policy loaded, the audit log, the
+// cgroup manager, the supervisor, the approval layer and the MCP server.
+type serving struct {
+	loaded *config.Loaded
+	alog   *audit.Log
+	cg     *cgroup.Manager
+	sup    *supervisor.Supervisor
+	srv    *server.Server
+	appr   *approval.Approver
+}
+
+// startServing loads the policy and builds what serve runs on, in order:
+// the homes (before the audit log: its directory is the state directory
+// the homes live under, which the children must be able to traverse), the
+// watch on the config's sources, the audit log, the cgroups and the trees
+// held, the server. On an error, what was opened is closed.
+func startServing(sf *serveFlags, logger *slog.Logger) (_ *serving, err error) {
+	sv := &serving{}
+	defer func() {
+		if err != nil {
+			sv.close()
+		}
+	}()
+	loaded, pol, err := loadPolicy(sf.common)
+	if err != nil {
+		return nil, err
+	}
+	sv.loaded = loaded
+	cfg := loaded.Config
+	if sf.httpAddr != "" {
+		if err := checkHTTPBind(sf.httpAddr, len(cfg.Agents) > 0, geteuid() == 0); err != nil {
+			return nil, err
+		}
+	}
+	if err := prepareHomes(cfg, pol); err != nil {
+		return nil, err
+	}
+	if err := watchConfigSources(loaded, pol, startDir(), logger); err != nil {
+		return nil, err
+	}
+	if sv.alog, err = openAudit(loaded, sf.agentID); err != nil {
+		return nil, err
+	}
+	if sv.cg, err = detectCgroups(); err != nil {
+		return nil, err
+	}
+	if err := holdTrees(cfg, sv.cg, logger); err != nil {
+		return nil, err
+	}
+	warnUnenforcedLimits(cfg, sv.cg, logger)
+	sv.sup, sv.srv, sv.appr, err = newServer(loaded, pol, sv.alog, sv.cg, sf.agentID, sf.httpAddr == "", logger)
+	if err != nil {
+		return nil, err
+	}
+	return sv, nil
+}
+
+// close closes the server, the cgroup manager and the audit log, those
+// that were opened, in that order.
+func (sv *serving) close() {
+	if sv.srv != nil {
+		sv.srv.Close()
+	}
+	if sv.cg != nil {
+		sv.cg.Close()
+	}
+	if sv.alog != nil {
+		sv.alog.Close()
+	}
 }
 
 // newServer wires the supervisor, the approval layer and the MCP server

@@ -10,9 +10,10 @@ import (
 // which keys ask for which Optional layer, whether this build has it, and
 // the per-layer report of validate, doctor and process_get_policy.
 
-// keyAsks says, for each key of an Optional layer (layer.OptionalKeys),
-// whether a configuration sets it to a value that asks for its layer.
-// Every such key has an entry (layerKeys panics otherwise).
+// keyAsks says, for each key of an Optional layer (layer.OptionalKeys)
+// and each key that turns a layer on (layer.OnKeys), whether a
+// configuration sets it to a value that asks for its layer. Every such key
+// has an entry (layerKeys panics otherwise; TestRegistryKeysAreConfigKeys).
 var keyAsks = map[string]func(*Config) bool{
 	"enableNamespaces":               func(c *Config) bool { return c.EnableNamespaces },
 	"namespaces":                     func(c *Config) bool { return c.Namespaces != Namespaces{} },
@@ -31,6 +32,9 @@ var keyAsks = map[string]func(*Config) bool{
 	"tmpfsSize":                      func(c *Config) bool { return c.TmpfsSize > 0 },
 	"writablePaths":                  func(c *Config) bool { return len(c.WritablePaths) > 0 },
 	"landlock":                       func(c *Config) bool { return c.Landlock },
+	"enableAuditLog":                 func(c *Config) bool { return c.EnableAuditLog },
+	"allowedTimeWindows":             func(c *Config) bool { return len(c.AllowedTimeWindows) > 0 },
+	"blockedTimeWindows":             func(c *Config) bool { return len(c.BlockedTimeWindows) > 0 },
 }
 
 // layerKey is a key that asks for an enforcement layer. A key whose enabling
@@ -99,37 +103,6 @@ func anyBuilt(layers []string) bool {
 	return false
 }
 
-// LayerOn reports whether c turns l on: an Optional layer when c asks for
-// it, audit when enableAuditLog is set, time windows when a window is
-// configured, every other layer always.
-func (c *Config) LayerOn(l layer.Layer) bool {
-	switch l {
-	case layer.Namespaces:
-		return c.EnableNamespaces
-	case layer.Chroot:
-		return c.EnableChroot
-	case layer.Seccomp:
-		return c.EnableSeccomp
-	case layer.Network:
-		return c.BlockNetworkAccess || len(c.AllowedNetworkDestinations)+len(c.BlockedNetworkDestinations) > 0
-	case layer.Capabilities:
-		return len(c.DropCapabilities)+len(c.KeepCapabilities) > 0
-	case layer.Filesystem:
-		return c.ReadOnlyFilesystem
-	case layer.Landlock:
-		return c.Landlock
-	case layer.MAC:
-		return c.EnableMAC
-	case layer.Approval:
-		return c.RequireConfirmation || len(c.RequireConfirmationFor) > 0 || c.RequireTerminationConfirmation
-	case layer.Audit:
-		return c.EnableAuditLog
-	case layer.TimeWindows:
-		return len(c.AllowedTimeWindows)+len(c.BlockedTimeWindows) > 0
-	}
-	return true
-}
-
 // LayerStates is the per-layer report of validate, doctor and
 // process_get_policy for c (layer.Report): hostState gives the states the
 // host decides (cgroups, the tree hold, the network mode); it may be nil.
@@ -145,6 +118,6 @@ type reportHost struct {
 	state func(layer.Layer) (string, bool)
 }
 
-func (h reportHost) On(l layer.Layer) bool              { return h.c.LayerOn(l) }
+func (h reportHost) Set(key string) bool                { return keyAsks[key] != nil && keyAsks[key](h.c) }
 func (h reportHost) Built(l layer.Layer) bool           { return LayerBuilt(string(l)) }
 func (h reportHost) State(l layer.Layer) (string, bool) { return h.state(l) }

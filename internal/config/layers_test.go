@@ -9,7 +9,8 @@ import (
 )
 
 // The registry's keys are config keys, and the keys that ask for an
-// optional layer are exactly those config checks (keyAsks).
+// optional layer or turn a layer on are exactly those config checks
+// (keyAsks).
 func TestRegistryKeysAreConfigKeys(t *testing.T) {
 	for _, in := range layer.All() {
 		for _, k := range in.Keys {
@@ -18,8 +19,14 @@ func TestRegistryKeysAreConfigKeys(t *testing.T) {
 			}
 		}
 	}
-	if got, want := slices.Sorted(maps.Keys(keyAsks)), slices.Sorted(slices.Values(layer.OptionalKeys())); !slices.Equal(got, want) {
-		t.Errorf("keyAsks has %v, the registry's optional keys are %v", got, want)
+	want := layer.OptionalKeys()
+	for _, k := range layer.OnKeys() {
+		if !slices.Contains(want, k) {
+			want = append(want, k)
+		}
+	}
+	if got, want := slices.Sorted(maps.Keys(keyAsks)), slices.Sorted(slices.Values(want)); !slices.Equal(got, want) {
+		t.Errorf("keyAsks has %v, the registry's optional and on keys are %v", got, want)
 	}
 	for _, lk := range layerKeys {
 		for _, l := range lk.layers {
@@ -52,6 +59,25 @@ func TestLayerStates(t *testing.T) {
 		"time-windows":    "off (no windows configured)",
 		"audit":           "enforced",
 		"resource-limits": "host says",
+	} {
+		if m[k] != v {
+			t.Errorf("%s = %q, want %q", k, m[k], v)
+		}
+	}
+	// On keys, not every key: namespaces without enableNamespaces, and
+	// writablePaths without readOnlyFilesystem, turn nothing on; one time
+	// window turns its layer on.
+	c.Namespaces = Namespaces{PID: true}
+	c.ReadOnlyFilesystem = false
+	c.WritablePaths = []string{"/tmp"}
+	c.BlockedTimeWindows = []string{"Sat-Sun 00:00-23:59"}
+	c.EnableAuditLog = false
+	m = c.LayerStates(nil)
+	for k, v := range map[string]string{
+		"namespaces":   "off (enableNamespaces)",
+		"filesystem":   "off (readOnlyFilesystem, tmpfsSize, writablePaths)",
+		"time-windows": "enforced",
+		"audit":        "off (enableAuditLog false)",
 	} {
 		if m[k] != v {
 			t.Errorf("%s = %q, want %q", k, m[k], v)

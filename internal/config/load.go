@@ -74,64 +74,27 @@ func Load(opts LoadOptions) (*Loaded, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	getenv, cwd := opts.Getenv, opts.Cwd
-
-	var base *Config
-	if opts.Profile != "" {
-		p, err := profile(opts.Profile, getenv)
-		if err != nil {
-			return nil, withSource(err, "--profile "+opts.Profile)
-		}
-		base = p
-	} else {
-		base = defaults(getenv)
+	base, err := baseConfig(opts)
+	if err != nil {
+		return nil, err
 	}
-
 	l := &Loaded{Profile: opts.Profile, Explicit: Explicit{}}
 	doc, err := opts.document(l)
 	if err != nil {
 		return nil, err
 	}
-
-	if l.Path != "" {
-		if e := checkWriters(l.Path); e != nil {
-			return nil, withSource(e, l.Source)
-		}
-		if l.Local {
-			if e := checkWatched(WatchFor(getenv), l.Path); e != nil {
-				return nil, withSource(e, l.Source)
-			}
-		}
+	if err := checkConfigFile(l, opts.Getenv); err != nil {
+		return nil, err
 	}
-	var cfg *Config
-	switch {
-	case doc != nil:
-		explicit, err := Decode(doc, base)
-		if err != nil {
-			return nil, withSource(err, sourceName(l))
-		}
-		cfg, l.Explicit = base, explicit
-	case opts.Profile != "":
-		cfg = base
-	default:
-		cfg = builtinDefault(cwd, getenv)
-		cfg.AllowedWorkingDirectories = nil // filled below, "/" refused
+	cfg, err := l.decode(doc, base, opts)
+	if err != nil {
+		return nil, err
 	}
-	if doc == nil {
-		if opts.Profile != "" {
-			l.Source = "profile " + opts.Profile
-		} else {
-			l.Source = "built-in default"
-		}
-	} else {
-		l.Source = sourceName(l)
-	}
-
 	if len(cfg.AllowedWorkingDirectories) == 0 {
-		if e := startDirectory(cwd); e != nil {
+		if e := startDirectory(opts.Cwd); e != nil {
 			return nil, withSource(e, l.Source)
 		}
-		cfg.AllowedWorkingDirectories = []string{filepath.Clean(cwd)}
+		cfg.AllowedWorkingDirectories = []string{filepath.Clean(opts.Cwd)}
 		l.StartDirectory = true
 	}
 	cfg.resolve(l.Explicit)
@@ -144,6 +107,61 @@ func Load(opts LoadOptions) (*Loaded, error) {
 	}
 	l.Config = cfg
 	return l, nil
+}
+
+// baseConfig is what a document's keys apply to: the profile opts names,
+// else the defaults.
+func baseConfig(opts LoadOptions) (*Config, error) {
+	if opts.Profile == "" {
+		return defaults(opts.Getenv), nil
+	}
+	p, err := profile(opts.Profile, opts.Getenv)
+	if err != nil {
+		return nil, withSource(err, "--profile "+opts.Profile)
+	}
+	return p, nil
+}
+
+// checkConfigFile refuses a config file that someone other than the
+// server's user (or root) could write, and, for a local one, a file that
+// the watched directories do not allow.
+func checkConfigFile(l *Loaded, getenv func(string) string) error {
+	if l.Path == "" {
+		return nil
+	}
+	if e := checkWriters(l.Path); e != nil {
+		return withSource(e, l.Source)
+	}
+	if l.Local {
+		if e := checkWatched(WatchFor(getenv), l.Path); e != nil {
+			return withSource(e, l.Source)
+		}
+	}
+	return nil
+}
+
+// decode returns the configuration before the start directory and
+// validation: doc's keys over base (l.Explicit says which it set), base
+// itself for a profile alone, else the built-in default (its working
+// directories left for Load to fill). It sets l.Source.
+func (l *Loaded) decode(doc []byte, base *Config, opts LoadOptions) (*Config, error) {
+	switch {
+	case doc != nil:
+		l.Source = sourceName(l)
+		explicit, err := Decode(doc, base)
+		if err != nil {
+			return nil, withSource(err, l.Source)
+		}
+		l.Explicit = explicit
+		return base, nil
+	case opts.Profile != "":
+		l.Source = "profile " + opts.Profile
+		return base, nil
+	}
+	l.Source = "built-in default"
+	cfg := builtinDefault(opts.Cwd, opts.Getenv)
+	cfg.AllowedWorkingDirectories = nil // filled by Load, "/" refused
+	return cfg, nil
 }
 
 // setDefaults fills in Getenv, ReadFile and Cwd when they are not set.

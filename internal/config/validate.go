@@ -55,6 +55,18 @@ func checkLayers(c *Config) *Error {
 }
 
 func checkContradictions(c *Config) *Error {
+	for _, check := range []func(*Config) *Error{checkExecutableContradictions, checkEnvContradictions, checkLimitContradictions, (*Config).checkJail} {
+		if e := check(c); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// checkExecutableContradictions refuses an allowed or helper executable
+// that can never run (always blocked, a blocked shell, also in
+// additionalBlockedExecutables), and helpers without the tree scope.
+func checkExecutableContradictions(c *Config) *Error {
 	blockedExtra := map[string]bool{}
 	for _, b := range c.AdditionalBlockedExecutables {
 		blockedExtra[strings.ToLower(filepath.Base(b))] = true
@@ -95,6 +107,12 @@ func checkContradictions(c *Config) *Error {
 		return invalid("helperExecutables", "remove helperExecutables, or set executablePolicyScope to \"tree\"",
 			"helperExecutables only matters with executablePolicyScope \"tree\", and it is \"launch\"")
 	}
+	return nil
+}
+
+// checkEnvContradictions refuses an allowed or inherited variable that is
+// always blocked or also in additionalBlockedEnvVars.
+func checkEnvContradictions(c *Config) *Error {
 	blockedEnv := map[string]bool{}
 	for _, n := range c.AdditionalBlockedEnvVars {
 		blockedEnv[strings.ToUpper(n)] = true
@@ -113,6 +131,12 @@ func checkContradictions(c *Config) *Error {
 			}
 		}
 	}
+	return nil
+}
+
+// checkLimitContradictions refuses a default resource limit above its
+// maximum.
+func checkLimitContradictions(c *Config) *Error {
 	for _, f := range limitFields {
 		d, m := f.get(&c.DefaultResourceLimits), f.get(&c.MaximumResourceLimits)
 		if m > 0 && d > m {
@@ -120,9 +144,6 @@ func checkContradictions(c *Config) *Error {
 				fmt.Sprintf("lower defaultResourceLimits.%s to at most %v, or raise maximumResourceLimits.%s", f.name, m, f.name),
 				"the default %v is above maximumResourceLimits.%s (%v)", d, f.name, m)
 		}
-	}
-	if err := c.checkJail(); err != nil {
-		return err
 	}
 	return nil
 }

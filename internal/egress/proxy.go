@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -30,48 +31,45 @@ func (t *Tree) serveHTTP(c net.Conn) {
 	}
 	lim.n = math.MaxInt64
 	c.SetReadDeadline(time.Time{})
-
 	if req.Method == http.MethodConnect {
-		host, port, err := splitHostPort(req.RequestURI)
-		if err != nil {
-			httpError(c, http.StatusBadRequest, "CONNECT target: "+err.Error())
-			return
-		}
-		tg, up, ip, ok := t.open("connect", host, port, func(code int, msg string) { httpError(c, code, msg) })
-		if !ok {
-			return
-		}
-		if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
-			t.relayDone(tg, ip, up)
-			return
-		}
-		t.relay(tg, ip, br, c, up, 0)
-		return
+		t.serveConnect(c, br, req)
+	} else {
+		t.forwardHTTP(c, req)
 	}
+}
 
-	u := req.URL
-	if u == nil || !u.IsAbs() || u.Host == "" {
-		httpError(c, http.StatusBadRequest, "this is a proxy: send an absolute http:// URL, or CONNECT for https")
+// serveConnect tunnels a CONNECT request: the rest of the connection (br
+// holds what was read past the request) is relayed to its target.
+func (t *Tree) serveConnect(c net.Conn, br *bufio.Reader, req *http.Request) {
+	host, port, err := splitHostPort(req.RequestURI)
+	if err != nil {
+		httpError(c, http.StatusBadRequest, "CONNECT target: "+err.Error())
 		return
 	}
-	if u.Scheme != "http" {
-		httpError(c, http.StatusBadRequest, fmt.Sprintf("scheme %q is not forwarded; use CONNECT for https", u.Scheme))
-		return
-	}
-	port := uint16(80)
-	if p := u.Port(); p != "" {
-		n, err := strconv.ParseUint(p, 10, 16)
-		if err != nil || n == 0 {
-			httpError(c, http.StatusBadRequest, "bad port "+p)
-			return
-		}
-		port = uint16(n)
-	}
-	tg, up, ip, ok := t.open("http", u.Hostname(), port, func(code int, msg string) { httpError(c, code, msg) })
+	tg, up, ip, ok := t.open("connect", host, port, func(code int, msg string) { httpError(c, code, msg) })
 	if !ok {
 		return
 	}
-	// Forward this one request in origin form, hop-by-hop headers removed.
+	if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		t.relayDone(tg, ip, up)
+		return
+	}
+	t.relay(tg, ip, br, c, up, 0)
+}
+
+// forwardHTTP forwards one plain-HTTP request with an absolute http:// URI
+// to its origin, in origin form, hop-by-hop headers removed, and relays
+// the answer; the connection then closes.
+func (t *Tree) forwardHTTP(c net.Conn, req *http.Request) {
+	port, msg := httpTarget(req.URL)
+	if msg != "" {
+		httpError(c, http.StatusBadRequest, msg)
+		return
+	}
+	tg, up, ip, ok := t.open("http", req.URL.Hostname(), port, func(code int, msg string) { httpError(c, code, msg) })
+	if !ok {
+		return
+	}
 	for _, h := range strings.Split(req.Header.Get("Connection"), ",") {
 		if h = strings.TrimSpace(h); h != "" {
 			req.Header.Del(h)
@@ -95,6 +93,26 @@ func (t *Tree) serveHTTP(c net.Conn) {
 	pr.Close()
 	c.Close()
 	<-wrote
+}
+
+// httpTarget returns the port of a plain-HTTP request's absolute URL (80
+// unless it says), or why the proxy does not forward it.
+func httpTarget(u *url.URL) (uint16, string) {
+	if u == nil || !u.IsAbs() || u.Host == "" {
+		return 0, "this is a proxy: send an absolute http:// URL, or CONNECT for https"
+	}
+	if u.Scheme != "http" {
+		return 0, fmt.Sprintf("scheme %q is not forwarded; use CONNECT for https", u.Scheme)
+	}
+	p := u.Port()
+	if p == "" {
+		return 80, ""
+	}
+	n, err := strconv.ParseUint(p, 10, 16)
+	if err != nil || n == 0 {
+		return 0, "bad port " + p
+	}
+	return uint16(n), ""
 }
 
 // open decides and dials a proxy destination, recording the decision. On

@@ -112,82 +112,105 @@ func (t *Tree) dial(tg *target) (net.Conn, netip.Addr, error) {
 // fails, or nothing moves for IdleTimeout. It then records the close.
 func (t *Tree) relay(tg *target, ip netip.Addr, src io.Reader, c, up net.Conn, preOut int64) {
 	defer t.untrack(up)
-	var last atomic.Int64
-	last.Store(time.Now().UnixNano())
-	idle := t.o.IdleTimeout
-	var timer *time.Timer
-	var tmu sync.Mutex
-	stopped := false
-	check := func() {}
-	check = func() {
-		tmu.Lock()
-		defer tmu.Unlock()
-		if stopped {
-			return
-		}
-		since := time.Since(time.Unix(0, last.Load()))
-		if since >= idle {
-			c.Close()
-			up.Close()
-			return
-		}
-		timer = time.AfterFunc(idle-since, check)
+	closeBoth := func() {
+		c.Close()
+		up.Close()
 	}
-	tmu.Lock()
-	timer = time.AfterFunc(idle, check)
-	tmu.Unlock()
-
+	w := watchIdle(t.o.IdleTimeout, closeBoth)
 	var out, in atomic.Int64
 	out.Store(preOut)
-	copyDir := func(dst net.Conn, r io.Reader, n *atomic.Int64) error {
-		buf := make([]byte, 32<<10)
-		for {
-			m, err := r.Read(buf)
-			if m > 0 {
-				last.Store(time.Now().UnixNano())
-				if _, werr := dst.Write(buf[:m]); werr != nil {
-					return werr
-				}
-				n.Add(int64(m))
-			}
-			if err == io.EOF {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-		}
-	}
 	done := make(chan struct{})
-	var upErr error
 	if !t.goTracked(func() {
 		defer close(done)
-		upErr = copyDir(c, up, &in)
-		if upErr == nil {
+		if err := w.copy(c, up, &in); err == nil {
 			closeWrite(c)
 		} else {
-			c.Close()
-			up.Close()
+			closeBoth()
 		}
 	}) {
 		close(done)
-		c.Close()
-		up.Close()
+		closeBoth()
 	}
-	if err := copyDir(up, src, &out); err == nil {
+	if err := w.copy(up, src, &out); err == nil {
 		closeWrite(up)
 	} else {
-		c.Close()
-		up.Close()
+		closeBoth()
 	}
 	<-done
-	tmu.Lock()
-	stopped = true
-	timer.Stop()
-	tmu.Unlock()
+	w.stop()
 	e := t.event(tg, ip)
 	e.BytesOut, e.BytesIn, e.Closed = out.Load(), in.Load(), true
 	t.record(e)
+}
+
+// idleWatch calls expire once nothing has moved (touch) for idle, until
+// stop.
+type idleWatch struct {
+	idle    time.Duration
+	expire  func()
+	last    atomic.Int64 // UnixNano of the last touch
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool
+}
+
+// watchIdle starts an idleWatch.
+func watchIdle(idle time.Duration, expire func()) *idleWatch {
+	w := &idleWatch{idle: idle, expire: expire}
+	w.touch()
+	w.mu.Lock()
+	w.timer = time.AfterFunc(idle, w.check)
+	w.mu.Unlock()
+	return w
+}
+
+// touch says something moved now.
+func (w *idleWatch) touch() { w.last.Store(time.Now().UnixNano()) }
+
+// check expires the watch if it has been idle long enough, else looks
+// again when it would be.
+func (w *idleWatch) check() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return
+	}
+	since := time.Since(time.Unix(0, w.last.Load()))
+	if since >= w.idle {
+		w.expire()
+		return
+	}
+	w.timer = time.AfterFunc(w.idle-since, w.check)
+}
+
+// stop ends the watch: expire is not called after it returns.
+func (w *idleWatch) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	w.timer.Stop()
+	w.mu.Unlock()
+}
+
+// copy copies r to dst until r ends (nil) or a read or write fails,
+// counting the bytes in n and touching w at each read.
+func (w *idleWatch) copy(dst net.Conn, r io.Reader, n *atomic.Int64) error {
+	buf := make([]byte, 32<<10)
+	for {
+		m, err := r.Read(buf)
+		if m > 0 {
+			w.touch()
+			if _, werr := dst.Write(buf[:m]); werr != nil {
+				return werr
+			}
+			n.Add(int64(m))
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 func closeWrite(c net.Conn) {

@@ -94,13 +94,79 @@ func TestRegistryEntries(t *testing.T) {
 	}
 }
 
-type fakeHost struct {
-	on, unbuilt map[Layer]bool
-	state       map[Layer]string
+// Every entry says what it is in one line (a new layer cannot be
+// registered without its description), says which keys turn it on exactly
+// when the report can say it is off, and claims its init-stage steps
+// alone.
+func TestRegistryDescribesEveryEntry(t *testing.T) {
+	steps := map[string]Layer{}
+	for _, in := range All() {
+		if in.Summary == "" || strings.ContainsAny(in.Summary, "\n") || strings.HasSuffix(in.Summary, ".") {
+			t.Errorf("%s: summary %q is not one line without a final period", in.Layer, in.Summary)
+		}
+		if got, want := Describe(in.Layer), string(in.Layer)+" ("+in.Summary+")"; got != want {
+			t.Errorf("Describe(%s) = %q, want %q", in.Layer, got, want)
+		}
+		if (in.Off != "") != (len(in.On) > 0) {
+			t.Errorf("%s: off text %q but on keys %v: a layer that can be off needs both", in.Layer, in.Off, in.On)
+		}
+		for _, k := range in.On {
+			if !slices.Contains(in.Keys, k) {
+				t.Errorf("%s: on key %s is not one of its keys %v", in.Layer, k, in.Keys)
+			}
+		}
+		for _, st := range in.Steps {
+			if other, ok := steps[st]; ok {
+				t.Errorf("step %q claimed by %s and %s", st, other, in.Layer)
+			}
+			steps[st] = in.Layer
+			if l, ok := ForStep(st); !ok || l != in.Layer {
+				t.Errorf("ForStep(%q) = %s, %v; want %s", st, l, ok, in.Layer)
+			}
+		}
+	}
+	rows := map[string]bool{}
+	for _, r := range DoctorRows() {
+		if rows[r] {
+			t.Errorf("doctor row %q claimed twice", r)
+		}
+		rows[r] = true
+	}
+	if l, ok := ForStep("no-such-step"); ok {
+		t.Errorf("ForStep(no-such-step) = %s", l)
+	}
+	if got := Describe("no-such-layer"); got != "no-such-layer" {
+		t.Errorf("Describe of an unregistered name = %q", got)
+	}
 }
 
-func (h fakeHost) On(l Layer) bool    { return h.on[l] }
-func (h fakeHost) Built(l Layer) bool { return !h.unbuilt[l] }
+// docs/mcp.md lists every origin an error's layer may name besides the
+// enforcement layers: a new origin cannot be added without it.
+func TestDocsListEveryOrigin(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "mcp.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, list, ok := strings.Cut(string(b), "where a failure no layer decided comes from:")
+	if !ok {
+		t.Fatal("docs/mcp.md no longer lists the origins (\"where a failure no layer decided comes from:\")")
+	}
+	list, _, _ = strings.Cut(list, ";")
+	for _, in := range Of(Origin) {
+		if !strings.Contains(list, "`"+string(in.Layer)+"`") {
+			t.Errorf("docs/mcp.md's list of origins lacks %s (%s)", in.Layer, in.Summary)
+		}
+	}
+}
+
+type fakeHost struct {
+	set     map[string]bool
+	unbuilt map[Layer]bool
+	state   map[Layer]string
+}
+
+func (h fakeHost) Set(key string) bool { return h.set[key] }
+func (h fakeHost) Built(l Layer) bool  { return !h.unbuilt[l] }
 func (h fakeHost) State(l Layer) (string, bool) {
 	s, ok := h.state[l]
 	return s, ok
@@ -108,7 +174,7 @@ func (h fakeHost) State(l Layer) (string, bool) {
 
 func TestReport(t *testing.T) {
 	h := fakeHost{
-		on:      map[Layer]bool{Seccomp: true, Audit: true},
+		set:     map[string]bool{"enableSeccomp": true, "enableAuditLog": true, "blockedTimeWindows": false, "namespaces": true},
 		unbuilt: map[Layer]bool{MAC: true},
 		state:   map[Layer]string{ResourceLimits: "cgroup v2"},
 	}
@@ -129,6 +195,7 @@ func TestReport(t *testing.T) {
 		Audit:          "enforced",
 		TimeWindows:    "off (no windows configured)",
 		Approval:       "off (requireConfirmation*)",
+		Namespaces:     "off (enableNamespaces)", // namespaces configures them; enableNamespaces turns them on
 	} {
 		if m[string(l)] != want {
 			t.Errorf("report[%s] = %q, want %q", l, m[string(l)], want)
@@ -336,4 +403,4 @@ func checkFile(t *testing.T, path string, registryConsts map[string]string) {
 // exportedNonConsts are the package's exported names other than the
 // registered constants.
 var exportedNonConsts = []string{"Layer", "Kind", "Enforced", "Mechanism", "Origin", "Info", "All", "Of", "Lookup",
-	"Registered", "Built", "ForKey", "OptionalKeys", "Baseline", "Host", "Report"}
+	"Registered", "Built", "ForKey", "ForStep", "Describe", "OptionalKeys", "OnKeys", "DoctorRows", "Baseline", "Host", "On", "Report"}

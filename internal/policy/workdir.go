@@ -19,6 +19,40 @@ import (
 // allowedWorkingDirectories allows no directory at all (fail closed; the
 // config loader fills an absent or empty list with the start directory).
 func (p *Policy) CheckWorkingDirectory(cwd string) (string, *errcode.Error) {
+	cwd, e := p.requestedDir(cwd)
+	if e != nil {
+		return "", e
+	}
+	real, e := p.existingDir(cwd)
+	if e != nil {
+		return "", e
+	}
+	shown := p.view.describe(real)
+	for _, b := range p.cfg.BlockedWorkingDirectories {
+		if p.blockedDir(real, b) {
+			return "", errcode.Deny(errcode.CwdNotAllowed, LayerWorkingDirectory,
+				"choose a directory outside "+b+" (blockedWorkingDirectories)",
+				"cwd %q (resolved to %s) is inside the blocked directory %s", cwd, shown, b)
+		}
+	}
+	allowed := p.cfg.AllowedWorkingDirectories
+	if len(allowed) == 0 {
+		return "", errcode.Deny(errcode.CwdNotAllowed, LayerWorkingDirectory,
+			"add "+real+" (or a parent) to allowedWorkingDirectories",
+			"cwd %q is not allowed: allowedWorkingDirectories is empty, so no directory is allowed", cwd)
+	}
+	if p.allowedDir(real) {
+		return real, nil
+	}
+	return "", errcode.Deny(errcode.CwdNotAllowed, LayerWorkingDirectory,
+		"use a directory inside "+strings.Join(allowed, ", ")+", or add "+real+" to allowedWorkingDirectories",
+		"cwd %q (resolved to %s) is not inside allowedWorkingDirectories", cwd, shown)
+}
+
+// requestedDir returns the absolute directory a launch asks for: cwd, the
+// first allowed directory when cwd is empty, or cwd relative to it (SPEC
+// 7.3; ".." that leaves it is caught later like any other path).
+func (p *Policy) requestedDir(cwd string) (string, *errcode.Error) {
 	allowed := p.cfg.AllowedWorkingDirectories
 	if cwd == "" {
 		if len(allowed) == 0 {
@@ -33,8 +67,6 @@ func (p *Policy) CheckWorkingDirectory(cwd string) (string, *errcode.Error) {
 			"remove the NUL byte from cwd", "cwd contains a NUL byte")
 	}
 	if !filepath.IsAbs(cwd) {
-		// A relative cwd is relative to the first allowed directory (SPEC
-		// 7.3); ".." that leaves it is caught below like any other path.
 		if len(allowed) == 0 {
 			return "", errcode.Deny(errcode.CwdNotAllowed, LayerWorkingDirectory,
 				"give cwd as an absolute path inside allowedWorkingDirectories",
@@ -42,6 +74,12 @@ func (p *Policy) CheckWorkingDirectory(cwd string) (string, *errcode.Error) {
 		}
 		cwd = filepath.Join(allowed[0], cwd)
 	}
+	return cwd, nil
+}
+
+// existingDir returns the real path of cwd (in the jail, if any), which
+// must be an existing directory.
+func (p *Policy) existingDir(cwd string) (string, *errcode.Error) {
 	where := ""
 	if p.view.jailed() {
 		where = " inside the jail " + p.view.root
@@ -59,20 +97,14 @@ func (p *Policy) CheckWorkingDirectory(cwd string) (string, *errcode.Error) {
 		return "", errcode.Fail(errcode.CwdNotFound, LayerWorkingDirectory,
 			"name a directory, not a file", "cwd %q%s is not a directory", cwd, where)
 	}
-	shown := p.view.describe(real)
-	for _, b := range p.cfg.BlockedWorkingDirectories {
-		if p.blockedDir(real, b) {
-			return "", errcode.Deny(errcode.CwdNotAllowed, LayerWorkingDirectory,
-				"choose a directory outside "+b+" (blockedWorkingDirectories)",
-				"cwd %q (resolved to %s) is inside the blocked directory %s", cwd, shown, b)
-		}
-	}
-	if len(allowed) == 0 {
-		return "", errcode.Deny(errcode.CwdNotAllowed, LayerWorkingDirectory,
-			"add "+real+" (or a parent) to allowedWorkingDirectories",
-			"cwd %q is not allowed: allowedWorkingDirectories is empty, so no directory is allowed", cwd)
-	}
-	for _, a := range allowed {
+	return real, nil
+}
+
+// allowedDir reports whether real (a real path) is one of the allowed
+// directories or lies beneath one; a missing allowed directory allows
+// nothing.
+func (p *Policy) allowedDir(real string) bool {
+	for _, a := range p.cfg.AllowedWorkingDirectories {
 		if !filepath.IsAbs(a) {
 			continue
 		}
@@ -81,19 +113,13 @@ func (p *Policy) CheckWorkingDirectory(cwd string) (string, *errcode.Error) {
 		// for an entry with "..", which realpath takes after the symlink
 		// before it and Clean takes lexically.
 		if !strings.Contains(a+"/", "/../") && within(real, filepath.Clean(a)) {
-			return real, nil
+			return true
 		}
-		ra, _, err := p.view.realpath(a)
-		if err != nil {
-			continue // a missing allowed directory allows nothing
-		}
-		if within(real, ra) {
-			return real, nil
+		if ra, _, err := p.view.realpath(a); err == nil && within(real, ra) {
+			return true
 		}
 	}
-	return "", errcode.Deny(errcode.CwdNotAllowed, LayerWorkingDirectory,
-		"use a directory inside "+strings.Join(allowed, ", ")+", or add "+real+" to allowedWorkingDirectories",
-		"cwd %q (resolved to %s) is not inside allowedWorkingDirectories", cwd, shown)
+	return false
 }
 
 // blockedDir reports whether the resolved directory real is within the

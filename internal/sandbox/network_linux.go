@@ -123,12 +123,47 @@ func NetRulesSupport() error { return netRulesSupport() }
 // the stage reports something else first (a failed step), that report.
 // On MsgNet it returns kind MsgNet and the listeners.
 func readNet(sock *os.File) (byte, *stage.StepError, *EgressListeners, error) {
-	rc, err := sock.SyscallConn()
+	buf := make([]byte, 2)
+	n, fds, err := recvRights(sock, buf, stage.NetFDs)
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	buf := make([]byte, 2)
-	oob := make([]byte, unix.CmsgSpace(4*stage.NetFDs))
+	if n == 0 {
+		closeAll(fds)
+		return 0, nil, nil, io.EOF
+	}
+	if buf[0] != stage.MsgNet {
+		closeAll(fds)
+		// Not ours: hand what was read back in front of the socket.
+		kind, serr, err := readReport(io.MultiReader(strings.NewReader(string(buf[:n])), sock))
+		return kind, serr, nil, err
+	}
+	if n == 1 {
+		if _, err := io.ReadFull(sock, buf[1:]); err != nil {
+			closeAll(fds)
+			return 0, nil, nil, err
+		}
+	}
+	if len(fds) != stage.NetFDs {
+		closeAll(fds)
+		return 0, nil, nil, errors.New("the init stage sent " + strconv.Itoa(len(fds)) + " egress descriptors, want " + strconv.Itoa(stage.NetFDs))
+	}
+	l, err := egressListeners(fds, buf[1]&stage.NetCaptured != 0)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	return stage.MsgNet, nil, l, nil
+}
+
+// recvRights reads one message from sock into buf, with up to maxFDs
+// descriptors passed along it (received close-on-exec): the bytes read and
+// the descriptors, which the caller owns.
+func recvRights(sock *os.File, buf []byte, maxFDs int) (int, []int, error) {
+	rc, err := sock.SyscallConn()
+	if err != nil {
+		return 0, nil, err
+	}
+	oob := make([]byte, unix.CmsgSpace(4*maxFDs))
 	var n, oobn int
 	var rerr error
 	err = rc.Read(func(fd uintptr) bool {
@@ -139,7 +174,7 @@ func readNet(sock *os.File) (byte, *stage.StepError, *EgressListeners, error) {
 		err = rerr
 	}
 	if err != nil {
-		return 0, nil, nil, err
+		return 0, nil, err
 	}
 	var fds []int
 	if oobn > 0 {
@@ -152,32 +187,21 @@ func readNet(sock *os.File) (byte, *stage.StepError, *EgressListeners, error) {
 			}
 		}
 	}
-	closeFDs := func() {
-		for _, fd := range fds {
-			unix.Close(fd)
-		}
+	return n, fds, nil
+}
+
+// closeAll closes each of fds.
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
 	}
-	if n == 0 {
-		closeFDs()
-		return 0, nil, nil, io.EOF
-	}
-	if buf[0] != stage.MsgNet {
-		closeFDs()
-		// Not ours: hand what was read back in front of the socket.
-		kind, serr, err := readReport(io.MultiReader(strings.NewReader(string(buf[:n])), sock))
-		return kind, serr, nil, err
-	}
-	if n == 1 {
-		if _, err := io.ReadFull(sock, buf[1:]); err != nil {
-			closeFDs()
-			return 0, nil, nil, err
-		}
-	}
-	if len(fds) != stage.NetFDs {
-		closeFDs()
-		return 0, nil, nil, errors.New("the init stage sent " + strconv.Itoa(len(fds)) + " egress descriptors, want " + strconv.Itoa(stage.NetFDs))
-	}
-	l := &EgressListeners{Captured: buf[1]&stage.NetCaptured != 0}
+}
+
+// egressListeners turns the stage's stage.NetFDs descriptors into the
+// launch's listeners (in the order of stage.NetDNS, NetHTTP, ...); every
+// descriptor is consumed, and on an error every listener made is closed.
+func egressListeners(fds []int, captured bool) (*EgressListeners, error) {
+	l := &EgressListeners{Captured: captured}
 	for i, fd := range fds {
 		f := os.NewFile(uintptr(fd), "egress")
 		var err error
@@ -197,12 +221,10 @@ func readNet(sock *os.File) (byte, *stage.StepError, *EgressListeners, error) {
 		}
 		f.Close()
 		if err != nil {
-			for _, fd := range fds[i+1:] {
-				unix.Close(fd)
-			}
+			closeAll(fds[i+1:])
 			l.Close()
-			return 0, nil, nil, errors.New("egress descriptor " + strconv.Itoa(i) + ": " + err.Error())
+			return nil, errors.New("egress descriptor " + strconv.Itoa(i) + ": " + err.Error())
 		}
 	}
-	return stage.MsgNet, nil, l, nil
+	return l, nil
 }

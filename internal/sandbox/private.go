@@ -41,20 +41,6 @@ func (iso *Isolation) privateView(c *config.Config) {
 		}
 		iso.SelfUser = true
 	}
-	// add appends the clean path once; on the host (no jail) its real
-	// path, since the stage opens these refusing symbolic links (a path in
-	// a jail is not the host's to resolve).
-	add := func(list *[]string, p string) {
-		p = filepath.Clean(p)
-		if iso.Root == "" {
-			if real, err := filepath.EvalSymlinks(p); err == nil {
-				p = real
-			}
-		}
-		if !slices.Contains(*list, p) {
-			*list = append(*list, p)
-		}
-	}
 	dirs := slices.Clone(privateDirs)
 	if x := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(x) {
 		dirs = append(dirs, x)
@@ -68,31 +54,11 @@ func (iso *Isolation) privateView(c *config.Config) {
 				continue
 			}
 		}
-		add(&iso.Private, d)
+		iso.addPath(&iso.Private, d)
 	}
-	// What a launch needs from beneath them: the working directories, the
-	// writable paths, the executables' directories.
-	keep := slices.Clone(c.AllowedWorkingDirectories)
-	keep = append(keep, iso.WritablePaths...)
-	for _, e := range c.AllowedExecutables {
-		if filepath.IsAbs(e) {
-			keep = append(keep, literalDir(e))
-		}
-	}
-	for _, e := range iso.ExecPaths {
-		keep = append(keep, filepath.Dir(e))
-	}
-	// Host files that live beneath a private directory but that programs
-	// read through /etc: a systemd-resolved host's /etc/resolv.conf points
-	// into /run (without it, no name resolves in the child).
-	for _, f := range hostFilesInRun {
-		if real, err := filepath.EvalSymlinks(f); err == nil && real != f && iso.Root == "" {
-			keep = append(keep, filepath.Dir(real))
-		}
-	}
-	for _, k := range keep {
+	for _, k := range iso.keptPaths(c) {
 		if filepath.IsAbs(k) {
-			add(&iso.Keep, k)
+			iso.addPath(&iso.Keep, k)
 		}
 	}
 	if iso.Root != "" {
@@ -105,6 +71,46 @@ func (iso *Isolation) privateView(c *config.Config) {
 		}
 	}
 	iso.Masked = append(iso.Masked, c.HiddenPaths...)
+}
+
+// addPath appends the clean path p to list once; on the host (no jail) its
+// real path, since the stage opens these refusing symbolic links (a path
+// in a jail is not the host's to resolve).
+func (iso *Isolation) addPath(list *[]string, p string) {
+	p = filepath.Clean(p)
+	if iso.Root == "" {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
+	}
+	if !slices.Contains(*list, p) {
+		*list = append(*list, p)
+	}
+}
+
+// keptPaths are what a launch needs from beneath the private directories:
+// the working directories, the writable paths, the executables'
+// directories, and the directories of host files that live beneath a
+// private directory but that programs read through /etc (a
+// systemd-resolved host's /etc/resolv.conf points into /run: without it,
+// no name resolves in the child).
+func (iso *Isolation) keptPaths(c *config.Config) []string {
+	keep := slices.Clone(c.AllowedWorkingDirectories)
+	keep = append(keep, iso.WritablePaths...)
+	for _, e := range c.AllowedExecutables {
+		if filepath.IsAbs(e) {
+			keep = append(keep, literalDir(e))
+		}
+	}
+	for _, e := range iso.ExecPaths {
+		keep = append(keep, filepath.Dir(e))
+	}
+	for _, f := range hostFilesInRun {
+		if real, err := filepath.EvalSymlinks(f); err == nil && real != f && iso.Root == "" {
+			keep = append(keep, filepath.Dir(real))
+		}
+	}
+	return keep
 }
 
 // literalDir is the directory of an allowlist path, up to its first glob

@@ -43,7 +43,6 @@ import (
 	"syscall"
 
 	"github.com/mcp-process/mcp-process/internal/config"
-	layers "github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
 
@@ -57,16 +56,6 @@ type Stdio struct {
 	// slave (OpenTerminal): the child makes it its controlling terminal.
 	Terminal bool
 }
-
-// Layers this build applies to every child.
-const (
-	LayerInitStage    = string(layers.InitStage)
-	LayerExecByFD     = string(layers.ExecByFD)
-	LayerProcessGroup = string(layers.ProcessGroup)
-	LayerPdeathsig    = string(layers.Pdeathsig)
-	LayerBuiltEnv     = string(layers.BuiltEnv)
-	LayerNoCoreDumps  = string(layers.NoCoreDumps)
-)
 
 // ExitState is how a child ended.
 type ExitState struct {

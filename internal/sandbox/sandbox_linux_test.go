@@ -17,6 +17,7 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	layers "github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/policy"
 )
 
@@ -331,7 +332,7 @@ func TestEnforcementReportsUnenforcedLimits(t *testing.T) {
 			if !slices.Equal(applied, want) || !slices.Equal(ne, tc.notEnforced) {
 				t.Fatalf("applied %q notEnforced %q, want %q and %q", applied, ne, want, tc.notEnforced)
 			}
-			if !slices.Contains(applied, LayerNoCoreDumps) {
+			if !slices.Contains(applied, string(layers.NoCoreDumps)) {
 				t.Fatal("core dumps off is not reported")
 			}
 		})

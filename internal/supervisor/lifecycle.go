@@ -57,60 +57,15 @@ func (s *Supervisor) read(p *proc, f *os.File, r *ring, stream string) {
 func (s *Supervisor) watch(p *proc) {
 	defer s.wg.Done()
 	st := p.sp.Wait() // also kills what is left of the process group
-	if p.cg != nil {
-		// Descendants that left the process group (setsid, double fork)
-		// are still in the cgroup: kill them all, race-free. (An empty
-		// group, the usual case, costs one read.)
-		if pop, err := p.cg.Populated(); err != nil || pop {
-			p.cg.Kill()
-		}
-	}
+	p.killLeftovers()
 	closeEgress(p.egress) // the tree has ended
-	// The group is dead, so the pipes reach EOF; a descendant that left the
-	// group could hold them open: stop waiting for it after a while.
-	drain := time.NewTimer(readerDrainAfterExit)
-	for n := len(p.readEnds); n > 0; {
-		select {
-		case <-p.readDone:
-			n--
-		case <-drain.C:
-			for _, f := range p.readEnds {
-				f.Close()
-			}
-		}
-	}
-	drain.Stop()
+	p.drainReaders()
 	// Its output is complete: the first to go when the server's retained
 	// output reaches maxRetainedOutputBytes.
 	s.pool.exit(p.out, p.errb)
-
-	p.mu.Lock()
-	p.exited = true
-	p.end = s.now()
-	p.exitCode = st.ExitCode
-	p.signal = sandbox.SignalName(st.Signal)
-	if p.reason == "" {
-		p.reason = p.exitReason(st)
-	}
-	if p.killTimer != nil {
-		p.killTimer.Stop()
-	}
-	if p.lifeTimer != nil {
-		p.lifeTimer.Stop()
-	}
-	exitCode, signal, reason := p.exitCode, p.signal, p.reason
-	p.mu.Unlock()
+	exitCode, signal, reason := p.markExited(st, s.now())
 	p.closeStdin()
-
-	s.mu.Lock()
-	if p.kind != KindHealthCheck { // a check held no quota (health.go)
-		s.running--
-		s.perAgent[p.agent]--
-		if s.perAgent[p.agent] == 0 {
-			delete(s.perAgent, p.agent)
-		}
-	}
-	s.mu.Unlock()
+	s.releaseSlot(p)
 	s.recordOrWarn(audit.Record{Event: audit.EventExit, Agent: p.agent, Tool: p.tool, PID: p.pid, Executable: p.spec.Path,
 		ExitCode: exitCode, Signal: signal, TerminationReason: reason, ServiceID: p.serviceID})
 	close(p.done)
@@ -124,5 +79,72 @@ func (s *Supervisor) watch(p *proc) {
 		// it (this goroutine is in s.wg).
 		runtime.Gosched()
 		p.cg.Remove()
+	}
+}
+
+// killLeftovers kills what is left of p's tree in its cgroup: descendants
+// that left the process group (setsid, double fork) are still in the
+// cgroup, and are killed all at once, race-free. (An empty group, the
+// usual case, costs one read.)
+func (p *proc) killLeftovers() {
+	if p.cg == nil {
+		return
+	}
+	if pop, err := p.cg.Populated(); err != nil || pop {
+		p.cg.Kill()
+	}
+}
+
+// drainReaders waits for p's output readers to reach EOF. The group is
+// dead, so the pipes reach EOF; a descendant that left the group could
+// hold them open: after readerDrainAfterExit the read ends are closed.
+func (p *proc) drainReaders() {
+	drain := time.NewTimer(readerDrainAfterExit)
+	for n := len(p.readEnds); n > 0; {
+		select {
+		case <-p.readDone:
+			n--
+		case <-drain.C:
+			for _, f := range p.readEnds {
+				f.Close()
+			}
+		}
+	}
+	drain.Stop()
+}
+
+// markExited records p's end (st, at end) and stops its kill and lifetime
+// timers; it returns the exit code, signal and reason recorded.
+func (p *proc) markExited(st sandbox.ExitState, end time.Time) (*int, string, string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.exited = true
+	p.end = end
+	p.exitCode = st.ExitCode
+	p.signal = sandbox.SignalName(st.Signal)
+	if p.reason == "" {
+		p.reason = p.exitReason(st)
+	}
+	if p.killTimer != nil {
+		p.killTimer.Stop()
+	}
+	if p.lifeTimer != nil {
+		p.lifeTimer.Stop()
+	}
+	return p.exitCode, p.signal, p.reason
+}
+
+// releaseSlot gives p's concurrency slot back (a health check held none:
+// health.go).
+func (s *Supervisor) releaseSlot(p *proc) {
+	if p.kind == KindHealthCheck {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.running--
+	s.perAgent[p.agent]--
+	if s.perAgent[p.agent] == 0 {
+		delete(s.perAgent, p.agent)
 	}
 }

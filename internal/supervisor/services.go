@@ -75,11 +75,46 @@ func serviceOpts(req ServiceRequest) StartOptions {
 // StartService launches a service (stdin /dev/null, output captured). A
 // health check command is authorized up front: a denial fails the call.
 func (s *Supervisor) StartService(agent string, req ServiceRequest) (*ServiceStatus, error) {
+	hcSpec, err := s.checkServiceRequest(agent, req)
+	if err != nil {
+		return nil, err
+	}
+	// The service's id is its name, unique among the agent's services that
+	// run (SPEC 7.3); a stopped or failed service's name can be reused.
+	name := req.Name
+	id := name
+	key := serviceKey(agent, name)
+	if err := s.reserveService(key, name); err != nil {
+		return nil, err
+	}
+	p, err := s.launch(agent, req.Spec, serviceOpts(req), launchKind{kind: KindService, serviceID: id})
+	if err != nil {
+		s.mu.Lock()
+		delete(s.svcStarting, key)
+		s.mu.Unlock()
+		return nil, err
+	}
+	svc := &service{id: id, name: name, agent: agent, req: req, stopReq: make(chan struct{}), finished: make(chan struct{}),
+		state: ServiceRunning, cur: p, health: HealthUnknown, hcSpec: hcSpec}
+	if !s.manageService(key, svc) {
+		return svc.status(), nil
+	}
+	if err := s.record(audit.Record{Event: audit.EventService, Agent: agent, Tool: req.Tool, ServiceID: id,
+		PID: p.pid, Executable: req.Spec.Path, Reason: "started"}); err != nil {
+		return nil, auditFailed(err)
+	}
+	return svc.status(), nil
+}
+
+// checkServiceRequest checks what StartService is asked, before anything
+// runs: something to launch, a health check that can run (its command
+// authorized as the agent's: its Spec is returned), restart values, a
+// name.
+func (s *Supervisor) checkServiceRequest(agent string, req ServiceRequest) (*policy.Spec, error) {
 	if req.Spec == nil {
 		return nil, errcode.Fail(errcode.InvalidInput, layer.Service, "", "nothing to launch")
 	}
 	var hcSpec *policy.Spec
-	var derr *errcode.Error
 	if hc := req.HealthCheck; hc != nil {
 		if len(hc.Command) == 0 || hc.Command[0] == "" {
 			return nil, errcode.Fail(errcode.InvalidInput, layer.Service, "give the command as a command line (\"curl -f http://localhost:8080/\") or an argv array", "healthCheck.command is empty")
@@ -90,6 +125,7 @@ func (s *Supervisor) StartService(agent string, req ServiceRequest) (*ServiceSta
 		if s.opts.Authorize == nil {
 			return nil, errcode.Fail(errcode.Internal, layer.Service, "", "health checks cannot be authorized (no policy)")
 		}
+		var derr *errcode.Error
 		if hcSpec, derr = s.opts.Authorize(agent, s.healthRequest(agent, req)); derr != nil {
 			return nil, derr
 		}
@@ -97,35 +133,35 @@ func (s *Supervisor) StartService(agent string, req ServiceRequest) (*ServiceSta
 	if req.RestartPolicy.MaxRetries < 0 || req.RestartPolicy.BackoffMs < 0 {
 		return nil, errcode.Fail(errcode.InvalidInput, layer.Service, "", "restartPolicy values cannot be negative")
 	}
-	// The service's id is its name, unique among the agent's services that
-	// run (SPEC 7.3); a stopped or failed service's name can be reused.
-	name := req.Name
-	id := name
-	if name == "" {
+	if req.Name == "" {
 		return nil, errcode.Fail(errcode.InvalidInput, layer.Service, "give the service a name: it is its serviceId", "the service name is empty")
 	}
-	if err := checkName(layer.Service, name); err != nil {
+	if err := checkName(layer.Service, req.Name); err != nil {
 		return nil, err
 	}
-	key := serviceKey(agent, name)
+	return hcSpec, nil
+}
+
+// reserveService marks the service key as starting, refused while a
+// service of that name runs or starts for the agent.
+func (s *Supervisor) reserveService(key, name string) error {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if old := s.services[key]; s.svcStarting[key] || (old != nil && old.active()) {
-		s.mu.Unlock()
-		return nil, errcode.Fail(errcode.InvalidInput, layer.Service,
+		return errcode.Fail(errcode.InvalidInput, layer.Service,
 			"stop it first (process_stop_service with serviceId "+strconv.Quote(name)+"), or choose another name",
 			"a service named %q is already running for this agent", name)
 	}
 	s.svcStarting[key] = true
-	s.mu.Unlock()
-	p, err := s.launch(agent, req.Spec, serviceOpts(req), launchKind{kind: KindService, serviceID: id})
-	if err != nil {
-		s.mu.Lock()
-		delete(s.svcStarting, key)
-		s.mu.Unlock()
-		return nil, err
-	}
-	svc := &service{id: id, name: name, agent: agent, req: req, stopReq: make(chan struct{}), finished: make(chan struct{}),
-		state: ServiceRunning, cur: p, health: HealthUnknown, hcSpec: hcSpec}
+	return nil
+}
+
+// manageService registers the started svc under key and starts its
+// manager (and health check loop). It reports false when the supervisor
+// is shutting down: svc's process is then being stopped, and svc is
+// recorded as stopped once it has exited.
+func (s *Supervisor) manageService(key string, svc *service) bool {
+	p := svc.cur
 	s.mu.Lock()
 	delete(s.svcStarting, key)
 	s.services[key] = svc
@@ -135,20 +171,16 @@ func (s *Supervisor) StartService(agent string, req ServiceRequest) (*ServiceSta
 		<-p.done
 		svc.set(func() { svc.state = ServiceStopped; svc.lastExit = exitInfo(p) })
 		close(svc.finished)
-		return svc.status(), nil
+		return false
 	}
 	s.wg.Add(1)
-	if req.HealthCheck != nil {
+	if svc.req.HealthCheck != nil {
 		s.wg.Add(1)
 		go s.checkHealthLoop(svc)
 	}
 	s.mu.Unlock()
 	go s.manage(svc)
-	if err := s.record(audit.Record{Event: audit.EventService, Agent: agent, Tool: req.Tool, ServiceID: id,
-		PID: p.pid, Executable: req.Spec.Path, Reason: "started"}); err != nil {
-		return nil, auditFailed(err)
-	}
-	return svc.status(), nil
+	return true
 }
 
 func exitInfo(p *proc) *ExitInfo {
@@ -165,21 +197,7 @@ func (s *Supervisor) manage(svc *service) {
 		svc.mu.Lock()
 		p := svc.cur
 		svc.mu.Unlock()
-		stopping := false
-		select {
-		case <-p.done:
-		case <-svc.stopReq:
-			stopping = true
-			p.stopAndWait(false, defaultTermTimeout)
-		case <-s.stop:
-			stopping = true
-			<-p.done // Shutdown stops every process
-		}
-		select {
-		case <-s.stop: // the instance ended because the server is stopping
-			stopping = true
-		default:
-		}
+		stopping := s.awaitInstance(svc, p)
 		le := exitInfo(p)
 		svc.set(func() { svc.lastExit = le; svc.health = HealthUnknown })
 		if stopping {
@@ -197,36 +215,69 @@ func (s *Supervisor) manage(svc *service) {
 			s.serviceEnd(svc, state, "exited, not restarted")
 			return
 		}
-		svc.set(func() { svc.state = ServiceRestarting })
-		t := time.NewTimer(time.Duration(rp.BackoffMs) * time.Millisecond)
-		select {
-		case <-t.C:
-		case <-svc.stopReq:
-			t.Stop()
-			s.serviceEnd(svc, ServiceStopped, "stopped")
-			return
-		case <-s.stop:
-			t.Stop()
-			s.serviceEnd(svc, ServiceStopped, "stopped")
+		if !s.restartService(svc, restarts) {
 			return
 		}
-		// The previous instance is reaped (p.done): restarts never overlap.
-		np, err := s.launch(svc.agent, svc.req.Spec, serviceOpts(svc.req), launchKind{kind: KindService, serviceID: svc.id, byServer: true})
-		if err != nil {
-			select {
-			case <-s.stop: // refused because the server is stopping
-				s.serviceEnd(svc, ServiceStopped, "stopped")
-				return
-			default:
-			}
-			svc.set(func() { svc.errMsg = "restart refused: " + err.Error() })
-			s.serviceEnd(svc, ServiceFailed, "restart refused")
-			return
-		}
-		svc.set(func() { svc.cur = np; svc.restarts++; svc.state = ServiceRunning })
-		s.recordOrWarn(audit.Record{Event: audit.EventService, Agent: svc.agent, ServiceID: svc.id, PID: np.pid,
-			Executable: svc.req.Spec.Path, Reason: fmt.Sprintf("restarted (%d/%d)", restarts+1, rp.MaxRetries)})
 	}
+}
+
+// awaitInstance waits until svc's instance p has ended: on its own, or
+// stopped on request (process_stop_service) or by the server's shutdown.
+// It reports whether the service is stopping (the two latter).
+func (s *Supervisor) awaitInstance(svc *service, p *proc) (stopping bool) {
+	select {
+	case <-p.done:
+	case <-svc.stopReq:
+		stopping = true
+		p.stopAndWait(false, defaultTermTimeout)
+	case <-s.stop:
+		stopping = true
+		<-p.done // Shutdown stops every process
+	}
+	select {
+	case <-s.stop: // the instance ended because the server is stopping
+		stopping = true
+	default:
+	}
+	return stopping
+}
+
+// restartService starts svc's next instance after its backoff (restarts
+// so far: restarts). It reports false when the service ended instead
+// (stopped during the backoff, or the restart refused), recorded by
+// serviceEnd.
+func (s *Supervisor) restartService(svc *service, restarts int) bool {
+	rp := svc.req.RestartPolicy
+	svc.set(func() { svc.state = ServiceRestarting })
+	t := time.NewTimer(time.Duration(rp.BackoffMs) * time.Millisecond)
+	select {
+	case <-t.C:
+	case <-svc.stopReq:
+		t.Stop()
+		s.serviceEnd(svc, ServiceStopped, "stopped")
+		return false
+	case <-s.stop:
+		t.Stop()
+		s.serviceEnd(svc, ServiceStopped, "stopped")
+		return false
+	}
+	// The previous instance is reaped (p.done): restarts never overlap.
+	np, err := s.launch(svc.agent, svc.req.Spec, serviceOpts(svc.req), launchKind{kind: KindService, serviceID: svc.id, byServer: true})
+	if err != nil {
+		select {
+		case <-s.stop: // refused because the server is stopping
+			s.serviceEnd(svc, ServiceStopped, "stopped")
+			return false
+		default:
+		}
+		svc.set(func() { svc.errMsg = "restart refused: " + err.Error() })
+		s.serviceEnd(svc, ServiceFailed, "restart refused")
+		return false
+	}
+	svc.set(func() { svc.cur = np; svc.restarts++; svc.state = ServiceRunning })
+	s.recordOrWarn(audit.Record{Event: audit.EventService, Agent: svc.agent, ServiceID: svc.id, PID: np.pid,
+		Executable: svc.req.Spec.Path, Reason: fmt.Sprintf("restarted (%d/%d)", restarts+1, rp.MaxRetries)})
+	return true
 }
 
 func (s *Supervisor) serviceEnd(svc *service, state, why string) {

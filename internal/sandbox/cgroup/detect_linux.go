@@ -176,14 +176,7 @@ func (m *Manager) setupV1(v2own string, v2avail map[string]bool, v1 map[string]*
 			why[c] = err.Error()
 			continue
 		}
-		switch c {
-		case "memory":
-			m.mem = v1[c]
-		case "pids":
-			m.pids = v1[c]
-		case "cpu":
-			m.cpu = v1[c]
-		}
+		m.limitWith(c, v1[c])
 	}
 	if m.v2 == nil { // no v2 group: v1 cpuacct accounts, v1 freezer kills
 		if h := v1["cpuacct"]; h != nil {
@@ -204,61 +197,13 @@ func (m *Manager) setupV1(v2own string, v2avail map[string]bool, v1 map[string]*
 	}
 }
 
-// setupV2 prepares v2 mode (see Detect).
+// setupV2 prepares v2 mode (see Detect): the limit controllers delegated
+// to the server's group (delegatedV2) are enabled in it (enableInOwn) and
+// in its parent group for the launches, with the reason for each it cannot
+// use in why.
 func (m *Manager) setupV2(own string, avail map[string]bool, why map[string]string) {
-	var want []string
-	for _, c := range []string{"memory", "pids", "cpu"} {
-		if avail[c] {
-			want = append(want, c)
-		} else {
-			why[c] = "the " + c + " controller is not delegated to the server's cgroup " + own + " (not in its cgroup.controllers; with systemd use Delegate=yes)"
-		}
-	}
-	enabled := map[string]bool{}
-	if b, err := readCtl(path.Join(own, "cgroup.subtree_control")); err == nil {
-		for _, c := range strings.Fields(string(b)) {
-			enabled[strings.TrimPrefix(c, "+")] = true
-		}
-	}
-	var missing []string
-	for _, c := range want {
-		if !enabled[c] {
-			missing = append(missing, c)
-		}
-	}
-	if len(missing) > 0 {
-		ctl := path.Join(own, "cgroup.subtree_control")
-		err := m.ops.write(ctl, plusList(missing, "+"))
-		if errors.Is(err, unix.EBUSY) {
-			// The server's own group has processes: move the server into a leaf.
-			leaf := path.Join(own, m.prefix+"-server")
-			if e := m.ops.mkdir(leaf); e == nil || errors.Is(e, unix.EEXIST) {
-				if e := m.ops.write(path.Join(leaf, "cgroup.procs"), strconv.Itoa(m.pid)); e == nil {
-					err = m.ops.write(ctl, plusList(missing, "+"))
-					if err != nil {
-						_ = m.ops.write(path.Join(own, "cgroup.procs"), strconv.Itoa(m.pid))
-						_ = m.ops.rmdir(leaf)
-						err = fmt.Errorf("%w (other processes than the server live in %s)", err, own)
-					} else {
-						m.serverLeaf = leaf
-					}
-				} else {
-					_ = m.ops.rmdir(leaf)
-					err = fmt.Errorf("%w; moving the server into %s: %w", err, leaf, e)
-				}
-			} else {
-				err = fmt.Errorf("%w; creating %s: %w", err, leaf, e)
-			}
-		}
-		if err != nil {
-			for _, c := range missing {
-				why[c] = "cannot enable the " + c + " controller in " + ctl + ": " + err.Error()
-			}
-			want = filterOut(want, missing)
-		} else {
-			m.enabledInOwn = missing
-		}
-	}
+	want := delegatedV2(own, avail, why)
+	want = m.enableInOwn(own, want, why)
 	h := &hierarchy{v2: true, own: own}
 	if err := m.useParent(h); err != nil {
 		why["v2"] = err.Error()
@@ -279,14 +224,92 @@ func (m *Manager) setupV2(own string, avail map[string]bool, why map[string]stri
 		}
 	}
 	for _, c := range want {
-		switch c {
-		case "memory":
-			m.mem = h
-		case "pids":
-			m.pids = h
-		case "cpu":
-			m.cpu = h
+		m.limitWith(c, h)
+	}
+}
+
+// delegatedV2 returns the limit controllers (memory, pids, cpu) in avail
+// (the server's group's cgroup.controllers), with the reason for each
+// missing one in why.
+func delegatedV2(own string, avail map[string]bool, why map[string]string) []string {
+	var want []string
+	for _, c := range []string{"memory", "pids", "cpu"} {
+		if avail[c] {
+			want = append(want, c)
+		} else {
+			why[c] = "the " + c + " controller is not delegated to the server's cgroup " + own + " (not in its cgroup.controllers; with systemd use Delegate=yes)"
 		}
+	}
+	return want
+}
+
+// enableInOwn enables in the server's own group's cgroup.subtree_control
+// each of want not enabled there yet, and returns want without those it
+// could not enable (the reason for each in why). A group that has processes
+// cannot enable controllers (EBUSY): the server then moves into a leaf of
+// its own first (enableFromLeaf).
+func (m *Manager) enableInOwn(own string, want []string, why map[string]string) []string {
+	enabled := map[string]bool{}
+	if b, err := readCtl(path.Join(own, "cgroup.subtree_control")); err == nil {
+		for _, c := range strings.Fields(string(b)) {
+			enabled[strings.TrimPrefix(c, "+")] = true
+		}
+	}
+	var missing []string
+	for _, c := range want {
+		if !enabled[c] {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) == 0 {
+		return want
+	}
+	ctl := path.Join(own, "cgroup.subtree_control")
+	err := m.ops.write(ctl, plusList(missing, "+"))
+	if errors.Is(err, unix.EBUSY) {
+		err = m.enableFromLeaf(own, ctl, missing, err)
+	}
+	if err != nil {
+		for _, c := range missing {
+			why[c] = "cannot enable the " + c + " controller in " + ctl + ": " + err.Error()
+		}
+		return filterOut(want, missing)
+	}
+	m.enabledInOwn = missing
+	return want
+}
+
+// enableFromLeaf moves the server into <own>/<prefix>-server and enables
+// missing in ctl again; on a failure the server moves back and the leaf is
+// removed. busy is the first attempt's error.
+func (m *Manager) enableFromLeaf(own, ctl string, missing []string, busy error) error {
+	leaf := path.Join(own, m.prefix+"-server")
+	if e := m.ops.mkdir(leaf); e != nil && !errors.Is(e, unix.EEXIST) {
+		return fmt.Errorf("%w; creating %s: %w", busy, leaf, e)
+	}
+	if e := m.ops.write(path.Join(leaf, "cgroup.procs"), strconv.Itoa(m.pid)); e != nil {
+		_ = m.ops.rmdir(leaf)
+		return fmt.Errorf("%w; moving the server into %s: %w", busy, leaf, e)
+	}
+	if err := m.ops.write(ctl, plusList(missing, "+")); err != nil {
+		_ = m.ops.write(path.Join(own, "cgroup.procs"), strconv.Itoa(m.pid))
+		_ = m.ops.rmdir(leaf)
+		return fmt.Errorf("%w (other processes than the server live in %s)", err, own)
+	}
+	m.serverLeaf = leaf
+	return nil
+}
+
+// limitWith makes h the hierarchy that limits with controller c (memory,
+// pids or cpu).
+func (m *Manager) limitWith(c string, h *hierarchy) {
+	switch c {
+	case "memory":
+		m.mem = h
+	case "pids":
+		m.pids = h
+	case "cpu":
+		m.cpu = h
 	}
 }
 

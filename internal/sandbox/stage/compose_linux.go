@@ -32,162 +32,218 @@ const (
 //
 //  1. every source is opened first (by descriptor, no symbolic link in any
 //     component), so that covering /tmp cannot hide a working directory
-//     that lies beneath it;
+//     that lies beneath it (composeSources.open);
 //  2. an empty tmpfs is the jail's root; each of c.ComposeRO is bound at
 //     its own path, read-only (recursively); c.ComposeLinks are made;
-//  3. /proc (the host's, bound, unless FlagProc mounts a fresh one later),
-//     /sys (the host's, read-only; FlagSysfs replaces it), /dev (a few
-//     device files bound, the /dev/fd links) and a private /tmp (TmpfsMB)
-//     are made;
+//     /proc (the host's, bound, unless FlagProc mounts a fresh one later)
+//     and /sys (the host's, read-only; FlagSysfs replaces it) are bound
+//     (composeTree);
+//  3. /dev (a few device files bound, the /dev/fd links: composeDev) and a
+//     private /tmp (TmpfsMB: composeTmp) are made;
 //  4. each of c.ComposeRW is bound at its own path, writable (read-only
 //     under FlagReadOnly unless it is one of c.Writable);
 //  5. the root tmpfs becomes read-only.
 //
 // Every failure is fatal: the target never runs in a half-built jail.
 func composeJail(c *Config) *StepError {
-	type source struct {
-		path string
-		fd   int
-		rw   bool
+	s := composeSources{proc: composeSource{fd: -1}, sys: composeSource{fd: -1}}
+	defer s.close()
+	if err := s.open(c); err != nil {
+		return err
 	}
-	var srcs []source
-	defer func() {
-		for _, s := range srcs {
-			sysClose(s.fd)
-		}
-	}()
-	open := func(p string, dir, rw, optional bool) *StepError {
-		flags := oPath | oCLOEXEC
-		if dir {
-			flags |= oDirectory
-		}
-		fd, e := sysOpenNoSymlinks(p, flags)
-		if e == eNOENT || (optional && e == eACCES) {
-			return nil
-		}
-		if e != 0 {
-			return mountErr(e, "open "+p+" for the composed jail (no symbolic links allowed)")
-		}
-		srcs = append(srcs, source{p, fd, rw})
-		return nil
+	m := composeMount
+	if e := sysMount("tmpfs", m, "tmpfs", msNosuid|msNodev, "mode=0755"); e != 0 {
+		return mountErr(e, "mount the composed jail's root tmpfs on "+m)
 	}
+	if err := s.composeTree(c); err != nil {
+		return err
+	}
+	if err := s.composeDev(); err != nil {
+		return err
+	}
+	if err := composeTmp(c); err != nil {
+		return err
+	}
+	if err := bindComposedAll(s.rw, true); err != nil {
+		return err
+	}
+	ro := mountAttr{set: mountAttrRO}
+	if e := sysMountSetattr(m, 0, &ro); e != 0 {
+		return mountErr(e, "make the composed jail's root read-only")
+	}
+	return nil
+}
+
+// composeSource is one path bound into the composed jail, opened (O_PATH)
+// before anything is mounted; rw: left writable.
+type composeSource struct {
+	path string
+	fd   int
+	rw   bool
+}
+
+// composeSources are the descriptors composeJail binds: c.ComposeRO, the
+// device files, /proc and /sys (fd -1: not bound), c.ComposeRW.
+type composeSources struct {
+	ro, dev, rw []composeSource
+	proc, sys   composeSource
+}
+
+// open opens every source, in the order c lists them: c.ComposeRO (each
+// must exist), composeDevices, /proc (unless FlagProc), /sys, c.ComposeRW.
+// A source that does not exist is skipped (a working directory that does
+// not exist yet fails later with its own error), as is an optional one
+// (a device file, c.ComposeRW) the stage may not open.
+func (s *composeSources) open(c *Config) *StepError {
 	for _, p := range c.ComposeRO {
-		if err := open(p, true, false, false); err != nil {
+		if err := openComposed(&s.ro, p, true, false, false); err != nil {
 			return err
 		}
 	}
-	nRO := len(srcs)
-	var dev []source
 	for _, p := range composeDevices {
-		if err := open(p, false, true, true); err != nil {
+		if err := openComposed(&s.dev, p, false, true, true); err != nil {
 			return err
 		}
 	}
-	dev, srcs = srcs[nRO:], srcs[:nRO:nRO]
-	defer func() {
-		for _, d := range dev {
-			sysClose(d.fd)
-		}
-	}()
-	var proc, sys source
-	proc.fd, sys.fd = -1, -1
 	if c.Flags&FlagProc == 0 {
 		fd, e := sysOpen("/proc", oPath|oCLOEXEC|oDirectory)
 		if e != 0 {
 			return mountErr(e, "open /proc for the composed jail")
 		}
-		proc = source{"/proc", fd, false}
-		defer sysClose(fd)
+		s.proc = composeSource{"/proc", fd, false}
 	}
 	if fd, e := sysOpen("/sys", oPath|oCLOEXEC|oDirectory); e == 0 {
-		sys = source{"/sys", fd, false}
-		defer sysClose(fd)
+		s.sys = composeSource{"/sys", fd, false}
 	}
 	for _, p := range c.ComposeRW {
 		rw := c.Flags&FlagReadOnly == 0 || inList(p, c.Writable)
-		// A working directory that does not exist (yet) is skipped:
-		// entering it fails later with its own error.
-		if err := open(p, true, rw, true); err != nil {
+		if err := openComposed(&s.rw, p, true, rw, true); err != nil {
 			return err
 		}
 	}
+	return nil
+}
 
-	m := composeMount
-	if e := sysMount("tmpfs", m, "tmpfs", msNosuid|msNodev, "mode=0755"); e != 0 {
-		return mountErr(e, "mount the composed jail's root tmpfs on "+m)
+// openComposed opens p without following a symbolic link in any component
+// and appends it to l; a p that does not exist (or, optional, that the
+// stage may not open) is left out.
+func openComposed(l *[]composeSource, p string, dir, rw, optional bool) *StepError {
+	flags := oPath | oCLOEXEC
+	if dir {
+		flags |= oDirectory
 	}
-	ro := mountAttr{set: mountAttrRO}
-	bind := func(s source, dir bool) *StepError {
-		target := m + s.path
-		if dir {
-			if e := mkdirAll(target); e != 0 {
-				return mountErr(e, "make the mount point "+target)
-			}
-		} else if e := mkFile(target); e != 0 {
-			return mountErr(e, "make the mount point "+target)
-		}
-		if e := sysMount("/proc/self/fd/"+utoa(uint64(s.fd)), target, "", msBind|msRec, ""); e != 0 {
-			return mountErr(e, "bind "+s.path+" into the composed jail")
-		}
-		if !s.rw {
-			if e := sysMountSetattr(target, atRecursive, &ro); e != 0 {
-				return mountErr(e, "make "+target+" read-only (mount_setattr, Linux 5.12+)")
-			}
-		}
+	fd, e := sysOpenNoSymlinks(p, flags)
+	if e == eNOENT || (optional && e == eACCES) {
 		return nil
 	}
-	for _, s := range srcs[:nRO] {
-		if err := bind(s, true); err != nil {
-			return err
+	if e != 0 {
+		return mountErr(e, "open "+p+" for the composed jail (no symbolic links allowed)")
+	}
+	*l = append(*l, composeSource{p, fd, rw})
+	return nil
+}
+
+// close closes every descriptor s holds.
+func (s *composeSources) close() {
+	for _, l := range [][]composeSource{s.ro, s.dev, s.rw} {
+		for _, x := range l {
+			sysClose(x.fd)
 		}
+	}
+	for _, fd := range []int{s.proc.fd, s.sys.fd} {
+		if fd >= 0 {
+			sysClose(fd)
+		}
+	}
+}
+
+// composeTree binds the read-only tree into the jail's root: c.ComposeRO,
+// c.ComposeLinks, /proc (or its mount point, for FlagProc's fresh one) and
+// /sys.
+func (s *composeSources) composeTree(c *Config) *StepError {
+	m := composeMount
+	if err := bindComposedAll(s.ro, true); err != nil {
+		return err
 	}
 	for i := 0; i+1 < len(c.ComposeLinks); i += 2 {
 		if e := symlink(c.ComposeLinks[i+1], m+c.ComposeLinks[i]); e != 0 && e != eEXIST {
 			return mountErr(e, "make the link "+c.ComposeLinks[i]+" in the composed jail")
 		}
 	}
-	if proc.fd >= 0 {
-		if err := bind(proc, true); err != nil {
+	if s.proc.fd >= 0 {
+		if err := bindComposed(s.proc, true); err != nil {
 			return err
 		}
 	} else if e := mkdirAll(m + "/proc"); e != 0 {
 		return mountErr(e, "make "+m+"/proc")
 	}
-	if sys.fd >= 0 {
-		if err := bind(sys, true); err != nil {
-			return err
-		}
+	if s.sys.fd >= 0 {
+		return bindComposed(s.sys, true)
 	}
+	return nil
+}
+
+// composeDev makes the jail's /dev: /dev/shm, the device files bound from
+// the host's, the composeDevLinks.
+func (s *composeSources) composeDev() *StepError {
+	m := composeMount
 	if e := mkdirAll(m + "/dev/shm"); e != 0 {
 		return mountErr(e, "make "+m+"/dev/shm")
 	}
-	for _, d := range dev {
-		if err := bind(d, false); err != nil {
-			return err
-		}
+	if err := bindComposedAll(s.dev, false); err != nil {
+		return err
 	}
 	for i := 0; i+1 < len(composeDevLinks); i += 2 {
 		if e := symlink(composeDevLinks[i+1], m+composeDevLinks[i]); e != 0 {
 			return mountErr(e, "make the link "+composeDevLinks[i]+" in the composed jail")
 		}
 	}
-	opts := "mode=1777"
-	if c.TmpfsMB > 0 {
-		opts += ",size=" + utoa(c.TmpfsMB) + "m"
-	}
+	return nil
+}
+
+// composeTmp mounts the jail's private /tmp (c.TmpfsMB, 0: the kernel's
+// default size).
+func composeTmp(c *Config) *StepError {
+	m := composeMount
 	if e := mkdirAll(m + "/tmp"); e != 0 {
 		return mountErr(e, "make "+m+"/tmp")
 	}
-	if e := sysMount("tmpfs", m+"/tmp", "tmpfs", msNosuid|msNodev, opts); e != 0 {
+	if e := sysMount("tmpfs", m+"/tmp", "tmpfs", msNosuid|msNodev, tmpOptions(c)); e != 0 {
 		return mountErr(e, "mount a private tmpfs on the composed jail's /tmp")
 	}
-	for _, s := range srcs[nRO:] {
-		if err := bind(s, true); err != nil {
+	return nil
+}
+
+// bindComposedAll binds each of l (directories, or files: dir false).
+func bindComposedAll(l []composeSource, dir bool) *StepError {
+	for _, s := range l {
+		if err := bindComposed(s, dir); err != nil {
 			return err
 		}
 	}
-	if e := sysMountSetattr(m, 0, &ro); e != 0 {
-		return mountErr(e, "make the composed jail's root read-only")
+	return nil
+}
+
+// bindComposed binds s at its own path in the jail, on a mount point it
+// makes (a directory, or an empty file: dir false), read-only (recursively)
+// unless s.rw.
+func bindComposed(s composeSource, dir bool) *StepError {
+	target := composeMount + s.path
+	if dir {
+		if e := mkdirAll(target); e != 0 {
+			return mountErr(e, "make the mount point "+target)
+		}
+	} else if e := mkFile(target); e != 0 {
+		return mountErr(e, "make the mount point "+target)
+	}
+	if e := sysMount("/proc/self/fd/"+utoa(uint64(s.fd)), target, "", msBind|msRec, ""); e != 0 {
+		return mountErr(e, "bind "+s.path+" into the composed jail")
+	}
+	if !s.rw {
+		ro := mountAttr{set: mountAttrRO}
+		if e := sysMountSetattr(target, atRecursive, &ro); e != 0 {
+			return mountErr(e, "make "+target+" read-only (mount_setattr, Linux 5.12+)")
+		}
 	}
 	return nil
 }

@@ -59,8 +59,9 @@ func join(root, p string) string {
 
 // setupMounts prepares the filesystem the target sees, in the stage's own
 // mount namespace: everything private (nothing propagates back to the
-// host), then a fresh /proc for a new PID namespace, the read-only
-// filesystem with its private /tmp and writable paths, and the new root.
+// host), the root (prepareRoot), the read-only filesystem with its private
+// /tmp and writable paths (readOnlyTree), the private view (setupPrivate),
+// a fresh /proc for a new PID namespace, a fresh sysfs, and the new root.
 func setupMounts(c *Config) *StepError {
 	if c.Flags&FlagMountNS == 0 {
 		return nil
@@ -68,72 +69,12 @@ func setupMounts(c *Config) *StepError {
 	if e := sysMount("", "/", "", msRec|msPrivate, ""); e != 0 {
 		return mountErr(e, "make every mount private")
 	}
-	root := "/"
-	if c.Flags&FlagCompose != 0 {
-		if err := composeJail(c); err != nil {
-			return err
-		}
-		root = composeMount
-	} else if c.Root != "" {
-		root = c.Root
-		// A mount point of its own, so that pivot_root can use it.
-		if e := sysMount(root, root, "", msBind|msRec, ""); e != 0 {
-			return mountErr(e, "bind the jail "+root+" onto itself")
-		}
+	root, err := prepareRoot(c)
+	if err != nil {
+		return err
 	}
 	if c.Flags&FlagReadOnly != 0 && c.Flags&FlagCompose == 0 { // a composed jail is read-only already
-		// Writable paths become mounts of their own first, so that they
-		// can be made writable again after the recursive read-only pass.
-		for _, w := range c.Writable {
-			p := join(root, w)
-			// By descriptor, no symbolic link in any component: a link
-			// planted by an earlier child cannot redirect the writable bind.
-			fd, e := sysOpenNoSymlinks(p, oPath|oCLOEXEC)
-			if e != 0 {
-				return mountErr(e, "open the writable path "+p+" (no symbolic links allowed)")
-			}
-			at := "/proc/self/fd/" + utoa(uint64(fd))
-			e = sysMount(at, at, "", msBind|msRec, "")
-			sysClose(fd)
-			if e != 0 {
-				return mountErr(e, "bind the writable path "+p+" onto itself")
-			}
-		}
-		ro := mountAttr{set: mountAttrRO}
-		if e := sysMountSetattr(root, atRecursive, &ro); e != 0 {
-			return mountErr(e, "make every mount under "+root+" read-only (mount_setattr, Linux 5.12+)")
-		}
-		rw := mountAttr{clr: mountAttrRO}
-		for _, w := range c.Writable {
-			p := join(root, w)
-			fd, e := sysOpenNoSymlinks(p, oPath|oCLOEXEC)
-			if e != 0 {
-				return mountErr(e, "open the writable path "+p+" (no symbolic links allowed)")
-			}
-			e = sysMountSetattr("/proc/self/fd/"+utoa(uint64(fd)), atRecursive, &rw)
-			sysClose(fd)
-			if e != 0 {
-				return mountErr(e, "make the writable path "+p+" writable again")
-			}
-		}
-		opts := "mode=1777"
-		if c.TmpfsMB > 0 {
-			opts += ",size=" + utoa(c.TmpfsMB) + "m"
-		}
-		tmp := join(root, "/tmp")
-		// The working directory, kept and writable paths beneath /tmp
-		// (a project in mktemp -d) are bound back over the new tmpfs, as
-		// they were (read-only or writable): covering them would leave
-		// the launch without its working directory.
-		kept, err := openBeneath(root, "/tmp", append(append(append([]string(nil), c.Keep...), c.Writable...), c.Dir))
-		defer closeKept(kept)
-		if err != nil {
-			return err
-		}
-		if e := sysMount("tmpfs", tmp, "tmpfs", msNosuid|msNodev, opts); e != 0 {
-			return mountErr(e, "mount a private tmpfs on "+tmp)
-		}
-		if err := bindBack(kept); err != nil {
+		if err := readOnlyTree(c, root); err != nil {
 			return err
 		}
 	}
@@ -155,6 +96,109 @@ func setupMounts(c *Config) *StepError {
 		return enterRoot(root)
 	}
 	return nil
+}
+
+// prepareRoot returns the directory that becomes the target's root: the
+// composed jail (FlagCompose: composeJail builds it), c.Root made a mount
+// point of its own (so that pivot_root can use it), or "/".
+func prepareRoot(c *Config) (string, *StepError) {
+	if c.Flags&FlagCompose != 0 {
+		if err := composeJail(c); err != nil {
+			return "", err
+		}
+		return composeMount, nil
+	}
+	if c.Root == "" {
+		return "/", nil
+	}
+	if e := sysMount(c.Root, c.Root, "", msBind|msRec, ""); e != 0 {
+		return "", mountErr(e, "bind the jail "+c.Root+" onto itself")
+	}
+	return c.Root, nil
+}
+
+// readOnlyTree makes every mount under root read-only except c.Writable,
+// and gives root a private /tmp (FlagReadOnly): the writable paths become
+// mounts of their own first (bindWritable), so that they can be made
+// writable again (reopenWritable) after the recursive read-only pass.
+func readOnlyTree(c *Config, root string) *StepError {
+	if err := bindWritable(c, root); err != nil {
+		return err
+	}
+	ro := mountAttr{set: mountAttrRO}
+	if e := sysMountSetattr(root, atRecursive, &ro); e != 0 {
+		return mountErr(e, "make every mount under "+root+" read-only (mount_setattr, Linux 5.12+)")
+	}
+	if err := reopenWritable(c, root); err != nil {
+		return err
+	}
+	return privateTmp(c, root)
+}
+
+// bindWritable binds each of c.Writable (as seen in root) onto itself. By
+// descriptor, no symbolic link in any component: a link planted by an
+// earlier child cannot redirect the writable bind.
+func bindWritable(c *Config, root string) *StepError {
+	for _, w := range c.Writable {
+		p := join(root, w)
+		fd, e := sysOpenNoSymlinks(p, oPath|oCLOEXEC)
+		if e != 0 {
+			return mountErr(e, "open the writable path "+p+" (no symbolic links allowed)")
+		}
+		at := "/proc/self/fd/" + utoa(uint64(fd))
+		e = sysMount(at, at, "", msBind|msRec, "")
+		sysClose(fd)
+		if e != 0 {
+			return mountErr(e, "bind the writable path "+p+" onto itself")
+		}
+	}
+	return nil
+}
+
+// reopenWritable clears the read-only flag of each of c.Writable's mounts,
+// recursively.
+func reopenWritable(c *Config, root string) *StepError {
+	rw := mountAttr{clr: mountAttrRO}
+	for _, w := range c.Writable {
+		p := join(root, w)
+		fd, e := sysOpenNoSymlinks(p, oPath|oCLOEXEC)
+		if e != 0 {
+			return mountErr(e, "open the writable path "+p+" (no symbolic links allowed)")
+		}
+		e = sysMountSetattr("/proc/self/fd/"+utoa(uint64(fd)), atRecursive, &rw)
+		sysClose(fd)
+		if e != 0 {
+			return mountErr(e, "make the writable path "+p+" writable again")
+		}
+	}
+	return nil
+}
+
+// privateTmp mounts a private tmpfs (c.TmpfsMB) on root's /tmp. The working
+// directory, kept and writable paths beneath /tmp (a project in mktemp -d)
+// are bound back over the new tmpfs, as they were (read-only or writable):
+// covering them would leave the launch without its working directory.
+func privateTmp(c *Config, root string) *StepError {
+	tmp := join(root, "/tmp")
+	kept, err := openBeneath(StepMounts, root, []string{"/tmp"}, append(append(append([]string(nil), c.Keep...), c.Writable...), c.Dir))
+	defer closeKept(kept)
+	if err != nil {
+		return err
+	}
+	if e := sysMount("tmpfs", tmp, "tmpfs", msNosuid|msNodev, tmpOptions(c)); e != 0 {
+		return mountErr(e, "mount a private tmpfs on "+tmp)
+	}
+	return bindBack(StepMounts, kept)
+}
+
+// tmpOptions are the mount options of a launch's private /tmp: mode 1777,
+// c.TmpfsMB megabytes (0: the kernel's default size).
+func tmpOptions(c *Config) string {
+	opts := "mode=1777"
+	if c.TmpfsMB > 0 {
+		opts += ",size=" + utoa(c.TmpfsMB) + "m"
+	}
+	return opts
 }
 
 // Filesystem magic numbers (statfs f_type).
@@ -283,13 +327,15 @@ type keptPath struct {
 }
 
 // openBeneath opens, by descriptor and with no symbolic link in any
-// component, each of paths (as seen in root) that lies beneath dir; one that
-// does not exist, or that the stage may not search, is skipped (entering it
-// then fails with its own error).
-func openBeneath(root, dir string, paths []string) ([]keptPath, *StepError) {
+// component, each of paths (as seen in root) that is one of dirs or lies
+// beneath one; one that does not exist, or that the stage may not search,
+// is skipped (nothing to keep, or nothing the child could use: entering the
+// working directory then fails with its own error). A failure is reported
+// as step's.
+func openBeneath(step, root string, dirs, paths []string) ([]keptPath, *StepError) {
 	var kept []keptPath
 	for _, k := range paths {
-		if k == "" || !beneathAny(k, []string{dir}) {
+		if k == "" || !beneathAny(k, dirs) {
 			continue
 		}
 		p := join(root, k)
@@ -298,26 +344,28 @@ func openBeneath(root, dir string, paths []string) ([]keptPath, *StepError) {
 			continue
 		}
 		if e != 0 {
-			return kept, mountErr(e, "open "+p+" to keep it (no symbolic links allowed)")
+			return kept, &StepError{Step: step, Errno: e, Detail: "open " + p + " to keep it (no symbolic links allowed)"}
 		}
 		kept = append(kept, keptPath{p, int(fd)})
 	}
 	return kept, nil
 }
 
-// bindBack binds each kept directory at its path again, recursively.
-func bindBack(kept []keptPath) *StepError {
+// bindBack binds each kept directory at its path again, recursively; a
+// failure is reported as step's.
+func bindBack(step string, kept []keptPath) *StepError {
 	for _, k := range kept {
 		if e := mkdirAll(k.path); e != 0 {
-			return mountErr(e, "make the mount point "+k.path)
+			return &StepError{Step: step, Errno: e, Detail: "make the mount point " + k.path}
 		}
 		if e := sysMount("/proc/self/fd/"+utoa(uint64(k.fd)), k.path, "", msBind|msRec, ""); e != 0 {
-			return mountErr(e, "bind "+k.path+" back")
+			return &StepError{Step: step, Errno: e, Detail: "bind " + k.path + " back"}
 		}
 	}
 	return nil
 }
 
+// closeKept closes the descriptors of kept.
 func closeKept(kept []keptPath) {
 	for _, k := range kept {
 		sysClose(k.fd)

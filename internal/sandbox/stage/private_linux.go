@@ -12,75 +12,36 @@ import (
 // entered; root is "/" or the jail:
 //
 //  1. the directories of c.Keep, and the launch's working directory, that
-//     lie beneath one of c.Private are
-//     opened (by descriptor, no symbolic link in any component: a link
-//     planted by an earlier child cannot redirect what is bound back);
-//  2. each of c.Private that exists gets an empty tmpfs (mode 1777,
-//     nosuid, nodev): the host's sockets (D-Bus, systemd, Docker, agents)
-//     and files there are out of sight;
+//     lie beneath one of c.Private are opened (openBeneath: by descriptor,
+//     no symbolic link in any component: a link planted by an earlier child
+//     cannot redirect what is bound back);
+//  2. each of c.Private that exists gets an empty tmpfs (coverPrivate):
+//     the host's sockets (D-Bus, systemd, Docker, agents) and files there
+//     are out of sight;
 //  3. each kept directory is bound back at its path, recursively, as it is
-//     on the host (read-only where the host's, or the read-only pass's,
-//     mount is);
+//     on the host (bindBack: read-only where the host's, or the read-only
+//     pass's, mount is);
 //  4. each of c.Sealed (the policy's files) that exists is bound
-//     read-only onto itself: no child can change the policy;
-//  5. each of c.Masked that exists is hidden: a directory under an empty
-//     read-only tmpfs of mode 000, a file under /dev/null bound read-only.
+//     read-only onto itself (seal): no child can change the policy;
+//  5. each of c.Masked that exists is hidden (mask).
 //
 // Every failure is fatal: the target never runs with a partial view.
 func setupPrivate(c *Config, root string) *StepError {
 	if c.Flags&FlagPrivate == 0 {
 		return nil
 	}
-	type kept struct {
-		path string
-		fd   int
-	}
-	var keep []kept
-	defer func() {
-		for _, k := range keep {
-			sysClose(k.fd)
-		}
-	}()
-	for _, k := range append(c.Keep, c.Dir) {
-		if k == "" || !beneathAny(k, c.Private) {
-			continue
-		}
-		p := join(root, k)
-		fd, e := sysOpenNoSymlinks(p, oPath|oCLOEXEC|oDirectory)
-		if e == eNOENT || e == eACCES {
-			// Nothing to keep, or nothing the child could use (entering the
-			// working directory then fails with its own error).
-			continue
-		}
-		if e != 0 {
-			return &StepError{Step: StepPrivate, Errno: e, Detail: "open " + p + " to keep it (no symbolic links allowed)"}
-		}
-		keep = append(keep, kept{p, fd})
+	kept, err := openBeneath(StepPrivate, root, c.Private, append(c.Keep, c.Dir))
+	defer closeKept(kept)
+	if err != nil {
+		return err
 	}
 	for _, d := range c.Private {
-		p := join(root, d)
-		fd, e := sysOpenNoSymlinks(p, oPath|oCLOEXEC|oDirectory)
-		if e == eNOENT || e == eLOOP {
-			// Absent, or a link (in a jail: /var/run -> /run), whose target,
-			// when it is one of c.Private, gets its own tmpfs.
-			continue
-		}
-		if e != 0 {
-			return &StepError{Step: StepPrivate, Errno: e, Detail: "open " + p}
-		}
-		e = sysMount("tmpfs", "/proc/self/fd/"+utoa(uint64(fd)), "tmpfs", msNosuid|msNodev, "mode=1777")
-		sysClose(fd)
-		if e != 0 {
-			return &StepError{Step: StepPrivate, Errno: e, Detail: "mount a private tmpfs on " + p}
+		if err := coverPrivate(join(root, d)); err != nil {
+			return err
 		}
 	}
-	for _, k := range keep {
-		if e := mkdirAll(k.path); e != 0 {
-			return &StepError{Step: StepPrivate, Errno: e, Detail: "make the mount point " + k.path}
-		}
-		if e := sysMount("/proc/self/fd/"+utoa(uint64(k.fd)), k.path, "", msBind|msRec, ""); e != 0 {
-			return &StepError{Step: StepPrivate, Errno: e, Detail: "bind " + k.path + " back"}
-		}
+	if err := bindBack(StepPrivate, kept); err != nil {
+		return err
 	}
 	for _, s := range c.Sealed {
 		if err := seal(join(root, s)); err != nil {
@@ -88,33 +49,60 @@ func setupPrivate(c *Config, root string) *StepError {
 		}
 	}
 	for _, m := range c.Masked {
-		p := join(root, m)
-		fd, e := sysOpen(p, oPath|oCLOEXEC)
-		if e == eNOENT || e == eACCES {
-			// Absent, or beneath a directory the stage may not search (a
-			// root server's /root seen from a user namespace): the child,
-			// which has less, cannot reach it either.
-			continue
+		if err := mask(join(root, m)); err != nil {
+			return err
 		}
-		if e != 0 {
-			return &StepError{Step: StepPrivate, Errno: e, Detail: "open " + p + " to hide it"}
-		}
-		reg, e := isRegular(fd)
-		at := "/proc/self/fd/" + utoa(uint64(fd))
-		if e == 0 {
-			if reg {
-				e = sysMount("/dev/null", at, "", msBind, "")
-				if e == 0 {
-					e = sysMount("", p, "", msRemount|msBind|msRdonly|msNosuid|msNodev|msNoexec, "")
-				}
-			} else {
-				e = sysMount("tmpfs", at, "tmpfs", msRdonly|msNosuid|msNodev|msNoexec, "mode=000,size=4k")
+	}
+	return nil
+}
+
+// coverPrivate mounts an empty tmpfs (mode 1777, nosuid, nodev) on the
+// directory p; an absent p is skipped, as is a link (in a jail: /var/run ->
+// /run), whose target, when it is one of c.Private, gets its own tmpfs.
+func coverPrivate(p string) *StepError {
+	fd, e := sysOpenNoSymlinks(p, oPath|oCLOEXEC|oDirectory)
+	if e == eNOENT || e == eLOOP {
+		return nil
+	}
+	if e != 0 {
+		return &StepError{Step: StepPrivate, Errno: e, Detail: "open " + p}
+	}
+	e = sysMount("tmpfs", "/proc/self/fd/"+utoa(uint64(fd)), "tmpfs", msNosuid|msNodev, "mode=1777")
+	sysClose(fd)
+	if e != 0 {
+		return &StepError{Step: StepPrivate, Errno: e, Detail: "mount a private tmpfs on " + p}
+	}
+	return nil
+}
+
+// mask hides p: a directory under an empty read-only tmpfs of mode 000, a
+// file under /dev/null bound read-only. An absent p is skipped, as is one
+// beneath a directory the stage may not search (a root server's /root seen
+// from a user namespace): the child, which has less, cannot reach it
+// either.
+func mask(p string) *StepError {
+	fd, e := sysOpen(p, oPath|oCLOEXEC)
+	if e == eNOENT || e == eACCES {
+		return nil
+	}
+	if e != 0 {
+		return &StepError{Step: StepPrivate, Errno: e, Detail: "open " + p + " to hide it"}
+	}
+	reg, e := isRegular(fd)
+	at := "/proc/self/fd/" + utoa(uint64(fd))
+	if e == 0 {
+		if reg {
+			e = sysMount("/dev/null", at, "", msBind, "")
+			if e == 0 {
+				e = sysMount("", p, "", msRemount|msBind|msRdonly|msNosuid|msNodev|msNoexec, "")
 			}
+		} else {
+			e = sysMount("tmpfs", at, "tmpfs", msRdonly|msNosuid|msNodev|msNoexec, "mode=000,size=4k")
 		}
-		sysClose(fd)
-		if e != 0 {
-			return &StepError{Step: StepPrivate, Errno: e, Detail: "hide " + p}
-		}
+	}
+	sysClose(fd)
+	if e != 0 {
+		return &StepError{Step: StepPrivate, Errno: e, Detail: "hide " + p}
 	}
 	return nil
 }
