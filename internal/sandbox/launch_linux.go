@@ -54,21 +54,50 @@ func (l *Launcher) start(spec *policy.Spec, stdio Stdio, during func(*Process) e
 		return nil, err
 	}
 	defer exe.Close()
-	if stdio.Terminal && l.iso.Seccomp == nil {
+	if err := checkTerminal(stdio, cfg, l.iso); err != nil {
+		return nil, err
+	}
+	files, devnull, err := launchFiles(exe, stdio)
+	if err != nil {
+		return nil, err
+	}
+	if devnull != nil {
+		defer devnull.Close()
+	}
+	if l.zygoteEligible(stdio, cfg) { // no Go runtime per launch: zygote_linux.go
+		if p, err := l.startForked(spec, cfg, files, during); err != errFallback {
+			return p, err
+		}
+	}
+	return l.startStaged(spec, cfg, files, during)
+}
+
+// checkTerminal refuses a pty launch without the seccomp baseline and marks
+// the launch's config for a terminal.
+func checkTerminal(stdio Stdio, cfg []byte, iso *Isolation) error {
+	if !stdio.Terminal {
+		return nil
+	}
+	if iso.Seccomp == nil {
 		// Fail closed: only the seccomp baseline keeps a child from
 		// typing into its terminal (TIOCSTI).
-		return nil, errcode.Fail(errcode.LayerUnavailable, layers.PTY, "start without pty: this host has no seccomp filters",
+		return errcode.Fail(errcode.LayerUnavailable, layers.PTY, "start without pty: this host has no seccomp filters",
 			"a pseudo-terminal needs the seccomp baseline, which refuses TIOCSTI and TIOCLINUX")
 	}
-	if stdio.Terminal && !stage.AddFlags(cfg, stage.FlagTerminal) {
-		return nil, errcode.Fail(errcode.Internal, layer, "", "cannot mark the launch's config for a terminal")
+	if !stage.AddFlags(cfg, stage.FlagTerminal) {
+		return errcode.Fail(errcode.Internal, layer, "", "cannot mark the launch's config for a terminal")
 	}
-	var devnull *os.File
+	return nil
+}
+
+// launchFiles is what a launch sends its stage or the zygote, indexed as
+// stage.SentExe, SentStdin, SentStdout, SentStderr: a nil stream is
+// /dev/null (devnull, for the caller to close).
+func launchFiles(exe *os.File, stdio Stdio) (files []*os.File, devnull *os.File, err error) {
 	if stdio.Stdin == nil || stdio.Stdout == nil || stdio.Stderr == nil {
 		if devnull, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
-			return nil, errcode.Fail(errcode.Internal, layer, "", "open %s: %v", os.DevNull, err)
+			return nil, nil, errcode.Fail(errcode.Internal, layer, "", "open %s: %v", os.DevNull, err)
 		}
-		defer devnull.Close()
 	}
 	orNull := func(f *os.File) *os.File {
 		if f == nil {
@@ -76,13 +105,12 @@ func (l *Launcher) start(spec *policy.Spec, stdio Stdio, during func(*Process) e
 		}
 		return f
 	}
-	// Index = stage.SentExe, SentStdin, SentStdout, SentStderr.
-	files := []*os.File{exe, orNull(stdio.Stdin), orNull(stdio.Stdout), orNull(stdio.Stderr)}
-	if l.zygoteEligible(stdio, cfg) { // no Go runtime per launch: zygote_linux.go
-		if p, err := l.startForked(spec, cfg, files, during); err != errFallback {
-			return p, err
-		}
-	}
+	return []*os.File{exe, orNull(stdio.Stdin), orNull(stdio.Stdout), orNull(stdio.Stderr)}, devnull, nil
+}
+
+// startStaged is start through a Go init stage: a warm one from the pool,
+// or a cold one.
+func (l *Launcher) startStaged(spec *policy.Spec, cfg []byte, files []*os.File, during func(*Process) error) (*Process, error) {
 	coldRetry := true // one more try when a new stage dies before it receives the launch
 	for {
 		s, pooled, err := l.take()
