@@ -189,25 +189,3 @@ func cgroupPids(dirs []string) []int {
 	}
 	return pids
 }
-
-// freshGroup reports whether the cgroup directory d is a launcher's pooled
-// fresh group (internal/sandbox/cgroups_pool.go): named as a launch group,
-// empty, and no limit written (the default limits of a launch are).
-func freshGroup(d string) bool {
-	if !strings.HasPrefix(filepath.Base(d), "p-") || len(cgroupPids([]string{d})) > 0 {
-		return false
-	}
-	for f, unlimited := range map[string]func(string) bool{
-		"memory.max": func(v string) bool { return v == "max" },
-		// v1's "no limit" is the largest page multiple (page size dependent).
-		"memory.limit_in_bytes": func(v string) bool { n, err := strconv.ParseInt(v, 10, 64); return err == nil && n >= 1<<62 },
-		"pids.max":              func(v string) bool { return v == "max" },
-		"cpu.max":               func(v string) bool { return strings.HasPrefix(v, "max ") },
-		"cpu.cfs_quota_us":      func(v string) bool { return v == "-1" },
-	} {
-		if b, err := os.ReadFile(filepath.Join(d, f)); err == nil && !unlimited(strings.TrimSpace(string(b))) {
-			return false
-		}
-	}
-	return true
-}

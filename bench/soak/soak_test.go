@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup/cgrouptest"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -641,7 +642,7 @@ func TestSoak(t *testing.T) {
 	var leakedGroups []string
 	for _, g := range endGroups {
 		pids := cgroupPids([]string{g})
-		pool := len(pids) > 0 || freshGroup(g)
+		pool := len(pids) > 0 || cgrouptest.PooledFresh(g)
 		for _, pid := range pids {
 			if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); exe != s.exe {
 				pool = false

@@ -10,8 +10,11 @@ package sandbox
 // are written:
 //   - made by the same newGroup, with no limit, and named as a new group
 //     is (p-L-N);
-//   - no process was ever in it: nothing joins it while it is pooled, and
-//     take refuses one that is not empty;
+//   - no process was ever in it: nothing of ours joins it while it is
+//     pooled (take does not read cgroup.events to check: that cost more
+//     than half of what the pool saves, and only root or the owner of the
+//     delegated tree could put a process there, who could as well into a
+//     group made on the launch's path);
 //   - used by one launch only: taken out of the pool, never put back; it
 //     goes with its launch as a new group does.
 //
@@ -126,8 +129,7 @@ func (p *groupPool) drain() {
 }
 
 // take returns the oldest pooled group, nil when there is none (the caller
-// makes a new one), and asks for a refill. A group that is not empty (no
-// process of ours ever joined it) is removed, never handed out.
+// makes a new one), and asks for a refill.
 func (p *groupPool) take() *cgroup.Group {
 	if p == nil {
 		return nil

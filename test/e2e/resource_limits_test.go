@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup/cgrouptest"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -892,7 +893,7 @@ func TestResourceLimitCgroupsRemoved(t *testing.T) {
 	eventually(t, 5*time.Second, "every launch group removed (only idle warm-stage groups and pooled fresh groups left)", func() (bool, string) {
 		n, dirs := children()
 		for _, d := range dirs {
-			if !strings.HasPrefix(filepath.Base(d), "stage-") && !rlFreshGroup(d) {
+			if !strings.HasPrefix(filepath.Base(d), "stage-") && !cgrouptest.PooledFresh(d) {
 				return false, fmt.Sprint(dirs)
 			}
 		}
@@ -979,30 +980,4 @@ func TestResourceLimitMaximumAndApplied(t *testing.T) {
 			}
 		}
 	})
-}
-
-// rlFreshGroup reports whether the cgroup directory d is a pooled fresh
-// group and not a launch group left behind: named as a launch group, no
-// process in it and no limit written (every launch of
-// TestResourceLimitCgroupsRemoved has memory and CPU limits).
-func rlFreshGroup(d string) bool {
-	if !strings.HasPrefix(filepath.Base(d), "p-") {
-		return false
-	}
-	if b, err := os.ReadFile(filepath.Join(d, "cgroup.procs")); err != nil || len(bytes.TrimSpace(b)) > 0 {
-		return false
-	}
-	for f, unlimited := range map[string]func(string) bool{
-		"memory.max": func(v string) bool { return v == "max" },
-		// v1's "no limit" is the largest page multiple (page size dependent).
-		"memory.limit_in_bytes": func(v string) bool { n, err := strconv.ParseInt(v, 10, 64); return err == nil && n >= 1<<62 },
-		"pids.max":              func(v string) bool { return v == "max" },
-		"cpu.max":               func(v string) bool { return strings.HasPrefix(v, "max ") },
-		"cpu.cfs_quota_us":      func(v string) bool { return v == "-1" },
-	} {
-		if b, err := os.ReadFile(filepath.Join(d, f)); err == nil && !unlimited(strings.TrimSpace(string(b))) {
-			return false
-		}
-	}
-	return true
 }

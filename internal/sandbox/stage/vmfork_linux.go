@@ -31,7 +31,12 @@ import "unsafe"
 
 // cloneArgs is the kernel's struct clone_args (version 0, 64 bytes).
 type cloneArgs struct {
-	flags, pidfd, childTID, parentTID, exitSignal, stack, stackSize, tls uint64
+	flags                        uint64
+	_                            uint64 // pidfd
+	childTID                     uint64
+	_                            uint64 // parent_tid
+	exitSignal, stack, stackSize uint64
+	_                            uint64 // tls
 }
 
 const (
