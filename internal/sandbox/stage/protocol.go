@@ -39,6 +39,10 @@
 // version mismatch is a bug, reported as such.
 package stage
 
+// Over 500 lines on purpose: the package's doc and the one definition of
+// the launcher-stage protocol (messages, the config's encoding and
+// decoding, step names), which both sides must read alike.
+
 // Over 500 lines on purpose: the whole launcher-stage wire format (the
 // reports, the config, the step error), each encoder next to its decoder,
 // so that a change to the format is one reviewable diff; a third of it is
