@@ -108,7 +108,7 @@ func serveLaunch(c *Config, fds []int) []byte {
 	}
 	var pid int
 	var e uintptr
-	shared := vm.on
+	shared := vm.on && vmSmallExec(c)
 	if shared {
 		// The child runs in this memory: its plan is kept as it is until
 		// the child lets go of the memory (vmfork_linux.go).
