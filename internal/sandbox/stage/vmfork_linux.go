@@ -25,9 +25,12 @@ import "unsafe"
 // the exec or the exit, when the child lets go of this memory), and only
 // then wipes it (reclaimVM, at the next launch). The shared memory is
 // never dumpable (the zygote's PR_SET_DUMPABLE 0), so no other process can
-// read or write it through the child; a host whose fs.suid_dumpable is 1
-// would make it dumpable again when the child changes its uid, so there the
-// zygote forks as before (vmInit).
+// read or write it through the child: the child's change of uid sets the
+// flag to fs.suid_dumpable, and the child clears it right after its
+// setresuid (planIdentity), while its permitted capabilities still keep a
+// process of its new uid from tracing it; a host whose fs.suid_dumpable is
+// 1 when the zygote starts gets a zygote that forks as before (vmInit). A
+// launch with large strings to exec is forked too (vmSmallExec).
 
 // cloneArgs is the kernel's struct clone_args (version 0, 64 bytes).
 type cloneArgs struct {
