@@ -25,9 +25,12 @@ import "unsafe"
 // the exec or the exit, when the child lets go of this memory), and only
 // then wipes it (reclaimVM, at the next launch). The shared memory is
 // never dumpable (the zygote's PR_SET_DUMPABLE 0), so no other process can
-// read or write it through the child; a host whose fs.suid_dumpable is 1
-// would make it dumpable again when the child changes its uid, so there the
-// zygote forks as before (vmInit).
+// read or write it through the child: the child's change of uid sets the
+// flag to fs.suid_dumpable, and the child clears it right after its
+// setresuid (planIdentity), while its permitted capabilities still keep a
+// process of its new uid from tracing it; a host whose fs.suid_dumpable is
+// 1 when the zygote starts gets a zygote that forks as before (vmInit). A
+// launch with large strings to exec is forked too (vmSmallExec).
 
 // cloneArgs is the kernel's struct clone_args (version 0, 64 bytes).
 type cloneArgs struct {
@@ -190,6 +193,33 @@ func reclaimVM() {
 	clear(vm.live[len(live):])
 	vm.live = live
 }
+
+// vmSmallExec reports whether c's exec copies little enough (its argument
+// and environment strings, which the kernel copies into the target's new
+// memory before it lets go of the zygote's) for its child to share the
+// zygote's memory. The exec's pages are charged to the launch's memory
+// cgroup, which the child joined at its gate: when they take it over its
+// limit (maxMemoryMB, 1 MiB at the least) before the exec has replaced the
+// child's memory, the kernel's OOM killer (cgroup v2, memory.oom.group)
+// kills every process that shares the victim's memory: the zygote and the
+// children of other launches waiting at their gates. The rest of what the
+// kernel charges there (page tables, the executable's first pages, a
+// Landlock ruleset, a seccomp filter) stays far below 1 MiB with
+// vmMaxExecStrings of strings; a launch with more is forked.
+func vmSmallExec(c *Config) bool {
+	n := 0
+	for _, l := range [2][]string{c.Argv, c.Env} {
+		for _, s := range l {
+			n += len(s) + 1 + 8 // the string, its NUL, its pointer
+			if n > vmMaxExecStrings {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+const vmMaxExecStrings = 64 << 10
 
 // VMForkSupported: on this architecture the zygote's children share its
 // memory (unless fs.suid_dumpable is 1, or the kernel refuses the clone).

@@ -108,7 +108,7 @@ func serveLaunch(c *Config, fds []int) []byte {
 	}
 	var pid int
 	var e uintptr
-	shared := vm.on
+	shared := vm.on && vmSmallExec(c)
 	if shared {
 		// The child runs in this memory: its plan is kept as it is until
 		// the child lets go of the memory (vmfork_linux.go).
@@ -640,6 +640,11 @@ func (b *planner) planIdentity(c *Config) {
 	g, u := uintptr(c.GID), uintptr(c.UID)
 	b.sys(stepErr(StepIdentity, "setresgid "+utoa(uint64(c.GID))), nrSetresgid, g, g, g)
 	b.sys(stepErr(StepIdentity, "setresuid "+utoa(uint64(c.UID))), nrSetresuid, u, u, u)
+	// The change of uid set the dumpable flag of this memory (the
+	// zygote's, when the child shares it) to fs.suid_dumpable: cleared
+	// again while the child still holds its permitted capabilities, which
+	// keep a process of the new uid from tracing it until then.
+	b.sys(stepErr(StepIdentity, "prctl(PR_SET_DUMPABLE, 0)"), nrPrctl, prSetDumpable, 0)
 	b.sys(stepErr(StepIdentity, "prctl(PR_SET_KEEPCAPS, 0)"), nrPrctl, prSetKeepcaps, 0)
 	b.sys(stepErr(StepIdentity, "prctl(PR_SET_PDEATHSIG)"), nrPrctl, prSetPdeathsig, sigKILL)
 	b.sys(nil, nrGetppid)
