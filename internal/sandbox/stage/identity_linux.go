@@ -28,6 +28,14 @@ func setIdentity(c *Config) *StepError {
 	if _, e := rawSyscall6(nrSetresuid, u, u, u, 0, 0, 0); e != 0 {
 		return &StepError{Step: StepIdentity, Errno: e, Detail: "setresuid " + utoa(uint64(c.UID))}
 	}
+	// The change of uid set this memory's dumpable flag to
+	// fs.suid_dumpable: cleared again while the permitted capabilities
+	// still keep a process of the new uid from tracing the stage (with the
+	// sysctl at 1, it could otherwise between the capability drop and the
+	// exec). The exec sets the target's own flag as for any exec.
+	if _, e := rawSyscall6(nrPrctl, prSetDumpable, 0, 0, 0, 0, 0); e != 0 {
+		return &StepError{Step: StepIdentity, Errno: e, Detail: "prctl(PR_SET_DUMPABLE, 0)"}
+	}
 	if _, e := rawSyscall6(nrPrctl, prSetKeepcaps, 0, 0, 0, 0, 0); e != 0 {
 		return &StepError{Step: StepIdentity, Errno: e, Detail: "prctl(PR_SET_KEEPCAPS, 0)"}
 	}
