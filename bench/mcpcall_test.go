@@ -2,9 +2,11 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -21,8 +23,16 @@ import (
 // mcpSession is a server as cmd/mcp-process builds it for the default
 // profile (audit log on disk, cgroups when the host has them) and an
 // in-memory MCP client connected to it.
-func mcpSession(b *testing.B) *mcp.ClientSession {
+func mcpSession(b *testing.B, allow ...string) *mcp.ClientSession {
+	return mcpSessionOver(b, false, allow...)
+}
+
+// mcpSessionOver is mcpSession over the in-memory transport, or (stdio)
+// over a pair of pipes through the server's own stdio transport, as
+// "mcp-process serve" speaks to its client.
+func mcpSessionOver(b *testing.B, stdio bool, allow ...string) *mcp.ClientSession {
 	cfg := benchConfigT(b)
+	cfg.AllowedExecutables = append(cfg.AllowedExecutables, allow...)
 	cfg.EnableAuditLog = true
 	cfg.AuditLogPath = filepath.Join(b.TempDir(), "audit.log")
 	pol, err := policy.New(cfg)
@@ -47,18 +57,49 @@ func mcpSession(b *testing.B) *mcp.ClientSession {
 		sup.Shutdown(ctx)
 		srv.Close()
 	})
-	ct, st := mcp.NewInMemoryTransports()
-	ss, err := srv.MCP().Connect(context.Background(), st, nil)
-	if err != nil {
-		b.Fatal(err)
+	var ct mcp.Transport
+	if stdio {
+		ct = stdioPipes(b, srv)
+	} else {
+		var st mcp.Transport
+		ct, st = mcp.NewInMemoryTransports()
+		ss, err := srv.MCP().Connect(context.Background(), st, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { ss.Close() })
 	}
-	b.Cleanup(func() { ss.Close() })
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "bench"}, nil).Connect(context.Background(), ct, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { cs.Close() })
 	return cs
+}
+
+// stdioPipes serves srv over a pair of pipes (ServeStdio, until the
+// cleanup closes the client's ends and waits for it) and returns the
+// client's transport.
+func stdioPipes(b *testing.B, srv *server.Server) mcp.Transport {
+	toServer, fromClient, err := os.Pipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	fromServer, toClient, err := os.Pipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.ServeStdio(context.Background(), toServer, toClient)
+	}()
+	b.Cleanup(func() {
+		fromClient.Close()
+		<-done
+		fromServer.Close()
+	})
+	return &mcp.IOTransport{Reader: fromServer, Writer: fromClient}
 }
 
 // BenchmarkMCPProcessRun: one process_run of /bin/true through the MCP
@@ -75,6 +116,62 @@ func BenchmarkMCPProcessRun(b *testing.B) {
 			b.Fatalf("process_run: %v %+v", err, res)
 		}
 	}
+}
+
+// BenchmarkMCPGetOutput64KiB: process_get_output of 64 KiB (stdout, utf8)
+// from the middle of a full 10 MiB buffer (the default
+// maxOutputBufferSize): the performance target is a median under 1 ms,
+// the whole call through the MCP path (the ring's copy alone is
+// BenchmarkRingRead64KiBFrom10MiB in internal/supervisor).
+func BenchmarkMCPGetOutput64KiB(b *testing.B) {
+	for _, stdio := range []bool{false, true} {
+		name := "in-memory"
+		if stdio {
+			name = "stdio"
+		}
+		b.Run(name, func(b *testing.B) { getOutput64KiB(b, mcpSessionOver(b, stdio, "/usr/bin/seq")) })
+	}
+}
+
+func getOutput64KiB(b *testing.B, cs *mcp.ClientSession) {
+	// 1..2,000,000, one per line: 14.9 MB of text, so the ring is full.
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "process_run",
+		Arguments: map[string]any{"executable": "/usr/bin/seq", "args": []string{"2000000"}, "maxResultBytes": 1}})
+	if err != nil || res.IsError {
+		b.Fatalf("process_run seq: %v %+v", err, res)
+	}
+	var run struct {
+		Pid        int
+		NextOffset struct{ Stdout int64 }
+	}
+	if err := remarshal(res.StructuredContent, &run); err != nil || run.NextOffset.Stdout < 10<<20 {
+		b.Fatalf("seq's result %+v: %v", run, err)
+	}
+	offset := run.NextOffset.Stdout - 5<<20 // the middle of the buffer
+	args := map[string]any{"pid": run.Pid, "stream": "stdout", "offset": offset, "maxBytes": 65536}
+	var times []time.Duration
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for b.Loop() {
+		var r *mcp.CallToolResult
+		times = append(times, timed(func() {
+			r, err = cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "process_get_output", Arguments: args})
+		}))
+		if err != nil || r.IsError {
+			b.Fatalf("process_get_output: %v %+v", err, r)
+		}
+	}
+	slices.Sort(times)
+	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "median-ms")
+}
+
+// remarshal decodes v (a decoded JSON value) into out.
+func remarshal(v any, out any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(raw, out)
 }
 
 // BenchmarkMCPListTools: one tools/list through the MCP path.
