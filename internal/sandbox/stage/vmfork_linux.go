@@ -12,7 +12,7 @@ import "unsafe"
 // waits at its gate, nor for the teardown of the copy at the target's exec
 // (the exec only drops the child's reference to the shared memory). What
 // the child sees and does is the fork's: it runs only runProgram, on a
-// stack of its own (vmStack), with every signal blocked and every handler
+// stack of its own (takeVMStack), with every signal blocked and every handler
 // reset (CLONE_CLEAR_SIGHAND, the kernel's form of AfterForkInChild), and
 // its steps change only its own state (credentials, namespaces, limits,
 // descriptors, seccomp and Landlock are per task or per process, never per
@@ -74,7 +74,8 @@ var vm struct {
 
 // vmInit decides whether children share the zygote's memory.
 func vmInit() {
-	vm.on = vmForkSupported && suidDumpable() != 1
+	d := suidDumpable()
+	vm.on = vmForkSupported && (d == 0 || d == 2)
 }
 
 // suidDumpable reads fs.suid_dumpable (-1: unknown, taken as 1).
