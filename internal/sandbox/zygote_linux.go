@@ -6,7 +6,9 @@ package sandbox
 // stage/zygote.go). One long-lived init stage per launcher, started on the
 // launcher thread in the isolation's server-wide namespaces (for an
 // unprivileged server, its own user namespace; never a mount namespace:
-// every child unshares its own), plans each eligible launch and starts a
+// every child unshares its own; never a PID, network, UTS or IPC
+// namespace: a root server's children are cloned into their own, named in
+// the zygote's environment), plans each eligible launch and starts a
 // child that runs only that plan (sharing the zygote's memory until its
 // exec where it can: stage/vmfork_linux.go), so that a launch no longer
 // starts a Go runtime, nor copies one. The child is the server's child (CLONE_PARENT), reaped as a

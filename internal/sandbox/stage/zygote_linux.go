@@ -38,6 +38,13 @@ var zy struct {
 // runZygote is the zygote's life: it serves launches until its socket
 // closes, and never returns.
 func runZygote() {
+	// Its environment first: once non-dumpable, /proc/self/environ is
+	// root's (an unprivileged server's zygote could no longer read it).
+	ns, ok := zygoteNSFromEnv()
+	if !ok {
+		sysExit(ExitFailed)
+	}
+	zy.ns = ns
 	rawSyscall6(nrPrctl, prSetDumpable, 0, 0, 0, 0, 0) // as a stage: out of reach of the children
 	payloadBuf = make([]byte, 64<<10)
 	closeLeaked()
@@ -71,10 +78,6 @@ func wipeLaunch() {
 // zygoteInit reads what every child will have (zy).
 func zygoteInit() uintptr {
 	zy.serverPid, _ = rawSyscall6(nrGetppid, 0, 0, 0, 0, 0, 0)
-	var ok bool
-	if zy.ns, ok = zygoteNSFromEnv(); !ok {
-		return eINVAL
-	}
 	zy.cloneFlags = cloneParent | sigCHLD | zy.ns
 	var e uintptr
 	if zy.caps, e = capGet(); e != 0 {
