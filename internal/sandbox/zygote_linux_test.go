@@ -490,3 +490,90 @@ func installFault(t *testing.T, nr uint32, arg int, val uint32) {
 	}
 	runtime.KeepAlive(prog)
 }
+
+// A root server's zygote makes the next child's namespaces while it idles
+// (stage/zygote_ns_linux.go): the child of the next launch is in exactly
+// those, each of them new (not the server's, not an earlier child's), and
+// is the init of a PID namespace of its own (made by its clone3).
+func TestZygotePreparesNamespacesWhileIdle(t *testing.T) {
+	needZygote(t)
+	if os.Geteuid() != 0 {
+		t.Skip("the zygote plans per-launch namespaces for a root server only")
+	}
+	dir := hostDir(t)
+	iso, err := IsolationFor(config.BuiltinDefault(dir))
+	if err != nil {
+		t.Skipf("the development defaults cannot be enforced here: %v", err)
+	}
+	iso.Namespaces = config.Namespaces{PID: true, Network: true, UTS: true, IPC: true, Mount: true}
+	l := NewLauncher(LauncherOptions{Stage: StageZygote, Isolation: iso})
+	defer l.Close()
+	kinds := map[string]string{"net": "net", "uts": "uts", "ipc": "ipc"} // made while idle (the PID one by the clone3)
+	ns := func(pid int, kind string) string {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, kind))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return link
+	}
+	start := func() *Process {
+		p, err := l.Start(specFor(t, "/bin/sleep", "30"), Stdio{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !p.forked {
+			p.Abort()
+			t.Fatal("not forked by the zygote")
+		}
+		if err := p.Release(); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	first := start()
+	defer first.Abort()
+	// What the zygote holds now: the next child's namespaces.
+	held := map[string]string{}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(held) < len(kinds) && time.Now().Before(deadline) {
+		ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", l.zygotePid()))
+		for _, e := range ents {
+			link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", l.zygotePid(), e.Name()))
+			kind, _, ok := strings.Cut(link, ":[")
+			if _, want := kinds[kind]; ok && want && link != ns(os.Getpid(), kind) {
+				held[kind] = link
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(held) != len(kinds) {
+		ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", l.zygotePid()))
+		var all []string
+		for _, e := range ents {
+			link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", l.zygotePid(), e.Name()))
+			all = append(all, e.Name()+"->"+link)
+		}
+		t.Fatalf("the idle zygote holds %v (descriptors %v), want a new net, uts and ipc namespace", held, all)
+	}
+	second := start()
+	defer second.Abort()
+	for _, kind := range []string{"net", "uts", "ipc", "pid"} {
+		server, a, b := ns(os.Getpid(), kind), ns(first.Pid, kind), ns(second.Pid, kind)
+		if a == server || b == server || a == b {
+			t.Errorf("%s: server %s, first child %s, second %s: want three distinct", kind, server, a, b)
+		}
+		if _, made := kinds[kind]; made && b != held[kind] {
+			t.Errorf("%s: the second child is in %s, the zygote had made %s", kind, b, held[kind])
+		}
+	}
+	// The init of its PID namespace: its pid there (NSpid's last field) is 1.
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", second.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == "NSpid:" && f[len(f)-1] != "1" {
+			t.Errorf("the second child's %s: not its PID namespace's init", line)
+		}
+	}
+}

@@ -51,6 +51,7 @@ func runZygote() {
 	if e := zygoteInit(); e != 0 {
 		sysExit(ExitFailed)
 	}
+	nsPrepInit() // the first child's namespaces (zygote_ns_linux.go)
 	writeAll(sock, []byte{MsgZygote})
 	for {
 		c, fds, err := receiveN(ZygoteFDs)
@@ -65,6 +66,7 @@ func runZygote() {
 		c = nil
 		wipeLaunch()
 		writeAll(sock, reply)
+		prepareNS() // the next child's namespaces, while idle
 	}
 }
 
@@ -116,21 +118,29 @@ func serveLaunch(c *Config, fds []int) []byte {
 	}
 	var pid int
 	var e uintptr
+	flags := zy.cloneFlags
+	prepared := enterPreparedNS() // namespaces made while idle: the clone3 makes only the PID one
+	if prepared {
+		flags &^= nsPrepared
+	}
 	shared := vm.on
 	if shared {
 		// The child runs in this memory: its plan is kept as it is until
 		// the child lets go of the memory (vmfork_linux.go).
-		if pid, e = startVM(p, zy.cloneFlags); e != 0 && !vm.on {
+		if pid, e = startVM(p, flags); e != 0 && !vm.on {
 			shared = false // this kernel refuses it: fork from now on
 		}
 	}
 	if !shared {
-		pid, e = forkProgram(&p.prog, zy.cloneFlags)
+		pid, e = forkProgram(&p.prog, flags)
 		runtime.KeepAlive(p)
 		// Nothing of this launch (its argv, environment, paths) stays in
 		// the zygote's memory for the next child's copy of it (wipeLaunch
 		// clears the received config too).
 		p.wipe()
+	}
+	if prepared {
+		leavePreparedNS()
 	}
 	for _, fd := range p.closeAfter {
 		sysClose(fd)

@@ -314,3 +314,134 @@ func (b *planner) planLoopback(c *Config) {
 	o.in, o.inReg = 0, 0
 	b.closeReg(0)
 }
+
+// Namespaces made while the zygote idles. A warm stage is cloned into its
+// namespaces before its launch arrives; the zygote's child would make
+// them on the launch's path (its clone3). So, after each reply, the
+// zygote makes the next child's network, UTS and IPC namespaces itself:
+// unshare on its own thread, a descriptor of each (/proc/thread-self/ns),
+// and setns back into its own. At the next launch it enters them (setns)
+// just around the child's clone3, which then asks only for the PID
+// namespace (one cannot be entered before its init exists: the kernel
+// gives no pid_for_children descriptor of it): the child is created in
+// them, exactly as if its clone3 had made them, and the zygote goes back
+// into its own. Each set is used by one child only and dropped then (the
+// zygote closes its descriptors); if any step fails the child's clone3
+// makes them as before, and a zygote that cannot go back into its own
+// namespaces exits (the launcher starts another).
+var nsPrep struct {
+	own   [3]int // the zygote's own namespaces, by nsKinds; -1: not asked for
+	next  [3]int // the next child's, made while idle; -1: none
+	ready bool
+}
+
+var nsKinds = [3]struct {
+	flag uintptr
+	path []byte // NUL-terminated: opened with no allocation while in another namespace
+}{{cloneNewNet, []byte("/proc/thread-self/ns/net\x00")}, {cloneNewUTS, []byte("/proc/thread-self/ns/uts\x00")},
+	{cloneNewIPC, []byte("/proc/thread-self/ns/ipc\x00")}}
+
+// openNS opens a namespace file with no allocation (between the unshare
+// and the setns back nothing may make the runtime start a thread, which
+// would be created in the new namespaces).
+func openNS(path []byte) (int, uintptr) {
+	fd, e := rawSyscall6(nrOpenat, atFDCWD, uintptr(unsafe.Pointer(&path[0])), oRDONLY|oCLOEXEC, 0, 0, 0)
+	return int(fd), e
+}
+
+// nsPrepared are the namespaces the zygote makes while idle.
+const nsPrepared = cloneNewNet | cloneNewUTS | cloneNewIPC
+
+// nsPrepInit opens the zygote's own namespaces (at its start, on its
+// only Go thread that runs anything: the main one, in package init).
+func nsPrepInit() {
+	for i, k := range nsKinds {
+		nsPrep.own[i], nsPrep.next[i] = -1, -1
+		if zy.ns&k.flag == 0 {
+			continue
+		}
+		fd, e := openNS(k.path)
+		if e != 0 {
+			closeNSFDs(&nsPrep.own)
+			return // the children's clone3 makes them
+		}
+		nsPrep.own[i] = fd
+	}
+	prepareNS()
+}
+
+func closeNSFDs(fds *[3]int) {
+	for i, fd := range fds {
+		if fd >= 0 {
+			sysClose(fd)
+		}
+		fds[i] = -1
+	}
+}
+
+// prepareNS makes the next child's namespaces (idle time: after a reply).
+func prepareNS() {
+	if zy.ns&nsPrepared == 0 || nsPrep.ready || nsPrep.own[0] < 0 && nsPrep.own[1] < 0 && nsPrep.own[2] < 0 {
+		return
+	}
+	if _, e := rawSyscall6(nrUnshare, zy.ns&nsPrepared, 0, 0, 0, 0, 0); e != 0 {
+		return
+	}
+	ok := true
+	for i, k := range nsKinds {
+		if nsPrep.own[i] < 0 {
+			continue
+		}
+		fd, e := openNS(k.path)
+		if e != 0 {
+			ok = false
+			break
+		}
+		nsPrep.next[i] = fd
+	}
+	backToOwnNS()
+	if !ok {
+		closeNSFDs(&nsPrep.next)
+		return
+	}
+	nsPrep.ready = true
+}
+
+// backToOwnNS puts the zygote back into its own namespaces, or ends it.
+func backToOwnNS() {
+	for i, k := range nsKinds {
+		if nsPrep.own[i] < 0 {
+			continue
+		}
+		if _, e := rawSyscall6(nrSetns, uintptr(nsPrep.own[i]), k.flag, 0, 0, 0, 0); e != 0 {
+			sysExit(ExitFailed) // never serve a launch from another namespace
+		}
+	}
+}
+
+// enterPreparedNS enters the next child's namespaces for its clone3;
+// false: none ready (the clone3 makes them). The caller calls
+// leavePreparedNS right after the clone3.
+func enterPreparedNS() bool {
+	if !nsPrep.ready {
+		return false
+	}
+	for i, k := range nsKinds {
+		if nsPrep.next[i] < 0 {
+			continue
+		}
+		if _, e := rawSyscall6(nrSetns, uintptr(nsPrep.next[i]), k.flag, 0, 0, 0, 0); e != 0 {
+			leavePreparedNS()
+			return false
+		}
+	}
+	return true
+}
+
+// leavePreparedNS goes back into the zygote's own namespaces and drops the
+// set just used (or refused): the next child gets a new one.
+func leavePreparedNS() {
+	backToOwnNS()
+	closeNSFDs(&nsPrep.next)
+	nsPrep.ready = false
+}
