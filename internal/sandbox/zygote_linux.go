@@ -70,7 +70,8 @@ func useZygote(o LauncherOptions) bool {
 // tree executable scope are planned). A mount namespace is always
 // planned; PID, network, UTS and IPC namespaces and the read-only
 // filesystem only for a root server (whose zygote is in the host's user
-// namespace: the child's clone3 makes them, stage/zygote_ns_linux.go).
+// namespace: the child is cloned into them, made by the zygote while idle
+// or by the clone3, stage/zygote_ns_linux.go).
 // Everything else uses a Go init stage. The zygote checks the config again
 // (stage.Zygotable, and its namespace steps against zygoteNS) and answers
 // MsgFallback when in doubt.
