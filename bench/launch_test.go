@@ -288,8 +288,17 @@ func BenchmarkLaunch(b *testing.B) {
 	if err != nil {
 		b.Fatalf("the full isolation profile cannot be built: %v", err)
 	}
-	var supIso, supIsoRO *supervisor.Supervisor
-	var isoLauncher, isoColdLauncher *sandbox.Launcher
+	// bench/compare's full isolation profile: every namespace but user,
+	// read-only filesystem. A root server's zygote plans it; the same
+	// launches through a Go stage, for the ratio.
+	nuCfg := isolatedConfig(cfg, true)
+	nuCfg.Namespaces.User = false
+	nuIso, err := sandbox.IsolationFor(nuCfg)
+	if err != nil {
+		b.Fatalf("the full isolation profile without a user namespace cannot be built: %v", err)
+	}
+	var supIso, supIsoRO, supIsoNU *supervisor.Supervisor
+	var isoLauncher, isoColdLauncher, isoNULauncher, zygIsoLauncher *sandbox.Launcher
 	nsWarm := make([]*sandbox.Launcher, len(oneNamespace))
 	nsCold := make([]*sandbox.Launcher, len(oneNamespace))
 	if isoSkip == "" {
@@ -297,6 +306,9 @@ func BenchmarkLaunch(b *testing.B) {
 		supIsoRO = newSupervisor(supervisor.Options{Config: isoROCfg, Cgroups: newCgroups()})
 		isoLauncher = newLauncher(sandbox.LauncherOptions{Isolation: fullIso})
 		isoColdLauncher = newLauncher(sandbox.LauncherOptions{PoolSize: -1, Isolation: fullIso})
+		supIsoNU = newSupervisor(supervisor.Options{Config: nuCfg, Cgroups: newCgroups()})
+		isoNULauncher = newLauncher(sandbox.LauncherOptions{Isolation: nuIso, Stage: sandbox.StageGo})
+		zygIsoLauncher = newLauncher(sandbox.LauncherOptions{Isolation: nuIso, Stage: sandbox.StageZygote})
 		for i, n := range oneNamespace {
 			iso := sandbox.Isolation{Namespaces: n.ns}
 			nsWarm[i] = newLauncher(sandbox.LauncherOptions{Isolation: iso, Stage: sandbox.StageGo})
@@ -439,6 +451,10 @@ func BenchmarkLaunch(b *testing.B) {
 		{name: "isolated-ro-run", skip: isoSkip, vsBwrap: true, run: supRun(&supIsoRO)},
 		{name: "isolated-stage-run", skip: isoSkip, vsBwrap: true, run: func(b *testing.B) time.Duration { return launch(b, isoLauncher, sp) }},
 		{name: "isolated-stage-cold", skip: isoSkip, vsBwrap: true, over: "stage-cold", run: func(b *testing.B) time.Duration { return launch(b, isoColdLauncher, sp) }},
+		// every namespace but user (bench/compare's profile): a Go stage, the zygote, the server's path
+		{name: "isolated-nouser-stage-run", skip: isoSkip, vsBwrap: true, run: func(b *testing.B) time.Duration { return launch(b, isoNULauncher, sp) }},
+		{name: "zygote-isolated-run", skip: isoSkip, vsBwrap: true, over: "isolated-nouser-stage-run", run: func(b *testing.B) time.Duration { return launch(b, zygIsoLauncher, sp) }},
+		{name: "isolated-nouser-run", skip: isoSkip, vsBwrap: true, run: supRun(&supIsoNU)},
 		{name: "stage-cold", run: func(b *testing.B) time.Duration { return launch(b, coldLauncher, sp) }},
 	}
 	for i, n := range oneNamespace {
@@ -458,8 +474,11 @@ func BenchmarkLaunch(b *testing.B) {
 	// The isolated supervisors must apply what they are timed for.
 	for _, s := range []*supervisor.Supervisor{supIso, supIsoRO} {
 		if s != nil {
-			verifyIsolated(b, s, isoCfg)
+			verifyIsolated(b, s, isoCfg, "user")
 		}
+	}
+	if supIsoNU != nil {
+		verifyIsolated(b, supIsoNU, nuCfg)
 	}
 
 	// Warm up every path once (page cache, pools, first cgroup).
@@ -486,7 +505,7 @@ func BenchmarkLaunch(b *testing.B) {
 // it runs in namespaces of its own (every one), under a seccomp filter and
 // in a cgroup other than ours. (Landlock leaves no trace in /proc; the
 // sandbox package's tests show it is enforced.)
-func verifyIsolated(b *testing.B, s *supervisor.Supervisor, cfg *config.Config) {
+func verifyIsolated(b *testing.B, s *supervisor.Supervisor, cfg *config.Config, extraNS ...string) {
 	c := cfg.Clone()
 	c.AllowedExecutables = append(c.AllowedExecutables, "/bin/sleep")
 	pol, err := policy.New(c)
@@ -519,7 +538,7 @@ func verifyIsolated(b *testing.B, s *supervisor.Supervisor, cfg *config.Config) 
 		}
 		time.Sleep(time.Millisecond)
 	}
-	for _, ns := range []string{"user", "pid", "mnt", "net", "uts", "ipc"} {
+	for _, ns := range append([]string{"pid", "mnt", "net", "uts", "ipc"}, extraNS...) {
 		theirs, err1 := os.Readlink(proc + "ns/" + ns)
 		ours, err2 := os.Readlink("/proc/self/ns/" + ns)
 		if err1 != nil || err2 != nil || theirs == ours {

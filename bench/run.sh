@@ -31,13 +31,15 @@ printf '%s\n' "$line" | tr '\t' '\n' | awk '
   metric ~ /-extra-ns$/  { sub(/-extra-ns$/, "", name); extra[name]=$1 }
   END {
     printf "%-26s %10s %8s %8s\n", "variant", "median-ms", "x-bare", "x-bwrap"
-    split("bare-exec bare-start stage-run stage-safe-run stage-default-run stage-seccomp-run zygote-run zygote-default-run stage-cold stage-cgroup-run supervisor-start supervisor-run-nocgroup supervisor-run mcp-process_run bwrap bwrap-share-net bwrap-mount-only isolated-stage-run isolated-stage-cold isolated-run isolated-ro-run", order, " ")
+    split("bare-exec bare-start stage-run stage-safe-run stage-default-run stage-seccomp-run zygote-run zygote-default-run stage-cold stage-cgroup-run supervisor-start supervisor-run-nocgroup supervisor-run mcp-process_run bwrap bwrap-share-net bwrap-mount-only isolated-stage-run isolated-stage-cold isolated-run isolated-ro-run isolated-nouser-stage-run zygote-isolated-run isolated-nouser-run", order, " ")
     for (i=1; i in order; i++) { n=order[i]; if (!(n in med)) continue
       xb=(n in xbare)?sprintf("%.2f", xbare[n]):"1.00"
       xw=(n in xbwrap)?sprintf("%.2f", xbwrap[n]):(n=="bwrap"?"1.00":"")
       printf "%-26s %10.3f %8s %8s\n", n, med[n]/1e6, xb, xw }
     if ("zygote-run" in med)
       printf "\nzygote (a fork server, no Go runtime per launch): zygote-run / stage-run = %.3f, zygote-default-run / stage-default-run = %.3f\n", med["zygote-run"]/med["stage-run"], med["zygote-default-run"]/med["stage-default-run"]
+    if ("zygote-isolated-run" in med)
+      printf "\nfull isolation but user namespace (bench/compare profile): zygote-isolated-run / isolated-nouser-stage-run = %.3f, x-bare %.2f (Go stage %.2f, server path isolated-nouser-run %.2f)\n", med["zygote-isolated-run"]/med["isolated-nouser-stage-run"], xbare["zygote-isolated-run"], xbare["isolated-nouser-stage-run"], xbare["isolated-nouser-run"]
     if ("stage-seccomp-run" in extra)
       printf "\nseccomp baseline (no AF_UNIX, AF_VSOCK sockets, no io_uring): stage-seccomp-run / stage-run = %.3f, extra %.3f ms per launch (median per-iteration difference)\n", med["stage-seccomp-run"]/med["stage-run"], extra["stage-seccomp-run"]/1e6
     if (!("ns-user" in med)) exit

@@ -38,7 +38,7 @@ cat > "$work/default.json" <<JSON
 JSON
 peer="$here/node_modules/@agent-infra/mcp-server-commands/dist/index.cjs"
 # BASELINE=/path/to/an/older/mcp-process adds that binary with the default
-# profile as one more target of the same interleaved run (before/after
+# and the full isolation profiles as more targets of the same interleaved run (before/after
 # figures of a change: build main's binary, then run this on the branch).
 baseline=""
 if [ -n "${BASELINE:-}" ]; then
@@ -47,9 +47,13 @@ if [ -n "${BASELINE:-}" ]; then
 	# records this build writes (the violation log sits beside the audit log).
 	mkdir -p "$work/state-baseline"
 	sed "s#$work/state/#$work/state-baseline/#" "$work/default.json" > "$work/baseline.json"
+	sed "s#$work/state/#$work/state-baseline/#" "$work/full.json" > "$work/baseline-full.json"
 	baseline=$(cat <<JSON
   {"name": "baseline binary, process_run echo hi, default profile, audit on",
    "command": "$work/mcp-process-baseline", "args": ["serve", "--config", "$work/baseline.json"], "cwd": "$work/cwd",
+   "env": {"XDG_STATE_HOME": "$work/state-baseline"}, "tool": "process_run", "arguments": {"executable": "echo", "args": ["hi"]}},
+  {"name": "baseline binary, full isolation", "concurrency": [1],
+   "command": "$work/mcp-process-baseline", "args": ["serve", "--config", "$work/baseline-full.json"], "cwd": "$work/cwd",
    "env": {"XDG_STATE_HOME": "$work/state-baseline"}, "tool": "process_run", "arguments": {"executable": "echo", "args": ["hi"]}},
 JSON
 )

@@ -59,6 +59,12 @@ def write(p):
 o['write'] = {p: write(p) for p in ('/etc/mcp-pooled-probe', '/tmp/probe', os.getcwd() + '/probe', host['outside'] + '/probe')}
 o['env'] = sorted(os.environ.items())
 o['cwd'] = os.getcwd()
+try:
+    o['lo'] = 'up' if int(open('/sys/class/net/lo/flags').read(), 16) & 1 else 'down'
+except OSError as e:
+    o['lo'] = e.errno
+o['ifaces'] = sorted(os.listdir('/sys/class/net'))
+o['proc_self'] = os.readlink('/proc/self') == str(os.getpid())
 print(json.dumps(o, sort_keys=True))
 `
 
@@ -108,10 +114,23 @@ func TestPooledLaunchIsolatedAsCold(t *testing.T) {
 	if !allow.Landlock || allow.ExecPaths == nil {
 		t.Fatalf("the allowlist config has Landlock %v, tree scope %v: want both", allow.Landlock, allow.ExecPaths != nil)
 	}
+	// The full isolation profile of bench/compare: every namespace but
+	// user, seccomp strict, Landlock, a read-only filesystem with a /tmp
+	// of its own (the cgroup limits come with cg).
+	fc := config.BuiltinDefault(dir)
+	fc.EnableNamespaces = true
+	fc.Namespaces = config.Namespaces{PID: true, UTS: true, IPC: true, Network: true, Mount: true}
+	fc.EnableSeccomp, fc.SeccompProfile = true, "strict"
+	fc.Landlock, fc.ReadOnlyFilesystem, fc.TmpfsSize = true, true, 64
+	fc.WritablePaths = []string{outside}
+	strict, err := IsolationFor(fc)
+	if err != nil {
+		t.Fatalf("the full isolation profile: %v", err)
+	}
 	for _, tc := range []struct {
 		name string
 		iso  Isolation
-	}{{"development defaults", base}, {"every namespace", full}, {"allowlist config file", allow}} {
+	}{{"development defaults", base}, {"every namespace", full}, {"allowlist config file", allow}, {"full isolation", strict}} {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := py(t, isolationProbe)
 			spec.Argv = append(spec.Argv, host...)
@@ -147,8 +166,12 @@ func TestPooledLaunchIsolatedAsCold(t *testing.T) {
 				if runtime.GOARCH == "amd64" && hasKeeper != wantKeeper {
 					t.Fatalf("%+v: keeper %v, want %v", o, hasKeeper, wantKeeper)
 				}
-				// The zygote serves exactly the eligible launches.
-				if wantZ := o.Stage == StageZygote && !tc.iso.Namespaces.PID; forked != wantZ || (l.zygotePid() != 0) != wantZ {
+				// The zygote serves exactly the eligible launches: with a
+				// per-launch namespace or the read-only filesystem, a root
+				// server's only.
+				ns := tc.iso.Namespaces
+				perLaunch := ns.PID || ns.Network || ns.UTS || ns.IPC || tc.iso.ReadOnly
+				if wantZ := o.Stage == StageZygote && (!perLaunch || os.Geteuid() == 0); forked != wantZ || (l.zygotePid() != 0) != wantZ {
 					t.Fatalf("%+v: forked by the zygote %v (zygote pid %d), want %v", o, forked, l.zygotePid(), wantZ)
 				}
 				out, st := runAll(t, l, spec)
@@ -164,8 +187,9 @@ func TestPooledLaunchIsolatedAsCold(t *testing.T) {
 			}
 			pooled := observe(LauncherOptions{PoolSize: 1, Stage: StageGo}, !tc.iso.Namespaces.PID)
 			plain := observe(LauncherOptions{Plain: true}, false)
-			// Forked by the zygote (under the defaults; with every
-			// namespace the launch is not eligible and uses a stage).
+			// Forked by the zygote (for an unprivileged server, with a
+			// per-launch namespace the launch is not eligible and uses a
+			// stage).
 			forked := observe(LauncherOptions{PoolSize: 1, Stage: StageZygote}, false)
 			a, _ := json.MarshalIndent(pooled, "", " ")
 			for _, other := range []struct {
@@ -188,6 +212,24 @@ func TestPooledLaunchIsolatedAsCold(t *testing.T) {
 			// mount namespace under the defaults).
 			if pooled["NoNewPrivs"] != "1" || pooled["ns_mnt"] != "own" {
 				t.Fatalf("not contained: %s", a)
+			}
+			if tc.name == "full isolation" {
+				// Each namespace its own, pid 1, its host name, lo up,
+				// a fresh /proc, everything read-only but /tmp and the
+				// writable path, strict seccomp.
+				for _, ns := range []string{"ns_pid", "ns_uts", "ns_ipc", "ns_net", "ns_mnt"} {
+					if forked[ns] != "own" {
+						t.Errorf("%s: %v", ns, forked[ns])
+					}
+				}
+				w, _ := forked["write"].(map[string]any)
+				if forked["pid1"] != true || forked["hostname"] != "mcp-process" || forked["lo"] != "up" || forked["proc_self"] != true ||
+					forked["Seccomp"] != "2" || w["/etc/mcp-pooled-probe"] == "written" || w[outside+"/probe"] != "written" || w["/tmp/probe"] != "written" {
+					t.Errorf("not the full isolation: %s", mustJSON(forked))
+				}
+				if t.Failed() {
+					t.FailNow()
+				}
 			}
 			if cg != nil && pooled["cgroup"] != "own" {
 				t.Fatalf("not in its own cgroup: %s", a)

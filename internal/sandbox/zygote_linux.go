@@ -6,7 +6,9 @@ package sandbox
 // stage/zygote.go). One long-lived init stage per launcher, started on the
 // launcher thread in the isolation's server-wide namespaces (for an
 // unprivileged server, its own user namespace; never a mount namespace:
-// every child unshares its own), plans each eligible launch and starts a
+// every child unshares its own; never a PID, network, UTS or IPC
+// namespace: a root server's children are cloned into their own, named in
+// the zygote's environment), plans each eligible launch and starts a
 // child that runs only that plan (sharing the zygote's memory until its
 // exec where it can: stage/vmfork_linux.go), so that a launch no longer
 // starts a Go runtime, nor copies one. The child is the server's child (CLONE_PARENT), reaped as a
@@ -20,6 +22,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/mcp-process/mcp-process/internal/config"
@@ -34,8 +37,9 @@ const zygoteByDefault = true
 
 // zygoteProc is a running zygote.
 type zygoteProc struct {
-	proc *os.Process
-	sock *os.File // used under Launcher.zmu only
+	proc   *os.Process
+	sock   *os.File // used under Launcher.zmu only
+	served int      // launches it planned (a child, or a planning error), under Launcher.zmu: for tests
 }
 
 type zygoteResp struct {
@@ -60,13 +64,17 @@ func useZygote(o LauncherOptions) bool {
 
 // zygoteEligible is the eligibility rule: a launch goes to the zygote
 // only when the zygote plans every one of its steps, that is, the
-// isolation asks for no per-launch namespace but a mount namespace (no
-// PID, network, UTS, IPC or root-server user namespace), no egress, no
-// jail or composed root, no read-only filesystem, no MAC profile, no tree
-// executable beneath a private or masked directory, and the launch has no
-// terminal (Landlock write rules and the tree executable scope are
-// planned). Everything else uses a Go init stage. The zygote checks the
-// config again (stage.Zygotable) and answers MsgFallback when in doubt.
+// isolation asks for no user namespace, no egress, no jail or composed
+// root, no MAC profile, no tree executable beneath a private or masked
+// directory, and the launch has no terminal (Landlock write rules and the
+// tree executable scope are planned). A mount namespace is always
+// planned; PID, network, UTS and IPC namespaces and the read-only
+// filesystem only for a root server (whose zygote is in the host's user
+// namespace: the child is cloned into them, made by the zygote while idle
+// or by the clone3, stage/zygote_ns_linux.go).
+// Everything else uses a Go init stage. The zygote checks the config again
+// (stage.Zygotable, and its namespace steps against zygoteNS) and answers
+// MsgFallback when in doubt.
 func (l *Launcher) zygoteEligible(stdio Stdio, cfg []byte) bool {
 	if !l.zygoteOn || stdio.Terminal {
 		return false
@@ -78,8 +86,11 @@ func (l *Launcher) zygoteEligible(stdio Stdio, cfg []byte) bool {
 		return false
 	}
 	ns := l.iso.Namespaces
-	if ns.User || ns.PID || ns.Network || ns.UTS || ns.IPC || l.iso.Network == config.NetworkProxy {
+	if ns.User || l.iso.Network == config.NetworkProxy {
 		return false
+	}
+	if (ns.PID || ns.Network || ns.UTS || ns.IPC || l.iso.ReadOnly) && os.Geteuid() != 0 {
+		return false // not verified in an unprivileged server's user namespace
 	}
 	c, err := stage.Decode(cfg)
 	return err == nil && stage.Zygotable(c)
@@ -90,8 +101,11 @@ func (l *Launcher) zygoteEligible(stdio Stdio, cfg []byte) bool {
 // zygote and waits for its MsgZygote.
 func (l *Launcher) startZygote() (*zygoteProc, error) {
 	sys := l.iso.sysProcAttr()
-	sys.Cloneflags &^= unix.CLONE_NEWNS // every child unshares a mount namespace of its own
-	proc, ours, err := reexec("zygote", []string{"mcp-process-zygote", stage.ArgZygote}, zygoteEnv, sys)
+	// Every child unshares a mount namespace of its own, and is cloned
+	// into the per-launch namespaces the zygote's environment names.
+	sys.Cloneflags &^= unix.CLONE_NEWNS | zygoteNS
+	env := append(zygoteEnv[:len(zygoteEnv):len(zygoteEnv)], stage.ZygoteNSEnv+"="+strconv.Itoa(l.zygoteNS()))
+	proc, ours, err := reexec("zygote", []string{"mcp-process-zygote", stage.ArgZygote}, env, sys)
 	if err != nil {
 		return nil, err
 	}
@@ -108,8 +122,30 @@ func (l *Launcher) startZygote() (*zygoteProc, error) {
 }
 
 // zygoteEnv is the zygote's environment: one P; the collector on (it
-// lives long and allocates a plan per launch).
+// lives long and allocates a plan per launch); then stage.ZygoteNSEnv.
 var zygoteEnv = []string{"GOMAXPROCS=1"}
+
+// zygoteNS are the per-launch namespaces a zygote's children are cloned into.
+const zygoteNS = unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC
+
+// zygoteNS is the clone flags of the namespaces of l's isolation that the
+// zygote's children get from their clone3 (a root server's only: an
+// unprivileged server's launches with these are not eligible).
+func (l *Launcher) zygoteNS() int {
+	if os.Geteuid() != 0 {
+		return 0
+	}
+	ns, f := l.iso.Namespaces, 0
+	for _, n := range []struct {
+		on   bool
+		flag int
+	}{{ns.PID, unix.CLONE_NEWPID}, {ns.Network, unix.CLONE_NEWNET}, {ns.UTS, unix.CLONE_NEWUTS}, {ns.IPC, unix.CLONE_NEWIPC}} {
+		if n.on {
+			f |= n.flag
+		}
+	}
+	return f
+}
 
 // stop ends a zygote (EOF on its socket, then SIGKILL) and reaps it.
 func (z *zygoteProc) stop() {
@@ -232,6 +268,9 @@ func (l *Launcher) startForked(spec *policy.Spec, cfg []byte, files []*os.File, 
 		}
 		l.zmu.Lock() // one launch at a time on the zygote's socket
 		pid, serr, err = z.ask(cfg, append(files[:len(files):len(files)], theirs))
+		if err == nil {
+			z.served++
+		}
 		l.zmu.Unlock()
 		theirs.Close()
 		if err == nil || err == errFallback || try == 1 {
@@ -294,6 +333,16 @@ func (l *Launcher) startForked(spec *policy.Spec, cfg []byte, files []*os.File, 
 		return nil, errcode.Fail(errcode.Internal, layer, "", "the init stage for %s did not get ready within %s", p.path, stageTimeout)
 	}
 	return nil, errcode.Fail(errcode.Internal, layer, "", "the init stage for %s ended before it was ready (%s)", p.path, p.state)
+}
+
+// zygoteServed is how many launches the running zygote planned, for tests.
+func (l *Launcher) zygoteServed() int {
+	l.zmu.Lock()
+	defer l.zmu.Unlock()
+	if l.zyg == nil {
+		return 0
+	}
+	return l.zyg.served
 }
 
 // zygotePid is the zygote's pid (0: none running), for tests.

@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
@@ -177,34 +180,56 @@ func TestZygoteStepErrorsAsStage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.Remove(link)
+	// The read-only filesystem (a root server's zygote plans it).
+	ro := iso
+	ro.ReadOnly, ro.TmpfsMB = true, 16
+	roAbsent := ro
+	roAbsent.WritablePaths = []string{filepath.Join(dir, "absent")}
 	for _, tc := range []struct {
 		name    string
 		spec    func() *policy.Spec
-		release bool // the failure shows at Release
+		release bool       // the failure shows at Release
+		iso     *Isolation // nil: the development defaults
 	}{
 		{"rlimit (system call)", func() *policy.Spec {
 			s := specFor(t, "true")
 			s.Limits = config.ResourceLimits{MaxFileDescriptors: nrOpen + 1}
 			return s
-		}, false},
+		}, false, nil},
 		{"private view (a kept path that is a link)", func() *policy.Spec {
 			s := specFor(t, "true")
 			s.Dir = link
 			return s
-		}, false},
-		{"exec", func() *policy.Spec { return specFor(t, garbage) }, true},
+		}, false, nil},
+		{"exec", func() *policy.Spec { return specFor(t, garbage) }, true, nil},
 		{"planning (a NUL in argv)", func() *policy.Spec {
 			s := specFor(t, "true")
 			s.Argv = append(s.Argv, "a\x00b")
 			return s
-		}, false},
+		}, false, nil},
+		{"read-only filesystem (a writable path that is absent)", func() *policy.Spec { return specFor(t, "true") }, false, &roAbsent},
+		{"read-only filesystem (a path kept beneath /tmp that is a link)", func() *policy.Spec {
+			s := specFor(t, "true")
+			s.Dir = link
+			return s
+		}, false, &ro},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.iso != nil && os.Geteuid() != 0 {
+				t.Skip("the zygote plans the read-only filesystem for a root server only")
+			}
 			got := map[StageKind]string{}
 			for _, kind := range []StageKind{StageZygote, StageGo} {
-				l := NewLauncher(LauncherOptions{Stage: kind, PoolSize: -1, Isolation: iso})
+				o := LauncherOptions{Stage: kind, PoolSize: -1, Isolation: iso}
+				if tc.iso != nil {
+					o.Isolation = *tc.iso
+				}
+				l := NewLauncher(o)
 				spec := tc.spec()
 				p, err := l.Start(spec, Stdio{})
+				if kind == StageZygote && l.zygoteServed() != 1 {
+					t.Fatal("the zygote did not plan the launch")
+				}
 				if err == nil {
 					if kind == StageZygote && !p.forked {
 						t.Fatal("not forked by the zygote")
@@ -342,4 +367,213 @@ func kcmpVM(t *testing.T, a, b int) int {
 		t.Fatalf("kcmp(%d, %d, KCMP_VM): %v", a, b, e)
 	}
 	return int(r)
+}
+
+// zygoteFaultEnv names the fault a re-run of
+// TestZygoteNamespaceStepErrorsAsStage injects into its own process.
+const zygoteFaultEnv = "MCP_ZYGOTE_TEST_FAULT"
+
+// A failure in each namespace step the zygote plans for a root server
+// (the host name, the loopback, the fresh /proc) fails the launch with the
+// error a stage gives. The steps cannot fail on their own here, so the
+// test runs itself again in a process that a seccomp filter (inherited by
+// every stage, zygote and child) makes refuse one system call of one step.
+func TestZygoteNamespaceStepErrorsAsStage(t *testing.T) {
+	needZygote(t)
+	if os.Geteuid() != 0 {
+		t.Skip("the zygote plans per-launch namespaces for a root server only")
+	}
+	if fault := os.Getenv(zygoteFaultEnv); fault != "" {
+		zygoteFaultRun(t, fault)
+		return
+	}
+	for _, tc := range []struct{ fault, want string }{
+		{"sethostname", `init stage step "hostname": sethostname mcp-process: operation not permitted`},
+		{"socket", `init stage step "loopback": socket: operation not permitted`},
+		{"ioctl", `init stage step "loopback": SIOCSIFFLAGS lo up: operation not permitted`},
+		{"proc", `init stage step "mounts": mount a fresh /proc on /proc: operation not permitted`},
+	} {
+		t.Run(tc.fault, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestZygoteNamespaceStepErrorsAsStage$", "-test.count=1", "-test.v")
+			cmd.Env = append(os.Environ(), zygoteFaultEnv+"="+tc.fault)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("%v:\n%s", err, out)
+			}
+			if !strings.Contains(string(out), "both: ") || !strings.Contains(string(out), tc.want) {
+				t.Fatalf("want both launches to fail with %q:\n%s", tc.want, out)
+			}
+		})
+	}
+}
+
+// zygoteFaultRun makes this process refuse fault's system call (EPERM),
+// then launches with every namespace but user through the zygote and
+// through a stage, and compares the errors.
+func zygoteFaultRun(t *testing.T, fault string) {
+	nr, arg, val := map[string]uint32{"sethostname": unix.SYS_SETHOSTNAME, "socket": unix.SYS_SOCKET, "ioctl": unix.SYS_IOCTL, "proc": unix.SYS_MOUNT}[fault], -1, uint32(0)
+	switch fault {
+	case "socket":
+		arg, val = 0, unix.AF_INET
+	case "ioctl":
+		arg, val = 1, unix.SIOCSIFFLAGS
+	case "proc":
+		arg, val = 3, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC // only the fresh /proc's flags
+	}
+	if nr == 0 {
+		t.Fatalf("unknown fault %q", fault)
+	}
+	installFault(t, nr, arg, val)
+	dir := hostDir(t)
+	iso, err := IsolationFor(config.BuiltinDefault(dir))
+	if err != nil {
+		t.Skipf("the development defaults cannot be enforced here: %v", err)
+	}
+	iso.Namespaces = config.Namespaces{PID: true, Network: true, UTS: true, IPC: true, Mount: true}
+	got := map[StageKind]string{}
+	for _, kind := range []StageKind{StageZygote, StageGo} {
+		l := NewLauncher(LauncherOptions{Stage: kind, PoolSize: -1, Isolation: iso})
+		p, err := l.Start(specFor(t, "true"), Stdio{})
+		served := l.zygoteServed()
+		if err == nil {
+			p.Abort()
+		}
+		l.Close()
+		if kind == StageZygote && served != 1 {
+			t.Fatal("the zygote did not plan the launch")
+		}
+		var e *errcode.Error
+		if !errors.As(err, &e) {
+			t.Fatalf("%v: err %v, want an errcode.Error", kind, err)
+		}
+		got[kind] = string(e.Code) + " " + e.Layer + ": " + e.Message + " / " + e.Remedy
+	}
+	if got[StageZygote] != got[StageGo] {
+		t.Fatalf("the zygote's launch fails with\n  %s\na stage's with\n  %s", got[StageZygote], got[StageGo])
+	}
+	t.Log("both: " + got[StageGo])
+}
+
+// installFault installs, on every thread of this process, a seccomp
+// filter that fails system call nr with EPERM (when arg >= 0, only when
+// that argument's low 32 bits are val).
+func installFault(t *testing.T, nr uint32, arg int, val uint32) {
+	arch := uint32(0xc000003e) // AUDIT_ARCH_X86_64
+	if runtime.GOARCH == "arm64" {
+		arch = 0xc00000b7
+	}
+	const (
+		ld  = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+		jeq = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+		ret = unix.BPF_RET | unix.BPF_K
+	)
+	prog := []unix.SockFilter{
+		{Code: ld, K: 4},
+		{Code: jeq, K: arch, Jf: 5},
+		{Code: ld, K: 0},
+		{Code: jeq, K: nr, Jf: 3},
+		{Code: ld, K: uint32(16 + 8*max(arg, 0))},
+		{Code: jeq, K: val, Jf: 1},
+		{Code: ret, K: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)},
+		{Code: ret, K: unix.SECCOMP_RET_ALLOW},
+	}
+	if arg < 0 {
+		prog[4] = unix.SockFilter{Code: ld, K: 0}
+		prog[5] = unix.SockFilter{Code: jeq, K: nr, Jf: 1}
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	fp := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	if _, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&fp))); e != 0 {
+		t.Skipf("cannot install the fault's seccomp filter: %v", e)
+	}
+	runtime.KeepAlive(prog)
+}
+
+// A root server's zygote makes the next child's namespaces while it idles
+// (stage/zygote_ns_linux.go): the child of the next launch is in exactly
+// those, each of them new (not the server's, not an earlier child's), and
+// is the init of a PID namespace of its own (made by its clone3).
+func TestZygotePreparesNamespacesWhileIdle(t *testing.T) {
+	needZygote(t)
+	if os.Geteuid() != 0 {
+		t.Skip("the zygote plans per-launch namespaces for a root server only")
+	}
+	dir := hostDir(t)
+	iso, err := IsolationFor(config.BuiltinDefault(dir))
+	if err != nil {
+		t.Skipf("the development defaults cannot be enforced here: %v", err)
+	}
+	iso.Namespaces = config.Namespaces{PID: true, Network: true, UTS: true, IPC: true, Mount: true}
+	l := NewLauncher(LauncherOptions{Stage: StageZygote, Isolation: iso})
+	defer l.Close()
+	kinds := map[string]string{"net": "net", "uts": "uts", "ipc": "ipc"} // made while idle (the PID one by the clone3)
+	ns := func(pid int, kind string) string {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, kind))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return link
+	}
+	start := func() *Process {
+		p, err := l.Start(specFor(t, "/bin/sleep", "30"), Stdio{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !p.forked {
+			p.Abort()
+			t.Fatal("not forked by the zygote")
+		}
+		if err := p.Release(); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	first := start()
+	defer first.Abort()
+	// What the zygote holds now: the next child's namespaces.
+	held := map[string]string{}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(held) < len(kinds) && time.Now().Before(deadline) {
+		ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", l.zygotePid()))
+		for _, e := range ents {
+			link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", l.zygotePid(), e.Name()))
+			kind, _, ok := strings.Cut(link, ":[")
+			if _, want := kinds[kind]; ok && want && link != ns(os.Getpid(), kind) {
+				held[kind] = link
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(held) != len(kinds) {
+		ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", l.zygotePid()))
+		var all []string
+		for _, e := range ents {
+			link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", l.zygotePid(), e.Name()))
+			all = append(all, e.Name()+"->"+link)
+		}
+		t.Fatalf("the idle zygote holds %v (descriptors %v), want a new net, uts and ipc namespace", held, all)
+	}
+	second := start()
+	defer second.Abort()
+	for _, kind := range []string{"net", "uts", "ipc", "pid"} {
+		server, a, b := ns(os.Getpid(), kind), ns(first.Pid, kind), ns(second.Pid, kind)
+		if a == server || b == server || a == b {
+			t.Errorf("%s: server %s, first child %s, second %s: want three distinct", kind, server, a, b)
+		}
+		if _, made := kinds[kind]; made && b != held[kind] {
+			t.Errorf("%s: the second child is in %s, the zygote had made %s", kind, b, held[kind])
+		}
+	}
+	// The init of its PID namespace: its pid there (NSpid's last field) is 1.
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", second.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == "NSpid:" && f[len(f)-1] != "1" {
+			t.Errorf("the second child's %s: not its PID namespace's init", line)
+		}
+	}
 }

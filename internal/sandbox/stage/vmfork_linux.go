@@ -104,7 +104,7 @@ func startVM(p *zygotePlan, flags uintptr) (int, uintptr) {
 	word := new(uint32)
 	*word = 1
 	args := cloneArgs{
-		flags:      cloneVM | cloneChildClearTID | cloneClearSighand | uint64(flags&cloneParent),
+		flags:      cloneVM | cloneChildClearTID | cloneClearSighand | uint64(flags&(cloneParent|zygoteNS)),
 		childTID:   uint64(uintptr(unsafe.Pointer(word))),
 		exitSignal: uint64(flags & 0xff),
 		stack:      uint64(uintptr(unsafe.Pointer(&stack[vmGuard]))),

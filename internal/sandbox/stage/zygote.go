@@ -34,14 +34,25 @@ const (
 )
 
 // ZygoteFlags are the config flags a zygote plans; a config with any other
-// flag (or with Root, Hostname, MACPath or compose lists) falls back to a
-// stage, and so does a tree scope with an executable beneath a private or
-// masked directory (zygote_linux.go).
-const ZygoteFlags = FlagScript | FlagMountNS | FlagCaps | FlagIdentity | FlagScope | FlagPrivate | FlagLandlock | FlagExecScope
+// flag (or with Root, MACPath or compose lists) falls back to a stage, and
+// so does a tree scope with an executable beneath a private or masked
+// directory, a /sys the private view touches, or namespace steps (FlagProc,
+// FlagLoopback, FlagSysfs, Hostname) other than those of the namespaces
+// the zygote was started to give its children (ZygoteNSEnv;
+// zygote_linux.go, zygote_ns_linux.go).
+const ZygoteFlags = FlagScript | FlagMountNS | FlagCaps | FlagIdentity | FlagScope | FlagPrivate | FlagLandlock | FlagExecScope |
+	FlagProc | FlagLoopback | FlagSysfs | FlagReadOnly
+
+// ZygoteNSEnv names the zygote's environment variable that gives, in
+// decimal, the clone flags of the per-launch namespaces (CLONE_NEWPID,
+// CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWIPC) every child of this zygote is
+// cloned into; absent: none. The launcher sets it from its isolation.
+const ZygoteNSEnv = "MCP_PROCESS_ZYGOTE_NS"
 
 // Zygotable reports whether a zygote plans c (the launcher asks before
-// sending; the zygote asks again).
+// sending; the zygote asks again, and checks the namespace steps against
+// its children's namespaces).
 func Zygotable(c *Config) bool {
-	return c.Flags&^ZygoteFlags == 0 && c.Root == "" && c.Hostname == "" && c.MACPath == "" &&
-		len(c.ComposeRO) == 0 && len(c.ComposeRW) == 0 && len(c.ComposeLinks) == 0 && c.TmpfsMB == 0
+	return c.Flags&^ZygoteFlags == 0 && c.Root == "" && c.MACPath == "" &&
+		len(c.ComposeRO) == 0 && len(c.ComposeRW) == 0 && len(c.ComposeLinks) == 0
 }

@@ -19,7 +19,8 @@ const ZygoteSupported = true
 // child is a copy of the zygote: the same credentials, limits and parent).
 var zy struct {
 	serverPid  uintptr    // the parent every child must still have
-	cloneFlags uintptr    // CLONE_PARENT|SIGCHLD (tests: SIGCHLD, to wait for the child themselves)
+	cloneFlags uintptr    // CLONE_PARENT|SIGCHLD (tests: SIGCHLD, to wait for the child themselves), and ns
+	ns         uintptr    // the namespaces every child is cloned into (ZygoteNSEnv: zygote_ns_linux.go)
 	caps       [2]capData // the capability sets
 	lastCap    uintptr    // the kernel's last capability
 	scopeRS    int        // the scoped Landlock ruleset (no rules), made once; -1: not yet
@@ -37,12 +38,20 @@ var zy struct {
 // runZygote is the zygote's life: it serves launches until its socket
 // closes, and never returns.
 func runZygote() {
+	// Its environment first: once non-dumpable, /proc/self/environ is
+	// root's (an unprivileged server's zygote could no longer read it).
+	ns, ok := zygoteNSFromEnv()
+	if !ok {
+		sysExit(ExitFailed)
+	}
+	zy.ns = ns
 	rawSyscall6(nrPrctl, prSetDumpable, 0, 0, 0, 0, 0) // as a stage: out of reach of the children
 	payloadBuf = make([]byte, 64<<10)
 	closeLeaked()
 	if e := zygoteInit(); e != 0 {
 		sysExit(ExitFailed)
 	}
+	nsPrepInit() // the first child's namespaces (zygote_ns_linux.go)
 	writeAll(sock, []byte{MsgZygote})
 	for {
 		c, fds, err := receiveN(ZygoteFDs)
@@ -57,6 +66,7 @@ func runZygote() {
 		c = nil
 		wipeLaunch()
 		writeAll(sock, reply)
+		prepareNS() // the next child's namespaces, while idle
 	}
 }
 
@@ -70,7 +80,7 @@ func wipeLaunch() {
 // zygoteInit reads what every child will have (zy).
 func zygoteInit() uintptr {
 	zy.serverPid, _ = rawSyscall6(nrGetppid, 0, 0, 0, 0, 0, 0)
-	zy.cloneFlags = cloneParent | sigCHLD
+	zy.cloneFlags = cloneParent | sigCHLD | zy.ns
 	var e uintptr
 	if zy.caps, e = capGet(); e != 0 {
 		return e
@@ -96,7 +106,7 @@ func zygoteInit() uintptr {
 // serveLaunch plans c and forks its child; it returns the reply.
 func serveLaunch(c *Config, fds []int) []byte {
 	reclaimVM()
-	if !Zygotable(c) {
+	if !Zygotable(c) || !nsMatches(c) {
 		return []byte{MsgFallback}
 	}
 	p, fallback, err := planLaunch(c, fds)
@@ -108,21 +118,29 @@ func serveLaunch(c *Config, fds []int) []byte {
 	}
 	var pid int
 	var e uintptr
+	flags := zy.cloneFlags
+	prepared := enterPreparedNS() // namespaces made while idle: the clone3 makes only the PID one
+	if prepared {
+		flags &^= nsPrepared
+	}
 	shared := vm.on && vmSmallExec(c)
 	if shared {
 		// The child runs in this memory: its plan is kept as it is until
 		// the child lets go of the memory (vmfork_linux.go).
-		if pid, e = startVM(p, zy.cloneFlags); e != 0 && !vm.on {
+		if pid, e = startVM(p, flags); e != 0 && !vm.on {
 			shared = false // this kernel refuses it: fork from now on
 		}
 	}
 	if !shared {
-		pid, e = forkProgram(&p.prog, zy.cloneFlags)
+		pid, e = forkProgram(&p.prog, flags)
 		runtime.KeepAlive(p)
 		// Nothing of this launch (its argv, environment, paths) stays in
 		// the zygote's memory for the next child's copy of it (wipeLaunch
 		// clears the received config too).
 		p.wipe()
+	}
+	if prepared {
+		leavePreparedNS()
 	}
 	for _, fd := range p.closeAfter {
 		sysClose(fd)
@@ -250,7 +268,7 @@ func planLaunch(c *Config, fds []int) (plan *zygotePlan, fallback bool, serr *St
 	b.sys(stepErr(StepConfig, "setsid"), nrSetsid)
 	b.sys(stepErr(StepConfig, "prctl(PR_SET_PDEATHSIG)"), nrPrctl, prSetPdeathsig, sigKILL)
 	b.sys(nil, nrGetppid)
-	b.expect(stepErr(StepConfig, "the launcher went away"), zy.serverPid, nil, 0)
+	b.expect(stepErr(StepConfig, "the launcher went away"), childPpid(), nil, 0)
 
 	// stdio (arrangeFDs): the received descriptors are all above 3.
 	for i := 0; i < 3; i++ {
@@ -267,14 +285,25 @@ func planLaunch(c *Config, fds []int) (plan *zygotePlan, fallback bool, serr *St
 		exe = 3
 	}
 	// mounts (setupMounts, setupPrivate): a mount namespace of the
-	// child's own, every mount private, then the private view.
+	// child's own, every mount private, the read-only filesystem, the
+	// private view, a fresh /proc and /sys (zygote_ns_linux.go).
 	if c.Flags&FlagMountNS != 0 {
 		b.sys(stepErr(StepMounts, "unshare the mount namespace"), nrUnshare, cloneNewNS)
 		b.sys(stepErr(StepMounts, "make every mount private"), nrMount, 0, b.cstr("/"), 0, msRec|msPrivate, 0)
-		if !b.planPrivate(c) {
+		kept, ok := b.planReadOnly(c)
+		if !ok || !b.planPrivate(c) {
 			return nil, true, nil
 		}
+		b.planProc(c)
+		if !b.planSysfs(c) {
+			return nil, true, nil
+		}
+		for _, r := range kept {
+			b.closeReg(r)
+		}
 	}
+	b.planHostname(c) // setHostname
+	b.planLoopback(c) // raiseLoopback
 	if err := b.planRlimits(c); err != nil {
 		return nil, false, err
 	}
@@ -648,7 +677,7 @@ func (b *planner) planIdentity(c *Config) {
 	b.sys(stepErr(StepIdentity, "prctl(PR_SET_KEEPCAPS, 0)"), nrPrctl, prSetKeepcaps, 0)
 	b.sys(stepErr(StepIdentity, "prctl(PR_SET_PDEATHSIG)"), nrPrctl, prSetPdeathsig, sigKILL)
 	b.sys(nil, nrGetppid)
-	b.expect(stepErr(StepIdentity, "the launcher went away"), zy.serverPid, nil, 0)
+	b.expect(stepErr(StepIdentity, "the launcher went away"), childPpid(), nil, 0)
 	d := zy.caps
 	for i := range d {
 		d[i].effective = d[i].permitted
