@@ -240,46 +240,7 @@ func (z *zygoteProc) ask(cfg []byte, files []*os.File) (int, *stage.StepError, e
 // startForked is start through the zygote: errFallback when the zygote
 // does not plan the launch (the caller uses a stage).
 func (l *Launcher) startForked(spec *policy.Spec, cfg []byte, files []*os.File, during func(*Process) error) (*Process, error) {
-	var (
-		ours   *os.File
-		pid    int
-		serr   *stage.StepError
-		err    error
-		failed *zygoteProc
-	)
-	for try := 0; ; try++ {
-		// A fresh socket for each try: a child that a failed zygote forked
-		// before it could answer holds the old one, and reads EOF at its
-		// gate when we close our end (it exits; it never gets "go").
-		var theirs *os.File
-		if ours, theirs, err = socketPair("launch"); err != nil {
-			return nil, err
-		}
-		z, zerr := l.zygote(failed)
-		if zerr != nil {
-			// No zygote here: this launch and the next use stages (as
-			// contained; only slower).
-			l.zmu.Lock()
-			l.zbroken = true
-			l.zmu.Unlock()
-			theirs.Close()
-			err = errFallback
-			break
-		}
-		l.zmu.Lock() // one launch at a time on the zygote's socket
-		pid, serr, err = z.ask(cfg, append(files[:len(files):len(files)], theirs))
-		if err == nil {
-			z.served++
-		}
-		l.zmu.Unlock()
-		theirs.Close()
-		if err == nil || err == errFallback || try == 1 {
-			break
-		}
-		ours.Close()
-		ours = nil
-		failed = z // gone (or confused): a new zygote, once
-	}
+	ours, pid, serr, err := l.askZygote(cfg, files)
 	if ours == nil {
 		return nil, errcode.Fail(errcode.Internal, layer, "", "the zygote failed for %s: %v", spec.Path, err)
 	}
@@ -304,35 +265,85 @@ func (l *Launcher) startForked(spec *policy.Spec, cfg []byte, files []*os.File, 
 		ours.Close()
 		return nil, errcode.Fail(errcode.Internal, layer, "", "the zygote's child %d: %v", pid, err)
 	}
-	ours.SetDeadline(time.Now().Add(stageTimeout))
-	// The child is one thread, at its steps: it joins the launch's group
-	// now, before it can say ready (and so before "go").
-	if p.group, err = l.cgroups.place(pid, nil, spec.Limits); err != nil {
-		p.Abort()
+	if err := l.awaitForked(p, spec, during); err != nil {
 		return nil, err
+	}
+	return p, nil
+}
+
+// askZygote sends the launch to the zygote, starting one if there is none
+// and trying a new one once if it fails: our end of the launch's socket,
+// the child's pid, or its planning StepError, or errFallback (no zygote
+// here, or it does not plan this launch), or the zygote's failure.
+func (l *Launcher) askZygote(cfg []byte, files []*os.File) (ours *os.File, pid int, serr *stage.StepError, err error) {
+	var failed *zygoteProc
+	for try := 0; ; try++ {
+		// A fresh socket for each try: a child that a failed zygote forked
+		// before it could answer holds the old one, and reads EOF at its
+		// gate when we close our end (it exits; it never gets "go").
+		var theirs *os.File
+		if ours, theirs, err = socketPair("launch"); err != nil {
+			return nil, 0, nil, err
+		}
+		z, zerr := l.zygote(failed)
+		if zerr != nil {
+			// No zygote here: this launch and the next use stages (as
+			// contained; only slower).
+			l.zmu.Lock()
+			l.zbroken = true
+			l.zmu.Unlock()
+			theirs.Close()
+			return ours, 0, nil, errFallback
+		}
+		l.zmu.Lock() // one launch at a time on the zygote's socket
+		pid, serr, err = z.ask(cfg, append(files[:len(files):len(files)], theirs))
+		if err == nil {
+			z.served++
+		}
+		l.zmu.Unlock()
+		theirs.Close()
+		if err == nil || err == errFallback || try == 1 {
+			return ours, pid, serr, err
+		}
+		ours.Close()
+		failed = z // gone (or confused): a new zygote, once
+	}
+}
+
+// awaitForked places the forked child, at its steps, in the launch's
+// cgroup (before it can say ready, and so before "go"), runs during, and
+// waits for its MsgReady; on failure the child is gone and reaped and its
+// group removed.
+func (l *Launcher) awaitForked(p *Process, spec *policy.Spec, during func(*Process) error) error {
+	ours := p.sock
+	ours.SetDeadline(time.Now().Add(stageTimeout))
+	var err error
+	if p.group, err = l.cgroups.place(p.Pid, nil, spec.Limits); err != nil {
+		p.Abort()
+		return err
 	}
 	if during != nil {
 		if err := during(p); err != nil {
 			p.Abort()
-			return nil, err
+			return err
 		}
 	}
 	kind, serr, err := readReport(ours)
 	if err == nil && kind == stage.MsgReady {
 		ours.SetDeadline(time.Time{})
-		return p, nil
+		return nil
 	}
 	if serr != nil {
 		p.closeGate()
 		p.Wait() // the child exits 127 by itself after reporting
 		dropGroup(p.group)
-		return nil, p.stepError(serr)
+		return p.stepError(serr)
 	}
 	p.Abort()
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return nil, errcode.Fail(errcode.Internal, layer, "", "the init stage for %s did not get ready within %s", p.path, stageTimeout)
+		return errcode.Fail(errcode.Internal, layer, "", "the init stage for %s did not get ready within %s", p.path, stageTimeout)
 	}
-	return nil, errcode.Fail(errcode.Internal, layer, "", "the init stage for %s ended before it was ready (%s)", p.path, p.state)
+	return errcode.Fail(errcode.Internal, layer, "", "the init stage for %s ended before it was ready (%s)", p.path, p.state)
 }
 
 // zygoteServed is how many launches the running zygote planned, for tests.

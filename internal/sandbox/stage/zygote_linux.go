@@ -261,69 +261,23 @@ func planLaunch(c *Config, fds []int) (plan *zygotePlan, fallback bool, serr *St
 		}
 	}
 	b.prog.sock = sockFD
-	// The child's start: nothing of the zygote's socket; a session of its
-	// own (as a stage's Setsid); killed with the launcher's thread
-	// (Pdeathsig), and not run at all if the launcher is already gone.
-	b.sys(nil, nrClose, SocketFD)
-	b.sys(stepErr(StepConfig, "setsid"), nrSetsid)
-	b.sys(stepErr(StepConfig, "prctl(PR_SET_PDEATHSIG)"), nrPrctl, prSetPdeathsig, sigKILL)
-	b.sys(nil, nrGetppid)
-	b.expect(stepErr(StepConfig, "the launcher went away"), childPpid(), nil, 0)
-
-	// stdio (arrangeFDs): the received descriptors are all above 3.
-	for i := 0; i < 3; i++ {
-		b.sys(&StepError{Step: StepStdio, Detail: "install descriptor " + utoa(uint64(i))}, nrDup3, uintptr(fds[SentStdin+i]), uintptr(i), 0)
-	}
-	for i := 0; i < 3; i++ {
-		b.sys(nil, nrClose, uintptr(fds[SentStdin+i]))
-	}
-	exe := fds[SentExe]
-	script := c.Flags&FlagScript != 0
-	if script {
-		b.sys(stepErr(StepStdio, "make the script descriptor 3"), nrDup3, uintptr(exe), 3, 0)
-		b.sys(nil, nrClose, uintptr(exe))
-		exe = 3
-	}
-	// mounts (setupMounts, setupPrivate): a mount namespace of the
-	// child's own, every mount private, the read-only filesystem, the
-	// private view, a fresh /proc and /sys (zygote_ns_linux.go).
-	if c.Flags&FlagMountNS != 0 {
-		b.sys(stepErr(StepMounts, "unshare the mount namespace"), nrUnshare, cloneNewNS)
-		b.sys(stepErr(StepMounts, "make every mount private"), nrMount, 0, b.cstr("/"), 0, msRec|msPrivate, 0)
-		kept, ok := b.planReadOnly(c)
-		if !ok || !b.planPrivate(c) {
-			return nil, true, nil
-		}
-		b.planProc(c)
-		if !b.planSysfs(c) {
-			return nil, true, nil
-		}
-		for _, r := range kept {
-			b.closeReg(r)
-		}
+	b.planStart()
+	exe, script := b.planStdio(c, fds)
+	if !b.planMounts(c) {
+		return nil, true, nil
 	}
 	b.planHostname(c) // setHostname
 	b.planLoopback(c) // raiseLoopback
 	if err := b.planRlimits(c); err != nil {
 		return nil, false, err
 	}
-	if c.Dir != "" { // enterDir
-		b.openNoSymlinks(c.Dir, oPath|oDirectory|oCLOEXEC, 0, stepErr(StepChdir, "open "+c.Dir+" (no symbolic links allowed)"))
-		o := b.sys(stepErr(StepChdir, "chdir "+c.Dir), nrFchdir, 0)
-		o.in, o.inReg = 0, 0
-		b.closeReg(0)
-	}
+	b.planDir(c)
 	argv, envv, err := b.vectors(c)
 	if err != nil {
 		return nil, false, err
 	}
 	b.sys(stepErr(StepFDs, "close_range"), nrCloseRange, 3, ^uintptr(0), closeRangeCloexc)
-	// The gate (awaitGo).
-	o := b.sys(stepErr(StepGate, "report ready"), nrSendto, uintptr(sockFD), uintptr(unsafe.Pointer(&zy.one[0])), 1, msgNosignal, 0, 0)
-	o.ok1, o.ok2 = ePIPE, eCONNRESET
-	goByte := make([]byte, 1) // the child's own (it may share this memory)
-	b.sys(stepErr(StepGate, "read the go byte"), nrRead, uintptr(sockFD), b.addr(goByte), 1)
-	b.expect(stepErr(StepGate, "the launch was withdrawn"), 1, &goByte[0], MsgGo)
+	b.planGate(sockFD)
 	b.planIdentity(c)
 	b.planCaps(c)
 	b.sys(stepErr(StepNoNewPrivs, "prctl(PR_SET_NO_NEW_PRIVS)"), nrPrctl, prSetNoNewPrivs, 1)
@@ -332,34 +286,122 @@ func planLaunch(c *Config, fds []int) (plan *zygotePlan, fallback bool, serr *St
 			return nil, false, err
 		}
 	}
-	if c.Flags&FlagExecScope != 0 {
-		fallback, err := b.planExecScope(c, fds[SentExe])
-		if fallback || err != nil {
-			return nil, fallback, err
-		}
-	} else if c.Flags&FlagScope != 0 {
-		if zy.scopeRS < 0 {
-			attr := [3]uint64{0, 0, llScopeAbstractUnix | llScopeSignal}
-			rs, e := rawSyscall6(nrLandlockCreateRuleset, uintptr(unsafe.Pointer(&attr[0])), landlockRulesetAttr3, 0, 0, 0, 0)
-			runtime.KeepAlive(&attr)
-			if e != 0 {
-				return nil, false, &StepError{Step: StepScope, Errno: e, Detail: "landlock_create_ruleset (scoped)"}
-			}
-			zy.scopeRS = int(rs)
-		}
-		b.sys(stepErr(StepScope, "landlock_restrict_self (scoped)"), nrLandlockRestrictSelf, uintptr(zy.scopeRS), 0)
+	if fallback, err := b.planScopes(c, fds[SentExe]); fallback || err != nil {
+		return nil, fallback, err
 	}
 	if err := b.planSeccomp(c); err != nil {
 		return nil, false, err
 	}
-	// The exec (execTarget).
+	b.planExec(sockFD, exe, script, argv, envv)
+	return &zygotePlan{prog: b.prog, keep: b.keep, closeAfter: b.closeAfter}, false, nil
+}
+
+// planStart is the child's start: nothing of the zygote's socket; a
+// session of its own (as a stage's Setsid); killed with the launcher's
+// thread (Pdeathsig), and not run at all if the launcher is already gone.
+func (b *planner) planStart() {
+	b.sys(nil, nrClose, SocketFD)
+	b.sys(stepErr(StepConfig, "setsid"), nrSetsid)
+	b.sys(stepErr(StepConfig, "prctl(PR_SET_PDEATHSIG)"), nrPrctl, prSetPdeathsig, sigKILL)
+	b.sys(nil, nrGetppid)
+	b.expect(stepErr(StepConfig, "the launcher went away"), childPpid(), nil, 0)
+}
+
+// planStdio is arrangeFDs (the received descriptors are all above 3): it
+// returns the executable's descriptor in the child (3 for a script).
+func (b *planner) planStdio(c *Config, fds []int) (exe int, script bool) {
+	for i := 0; i < 3; i++ {
+		b.sys(&StepError{Step: StepStdio, Detail: "install descriptor " + utoa(uint64(i))}, nrDup3, uintptr(fds[SentStdin+i]), uintptr(i), 0)
+	}
+	for i := 0; i < 3; i++ {
+		b.sys(nil, nrClose, uintptr(fds[SentStdin+i]))
+	}
+	exe = fds[SentExe]
+	script = c.Flags&FlagScript != 0
+	if script {
+		b.sys(stepErr(StepStdio, "make the script descriptor 3"), nrDup3, uintptr(exe), 3, 0)
+		b.sys(nil, nrClose, uintptr(exe))
+		exe = 3
+	}
+	return exe, script
+}
+
+// planMounts is setupMounts and setupPrivate: a mount namespace of the
+// child's own, every mount private, the read-only filesystem, the private
+// view, a fresh /proc and /sys (zygote_ns_linux.go). false: not planned
+// here (the launch uses a stage).
+func (b *planner) planMounts(c *Config) bool {
+	if c.Flags&FlagMountNS == 0 {
+		return true
+	}
+	b.sys(stepErr(StepMounts, "unshare the mount namespace"), nrUnshare, cloneNewNS)
+	b.sys(stepErr(StepMounts, "make every mount private"), nrMount, 0, b.cstr("/"), 0, msRec|msPrivate, 0)
+	kept, ok := b.planReadOnly(c)
+	if !ok || !b.planPrivate(c) {
+		return false
+	}
+	b.planProc(c)
+	if !b.planSysfs(c) {
+		return false
+	}
+	for _, r := range kept {
+		b.closeReg(r)
+	}
+	return true
+}
+
+// planDir is enterDir.
+func (b *planner) planDir(c *Config) {
+	if c.Dir == "" {
+		return
+	}
+	b.openNoSymlinks(c.Dir, oPath|oDirectory|oCLOEXEC, 0, stepErr(StepChdir, "open "+c.Dir+" (no symbolic links allowed)"))
+	o := b.sys(stepErr(StepChdir, "chdir "+c.Dir), nrFchdir, 0)
+	o.in, o.inReg = 0, 0
+	b.closeReg(0)
+}
+
+// planGate is awaitGo: report ready, then read "go" into the child's own
+// byte (it may share this memory).
+func (b *planner) planGate(sockFD int) {
+	o := b.sys(stepErr(StepGate, "report ready"), nrSendto, uintptr(sockFD), uintptr(unsafe.Pointer(&zy.one[0])), 1, msgNosignal, 0, 0)
+	o.ok1, o.ok2 = ePIPE, eCONNRESET
+	goByte := make([]byte, 1)
+	b.sys(stepErr(StepGate, "read the go byte"), nrRead, uintptr(sockFD), b.addr(goByte), 1)
+	b.expect(stepErr(StepGate, "the launch was withdrawn"), 1, &goByte[0], MsgGo)
+}
+
+// planScopes is restrictScope: the tree's executable rules (with the
+// scopes), or the scoped domain alone (its ruleset made once).
+func (b *planner) planScopes(c *Config, exe int) (fallback bool, err *StepError) {
+	if c.Flags&FlagExecScope != 0 {
+		return b.planExecScope(c, exe)
+	}
+	if c.Flags&FlagScope == 0 {
+		return false, nil
+	}
+	if zy.scopeRS < 0 {
+		attr := [3]uint64{0, 0, llScopeAbstractUnix | llScopeSignal}
+		rs, e := rawSyscall6(nrLandlockCreateRuleset, uintptr(unsafe.Pointer(&attr[0])), landlockRulesetAttr3, 0, 0, 0, 0)
+		runtime.KeepAlive(&attr)
+		if e != 0 {
+			return false, &StepError{Step: StepScope, Errno: e, Detail: "landlock_create_ruleset (scoped)"}
+		}
+		zy.scopeRS = int(rs)
+	}
+	b.sys(stepErr(StepScope, "landlock_restrict_self (scoped)"), nrLandlockRestrictSelf, uintptr(zy.scopeRS), 0)
+	return false, nil
+}
+
+// planExec is execTarget: the script's descriptor kept open, the signal
+// mask emptied, MsgExec, then execveat.
+func (b *planner) planExec(sockFD, exe int, script bool, argv, envv uintptr) {
 	if script {
 		b.sys(stepErr(StepExec, "keep the script descriptor open"), nrFcntl, uintptr(exe), fSETFD, 0)
 	}
 	b.sys(nil, nrRtSigprocmask, sigSetmask, uintptr(unsafe.Pointer(&zy.empty)), 0, 8)
 	b.sys(nil, nrSendto, uintptr(sockFD), uintptr(unsafe.Pointer(&zy.one[1])), 1, msgNosignal, 0, 0)
 	b.sys(stepErr(StepExec, "execveat"), nrExecveat, uintptr(exe), uintptr(unsafe.Pointer(&zy.path[0])), argv, envv, atEmptyPath)
-	return &zygotePlan{prog: b.prog, keep: b.keep, closeAfter: b.closeAfter}, false, nil
 }
 
 // wipe clears every buffer p's ops point to.
@@ -520,22 +562,9 @@ func (b *planner) planPrivate(c *Config) bool {
 	if c.Flags&FlagPrivate == 0 {
 		return true
 	}
-	type kept struct {
-		path string
-		reg  int8
-	}
-	var keep []kept
-	for _, k := range append(append([]string(nil), c.Keep...), c.Dir) {
-		if k == "" || !beneathAny(k, c.Private) {
-			continue
-		}
-		r, ok := b.reg()
-		if !ok {
-			return false
-		}
-		b.openNoSymlinks(k, oPath|oCLOEXEC|oDirectory, r,
-			stepErr(StepPrivate, "open "+k+" to keep it (no symbolic links allowed)"), eNOENT, eACCES)
-		keep = append(keep, kept{k, r})
+	keep, ok := b.planKeep(c)
+	if !ok {
+		return false
 	}
 	for _, d := range c.Private {
 		b.openNoSymlinks(d, oPath|oCLOEXEC|oDirectory, 0, stepErr(StepPrivate, "open "+d), eNOENT, eLOOP)
@@ -544,6 +573,47 @@ func (b *planner) planPrivate(c *Config) bool {
 		b.closeReg(0)
 		b.when(0, 3)
 	}
+	b.planBindBack(keep)
+	if !b.planSeals(c) {
+		return false
+	}
+	b.planMasks(c)
+	for _, k := range keep {
+		b.closeReg(k.reg)
+	}
+	return true
+}
+
+// keptDir is a directory beneath a private one that is bound back, and
+// the register its descriptor is opened into.
+type keptDir struct {
+	path string
+	reg  int8
+}
+
+// planKeep opens the kept directories (c.Keep and the working directory
+// beneath a private one) before the tmpfs mounts cover them. false: out
+// of registers (the launch uses a stage).
+func (b *planner) planKeep(c *Config) ([]keptDir, bool) {
+	var keep []keptDir
+	for _, k := range append(append([]string(nil), c.Keep...), c.Dir) {
+		if k == "" || !beneathAny(k, c.Private) {
+			continue
+		}
+		r, ok := b.reg()
+		if !ok {
+			return nil, false
+		}
+		b.openNoSymlinks(k, oPath|oCLOEXEC|oDirectory, r,
+			stepErr(StepPrivate, "open "+k+" to keep it (no symbolic links allowed)"), eNOENT, eACCES)
+		keep = append(keep, keptDir{k, r})
+	}
+	return keep, true
+}
+
+// planBindBack makes each kept directory's mount point on the tmpfs and
+// binds the directory back (when it was opened).
+func (b *planner) planBindBack(keep []keptDir) {
 	for _, k := range keep {
 		n := 0
 		for i := 1; i <= len(k.path); i++ {
@@ -558,6 +628,10 @@ func (b *planner) planPrivate(c *Config) bool {
 		b.sys(stepErr(StepPrivate, "bind "+k.path+" back"), nrMount, at, b.cstr(k.path), 0, msBind|msRec, 0)
 		b.when(k.reg, n+2)
 	}
+}
+
+// planSeals is seal for each of c.Sealed. false: out of registers.
+func (b *planner) planSeals(c *Config) bool {
 	// Sealed (seal): a file renamed over between the open and the bind
 	// (the audit log's head) is opened and bound again, once.
 	flag, ok1 := b.reg()
@@ -584,6 +658,11 @@ func (b *planner) planPrivate(c *Config) bool {
 		o = b.sys(seal, nrMount, 0, p, 0, msRemount|msBind|msRdonly, 0)
 		o.when = flag
 	}
+	return true
+}
+
+// planMasks is mask for each of c.Masked.
+func (b *planner) planMasks(c *Config) {
 	for _, m := range c.Masked {
 		// The kind of file is read now, in the zygote's view (the child's
 		// namespace is a copy of it); one that turns into the other kind
@@ -608,10 +687,6 @@ func (b *planner) planPrivate(c *Config) bool {
 			b.when(0, 3)
 		}
 	}
-	for _, k := range keep {
-		b.closeReg(k.reg)
-	}
-	return true
 }
 
 // planRlimits is setRlimits: the limits in force are the zygote's, which
