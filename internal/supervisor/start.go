@@ -268,10 +268,15 @@ func openStdio(o StartOptions, stdinPipe, capture bool) (*pipes, *terminal, sand
 // target can run, fork or allocate. A health check's stage then moves into
 // its service instance's group (health.go), whose limits count it.
 func (s *Supervisor) startStage(spec *policy.Spec, stdio sandbox.Stdio, lk launchKind) (*sandbox.Process, error) {
-	if lk.health != nil {
-		return s.launcher.StartWith(spec, stdio, joinInstance(lk.health))
+	sp, err := s.launcher.Start(spec, stdio)
+	if err != nil || lk.health == nil {
+		return sp, err
 	}
-	return s.launcher.Start(spec, stdio)
+	if err := joinInstance(lk.health)(sp); err != nil {
+		sp.Abort() // at its gate: nothing ran
+		return nil, err
+	}
+	return sp, nil
 }
 
 // newProc is the record of a released launch: its cgroup (ours now,

@@ -61,7 +61,7 @@ type Supervisor struct {
 	opts     Options
 	cfg      *config.Config
 	now      func() time.Time
-	launcher launcher
+	launcher *sandbox.Launcher
 	pool     *outputPool // maxRetainedOutputBytes over every ring
 
 	mu        sync.Mutex
@@ -163,7 +163,7 @@ func New(opts Options) *Supervisor {
 	}
 	s.isolation = iso.Layers()
 	s.homeOwner = iso.HomeOwner()
-	s.launcher = launcher{sandbox.NewLauncher(sandbox.LauncherOptions{Isolation: iso, Cgroups: opts.Cgroups})}
+	s.launcher = sandbox.NewLauncher(sandbox.LauncherOptions{Isolation: iso, Cgroups: opts.Cgroups})
 	s.support = s.launcher.Support()
 	s.wg.Add(2)
 	go s.janitor()
