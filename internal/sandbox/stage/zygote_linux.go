@@ -573,7 +573,7 @@ func (b *planner) planPrivate(c *Config) bool {
 		b.closeReg(0)
 		b.when(0, 3)
 	}
-	b.planBindBack(keep)
+	b.planBindBack(StepPrivate, keep)
 	if !b.planSeals(c) {
 		return false
 	}
@@ -595,9 +595,17 @@ type keptDir struct {
 // beneath a private one) before the tmpfs mounts cover them. false: out
 // of registers (the launch uses a stage).
 func (b *planner) planKeep(c *Config) ([]keptDir, bool) {
+	return b.planBeneath(StepPrivate, append(append([]string(nil), c.Keep...), c.Dir), c.Private)
+}
+
+// planBeneath is openBeneath: each of paths beneath one of under is opened
+// (into a register of its own) before a tmpfs covers it, to be bound back
+// over it by planBindBack; step names the failures. false: out of
+// registers.
+func (b *planner) planBeneath(step string, paths, under []string) ([]keptDir, bool) {
 	var keep []keptDir
-	for _, k := range append(append([]string(nil), c.Keep...), c.Dir) {
-		if k == "" || !beneathAny(k, c.Private) {
+	for _, k := range paths {
+		if k == "" || !beneathAny(k, under) {
 			continue
 		}
 		r, ok := b.reg()
@@ -605,27 +613,27 @@ func (b *planner) planKeep(c *Config) ([]keptDir, bool) {
 			return nil, false
 		}
 		b.openNoSymlinks(k, oPath|oCLOEXEC|oDirectory, r,
-			stepErr(StepPrivate, "open "+k+" to keep it (no symbolic links allowed)"), eNOENT, eACCES)
+			stepErr(step, "open "+k+" to keep it (no symbolic links allowed)"), eNOENT, eACCES)
 		keep = append(keep, keptDir{k, r})
 	}
 	return keep, true
 }
 
-// planBindBack makes each kept directory's mount point on the tmpfs and
-// binds the directory back (when it was opened).
-func (b *planner) planBindBack(keep []keptDir) {
+// planBindBack is bindBack: each kept directory's mount point made on the
+// tmpfs and the directory bound back (when it was opened).
+func (b *planner) planBindBack(step string, keep []keptDir) {
 	for _, k := range keep {
 		n := 0
 		for i := 1; i <= len(k.path); i++ {
 			if i < len(k.path) && k.path[i] != '/' {
 				continue
 			}
-			o := b.sys(stepErr(StepPrivate, "make the mount point "+k.path), nrMkdirat, atFDCWD, b.cstr(k.path[:i]), 0o755)
+			o := b.sys(stepErr(step, "make the mount point "+k.path), nrMkdirat, atFDCWD, b.cstr(k.path[:i]), 0o755)
 			o.ok1, o.ok2 = eEXIST, 0
 			n++
 		}
 		at := b.procFD(k.reg)
-		b.sys(stepErr(StepPrivate, "bind "+k.path+" back"), nrMount, at, b.cstr(k.path), 0, msBind|msRec, 0)
+		b.sys(stepErr(step, "bind "+k.path+" back"), nrMount, at, b.cstr(k.path), 0, msBind|msRec, 0)
 		b.when(k.reg, n+2)
 	}
 }

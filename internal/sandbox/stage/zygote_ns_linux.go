@@ -130,40 +130,16 @@ func (b *planner) planReadOnly(c *Config) ([]int8, bool) {
 	}
 	// openBeneath: what lies beneath /tmp is opened before the tmpfs
 	// covers it, and bound back over it (bindBack).
-	type kept struct {
-		path string
-		reg  int8
+	keep, ok := b.planBeneath(StepMounts, append(append(append([]string(nil), c.Keep...), c.Writable...), c.Dir), []string{"/tmp"})
+	if !ok {
+		return nil, false
 	}
-	var keep []kept
 	var regs []int8
-	for _, k := range append(append(append([]string(nil), c.Keep...), c.Writable...), c.Dir) {
-		if k == "" || !beneathAny(k, []string{"/tmp"}) {
-			continue
-		}
-		r, ok := b.reg()
-		if !ok {
-			return nil, false
-		}
-		b.openNoSymlinks(k, oPath|oCLOEXEC|oDirectory, r,
-			stepErr(StepMounts, "open "+k+" to keep it (no symbolic links allowed)"), eNOENT, eACCES)
-		keep = append(keep, kept{k, r})
-		regs = append(regs, r)
+	for _, k := range keep {
+		regs = append(regs, k.reg)
 	}
 	b.sys(stepErr(StepMounts, "mount a private tmpfs on /tmp"), nrMount, zyAddr(zy.tmpfs), b.cstr("/tmp"), zyAddr(zy.tmpfs), msNosuid|msNodev, b.cstr(opts))
-	for _, k := range keep {
-		n := 0
-		for i := 1; i <= len(k.path); i++ {
-			if i < len(k.path) && k.path[i] != '/' {
-				continue
-			}
-			o := b.sys(stepErr(StepMounts, "make the mount point "+k.path), nrMkdirat, atFDCWD, b.cstr(k.path[:i]), 0o755)
-			o.ok1, o.ok2 = eEXIST, 0
-			n++
-		}
-		at := b.procFD(k.reg)
-		b.sys(stepErr(StepMounts, "bind "+k.path+" back"), nrMount, at, b.cstr(k.path), 0, msBind|msRec, 0)
-		b.when(k.reg, n+2)
-	}
+	b.planBindBack(StepMounts, keep)
 	return regs, true
 }
 
