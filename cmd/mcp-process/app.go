@@ -315,7 +315,7 @@ func missingGuarantees(cfg *config.Config) []string {
 	if err := selfprotect.Err(); err != nil {
 		out = append(out, "the server could not be made non-dumpable: "+err.Error())
 	}
-	if iso, err := sandbox.IsolationFor(cfg); err == nil {
+	if iso, err := isolationOf(cfg); err == nil {
 		out = append(out, iso.Missing...)
 	}
 	return out
