@@ -101,7 +101,7 @@ var valueChecks = []func(*Config) *Error{
 	checkNetworkValues,          // 3.11 Network
 	checkAuditValues,            // 3.12 Audit and alerts
 	checkConfirmationValues,     // 3.13 Confirmation
-	checkTimeWindowValues,       // 3.14 Time windows (syntax is checked by the policy package)
+	checkTimeWindowValues,       // 3.14 Time windows
 	checkAdvancedValues,         // 3.15 Advanced
 	checkAgentValues,            // 4 Identity
 }
@@ -373,7 +373,24 @@ func checkTimeWindowValues(c *Config) *Error {
 			}
 			return nil
 		},
+		func() *Error { return timeWindowSyntax(c, "allowedTimeWindows", c.AllowedTimeWindows) },
+		func() *Error { return timeWindowSyntax(c, "blockedTimeWindows", c.BlockedTimeWindows) },
 	)
+}
+
+// timeWindowSyntax parses each entry of key (timewindow.go).
+func timeWindowSyntax(c *Config, key string, list []string) *Error {
+	loc, err := c.TimeLocation()
+	if err != nil {
+		return nil // timeZone's own check says so
+	}
+	for i, s := range list {
+		if _, err := ParseTimeWindow(s, loc); err != nil {
+			return invalid(fmt.Sprintf("%s[%d]", key, i), `write "DAYS TIMES [ZONE]", e.g. "Mon-Fri 09:00-17:00 Europe/Paris", "Sat,Sun *" or "* 22:00-06:00"`,
+				"%q: %v", s, err)
+		}
+	}
+	return nil
 }
 
 // checkAdvancedValues checks MAC, capabilities, tmpfs, writable and hidden paths (SPEC 3.15 Advanced).

@@ -61,8 +61,8 @@ type Policy struct {
 	allowedEnv     map[string]bool // allowedEnvVars, upper case; nil = any
 	proxied        bool            // the egress proxy's variables are the server's (network.go)
 	shells         shellHashes
-	allowedWindows []timeWindow
-	blockedWindows []timeWindow
+	allowedWindows []config.TimeWindow
+	blockedWindows []config.TimeWindow
 	loc            *time.Location
 }
 

@@ -1,4 +1,4 @@
-package policy
+package config
 
 import (
 	"testing"
@@ -23,7 +23,7 @@ func FuzzParseTimeWindow(f *testing.F) {
 		time.Date(2025, 3, 30, 2, 30, 0, 0, time.UTC), time.Unix(0, 0), time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		w, err := parseTimeWindow(s, time.UTC)
+		w, err := ParseTimeWindow(s, time.UTC)
 		if err != nil {
 			if err.Error() == "" {
 				t.Fatalf("%q: empty error", s)
@@ -41,7 +41,7 @@ func FuzzParseTimeWindow(f *testing.F) {
 			t.Fatalf("%q accepted without a zone", s)
 		}
 		for _, at := range instants {
-			_ = w.contains(at)
+			_ = w.Contains(at)
 		}
 		if w.allDay {
 			return
@@ -56,7 +56,7 @@ func FuzzParseTimeWindow(f *testing.F) {
 			}
 			day := time.Date(2025, 3, 2+d, 0, 0, 0, 0, w.loc) // 2025-03-02 is a Sunday
 			at := day.Add(time.Duration(w.start) * time.Minute)
-			if at.Weekday() == time.Weekday(d) && at.Hour()*60+at.Minute() == w.start && !w.contains(at) {
+			if at.Weekday() == time.Weekday(d) && at.Hour()*60+at.Minute() == w.start && !w.Contains(at) {
 				t.Fatalf("%q: its own start %v is not inside it", s, at)
 			}
 			break
