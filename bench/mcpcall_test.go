@@ -14,6 +14,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcp-process/mcp-process/internal/audit"
+	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 	"github.com/mcp-process/mcp-process/internal/server"
@@ -33,6 +34,15 @@ func mcpSession(b *testing.B, allow ...string) *mcp.ClientSession {
 func mcpSessionOver(b *testing.B, stdio bool, allow ...string) *mcp.ClientSession {
 	cfg := benchConfigT(b)
 	cfg.AllowedExecutables = append(cfg.AllowedExecutables, allow...)
+	return benchSession(b, cfg, "mcp", false, stdio)
+}
+
+// benchSession serves cfg as cmd/mcp-process builds a server (audit log on
+// disk, cgroups named mcp-process-bench-CG-PID when the host has them;
+// with wireOutput the supervisor's output callback goes to the server's
+// notifier, as serve wires them) and returns a Go SDK client connected to
+// it, in memory or (stdio) over pipes. Everything is closed at cleanup.
+func benchSession(b *testing.B, cfg *config.Config, cg string, wireOutput, stdio bool) *mcp.ClientSession {
 	cfg.EnableAuditLog = true
 	cfg.AuditLogPath = filepath.Join(b.TempDir(), "audit.log")
 	pol, err := policy.New(cfg)
@@ -44,13 +54,17 @@ func mcpSessionOver(b *testing.B, stdio bool, allow ...string) *mcp.ClientSessio
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { alog.Close() })
+	var srv *server.Server
 	opts := supervisor.Options{Config: cfg, Audit: alog}
-	if cg, err := cgroup.Detect(cgroup.DetectOptions{Prefix: fmt.Sprintf("mcp-process-bench-mcp-%d", os.Getpid())}); err == nil && cg.Support().Version != "none" {
-		b.Cleanup(func() { cg.Close() })
-		opts.Cgroups = cg
+	if wireOutput {
+		opts.OnOutput = func(pid int, stream string) { srv.OnOutput(pid, stream) }
+	}
+	if m, err := cgroup.Detect(cgroup.DetectOptions{Prefix: fmt.Sprintf("mcp-process-bench-%s-%d", cg, os.Getpid())}); err == nil && m.Support().Version != "none" {
+		b.Cleanup(func() { m.Close() })
+		opts.Cgroups = m
 	}
 	sup := supervisor.New(opts)
-	srv := server.New(server.Options{Config: cfg, Policy: pol, Supervisor: sup, Audit: alog, AgentID: "bench"})
+	srv = server.New(server.Options{Config: cfg, Policy: pol, Supervisor: sup, Audit: alog, AgentID: "bench"})
 	b.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -13,12 +13,6 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-
-	"github.com/mcp-process/mcp-process/internal/audit"
-	"github.com/mcp-process/mcp-process/internal/policy"
-	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
-	"github.com/mcp-process/mcp-process/internal/server"
-	"github.com/mcp-process/mcp-process/internal/supervisor"
 )
 
 // captureBytes is what the writer of BenchmarkOutputCapture1GiB writes.
@@ -149,43 +143,7 @@ func runCaptured(b *testing.B, cs *mcp.ClientSession, args map[string]any) {
 func captureSession(b *testing.B, exe string) (*mcp.ClientSession, string) {
 	cfg := benchConfigT(b)
 	cfg.AllowedExecutables = []string{exe}
-	cfg.EnableAuditLog = true
-	cfg.AuditLogPath = filepath.Join(b.TempDir(), "audit.log")
-	pol, err := policy.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	alog, err := audit.Open(audit.Options{Path: cfg.AuditLogPath, Level: "info"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { alog.Close() })
-	var srv *server.Server
-	opts := supervisor.Options{Config: cfg, Audit: alog, OnOutput: func(pid int, stream string) { srv.OnOutput(pid, stream) }}
-	if cg, err := cgroup.Detect(cgroup.DetectOptions{Prefix: fmt.Sprintf("mcp-process-bench-out-%d", os.Getpid())}); err == nil && cg.Support().Version != "none" {
-		b.Cleanup(func() { cg.Close() })
-		opts.Cgroups = cg
-	}
-	sup := supervisor.New(opts)
-	srv = server.New(server.Options{Config: cfg, Policy: pol, Supervisor: sup, Audit: alog, AgentID: "bench"})
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		sup.Shutdown(ctx)
-		srv.Close()
-	})
-	ct, st := mcp.NewInMemoryTransports()
-	ss, err := srv.MCP().Connect(context.Background(), st, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ss.Close() })
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "bench"}, nil).Connect(context.Background(), ct, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { cs.Close() })
-	return cs, cfg.AllowedWorkingDirectories[0]
+	return benchSession(b, cfg, "out", true, false), cfg.AllowedWorkingDirectories[0]
 }
 
 func mustText(res *mcp.CallToolResult) string {
