@@ -66,7 +66,8 @@ func runZygote() {
 		c = nil
 		wipeLaunch()
 		writeAll(sock, reply)
-		prepareNS() // the next child's namespaces, while idle
+		prepareNS()      // the next child's namespaces, while idle
+		prepareMountNS() // and its mount namespace (zygote_mnt_linux.go)
 	}
 }
 
@@ -100,6 +101,7 @@ func zygoteInit() uintptr {
 	zy.devnull, zy.tmpfs = cstring("/dev/null"), cstring("tmpfs")
 	zy.modes = [2][]byte{cstring("mode=1777"), cstring("mode=000,size=4k")}
 	vmInit()
+	mntPrepInit()
 	return 0
 }
 
@@ -108,6 +110,10 @@ func serveLaunch(c *Config, fds []int) []byte {
 	reclaimVM()
 	if !Zygotable(c) || !nsMatches(c) {
 		return []byte{MsgFallback}
+	}
+	// The mount namespace made ahead serves this launch or none.
+	if mntPrep.use = useMountNS(c); mntPrep.use {
+		defer func() { mntPrep.use = false; dropMountNS() }()
 	}
 	p, fallback, err := planLaunch(c, fds)
 	if fallback {
@@ -333,6 +339,9 @@ func (b *planner) planStdio(c *Config, fds []int) (exe int, script bool) {
 func (b *planner) planMounts(c *Config) bool {
 	if c.Flags&FlagMountNS == 0 {
 		return true
+	}
+	if mntPrep.use {
+		return b.planPreparedMounts(c) // zygote_mnt_linux.go
 	}
 	b.sys(stepErr(StepMounts, "unshare the mount namespace"), nrUnshare, cloneNewNS)
 	b.sys(stepErr(StepMounts, "make every mount private"), nrMount, 0, b.cstr("/"), 0, msRec|msPrivate, 0)

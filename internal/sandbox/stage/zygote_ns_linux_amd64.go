@@ -2,4 +2,8 @@
 
 package stage
 
-const nrSetns = 308
+const (
+	nrWait4 = 61
+	nrPpoll = 271
+	nrSetns = 308
+)

@@ -2,4 +2,8 @@
 
 package stage
 
-const nrSetns = 268
+const (
+	nrWait4 = 260
+	nrPpoll = 73
+	nrSetns = 268
+)

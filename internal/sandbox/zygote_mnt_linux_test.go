@@ -1,0 +1,173 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
+)
+
+// The zygote makes the next child's private-view mount namespace while it
+// idles (stage/zygote_mnt_linux.go): the next launch's child is in exactly
+// that namespace, with the view a namespace of its own would give (private
+// /tmp, its working directory beneath a private one bound back, a secret
+// hidden). A namespace made before a change of the host's mounts, or
+// before a private directory was replaced, is not used: the child then
+// sees the new mount, and the new directory covered.
+func TestZygoteEntersMountNSMadeAhead(t *testing.T) {
+	needZygote(t)
+	if os.Geteuid() != 0 {
+		t.Skip("mounts on the host: needs root")
+	}
+	if !stage.VMForkSupported {
+		t.Skip("the mount namespace is made ahead only where children share the zygote's memory (amd64)")
+	}
+	if b, err := os.ReadFile("/proc/sys/fs/suid_dumpable"); err == nil && strings.TrimSpace(string(b)) == "1" {
+		t.Skip("fs.suid_dumpable is 1: the zygote forks, and makes nothing ahead")
+	}
+	dir := hostDir(t) // beneath /var/tmp: bound back over the private tmpfs
+	xdg, err := os.MkdirTemp("/", "mcp-xdg-")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer os.RemoveAll(xdg)
+	t.Setenv("XDG_RUNTIME_DIR", xdg) // a private directory outside the others
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	if err := os.MkdirAll(filepath.Join(home, ".ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	iso, err := IsolationFor(config.BuiltinDefault(dir))
+	if err != nil {
+		t.Skipf("the development defaults cannot be enforced here: %v", err)
+	}
+	l := NewLauncher(LauncherOptions{Stage: StageZygote, Isolation: iso})
+	defer l.Close()
+	own, err := os.Readlink("/proc/self/ns/mnt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func() *Process {
+		t.Helper()
+		p, err := l.Start(specFor(t, "/bin/sleep", "30"), Stdio{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !p.forked {
+			p.Abort()
+			t.Fatal("not forked by the zygote")
+		}
+		if err := p.Release(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Abort)
+		return p
+	}
+	ns := func(pid int) string {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return link
+	}
+	// held waits for the zygote to idle (blocked in recvmsg, waiting for
+	// the next launch) and returns the mount namespace it holds.
+	held := func() string {
+		t.Helper()
+		z := l.zygotePid()
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/syscall", z, z)); !strings.HasPrefix(string(b), "47 ") {
+				continue // not yet idle
+			}
+			ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", z))
+			for _, e := range ents {
+				link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", z, e.Name()))
+				if strings.HasPrefix(link, "mnt:[") && link != own {
+					// Held open until the test ends: its inode number
+					// is not given to another namespace meanwhile.
+					if f, err := os.Open(fmt.Sprintf("/proc/%d/fd/%s", z, e.Name())); err == nil {
+						t.Cleanup(func() { f.Close() })
+						if again, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", z, e.Name())); again == link {
+							return link
+						}
+					}
+				}
+			}
+			break
+		}
+		t.Fatal("the idle zygote holds no mount namespace made ahead")
+		return ""
+	}
+	exists := func(p *Process, path string) bool {
+		_, err := os.Lstat(fmt.Sprintf("/proc/%d/root%s", p.Pid, path))
+		return err == nil
+	}
+	hostTmp := filepath.Join("/tmp", fmt.Sprintf("mcp-mnt-ahead-%d", os.Getpid()))
+	if err := os.WriteFile(hostTmp, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(hostTmp)
+	for _, f := range []string{filepath.Join(dir, "kept"), filepath.Join(xdg, "bus"), filepath.Join(home, ".ssh", "id_ed25519")} {
+		if err := os.WriteFile(f, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	first := start()
+	made := held()
+	second := start()
+	if got := ns(second.Pid); got != made {
+		t.Fatalf("the second child is in %s, the zygote had made %s (the first child is in %s)", got, made, ns(first.Pid))
+	}
+	for path, want := range map[string]bool{hostTmp: false, filepath.Join(dir, "kept"): true, filepath.Join(xdg, "bus"): false,
+		filepath.Join(home, ".ssh", "id_ed25519"): false} {
+		if got := exists(second, path); got != want {
+			t.Errorf("the second child sees %s: %v, want %v", path, got, want)
+		}
+	}
+
+	// A mount made on the host after the namespace was made: not in it,
+	// so the namespace is not used.
+	held()
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", sub, "tmpfs", 0, "mode=755"); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(sub, unix.MNT_DETACH)
+	if err := os.WriteFile(filepath.Join(sub, "mounted"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	third := start()
+	if !exists(third, filepath.Join(sub, "mounted")) {
+		t.Errorf("the third child does not see the host's new mount on %s", sub)
+	}
+
+	// A private directory removed and made again on the host: the
+	// namespace made ahead covered the old one only.
+	held()
+	if err := os.RemoveAll(xdg); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(xdg, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(xdg, "bus"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fourth := start()
+	if exists(fourth, filepath.Join(xdg, "bus")) {
+		t.Errorf("the fourth child sees the host's %s/bus", xdg)
+	}
+}
