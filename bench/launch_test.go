@@ -37,6 +37,7 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/hostfeat"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox"
 	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
@@ -241,11 +242,11 @@ func BenchmarkLaunch(b *testing.B) {
 	// The steps every child of the default profile gets since SPEC 7.1 (a
 	// root server's uid 65534, the scoped Landlock domain, the tree's
 	// executables), against stage-run, which has none of them.
-	safeIso := sandbox.Isolation{Scope: sandbox.ScopeSupport() == nil}
+	safeIso := sandbox.Isolation{Scope: hostfeat.LandlockScope() == nil}
 	if os.Geteuid() == 0 {
 		safeIso.Identity = config.ChildIdentity{Set: true, UID: config.NobodyID, GID: config.NobodyID}
 	}
-	if cfg.Landlock || sandbox.ScopeSupport() == nil {
+	if cfg.Landlock || hostfeat.LandlockScope() == nil {
 		tree, err := pol.TreeExecutables()
 		if err != nil {
 			b.Fatal(err)

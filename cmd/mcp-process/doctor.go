@@ -6,27 +6,84 @@ import (
 	"text/tabwriter"
 
 	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/hostfeat"
 	"github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
 
-// feature is one kernel feature as doctor reports it.
+// feature is one row of doctor: a probe's result, with the layer whose
+// registry entry names the probe ("" for serverRows).
 type feature struct {
 	Name      string `json:"name"`
+	Layer     string `json:"layer,omitempty"`
 	Available bool   `json:"available"`
 	Detail    string `json:"detail"`
 }
 
-// Doctor's rows are the registry's (layer.DoctorRows: each says whether
-// this host can enforce a layer) and serverRows; hostFeatures probes all
-// but rowsAfterHost, which cmdDoctor adds from the cgroup manager.
+// Doctor's rows are the probes that the layer registry names (each entry's
+// Doctor, in registry order), then serverRows; each row is its probe's
+// result from the probe set (probesFor).
 var (
 	// serverRows belong to no layer: the server's own protection.
 	serverRows = []string{"server-non-dumpable"}
-	// rowsAfterHost are the rows cmdDoctor adds after hostFeatures.
-	rowsAfterHost = []string{"cgroup-choice", layer.TreeKill.String()}
+	// aboveKernel are the probes answered above hostfeat, by the package
+	// that knows the answer (aboveKernelProbes, per OS): seccomp on this
+	// build's architecture, the executable scope Landlock makes the
+	// default, the sandbox's id mapping and its nf_tables capture (probed
+	// in a child), the server's non-dumpable state.
+	aboveKernel = []string{"seccomp", "executable-scope-tree", "user-namespace-mapping", "network-transparent-capture", "server-non-dumpable"}
 )
+
+// probeSet maps each probe's name (a row) to the probe.
+type probeSet map[string]func() hostfeat.Result
+
+// probesFor returns doctor's probe set: every probe of hostfeat, those
+// answered above it (aboveKernel), and the two that cg answers: the cgroup
+// layout it chose and what holds a tree when the server dies.
+func probesFor(cg *cgroup.Manager) probeSet {
+	set := probeSet{}
+	for _, p := range hostfeat.Probes() {
+		set[p.Name] = p.Run
+	}
+	for n, f := range aboveKernelProbes() {
+		set[n] = f
+	}
+	set["cgroup-choice"] = func() hostfeat.Result {
+		cs := cg.Support()
+		return hostfeat.Result{Available: cs.Version != "none", Detail: cs.Version + ": " + resourceLimitsState(cg)}
+	}
+	set[layer.TreeKill.String()] = func() hostfeat.Result {
+		how, ok := cg.TreeHold()
+		return hostfeat.Result{Available: ok, Detail: how}
+	}
+	return set
+}
+
+// doctorRows runs the probes the registry names, layer by layer in
+// registry order, then serverRows: one row per probe, what it found. A
+// name without a probe (a bug TestDoctorProbesExist catches) is a row
+// that says so.
+func doctorRows(set probeSet) []feature {
+	var rows []feature
+	row := func(name, l string) {
+		f := feature{Name: name, Layer: l, Detail: "no probe named " + name + " in this build"}
+		if probe, ok := set[name]; ok {
+			r := probe()
+			f.Available, f.Detail = r.Available, r.Detail
+		}
+		rows = append(rows, f)
+	}
+	for _, in := range layer.All() {
+		for _, name := range in.Doctor {
+			row(name, string(in.Layer))
+		}
+	}
+	for _, name := range serverRows {
+		row(name, "")
+	}
+	return rows
+}
 
 // cmdDoctor reports which kernel features this host has and, with a
 // config, whether every layer it asks for can be enforced (exit 0/2).
@@ -38,15 +95,12 @@ func cmdDoctor(args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	feats := hostFeatures()
 	cg, err := detectCgroups()
 	if err != nil {
 		return err
 	}
 	defer cg.Close()
-	feats = append(feats, cgroupChoice(cg))
-	th, ok := cg.TreeHold()
-	feats = append(feats, feature{layer.TreeKill.String(), ok, th})
+	feats := doctorRows(probesFor(cg))
 	var cfgErr error
 	var layers map[string]string
 	var warnings []string
@@ -108,9 +162,13 @@ func (r doctorReport) writeJSON(w io.Writer) error {
 // writeText writes the report as a table, then the config's verdict.
 func (r doctorReport) writeText(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "FEATURE\tAVAILABLE\tDETAIL")
+	fmt.Fprintln(tw, "FEATURE\tLAYER\tAVAILABLE\tDETAIL")
 	for _, ft := range r.feats {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", ft.Name, yesNo(ft.Available), ft.Detail)
+		l := ft.Layer
+		if l == "" {
+			l = "(the server itself)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", ft.Name, l, yesNo(ft.Available), ft.Detail)
 	}
 	tw.Flush()
 	if r.layers == nil {
@@ -131,10 +189,4 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
-}
-
-// cgroupChoice reports the cgroup layout the server would use here.
-func cgroupChoice(cg *cgroup.Manager) feature {
-	cs := cg.Support()
-	return feature{"cgroup-choice", cs.Version != "none", cs.Version + ": " + resourceLimitsState(cg)}
 }

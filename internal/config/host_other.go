@@ -25,9 +25,6 @@ func (otherHost) seccomp() error         { return notLinux() }
 func (otherHost) landlock() (int, error) { return 0, notLinux() }
 func (otherHost) mac() (string, error)   { return "", notLinux() }
 
-// LandlockABI reports Landlock unavailable.
-func LandlockABI() (int, error) { return 0, notLinux() }
-
 // MACExec reports MAC unavailable.
 func MACExec(profile string) (path, value string, err error) {
 	return "", "", errcode.Fail(errcode.LayerUnavailable, layer.MAC, "set enableMAC to false", "enableMAC: this is %s, not Linux", runtime.GOOS)

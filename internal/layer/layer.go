@@ -127,9 +127,13 @@ type Info struct {
 	Off string
 	// Of is, for a Mechanism, the layer it is part of.
 	Of Layer
-	// Doctor are the rows of `mcp-process doctor` that say whether this
-	// host can enforce the layer (hostFeatures, cmd/mcp-process): a row is
-	// the layer's when the layer needs what it probes.
+	// Doctor names the probes the layer needs: each is a row of
+	// `mcp-process doctor` that says whether this host can enforce the
+	// layer. A name is a probe of internal/hostfeat (hostfeat.Probes) or
+	// one of the few that doctor answers above it (cmd/mcp-process:
+	// aboveKernel, and the cgroup manager's rows); doctor builds its rows
+	// from these names, in registry order, and prints what each probe
+	// found (a name without a probe fails TestDoctorProbesExist).
 	Doctor []string
 	// Steps are the init stage's steps (stage.Step*) whose failure this
 	// layer reports: a failed step's error carries its layer, never the

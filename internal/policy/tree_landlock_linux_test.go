@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/hostfeat"
 )
 
 // treeHelperEnv carries the list to the helper process ("none": run
@@ -78,7 +79,7 @@ func restrictExec(paths []string) error {
 // allowed interpreter try to spawn beyond the list fails with EACCES. The
 // baseline runs the same commands without the ruleset.
 func TestTreeListUnderLandlock(t *testing.T) {
-	if _, err := config.LandlockABI(); err != nil {
+	if _, err := hostfeat.LandlockABI(); err != nil {
 		t.Skipf("no Landlock here: %v", err)
 	}
 	for _, tool := range []string{"/usr/bin/git", "/usr/bin/node", "/usr/bin/python3"} {

@@ -4,10 +4,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/hostfeat"
 	layers "github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox/seccomp"
@@ -217,7 +217,7 @@ func (iso *Isolation) setCredentials(c *config.Config) error {
 // setKernelFilters sets the Landlock scoping (or records it missing) and
 // builds the seccomp program: the baseline, or the configured profile.
 func (iso *Isolation) setKernelFilters(c *config.Config) error {
-	if err := scopeSupport(); err == nil {
+	if err := hostfeat.LandlockScope(); err == nil {
 		iso.Scope = true
 	} else {
 		iso.Missing = append(iso.Missing, "signal and abstract-socket scoping of children (Landlock ABI 6): "+err.Error())
@@ -231,7 +231,7 @@ func (iso *Isolation) setKernelFilters(c *config.Config) error {
 	if c.EnableSeccomp {
 		profile = c.SeccompProfile
 	}
-	if ok, why := seccompAvailable(); ok || profile != seccomp.Baseline {
+	if ok, why := seccomp.Available(); ok || profile != seccomp.Baseline {
 		prog, err := seccomp.Program(profile, c.AllowUnixSockets)
 		if err != nil {
 			return err
@@ -320,10 +320,3 @@ func (iso *Isolation) Layers() []string {
 	}
 	return l
 }
-
-// seccompAvailable is seccomp.Available, probed once per server.
-var seccompAvailable = sync.OnceValues(seccomp.Available)
-
-// ScopeSupport reports whether the kernel can scope a child's Landlock
-// domain for signals and abstract unix sockets (nil) or why not.
-func ScopeSupport() error { return scopeSupport() }

@@ -4,14 +4,10 @@ package sandbox
 
 import (
 	"bufio"
-	"errors"
 	"os"
 	"strconv"
 	"strings"
 	"syscall"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/mcp-process/mcp-process/internal/agenthome"
 	"github.com/mcp-process/mcp-process/internal/config"
@@ -181,20 +177,4 @@ func UserMapping() string {
 		src = "no range for root in /etc/subuid or /etc/subgid: an unused range from 2^31"
 	}
 	return "inside ids 0..65535 → host uids from " + strconv.Itoa(uid) + ", gids from " + strconv.Itoa(gid) + " (" + src + ")"
-}
-
-// scopeSupport reports whether this kernel can scope a Landlock domain for
-// signals and abstract unix sockets: it asks for exactly those scopes (not
-// the ABI number, which some kernels backport in part).
-func scopeSupport() error {
-	attr := [3]uint64{0, 0, 1<<0 | 1<<1} // LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL
-	fd, _, e := syscall.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr[0])), unsafe.Sizeof(attr), 0)
-	if e != 0 {
-		if e == syscall.ENOSYS || e == syscall.EOPNOTSUPP {
-			return errors.New("no Landlock in this kernel")
-		}
-		return errors.New("this kernel's Landlock cannot scope signals and abstract unix sockets (" + e.Error() + ")")
-	}
-	syscall.Close(int(fd))
-	return nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/hostfeat"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox/seccomp"
 )
@@ -428,7 +429,7 @@ func TestChroot(t *testing.T) {
 
 func TestLandlock(t *testing.T) {
 	needRoot(t)
-	if _, err := config.LandlockABI(); err != nil {
+	if _, err := hostfeat.LandlockABI(); err != nil {
 		t.Skip(err)
 	}
 	other := hostDir(t) // outside /tmp, which is writable

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/hostfeat"
 	layers "github.com/mcp-process/mcp-process/internal/layer"
 	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
 )
@@ -103,7 +104,7 @@ func (iso *Isolation) networkLayer() string {
 			s += "; transparent capture: nftables"
 		} else {
 			s += "; transparent capture: unavailable (" + err.Error() + ")"
-			if netRulesSupport() == nil {
+			if hostfeat.LandlockTCP() == nil {
 				s += "; Landlock: TCP connect to the proxy ports only"
 			}
 		}

@@ -15,55 +15,23 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/hostfeat"
 	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
 )
 
 // captureProbeArg makes this binary the probe of captureSupport for an
 // unprivileged server: it runs in a user and network namespace of its own
-// and asks nf_tables for its generation there.
+// and asks nf_tables for its generation there (hostfeat.NFTables).
 const captureProbeArg = "__mcp_process_nftables_probe"
 
 func init() {
 	if len(os.Args) == 2 && os.Args[1] == captureProbeArg {
-		if err := nftablesGen(); err != nil {
+		if err := hostfeat.NFTables(); err != nil {
 			os.Stderr.WriteString(err.Error())
 			os.Exit(1)
 		}
 		os.Exit(0)
 	}
-}
-
-// nftablesGen asks nf_tables, in this process's network namespace, for
-// its ruleset generation (NFT_MSG_GETGEN): nil if nf_tables answers.
-func nftablesGen() error {
-	s, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
-	if err != nil {
-		return errors.New("no nfnetlink in this kernel (" + err.Error() + ")")
-	}
-	defer unix.Close(s)
-	const getGen = 10<<8 | 16 // NFNL_SUBSYS_NFTABLES, NFT_MSG_GETGEN
-	msg := []byte{20, 0, 0, 0, byte(getGen & 0xff), byte(getGen >> 8), unix.NLM_F_REQUEST | unix.NLM_F_ACK, 0, 1, 0, 0, 0, 0, 0, 0, 0, unix.AF_UNSPEC, 0, 0, 0}
-	if err := unix.Sendto(s, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return errors.New("nf_tables: " + err.Error())
-	}
-	buf := make([]byte, 4096)
-	n, _, err := unix.Recvfrom(s, buf, 0)
-	if err != nil {
-		return errors.New("nf_tables: " + err.Error())
-	}
-	msgs, err := syscall.ParseNetlinkMessage(buf[:n])
-	if err != nil || len(msgs) == 0 {
-		return errors.New("nf_tables: malformed answer")
-	}
-	for _, m := range msgs {
-		if m.Header.Type == unix.NLMSG_ERROR && len(m.Data) >= 4 {
-			if errno := int32(uint32(m.Data[0]) | uint32(m.Data[1])<<8 | uint32(m.Data[2])<<16 | uint32(m.Data[3])<<24); errno != 0 {
-				return errors.New("no nf_tables in this kernel (" + syscall.Errno(-errno).Error() + ")")
-			}
-		}
-	}
-	return nil
 }
 
 // captureSupport reports whether a child's namespace can have the
@@ -72,7 +40,7 @@ func nftablesGen() error {
 // namespaces (an unprivileged server may not ask its own).
 var captureSupport = sync.OnceValue(func() error {
 	if os.Geteuid() == 0 {
-		return nftablesGen()
+		return hostfeat.NFTables()
 	}
 	cmd := exec.Command("/proc/self/exe", captureProbeArg)
 	cmd.SysProcAttr = &syscall.SysProcAttr{
@@ -99,25 +67,9 @@ var captureSupport = sync.OnceValue(func() error {
 	return nil
 })
 
-// netRulesSupport reports whether Landlock can restrict TCP connect (ABI 4+).
-var netRulesSupport = sync.OnceValue(func() error {
-	abi, err := config.LandlockABI()
-	if err != nil {
-		return err
-	}
-	if abi < 4 {
-		return errors.New("Landlock ABI " + strconv.Itoa(abi) + " has no TCP rules (needs 4)")
-	}
-	return nil
-})
-
 // CaptureSupport reports whether children's namespaces get the transparent
 // capture (nil) or why not, for doctor.
 func CaptureSupport() error { return captureSupport() }
-
-// NetRulesSupport reports whether Landlock's TCP connect rules apply (nil)
-// or why not, for doctor.
-func NetRulesSupport() error { return netRulesSupport() }
 
 // readNet reads the stage's MsgNet and its listeners (FlagEgress), or, if
 // the stage reports something else first (a failed step), that report.

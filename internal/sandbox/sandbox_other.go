@@ -73,9 +73,6 @@ func SignalName(sig syscall.Signal) string {
 // UserMapping: no user namespaces on this platform.
 func UserMapping() string { return "unavailable (not Linux)" }
 
-// scopeSupport: no Landlock off Linux.
-func scopeSupport() error { return unavailable() }
-
 // HomeOwner is the server's own ids: nothing to chown.
 func (iso *Isolation) HomeOwner() agenthome.Owner { return agenthome.Owner{} }
 
@@ -85,7 +82,7 @@ func selfUserNS() error { return unavailable() }
 // Egress reports no listeners on this platform.
 func (p *Process) Egress() (*EgressListeners, bool) { return nil, false }
 
-func captureSupport() error  { return unavailable() }
-func netRulesSupport() error { return unavailable() }
-func CaptureSupport() error  { return unavailable() }
-func NetRulesSupport() error { return unavailable() }
+func captureSupport() error { return unavailable() }
+
+// CaptureSupport reports the capture unavailable on this platform.
+func CaptureSupport() error { return unavailable() }

@@ -6,12 +6,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
-	"unsafe"
 
 	libseccomp "github.com/elastic/go-seccomp-bpf"
 	"github.com/elastic/go-seccomp-bpf/arch"
@@ -19,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/hostfeat"
 	"github.com/mcp-process/mcp-process/internal/layer"
 )
 
@@ -416,46 +414,16 @@ func Decode(b []byte) ([]bpf.Instruction, error) {
 }
 
 // Available reports whether this kernel can enforce the profiles (seccomp
-// filter mode with SECCOMP_RET_KILL_PROCESS, Linux 4.14+) on a supported
-// architecture, and why not when it cannot.
+// filter mode with SECCOMP_RET_KILL_PROCESS, Linux 4.14+: the kernel probe
+// is hostfeat.Seccomp, made once per process) on an architecture the
+// profiles are built for, and why not when it cannot.
 func Available() (bool, string) {
 	if _, err := nativeArch(); err != nil {
 		return false, errcode.As(err).Message
 	}
-	if _, err := unix.PrctlRetInt(unix.PR_GET_SECCOMP, 0, 0, 0, 0); err != nil {
-		return false, "prctl(PR_GET_SECCOMP): " + err.Error() + " (kernel built without CONFIG_SECCOMP)"
-	}
-	// The documented probe for filter mode: a NULL program is EFAULT when
-	// filters are supported, EINVAL when they are not.
-	if _, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, 0); e != unix.EFAULT {
-		return false, "seccomp(SECCOMP_SET_MODE_FILTER) probe: " + e.Error() + " (kernel built without CONFIG_SECCOMP_FILTER)"
-	}
-	for _, a := range []uint32{retKillProcess, unix.SECCOMP_RET_ERRNO} {
-		if _, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_GET_ACTION_AVAIL, 0, uintptr(unsafe.Pointer(&a))); e != 0 {
-			return false, fmt.Sprintf("seccomp action %#x unavailable: %v (kernel older than 4.14?)", a, e)
-		}
-	}
-	status, err := os.ReadFile("/proc/self/status")
+	detail, err := hostfeat.Seccomp()
 	if err != nil {
-		return false, "reading /proc/self/status: " + err.Error()
+		return false, err.Error()
 	}
-	var mode, filters string
-	for l := range strings.SplitSeq(string(status), "\n") {
-		switch {
-		case strings.HasPrefix(l, "Seccomp:"):
-			mode = strings.Join(strings.Fields(l), " ")
-		case strings.HasPrefix(l, "Seccomp_filters:"):
-			filters = strings.Join(strings.Fields(l), " ")
-		}
-	}
-	if mode == "" {
-		return false, "/proc/self/status has no Seccomp line (kernel built without CONFIG_SECCOMP)"
-	}
-	// Seccomp_filters (Linux 5.9+) is only printed with CONFIG_SECCOMP_FILTER;
-	// older kernels that passed the probes above enforce filters all the same.
-	line := strings.TrimSpace(mode + "; " + filters)
-	if filters == "" {
-		line = mode
-	}
-	return true, fmt.Sprintf("seccomp filter mode on %s (/proc/self/status: %s)", runtime.GOARCH, line)
+	return true, detail
 }
