@@ -79,13 +79,14 @@ func TestZygoteEntersMountNSMadeAhead(t *testing.T) {
 		}
 		return link
 	}
-	// held waits for the zygote to idle (blocked in recvmsg, waiting for
-	// the next launch) and returns the mount namespace it holds.
+	// held waits for the zygote to idle (blocked in ppoll or recvmsg,
+	// waiting for the next launch) and returns the mount namespace it
+	// holds.
 	held := func() string {
 		t.Helper()
 		z := l.zygotePid()
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/syscall", z, z)); !strings.HasPrefix(string(b), "47 ") {
+			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/syscall", z, z)); !strings.HasPrefix(string(b), "271 ") && !strings.HasPrefix(string(b), "47 ") {
 				continue // not yet idle
 			}
 			ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", z))
@@ -145,7 +146,7 @@ func TestZygoteEntersMountNSMadeAhead(t *testing.T) {
 	if err := unix.Mount("tmpfs", sub, "tmpfs", 0, "mode=755"); err != nil {
 		t.Fatal(err)
 	}
-	defer unix.Unmount(sub, unix.MNT_DETACH)
+	defer unix.Unmount(sub, unix.MNT_DETACH) // if the test fails before its own unmount
 	if err := os.WriteFile(filepath.Join(sub, "mounted"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -169,5 +170,57 @@ func TestZygoteEntersMountNSMadeAhead(t *testing.T) {
 	fourth := start()
 	if exists(fourth, filepath.Join(xdg, "bus")) {
 		t.Errorf("the fourth child sees the host's %s/bus", xdg)
+	}
+
+	// Unmounted on the host while the zygote idles: the namespace made
+	// ahead, which holds a copy of that mount, is dropped at once (it
+	// would keep the filesystem busy until the next launch).
+	held()
+	if err := unix.Unmount(sub, 0); err != nil {
+		t.Fatal(err)
+	}
+	z := l.zygotePid()
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		holds := ""
+		ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", z))
+		for _, e := range ents {
+			if link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", z, e.Name())); strings.HasPrefix(link, "mnt:[") && link != own {
+				holds = link
+			}
+		}
+		if holds == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the idle zygote still holds %s after the host unmounted %s", holds, sub)
+		}
+	}
+
+	// A private directory that became a symbolic link on the host (its
+	// path was resolved at the start): the launch fails, with either
+	// namespace, rather than leave what the link points to in sight.
+	fifth := start() // the next namespace is made for the same directories
+	_ = fifth
+	held()
+	elsewhere := t.TempDir()
+	if err := os.WriteFile(filepath.Join(elsewhere, "bus"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(xdg); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, xdg); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // with the namespace made ahead, and without
+		p, err := l.Start(specFor(t, "/bin/sleep", "30"), Stdio{})
+		if err == nil {
+			leak := exists(p, filepath.Join(xdg, "bus"))
+			p.Abort()
+			t.Fatalf("launch %d with %s a link started (sees the link's bus: %v)", i, xdg, leak)
+		}
+		if !strings.Contains(err.Error(), xdg) {
+			t.Errorf("launch %d: %v, want an error naming %s", i, err, xdg)
+		}
 	}
 }

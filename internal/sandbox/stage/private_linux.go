@@ -36,7 +36,7 @@ func setupPrivate(c *Config, root string) *StepError {
 		return err
 	}
 	for _, d := range c.Private {
-		if err := coverPrivate(join(root, d)); err != nil {
+		if err := coverPrivate(join(root, d), root != "/"); err != nil {
 			return err
 		}
 	}
@@ -57,11 +57,13 @@ func setupPrivate(c *Config, root string) *StepError {
 }
 
 // coverPrivate mounts an empty tmpfs (mode 1777, nosuid, nodev) on the
-// directory p; an absent p is skipped, as is a link (in a jail: /var/run ->
-// /run), whose target, when it is one of c.Private, gets its own tmpfs.
-func coverPrivate(p string) *StepError {
+// directory p; an absent p is skipped, as is, in a jail, a link (/var/run ->
+// /run), whose target, when it is one of c.Private, gets its own tmpfs. On
+// the host c.Private are real paths, resolved at the server's start: one
+// that became a link since fails the launch.
+func coverPrivate(p string, jail bool) *StepError {
 	fd, e := sysOpenNoSymlinks(p, oPath|oCLOEXEC|oDirectory)
-	if e == eNOENT || e == eLOOP {
+	if e == eNOENT || (e == eLOOP && jail) {
 		return nil
 	}
 	if e != 0 {

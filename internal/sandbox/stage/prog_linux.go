@@ -17,11 +17,12 @@ import (
 
 // op kinds.
 const (
-	opSys    = iota // the system call nr(a...)
-	opExpect        // the last op's result must be a[0] (and, with ptr set, the byte at ptr must be a[1]); else fail with errno 0
-	opProcFD        // format reg[inReg] as decimal at ptr (room for 11 bytes and a NUL), the tail of a "/proc/self/fd/" path
-	opPutFD         // store reg[inReg] as an int32 at ptr (a Landlock rule's parent_fd)
-	opSet           // reg[out] = a[0]
+	opSys        = iota // the system call nr(a...)
+	opExpect            // the last op's result must be a[0] (and, with ptr set, the byte at ptr must be a[1]); else fail with errno 0
+	opProcFD            // format reg[inReg] as decimal at ptr (room for 11 bytes and a NUL), the tail of a "/proc/self/fd/" path
+	opPutFD             // store reg[inReg] as an int32 at ptr (a Landlock rule's parent_fd)
+	opSet               // reg[out] = a[0]
+	opExpectWord        // the 8 bytes at ptr must be a[0] (else fail with errno 0)
 )
 
 // noReg marks an op field that names no register.
@@ -89,6 +90,11 @@ func runProgram(ops *op, n uintptr, sock uintptr) {
 			continue
 		case opSet:
 			regs[uint8(o.out)&(numRegs-1)] = o.a[0]
+			continue
+		case opExpectWord:
+			if *(*uint64)(o.ptr) != uint64(o.a[0]) {
+				childFail(o, 0, sock)
+			}
 			continue
 		}
 		a := o.a

@@ -54,6 +54,7 @@ func runZygote() {
 	nsPrepInit() // the first child's namespaces (zygote_ns_linux.go)
 	writeAll(sock, []byte{MsgZygote})
 	for {
+		awaitLaunch() // zygote_mnt_linux.go
 		c, fds, err := receiveN(ZygoteFDs)
 		if err != nil {
 			writeAll(sock, err.Encode())
@@ -576,7 +577,9 @@ func (b *planner) planPrivate(c *Config) bool {
 		return false
 	}
 	for _, d := range c.Private {
-		b.openNoSymlinks(d, oPath|oCLOEXEC|oDirectory, 0, stepErr(StepPrivate, "open "+d), eNOENT, eLOOP)
+		// No jail here: c.Private are real paths, resolved at the
+		// server's start; one that became a link since fails.
+		b.openNoSymlinks(d, oPath|oCLOEXEC|oDirectory, 0, stepErr(StepPrivate, "open "+d), eNOENT)
 		at := b.procFD(0)
 		b.sys(stepErr(StepPrivate, "mount a private tmpfs on "+d), nrMount, zyAddr(zy.tmpfs), at, zyAddr(zy.tmpfs), msNosuid|msNodev, zyAddr(zy.modes[0]))
 		b.closeReg(0)

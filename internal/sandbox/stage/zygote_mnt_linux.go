@@ -64,13 +64,13 @@ var mntPrep struct {
 	events  int      // the zygote's /proc/self/mountinfo (polled); -1: none
 	want    []string // the private directories of the last launch with a private view
 	ready   bool
-	use     bool               // the launch being planned enters it
-	private []string           // what the ready namespace was made for
-	ns      int32              // its descriptor
-	covered [maxPrivate]int32  // each private directory's, before its tmpfs; -1: absent
-	ids     [maxPrivate]fileID // each private directory as the host has it
-	plan    *zygotePlan        // the maker's program (its buffers live as long)
-	stack   []byte             // the maker's stack
+	use     bool                  // the launch being planned enters it
+	private []string              // what the ready namespace was made for
+	ns      int32                 // its descriptor
+	covered [maxPrivate]int32     // each private directory's, before its tmpfs; -1: not covered
+	ids     [maxPrivate]fileID    // each private directory as the host has it
+	stx     [maxPrivate][256]byte // each tmpfs's statx in the namespace (the maker's)
+	mntID   [maxPrivate]uint64    // each tmpfs's mount id there
 }
 
 // Constants of the maker and the checks.
@@ -82,6 +82,8 @@ const (
 	pollErr           = 0x8
 	resolveBeneath    = 0x08
 	atSymlinkNofollow = 0x100
+	statxMntID        = 0x1000
+	pollIn            = 0x1
 )
 
 // mntPrepInit opens what the checks poll (zygoteInit).
@@ -185,6 +187,11 @@ func prepareMountNS() {
 		mntPrep.off = true
 		return
 	}
+	if !mountIDs(want) {
+		dropMountNS()
+		mntPrep.off = true // a kernel without STATX_MNT_ID (before 5.8)
+		return
+	}
 	if !coveredAsSeen(want) {
 		dropMountNS() // the host changed meanwhile: after the next launch
 		return
@@ -206,12 +213,54 @@ func planMaker(want []string) *zygotePlan {
 		b.putFD(0, &mntPrep.covered[i])
 		at := b.procFD(0)
 		b.sys(stepErr(StepPrivate, "mount a private tmpfs on "+d), nrMount, zyAddr(zy.tmpfs), at, zyAddr(zy.tmpfs), msNosuid|msNodev, zyAddr(zy.modes[0]))
-		b.when(0, 1)
+		b.sys(stepErr(StepPrivate, "statx "+d), nrStatx, atFDCWD, b.cstr(d), atSymlinkNofollow, statxMntID, uintptr(unsafe.Pointer(&mntPrep.stx[i][0])))
+		b.when(0, 2)
 	}
 	b.open("/proc/thread-self/ns/mnt", oRDONLY|oCLOEXEC, 0, stepErr(StepMounts, "open the mount namespace"))
 	b.putFD(0, &mntPrep.ns)
 	b.sys(nil, nrExitGroup, 0)
 	return &zygotePlan{prog: b.prog, keep: b.keep}
+}
+
+// mountIDs reads each tmpfs's mount id from the maker's statx; false:
+// this kernel gives none.
+func mountIDs(want []string) bool {
+	for i := range want {
+		mntPrep.mntID[i] = 0
+		if mntPrep.covered[i] < 0 {
+			continue
+		}
+		b := &mntPrep.stx[i]
+		mask := uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+		id := *(*uint64)(unsafe.Pointer(&b[144])) // stx_mnt_id
+		if mask&statxMntID == 0 || id == 0 {
+			return false
+		}
+		mntPrep.mntID[i] = id
+	}
+	return true
+}
+
+// awaitLaunch waits for the next launch while a namespace made ahead is
+// held: a change of the server's mounts meanwhile drops it (it could not
+// be used, and would keep an unmounted filesystem busy); the next reply
+// makes another.
+func awaitLaunch() {
+	for mntPrep.ready {
+		pfd := [2]struct {
+			fd             int32
+			events, revent int16
+		}{{fd: int32(sock), events: pollIn}, {fd: int32(mntPrep.events), events: pollPri}}
+		_, e := rawSyscall6(nrPpoll, uintptr(unsafe.Pointer(&pfd[0])), 2, 0, 0, 8, 0)
+		runtime.KeepAlive(&pfd)
+		if e == eINTR {
+			continue
+		}
+		if e != 0 || pfd[1].revent&(pollPri|pollErr) != 0 {
+			dropMountNS()
+		}
+		return
+	}
 }
 
 // putFD appends the store of reg's value at at.
@@ -312,6 +361,7 @@ func equalPaths(a, b []string) bool {
 // /sys. false: out of registers (the launch uses a stage).
 func (b *planner) planPreparedMounts(c *Config) bool {
 	b.sys(stepErr(StepMounts, "enter the mount namespace made ahead"), nrSetns, uintptr(mntPrep.ns), cloneNewNS)
+	b.planCheckCovered(c)
 	keep, ok := b.planKeepCovered(c)
 	if !ok {
 		return false
@@ -328,12 +378,36 @@ func (b *planner) planPreparedMounts(c *Config) bool {
 	return b.planSysfs(c)
 }
 
+// planCheckCovered makes the child check, once in the namespace, that it
+// is the view a namespace of its own would give, whatever the host did
+// since the zygote's checks: each covered private directory is still its
+// tmpfs (the mount id the maker saw: a cover the kernel detached since
+// fails), and each other one is absent (one created on the host since
+// would be in sight). Any difference fails the launch.
+func (b *planner) planCheckCovered(c *Config) {
+	for i, d := range c.Private {
+		stx := make([]byte, 256)
+		err := stepErr(StepPrivate, "the mount namespace made ahead no longer covers "+d)
+		o := b.sys(err, nrStatx, atFDCWD, b.cstr(d), atSymlinkNofollow, statxMntID, b.addr(stx))
+		if mntPrep.covered[i] >= 0 {
+			e := b.sys(err, 0, uintptr(mntPrep.mntID[i]))
+			e.kind, e.ptr = opExpectWord, unsafe.Pointer(&stx[144])
+			continue
+		}
+		o.ok1 = eNOENT
+		b.expect(err, ^uintptr(0), nil, 0) // absent: the statx failed
+	}
+}
+
 // planKeepCovered is planKeep in the namespace made ahead: each kept
-// directory beneath a private one is opened beneath the outermost covered
-// directory it lies in (RESOLVE_BENEATH, no symbolic link: as openBeneath's
-// open from / with none in any component, the covered directory itself
-// having been opened so); one beneath no covered directory is absent, as
-// its private directory is, and skipped.
+// directory beneath a private one is opened beneath the first covered
+// directory in c.Private's order that it lies in (RESOLVE_BENEATH, no
+// symbolic link: as openBeneath's open from / with none in any component,
+// the covered directory itself having been opened so). That one was opened
+// before any tmpfs could lie on the way: an earlier private directory on
+// it would be a covered one that comes first, and a later one beneath it
+// was hidden by its tmpfs, so never covered. One beneath no covered
+// directory is absent, as its private directory is, and skipped.
 func (b *planner) planKeepCovered(c *Config) ([]keptDir, bool) {
 	var keep []keptDir
 	for _, k := range append(append([]string(nil), c.Keep...), c.Dir) {
@@ -342,8 +416,9 @@ func (b *planner) planKeepCovered(c *Config) ([]keptDir, bool) {
 		}
 		at := -1
 		for i, d := range c.Private {
-			if mntPrep.covered[i] >= 0 && beneathAny(k, []string{d}) && (at < 0 || len(d) < len(c.Private[at])) {
+			if mntPrep.covered[i] >= 0 && beneathAny(k, []string{d}) {
 				at = i
+				break
 			}
 		}
 		if at < 0 {
