@@ -13,27 +13,36 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// resolveHostByFd resolves the absolute path p on the host by descriptor:
-// one openat2(2) with O_PATH (the kernel follows every symlink, as
-// filepath.EvalSymlinks does component by component), an fstat of the
-// result and a readlink of its /proc/self/fd entry for the real path. That
-// is three or four system calls whatever the depth of p, against one lstat
-// per component. Magic links (/proc/PID/fd/N, .../cwd, .../root) are not
-// followed: the kernel refuses them and the caller walks the path instead,
-// as it does whenever this way gives no definite answer (no openat2, a
-// seccomp filter, no /proc, a path /proc cannot show, any error but "no such
+// resolveHostByFd resolves the absolute path p on the host by descriptor.
+// First one openat2(2) with O_PATH and RESOLVE_NO_SYMLINKS: when the
+// kernel reaches the file without meeting a symbolic link, the real path
+// is p cleaned lexically (without symlinks, "a/b/.." is "a": the kernel
+// has just checked that b is a directory), with no readlink. When a
+// symlink is in the way (ELOOP), openat2 again without that flag (the
+// kernel follows every symlink, as filepath.EvalSymlinks does component
+// by component) and a readlink of its /proc/self/fd entry for the real
+// path. Each is a fresh resolution: nothing is cached, so a symlink
+// retargeted or a file replaced since the last call is seen. That is two
+// or three system calls (three or four with withStat: an fstat of the
+// descriptor) whatever the depth of p, against one lstat per component.
+// Magic links (/proc/PID/fd/N, .../cwd, .../root) are not followed: the
+// kernel refuses them and the caller walks the path instead, as it does
+// whenever this way gives no definite answer (no openat2, a seccomp
+// filter, no /proc, a path /proc cannot show, any error but "no such
 // file"). A missing component gives an error satisfying
-// errors.Is(err, fs.ErrNotExist), as the walk's would.
+// errors.Is(err, fs.ErrNotExist), as the walk's would: the component the
+// kernel found missing is reached the same way with or without
+// RESOLVE_NO_SYMLINKS, since no symlink came before it.
 // With withStat, fi is the stat of the resolved file (what os.Stat would
 // return, with *syscall.Stat_t as Sys).
 func resolveHostByFd(p string, withStat bool) (real string, fi fs.FileInfo, ok bool, err error) {
-	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_MAGICLINKS}
-	var fd int
-	for {
-		fd, err = unix.Openat2(unix.AT_FDCWD, p, &how)
-		if err != unix.EINTR {
-			break
-		}
+	if !path.IsAbs(p) {
+		return "", nil, false, nil
+	}
+	fd, err := openPath(p, unix.O_PATH, unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_NO_MAGICLINKS)
+	lexical := err == nil
+	if err == unix.ELOOP {
+		fd, err = openPath(p, unix.O_PATH, unix.RESOLVE_NO_MAGICLINKS)
 	}
 	if err != nil {
 		if err == unix.ENOENT {
@@ -49,14 +58,9 @@ func resolveHostByFd(p string, withStat bool) (real string, fi fs.FileInfo, ok b
 			return "", nil, false, nil
 		}
 	}
-	var buf [unix.PathMax]byte
-	n, err := unix.Readlink("/proc/self/fd/"+strconv.Itoa(fd), buf[:])
-	if err != nil || n <= 0 || n >= len(buf) || buf[0] != '/' {
-		return "", nil, false, nil
-	}
-	real = string(buf[:n])
-	if strings.HasSuffix(real, " (deleted)") {
-		// Unlinked meanwhile, or a file whose name ends so: walk.
+	if lexical {
+		real = path.Clean(p)
+	} else if real, ok = procFdPath(fd); !ok {
 		return "", nil, false, nil
 	}
 	if st == nil {
@@ -64,6 +68,52 @@ func resolveHostByFd(p string, withStat bool) (real string, fi fs.FileInfo, ok b
 	}
 	st.name = path.Base(real)
 	return real, st, true, nil
+}
+
+// resolveHostDir is resolveHostByFd for a path that must name a
+// directory, when it has no symbolic link on the way: one openat2 with
+// O_PATH|O_DIRECTORY and RESOLVE_NO_SYMLINKS, and its close. ok is false
+// whenever that does not succeed (a symlink, not a directory, missing,
+// any error): the caller then resolves and stats the path as usual, for
+// the same answer and the same error message.
+func resolveHostDir(p string) (real string, ok bool) {
+	if !path.IsAbs(p) {
+		return "", false
+	}
+	fd, err := openPath(p, unix.O_PATH|unix.O_DIRECTORY, unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_NO_MAGICLINKS)
+	if err != nil {
+		return "", false
+	}
+	unix.Close(fd)
+	return path.Clean(p), true
+}
+
+// openPath is openat2(AT_FDCWD, p) with flags|O_CLOEXEC and resolve,
+// retried on EINTR.
+func openPath(p string, flags uint64, resolve uint64) (int, error) {
+	how := unix.OpenHow{Flags: flags | unix.O_CLOEXEC, Resolve: resolve}
+	for {
+		fd, err := unix.Openat2(unix.AT_FDCWD, p, &how)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
+}
+
+// procFdPath is the path /proc/self/fd shows for fd, when it is one a
+// caller can use: absolute, not cut, not the " (deleted)" of an unlinked
+// file (or of a file whose name ends so: the caller walks).
+func procFdPath(fd int) (string, bool) {
+	var buf [unix.PathMax]byte
+	n, err := unix.Readlink("/proc/self/fd/"+strconv.Itoa(fd), buf[:])
+	if err != nil || n <= 0 || n >= len(buf) || buf[0] != '/' {
+		return "", false
+	}
+	real := string(buf[:n])
+	if strings.HasSuffix(real, " (deleted)") {
+		return "", false
+	}
+	return real, true
 }
 
 // fdStat is an fstat result as an fs.FileInfo, converted the way os.Stat
