@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -30,6 +32,40 @@ func BenchmarkEvaluate(b *testing.B) {
 	now := time.Now()
 	if d := p.Evaluate(req, now); !d.Allow {
 		b.Fatalf("the request is denied: %v", d.Err)
+	}
+	loopTimed(b, func() { p.Evaluate(req, now) })
+}
+
+// BenchmarkEvaluateThroughSymlink is BenchmarkEvaluate for an executable
+// and a working directory each reached through a symbolic link (as
+// python3 -> python3.11): what a path with a symlink costs.
+func BenchmarkEvaluateThroughSymlink(b *testing.B) {
+	top := b.TempDir()
+	work, bin := filepath.Join(top, "work"), filepath.Join(top, "bin")
+	for _, d := range []string{work, bin} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := os.Symlink("/usr/bin/echo", filepath.Join(bin, "tool")); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Symlink(work, filepath.Join(top, "worklink")); err != nil {
+		b.Fatal(err)
+	}
+	cfg := config.Defaults()
+	cfg.SearchPath = bin
+	cfg.AllowedExecutables = []string{"/usr/bin/echo"}
+	cfg.AllowedWorkingDirectories = []string{work}
+	p, err := New(cfg, WithHomes(b.TempDir()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := Request{Agent: "bench", Executable: "tool", Args: []string{"hello", "--flag", "world"},
+		Cwd: filepath.Join(top, "worklink"), Env: map[string]string{"LANG": "C.UTF-8", "CI": "1"}}
+	now := time.Now()
+	if d := p.Evaluate(req, now); !d.Allow {
+		b.Skipf("the request is denied (no /usr/bin/echo?): %v", d.Err)
 	}
 	loopTimed(b, func() { p.Evaluate(req, now) })
 }

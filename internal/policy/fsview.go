@@ -58,13 +58,13 @@ func (v view) stat(p string) (inner, host string, fi fs.FileInfo, err, statErr e
 
 // dir is stat for a path that must be a directory: the resolved path in
 // the view, whether it is a directory, and realpath's error. On the host
-// a directory reached without a symbolic link costs one openat2
-// (resolveHostDir); anything else is resolved and stat'ed by stat, for
-// the same answer.
+// a directory reached without a symbolic link costs one openat2 and a
+// close (resolveHostDir); whatever that cannot answer is resolved and
+// stat'ed by stat, for the same answer.
 func (v view) dir(p string) (inner string, isDir bool, err error) {
 	if !v.jailed() && !v.noOpenat2 {
-		if r, ok := resolveHostDir(p); ok {
-			return r, true, nil
+		if r, isDir, ok, err := resolveHostDir(p); ok {
+			return r, isDir, err
 		}
 	}
 	inner, _, fi, err, statErr := v.stat(p)

@@ -21,10 +21,12 @@ import (
 // symlink is in the way (ELOOP), openat2 again without that flag (the
 // kernel follows every symlink, as filepath.EvalSymlinks does component
 // by component) and a readlink of its /proc/self/fd entry for the real
-// path. Each is a fresh resolution: nothing is cached, so a symlink
-// retargeted or a file replaced since the last call is seen. That is two
-// or three system calls (three or four with withStat: an fstat of the
-// descriptor) whatever the depth of p, against one lstat per component.
+// path (resolveLinked). Each is a fresh resolution: nothing is cached, so
+// a symlink retargeted or a file replaced since the last call is seen.
+// Whatever the depth of p (the walk makes one lstat per component), that
+// is an openat2 and a close without a symlink; with one, a refused
+// openat2, then openat2, readlink and close; with withStat, an fstat of
+// the descriptor on top.
 // Magic links (/proc/PID/fd/N, .../cwd, .../root) are not followed: the
 // kernel refuses them and the caller walks the path instead, as it does
 // whenever this way gives no definite answer (no openat2, a seccomp
@@ -40,52 +42,78 @@ func resolveHostByFd(p string, withStat bool) (real string, fi fs.FileInfo, ok b
 		return "", nil, false, nil
 	}
 	fd, err := openPath(p, unix.O_PATH, unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_NO_MAGICLINKS)
-	lexical := err == nil
-	if err == unix.ELOOP {
-		fd, err = openPath(p, unix.O_PATH, unix.RESOLVE_NO_MAGICLINKS)
+	switch err {
+	case nil:
+		return statFd(fd, withStat, path.Clean(p))
+	case unix.ELOOP:
+		return resolveLinked(p, withStat)
+	case unix.ENOENT:
+		return "", nil, true, notFound(p)
 	}
+	return "", nil, false, nil
+}
+
+// resolveLinked is resolveHostByFd for a path with a symbolic link on the
+// way: the kernel follows them, /proc/self/fd tells where it arrived.
+func resolveLinked(p string, withStat bool) (real string, fi fs.FileInfo, ok bool, err error) {
+	fd, err := openPath(p, unix.O_PATH, unix.RESOLVE_NO_MAGICLINKS)
 	if err != nil {
 		if err == unix.ENOENT {
-			return "", nil, true, &fs.PathError{Op: "lstat", Path: p, Err: syscall.ENOENT}
+			return "", nil, true, notFound(p)
 		}
 		return "", nil, false, nil
 	}
+	real, ok = procFdPath(fd)
+	if !ok {
+		unix.Close(fd)
+		return "", nil, false, nil
+	}
+	return statFd(fd, withStat, real)
+}
+
+// statFd closes fd, the resolved real path, after an fstat of it with
+// withStat.
+func statFd(fd int, withStat bool, real string) (string, fs.FileInfo, bool, error) {
 	defer unix.Close(fd)
-	var st *fdStat
-	if withStat {
-		st = new(fdStat)
-		if syscall.Fstat(fd, &st.sys) != nil {
-			return "", nil, false, nil
-		}
-	}
-	if lexical {
-		real = path.Clean(p)
-	} else if real, ok = procFdPath(fd); !ok {
-		return "", nil, false, nil
-	}
-	if st == nil {
+	if !withStat {
 		return real, nil, true, nil
 	}
-	st.name = path.Base(real)
+	st := &fdStat{name: path.Base(real)}
+	if syscall.Fstat(fd, &st.sys) != nil {
+		return "", nil, false, nil
+	}
 	return real, st, true, nil
 }
 
+func notFound(p string) error { return &fs.PathError{Op: "lstat", Path: p, Err: syscall.ENOENT} }
+
 // resolveHostDir is resolveHostByFd for a path that must name a
-// directory, when it has no symbolic link on the way: one openat2 with
-// O_PATH|O_DIRECTORY and RESOLVE_NO_SYMLINKS, and its close. ok is false
-// whenever that does not succeed (a symlink, not a directory, missing,
-// any error): the caller then resolves and stats the path as usual, for
-// the same answer and the same error message.
-func resolveHostDir(p string) (real string, ok bool) {
+// directory: whether it is one instead of its stat. Without a symbolic
+// link on the way, that is one openat2 with O_PATH|O_DIRECTORY and
+// RESOLVE_NO_SYMLINKS, and its close; through one, resolveLinked's.
+// Whenever neither gives a definite answer (ENOTDIR, which may be the last
+// component or one before it, any other error), ok is false and the
+// caller resolves and stats the path as usual, for the same answer and
+// the same error message.
+func resolveHostDir(p string) (real string, isDir, ok bool, err error) {
 	if !path.IsAbs(p) {
-		return "", false
+		return "", false, false, nil
 	}
 	fd, err := openPath(p, unix.O_PATH|unix.O_DIRECTORY, unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_NO_MAGICLINKS)
-	if err != nil {
-		return "", false
+	switch err {
+	case nil:
+		unix.Close(fd)
+		return path.Clean(p), true, true, nil
+	case unix.ELOOP:
+		real, fi, ok, err := resolveLinked(p, true)
+		if !ok || err != nil {
+			return "", false, ok, err
+		}
+		return real, fi.IsDir(), true, nil
+	case unix.ENOENT:
+		return "", false, true, notFound(p)
 	}
-	unix.Close(fd)
-	return path.Clean(p), true
+	return "", false, false, nil
 }
 
 // openPath is openat2(AT_FDCWD, p) with flags|O_CLOEXEC and resolve,

@@ -15,4 +15,6 @@ func resolveHostByFd(p string, withStat bool) (real string, fi fs.FileInfo, ok b
 }
 
 // resolveHostDir is Linux only; elsewhere the caller stats the path.
-func resolveHostDir(p string) (real string, ok bool) { return "", false }
+func resolveHostDir(p string) (real string, isDir, ok bool, err error) {
+	return "", false, false, nil
+}
