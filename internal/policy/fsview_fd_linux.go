@@ -46,7 +46,7 @@ func resolveHostByFd(p string, withStat bool) (real string, fi fs.FileInfo, ok b
 	case nil:
 		return statFd(fd, withStat, path.Clean(p))
 	case unix.ELOOP:
-		return resolveLinked(p, withStat)
+		return resolveLinked(p, unix.O_PATH, withStat)
 	case unix.ENOENT:
 		return "", nil, true, notFound(p)
 	}
@@ -54,9 +54,10 @@ func resolveHostByFd(p string, withStat bool) (real string, fi fs.FileInfo, ok b
 }
 
 // resolveLinked is resolveHostByFd for a path with a symbolic link on the
-// way: the kernel follows them, /proc/self/fd tells where it arrived.
-func resolveLinked(p string, withStat bool) (real string, fi fs.FileInfo, ok bool, err error) {
-	fd, err := openPath(p, unix.O_PATH, unix.RESOLVE_NO_MAGICLINKS)
+// way: the kernel follows them (openat2 with flags), /proc/self/fd tells
+// where it arrived.
+func resolveLinked(p string, flags uint64, withStat bool) (real string, fi fs.FileInfo, ok bool, err error) {
+	fd, err := openPath(p, flags, unix.RESOLVE_NO_MAGICLINKS)
 	if err != nil {
 		if err == unix.ENOENT {
 			return "", nil, true, notFound(p)
@@ -90,7 +91,8 @@ func notFound(p string) error { return &fs.PathError{Op: "lstat", Path: p, Err: 
 // resolveHostDir is resolveHostByFd for a path that must name a
 // directory: whether it is one instead of its stat. Without a symbolic
 // link on the way, that is one openat2 with O_PATH|O_DIRECTORY and
-// RESOLVE_NO_SYMLINKS, and its close; through one, resolveLinked's.
+// RESOLVE_NO_SYMLINKS, and its close; through one, resolveLinked's with
+// O_DIRECTORY too (no fstat).
 // Whenever neither gives a definite answer (ENOTDIR, which may be the last
 // component or one before it, any other error), ok is false and the
 // caller resolves and stats the path as usual, for the same answer and
@@ -105,11 +107,8 @@ func resolveHostDir(p string) (real string, isDir, ok bool, err error) {
 		unix.Close(fd)
 		return path.Clean(p), true, true, nil
 	case unix.ELOOP:
-		real, fi, ok, err := resolveLinked(p, true)
-		if !ok || err != nil {
-			return "", false, ok, err
-		}
-		return real, fi.IsDir(), true, nil
+		real, _, ok, err := resolveLinked(p, unix.O_PATH|unix.O_DIRECTORY, false)
+		return real, ok && err == nil, ok, err
 	case unix.ENOENT:
 		return "", false, true, notFound(p)
 	}
