@@ -47,7 +47,7 @@ func (p *Policy) BuildEnvironment(agent string, reqEnv map[string]string) ([]str
 	if err := p.checkRequestEnv(reqEnv); err != nil {
 		return nil, err
 	}
-	return p.composeEnvironment(agent, reqEnv), nil
+	return p.composeEnvironment(p.HomeOf(agent), reqEnv), nil
 }
 
 // checkRequestEnv checks the request's variables in name order: their
@@ -149,14 +149,14 @@ func checkEnvValue(n, v string) *errcode.Error {
 
 // composeEnvironment builds the child's sorted environment from checked
 // request variables: the base, the inheritEnvVars, the request's
-// variables, the proxy variables when proxied, and HOME last.
-func (p *Policy) composeEnvironment(agent string, reqEnv map[string]string) []string {
-	env := map[string]string{
-		"PATH":   p.searchPath,
-		"LANG":   "C.UTF-8",
-		"TERM":   "dumb",
-		"TMPDIR": "/tmp",
-	}
+// variables, the proxy variables when proxied, and HOME (home, the
+// agent's own directory, or "/" when "") last.
+func (p *Policy) composeEnvironment(home string, reqEnv map[string]string) []string {
+	env := make(map[string]string, 5+len(p.cfg.InheritEnvVars)+len(reqEnv))
+	env["PATH"] = p.searchPath
+	env["LANG"] = "C.UTF-8"
+	env["TERM"] = "dumb"
+	env["TMPDIR"] = "/tmp"
 	for _, n := range p.cfg.InheritEnvVars {
 		if v := p.getenv(n); v != "" {
 			env[n] = v
@@ -173,12 +173,28 @@ func (p *Policy) composeEnvironment(agent string, reqEnv map[string]string) []st
 	}
 	// Last: nothing overrides it (inheritEnvVars and requests cannot name it).
 	env["HOME"] = "/"
-	if h := p.HomeOf(agent); h != "" {
-		env["HOME"] = h
+	if home != "" {
+		env["HOME"] = home
 	}
+	// Every "NAME=value" is a piece of one string: one allocation. out
+	// holds the names first (a map's order is not the same twice).
 	out := make([]string, 0, len(env))
+	size := 0
 	for n, v := range env {
-		out = append(out, n+"="+v)
+		out = append(out, n)
+		size += len(n) + 1 + len(v)
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for _, n := range out {
+		b.WriteString(n)
+		b.WriteByte('=')
+		b.WriteString(env[n])
+	}
+	all := b.String()
+	for i, n := range out {
+		k := len(n) + 1 + len(env[n])
+		out[i], all = all[:k], all[k:]
 	}
 	slices.Sort(out)
 	return out

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -74,6 +75,27 @@ func TestEnvironmentPlainDataAllowed(t *testing.T) {
 	for n, v := range env {
 		if !slices.Contains(d.Spec.Env, n+"="+v) {
 			t.Errorf("%s=%s missing from the child's environment %q", n, v, d.Spec.Env)
+		}
+	}
+}
+
+// The child's environment is exactly the base, the inherited variables,
+// the request's (which override both) and HOME, each once, sorted as
+// "NAME=value" strings ("A1=…" before "A=…").
+func TestEnvironmentComposedExactly(t *testing.T) {
+	f := newFixture(t)
+	cfg := f.baseConfig()
+	cfg.InheritEnvVars = []string{"TZ", "UNSET_HERE", "TERM"}
+	server := map[string]string{"TZ": "Europe/Paris", "TERM": "xterm", "SECRET": "s"}
+	p := mustNew(t, cfg, WithHomes(f.root), WithGetenv(func(n string) string { return server[n] }))
+	for i := range 20 { // the map's order differs from run to run
+		d := p.Evaluate(Request{Agent: "a1", Executable: "mytrue", Cwd: f.work,
+			Env: map[string]string{"A": "1", "A1": "2", "LANG": "de_DE.UTF-8", "TZ": "UTC", "Z_": ""}}, noon)
+		checkDecision(t, d, "", "")
+		want := []string{"A1=2", "A=1", "HOME=" + filepath.Join(f.root, "a1"), "LANG=de_DE.UTF-8", "PATH=" + f.bin,
+			"TERM=xterm", "TMPDIR=/tmp", "TZ=UTC", "Z_="}
+		if !slices.Equal(d.Spec.Env, want) {
+			t.Fatalf("decision %d: Env\n%q, want\n%q", i, d.Spec.Env, want)
 		}
 	}
 }

@@ -150,7 +150,8 @@ func (p *Policy) admit(name string) (r, interp *resolved, _ *errcode.Error) {
 // checkBlocked refuses an always-blocked or additionally blocked executable,
 // by the requested name and, when known, by the resolved real path.
 func (p *Policy) checkBlocked(requested, real string) *errcode.Error {
-	names := []string{path.Base(requested)}
+	var buf [2]string
+	names := append(buf[:0], path.Base(requested))
 	if real != "" {
 		names = append(names, path.Base(real))
 	}
@@ -230,7 +231,10 @@ func (p *Policy) resolve(name string) (*resolved, *errcode.Error) {
 	return r, nil
 }
 
-var errNotExecutable = errors.New("not a regular file with an execute permission bit")
+var (
+	errNotExecutable = errors.New("not a regular file with an execute permission bit")
+	errNoSuchFile    = errors.New("no such file")
+)
 
 // resolveFile resolves the absolute path name in the policy's view and
 // checks it is an executable regular file.
@@ -242,7 +246,7 @@ func resolveFileIn(v view, name string) (*resolved, error) {
 	real, host, fi, err, statErr := v.stat(name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, errors.New("no such file")
+			return nil, errNoSuchFile
 		}
 		return nil, err
 	}
@@ -375,7 +379,8 @@ func (p *Policy) allowed(r *resolved) bool { return p.matchesAny(p.allow, r) }
 // matchesAny reports whether r matches one of entries, by the rules of
 // allowed (requireConfirmationFor matches the same way).
 func (p *Policy) matchesAny(entries []allowEntry, r *resolved) bool {
-	names := []string{filepath.Base(r.real)}
+	var buf [2]string
+	names := append(buf[:0], filepath.Base(r.real))
 	if r.foundAs != "" {
 		names = append(names, r.foundAs)
 	}

@@ -56,6 +56,24 @@ func (v view) stat(p string) (inner, host string, fi fs.FileInfo, err, statErr e
 	return inner, host, fi, nil, statErr
 }
 
+// dir is stat for a path that must be a directory: the resolved path in
+// the view, whether it is a directory, and realpath's error. On the host
+// a directory reached without a symbolic link costs one openat2 and a
+// close (resolveHostDir); whatever that cannot answer is resolved and
+// stat'ed by stat, for the same answer.
+func (v view) dir(p string) (inner string, isDir bool, err error) {
+	if !v.jailed() && !v.noOpenat2 {
+		if r, isDir, ok, err := resolveHostDir(p); ok {
+			return r, isDir, err
+		}
+	}
+	inner, _, fi, err, statErr := v.stat(p)
+	if err != nil {
+		return "", false, err
+	}
+	return inner, statErr == nil && fi.IsDir(), nil
+}
+
 // byFd resolves on the host by descriptor (resolveHostByFd), which gives
 // the stat for free; ok is false when the caller must resolve the slow way
 // (in a jail, in tests that force the walk, or when that way has no

@@ -13,57 +13,134 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// resolveHostByFd resolves the absolute path p on the host by descriptor:
-// one openat2(2) with O_PATH (the kernel follows every symlink, as
-// filepath.EvalSymlinks does component by component), an fstat of the
-// result and a readlink of its /proc/self/fd entry for the real path. That
-// is three or four system calls whatever the depth of p, against one lstat
-// per component. Magic links (/proc/PID/fd/N, .../cwd, .../root) are not
-// followed: the kernel refuses them and the caller walks the path instead,
-// as it does whenever this way gives no definite answer (no openat2, a
-// seccomp filter, no /proc, a path /proc cannot show, any error but "no such
+// resolveHostByFd resolves the absolute path p on the host by descriptor.
+// First one openat2(2) with O_PATH and RESOLVE_NO_SYMLINKS: when the
+// kernel reaches the file without meeting a symbolic link, the real path
+// is p cleaned lexically (without symlinks, "a/b/.." is "a": the kernel
+// has just checked that b is a directory), with no readlink. When a
+// symlink is in the way (ELOOP), openat2 again without that flag (the
+// kernel follows every symlink, as filepath.EvalSymlinks does component
+// by component) and a readlink of its /proc/self/fd entry for the real
+// path (resolveLinked). Each is a fresh resolution: nothing is cached, so
+// a symlink retargeted or a file replaced since the last call is seen.
+// Whatever the depth of p (the walk makes one lstat per component), that
+// is an openat2 and a close without a symlink; with one, a refused
+// openat2, then openat2, readlink and close; with withStat, an fstat of
+// the descriptor on top.
+// Magic links (/proc/PID/fd/N, .../cwd, .../root) are not followed: the
+// kernel refuses them and the caller walks the path instead, as it does
+// whenever this way gives no definite answer (no openat2, a seccomp
+// filter, no /proc, a path /proc cannot show, any error but "no such
 // file"). A missing component gives an error satisfying
-// errors.Is(err, fs.ErrNotExist), as the walk's would.
+// errors.Is(err, fs.ErrNotExist), as the walk's would: the component the
+// kernel found missing is reached the same way with or without
+// RESOLVE_NO_SYMLINKS, since no symlink came before it.
 // With withStat, fi is the stat of the resolved file (what os.Stat would
 // return, with *syscall.Stat_t as Sys).
 func resolveHostByFd(p string, withStat bool) (real string, fi fs.FileInfo, ok bool, err error) {
-	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_MAGICLINKS}
-	var fd int
-	for {
-		fd, err = unix.Openat2(unix.AT_FDCWD, p, &how)
-		if err != unix.EINTR {
-			break
-		}
+	if !path.IsAbs(p) {
+		return "", nil, false, nil
 	}
+	fd, err := openPath(p, unix.O_PATH, unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_NO_MAGICLINKS)
+	switch err {
+	case nil:
+		return statFd(fd, withStat, path.Clean(p))
+	case unix.ELOOP:
+		return resolveLinked(p, unix.O_PATH, withStat)
+	case unix.ENOENT:
+		return "", nil, true, notFound(p)
+	}
+	return "", nil, false, nil
+}
+
+// resolveLinked is resolveHostByFd for a path with a symbolic link on the
+// way: the kernel follows them (openat2 with flags), /proc/self/fd tells
+// where it arrived.
+func resolveLinked(p string, flags uint64, withStat bool) (real string, fi fs.FileInfo, ok bool, err error) {
+	fd, err := openPath(p, flags, unix.RESOLVE_NO_MAGICLINKS)
 	if err != nil {
 		if err == unix.ENOENT {
-			return "", nil, true, &fs.PathError{Op: "lstat", Path: p, Err: syscall.ENOENT}
+			return "", nil, true, notFound(p)
 		}
 		return "", nil, false, nil
 	}
+	real, ok = procFdPath(fd)
+	if !ok {
+		unix.Close(fd)
+		return "", nil, false, nil
+	}
+	return statFd(fd, withStat, real)
+}
+
+// statFd closes fd, the resolved real path, after an fstat of it with
+// withStat.
+func statFd(fd int, withStat bool, real string) (string, fs.FileInfo, bool, error) {
 	defer unix.Close(fd)
-	var st *fdStat
-	if withStat {
-		st = new(fdStat)
-		if syscall.Fstat(fd, &st.sys) != nil {
-			return "", nil, false, nil
+	if !withStat {
+		return real, nil, true, nil
+	}
+	st := &fdStat{name: path.Base(real)}
+	if syscall.Fstat(fd, &st.sys) != nil {
+		return "", nil, false, nil
+	}
+	return real, st, true, nil
+}
+
+func notFound(p string) error { return &fs.PathError{Op: "lstat", Path: p, Err: syscall.ENOENT} }
+
+// resolveHostDir is resolveHostByFd for a path that must name a
+// directory: whether it is one instead of its stat. Without a symbolic
+// link on the way, that is one openat2 with O_PATH|O_DIRECTORY and
+// RESOLVE_NO_SYMLINKS, and its close; through one, resolveLinked's with
+// O_DIRECTORY too (no fstat).
+// Whenever neither gives a definite answer (ENOTDIR, which may be the last
+// component or one before it, any other error), ok is false and the
+// caller resolves and stats the path as usual, for the same answer and
+// the same error message.
+func resolveHostDir(p string) (real string, isDir, ok bool, err error) {
+	if !path.IsAbs(p) {
+		return "", false, false, nil
+	}
+	fd, err := openPath(p, unix.O_PATH|unix.O_DIRECTORY, unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_NO_MAGICLINKS)
+	switch err {
+	case nil:
+		unix.Close(fd)
+		return path.Clean(p), true, true, nil
+	case unix.ELOOP:
+		real, _, ok, err := resolveLinked(p, unix.O_PATH|unix.O_DIRECTORY, false)
+		return real, ok && err == nil, ok, err
+	case unix.ENOENT:
+		return "", false, true, notFound(p)
+	}
+	return "", false, false, nil
+}
+
+// openPath is openat2(AT_FDCWD, p) with flags|O_CLOEXEC and resolve,
+// retried on EINTR.
+func openPath(p string, flags uint64, resolve uint64) (int, error) {
+	how := unix.OpenHow{Flags: flags | unix.O_CLOEXEC, Resolve: resolve}
+	for {
+		fd, err := unix.Openat2(unix.AT_FDCWD, p, &how)
+		if err != unix.EINTR {
+			return fd, err
 		}
 	}
+}
+
+// procFdPath is the path /proc/self/fd shows for fd, when it is one a
+// caller can use: absolute, not cut, not the " (deleted)" of an unlinked
+// file (or of a file whose name ends so: the caller walks).
+func procFdPath(fd int) (string, bool) {
 	var buf [unix.PathMax]byte
 	n, err := unix.Readlink("/proc/self/fd/"+strconv.Itoa(fd), buf[:])
 	if err != nil || n <= 0 || n >= len(buf) || buf[0] != '/' {
-		return "", nil, false, nil
+		return "", false
 	}
-	real = string(buf[:n])
+	real := string(buf[:n])
 	if strings.HasSuffix(real, " (deleted)") {
-		// Unlinked meanwhile, or a file whose name ends so: walk.
-		return "", nil, false, nil
+		return "", false
 	}
-	if st == nil {
-		return real, nil, true, nil
-	}
-	st.name = path.Base(real)
-	return real, st, true, nil
+	return real, true
 }
 
 // fdStat is an fstat result as an fs.FileInfo, converted the way os.Stat

@@ -7,7 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
+	"slices"
 	"syscall"
 	"testing"
 )
@@ -40,13 +40,17 @@ func TestResolveByFdMatchesWalk(t *testing.T) {
 	symlink(t, "loop2", in("loop1"))
 	symlink(t, "loop1", in("loop2"))
 	symlink(t, "/proc/self/cwd", in("magic")) // through a magic link: the walk's business
+	symlink(t, "x (deleted)", in("a/to-deleted"))
 
 	ok := []string{
 		"/", top, in("a"), in("a/b/c/prog"), in("a/suid"), in("a/plain"), in("a/fifo"), "/dev/null",
 		in("abs/c/prog"), in("a/rel"), in("a/up"), in("chain"), in("a/b/elsewhere/.."),
-		in("a/./b//c/"), in("a/b/../b/c/prog"), in("abs/../plain"),
+		in("a/./b//c/"), in("a/b/../b/c/prog"), in("abs/../plain"), in("a/b/c/.."), in("a/b/c/../../plain"),
+		"/..", in("a/x (deleted)"), // reached without a symlink: no /proc, the name is the path
 	}
-	walkOnly := []string{in("a/x (deleted)"), "/proc/self/cwd", in("magic"), "/proc/self/exe"}
+	// Through a symlink, the real path comes from /proc, which cannot tell
+	// " (deleted)" in a name from an unlinked file.
+	walkOnly := []string{in("a/to-deleted"), "/proc/self/cwd", in("magic"), "/proc/self/exe"}
 	bad := []struct {
 		p   string
 		err error
@@ -72,7 +76,7 @@ func TestResolveByFdMatchesWalk(t *testing.T) {
 		if answered && (err != nil || got != want) {
 			t.Errorf("resolveHostByFd(%q) = %q, %v; EvalSymlinks says %q", p, got, err, want)
 		}
-		isWalkOnly := strings.HasPrefix(p, "/proc/") || strings.Contains(p, "deleted") || p == in("magic")
+		isWalkOnly := slices.Contains(walkOnly, p)
 		if answered == isWalkOnly {
 			t.Errorf("resolveHostByFd(%q): answered %v, want %v", p, answered, !isWalkOnly)
 		}
@@ -98,6 +102,10 @@ func TestResolveByFdMatchesWalk(t *testing.T) {
 			if r, _, err := v.realpath(p); err != nil || r != want {
 				t.Errorf("realpath(%q) (walk %v) = %q, %v; want %q", p, v.noOpenat2, r, err, want)
 			}
+			wantDir := wfi.IsDir()
+			if r, isDir, err := v.dir(p); err != nil || r != want || isDir != wantDir {
+				t.Errorf("dir(%q) (walk %v) = %q, %v, %v; want %q, %v", p, v.noOpenat2, r, isDir, err, want, wantDir)
+			}
 		}
 	}
 	// Errors: "no such file" is the descriptor way's own answer (callers
@@ -110,7 +118,8 @@ func TestResolveByFdMatchesWalk(t *testing.T) {
 		for _, v := range []view{fast, walk} {
 			_, _, err := v.realpath(tc.p)
 			_, _, _, serr, _ := v.stat(tc.p)
-			for _, e := range []error{err, serr} {
+			_, _, derr := v.dir(tc.p)
+			for _, e := range []error{err, serr, derr} {
 				switch {
 				case e == nil:
 					t.Errorf("%q (walk %v): no error, want %v", tc.p, v.noOpenat2, werr)

@@ -13,3 +13,8 @@ func resolveInRootOpenat2(root, p string) (inner string, ok bool, err error) {
 func resolveHostByFd(p string, withStat bool) (real string, fi fs.FileInfo, ok bool, err error) {
 	return "", nil, false, nil
 }
+
+// resolveHostDir is Linux only; elsewhere the caller stats the path.
+func resolveHostDir(p string) (real string, isDir, ok bool, err error) {
+	return "", false, false, nil
+}

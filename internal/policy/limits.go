@@ -17,38 +17,25 @@ import (
 func (p *Policy) EffectiveLimits(req config.ResourceLimits, timeout time.Duration) (config.ResourceLimits, time.Duration, *errcode.Error) {
 	def, maxi := p.cfg.DefaultResourceLimits, p.cfg.MaximumResourceLimits
 	eff := req
-	type field struct {
+	var err *errcode.Error
+	if eff.MaxCpuPercent, err = effective("maxCpuPercent", req.MaxCpuPercent, def.MaxCpuPercent, maxi.MaxCpuPercent); err != nil {
+		return eff, 0, err
+	}
+	for _, f := range [...]struct {
 		name          string
-		req, def, max float64
-		set           func(float64)
-	}
-	fields := []field{
-		{"maxCpuPercent", req.MaxCpuPercent, def.MaxCpuPercent, maxi.MaxCpuPercent, func(v float64) { eff.MaxCpuPercent = v }},
-		{"maxMemoryMB", float64(req.MaxMemoryMB), float64(def.MaxMemoryMB), float64(maxi.MaxMemoryMB), func(v float64) { eff.MaxMemoryMB = int64(v) }},
-		{"maxFileDescriptors", float64(req.MaxFileDescriptors), float64(def.MaxFileDescriptors), float64(maxi.MaxFileDescriptors), func(v float64) { eff.MaxFileDescriptors = int64(v) }},
-		{"maxCpuTime", float64(req.MaxCpuTime), float64(def.MaxCpuTime), float64(maxi.MaxCpuTime), func(v float64) { eff.MaxCpuTime = int64(v) }},
-		{"maxProcesses", float64(req.MaxProcesses), float64(def.MaxProcesses), float64(maxi.MaxProcesses), func(v float64) { eff.MaxProcesses = int64(v) }},
-	}
-	for _, f := range fields {
-		if f.req < 0 {
-			return eff, 0, errcode.Fail(errcode.InvalidInput, LayerResourceLimits,
-				"use a positive value, or omit it to get the default",
-				"resourceLimits.%s is negative (%s)", f.name, num(f.req))
+		req, def, max int64
+		eff           *int64
+	}{
+		{"maxMemoryMB", req.MaxMemoryMB, def.MaxMemoryMB, maxi.MaxMemoryMB, &eff.MaxMemoryMB},
+		{"maxFileDescriptors", req.MaxFileDescriptors, def.MaxFileDescriptors, maxi.MaxFileDescriptors, &eff.MaxFileDescriptors},
+		{"maxCpuTime", req.MaxCpuTime, def.MaxCpuTime, maxi.MaxCpuTime, &eff.MaxCpuTime},
+		{"maxProcesses", req.MaxProcesses, def.MaxProcesses, maxi.MaxProcesses, &eff.MaxProcesses},
+	} {
+		v, err := effective(f.name, float64(f.req), float64(f.def), float64(f.max))
+		if err != nil {
+			return eff, 0, err
 		}
-		v := f.req
-		if v == 0 {
-			v = f.def
-			f.set(v)
-		}
-		if f.max > 0 && v > f.max {
-			src := "requested"
-			if f.req == 0 {
-				src = "default"
-			}
-			return eff, 0, errcode.Deny(errcode.ResourceLimitExceedsMaximum, LayerResourceLimits,
-				fmt.Sprintf("request %s of at most %s", f.name, num(f.max)),
-				"%s resourceLimits.%s %s exceeds maximumResourceLimits.%s %s", src, f.name, num(v), f.name, num(f.max))
-		}
+		*f.eff = int64(v)
 	}
 	if timeout < 0 {
 		return eff, 0, errcode.Fail(errcode.InvalidInput, LayerResourceLimits,
@@ -59,6 +46,30 @@ func (p *Policy) EffectiveLimits(req config.ResourceLimits, timeout time.Duratio
 		life = timeout
 	}
 	return eff, life, nil
+}
+
+// effective is one limit: the requested value, or the default for 0;
+// refused when negative or above a non-zero maximum.
+func effective(name string, req, def, max float64) (float64, *errcode.Error) {
+	if req < 0 {
+		return 0, errcode.Fail(errcode.InvalidInput, LayerResourceLimits,
+			"use a positive value, or omit it to get the default",
+			"resourceLimits.%s is negative (%s)", name, num(req))
+	}
+	v := req
+	if v == 0 {
+		v = def
+	}
+	if max > 0 && v > max {
+		src := "requested"
+		if req == 0 {
+			src = "default"
+		}
+		return 0, errcode.Deny(errcode.ResourceLimitExceedsMaximum, LayerResourceLimits,
+			fmt.Sprintf("request %s of at most %s", name, num(max)),
+			"%s resourceLimits.%s %s exceeds maximumResourceLimits.%s %s", src, name, num(v), name, num(max))
+	}
+	return v, nil
 }
 
 func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }

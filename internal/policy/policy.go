@@ -188,10 +188,11 @@ func (p *Policy) Evaluate(req Request, now time.Time) Decision {
 	if err := p.CheckArguments(req.Args); err != nil {
 		return deny(err)
 	}
-	env, err := p.BuildEnvironment(req.Agent, req.Env)
-	if err != nil {
+	home := p.HomeOf(req.Agent)
+	if err := p.checkRequestEnv(req.Env); err != nil {
 		return deny(err)
 	}
+	env := p.composeEnvironment(home, req.Env)
 	dir, err := p.CheckWorkingDirectory(req.Cwd)
 	if err != nil {
 		return deny(err)
@@ -202,7 +203,7 @@ func (p *Policy) Evaluate(req Request, now time.Time) Decision {
 	}
 	spec.Argv = append([]string{req.Executable}, req.Args...)
 	spec.Env = env
-	spec.Home = p.HomeOf(req.Agent)
+	spec.Home = home
 	spec.Dir = dir
 	spec.Limits = limits
 	spec.Lifetime = lifetime

@@ -21,3 +21,18 @@ func readHead(file string, buf []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// readAll passes the content of file to w.
+func readAll(file string, w func([]byte)) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(writerFunc(w), f)
+	return err
+}
+
+type writerFunc func([]byte)
+
+func (w writerFunc) Write(b []byte) (int, error) { w(b); return len(b), nil }

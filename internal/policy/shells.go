@@ -2,8 +2,6 @@ package policy
 
 import (
 	"crypto/sha256"
-	"io"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -85,15 +83,11 @@ func (h shellHashes) matches(file string, size int64) (string, error) {
 	return "", nil
 }
 
+// hashFile is the SHA-256 of file's content, read as readHead reads.
 func hashFile(file string) ([sha256.Size]byte, error) {
 	var sum [sha256.Size]byte
-	f, err := os.Open(file)
-	if err != nil {
-		return sum, err
-	}
-	defer f.Close()
 	hh := sha256.New()
-	if _, err := io.Copy(hh, f); err != nil {
+	if err := readAll(file, func(b []byte) { hh.Write(b) }); err != nil {
 		return sum, err
 	}
 	copy(sum[:], hh.Sum(nil))

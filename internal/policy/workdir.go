@@ -84,7 +84,7 @@ func (p *Policy) existingDir(cwd string) (string, *errcode.Error) {
 	if p.view.jailed() {
 		where = " inside the jail " + p.view.root
 	}
-	real, _, fi, err, statErr := p.view.stat(cwd)
+	real, isDir, err := p.view.dir(cwd)
 	if err != nil {
 		msg := err.Error()
 		if errors.Is(err, fs.ErrNotExist) {
@@ -93,7 +93,7 @@ func (p *Policy) existingDir(cwd string) (string, *errcode.Error) {
 		return "", errcode.Fail(errcode.CwdNotFound, LayerWorkingDirectory,
 			"create the directory"+where+" or name an existing one", "cwd %q%s: %s", cwd, where, msg)
 	}
-	if statErr != nil || !fi.IsDir() {
+	if !isDir {
 		return "", errcode.Fail(errcode.CwdNotFound, LayerWorkingDirectory,
 			"name a directory, not a file", "cwd %q%s is not a directory", cwd, where)
 	}

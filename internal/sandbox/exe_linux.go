@@ -79,13 +79,37 @@ func stageConfig(spec *policy.Spec, script bool, iso *Isolation) ([]byte, error)
 	return b, nil
 }
 
+// openCheckedFile opens a file the policy checked, by the real path it
+// resolved (no symbolic link in it), to run it. A symlink swapped in since
+// (to a device node, say) is refused (openat2 RESOLVE_NO_SYMLINKS; only as
+// the last component, O_NOFOLLOW, where the kernel has no openat2), a FIFO
+// does not block the launch (O_NONBLOCK: the identity check then refuses
+// it) and a terminal never becomes the server's controlling terminal.
+func openCheckedFile(path string) (int, error) {
+	const flags = unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
+	how := unix.OpenHow{Flags: flags, Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
+	for {
+		fd, err := unix.Openat2(unix.AT_FDCWD, path, &how)
+		switch err {
+		case unix.EINTR:
+			continue
+		case unix.ENOSYS, unix.EPERM: // no openat2, or a seccomp filter refusing it
+			fd, err = unix.Open(path, flags|unix.O_NOFOLLOW, 0)
+			if err == unix.EINTR {
+				continue
+			}
+		}
+		return fd, err
+	}
+}
+
 // openChecked opens the executable, checks it is the file the policy
 // checked, and encodes the stage's config for spec.
 func openChecked(spec *policy.Spec, iso *Isolation) (*os.File, []byte, error) {
 	if spec == nil || spec.Path == "" {
 		return nil, nil, errcode.Fail(errcode.Internal, layer, "", "no executable to launch")
 	}
-	fd, err := unix.Open(spec.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := openCheckedFile(spec.Path)
 	if err != nil {
 		return nil, nil, changed("open %s: %v", spec.Path, err)
 	}

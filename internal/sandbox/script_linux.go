@@ -29,7 +29,7 @@ func scriptExec(spec *policy.Spec) (*os.File, *policy.Spec, bool, error) {
 		// was not checked.
 		return nil, nil, false, changed("%s is a #! script but its interpreter was not checked", spec.Path)
 	}
-	fd, err := unix.Open(run.Interpreter, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := openCheckedFile(run.Interpreter)
 	if err != nil {
 		return nil, nil, false, changed("open the #! interpreter %s of %s: %v", run.Interpreter, spec.Path, err)
 	}

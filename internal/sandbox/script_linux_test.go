@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
 )
@@ -73,6 +75,72 @@ func TestScriptInterpreterIdentityIsChecked(t *testing.T) {
 			var e *errcode.Error
 			if !errors.As(err, &e) || e.Code != errcode.Internal || !strings.Contains(e.Message, tc.want) {
 				t.Fatalf("err = %v, want INTERNAL %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// The launcher opens the checked file by its real path without following a
+// symbolic link swapped in since the check (to a device node, say) and
+// without blocking on a FIFO swapped in: both launches are refused at once
+// as a changed executable.
+func TestSwappedExecutableIsNotOpened(t *testing.T) {
+	l := NewLauncher(LauncherOptions{})
+	defer l.Close()
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	trueBin, err := filepath.EvalSymlinks("/bin/true")
+	if err != nil {
+		t.Skip("no /bin/true")
+	}
+	body, err := os.ReadFile(trueBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { // whatever happens, let a blocked open end
+		if f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close()
+		}
+	}()
+	for _, tc := range []struct {
+		name string
+		swap func(p string) error
+	}{
+		{"symlink to a FIFO", func(p string) error { os.Remove(p); return os.Symlink(fifo, p) }},
+		{"symlink to a device", func(p string) error { os.Remove(p); return os.Symlink("/dev/zero", p) }},
+		{"FIFO", func(p string) error { os.Remove(p); return syscall.Mkfifo(p, 0o700) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exe := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-"))
+			if err := os.WriteFile(exe, body, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			spec := specFor(t, exe)
+			if err := tc.swap(exe); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				p, err := l.Start(spec, Stdio{})
+				if err == nil {
+					p.Abort()
+				}
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				var e *errcode.Error
+				if !errors.As(err, &e) || e.Code != errcode.Internal || !strings.Contains(e.Message, "executable changed") {
+					t.Fatalf("err = %v, want INTERNAL executable changed", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the launch blocked opening the swapped file")
 			}
 		})
 	}
