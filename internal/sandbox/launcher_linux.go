@@ -73,7 +73,7 @@ func NewLauncher(o LauncherOptions) *Launcher {
 		quit: make(chan struct{}), done: make(chan struct{}), poolSize: n, plain: o.Plain,
 		cgroups: newLaunchCgroups(o.Cgroups), iso: &iso, zygoteOn: useZygote(o), zreqs: make(chan chan zygoteResp)}
 	if !o.Plain {
-		l.cgroups.startPool(l.quit) // fresh groups for launches without a warm stage (cgroups_pool.go)
+		l.cgroups.startPool(l.quit, o.GroupLimits) // fresh groups for launches without a warm stage (cgroups_pool.go)
 	}
 	l.run()
 	return l
