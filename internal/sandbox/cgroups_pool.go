@@ -48,9 +48,9 @@ const groupRefillDelay = 25 * time.Millisecond
 type groupPool struct {
 	c      *launchCgroups
 	limits cgroup.Limits // what every pooled group is made with
-	taken chan struct{} // cap 1: a take (or a miss): refill after groupRefillDelay
-	quit  <-chan struct{}
-	done  chan struct{}
+	taken  chan struct{} // cap 1: a take (or a miss): refill after groupRefillDelay
+	quit   <-chan struct{}
+	done   chan struct{}
 
 	mu     sync.Mutex
 	free   []*cgroup.Group // oldest first
