@@ -17,8 +17,9 @@ import (
 // spins looking for work, mostly finds none and sleeps again: CPU taken
 // from the children on a busy host. Measured on 2 CPUs (docs/performance.md,
 // "Server CPU per call at four clients"): one P instead of two cut the
-// server's own CPU per process_run by 13-16% and raised calls/s at four
-// clients by ~10%; capturing 4 KiB writes took a third of the CPU.
+// server's own CPU per process_run by 11-16% and raised calls/s at four
+// clients by ~10% (not in the busiest runs); capturing 4 KiB writes took a
+// third of the CPU.
 func serveProcs() int {
 	if os.Getenv("GOMAXPROCS") != "" {
 		return runtime.GOMAXPROCS(0)
