@@ -20,54 +20,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// exited waits until pid (our child, not yet reaped) has exited, without
-// reaping it. It waits in the runtime's poller on a pidfd, which becomes
-// readable when the process has exited: no thread is held in a blocking
-// waitid for the child's whole life (a thread each, and with few Ps a P
-// that sysmon has to take back before other goroutines run). Where that
-// cannot be done (no pidfd_open, no PIDFD_NONBLOCK, no P_PIDFD) it waits
-// in waitid as before.
+// exited waits until pid has exited, without reaping it.
 func exited(pid int) {
-	if !exitedPolled(pid) {
-		var info unix.Siginfo
-		for unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
-		}
+	var info unix.Siginfo
+	for unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
 	}
-}
-
-// exitedPolled is exited through a pidfd in the poller; false: not done,
-// wait the other way.
-func exitedPolled(pid int) bool {
-	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
-	if err != nil {
-		return false
-	}
-	f := os.NewFile(uintptr(fd), "pidfd")
-	defer f.Close()
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return false
-	}
-	done, woken := false, false
-	err = rc.Read(func(fd uintptr) bool {
-		// Zeroed: with WNOHANG and nothing to report, waitid leaves the
-		// signal number 0.
-		var info unix.Siginfo
-		werr := unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
-		switch {
-		case werr == nil && info.Signo != 0:
-			done = true
-			return true
-		case werr == nil && !woken:
-			woken = true
-			return false // running: wait until the pidfd is readable
-		default:
-			// An error (P_PIDFD unknown), or readable with nothing to
-			// report: never wait on it again.
-			return true
-		}
-	})
-	return err == nil && done
 }
 
 // Process is a started child, the leader of its own process group. Until
