@@ -97,8 +97,8 @@ func cgroupFailure(err error) *errcode.Error {
 // place puts the stage pid, applying its steps, into a cgroup with l's
 // limits: warm, the fresh group its warm stage already waits in (only the
 // limits are written), or a new group it is moved into: one from the pool
-// of fresh groups (cgroups_pool.go: only the limits are written), or, when
-// the pool is empty or off, one made here. nil without cgroups. On error
+// of fresh groups (cgroups_pool.go: made with these limits ahead of time),
+// or, when the pool is empty, off or made for other limits, one made here. nil without cgroups. On error
 // no group is left (warm and pooled included).
 func (c *launchCgroups) place(pid int, warm *cgroup.Group, l config.ResourceLimits) (*cgroup.Group, error) {
 	if !c.enabled() {
@@ -112,13 +112,8 @@ func (c *launchCgroups) place(pid int, warm *cgroup.Group, l config.ResourceLimi
 		}
 		return warm, nil
 	}
-	g := c.pool.take() // a fresh group made ahead of time, or nil
-	if g != nil {
-		if err := g.SetLimits(cl); err != nil {
-			dropGroup(g)
-			return nil, cgroupFailure(err)
-		}
-	} else {
+	g := c.pool.take(cl) // a fresh group made ahead of time with these limits, or nil
+	if g == nil {
 		var err error
 		if g, err = c.newGroup("p", cl); err != nil {
 			return nil, err

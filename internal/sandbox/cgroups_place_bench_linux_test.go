@@ -18,8 +18,8 @@ import (
 // interleaved in one run: "new-median-ns" makes the group on the path
 // (newGroup, "newgroup-median-ns": a directory per hierarchy and the limit
 // writes; then the move, "join-median-ns"); "pooled-median-ns" is place
-// taking a group from the pool of fresh groups (cgroups_pool.go: the
-// emptiness check, the limit writes, the move). The child is a
+// taking a group from the pool of fresh groups (cgroups_pool.go: made
+// ahead of time with the same limits; only the move is left). The child is a
 // single-threaded process (sleep) started and ended outside the timing;
 // the limits are the default profile's.
 func BenchmarkPlaceCgroup(b *testing.B) {
@@ -35,13 +35,13 @@ func BenchmarkPlaceCgroup(b *testing.B) {
 	if !plain.enabled() {
 		b.Skip("no usable cgroup hierarchy")
 	}
+	lim := config.ResourceLimits{MaxMemoryMB: 1024, MaxProcesses: 10, MaxCpuPercent: 80}
 	pooled := newLaunchCgroups(m)
 	quit := make(chan struct{})
-	pooled.startPool(quit)
+	pooled.startPool(quit, lim)
 	defer pooled.stopPool()
 	defer close(quit)
 
-	lim := config.ResourceLimits{MaxMemoryMB: 1024, MaxProcesses: 10, MaxCpuPercent: 80}
 	cl := cgroupLimits(m.Support(), lim)
 	child := func() *exec.Cmd {
 		cmd := exec.Command("sleep", "100")
@@ -124,7 +124,7 @@ func BenchmarkForkedLaunchCgroupPool(b *testing.B) {
 	}
 	spec := benchSpec(b)
 	spec.Limits.MaxMemoryMB, spec.Limits.MaxProcesses, spec.Limits.MaxCpuPercent = 1024, 10, 80
-	pooled := NewLauncher(LauncherOptions{Cgroups: m, Stage: StageZygote})
+	pooled := NewLauncher(LauncherOptions{Cgroups: m, Stage: StageZygote, GroupLimits: spec.Limits})
 	defer pooled.Close()
 	plain := NewLauncher(LauncherOptions{Cgroups: m, Stage: StageZygote})
 	defer plain.Close()

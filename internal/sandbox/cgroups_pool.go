@@ -5,11 +5,14 @@ package sandbox
 // stage started cold) needs a cgroup made on its path: a directory in every
 // hierarchy (on cgroup v1, one per controller), its limits, then the move.
 // The launcher keeps groupPoolSize groups made ahead of time by a goroutine
-// of its own, so that such a launch only writes its limits and moves its
-// child (place). A pooled group is exactly a new group before its limits
-// are written:
-//   - made by the same newGroup, with no limit, and named as a new group
-//     is (p-L-N);
+// of its own, with the limits most launches ask for (LauncherOptions.
+// GroupLimits: the configuration's defaultResourceLimits), so that such a
+// launch only moves its child (place). A pooled group is exactly a new
+// group made with the launch's limits:
+//   - made by the same newGroup, with the same limits (a launch asking for
+//     other limits takes none and gets a group made on its path: a group is
+//     limited once, as it is made, never re-limited), and named as a new
+//     group is (p-L-N);
 //   - no process was ever in it: nothing of ours joins it while it is
 //     pooled (take does not read cgroup.events to check: that cost more
 //     than half of what the pool saves, and only root or the owner of the
@@ -22,13 +25,15 @@ package sandbox
 // the group (its child's steps, exec and first moments), as the warm
 // stages' refill does. Launcher.Close stops the goroutine, which removes
 // the groups still pooled. LauncherOptions.Plain switches the pool off;
-// TestPooledLaunchIsolatedAsCold compares the groups of the two.
+// TestPooledLaunchIsolatedAsCold compares the groups of the two, and
+// TestPooledCgroupIsFresh every control file of a pooled and a new group.
 
 import (
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
 
@@ -41,24 +46,26 @@ const groupRefillDelay = 25 * time.Millisecond
 
 // groupPool is a launcher's pool of fresh launch groups.
 type groupPool struct {
-	c     *launchCgroups
-	taken chan struct{} // cap 1: a take (or a miss): refill after groupRefillDelay
-	quit  <-chan struct{}
-	done  chan struct{}
+	c      *launchCgroups
+	limits cgroup.Limits // what every pooled group is made with
+	taken  chan struct{} // cap 1: a take (or a miss): refill after groupRefillDelay
+	quit   <-chan struct{}
+	done   chan struct{}
 
 	mu     sync.Mutex
 	free   []*cgroup.Group // oldest first
 	closed bool            // the goroutine ended: take finds nothing
 }
 
-// startPool starts the pool's goroutine, which fills the pool at once and
+// startPool starts the pool's goroutine, which fills the pool at once with
+// groups limited to l (what the host enforces of it, as for a launch) and
 // ends when quit is closed (the launcher's Close), removing the groups it
 // still holds; stopPool waits for that. Nothing without cgroups.
-func (c *launchCgroups) startPool(quit <-chan struct{}) {
+func (c *launchCgroups) startPool(quit <-chan struct{}, l config.ResourceLimits) {
 	if !c.enabled() || c.pool != nil {
 		return
 	}
-	c.pool = &groupPool{c: c, taken: make(chan struct{}, 1), quit: quit, done: make(chan struct{})}
+	c.pool = &groupPool{c: c, limits: cgroupLimits(c.m.Support(), l), taken: make(chan struct{}, 1), quit: quit, done: make(chan struct{})}
 	go c.pool.run()
 }
 
@@ -107,7 +114,7 @@ func (p *groupPool) fill() {
 		if full {
 			return
 		}
-		g, err := p.c.newGroup("p", cgroup.Limits{})
+		g, err := p.c.newGroup("p", p.limits)
 		if err != nil {
 			return
 		}
@@ -128,10 +135,11 @@ func (p *groupPool) drain() {
 	}
 }
 
-// take returns the oldest pooled group, nil when there is none (the caller
-// makes a new one), and asks for a refill.
-func (p *groupPool) take() *cgroup.Group {
-	if p == nil {
+// take returns the oldest pooled group when l is the pool's limits, nil
+// when there is none or l differs (the caller makes a new group with l),
+// and asks for a refill after a take or a miss.
+func (p *groupPool) take(l cgroup.Limits) *cgroup.Group {
+	if p == nil || l != p.limits {
 		return nil
 	}
 	var g *cgroup.Group

@@ -77,53 +77,77 @@ func sameFiles(t *testing.T, what string, a, b map[string]string, skip ...string
 	}
 }
 
-// A pooled group is exactly a new one: empty, in the same hierarchies,
-// every control file (limits and counters alike) as a group made this
-// moment reads it, and the same again once a launch's limits are written to
-// it as when a group is made with them.
+// A pooled group is exactly a new one made with the launch's limits:
+// empty, in the same hierarchies, every control file (limits and counters
+// alike) as a group made with the same limits this moment reads it; with
+// no limits as without. A launch asking for other limits takes none.
 func TestPooledCgroupIsFresh(t *testing.T) {
 	m := cgroupTestManager(t)
-	l := NewLauncher(LauncherOptions{Cgroups: m, PoolSize: -1})
-	defer l.Close()
-	pooled := pooledGroups(t, l)
-	time.Sleep(50 * time.Millisecond) // pooled a while: nothing changes in them meanwhile
-	lim := cgroupLimits(m.Support(), config.ResourceLimits{MaxMemoryMB: 64, MaxProcesses: 7, MaxCpuPercent: 50})
-	if lim == (cgroup.Limits{}) {
+	lim := config.ResourceLimits{MaxMemoryMB: 64, MaxProcesses: 7, MaxCpuPercent: 50}
+	cl := cgroupLimits(m.Support(), lim)
+	if cl == (cgroup.Limits{}) {
 		t.Skip("no cgroup limit is enforced here")
 	}
-	for i, want := range pooled {
-		if pop, err := want.Populated(); err != nil || pop {
-			t.Fatalf("pooled group %s: populated %v (%v)", want.Name(), pop, err)
-		}
-		if !strings.HasPrefix(want.Name(), fmt.Sprintf("p-%d-", l.cgroups.id)) {
-			t.Fatalf("pooled group named %s, want a launch group's name p-%d-N", want.Name(), l.cgroups.id)
-		}
-		fresh, err := l.cgroups.newGroup("p", cgroup.Limits{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		g := l.cgroups.pool.take()
-		if g != want {
-			t.Fatalf("take %d: %v, want the oldest pooled group %s", i, g, want.Name())
-		}
-		if !slices.Equal(trimNames(g.Paths()), trimNames(fresh.Paths())) {
-			t.Fatalf("hierarchies: pooled %v, new %v", g.Paths(), fresh.Paths())
-		}
-		sameFiles(t, "pooled "+g.Name(), groupFiles(t, g), groupFiles(t, fresh))
-		dropGroup(fresh)
-		if err := g.SetLimits(lim); err != nil {
-			t.Fatal(err)
-		}
-		limited, err := l.cgroups.newGroup("p", lim)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// cpu.stat's nr_periods counts the quota's period timer, which
-		// runs for a while after a quota is written: a clock, not state.
-		sameFiles(t, "pooled "+g.Name()+" with limits", groupFiles(t, g), groupFiles(t, limited), "cpu.stat")
-		dropGroup(limited)
-		dropGroup(g)
+	for _, tc := range []struct {
+		name string
+		lim  config.ResourceLimits
+	}{{"the default profile's limits", lim}, {"no limits", config.ResourceLimits{}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := NewLauncher(LauncherOptions{Cgroups: m, PoolSize: -1, GroupLimits: tc.lim})
+			defer l.Close()
+			pooled := pooledGroups(t, l)
+			time.Sleep(50 * time.Millisecond) // pooled a while: nothing changes in them meanwhile
+			want := cgroupLimits(m.Support(), tc.lim)
+			other := cgroupLimits(m.Support(), config.ResourceLimits{MaxMemoryMB: 32, MaxProcesses: 7, MaxCpuPercent: 50})
+			if g := l.cgroups.pool.take(other); g != nil {
+				t.Fatalf("a launch asking for other limits took pooled group %s", g.Name())
+			}
+			for i, p := range pooled {
+				if pop, err := p.Populated(); err != nil || pop {
+					t.Fatalf("pooled group %s: populated %v (%v)", p.Name(), pop, err)
+				}
+				if !strings.HasPrefix(p.Name(), fmt.Sprintf("p-%d-", l.cgroups.id)) {
+					t.Fatalf("pooled group named %s, want a launch group's name p-%d-N", p.Name(), l.cgroups.id)
+				}
+				g := l.cgroups.pool.take(want)
+				if g != p {
+					t.Fatalf("take %d: %v, want the oldest pooled group %s", i, g, p.Name())
+				}
+				fresh, err := l.cgroups.newGroup("p", want)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(trimNames(g.Paths()), trimNames(fresh.Paths())) {
+					t.Fatalf("hierarchies: pooled %v, new %v", g.Paths(), fresh.Paths())
+				}
+				// cpu.stat's nr_periods counts the quota's period timer,
+				// which runs for a while after a quota is written: a
+				// clock, not state.
+				files := groupFiles(t, g)
+				sameFiles(t, "pooled "+g.Name(), files, groupFiles(t, fresh), "cpu.stat")
+				// The limits are there (not only equal to a group that
+				// could have lost them the same way).
+				if tc.lim.MaxProcesses > 0 && m.Support().Pids && !hasFile(files, "pids.max", "7\n") {
+					t.Errorf("pooled %s: no pids.max of 7", g.Name())
+				}
+				if tc.lim.MaxProcesses == 0 && hasFile(files, "pids.max", "7\n") {
+					t.Errorf("pooled %s without limits has a pids.max of 7", g.Name())
+				}
+				dropGroup(fresh)
+				dropGroup(g)
+			}
+		})
 	}
+}
+
+// hasFile says whether some hierarchy's file name reads v (groupFiles).
+func hasFile(files map[string]string, name, v string) bool {
+	for k, w := range files {
+		if strings.HasSuffix(k, " "+name) && w == v {
+			return true
+		}
+	}
+	return false
 }
 
 // trimNames drops each path's last element (the group's own name).
@@ -156,11 +180,11 @@ func TestLaunchTakesPooledCgroup(t *testing.T) {
 			if tc.forked && runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
 				t.Skip("no zygote on " + runtime.GOARCH)
 			}
-			tc.o.Cgroups = m
-			l := NewLauncher(tc.o)
-			defer l.Close()
 			spec := specFor(t, "true")
 			spec.Limits.MaxProcesses = 7
+			tc.o.Cgroups, tc.o.GroupLimits = m, spec.Limits
+			l := NewLauncher(tc.o)
+			defer l.Close()
 			used := map[string]bool{}
 			for round := 0; round < 3; round++ {
 				pooled := pooledGroups(t, l)

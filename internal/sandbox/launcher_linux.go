@@ -73,7 +73,7 @@ func NewLauncher(o LauncherOptions) *Launcher {
 		quit: make(chan struct{}), done: make(chan struct{}), poolSize: n, plain: o.Plain,
 		cgroups: newLaunchCgroups(o.Cgroups), iso: &iso, zygoteOn: useZygote(o), zreqs: make(chan chan zygoteResp)}
 	if !o.Plain {
-		l.cgroups.startPool(l.quit) // fresh groups for launches without a warm stage (cgroups_pool.go)
+		l.cgroups.startPool(l.quit, o.GroupLimits) // fresh groups for launches without a warm stage (cgroups_pool.go)
 	}
 	l.run()
 	return l
@@ -152,7 +152,9 @@ func socketPair(name string) (ours, theirs *os.File, err error) {
 	if err != nil {
 		return nil, nil, errcode.Fail(errcode.Internal, layer, "", "%s socket: %v", name, err)
 	}
-	if err := unix.SetNonblock(fds[0], true); err != nil {
+	// A new socket's file status flags are 0: O_NONBLOCK alone, one fcntl
+	// (unix.SetNonblock reads the flags first).
+	if _, err := unix.FcntlInt(uintptr(fds[0]), unix.F_SETFL, unix.O_NONBLOCK); err != nil {
 		unix.Close(fds[0])
 		unix.Close(fds[1])
 		return nil, nil, errcode.Fail(errcode.Internal, layer, "", "%s socket: %v", name, err)

@@ -137,7 +137,9 @@ func TestPooledLaunchIsolatedAsCold(t *testing.T) {
 			spec.Dir = dir
 			spec.Limits = config.ResourceLimits{MaxFileDescriptors: 64, MaxCpuTime: 30, MaxMemoryMB: 256, MaxProcesses: 50}
 			observe := func(o LauncherOptions, wantKeeper bool) map[string]any {
-				o.Cgroups, o.Isolation = cg, tc.iso
+				// The pool makes its groups with the launch's limits, as a
+				// server with these as defaultResourceLimits does.
+				o.Cgroups, o.Isolation, o.GroupLimits = cg, tc.iso, spec.Limits
 				l := NewLauncher(o)
 				defer l.Close()
 				if o.PoolSize > 0 {

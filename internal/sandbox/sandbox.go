@@ -149,6 +149,13 @@ type LauncherOptions struct {
 	// in a fresh group of their own). nil: no cgroups; those limits are
 	// then reported as not enforced (Support).
 	Cgroups *cgroup.Manager
+	// GroupLimits are the limits most launches ask for (the
+	// configuration's defaultResourceLimits): the pool of fresh cgroups
+	// (cgroups_pool.go) makes its groups with them ahead of time, so that
+	// such a launch only moves its child into one. A launch asking for
+	// other limits gets a group made with them on its path. The zero
+	// value: groups without limits, for launches that ask for none.
+	GroupLimits config.ResourceLimits
 	// Stage chooses what contains an eligible launch: the zygote (no Go
 	// runtime per launch) or a Go init stage (zygote_linux.go). Plain
 	// implies StageGo.

@@ -63,17 +63,15 @@ func makePipes(stdin, capture bool) (*pipes, error) {
 		if !want {
 			continue
 		}
-		r, w, err := os.Pipe()
+		ours, theirs, err := stdioPipe(i > 0) // 0: stdin, we write; 1, 2: output, we read
 		if err != nil {
 			ps.closeChild()
 			ps.closeParent()
 			return nil, err
 		}
-		if i == 0 {
-			ps.parent[i], ps.child[i] = w, r
-		} else {
-			ps.parent[i], ps.child[i] = r, w
-			growCapturePipe(r)
+		ps.parent[i], ps.child[i] = ours, theirs
+		if i > 0 {
+			growCapturePipe(ours)
 		}
 	}
 	return ps, nil

@@ -26,8 +26,9 @@ type procStat struct {
 	rssPages        int64
 }
 
-func readProcStat(pid int) (procStat, bool) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+// readProcStat reads /proc/PID/stat, into buf's storage when it fits.
+func readProcStat(pid int, buf []byte) (procStat, bool) {
+	data, err := readProcFile("/proc/"+strconv.Itoa(pid)+"/stat", buf)
 	if err != nil {
 		return procStat{}, false
 	}
@@ -49,7 +50,7 @@ func readProcStat(pid int) (procStat, bool) {
 }
 
 func readProcIO(pid int) (rchar, wchar int64) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/io")
+	data, err := readProcFile("/proc/"+strconv.Itoa(pid)+"/io", nil)
 	if err != nil {
 		return 0, 0
 	}
@@ -84,12 +85,13 @@ func takeSnapshot() *snapshot {
 	}
 	names, _ := d.Readdirnames(-1)
 	d.Close()
+	buf := make([]byte, 0, 1024) // one buffer for every stat: parsed before the next is read
 	for _, n := range names {
 		pid, err := strconv.Atoi(n)
 		if err != nil {
 			continue
 		}
-		st, ok := readProcStat(pid)
+		st, ok := readProcStat(pid, buf)
 		if !ok {
 			continue
 		}

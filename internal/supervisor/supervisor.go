@@ -163,7 +163,10 @@ func New(opts Options) *Supervisor {
 	}
 	s.isolation = iso.Layers()
 	s.homeOwner = iso.HomeOwner()
-	s.launcher = sandbox.NewLauncher(sandbox.LauncherOptions{Isolation: iso, Cgroups: opts.Cgroups})
+	// Most launches ask for the default limits (policy.EffectiveLimits
+	// fills a request's zero limits from them): pooled cgroups carry them.
+	s.launcher = sandbox.NewLauncher(sandbox.LauncherOptions{Isolation: iso, Cgroups: opts.Cgroups,
+		GroupLimits: s.cfg.DefaultResourceLimits})
 	s.support = s.launcher.Support()
 	s.wg.Add(2)
 	go s.janitor()
