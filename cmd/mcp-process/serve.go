@@ -59,7 +59,6 @@ func cmdServe(args []string, stdin io.ReadCloser, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	serveProcs() // half the CPUs for the server's Go code (procs.go)
 	logger, err := sf.log.logger(stderr)
 	if err != nil {
 		return err
