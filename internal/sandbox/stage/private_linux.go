@@ -112,8 +112,11 @@ func mask(p string) *StepError {
 // seal binds p read-only onto itself; an absent p is skipped. A file
 // replaced (renamed over, as the audit log's head is every second) between
 // its open and the bind is opened again, once: the bind of a file that is
-// no longer linked fails with ENOENT.
+// no longer linked fails with ENOENT. One replaced between the bind and the
+// read-only remount (by path: it then names no mount, EINVAL; the kernel
+// detached the bind with the old file) is sealed again from its open, once.
 func seal(p string) *StepError {
+	remounts := 0
 	for try := 0; ; try++ {
 		fd, e := sysOpen(p, oPath|oCLOEXEC)
 		if e == eNOENT || e == eACCES {
@@ -130,6 +133,10 @@ func seal(p string) *StepError {
 		if e == 0 {
 			// By path: the descriptor still names the mount beneath.
 			e = sysMount("", p, "", msRemount|msBind|msRdonly, "")
+			if e == eINVAL && remounts == 0 {
+				remounts++
+				continue
+			}
 		}
 		if e != 0 {
 			return &StepError{Step: StepPrivate, Errno: e, Detail: "seal " + p + " read-only"}

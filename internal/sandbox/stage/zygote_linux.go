@@ -653,30 +653,49 @@ func (b *planner) planBindBack(step string, keep []keptDir) {
 // planSeals is seal for each of c.Sealed. false: out of registers.
 func (b *planner) planSeals(c *Config) bool {
 	// Sealed (seal): a file renamed over between the open and the bind
-	// (the audit log's head) is opened and bound again, once.
-	flag, ok1 := b.reg()
-	again, ok2 := b.reg()
-	if len(c.Sealed) > 0 && (!ok1 || !ok2) {
-		return false
+	// (the audit log's head) is opened and bound again, once; one renamed
+	// over between the bind and the read-only remount (the remount by
+	// path then finds no mount: EINVAL) is sealed again from its open,
+	// once.
+	var r [5]int8 // flag, again, redo, reopened, rebound
+	for i := range r {
+		reg, ok := b.reg()
+		if !ok {
+			return len(c.Sealed) == 0
+		}
+		r[i] = reg
 	}
+	flag, again, redo, reopened, rebound := r[0], r[1], r[2], r[3], r[4]
 	for _, s := range c.Sealed {
 		p := b.cstr(s)
 		seal := stepErr(StepPrivate, "seal "+s+" read-only")
+		openErr := stepErr(StepPrivate, "open "+s+" to seal it")
 		b.set(flag, ^uintptr(0))
-		b.open(s, oPath|oCLOEXEC, 0, stepErr(StepPrivate, "open "+s+" to seal it"), eNOENT, eACCES)
+		b.open(s, oPath|oCLOEXEC, 0, openErr, eNOENT, eACCES)
 		at := b.procFD(0)
 		o := b.sys(seal, nrMount, at, p, 0, msBind, 0)
 		o.ok1, o.out, o.when = eNOENT, flag, 0
 		b.closeReg(0)
 		b.set(again, ^uintptr(0))
-		b.open(s, oPath|oCLOEXEC, again, stepErr(StepPrivate, "open "+s+" to seal it"), eNOENT, eACCES)
+		b.open(s, oPath|oCLOEXEC, again, openErr, eNOENT, eACCES)
 		b.prog.ops[len(b.prog.ops)-1].when, b.prog.ops[len(b.prog.ops)-1].neg = flag, true
 		at = b.procFD(again)
 		o = b.sys(seal, nrMount, at, p, 0, msBind, 0)
 		o.out, o.when = flag, again
 		b.closeReg(again)
+		b.set(redo, 0)
 		o = b.sys(seal, nrMount, 0, p, 0, msRemount|msBind|msRdonly, 0)
-		o.when = flag
+		o.when, o.ok1, o.out = flag, eINVAL, redo
+		b.set(reopened, ^uintptr(0))
+		b.set(rebound, ^uintptr(0))
+		b.open(s, oPath|oCLOEXEC, reopened, openErr, eNOENT, eACCES)
+		b.prog.ops[len(b.prog.ops)-1].when, b.prog.ops[len(b.prog.ops)-1].neg = redo, true
+		at = b.procFD(reopened)
+		o = b.sys(seal, nrMount, at, p, 0, msBind, 0)
+		o.out, o.when = rebound, reopened
+		b.closeReg(reopened)
+		o = b.sys(seal, nrMount, 0, p, 0, msRemount|msBind|msRdonly, 0)
+		o.when = rebound
 	}
 	return true
 }
