@@ -58,11 +58,7 @@ func landlockWritable(iso *sandbox.Isolation, pol *policy.Policy) []writableDir 
 
 // childWritable lists the paths of landlockWritable.
 func childWritable(iso *sandbox.Isolation, pol *policy.Policy) []string {
-	var out []string
-	for _, w := range landlockWritable(iso, pol) {
-		out = append(out, w.path)
-	}
-	return out
+	return writablePaths(landlockWritable(iso, pol))
 }
 
 // placePolicyFiles refuses the start (exit 2) when Landlock confines the
@@ -76,6 +72,9 @@ func placePolicyFiles(cfg *config.Config, iso *sandbox.Isolation, pol *policy.Po
 	writable := landlockWritable(iso, pol)
 	for _, f := range policyFilesOf(cfg) {
 		dir := existingAncestor(filepath.Dir(f.path))
+		if f.config && len(iso.Private) > 0 && sealHolds(dir, writable) {
+			continue
+		}
 		for _, w := range writable {
 			if insideAny(dir, []string{w.path}) {
 				return exitf(2, "%s: %s lies inside %s, where the children may write (%s): a child could replace it, or rename a directory above it, even where it is sealed read-only in its view (the seal is lost when the file is renamed over, as the audit head is every second), and so change the policy (SPEC 7.1a); move it out of every directory the children may write (the allowed working directories, writablePaths, the agents' homes), or take %s out of that list",
@@ -84,6 +83,38 @@ func placePolicyFiles(cfg *config.Config, iso *sandbox.Isolation, pol *policy.Po
 		}
 	}
 	return nil
+}
+
+// sealHolds reports whether a config file in dir keeps its read-only seal
+// although the children may write dir: dir is itself one of writable (a
+// directory Landlock's rules start at, as `mcp-process init` writes
+// ./mcp-process-config.json in the allowed working directory), and its
+// parent is not in or beneath any of them. Then a child can neither rename
+// the file (a mount point in its view: EBUSY) nor dir (Landlock refuses
+// it in the parent), and the server never renames over the config file:
+// only someone who replaces it on the host (an editor that saves by a
+// rename, a git checkout) loses the seal for the children then running.
+func sealHolds(dir string, writable []writableDir) bool {
+	root := false
+	for _, w := range writable {
+		real := w.path
+		if r, err := filepath.EvalSymlinks(real); err == nil {
+			real = r
+		}
+		if filepath.Clean(real) == dir {
+			root = true
+		}
+	}
+	return root && !insideAny(filepath.Dir(dir), writablePaths(writable))
+}
+
+// writablePaths lists the paths of writable.
+func writablePaths(writable []writableDir) []string {
+	var out []string
+	for _, w := range writable {
+		out = append(out, w.path)
+	}
+	return out
 }
 
 // exposedPolicyFiles names, where Landlock does not confine the children's

@@ -22,8 +22,9 @@ var policyFiles sync.Map // *config.Config -> []policyFile
 // policyFile is one of the policy's files and the key (or flag) that
 // places it.
 type policyFile struct {
-	path string // absolute, its real path when it exists
-	what string // "auditLogPath (the audit log, its head and rotated files)"
+	path   string // absolute, its real path when it exists
+	what   string // "auditLogPath (the audit log, its head and rotated files)"
+	config bool   // the config file read: the server never renames over it
 }
 
 // sealPolicyFiles lists the policy's files of loaded: the config file it
@@ -46,10 +47,13 @@ func sealPolicyFiles(loaded *config.Loaded, cwd string) {
 		}
 		files = append(files, filepath.Clean(p))
 		if what != "" {
-			placed = append(placed, policyFile{filepath.Clean(p), what})
+			placed = append(placed, policyFile{path: filepath.Clean(p), what: what})
 		}
 	}
 	add(loaded.Path, "the config file")
+	if len(placed) > 0 {
+		placed[0].config = true
+	}
 	add(filepath.Join(cwd, config.LocalFile), "")
 	add(filepath.Join(cwd, config.LocalDirFile), "")
 	if cfg.EnableAuditLog {
@@ -71,7 +75,7 @@ func sealPolicyFiles(loaded *config.Loaded, cwd string) {
 		if real, err := filepath.EvalSymlinks(k); err == nil {
 			k = real
 		}
-		placed = append(placed, policyFile{filepath.Clean(k), "auditSigningKeyFile (the key that signs the audit log)"})
+		placed = append(placed, policyFile{path: filepath.Clean(k), what: "auditSigningKeyFile (the key that signs the audit log)"})
 	}
 	add(config.WatchFor(os.Getenv).Path, "the record of config sources children could create (in the state directory: XDG_STATE_HOME)")
 	if exe, err := os.Executable(); err == nil {

@@ -96,7 +96,7 @@ func TestStartRefusesPolicyFileWhereChildrenWrite(t *testing.T) {
 		{"auditLogPath beneath", e.out, map[string]any{"auditLogPath": filepath.Join(e.work, "sub", "logs", "audit.log")}, "auditLogPath"},
 		{"securityViolationLogPath", e.out, map[string]any{"securityViolationLogPath": filepath.Join(e.work, "sub", "v.log")}, "securityViolationLogPath"},
 		{"auditSigningKeyFile", e.out, map[string]any{"auditSigningKeyFile": key}, "auditSigningKeyFile"},
-		{"config file", e.work, nil, "the config file"},
+		{"config file", filepath.Join(e.work, "sub"), nil, "the config file"},
 		{"writablePaths", e.dir, map[string]any{"writablePaths": []string{e.out}}, "auditLogPath"},
 		{"server binary", e.out, map[string]any{"allowedWorkingDirectories": []string{e.work, exeDir}}, "the server binary"},
 	}
@@ -124,6 +124,25 @@ func TestStartRefusesPolicyFileWhereChildrenWrite(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		if code := run([]string{"run", "--config", path, "--", "/bin/true"}, nil, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "record of config sources") {
 			t.Fatalf("exit %d, want 2 naming the record:\n%s", code, stderr.String())
+		}
+	})
+	// The config file directly in an allowed working directory (as `init`
+	// writes it) keeps its seal: no child may rename it or that directory,
+	// and the server never renames over it. Not so without a mount
+	// namespace to seal it in (below).
+	t.Run("config file directly in an allowed directory", func(t *testing.T) {
+		path := e.config(t, filepath.Join(e.work, "mcp-process-config.json"), nil)
+		loaded, pol, err := loadPolicy(commonFlags{config: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		iso, _ := isolationOf(loaded.Config)
+		if err := placePolicyFiles(loaded.Config, &iso, pol); err != nil {
+			t.Fatalf("the config file directly in the allowed directory refused: %v", err)
+		}
+		iso.Private = nil
+		if err := placePolicyFiles(loaded.Config, &iso, pol); err == nil || !strings.Contains(err.Error(), "the config file") {
+			t.Fatalf("without a mount namespace (no seal) the config file in the allowed directory: %v", err)
 		}
 	})
 	// Every file outside: placement lets the start go on.
