@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+
+	"github.com/mcp-process/mcp-process/internal/agenthome"
+	"golang.org/x/sys/unix"
 )
 
 // childAccess reports whether uid/gid, with no supplementary groups and no
@@ -54,4 +57,22 @@ func childAccess(dir string, uid, gid uint32) (enter, write bool, why string) {
 		return true, false, why
 	}
 	return true, true, ""
+}
+
+// childMayWrite reports whether the children (owner: another uid; not
+// set: the server's own) may create and remove entries in dir: for the
+// server's own uid, faccessat(W_OK|X_OK, AT_EACCESS); for another, by the
+// mode bits (no supplementary groups, no capabilities, ACLs not read).
+func childMayWrite(dir string, owner agenthome.Owner) bool {
+	if !owner.Set {
+		return unix.Faccessat(unix.AT_FDCWD, dir, unix.W_OK|unix.X_OK, unix.AT_EACCESS) == nil
+	}
+	_, write, _ := childAccess(dir, owner.UID, owner.GID)
+	return write
+}
+
+// ownedBy reports whether path (not followed) belongs to uid.
+func ownedBy(path string, uid uint32) bool {
+	var st syscall.Stat_t
+	return syscall.Lstat(path, &st) == nil && st.Uid == uid
 }

@@ -309,7 +309,7 @@ func homeState(cfg *config.Config, iso sandbox.Isolation) string {
 }
 
 // missingGuarantees names each guarantee of SPEC 7.1 that this host cannot
-// give with cfg (said at start on stderr, by doctor and process_get_policy).
+// give with cfg (with landlock off, the policy's files a child can replace) (said at start on stderr, by doctor and process_get_policy).
 func missingGuarantees(cfg *config.Config) []string {
 	var out []string
 	if err := selfprotect.Err(); err != nil {
@@ -317,6 +317,9 @@ func missingGuarantees(cfg *config.Config) []string {
 	}
 	if iso, err := isolationOf(cfg); err == nil {
 		out = append(out, iso.Missing...)
+		if m := exposedPolicyFiles(cfg, &iso); m != "" {
+			out = append(out, m)
+		}
 	}
 	return out
 }

@@ -107,6 +107,11 @@ func cmdDoctor(args []string, stdout io.Writer) error {
 	var tree []policy.TreeFile // the tree scope's exec-able files
 	if f.config != "" || f.profile != "" {
 		loaded, pol, err := loadPolicy(f)
+		if err == nil {
+			// Where the policy's files lie refuses serve and run (SPEC 7.1a).
+			iso, _ := isolationOf(loaded.Config)
+			err = placePolicyFiles(loaded.Config, &iso, pol)
+		}
 		if err != nil {
 			cfgErr = err
 		} else {

@@ -36,7 +36,7 @@ func Prepare(root string, o Owner) error {
 	if st.Uid != euid {
 		return fmt.Errorf("the agents' homes directory %s is owned by uid %d, not by the server (uid %d): remove it, or run the server as its owner", root, st.Uid, euid)
 	}
-	if err := os.Chmod(root, 0o711); err != nil {
+	if err := chmodDir(root, 0o711); err != nil {
 		return fmt.Errorf("the agents' homes directory %s: %v", root, err)
 	}
 	if !o.Set {
@@ -46,7 +46,7 @@ func Prepare(root string, o Owner) error {
 	// directory): let the children through it, never list it.
 	if parent := filepath.Dir(root); parent != "/" {
 		if pst, err := lstat(parent); err == nil && pst.Uid == euid && uint32(pst.Mode)&syscall.S_IFMT == syscall.S_IFDIR && pst.Mode&0o011 != 0o011 {
-			if err := syscall.Chmod(parent, uint32(pst.Mode)&0o7777|0o011); err != nil {
+			if err := chmodDir(parent, uint32(pst.Mode)&0o7777|0o011); err != nil {
 				return fmt.Errorf("let the children traverse %s: %v", parent, err)
 			}
 		}
@@ -81,7 +81,22 @@ func mkdirs(dir string) error {
 	if err := os.Mkdir(dir, 0o711); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("create the agents' homes directory: %v", err)
 	}
-	return os.Chmod(dir, 0o711) // not the umask's
+	return chmodDir(dir, 0o711) // not the umask's
+}
+
+// chmodDir sets the mode of the directory dir, never following a symbolic
+// link at its last component (chmod(2) would: a link planted where a
+// directory was expected would give its target the mode).
+func chmodDir(dir string, mode uint32) error {
+	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open the directory %s (a symbolic link is not accepted): %v", dir, err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Fchmod(fd, mode); err != nil {
+		return &fs.PathError{Op: "chmod", Path: dir, Err: err}
+	}
+	return nil
 }
 
 // Ensure makes home (a Path beneath a Prepared root) exist as a directory

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -69,12 +70,17 @@ func openChain(path string, o chainOptions) (c *chainFile, notes []string, err e
 }
 
 // openLiveFile creates path's directory and opens path (creating it) for
-// appending; it must be a regular file. size is its current length.
+// appending; it must be a regular file, not a symbolic link. size is its current length.
 func openLiveFile(path string) (f *os.File, size int64, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, 0, fmt.Errorf("audit log %s: create directory: %w", path, err)
 	}
-	f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	// O_NOFOLLOW: a symbolic link at the log's name (planted by whoever
+	// could write its directory) is refused, never appended through.
+	f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|oNoFollow, 0o600)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, 0, fmt.Errorf("audit log %s is a symbolic link: give the path of the file itself (a link could be planted to make the server write elsewhere)", path)
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("audit log %s: %w", path, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -89,6 +90,11 @@ func parseHead(data []byte) (*Head, error) {
 
 // writeHead replaces path's head file with h (signed with key when not
 // nil): a temporary file is written and synced, then renamed over the head.
+// The temporary file is created with O_EXCL under a random name in the
+// log's directory (os.CreateTemp), so a symbolic link or hard link planted
+// at a predictable name is never followed or written through; it is
+// removed when anything fails. rename(2) replaces a link at the head's own
+// name rather than following it.
 func writeHead(path string, h Head, key *Key) error {
 	if key != nil {
 		h.Alg = key.alg
@@ -100,23 +106,31 @@ func writeHead(path string, h Head, key *Key) error {
 	}
 	data = append(data, '\n')
 	head := HeadPath(path)
-	tmp := head + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.CreateTemp(filepath.Dir(head), "."+filepath.Base(head)+".*.tmp")
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	tmp := f.Name()
+	fail := func(err error) error {
 		f.Close()
+		os.Remove(tmp)
 		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+		return fail(err)
 	}
 	if err := f.Close(); err != nil {
+		os.Remove(tmp)
 		return err
 	}
-	return os.Rename(tmp, head)
+	if err := os.Rename(tmp, head); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }
 
 // checkpointMessage is what a checkpoint's signature covers: a domain

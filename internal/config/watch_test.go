@@ -84,3 +84,36 @@ func TestSourceWatchNoStateDir(t *testing.T) {
 		t.Fatalf("Watch without a state directory: %v, %v", added, err)
 	}
 }
+
+// A symbolic link planted at the record's name (by whoever could write the
+// state directory) is replaced by the write, never written through; the
+// temporary file is created O_EXCL under a random name.
+func TestSourceWatchFollowsNoPlantedLink(t *testing.T) {
+	state, cwd := t.TempDir(), t.TempDir()
+	w := WatchFor(func(k string) string {
+		if k == "XDG_STATE_HOME" {
+			return state
+		}
+		return ""
+	})
+	victim := filepath.Join(t.TempDir(), "victim.json")
+	const content = `{"watched": {}}` + "\n"
+	if err := os.WriteFile(victim, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(w.Path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, w.Path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Watch(LocalSources(cwd), time.Now()); err != nil {
+		t.Fatalf("Watch with a link at the record: %v", err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != content {
+		t.Fatalf("the victim was written through the planted link: %q", b)
+	}
+	if st, err := os.Lstat(w.Path); err != nil || !st.Mode().IsRegular() {
+		t.Fatalf("the record is not a regular file after the write: %v %v", st, err)
+	}
+}

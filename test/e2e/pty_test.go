@@ -43,15 +43,25 @@ func TestPTYSession(t *testing.T) {
 			if profile.set != nil {
 				// readOnlyFilesystem gives the child a private /tmp, which
 				// would hide a working directory under it.
-				work, err := os.MkdirTemp("/var/lib", "mcp-process-e2e-pty-")
+				// The state directory (audit log, record of config sources)
+				// beside it, not inside: a policy file where the children
+				// may write refuses the start (SPEC 7.1a).
+				base, err := os.MkdirTemp("/var/lib", "mcp-process-e2e-pty-")
 				if err != nil {
 					t.Fatal(err)
 				}
-				t.Cleanup(func() { os.RemoveAll(work) })
+				t.Cleanup(func() { os.RemoveAll(base) })
+				work := filepath.Join(base, "work")
+				if err := os.Mkdir(work, 0o777); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(base, 0o755); err != nil {
+					t.Fatal(err)
+				}
 				if err := os.Chmod(work, 0o777); err != nil {
 					t.Fatal(err)
 				}
-				e.work, e.state = work, filepath.Join(work, "state") // the agent's HOME is in the state directory
+				e.work, e.state = work, filepath.Join(base, "state") // the agent's HOME is in the state directory
 			}
 			cfg := e.config("/usr/bin/python3", "/usr/bin/stty")
 			cfg["blockBinaryStdin"] = true

@@ -482,9 +482,16 @@ func TestEscape_WriteOutside_readOnlyFilesystem(t *testing.T) {
 		t.Fatalf("ESCAPE: %s was written (%v)", target, err)
 	}
 	escaped(t, e.attack(t, e.config(noLandlock), probeBin, "write-file", target), "read-only filesystem (and landlock false)")
-	// writablePaths stay writable.
-	os.Remove(target)
-	escaped(t, e.attack(t, e.config(readOnly, layer{"writablePaths": []string{e.dir}}, u), probeBin, "write-file", target),
+	// writablePaths stay writable: a directory of its own, since the config
+	// files lie in e.dir and a policy file where the children may write
+	// refuses the start (SPEC 7.1a).
+	w := filepath.Join(e.dir, "writable")
+	if err := os.Mkdir(w, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(w, 0o777)
+	target = filepath.Join(w, "outside")
+	escaped(t, e.attack(t, e.config(readOnly, layer{"writablePaths": []string{w}}, u), probeBin, "write-file", target),
 		"read-only filesystem for a writablePaths entry")
 }
 
