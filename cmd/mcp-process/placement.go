@@ -72,7 +72,7 @@ func placePolicyFiles(cfg *config.Config, iso *sandbox.Isolation, pol *policy.Po
 	writable := landlockWritable(iso, pol)
 	for _, f := range policyFilesOf(cfg) {
 		dir := existingAncestor(filepath.Dir(f.path))
-		if f.config && len(iso.Private) > 0 && sealHolds(dir, writable) {
+		if f.stable && len(iso.Private) > 0 && sealHolds(dir, writable) {
 			continue
 		}
 		for _, w := range writable {
@@ -85,15 +85,17 @@ func placePolicyFiles(cfg *config.Config, iso *sandbox.Isolation, pol *policy.Po
 	return nil
 }
 
-// sealHolds reports whether a config file in dir keeps its read-only seal
+// sealHolds reports whether a policy file the server never renames over
+// (the config file, its own binary) in dir keeps its read-only seal
 // although the children may write dir: dir is itself one of writable (a
 // directory Landlock's rules start at, as `mcp-process init` writes
-// ./mcp-process-config.json in the allowed working directory), and its
-// parent is not in or beneath any of them. Then a child can neither rename
-// the file (a mount point in its view: EBUSY) nor dir (Landlock refuses
-// it in the parent), and the server never renames over the config file:
-// only someone who replaces it on the host (an editor that saves by a
-// rename, a git checkout) loses the seal for the children then running.
+// ./mcp-process-config.json in the allowed working directory, and as the
+// README's first command builds ./mcp-process there), and its parent is
+// not in or beneath any of them. Then a child can neither rename the file
+// (a mount point in its view: EBUSY) nor dir (Landlock refuses it in the
+// parent): only someone who replaces it on the host (an editor that saves
+// by a rename, a git checkout, a new build) loses the seal for the
+// children then running.
 func sealHolds(dir string, writable []writableDir) bool {
 	root := false
 	for _, w := range writable {

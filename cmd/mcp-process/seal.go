@@ -24,7 +24,7 @@ var policyFiles sync.Map // *config.Config -> []policyFile
 type policyFile struct {
 	path   string // absolute, its real path when it exists
 	what   string // "auditLogPath (the audit log, its head and rotated files)"
-	config bool   // the config file read: the server never renames over it
+	stable bool   // the server never renames over it (the config file read, its own binary)
 }
 
 // sealPolicyFiles lists the policy's files of loaded: the config file it
@@ -52,7 +52,7 @@ func sealPolicyFiles(loaded *config.Loaded, cwd string) {
 	}
 	add(loaded.Path, "the config file")
 	if len(placed) > 0 {
-		placed[0].config = true
+		placed[0].stable = true
 	}
 	add(filepath.Join(cwd, config.LocalFile), "")
 	add(filepath.Join(cwd, config.LocalDirFile), "")
@@ -80,6 +80,7 @@ func sealPolicyFiles(loaded *config.Loaded, cwd string) {
 	add(config.WatchFor(os.Getenv).Path, "the record of config sources children could create (in the state directory: XDG_STATE_HOME)")
 	if exe, err := os.Executable(); err == nil {
 		add(exe, "the server binary")
+		placed[len(placed)-1].stable = true
 	}
 	sealedFiles.Store(cfg, files)
 	policyFiles.Store(cfg, placed)

@@ -98,7 +98,7 @@ func TestStartRefusesPolicyFileWhereChildrenWrite(t *testing.T) {
 		{"auditSigningKeyFile", e.out, map[string]any{"auditSigningKeyFile": key}, "auditSigningKeyFile"},
 		{"config file", filepath.Join(e.work, "sub"), nil, "the config file"},
 		{"writablePaths", e.dir, map[string]any{"writablePaths": []string{e.out}}, "auditLogPath"},
-		{"server binary", e.out, map[string]any{"allowedWorkingDirectories": []string{e.work, exeDir}}, "the server binary"},
+		{"server binary beneath", e.out, map[string]any{"allowedWorkingDirectories": []string{e.work, filepath.Dir(exeDir)}}, "the server binary"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -143,6 +143,24 @@ func TestStartRefusesPolicyFileWhereChildrenWrite(t *testing.T) {
 		iso.Private = nil
 		if err := placePolicyFiles(loaded.Config, &iso, pol); err == nil || !strings.Contains(err.Error(), "the config file") {
 			t.Fatalf("without a mount namespace (no seal) the config file in the allowed directory: %v", err)
+		}
+	})
+	// The server binary directly in an allowed working directory (the
+	// README's first command builds ./mcp-process in the directory it
+	// then serves): sealed, as the config file there.
+	t.Run("server binary directly in an allowed directory", func(t *testing.T) {
+		path := e.config(t, filepath.Join(e.out, "exe.json"), map[string]any{"allowedWorkingDirectories": []string{e.work, exeDir}})
+		loaded, pol, err := loadPolicy(commonFlags{config: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		iso, _ := isolationOf(loaded.Config)
+		if err := placePolicyFiles(loaded.Config, &iso, pol); err != nil {
+			t.Fatalf("the binary directly in the allowed directory refused: %v", err)
+		}
+		iso.Private = nil
+		if err := placePolicyFiles(loaded.Config, &iso, pol); err == nil || !strings.Contains(err.Error(), "where the children may write") {
+			t.Fatalf("without a mount namespace (no seal) the policy's files where the children write: %v", err)
 		}
 	})
 	// Every file outside: placement lets the start go on.
