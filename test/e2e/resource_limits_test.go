@@ -884,7 +884,7 @@ func TestResourceLimitCgroupsRemoved(t *testing.T) {
 	wg.Wait()
 	// Besides launch groups, up to warmStages idle init stages wait in
 	// groups of their own ("stage-S-N"), ready for the next launch, and up
-	// to pooledGroups fresh groups wait, empty and without limits, for a
+	// to pooledGroups fresh groups wait, empty and never used, for a
 	// launch without a warm stage ("p-S-N", internal/sandbox/cgroups_pool.go).
 	const warmStages, pooledGroups = 2, 2
 	if peak > 5+warmStages+pooledGroups {
