@@ -585,6 +585,14 @@ func (b *planner) planPrivate(c *Config) bool {
 		b.closeReg(0)
 		b.when(0, 3)
 	}
+	return b.planKeptSealsMasks(c, keep)
+}
+
+// planKeptSealsMasks is setupPrivate's steps 3 to 5 once the private
+// directories are covered: the kept directories bound back, the policy's
+// files sealed, the credentials masked, the kept descriptors closed.
+// false: out of registers.
+func (b *planner) planKeptSealsMasks(c *Config, keep []keptDir) bool {
 	b.planBindBack(StepPrivate, keep)
 	if !b.planSeals(c) {
 		return false

@@ -366,13 +366,8 @@ func (b *planner) planPreparedMounts(c *Config) bool {
 	if !ok {
 		return false
 	}
-	b.planBindBack(StepPrivate, keep)
-	if !b.planSeals(c) {
+	if !b.planKeptSealsMasks(c, keep) {
 		return false
-	}
-	b.planMasks(c)
-	for _, k := range keep {
-		b.closeReg(k.reg)
 	}
 	b.planProc(c)
 	return b.planSysfs(c)
