@@ -23,14 +23,7 @@ import (
 // single-threaded process (sleep) started and ended outside the timing;
 // the limits are the default profile's.
 func BenchmarkPlaceCgroup(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root: cgroups")
-	}
-	m, err := cgroup.Detect(cgroup.DetectOptions{Prefix: fmt.Sprintf("mcp-process-sbbench-%d", os.Getpid())})
-	if err != nil {
-		b.Skipf("no cgroups here: %v", err)
-	}
-	defer m.Close()
+	m := benchCgroups(b)
 	plain := newLaunchCgroups(m)
 	if !plain.enabled() {
 		b.Skip("no usable cgroup hierarchy")
@@ -111,14 +104,7 @@ func BenchmarkPlaceCgroup(b *testing.B) {
 // rhythm: the pool's refill is not in the next launch). Each launch's
 // group is removed after its exit, untimed, as the supervisor does.
 func BenchmarkForkedLaunchCgroupPool(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root: cgroups")
-	}
-	m, err := cgroup.Detect(cgroup.DetectOptions{Prefix: fmt.Sprintf("mcp-process-sbbench-%d", os.Getpid())})
-	if err != nil {
-		b.Skipf("no cgroups here: %v", err)
-	}
-	defer m.Close()
+	m := benchCgroups(b)
 	if !newLaunchCgroups(m).enabled() {
 		b.Skip("no usable cgroup hierarchy")
 	}
@@ -162,4 +148,18 @@ func BenchmarkForkedLaunchCgroupPool(b *testing.B) {
 	b.ReportMetric(without.median(), "new-median-ns")
 	b.ReportMetric(withPool.median(), "pooled-median-ns")
 	b.ReportMetric(withPool.median()/without.median(), "pooled/new")
+}
+
+// benchCgroups is the cgroup manager of a benchmark, closed when it ends;
+// it skips without root or cgroups.
+func benchCgroups(b *testing.B) *cgroup.Manager {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root: cgroups")
+	}
+	m, err := cgroup.Detect(cgroup.DetectOptions{Prefix: fmt.Sprintf("mcp-process-sbbench-%d", os.Getpid())})
+	if err != nil {
+		b.Skipf("no cgroups here: %v", err)
+	}
+	b.Cleanup(func() { m.Close() })
+	return m
 }
