@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -37,12 +36,36 @@ func mcpSessionOver(b *testing.B, stdio bool, allow ...string) *mcp.ClientSessio
 	return benchSession(b, cfg, "mcp", false, stdio)
 }
 
-// benchSession serves cfg as cmd/mcp-process builds a server (audit log on
-// disk, cgroups named mcp-process-bench-CG-PID when the host has them;
-// with wireOutput the supervisor's output callback goes to the server's
-// notifier, as serve wires them) and returns a Go SDK client connected to
-// it, in memory or (stdio) over pipes. Everything is closed at cleanup.
+// benchSession serves cfg as benchServer builds it and returns a Go SDK
+// client connected to it, in memory or (stdio) over pipes. Everything is
+// closed at cleanup.
 func benchSession(b *testing.B, cfg *config.Config, cg string, wireOutput, stdio bool) *mcp.ClientSession {
+	srv := benchServer(b, cfg, cg, wireOutput)
+	var ct mcp.Transport
+	if stdio {
+		ct = stdioPipes(b, srv)
+	} else {
+		var st mcp.Transport
+		ct, st = mcp.NewInMemoryTransports()
+		ss, err := srv.MCP().Connect(context.Background(), st, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { ss.Close() })
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "bench"}, nil).Connect(context.Background(), ct, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+// benchServer is cfg served as cmd/mcp-process builds a server (audit log
+// on disk, cgroups named mcp-process-bench-CG-PID when the host has them;
+// with wireOutput the supervisor's output callback goes to the server's
+// notifier, as serve wires them), shut down at cleanup.
+func benchServer(b *testing.B, cfg *config.Config, cg string, wireOutput bool) *server.Server {
 	cfg.EnableAuditLog = true
 	cfg.AuditLogPath = filepath.Join(b.TempDir(), "audit.log")
 	pol, err := policy.New(cfg)
@@ -71,30 +94,20 @@ func benchSession(b *testing.B, cfg *config.Config, cg string, wireOutput, stdio
 		sup.Shutdown(ctx)
 		srv.Close()
 	})
-	var ct mcp.Transport
-	if stdio {
-		ct = stdioPipes(b, srv)
-	} else {
-		var st mcp.Transport
-		ct, st = mcp.NewInMemoryTransports()
-		ss, err := srv.MCP().Connect(context.Background(), st, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { ss.Close() })
-	}
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "bench"}, nil).Connect(context.Background(), ct, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { cs.Close() })
-	return cs
+	return srv
 }
 
-// stdioPipes serves srv over a pair of pipes (ServeStdio, until the
-// cleanup closes the client's ends and waits for it) and returns the
+// stdioPipes serves srv over a pair of pipes (rawPipes) and returns the
 // client's transport.
 func stdioPipes(b *testing.B, srv *server.Server) mcp.Transport {
+	fromServer, fromClient := rawPipes(b, srv)
+	return &mcp.IOTransport{Reader: fromServer, Writer: fromClient}
+}
+
+// rawPipes serves srv over a pair of pipes (ServeStdio, until the cleanup
+// closes the client's ends and waits for it) and returns the client's
+// ends: what the server writes, where to write to it.
+func rawPipes(b *testing.B, srv *server.Server) (fromServer, fromClient *os.File) {
 	toServer, fromClient, err := os.Pipe()
 	if err != nil {
 		b.Fatal(err)
@@ -113,7 +126,7 @@ func stdioPipes(b *testing.B, srv *server.Server) mcp.Transport {
 		<-done
 		fromServer.Close()
 	})
-	return &mcp.IOTransport{Reader: fromServer, Writer: fromClient}
+	return fromServer, fromClient
 }
 
 // BenchmarkMCPProcessRun: one process_run of /bin/true through the MCP
@@ -136,7 +149,10 @@ func BenchmarkMCPProcessRun(b *testing.B) {
 // from the middle of a full 10 MiB buffer (the default
 // maxOutputBufferSize): the performance target is a median under 1 ms,
 // the whole call through the MCP path (the ring's copy alone is
-// BenchmarkRingRead64KiBFrom10MiB in internal/supervisor).
+// BenchmarkRingRead64KiBFrom10MiB in internal/supervisor). in-memory and
+// stdio are the Go SDK client's round trip; stdio-raw is the server's own
+// answer time (rawClient: no client decoding; what to profile for the
+// server's side); stdio-sdk-vs-raw interleaves the two, call for call.
 func BenchmarkMCPGetOutput64KiB(b *testing.B) {
 	for _, stdio := range []bool{false, true} {
 		name := "in-memory"
@@ -145,10 +161,26 @@ func BenchmarkMCPGetOutput64KiB(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) { getOutput64KiB(b, mcpSessionOver(b, stdio, "/usr/bin/seq")) })
 	}
+	b.Run("stdio-raw", getOutputRaw)
+	b.Run("stdio-sdk-vs-raw", getOutputSDKvsRaw)
 }
 
 func getOutput64KiB(b *testing.B, cs *mcp.ClientSession) {
-	// 1..2,000,000, one per line: 14.9 MB of text, so the ring is full.
+	pid, offset := seqOffset(b, cs)
+	args := map[string]any{"pid": pid, "stream": "stdout", "offset": offset, "maxBytes": 65536}
+	var times []time.Duration
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for b.Loop() {
+		times = append(times, getOutputSDK(b, cs, args))
+	}
+	reportQuantiles(b, "", times)
+}
+
+// seqOffset runs seq 2000000 through cs (1..2,000,000, one per line: 14.9
+// MB of text, so the ring is full) and returns its pid and the offset of
+// the middle of its stdout buffer.
+func seqOffset(b *testing.B, cs *mcp.ClientSession) (pid int, offset int64) {
 	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "process_run",
 		Arguments: map[string]any{"executable": "/usr/bin/seq", "args": []string{"2000000"}, "maxResultBytes": 1}})
 	if err != nil || res.IsError {
@@ -161,22 +193,20 @@ func getOutput64KiB(b *testing.B, cs *mcp.ClientSession) {
 	if err := remarshal(res.StructuredContent, &run); err != nil || run.NextOffset.Stdout < 10<<20 {
 		b.Fatalf("seq's result %+v: %v", run, err)
 	}
-	offset := run.NextOffset.Stdout - 5<<20 // the middle of the buffer
-	args := map[string]any{"pid": run.Pid, "stream": "stdout", "offset": offset, "maxBytes": 65536}
-	var times []time.Duration
-	b.ReportAllocs()
-	defer reportCPU(b)()
-	for b.Loop() {
-		var r *mcp.CallToolResult
-		times = append(times, timed(func() {
-			r, err = cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "process_get_output", Arguments: args})
-		}))
-		if err != nil || r.IsError {
-			b.Fatalf("process_get_output: %v %+v", err, r)
-		}
+	return run.Pid, run.NextOffset.Stdout - 5<<20
+}
+
+// getOutputSDK is one process_get_output through the Go SDK client, timed.
+func getOutputSDK(b *testing.B, cs *mcp.ClientSession, args map[string]any) time.Duration {
+	var r *mcp.CallToolResult
+	var err error
+	d := timed(func() {
+		r, err = cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "process_get_output", Arguments: args})
+	})
+	if err != nil || r.IsError {
+		b.Fatalf("process_get_output: %v %+v", err, r)
 	}
-	slices.Sort(times)
-	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "median-ms")
+	return d
 }
 
 // remarshal decodes v (a decoded JSON value) into out.
