@@ -57,6 +57,21 @@ type runResult struct {
 	DurationMs   int64                   `json:"durationMs"`
 }
 
+// outputWire and runWire are the results with "status":"success" first
+// (statusResult): structs that encoding/json writes in one pass.
+type outputWire struct {
+	Status string `json:"status"`
+	*outputResult
+}
+
+type runWire struct {
+	Status string `json:"status"`
+	*runResult
+}
+
+func (r *outputResult) withStatus() any { return outputWire{statusSuccess, r} }
+func (r *runResult) withStatus() any    { return runWire{statusSuccess, r} }
+
 // Output encodings (the encoding argument, after canonicalEncoding).
 const (
 	encodingText   = "utf8"

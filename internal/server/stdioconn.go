@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -93,12 +94,32 @@ func (c *stdioConn) Write(ctx context.Context, msg jsonrpc.Message) error {
 		return ctx.Err()
 	default:
 	}
-	data, err := jsonrpc.EncodeMessage(msg)
+	data, err := encodeLine(msg)
 	if err != nil {
 		return fmt.Errorf("marshaling message: %v", err)
 	}
-	_, err = c.out.Write(append(data, '\n'))
+	_, err = c.out.Write(data)
 	return err
+}
+
+// encodeLine is msg's line: jsonrpc.EncodeMessage's bytes and a newline.
+// A successful answer to a request with a number for its id (the SDK's
+// clients and most others number their requests) is written around its
+// result as it is: the SDK made the result with its encoder (compact,
+// HTML not escaped), and EncodeMessage would only scan and copy it once
+// more, a pass as long as the answer (a process_get_output of 64 KiB is
+// ~160 KB). Any other message goes through EncodeMessage.
+func encodeLine(msg jsonrpc.Message) ([]byte, error) {
+	if r, ok := msg.(*jsonrpc.Response); ok && r.Error == nil && len(r.Result) > 0 {
+		if id, ok := r.ID.Raw().(int64); ok {
+			b := make([]byte, 0, len(r.Result)+len(`{"jsonrpc":"2.0","id":,"result":}`)+22)
+			b = strconv.AppendInt(append(b, `{"jsonrpc":"2.0","id":`...), id, 10)
+			b = append(append(append(b, `,"result":`...), r.Result...), "}\n"...)
+			return b, nil
+		}
+	}
+	data, err := jsonrpc.EncodeMessage(msg)
+	return append(data, '\n'), err
 }
 
 // Close closes the client's stream, then ours.
