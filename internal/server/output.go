@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/base64"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/layer"
@@ -79,7 +80,14 @@ const (
 )
 
 // asText is b as UTF-8 text: each run of invalid bytes is one U+FFFD.
-func asText(b []byte) string { return strings.ToValidUTF8(string(b), "\uFFFD") }
+// Valid text (most output) is checked by utf8.Valid, many bytes at a
+// time, rather than rune by rune.
+func asText(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
 
 // encodeOutput is b in enc (encodingText or encodingBase64).
 func encodeOutput(b []byte, enc string) string {

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -99,6 +100,15 @@ func TestEncodeLineAsEncodeMessage(t *testing.T) {
 		}
 		if string(got) != string(want)+"\n" {
 			t.Errorf("%s: encodeLine\n%s\nwant\n%s", name, got, want)
+		}
+	}
+}
+
+// asText's fast path for valid text gives what its general path gives.
+func TestAsTextAsToValidUTF8(t *testing.T) {
+	for _, s := range []string{"", "plain\n", "é 😀 \u2028", "\xff", "a\xffb\xfe\xfdc", "\xed\xa0\x80 surrogate", "cut \xe2\x82"} {
+		if got, want := asText([]byte(s)), strings.ToValidUTF8(s, "\uFFFD"); got != want {
+			t.Errorf("asText(%q) = %q, want %q", s, got, want)
 		}
 	}
 }
