@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -57,15 +58,29 @@ func (s *Server) readOutputResource(ctx context.Context, req *mcp.ReadResourceRe
 func (s *Server) subscribe(ctx context.Context, req *mcp.SubscribeRequest) error {
 	uri := req.Params.URI
 	agent := s.agentFrom(req.Session, req.Extra)
-	pid, _, ok := parseOutputURI(uri)
+	pid, stream, ok := parseOutputURI(uri)
 	if !ok {
 		return s.denyResource(agent, methodResourceSubscribe, uri, 0, errcode.InvalidInput, mcp.ResourceNotFoundError(uri))
 	}
-	if s.opts.ListResources {
-		return nil // single agent (stdio)
+	// ListResources: single agent (stdio), nothing to check.
+	if !s.opts.ListResources {
+		if _, err := s.opts.Supervisor.Status(agent, pid); err != nil {
+			return s.denyResource(agent, methodResourceSubscribe, uri, pid, errcode.ProcessNotFound, mcp.ResourceNotFoundError(uri))
+		}
 	}
-	if _, err := s.opts.Supervisor.Status(agent, pid); err != nil {
-		return s.denyResource(agent, methodResourceSubscribe, uri, pid, errcode.ProcessNotFound, mcp.ResourceNotFoundError(uri))
+	live := map[*mcp.ServerSession]bool{}
+	for ss := range s.mcp.Sessions() {
+		live[ss] = true
+	}
+	s.notifier.subscribe(req.Session, outputKey{pid: pid, stream: stream}, live)
+	return nil
+}
+
+// unsubscribe ends the notifier's record of the subscription (the SDK
+// drops its own after this returns).
+func (s *Server) unsubscribe(ctx context.Context, req *mcp.UnsubscribeRequest) error {
+	if pid, stream, ok := parseOutputURI(req.Params.URI); ok {
+		s.notifier.unsubscribe(req.Session, outputKey{pid: pid, stream: stream})
 	}
 	return nil
 }
@@ -91,9 +106,20 @@ func parseOutputURI(uri string) (int, string, bool) {
 // (coalescing bursts) and, when listing is on, resources added and removed
 // as processes start and exit. One goroutine, owned by the notifier,
 // stopped by close.
+//
+// Output is announced only for a stream some session subscribed to: the
+// notifier keeps its own record of subscriptions (subscribe, unsubscribe),
+// a superset of the SDK's (a session that ended is forgotten at the next
+// subscription), so a chunk of output nobody listens for costs one atomic
+// load, and a chunk for a stream already queued costs a map lookup: one
+// pending notification per stream, sent as soon as the goroutine runs, as
+// before (a subscriber hears the same notifications at the same time).
 type outputNotifier struct {
 	mu      sync.Mutex
-	pending map[string]bool
+	pending map[outputKey]bool
+	subs    map[outputKey]map[*mcp.ServerSession]bool
+	nsubs   atomic.Int64 // len(subs)
+	queued  atomic.Int64 // output callbacks that queued a notification (tests)
 	ops     []resourceOp
 	wake    chan struct{}
 	done    chan struct{}
@@ -102,6 +128,14 @@ type outputNotifier struct {
 	apply   func(op resourceOp)
 }
 
+// outputKey names one output resource, process://{pid}/{stream}.
+type outputKey struct {
+	pid    int
+	stream string
+}
+
+func (k outputKey) uri() string { return fmt.Sprintf("process://%d/%s", k.pid, k.stream) }
+
 // resourceOp lists (add) or unlists a process's output resources.
 type resourceOp struct {
 	pid int
@@ -109,18 +143,64 @@ type resourceOp struct {
 }
 
 func newOutputNotifier(send func(uri string), apply func(resourceOp)) *outputNotifier {
-	n := &outputNotifier{pending: map[string]bool{}, wake: make(chan struct{}, 1), done: make(chan struct{}),
-		stopped: make(chan struct{}), send: send, apply: apply}
+	n := &outputNotifier{pending: map[outputKey]bool{}, subs: map[outputKey]map[*mcp.ServerSession]bool{},
+		wake: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{}), send: send, apply: apply}
 	go n.loop()
 	return n
 }
 
-// OnOutput is the supervisor's callback; it never blocks.
+// OnOutput is the supervisor's callback; it never blocks. Without a
+// subscriber to the stream it does nothing; with one, it queues a
+// notification unless one is queued already.
 func (n *outputNotifier) OnOutput(pid int, stream string) {
+	if n.nsubs.Load() == 0 {
+		return
+	}
+	k := outputKey{pid: pid, stream: stream}
 	n.mu.Lock()
-	n.pending[fmt.Sprintf("process://%d/%s", pid, stream)] = true
+	if n.subs[k] == nil || n.pending[k] {
+		n.mu.Unlock()
+		return
+	}
+	n.pending[k] = true
 	n.mu.Unlock()
+	n.queued.Add(1)
 	n.poke()
+}
+
+// subscribe records ss's subscription to k, first forgetting the
+// subscriptions of sessions not in live (ended: the SDK has dropped theirs).
+func (n *outputNotifier) subscribe(ss *mcp.ServerSession, k outputKey, live map[*mcp.ServerSession]bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for key, set := range n.subs {
+		for s := range set {
+			if !live[s] && s != ss {
+				delete(set, s)
+			}
+		}
+		if len(set) == 0 {
+			delete(n.subs, key)
+		}
+	}
+	if n.subs[k] == nil {
+		n.subs[k] = map[*mcp.ServerSession]bool{}
+	}
+	n.subs[k][ss] = true
+	n.nsubs.Store(int64(len(n.subs)))
+}
+
+// unsubscribe forgets ss's subscription to k.
+func (n *outputNotifier) unsubscribe(ss *mcp.ServerSession, k outputKey) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if set := n.subs[k]; set != nil {
+		delete(set, ss)
+		if len(set) == 0 {
+			delete(n.subs, k)
+		}
+	}
+	n.nsubs.Store(int64(len(n.subs)))
 }
 
 // OnStateChange queues listing or unlisting pid's resources; never blocks.
@@ -150,8 +230,8 @@ func (n *outputNotifier) loop() {
 		ops := n.ops
 		n.ops = nil
 		uris := make([]string, 0, len(n.pending))
-		for u := range n.pending {
-			uris = append(uris, u)
+		for k := range n.pending {
+			uris = append(uris, k.uri())
 		}
 		clear(n.pending)
 		n.mu.Unlock()

@@ -22,7 +22,6 @@
 package server
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -109,11 +108,9 @@ func New(opts Options) *Server {
 		}
 	}
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "mcp-process", Version: opts.Version}, &mcp.ServerOptions{
-		Logger:           slog.New(noSessionIDs{quietHandler{opts.Logger.Handler()}}),
-		SubscribeHandler: s.subscribe,
-		UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error {
-			return nil
-		},
+		Logger:             slog.New(noSessionIDs{quietHandler{opts.Logger.Handler()}}),
+		SubscribeHandler:   s.subscribe,
+		UnsubscribeHandler: s.unsubscribe,
 		Instructions: "mcp-process starts, watches, feeds and stops processes under a fixed security policy. " +
 			"Call process_get_policy to see what may run. Denials carry a stable error code and a remedy.",
 	})

@@ -98,6 +98,10 @@ func newTestServer(t *testing.T, cfg *config.Config, rec *memRecorder) *Server {
 		if s := srv.Load(); s != nil {
 			s.OnStateChange(agent, pid, running)
 		}
+	}, OnOutput: func(pid int, stream string) {
+		if s := srv.Load(); s != nil {
+			s.OnOutput(pid, stream)
+		}
 	}})
 	s := New(Options{Config: cfg, Policy: pol, Supervisor: sup, Audit: rec, AgentID: "tester", Layers: map[string]string{}, ListResources: true})
 	srv.Store(s)

@@ -26,3 +26,23 @@ func BenchmarkRingRead64KiBFrom10MiB(b *testing.B) {
 		r.read(off, 64<<10, 0)
 	}
 }
+
+// BenchmarkRingFill4KiB is the reader's step for a writer of 4 KiB at a
+// time (head -c 1G /dev/zero): one fill into a full, wrapped 10 MiB ring,
+// with nobody waiting for its change channel.
+func BenchmarkRingFill4KiB(b *testing.B) {
+	const limit = 10 << 20
+	r := newRing(limit, newOutputPool(1<<30))
+	chunk := make([]byte, 4<<10)
+	for written := 0; written < limit+limit/3; written += len(chunk) {
+		r.write(chunk)
+	}
+	read := func(p []byte) (int, error) { return copy(p, chunk), nil }
+	b.SetBytes(int64(len(chunk)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, ok := r.fill(read); !ok {
+			b.Fatal("a full ring was not filled in place")
+		}
+	}
+}

@@ -15,7 +15,9 @@ type ring struct {
 	start  int         // physical index of the oldest byte once wrapped
 	total  int64       // bytes ever written
 	closed bool
-	notify chan struct{} // closed and replaced on every write and on close
+	// notify is closed by the next write or close; made only when someone
+	// waits (changed), so a write nobody waits for allocates nothing.
+	notify chan struct{}
 }
 
 // minRingGrowth is the smallest capacity step (fewer reallocations for
@@ -30,7 +32,7 @@ func newRing(limit int64, pool *outputPool) *ring {
 	if limit > maxInt {
 		limit = maxInt
 	}
-	return &ring{limit: int(limit), pool: pool, notify: make(chan struct{})}
+	return &ring{limit: int(limit), pool: pool}
 }
 
 func (r *ring) write(p []byte) {
@@ -62,8 +64,15 @@ func (r *ring) write(p []byte) {
 		p = p[n:]
 		r.total += int64(n)
 	}
-	close(r.notify)
-	r.notify = make(chan struct{})
+	r.wakeWaiters()
+}
+
+// wakeWaiters closes notify, if anyone asked for it. r.mu is held.
+func (r *ring) wakeWaiters() {
+	if r.notify != nil {
+		close(r.notify)
+		r.notify = nil
+	}
 }
 
 // grow enlarges a full buffer for need more bytes (doubling, at least
@@ -107,7 +116,7 @@ func (r *ring) close() {
 	defer r.mu.Unlock()
 	if !r.closed {
 		r.closed = true
-		close(r.notify)
+		r.wakeWaiters()
 	}
 }
 
@@ -118,6 +127,9 @@ func (r *ring) changed() <-chan struct{} {
 	defer r.mu.Unlock()
 	if r.closed {
 		return nil
+	}
+	if r.notify == nil {
+		r.notify = make(chan struct{})
 	}
 	return r.notify
 }

@@ -30,7 +30,6 @@ func (r *ring) fill(read func([]byte) (int, error)) (n int, err error, ok bool) 
 		r.start = (r.start + n) % len(r.buf)
 	}
 	r.total += int64(n)
-	close(r.notify)
-	r.notify = make(chan struct{})
+	r.wakeWaiters()
 	return n, nil, true
 }
