@@ -133,12 +133,17 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	// launcher calls lg.record once the child has a pid); the child stays
 	// at its gate until Release, so the target runs only once the record is
 	// on disk, and never if it fails.
+	// An allowlist launch's egress proxy is served first: its record
+	// follows (a launch the proxy cannot serve is not recorded as one).
 	lg := s.newLaunchLog(agent, spec, o, lk)
-	sp, err := s.startStage(spec, stdio, lk, lg.record)
+	record := lg.record
+	if s.egressLaunches {
+		record = nil
+	}
+	sp, err := s.startStage(spec, stdio, lk, record)
 	ps.closeChild()
 	if lg.err != nil {
-		return fail(nil, ps, errcode.Fail(errcode.Internal, layer.Audit, "fix the audit log (disk full? permissions?)",
-			"the launch record could not be written, so the process was killed before it ran: %v", lg.err))
+		return fail(nil, ps, lg.failed())
 	}
 	if err != nil {
 		e := errcode.As(err)
@@ -148,6 +153,11 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	if egress, err = s.serveEgress(sp, LaunchInfo{Agent: agent, PID: sp.Pid, Executable: spec.Path, Tool: o.Tool, ServiceID: lk.serviceID}); err != nil {
 		lg.ended(errcode.As(err), "setup failed: ")
 		return fail(sp, ps, err)
+	}
+	if record == nil {
+		if err := lg.record(sp.Pid); err != nil {
+			return fail(sp, ps, lg.failed())
+		}
 	}
 	if err := sp.Release(); err != nil {
 		e := errcode.As(err)
@@ -187,6 +197,12 @@ func (l *launchLog) record(pid int) error {
 	l.err = l.s.record(l.rec)
 	l.on = l.err == nil
 	return l.err
+}
+
+// failed is the call's error when the launch record could not be written.
+func (l *launchLog) failed() error {
+	return errcode.Fail(errcode.Internal, layer.Audit, "fix the audit log (disk full? permissions?)",
+		"the launch record could not be written, so the process was killed before it ran: %v", l.err)
 }
 
 // ended records the end of a launch that failed before its target ran,
