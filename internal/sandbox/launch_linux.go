@@ -27,7 +27,21 @@ import (
 // runs) or Abort (it never does); in between it can write the launch
 // record. An error means nothing runs and nothing is left to clean up.
 func (l *Launcher) Start(spec *policy.Spec, stdio Stdio) (*Process, error) {
-	return l.start(spec, stdio, nil)
+	return l.start(spec, stdio, nil, nil)
+}
+
+// StartRecorded is Start, calling record with the child's pid before it
+// returns: the caller's launch record. A launch through the zygote calls
+// it as soon as the child exists, on a goroutine of its own, while the
+// child is placed in its cgroup and applies its steps (the record's fsync
+// and the launch's setup overlap); a stage's launch, once the stage is at
+// its gate. Either way record has returned before StartRecorded does, and
+// the target has not run: it runs only at Release. If record fails, the
+// child is killed and reaped (it never ran) and record's error is returned
+// as is. If record succeeded and the launch then failed, the error is the
+// launch's: the caller owes its log the launch's end.
+func (l *Launcher) StartRecorded(spec *policy.Spec, stdio Stdio, record func(pid int) error) (*Process, error) {
+	return l.start(spec, stdio, nil, record)
 }
 
 // Support is what the launcher's cgroups enforce for a launch.
@@ -40,7 +54,7 @@ func (l *Launcher) Support() Support { return l.cgroups.support() }
 // An error from during aborts the launch and is returned as is. The cgroup
 // of a stage that turns out to have died before it received the launch is
 // removed before another stage is taken.
-func (l *Launcher) start(spec *policy.Spec, stdio Stdio, during func(*Process) error) (*Process, error) {
+func (l *Launcher) start(spec *policy.Spec, stdio Stdio, during func(*Process) error, record func(int) error) (*Process, error) {
 	select {
 	case <-l.quit:
 		return nil, errClosed()
@@ -65,11 +79,19 @@ func (l *Launcher) start(spec *policy.Spec, stdio Stdio, during func(*Process) e
 		defer devnull.Close()
 	}
 	if l.zygoteEligible(stdio, cfg) { // no Go runtime per launch: zygote_linux.go
-		if p, err := l.startForked(spec, cfg, files, during); err != errFallback {
+		if p, err := l.startForked(spec, cfg, files, during, record); err != errFallback {
 			return p, err
 		}
 	}
-	return l.startStaged(spec, cfg, files, during)
+	p, err := l.startStaged(spec, cfg, files, during)
+	if err != nil || record == nil {
+		return p, err
+	}
+	if err := record(p.Pid); err != nil {
+		p.Abort() // at its gate: the target never ran
+		return nil, err
+	}
+	return p, nil
 }
 
 // checkTerminal refuses a pty launch without the seccomp baseline and marks

@@ -32,6 +32,11 @@ func NewLauncher(o LauncherOptions) *Launcher {
 // Start refuses: LAYER_UNAVAILABLE.
 func (l *Launcher) Start(spec *policy.Spec, stdio Stdio) (*Process, error) { return nil, unavailable() }
 
+// StartRecorded refuses: LAYER_UNAVAILABLE (record is not called).
+func (l *Launcher) StartRecorded(spec *policy.Spec, stdio Stdio, record func(pid int) error) (*Process, error) {
+	return nil, unavailable()
+}
+
 // Support is what the launcher's cgroups would enforce.
 func (l *Launcher) Support() Support { return l.cgroups.support() }
 

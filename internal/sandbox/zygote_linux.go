@@ -239,7 +239,7 @@ func (z *zygoteProc) ask(cfg []byte, files []*os.File) (int, *stage.StepError, e
 
 // startForked is start through the zygote: errFallback when the zygote
 // does not plan the launch (the caller uses a stage).
-func (l *Launcher) startForked(spec *policy.Spec, cfg []byte, files []*os.File, during func(*Process) error) (*Process, error) {
+func (l *Launcher) startForked(spec *policy.Spec, cfg []byte, files []*os.File, during func(*Process) error, record func(int) error) (*Process, error) {
 	ours, pid, serr, err := l.askZygote(cfg, files)
 	if ours == nil {
 		return nil, errcode.Fail(errcode.Internal, layer, "", "the zygote failed for %s: %v", spec.Path, err)
@@ -265,7 +265,24 @@ func (l *Launcher) startForked(spec *policy.Spec, cfg []byte, files []*os.File, 
 		ours.Close()
 		return nil, errcode.Fail(errcode.Internal, layer, "", "the zygote's child %d: %v", pid, err)
 	}
-	if err := l.awaitForked(p, spec, during); err != nil {
+	if record == nil {
+		if err := l.awaitForked(p, spec, during); err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+	// The record's fsync while the child is placed and prepares: both
+	// done before the caller may say "go".
+	recorded := make(chan error, 1)
+	go func() { recorded <- record(pid) }()
+	err = l.awaitForked(p, spec, during)
+	if rerr := <-recorded; rerr != nil {
+		if err == nil {
+			p.Abort() // at its gate: the target never ran
+		}
+		return nil, rerr
+	}
+	if err != nil {
 		return nil, err
 	}
 	return p, nil

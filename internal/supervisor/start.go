@@ -129,31 +129,39 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	if err != nil {
 		return fail(nil, nil, err)
 	}
-	sp, err := s.startStage(spec, stdio, lk)
+	// The launch record is written while the launch is set up (the
+	// launcher calls lg.record once the child has a pid); the child stays
+	// at its gate until Release, so the target runs only once the record is
+	// on disk, and never if it fails.
+	// An allowlist launch's egress proxy is served first: its record
+	// follows (a launch the proxy cannot serve is not recorded as one).
+	lg := s.newLaunchLog(agent, spec, o, lk)
+	record := lg.record
+	if s.egressLaunches {
+		record = nil
+	}
+	sp, err := s.startStage(spec, stdio, lk, record)
 	ps.closeChild()
+	if lg.err != nil {
+		return fail(nil, ps, lg.failed())
+	}
 	if err != nil {
-		return fail(nil, ps, errcode.As(err))
+		e := errcode.As(err)
+		lg.ended(e, "setup failed: ")
+		return fail(nil, ps, e)
 	}
 	if egress, err = s.serveEgress(sp, LaunchInfo{Agent: agent, PID: sp.Pid, Executable: spec.Path, Tool: o.Tool, ServiceID: lk.serviceID}); err != nil {
+		lg.ended(errcode.As(err), "setup failed: ")
 		return fail(sp, ps, err)
 	}
-	args := []string{}
-	if len(spec.Argv) > 1 {
-		args = spec.Argv[1:]
-	}
-	// The init stage holds the target at its gate: it execs only once the
-	// record is on disk (Release), and never if the record fails (Abort).
-	if err := s.record(audit.Record{Event: audit.EventLaunch, Agent: agent, Tool: o.Tool, PID: sp.Pid,
-		Executable: spec.Path, Args: args, Cwd: spec.Dir, EnvNames: envNames(spec.Env), Decision: "allow",
-		ServiceID: lk.serviceID}); err != nil {
-		return fail(sp, ps, errcode.Fail(errcode.Internal, layer.Audit, "fix the audit log (disk full? permissions?)",
-			"the launch record could not be written, so the process was killed before it ran: %v", err))
+	if record == nil {
+		if err := lg.record(sp.Pid); err != nil {
+			return fail(sp, ps, lg.failed())
+		}
 	}
 	if err := sp.Release(); err != nil {
 		e := errcode.As(err)
-		// The launch record is on disk: say how it ended.
-		s.recordOrWarn(audit.Record{Event: audit.EventExit, Agent: agent, Tool: o.Tool, PID: sp.Pid, Executable: spec.Path,
-			Decision: "deny", Layer: e.Layer, Code: string(e.Code), Reason: "exec failed: " + e.Message, ServiceID: lk.serviceID})
+		lg.ended(e, "exec failed: ")
 		return fail(nil, ps, e)
 	}
 
@@ -161,6 +169,52 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	p.report = report
 	s.register(p, lk)
 	return p, nil
+}
+
+// launchLog is one launch's records: the launch record, written by the
+// launcher (record) once the child has a pid, and, when the launch then
+// fails before its target runs, the exit record that says how.
+type launchLog struct {
+	s   *Supervisor
+	rec audit.Record
+	err error // the launch record's failure
+	on  bool  // the launch record is on disk
+}
+
+func (s *Supervisor) newLaunchLog(agent string, spec *policy.Spec, o StartOptions, lk launchKind) *launchLog {
+	args := []string{}
+	if len(spec.Argv) > 1 {
+		args = spec.Argv[1:]
+	}
+	return &launchLog{s: s, rec: audit.Record{Event: audit.EventLaunch, Agent: agent, Tool: o.Tool,
+		Executable: spec.Path, Args: args, Cwd: spec.Dir, EnvNames: envNames(spec.Env), Decision: "allow",
+		ServiceID: lk.serviceID}}
+}
+
+// record writes the launch record for pid (the launcher's callback).
+func (l *launchLog) record(pid int) error {
+	l.rec.PID = pid
+	l.err = l.s.record(l.rec)
+	l.on = l.err == nil
+	return l.err
+}
+
+// failed is the call's error when the launch record could not be written.
+func (l *launchLog) failed() error {
+	return errcode.Fail(errcode.Internal, layer.Audit, "fix the audit log (disk full? permissions?)",
+		"the launch record could not be written, so the process was killed before it ran: %v", l.err)
+}
+
+// ended records the end of a launch that failed before its target ran,
+// when its launch record is on disk (what: "setup failed: ", "exec
+// failed: ").
+func (l *launchLog) ended(e *errcode.Error, what string) {
+	if !l.on {
+		return
+	}
+	r := l.rec
+	l.s.recordOrWarn(audit.Record{Event: audit.EventExit, Agent: r.Agent, Tool: r.Tool, PID: r.PID, Executable: r.Executable,
+		Decision: "deny", Layer: e.Layer, Code: string(e.Code), Reason: what + e.Message, ServiceID: r.ServiceID})
 }
 
 // sandboxReport is what a launch of spec gets: the layers applied and the
@@ -265,8 +319,8 @@ func openStdio(o StartOptions, stdinPipe, capture bool) (*pipes, *terminal, sand
 // waits at its gate in its cgroup, with the limits in place, before the
 // target can run, fork or allocate. A health check's stage then moves into
 // its service instance's group (health.go), whose limits count it.
-func (s *Supervisor) startStage(spec *policy.Spec, stdio sandbox.Stdio, lk launchKind) (*sandbox.Process, error) {
-	sp, err := s.launcher.Start(spec, stdio)
+func (s *Supervisor) startStage(spec *policy.Spec, stdio sandbox.Stdio, lk launchKind, record func(int) error) (*sandbox.Process, error) {
+	sp, err := s.launcher.StartRecorded(spec, stdio, record)
 	if err != nil || lk.health == nil {
 		return sp, err
 	}

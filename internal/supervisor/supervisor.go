@@ -84,6 +84,9 @@ type Supervisor struct {
 	isolation []string
 	// homeOwner owns the agents' HOME directories (the children's host ids).
 	homeOwner agenthome.Owner
+	// egressLaunches: every launch has egress listeners to serve (the
+	// allowlist mode); their launch record follows the proxy's serving.
+	egressLaunches bool
 
 	stop         chan struct{} // closed by Shutdown: every loop ends
 	shutdownDone chan struct{}
@@ -163,6 +166,7 @@ func New(opts Options) *Supervisor {
 	}
 	s.isolation = iso.Layers()
 	s.homeOwner = iso.HomeOwner()
+	s.egressLaunches = iso.Network == config.NetworkProxy
 	// Most launches ask for the default limits (policy.EffectiveLimits
 	// fills a request's zero limits from them): pooled cgroups carry them.
 	s.launcher = sandbox.NewLauncher(sandbox.LauncherOptions{Isolation: iso, Cgroups: opts.Cgroups,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -129,10 +130,45 @@ func TestAuditFailureKillsTheLaunch(t *testing.T) {
 	if len(s.List(agentA, "")) != 0 {
 		t.Fatal("failed launch is listed")
 	}
+	// The target never ran: the record is synced while the child prepares,
+	// and the child is killed at its gate when the record fails.
+	marker := filepath.Join(t.TempDir(), "ran")
+	_, err = s.Start(agentA, specFor(t, "sh", "-c", "echo > "+marker), capture())
+	wantCode(t, err, errcode.Internal)
+	if _, serr := os.Stat(marker); serr == nil {
+		t.Fatal("the target ran although its launch record failed")
+	}
 	// The reservation was given back: a concurrency limit of 1 still admits one.
 	fa.fail = nil
 	s.cfg.MaxConcurrentProcesses = 1
 	start(t, s, agentA, specFor(t, "true"), StartOptions{})
+}
+
+// A launch whose record is on disk (written while its child prepares)
+// and whose child then fails a step has an exit record that says so; its
+// target never ran.
+func TestSetupFailureAfterTheRecordIsRecorded(t *testing.T) {
+	s, fa := newSup(t, baseConfig())
+	marker := filepath.Join(t.TempDir(), "ran")
+	spec := specFor(t, "sh", "-c", "echo > "+marker)
+	spec.Limits.MaxFileDescriptors = 1 << 30 // above fs.nr_open: the child's setrlimit fails
+	_, err := s.Start(agentA, spec, capture())
+	wantCode(t, err, errcode.LayerUnavailable)
+	if _, serr := os.Stat(marker); serr == nil {
+		t.Fatal("the target ran although a step failed")
+	}
+	launches := fa.events(audit.EventLaunch, 0)
+	if len(launches) == 0 {
+		t.Skip("this launch went through an init stage, which is recorded only once ready: nothing to check")
+	}
+	exits := fa.events(audit.EventExit, launches[0].PID)
+	if len(launches) != 1 || len(exits) != 1 || exits[0].Decision != "deny" || exits[0].Layer != "resource-limits" ||
+		!strings.HasPrefix(exits[0].Reason, "setup failed: ") {
+		t.Fatalf("launch records %+v, exit records %+v", launches, exits)
+	}
+	if len(s.List(agentA, "")) != 0 {
+		t.Fatal("failed launch is listed")
+	}
 }
 
 func TestStdin(t *testing.T) {

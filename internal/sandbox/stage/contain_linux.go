@@ -33,10 +33,6 @@ var steps = []step{
 	cfg(enterDir),      // workdir_linux.go
 	func(s *state) (e *StepError) { s.argv, s.envv, e = execArgs(s.c); return }, // exec_linux.go
 	func(*state) *StepError { return closeInherited() },                         // fds_linux.go
-	// Report ready and wait for "go": the launch's cgroup limits are
-	// written by then, and the parent writes the launch audit record
-	// before it says "go" (gate_linux.go).
-	func(*state) *StepError { return awaitGo() },
 	cfg(setIdentity), // identity_linux.go
 	cfg(setCaps),     // caps_linux.go
 	func(s *state) *StepError { return applyMAC(s.mac, s.c) }, // mac_linux.go
@@ -44,7 +40,12 @@ var steps = []step{
 	cfg(restrictLandlock), // landlock_linux.go
 	func(s *state) *StepError { return restrictScope(s.c, s.exe) }, // scope_linux.go
 	cfg(restrictNet),    // Landlock TCP rules of the network modes: egress_linux.go
-	cfg(installSeccomp), // always last before the exec: seccomp_linux.go
+	cfg(installSeccomp), // the last step that restricts: seccomp_linux.go
+	// Report ready and wait for "go": every step has succeeded, the
+	// launch's cgroup limits are written by then, and the parent writes the
+	// launch audit record before it says "go" (gate_linux.go). Only the
+	// exec is left after it.
+	func(*state) *StepError { return awaitGo() },
 	func(s *state) *StepError { return execTarget(s.exe, s.script, s.argv, s.envv) }, // exec_linux.go
 }
 

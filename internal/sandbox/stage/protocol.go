@@ -13,9 +13,8 @@
 // socket and /dev/null as 0, 1, 2, until the launcher sends a config with
 // the executable and the target's stdio. The steps run only after that, in
 // the order of the list steps (contain_linux.go, SPEC 3.10), each in the
-// file of its subsystem; the gate ("go") lies between the steps that
-// prepare and those that drop privileges, and seccomp and execveat come
-// last. The namespaces themselves exist before the stage runs: the
+// file of its subsystem; the gate ("go") comes after every step, seccomp
+// last among them: only execveat is left after it. The namespaces themselves exist before the stage runs: the
 // launcher clones it into them (and a stage started with ArgEgress opens the
 // egress listeners and installs the capture at its start, before any
 // launch).

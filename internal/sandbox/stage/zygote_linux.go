@@ -284,7 +284,6 @@ func planLaunch(c *Config, fds []int) (plan *zygotePlan, fallback bool, serr *St
 		return nil, false, err
 	}
 	b.sys(stepErr(StepFDs, "close_range"), nrCloseRange, 3, ^uintptr(0), closeRangeCloexc)
-	b.planGate(sockFD)
 	b.planIdentity(c)
 	b.planCaps(c)
 	b.sys(stepErr(StepNoNewPrivs, "prctl(PR_SET_NO_NEW_PRIVS)"), nrPrctl, prSetNoNewPrivs, 1)
@@ -299,6 +298,7 @@ func planLaunch(c *Config, fds []int) (plan *zygotePlan, fallback bool, serr *St
 	if err := b.planSeccomp(c); err != nil {
 		return nil, false, err
 	}
+	b.planGate(sockFD)
 	b.planExec(sockFD, exe, script, argv, envv)
 	return &zygotePlan{prog: b.prog, keep: b.keep, closeAfter: b.closeAfter}, false, nil
 }
