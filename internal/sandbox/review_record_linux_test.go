@@ -1,0 +1,116 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mcp-process/mcp-process/internal/errcode"
+)
+
+// Review: StartRecorded's record callback against every way the launch can
+// end, through the zygote and through a Go stage: the target never runs
+// before record returns nor when it fails, and nothing is left (child,
+// cgroup, goroutine).
+func TestReviewStartRecorded(t *testing.T) {
+	needRoot(t)
+	for _, kind := range []struct {
+		name  string
+		stage StageKind
+	}{{"zygote", StageZygote}, {"go", StageGo}} {
+		t.Run(kind.name, func(t *testing.T) {
+			m := cgroupTestManager(t)
+			l := NewLauncher(LauncherOptions{Cgroups: m, Stage: kind.stage, PoolSize: -1})
+			defer l.Close()
+			groupsBefore := len(groupDirs(m))
+			g0 := runtime.NumGoroutine()
+			recErr := errors.New("disk full")
+			for _, tc := range []struct {
+				name     string
+				stepFail bool // the child fails a step (rlimit above nr_open)
+				recFail  bool
+				delay    time.Duration
+			}{
+				{"ok-slow-record", false, false, 300 * time.Millisecond},
+				{"record-fails-fast", false, true, 0},
+				{"record-fails-slow", false, true, 300 * time.Millisecond},
+				{"step-fails-record-ok", true, false, 300 * time.Millisecond},
+				{"step-fails-record-fails", true, true, 300 * time.Millisecond},
+				{"step-fails-record-fails-fast", true, true, 0},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					marker := filepath.Join(t.TempDir(), "ran")
+					spec := specFor(t, "sh", "-c", "echo > "+marker)
+					spec.Limits.MaxMemoryMB = 64
+					if tc.stepFail {
+						spec.Limits.MaxFileDescriptors = 1 << 30
+					}
+					calls, gotPid := 0, 0
+					p, err := l.StartRecorded(spec, Stdio{}, func(pid int) error {
+						calls++
+						gotPid = pid
+						time.Sleep(tc.delay)
+						if _, serr := os.Stat(marker); serr == nil {
+							t.Error("the target ran before its record returned")
+						}
+						if tc.recFail {
+							return recErr
+						}
+						return nil
+					})
+					if calls != 1 && !(kind.stage == StageGo && tc.stepFail && calls == 0) {
+						t.Fatalf("record called %d times", calls)
+					}
+					switch {
+					case tc.recFail && calls == 1:
+						if err != recErr || p != nil {
+							t.Fatalf("StartRecorded = %v, %v; want the record's error", p, err)
+						}
+					case tc.stepFail:
+						if err == nil || errcode.As(err).Code != errcode.LayerUnavailable {
+							t.Fatalf("StartRecorded = %v, %v; want the step's error", p, err)
+						}
+					default:
+						if err != nil {
+							t.Fatal(err)
+						}
+						if err := p.Release(); err != nil {
+							t.Fatal(err)
+						}
+						p.Wait()
+						dropGroup(p.Cgroup())
+						if _, serr := os.Stat(marker); serr != nil {
+							t.Fatal("the released target did not run")
+						}
+						return
+					}
+					if gotPid == 0 {
+						return
+					}
+					if err := syscall.Kill(gotPid, 0); err != syscall.ESRCH {
+						t.Errorf("child %d still exists after the failed launch (kill: %v)", gotPid, err)
+					}
+					time.Sleep(100 * time.Millisecond)
+					if _, serr := os.Stat(marker); serr == nil {
+						t.Fatal("the target ran although its launch failed")
+					}
+				})
+			}
+			l.Close() // the pooled groups go too: any group left is a launch's
+			if n := len(groupDirs(m)); n != 0 {
+				t.Errorf("%d cgroups left after Close (%d at the start): %v", n, groupsBefore, groupDirs(m))
+			}
+			time.Sleep(100 * time.Millisecond)
+			if g := runtime.NumGoroutine(); g > g0+2 {
+				buf := make([]byte, 1<<16)
+				t.Errorf("%d goroutines after, %d before:\n%s", g, g0, buf[:runtime.Stack(buf, true)])
+			}
+		})
+	}
+}
