@@ -4,13 +4,16 @@ package sandbox
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
 )
 
@@ -110,6 +113,65 @@ func TestReviewStartRecorded(t *testing.T) {
 			if g := runtime.NumGoroutine(); g > g0+2 {
 				buf := make([]byte, 1<<16)
 				t.Errorf("%d goroutines after, %d before:\n%s", g, g0, buf[:runtime.Stack(buf, true)])
+			}
+		})
+	}
+}
+
+// Review: the gate after seccomp (and after the identity, Landlock and the
+// scopes). A launch held at its gate for seconds (a slow launch record)
+// under the strict profile, through a Go init stage and through the
+// zygote, still execs its target once released, as the target's user.
+func TestReviewHeldAtGateUnderStrict(t *testing.T) {
+	needRoot(t)
+	for _, kind := range []struct {
+		name  string
+		stage StageKind
+		ns    bool
+	}{{"zygote", StageZygote, false}, {"go", StageGo, false}, {"go-userns", StageGo, true}} {
+		t.Run(kind.name, func(t *testing.T) {
+			iso, err := IsolationFor(&config.Config{EnableSeccomp: true, SeccompProfile: "strict"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			iso.Identity = config.ChildIdentity{Set: true, UID: 65534, GID: 65534}
+			iso.Landlock = true
+			iso.Scope = true
+			if kind.ns {
+				iso.Namespaces.User = true
+				iso.Identity.InUserNS = true
+				iso.Identity.UID, iso.Identity.GID = 0, 0
+			}
+			l := NewLauncher(LauncherOptions{Stage: kind.stage, Isolation: iso, PoolSize: -1})
+			defer l.Close()
+			for i := 0; i < 3; i++ {
+				r, w, _ := os.Pipe()
+				spec := specFor(t, "id", "-u")
+				spec.Dir = "/"
+				p, err := l.StartRecorded(spec, Stdio{Stdout: w}, func(int) error {
+					time.Sleep(1500 * time.Millisecond)
+					return nil
+				})
+				w.Close()
+				if err != nil {
+					r.Close()
+					t.Fatal(err)
+				}
+				if err := p.Release(); err != nil {
+					r.Close()
+					t.Fatal(err)
+				}
+				out, _ := io.ReadAll(r)
+				r.Close()
+				st := p.Wait()
+				dropGroup(p.Cgroup())
+				want := "65534"
+				if kind.ns {
+					want = "0"
+				}
+				if st.ExitCode == nil || *st.ExitCode != 0 || strings.TrimSpace(string(out)) != want {
+					t.Fatalf("launch %d: %s, output %q; want 0 and %s", i, st, out, want)
+				}
 			}
 		})
 	}
