@@ -95,7 +95,9 @@ func parseOutputURI(uri string) (int, string, bool) {
 		return 0, "", false
 	}
 	pid, err := strconv.Atoi(p)
-	if err != nil || pid <= 0 {
+	if err != nil || pid <= 0 || strconv.Itoa(pid) != p {
+		// One name per resource: "0123" or "+123" would be a second name
+		// for process://123, subscribed and unsubscribed apart from it.
 		return 0, "", false
 	}
 	return pid, stream, true
@@ -204,9 +206,18 @@ func (n *outputNotifier) unsubscribe(ss *mcp.ServerSession, k outputKey) {
 }
 
 // OnStateChange queues listing or unlisting pid's resources; never blocks.
+//
+// A process that ended has no more output: the subscriptions to it are
+// forgotten, so that a later process given the same pid (perhaps another
+// agent's) is not announced to them unless they subscribe again.
 func (n *outputNotifier) OnStateChange(pid int, running bool) {
 	n.mu.Lock()
 	n.ops = append(n.ops, resourceOp{pid: pid, add: running})
+	if !running {
+		delete(n.subs, outputKey{pid: pid, stream: "stdout"})
+		delete(n.subs, outputKey{pid: pid, stream: "stderr"})
+		n.nsubs.Store(int64(len(n.subs)))
+	}
 	n.mu.Unlock()
 	n.poke()
 }

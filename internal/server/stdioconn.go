@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -110,7 +111,9 @@ func (c *stdioConn) Write(ctx context.Context, msg jsonrpc.Message) error {
 // more, a pass as long as the answer (a process_get_output of 64 KiB is
 // ~160 KB). Any other message goes through EncodeMessage.
 func encodeLine(msg jsonrpc.Message) ([]byte, error) {
-	if r, ok := msg.(*jsonrpc.Response); ok && r.Error == nil && len(r.Result) > 0 {
+	// A result with a raw newline (which the SDK's encoder never writes)
+	// would break the framing: such a one goes through EncodeMessage.
+	if r, ok := msg.(*jsonrpc.Response); ok && r.Error == nil && len(r.Result) > 0 && bytes.IndexByte(r.Result, '\n') < 0 {
 		if id, ok := r.ID.Raw().(int64); ok {
 			b := make([]byte, 0, len(r.Result)+len(`{"jsonrpc":"2.0","id":,"result":}`)+22)
 			b = strconv.AppendInt(append(b, `{"jsonrpc":"2.0","id":`...), id, 10)

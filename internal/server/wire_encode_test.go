@@ -89,6 +89,7 @@ func TestEncodeLineAsEncodeMessage(t *testing.T) {
 		"null result":        &jsonrpc.Response{ID: id(float64(12)), Result: json.RawMessage(`null`)},
 		"string result <&>":  &jsonrpc.Response{ID: id(float64(13)), Result: json.RawMessage(`"<&>"`)},
 		"zero id, as number": &jsonrpc.Response{ID: id(float64(0)), Result: result},
+		"indented result":    &jsonrpc.Response{ID: id(float64(14)), Result: json.RawMessage("{\n \"a\": 1\n}")},
 	} {
 		want, err := jsonrpc.EncodeMessage(msg)
 		if err != nil {
@@ -97,6 +98,9 @@ func TestEncodeLineAsEncodeMessage(t *testing.T) {
 		got, err := encodeLine(msg)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
+		}
+		if bytes.Count(got, []byte("\n")) != 1 || got[len(got)-1] != '\n' {
+			t.Errorf("%s: not one line: %q", name, got)
 		}
 		if string(got) != string(want)+"\n" {
 			t.Errorf("%s: encodeLine\n%s\nwant\n%s", name, got, want)

@@ -132,16 +132,22 @@ func TestAuditFailureKillsTheLaunch(t *testing.T) {
 	}
 	// The target never ran: the record is synced while the child prepares,
 	// and the child is killed at its gate when the record fails.
-	marker := filepath.Join(t.TempDir(), "ran")
+	dir := markerDir(t)
+	marker := filepath.Join(dir, "ran")
 	_, err = s.Start(agentA, specFor(t, "sh", "-c", "echo > "+marker), capture())
 	wantCode(t, err, errcode.Internal)
 	if _, serr := os.Stat(marker); serr == nil {
 		t.Fatal("the target ran although its launch record failed")
 	}
-	// The reservation was given back: a concurrency limit of 1 still admits one.
+	// The reservation was given back: a concurrency limit of 1 still admits
+	// one; and the same target, recorded, does write its marker.
 	fa.fail = nil
 	s.cfg.MaxConcurrentProcesses = 1
-	start(t, s, agentA, specFor(t, "true"), StartOptions{})
+	st := start(t, s, agentA, specFor(t, "sh", "-c", "echo > "+marker), capture())
+	waitExit(t, s, agentA, st.Pid)
+	if _, serr := os.Stat(marker); serr != nil {
+		t.Fatalf("the recorded launch did not write its marker: %v", serr)
+	}
 }
 
 // A launch whose record is on disk (written while its child prepares)
@@ -149,8 +155,16 @@ func TestAuditFailureKillsTheLaunch(t *testing.T) {
 // target never ran.
 func TestSetupFailureAfterTheRecordIsRecorded(t *testing.T) {
 	s, fa := newSup(t, baseConfig())
-	marker := filepath.Join(t.TempDir(), "ran")
+	marker := filepath.Join(markerDir(t), "ran")
 	spec := specFor(t, "sh", "-c", "echo > "+marker)
+	st := start(t, s, agentA, spec, capture()) // the marker is written where the target can
+	waitExit(t, s, agentA, st.Pid)
+	if err := os.Remove(marker); err != nil {
+		t.Fatalf("the control launch wrote no marker: %v", err)
+	}
+	fa.mu.Lock()
+	fa.recs = nil
+	fa.mu.Unlock()
 	spec.Limits.MaxFileDescriptors = 1 << 30 // above fs.nr_open: the child's setrlimit fails
 	_, err := s.Start(agentA, spec, capture())
 	wantCode(t, err, errcode.LayerUnavailable)
@@ -166,8 +180,8 @@ func TestSetupFailureAfterTheRecordIsRecorded(t *testing.T) {
 		!strings.HasPrefix(exits[0].Reason, "setup failed: ") {
 		t.Fatalf("launch records %+v, exit records %+v", launches, exits)
 	}
-	if len(s.List(agentA, "")) != 0 {
-		t.Fatal("failed launch is listed")
+	if l := s.List(agentA, ""); len(l) != 1 || l[0].Pid != st.Pid {
+		t.Fatalf("failed launch is listed: %+v", l)
 	}
 }
 

@@ -17,11 +17,11 @@ import (
 	"github.com/mcp-process/mcp-process/internal/errcode"
 )
 
-// Review: StartRecorded's record callback against every way the launch can
+// StartRecorded's record callback against every way the launch can
 // end, through the zygote and through a Go stage: the target never runs
 // before record returns nor when it fails, and nothing is left (child,
 // cgroup, goroutine).
-func TestReviewStartRecorded(t *testing.T) {
+func TestStartRecorded(t *testing.T) {
 	needRoot(t)
 	for _, kind := range []struct {
 		name  string
@@ -118,11 +118,11 @@ func TestReviewStartRecorded(t *testing.T) {
 	}
 }
 
-// Review: the gate after seccomp (and after the identity, Landlock and the
+// the gate after seccomp (and after the identity, Landlock and the
 // scopes). A launch held at its gate for seconds (a slow launch record)
 // under the strict profile, through a Go init stage and through the
 // zygote, still execs its target once released, as the target's user.
-func TestReviewHeldAtGateUnderStrict(t *testing.T) {
+func TestHeldAtGateUnderStrict(t *testing.T) {
 	needRoot(t)
 	for _, kind := range []struct {
 		name  string
