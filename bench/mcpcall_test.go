@@ -12,9 +12,11 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcp-process/mcp-process/internal/agenthome"
 	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/policy"
+	"github.com/mcp-process/mcp-process/internal/sandbox"
 	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 	"github.com/mcp-process/mcp-process/internal/server"
 	"github.com/mcp-process/mcp-process/internal/supervisor"
@@ -68,7 +70,20 @@ func benchSession(b *testing.B, cfg *config.Config, cg string, wireOutput, stdio
 func benchServer(b *testing.B, cfg *config.Config, cg string, wireOutput bool) *server.Server {
 	cfg.EnableAuditLog = true
 	cfg.AuditLogPath = filepath.Join(b.TempDir(), "audit.log")
-	pol, err := policy.New(cfg)
+	// The agents' homes in the benchmark's directory, prepared as serve
+	// does at start (the default root, /var/lib/mcp-process/homes for
+	// root, need not exist here); its parents traversable by the children.
+	homes := filepath.Join(b.TempDir(), "homes")
+	for _, d := range []string{filepath.Dir(filepath.Dir(homes)), filepath.Dir(homes)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	iso, _ := sandbox.IsolationFor(cfg)
+	if err := agenthome.Prepare(homes, iso.HomeOwner()); err != nil {
+		b.Fatal(err)
+	}
+	pol, err := policy.New(cfg, policy.WithHomes(homes))
 	if err != nil {
 		b.Fatal(err)
 	}
