@@ -16,25 +16,12 @@ import (
 // counts the questions and approves.
 func connectAsking(t *testing.T, s *Server, asked *atomic.Int32) *mcp.ClientSession {
 	t.Helper()
-	ct, st := mcp.NewInMemoryTransports()
-	ctx := context.Background()
-	ss, err := s.MCP().Connect(ctx, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ss.Close() })
-	c := mcp.NewClient(&mcp.Implementation{Name: "asking", Version: "1"}, &mcp.ClientOptions{
+	return connectClient(t, s, &mcp.ClientOptions{
 		ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
 			asked.Add(1)
 			return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"decision": "approve"}}, nil
 		},
-	})
-	cs, err := c.Connect(ctx, ct, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cs.Close() })
-	return cs
+	}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
 }
 
 // TestApprovalFailsClosed: without an Approver a launch that needs

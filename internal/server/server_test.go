@@ -116,20 +116,7 @@ func newTestServer(t *testing.T, cfg *config.Config, rec *memRecorder) *Server {
 
 func connect(t *testing.T, s *Server) *mcp.ClientSession {
 	t.Helper()
-	ct, st := mcp.NewInMemoryTransports()
-	ctx := context.Background()
-	ss, err := s.MCP().Connect(ctx, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ss.Close() })
-	c := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "1"}, nil)
-	cs, err := c.Connect(ctx, ct, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cs.Close() })
-	return cs
+	return connectClient(t, s, nil)
 }
 
 // callTool calls a tool and returns its result JSON, checking the shape
