@@ -265,22 +265,21 @@ func (l *Launcher) startForked(spec *policy.Spec, cfg []byte, files []*os.File, 
 		ours.Close()
 		return nil, errcode.Fail(errcode.Internal, layer, "", "the zygote's child %d: %v", pid, err)
 	}
-	if record == nil {
-		if err := l.awaitForked(p, spec, during); err != nil {
-			return nil, err
-		}
-		return p, nil
-	}
 	// The record's fsync while the child is placed and prepares: both
 	// done before the caller may say "go".
-	recorded := make(chan error, 1)
-	go func() { recorded <- record(pid) }()
+	var recorded chan error
+	if record != nil {
+		recorded = make(chan error, 1)
+		go func() { recorded <- record(pid) }()
+	}
 	err = l.awaitForked(p, spec, during)
-	if rerr := <-recorded; rerr != nil {
-		if err == nil {
-			p.Abort() // at its gate: the target never ran
+	if recorded != nil {
+		if rerr := <-recorded; rerr != nil {
+			if err == nil {
+				p.Abort() // at its gate: the target never ran
+			}
+			return nil, rerr
 		}
-		return nil, rerr
 	}
 	if err != nil {
 		return nil, err

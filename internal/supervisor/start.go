@@ -132,9 +132,9 @@ func (s *Supervisor) launch(agent string, spec *policy.Spec, o StartOptions, lk 
 	// The launch record is written while the launch is set up (the
 	// launcher calls lg.record once the child has a pid); the child stays
 	// at its gate until Release, so the target runs only once the record is
-	// on disk, and never if it fails.
-	// An allowlist launch's egress proxy is served first: its record
-	// follows (a launch the proxy cannot serve is not recorded as one).
+	// on disk, and never if it fails. An allowlist launch's egress proxy is
+	// served first and its record follows (a launch the proxy cannot serve
+	// is not recorded as one).
 	lg := s.newLaunchLog(agent, spec, o, lk)
 	record := lg.record
 	if s.egressLaunches {
@@ -178,7 +178,6 @@ type launchLog struct {
 	s   *Supervisor
 	rec audit.Record
 	err error // the launch record's failure
-	on  bool  // the launch record is on disk
 }
 
 func (s *Supervisor) newLaunchLog(agent string, spec *policy.Spec, o StartOptions, lk launchKind) *launchLog {
@@ -195,7 +194,6 @@ func (s *Supervisor) newLaunchLog(agent string, spec *policy.Spec, o StartOption
 func (l *launchLog) record(pid int) error {
 	l.rec.PID = pid
 	l.err = l.s.record(l.rec)
-	l.on = l.err == nil
 	return l.err
 }
 
@@ -209,7 +207,7 @@ func (l *launchLog) failed() error {
 // when its launch record is on disk (what: "setup failed: ", "exec
 // failed: ").
 func (l *launchLog) ended(e *errcode.Error, what string) {
-	if !l.on {
+	if l.rec.PID == 0 || l.err != nil { // no launch record on disk
 		return
 	}
 	r := l.rec
