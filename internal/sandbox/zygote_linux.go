@@ -104,7 +104,8 @@ func (l *Launcher) startZygote() (*zygoteProc, error) {
 	// Every child unshares a mount namespace of its own, and is cloned
 	// into the per-launch namespaces the zygote's environment names.
 	sys.Cloneflags &^= unix.CLONE_NEWNS | zygoteNS
-	env := append(zygoteEnv[:len(zygoteEnv):len(zygoteEnv)], stage.ZygoteNSEnv+"="+strconv.Itoa(l.zygoteNS()))
+	env := append(zygoteEnv[:len(zygoteEnv):len(zygoteEnv)], stage.ZygoteNSEnv+"="+strconv.Itoa(l.zygoteNS()),
+		stage.ZygoteCapsEnv+"="+strconv.FormatUint(l.iso.KeepCaps, 10))
 	proc, ours, err := reexec("zygote", []string{"mcp-process-zygote", stage.ArgZygote}, env, sys)
 	if err != nil {
 		return nil, err
@@ -122,7 +123,8 @@ func (l *Launcher) startZygote() (*zygoteProc, error) {
 }
 
 // zygoteEnv is the zygote's environment: one P; the collector on (it
-// lives long and allocates a plan per launch); then stage.ZygoteNSEnv.
+// lives long and allocates a plan per launch); then stage.ZygoteNSEnv and
+// stage.ZygoteCapsEnv.
 var zygoteEnv = []string{"GOMAXPROCS=1"}
 
 // zygoteNS are the per-launch namespaces a zygote's children are cloned into.

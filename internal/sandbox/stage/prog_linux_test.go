@@ -229,3 +229,74 @@ func TestZygoteChildPrivateTmp(t *testing.T) {
 		t.Fatalf("the host's /tmp lost its file: %v", err)
 	}
 }
+
+// A zygote that narrowed its bounding set serves only launches that keep
+// no capability it dropped and that shape their capability sets; the
+// others go to a stage, which has the whole bounding set.
+func TestZygoteNarrowedCapsFallback(t *testing.T) {
+	defer func(k uint64, n bool) { zy.keepCaps, zy.narrowed = k, n }(zy.keepCaps, zy.narrowed)
+	zy.keepCaps, zy.narrowed = 1<<10, true
+	for _, c := range []*Config{{Flags: FlagCaps, CapKeep: 1<<10 | 1<<5, Argv: []string{"true"}}, {Argv: []string{"true"}}} {
+		if reply, _, _ := zygoteLaunch(t, c, "/bin/true"); len(reply) != 1 || reply[0] != MsgFallback {
+			t.Errorf("config %+v: reply %q, want MsgFallback", c, reply)
+		}
+	}
+	reply, ours, _ := zygoteLaunch(t, &Config{Flags: FlagCaps, CapKeep: 1 << 10, Argv: []string{"true"}}, "/bin/true")
+	pid := childPid(t, reply)
+	if k, se := report(t, ours); k != MsgReady {
+		t.Fatalf("report %q %+v, want MsgReady", k, se)
+	}
+	syscall.Shutdown(int(ours.Fd()), syscall.SHUT_WR) // withdrawn at its gate
+	waitStatus(t, pid)
+}
+
+func TestZygoteEnvUint(t *testing.T) {
+	for _, tc := range []struct {
+		kv          string
+		v           uint64
+		found, good bool
+	}{
+		{"K=0", 0, true, true},
+		{"K=1056", 1056, true, true},
+		{"K=9223372036854775807", 1<<63 - 1, true, true},
+		{"K=9223372036854775808", 0, true, false},
+		{"K=99999999999999999999", 0, true, false},
+		{"K=", 0, true, false},
+		{"K=1x", 0, true, false},
+		{"K=-1", 0, true, false},
+		{"KX=1", 0, false, false},
+		{"K", 0, false, false},
+		{"J=1", 0, false, false},
+	} {
+		v, found, good := envUint([]byte(tc.kv), "K")
+		if found != tc.found || good != tc.good || (good && v != tc.v) {
+			t.Errorf("%q: %d %v %v, want %d %v %v", tc.kv, v, found, good, tc.v, tc.found, tc.good)
+		}
+	}
+}
+
+// The ruleset made ahead serves one launch, and none whose private or
+// masked paths cover a device it has a rule for.
+func TestTakeLandlockDevices(t *testing.T) {
+	defer func(rs int, added uint32, want bool) { llDev.rs, llDev.added, llDev.want = rs, added, want }(llDev.rs, llDev.added, llDev.want)
+	llDev.rs, llDev.added = 99, 1 // a rule for landlockDevices[0], /dev/null
+	for _, c := range []*Config{{Masked: []string{"/dev/null"}}, {Masked: []string{"/dev"}}, {Private: []string{"/dev"}}} {
+		b := &planner{}
+		if rs := b.takeLandlockDevices(c); rs != -1 || llDev.rs != 99 || len(b.closeAfter) != 0 {
+			t.Errorf("config %+v took the ruleset made ahead (%d)", c, rs)
+		}
+	}
+	b := &planner{}
+	if rs := b.takeLandlockDevices(&Config{Private: []string{"/dev/shm", "/tmp"}, Masked: []string{"/root/.ssh"}}); rs != 99 || llDev.rs != -1 || len(b.closeAfter) != 1 || b.closeAfter[0] != 99 {
+		t.Fatalf("took %d (left %d, closeAfter %v), want 99 once, closed after the fork", rs, llDev.rs, b.closeAfter)
+	}
+	if rs := (&planner{}).takeLandlockDevices(&Config{}); rs != -1 {
+		t.Fatalf("the ruleset made ahead served a second launch")
+	}
+	if !llDev.want {
+		t.Fatal("a launch under Landlock did not ask for a ruleset made ahead")
+	}
+	if !hasLandlockDevice(1, "/dev/null") || hasLandlockDevice(1, "/dev/zero") || hasLandlockDevice(0, "/dev/null") {
+		t.Fatal("hasLandlockDevice")
+	}
+}

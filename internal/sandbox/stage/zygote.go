@@ -49,6 +49,15 @@ const ZygoteFlags = FlagScript | FlagMountNS | FlagCaps | FlagIdentity | FlagSco
 // cloned into; absent: none. The launcher sets it from its isolation.
 const ZygoteNSEnv = "MCP_PROCESS_ZYGOTE_NS"
 
+// ZygoteCapsEnv names the zygote's environment variable that gives, in
+// decimal, the capability mask (bit N: capability N) that every launch the
+// zygote serves keeps at most (the launcher's isolation's); absent: any.
+// The zygote drops every other capability from its own bounding set once,
+// at its start, so that its children inherit the set they would otherwise
+// drop one system call per capability; a launch that would keep a
+// capability the zygote dropped goes to a stage.
+const ZygoteCapsEnv = "MCP_PROCESS_ZYGOTE_CAPS"
+
 // Zygotable reports whether a zygote plans c (the launcher asks before
 // sending; the zygote asks again, and checks the namespace steps against
 // its children's namespaces).

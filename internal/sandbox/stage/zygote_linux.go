@@ -23,6 +23,9 @@ var zy struct {
 	ns         uintptr    // the namespaces every child is cloned into (ZygoteNSEnv: zygote_ns_linux.go)
 	caps       [2]capData // the capability sets
 	lastCap    uintptr    // the kernel's last capability
+	keepCaps   uint64     // at most what a launch keeps (ZygoteCapsEnv)
+	narrowed   bool       // the zygote dropped from its bounding set what no launch keeps
+	bset       uint64     // the bounding set every child starts with (the zygote's)
 	scopeRS    int        // the scoped Landlock ruleset (no rules), made once; -1: not yet
 	llABI      uintptr    // the Landlock ABI (0: none, llErr says why)
 	llErr      uintptr
@@ -40,15 +43,18 @@ var zy struct {
 func runZygote() {
 	// Its environment first: once non-dumpable, /proc/self/environ is
 	// root's (an unprivileged server's zygote could no longer read it).
-	ns, ok := zygoteNSFromEnv()
+	ns, caps, ok := zygoteNSFromEnv()
 	if !ok {
 		sysExit(ExitFailed)
 	}
-	zy.ns = ns
+	zy.ns, zy.keepCaps = ns, caps
 	rawSyscall6(nrPrctl, prSetDumpable, 0, 0, 0, 0, 0) // as a stage: out of reach of the children
 	payloadBuf = make([]byte, 64<<10)
 	closeLeaked()
 	if e := zygoteInit(); e != 0 {
+		sysExit(ExitFailed)
+	}
+	if e := narrowBoundingSet(); e != 0 {
 		sysExit(ExitFailed)
 	}
 	nsPrepInit() // the first child's namespaces (zygote_ns_linux.go)
@@ -67,8 +73,9 @@ func runZygote() {
 		c = nil
 		wipeLaunch()
 		writeAll(sock, reply)
-		prepareNS()      // the next child's namespaces, while idle
-		prepareMountNS() // and its mount namespace (zygote_mnt_linux.go)
+		prepareNS()              // the next child's namespaces, while idle
+		prepareMountNS()         // and its mount namespace (zygote_mnt_linux.go)
+		prepareLandlockDevices() // and its ruleset's device rules (zygote_ll_linux.go)
 	}
 }
 
@@ -92,6 +99,9 @@ func zygoteInit() uintptr {
 			break
 		}
 	}
+	if e := readBoundingSet(); e != 0 {
+		return e
+	}
 	zy.scopeRS = -1
 	zy.llABI, zy.llErr = rawSyscall6(nrLandlockCreateRuleset, 0, 0, landlockCreateRulesetVersion, 0, 0, 0)
 	if zy.llErr != 0 {
@@ -106,10 +116,53 @@ func zygoteInit() uintptr {
 	return 0
 }
 
+// capsMatch: c's child can get its capability sets from this zygote's, the
+// bounding set included: c keeps none that the zygote dropped, and shapes
+// its sets (a child without FlagCaps would inherit the narrowed set).
+func capsMatch(c *Config) bool {
+	return !zy.narrowed || c.Flags&FlagCaps != 0 && c.CapKeep&^zy.keepCaps == 0
+}
+
+// narrowBoundingSet drops from the zygote's bounding set, once, every
+// capability no launch of its launcher keeps (zy.keepCaps), when the
+// zygote may (CAP_SETPCAP): its children inherit the narrowed set, and
+// planCaps drops only what is still in it. The zygote never execs, so its
+// own bounding set limits nothing it does.
+func narrowBoundingSet() uintptr {
+	eff := uint64(zy.caps[0].effective) | uint64(zy.caps[1].effective)<<32
+	if eff&(1<<capSetpcap) == 0 || zy.keepCaps == ^uint64(0) {
+		return 0
+	}
+	for cp := uintptr(0); cp <= zy.lastCap; cp++ {
+		if zy.bset&(1<<cp) != 0 && zy.keepCaps&(1<<cp) == 0 {
+			if _, e := rawSyscall6(nrPrctl, prCapbsetDrop, cp, 0, 0, 0, 0); e != 0 {
+				return e
+			}
+		}
+	}
+	zy.narrowed = true
+	return readBoundingSet()
+}
+
+// readBoundingSet reads the zygote's bounding set into zy.bset.
+func readBoundingSet() uintptr {
+	zy.bset = 0
+	for cp := uintptr(0); cp <= zy.lastCap; cp++ {
+		in, e := rawSyscall6(nrPrctl, prCapbsetRead, cp, 0, 0, 0, 0)
+		if e != 0 {
+			return e
+		}
+		if in == 1 {
+			zy.bset |= 1 << cp
+		}
+	}
+	return 0
+}
+
 // serveLaunch plans c and forks its child; it returns the reply.
 func serveLaunch(c *Config, fds []int) []byte {
 	reclaimVM()
-	if !Zygotable(c) || !nsMatches(c) {
+	if !Zygotable(c) || !nsMatches(c) || !capsMatch(c) {
 		return []byte{MsgFallback}
 	}
 	// The mount namespace made ahead serves this launch or none.
@@ -443,10 +496,19 @@ func (b *planner) planLandlock(c *Config) *StepError {
 	if !ok1 || !ok2 {
 		return &StepError{Step: StepLandlock, Errno: eINVAL, Detail: "too many descriptors to plan"}
 	}
-	o := b.sys(stepErr(StepLandlock, "landlock_create_ruleset"), nrLandlockCreateRuleset, b.addr(attr), 8, 0)
-	o.out = rs
+	added := llDev.added
+	if made := b.takeLandlockDevices(c); made >= 0 {
+		b.set(rs, uintptr(made)) // made while idle, with the device rules (zygote_ll_linux.go)
+	} else {
+		added = 0
+		o := b.sys(stepErr(StepLandlock, "landlock_create_ruleset"), nrLandlockCreateRuleset, b.addr(attr), 8, 0)
+		o.out = rs
+	}
 	rules := writeRules(c)
 	for _, r := range rules {
+		if !r.required && hasLandlockDevice(added, r.path) {
+			continue
+		}
 		var err *StepError
 		var ok []uintptr
 		if r.required {
@@ -477,7 +539,7 @@ func (b *planner) planLandlock(c *Config) *StepError {
 		o.in, o.inReg, o.when, o.neg = 0, rs, flag, true
 		b.closeReg(0)
 	}
-	o = b.sys(stepErr(StepLandlock, "landlock_restrict_self"), nrLandlockRestrictSelf, 0, 0)
+	o := b.sys(stepErr(StepLandlock, "landlock_restrict_self"), nrLandlockRestrictSelf, 0, 0)
 	o.in, o.inReg = 0, rs
 	b.closeReg(rs)
 	return nil
@@ -816,7 +878,8 @@ func (b *planner) capset(d [2]capData, err *StepError) {
 }
 
 // planCaps is setCaps, with the sets the child has at that point (the
-// zygote's, made effective by planIdentity when the uid changes).
+// zygote's, made effective by planIdentity when the uid changes, and the
+// zygote's narrowed bounding set: only what is still in it is dropped).
 func (b *planner) planCaps(c *Config) {
 	if c.Flags&FlagCaps == 0 {
 		return
@@ -831,7 +894,7 @@ func (b *planner) planCaps(c *Config) {
 	perm := uint64(d[0].permitted) | uint64(d[1].permitted)<<32
 	if eff&(1<<capSetpcap) != 0 {
 		for cp := uintptr(0); cp <= zy.lastCap; cp++ {
-			if c.CapKeep&(1<<cp) == 0 {
+			if zy.bset&(1<<cp) != 0 && c.CapKeep&(1<<cp) == 0 {
 				b.sys(stepErr(StepCaps, "drop capability "+utoa(uint64(cp))+" from the bounding set"), nrPrctl, prCapbsetDrop, cp)
 			}
 		}

@@ -24,38 +24,55 @@ const (
 	tmpfsMagic  = 0x01021994
 )
 
-// zygoteNSFromEnv reads ZygoteNSEnv from this process' environment: the
-// clone flags of every child's namespaces (0: none, or absent); false:
-// unreadable or a flag the zygote does not make.
-func zygoteNSFromEnv() (uintptr, bool) {
+// zygoteNSFromEnv reads ZygoteNSEnv and ZygoteCapsEnv from this process'
+// environment: the clone flags of every child's namespaces (0: none, or
+// absent) and the capabilities any child may keep (absent: every one);
+// false: unreadable, a value out of range or a flag the zygote does not make.
+func zygoteNSFromEnv() (ns uintptr, caps uint64, ok bool) {
 	fd, e := sysOpen("/proc/self/environ", oRDONLY|oCLOEXEC)
 	if e != 0 {
-		return 0, false
+		return 0, 0, false
 	}
 	b := make([]byte, 4096)
 	n, _ := readFull(fd, b)
 	sysClose(fd)
 	if n == len(b) {
-		return 0, false // more than the launcher ever gives a zygote
+		return 0, 0, false // more than the launcher ever gives a zygote
 	}
-	key := ZygoteNSEnv + "="
+	caps = ^uint64(0)
 	for _, kv := range splitNUL(b[:n]) {
-		if len(kv) < len(key) || string(kv[:len(key)]) != key {
-			continue
-		}
-		v := uint64(0)
-		for _, ch := range kv[len(key):] {
-			if ch < '0' || ch > '9' || v > 1<<40 {
-				return 0, false
+		if v, found, good := envUint(kv, ZygoteNSEnv); found {
+			if !good || v&^zygoteNS != 0 {
+				return 0, 0, false
 			}
-			v = v*10 + uint64(ch-'0')
+			ns = uintptr(v)
+		} else if v, found, good := envUint(kv, ZygoteCapsEnv); found {
+			if !good {
+				return 0, 0, false
+			}
+			caps = v
 		}
-		if len(kv) == len(key) || v&^zygoteNS != 0 {
-			return 0, false
-		}
-		return uintptr(v), true
 	}
-	return 0, true
+	return ns, caps, true
+}
+
+// envUint parses kv as key=decimal: found says whether kv is key's, good
+// whether its value is a decimal number below 2^63.
+func envUint(kv []byte, key string) (v uint64, found, good bool) {
+	if len(kv) <= len(key) || string(kv[:len(key)]) != key || kv[len(key)] != '=' {
+		return 0, false, false
+	}
+	digits := kv[len(key)+1:]
+	if len(digits) == 0 || len(digits) > 19 {
+		return 0, true, false
+	}
+	for _, ch := range digits {
+		if ch < '0' || ch > '9' {
+			return 0, true, false
+		}
+		v = v*10 + uint64(ch-'0')
+	}
+	return v, true, v < 1<<63
 }
 
 func splitNUL(b []byte) [][]byte {
