@@ -116,7 +116,7 @@ func New(opts Options) *Server {
 	})
 	s.clientLog = newClientLog(s)
 	s.events = newEventStore()
-	s.mcp.AddReceivingMiddleware(codedErrors, s.clientLog.learnSessions, newRepeatedInitialize(s).middleware, s.unknownTool)
+	s.mcp.AddReceivingMiddleware(preEncode, codedErrors, s.clientLog.learnSessions, newRepeatedInitialize(s).middleware, s.unknownTool)
 	s.notifier = newOutputNotifier(s.sendUpdated, s.applyResourceOp)
 	s.registerTools()
 	s.registerResources()
