@@ -40,10 +40,12 @@ import (
 // every answer it encodes, a cancelled request's too); a write that
 // never happens is a connection closing, whose Close drops them. Any
 // other transport (in memory, HTTP) has no answers in its context and
-// gets the SDK's encoding of the result; so does a result the SDK
-// changed after the middleware (the sessionless protocol's _meta and
-// resultType) or that is not of the expected shape. The bytes are the
-// SDK's in every case (TestPreEncodedSameBytes).
+// gets the SDK's encoding of the result; so does a result not of the
+// expected shape. What the SDK adds to a result besides its content
+// (resultType for a session of the 2026-07-28 protocol, _meta with
+// serverInfo for a 2026-07-28 request: the Go SDK client's) is taken from
+// the SDK's own encoding of the result without its content (frame). The
+// bytes are the SDK's in every case (TestPreEncodedSameBytes).
 
 // answersKey is the context key of a stdio session's *answers.
 type answersKey struct{}
@@ -170,12 +172,16 @@ type preEncoded struct {
 // stand-in was already given), the SDK's encoding of the result.
 func (p *preEncoded) MarshalJSON() ([]byte, error) {
 	tc := textOnly(p.CallToolResult)
-	if p.answers == nil || tc == nil || !p.bare() {
+	if p.answers == nil || tc == nil {
+		return p.CallToolResult.MarshalJSON()
+	}
+	head, tail, ok := p.frame()
+	if !ok {
 		return p.CallToolResult.MarshalJSON()
 	}
 	a := p.answers
 	p.answers = nil
-	if b, err := encodeResult(tc.Text); err == nil {
+	if b, err := encodeResult(head, tc.Text, tail); err == nil {
 		if standIn := a.put(b); standIn != nil {
 			return standIn, nil
 		}
@@ -183,31 +189,59 @@ func (p *preEncoded) MarshalJSON() ([]byte, error) {
 	return p.CallToolResult.MarshalJSON()
 }
 
-// bare reports whether the result has nothing but its content and
-// structuredContent: the SDK encodes it without them as {"content":null}
-// (no _meta, isError, resultType, input requests, request state).
-func (p *preEncoded) bare() bool {
+// frame is the SDK's encoding of the result around its content and
+// structuredContent, which it writes after _meta and before every other
+// member: head is "{" and _meta's member, tail the other members and "}".
+// The SDK's encoding of the result without content and structuredContent
+// must be head, "content":null and tail, or ok is false. For a client of
+// the 2026-07-28 protocol the SDK adds _meta (serverInfo) and resultType
+// to every result; a result with isError, input requests or anything else
+// gets its members in tail all the same.
+func (p *preEncoded) frame() (head, tail []byte, ok bool) {
+	const null = `"content":null`
 	rest := *p.CallToolResult
 	rest.Content, rest.StructuredContent = nil, nil
-	b, err := rest.MarshalJSON()
-	return err == nil && string(b) == `{"content":null}`
+	whole, err := rest.MarshalJSON()
+	if err != nil {
+		return nil, nil, false
+	}
+	rest.Meta = nil
+	noMeta, err := rest.MarshalJSON()
+	if err != nil || !bytes.HasPrefix(noMeta, []byte("{"+null)) {
+		return nil, nil, false
+	}
+	tail = noMeta[len("{"+null):]
+	head = []byte("{")
+	if len(p.Meta) > 0 { // omitempty
+		m, err := json.Marshal(p.Meta)
+		if err != nil {
+			return nil, nil, false
+		}
+		head = append(append(append(head, `"_meta":`...), m...), ',')
+	}
+	if string(whole) != string(head)+null+string(tail) {
+		return nil, nil, false
+	}
+	return head, tail, true
 }
 
 // encodeResult is the SDK's encoding of a result whose one text block is
-// text and whose structuredContent's JSON is text: the text escaped as
+// text and whose structuredContent's JSON is text, in its frame (head,
+// tail): the text escaped as
 // TextContent's MarshalJSON escapes it (json.Marshal's: HTML characters,
 // U+2028 and U+2029 as \u escapes; text is valid UTF-8, successResult's
 // json.Marshal made it), then text as it is.
-func encodeResult(text string) ([]byte, error) {
-	const head, mid = `{"content":[{"type":"text","text":`, `}],"structuredContent":`
-	buf := bytes.NewBuffer(make([]byte, 0, len(head)+len(text)+len(text)/4+16+len(mid)+len(text)+1))
-	buf.WriteString(head)
+func encodeResult(head []byte, text string, tail []byte) ([]byte, error) {
+	const content, mid = `"content":[{"type":"text","text":`, `}],"structuredContent":`
+	buf := bytes.NewBuffer(make([]byte, 0, len(head)+len(content)+len(text)+len(text)/4+16+len(mid)+len(text)+len(tail)))
+	buf.Write(head)
+	buf.WriteString(content)
 	if err := json.NewEncoder(buf).Encode(text); err != nil {
 		return nil, err
 	}
 	buf.Truncate(buf.Len() - 1) // Encode's newline
 	buf.WriteString(mid)
 	buf.WriteString(text)
-	buf.WriteByte('}')
+	buf.Write(tail)
 	return buf.Bytes(), nil
 }

@@ -37,10 +37,31 @@ func nastyOutputs() map[string][]byte {
 	}
 }
 
+// frames are what the SDK may add to a result (for a client of the
+// 2026-07-28 protocol _meta with serverInfo, resultType) and other
+// members a result may have besides its content.
+var frames = map[string]func(*testing.T, *mcp.CallToolResult) *mcp.CallToolResult{
+	"bare": func(_ *testing.T, r *mcp.CallToolResult) *mcp.CallToolResult { return r },
+	"2026-07-28": func(t *testing.T, r *mcp.CallToolResult) *mcp.CallToolResult {
+		var typed mcp.CallToolResult // resultType is set by the SDK or by decoding
+		if err := json.Unmarshal([]byte(`{"content":[],"resultType":"complete"}`), &typed); err != nil {
+			t.Fatal(err)
+		}
+		typed.Content, typed.StructuredContent = r.Content, r.StructuredContent
+		typed.SetMeta(map[string]any{mcp.MetaKeyServerInfo: &mcp.Implementation{Name: "mcp-process", Version: "<1&2>"}})
+		return &typed
+	},
+	"odd _meta and isError": func(_ *testing.T, r *mcp.CallToolResult) *mcp.CallToolResult {
+		r.SetMeta(map[string]any{"content": nil, `"content":null`: "\u2028 <>", "z": []any{1.5, "\u2028"}})
+		r.IsError = true
+		return r
+	},
+}
+
 // The stand-in's bytes, replaced as the stdio connection replaces them,
 // are what the SDK sends for the result, and the answer's line is
 // EncodeMessage's: for every result that carries output (text, base64,
-// pty, process_run's, truncated or not).
+// pty, process_run's, truncated or not), in every frame.
 func TestPreEncodedSameBytes(t *testing.T) {
 	id, err := jsonrpc.MakeID(float64(7))
 	if err != nil {
@@ -59,32 +80,34 @@ func TestPreEncodedSameBytes(t *testing.T) {
 			"run":           newRunResult(&run),
 			"run whole":     newRunResult(&supervisor.RunResult{Stdout: b}),
 		} {
-			r := successResult(v)
-			sdk := sdkEncode(t, r)
-			a := newAnswers()
-			standIn := sdkEncode(t, &preEncoded{CallToolResult: r, answers: a})
-			if !bytes.HasPrefix(standIn, []byte(standInPrefix)) || kept(a) != 1 {
-				t.Fatalf("%s %s: no stand-in: %.200s (%d kept)", name, kind, standIn, kept(a))
-			}
-			resolved := a.resolve(&jsonrpc.Response{ID: id, Result: standIn})
-			if got := resolved.(*jsonrpc.Response).Result; !bytes.Equal(got, sdk) {
-				t.Errorf("%s %s: pre-encoded\n%.300s\nthe SDK's\n%.300s", name, kind, got, sdk)
-			}
-			if kept(a) != 0 {
-				t.Errorf("%s %s: %d results kept after the write", name, kind, kept(a))
-			}
-			line, err := encodeLine(resolved)
-			want, err2 := jsonrpc.EncodeMessage(&jsonrpc.Response{ID: id, Result: sdk})
-			if err != nil || err2 != nil || string(line) != string(want)+"\n" {
-				t.Errorf("%s %s: line %.300s (%v), want %.300s (%v)", name, kind, line, err, want, err2)
+			for frame, f := range frames {
+				what := name + " " + kind + " " + frame
+				r := f(t, successResult(v))
+				sdk := sdkEncode(t, r)
+				a := newAnswers()
+				standIn := sdkEncode(t, &preEncoded{CallToolResult: r, answers: a})
+				if !bytes.HasPrefix(standIn, []byte(standInPrefix)) || kept(a) != 1 {
+					t.Fatalf("%s: no stand-in: %.200s (%d kept)", what, standIn, kept(a))
+				}
+				resolved := a.resolve(&jsonrpc.Response{ID: id, Result: standIn})
+				if got := resolved.(*jsonrpc.Response).Result; !bytes.Equal(got, sdk) {
+					t.Errorf("%s: pre-encoded\n%.300s\nthe SDK's\n%.300s", what, got, sdk)
+				}
+				if kept(a) != 0 {
+					t.Errorf("%s: %d results kept after the write", what, kept(a))
+				}
+				line, err := encodeLine(resolved)
+				want, err2 := jsonrpc.EncodeMessage(&jsonrpc.Response{ID: id, Result: sdk})
+				if err != nil || err2 != nil || string(line) != string(want)+"\n" {
+					t.Errorf("%s: line %.300s (%v), want %.300s (%v)", what, line, err, want, err2)
+				}
 			}
 		}
 	}
 }
 
-// A result the SDK changed after the middleware, or of another shape, or
-// encoded a second time, or on a closed connection, is the SDK's encoding,
-// with nothing kept.
+// A result of another shape, or encoded a second time, or on a closed
+// connection, is the SDK's encoding, with nothing kept.
 func TestPreEncodedFallback(t *testing.T) {
 	plain := func() *mcp.CallToolResult {
 		return successResult(newOutputResult(&supervisor.OutputResult{Stdout: []byte("<x>\n")}, encodingText))
@@ -95,8 +118,6 @@ func TestPreEncodedFallback(t *testing.T) {
 		r *mcp.CallToolResult
 		a *answers
 	}{
-		"_meta":      {func() *mcp.CallToolResult { r := plain(); r.SetMeta(map[string]any{"k": "v"}); return r }(), newAnswers()},
-		"isError":    {func() *mcp.CallToolResult { r := plain(); r.IsError = true; return r }(), newAnswers()},
 		"two blocks": {func() *mcp.CallToolResult { r := plain(); r.Content = append(r.Content, r.Content[0]); return r }(), newAnswers()},
 		"annotated": {func() *mcp.CallToolResult {
 			r := plain()
@@ -207,20 +228,17 @@ func rawAnswer(t *testing.T, ss *stdioSession, id int, method, params string) []
 }
 
 // sdkBytes checks that result (as sent) is what the SDK sends for a
-// result whose one text block is its structuredContent's JSON, and
-// returns the text.
+// result whose one text block is its structuredContent's JSON, with the
+// same other members, and returns the text.
 func sdkBytes(t *testing.T, name string, result []byte) string {
 	t.Helper()
-	var r struct {
-		Content           []struct{ Type, Text string }
-		StructuredContent json.RawMessage
-	}
+	var r mcp.CallToolResult
 	if err := json.Unmarshal(result, &r); err != nil || len(r.Content) != 1 {
 		t.Fatalf("%s: %v: %.300s", name, err, result)
 	}
-	text := r.Content[0].Text
-	want := sdkEncode(t, &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}, StructuredContent: json.RawMessage(text)})
-	if !bytes.Equal(result, want) {
+	text := r.Content[0].(*mcp.TextContent).Text
+	r.StructuredContent = json.RawMessage(text)
+	if want := sdkEncode(t, &r); !bytes.Equal(result, want) {
 		t.Errorf("%s: sent\n%.300s\nthe SDK sends\n%.300s", name, result, want)
 	}
 	return text
@@ -260,7 +278,14 @@ func TestStdioPreEncodedAnswers(t *testing.T) {
 		for _, enc := range []string{"utf8", "base64"} {
 			id++
 			params := fmt.Sprintf(`{"name":"process_get_output","arguments":{"pid":%d,"stream":"stdout","encoding":%q}}`, run.Pid, enc)
-			text := sdkBytes(t, name+" "+enc, rawAnswer(t, ss, id, "tools/call", params))
+			if enc == "base64" { // a 2026-07-28 request: the SDK adds _meta (serverInfo)
+				params = params[:len(params)-1] + `,"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}`
+			}
+			result := rawAnswer(t, ss, id, "tools/call", params)
+			if enc == "base64" && !bytes.HasPrefix(result, []byte(`{"_meta":{"io.modelcontextprotocol/serverInfo":`)) {
+				t.Errorf("%s: a 2026-07-28 answer without serverInfo: %.200s", name, result)
+			}
+			text := sdkBytes(t, name+" "+enc, result)
 			var out struct{ Stdout string }
 			if err := json.Unmarshal([]byte(text), &out); err != nil || out.Stdout != encodeOutput(b, enc) {
 				t.Errorf("%s %s: stdout %.100q (%v), want %.100q", name, enc, out.Stdout, err, encodeOutput(b, enc))
