@@ -227,10 +227,9 @@ func (p *preEncoded) frame() (head, tail []byte, ok bool) {
 
 // encodeResult is the SDK's encoding of a result whose one text block is
 // text and whose structuredContent's JSON is text, in its frame (head,
-// tail): the text escaped as
-// TextContent's MarshalJSON escapes it (json.Marshal's: HTML characters,
-// U+2028 and U+2029 as \u escapes; text is valid UTF-8, successResult's
-// json.Marshal made it), then text as it is.
+// tail): the text escaped as TextContent's MarshalJSON escapes it
+// (json.Marshal's: HTML characters, U+2028 and U+2029 as \u escapes; text
+// is valid UTF-8, successResult's json.Marshal made it), then text as it is.
 func encodeResult(head []byte, text string, tail []byte) ([]byte, error) {
 	const content, mid = `"content":[{"type":"text","text":`, `}],"structuredContent":`
 	buf := bytes.NewBuffer(make([]byte, 0, len(head)+len(content)+len(text)+len(text)/4+16+len(mid)+len(text)+len(tail)))

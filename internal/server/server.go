@@ -15,7 +15,9 @@
 // process_run result carries at most maxResultBytes of each stream and its
 // progress notifications whole lines, at most one per 100 ms. A malformed
 // stdio line is answered with a JSON-RPC error and the session goes on
-// (stdio.go); an HTTP session expires when idle and answers only the agent
+// (stdio.go); over stdio a result that carries output is encoded once, by
+// the server, to the bytes the SDK would send (preencode.go); an HTTP
+// session expires when idle and answers only the agent
 // that opened it, and its id is never logged (httpsession.go). The
 // server holds no process state (the supervisor does) and never writes to
 // stdout: in stdio mode stdout belongs to the JSON-RPC transport alone.
