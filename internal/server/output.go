@@ -73,6 +73,11 @@ type runWire struct {
 func (r *outputResult) withStatus() any { return outputWire{statusSuccess, r} }
 func (r *runResult) withStatus() any    { return runWire{statusSuccess, r} }
 
+// As structuredContent, each is encodedAsText: successResult's text
+// content is its JSON (preencode.go).
+func (outputWire) encodedAsText() {}
+func (runWire) encodedAsText()    {}
+
 // Output encodings (the encoding argument, after canonicalEncoding).
 const (
 	encodingText   = "utf8"

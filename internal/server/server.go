@@ -15,7 +15,9 @@
 // process_run result carries at most maxResultBytes of each stream and its
 // progress notifications whole lines, at most one per 100 ms. A malformed
 // stdio line is answered with a JSON-RPC error and the session goes on
-// (stdio.go); an HTTP session expires when idle and answers only the agent
+// (stdio.go); over stdio a result that carries output is encoded once, by
+// the server, to the bytes the SDK would send (preencode.go); an HTTP
+// session expires when idle and answers only the agent
 // that opened it, and its id is never logged (httpsession.go). The
 // server holds no process state (the supervisor does) and never writes to
 // stdout: in stdio mode stdout belongs to the JSON-RPC transport alone.
@@ -116,7 +118,7 @@ func New(opts Options) *Server {
 	})
 	s.clientLog = newClientLog(s)
 	s.events = newEventStore()
-	s.mcp.AddReceivingMiddleware(codedErrors, s.clientLog.learnSessions, newRepeatedInitialize(s).middleware, s.unknownTool)
+	s.mcp.AddReceivingMiddleware(preEncode, codedErrors, s.clientLog.learnSessions, newRepeatedInitialize(s).middleware, s.unknownTool)
 	s.notifier = newOutputNotifier(s.sendUpdated, s.applyResourceOp)
 	s.registerTools()
 	s.registerResources()

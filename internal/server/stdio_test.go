@@ -21,11 +21,18 @@ type stdioSession struct {
 
 func startStdio(t *testing.T, s *Server) *stdioSession {
 	t.Helper()
+	return startStdioAnswers(t, s, newAnswers())
+}
+
+// startStdioAnswers is startStdio with the session's pre-encoded answers
+// given (preencode.go), for the test to look into.
+func startStdioAnswers(t *testing.T, s *Server, a *answers) *stdioSession {
+	t.Helper()
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	ss := &stdioSession{t: t, in: inW, lines: make(chan string, 100), done: make(chan error, 1)}
 	go func() { // owner: ends when the session ends (stdin closed below)
-		ss.done <- s.ServeStdio(context.Background(), inR, outW)
+		ss.done <- s.serveStdio(context.Background(), inR, outW, a)
 		outW.Close()
 	}()
 	go func() { // owner: ends at stdout EOF

@@ -24,13 +24,14 @@ import (
 // buffer). Batches never reach here (lineFilter refuses them), so the
 // SDK's batch bookkeeping has nothing to do either.
 type stdioTransport struct {
-	in     io.ReadCloser
-	out    *lockedWriter
-	logger *slog.Logger
+	in      io.ReadCloser
+	out     *lockedWriter
+	logger  *slog.Logger
+	answers *answers // results encoded ahead (preencode.go)
 }
 
 func (t *stdioTransport) Connect(context.Context) (mcp.Connection, error) {
-	c := &stdioConn{filter: newLineFilter(t.in, t.out, t.logger), out: t.out,
+	c := &stdioConn{filter: newLineFilter(t.in, t.out, t.logger), out: t.out, answers: t.answers,
 		incoming: make(chan stdioMsg), closed: make(chan struct{})}
 	go c.readLoop()
 	return c, nil
@@ -45,6 +46,7 @@ func (t *stdioTransport) Connect(context.Context) (mcp.Connection, error) {
 type stdioConn struct {
 	filter   *lineFilter
 	out      *lockedWriter
+	answers  *answers
 	incoming chan stdioMsg
 
 	closeOnce sync.Once
@@ -88,8 +90,11 @@ func (c *stdioConn) Read(ctx context.Context) (jsonrpc.Message, error) {
 }
 
 // Write sends msg as one line, in one write (lockedWriter keeps it whole
-// beside lineFilter's answers).
+// beside lineFilter's answers); an answer whose result is a stand-in is
+// sent with the result it stands for (preencode.go), which is forgotten
+// here whatever happens next.
 func (c *stdioConn) Write(ctx context.Context, msg jsonrpc.Message) error {
+	msg = c.answers.resolve(msg)
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
@@ -129,6 +134,7 @@ func encodeLine(msg jsonrpc.Message) ([]byte, error) {
 func (c *stdioConn) Close() error {
 	c.closeOnce.Do(func() {
 		c.closeErr = errors.Join(c.filter.Close(), c.out.Close())
+		c.answers.close()
 		close(c.closed)
 	})
 	return c.closeErr

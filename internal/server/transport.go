@@ -44,7 +44,14 @@ func (s *Server) Close() {
 // malformed line is answered with a JSON-RPC error and the session goes on
 // (see lineFilter and stdioTransport).
 func (s *Server) ServeStdio(ctx context.Context, in io.ReadCloser, out io.WriteCloser) error {
-	return s.mcp.Run(ctx, &stdioTransport{in: in, out: &lockedWriter{w: out}, logger: s.opts.Logger})
+	return s.serveStdio(ctx, in, out, newAnswers())
+}
+
+// serveStdio is ServeStdio with the session's pre-encoded answers
+// (preencode.go), which the handlers find in their context.
+func (s *Server) serveStdio(ctx context.Context, in io.ReadCloser, out io.WriteCloser, a *answers) error {
+	ctx = context.WithValue(ctx, answersKey{}, a)
+	return s.mcp.Run(ctx, &stdioTransport{in: in, out: &lockedWriter{w: out}, logger: s.opts.Logger, answers: a})
 }
 
 // HTTPHandler serves MCP over Streamable HTTP at any path it is mounted on.
