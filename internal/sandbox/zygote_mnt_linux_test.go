@@ -224,3 +224,58 @@ func TestZygoteEntersMountNSMadeAhead(t *testing.T) {
 		}
 	}
 }
+
+// A hidden path is hidden whatever kind of file it is when the child
+// looks, by the zygote's child as by a Go stage: a directory under an
+// empty tmpfs, a file, a named pipe or a socket under /dev/null (the
+// child finds the kind itself: a path that changed kind since the zygote
+// last saw it is hidden all the same).
+func TestZygoteMasksEveryKindAsStage(t *testing.T) {
+	needZygote(t)
+	needRoot(t)
+	dir := hostDir(t)
+	paths := map[string]string{"dir": filepath.Join(dir, "d"), "file": filepath.Join(dir, "f"), "fifo": filepath.Join(dir, "p"), "sock": filepath.Join(dir, "s")}
+	if err := os.Mkdir(paths["dir"], 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(paths["dir"], "inside"), []byte("x"), 0o644)
+	if err := os.WriteFile(paths["file"], []byte("secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(paths["fifo"], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: paths["sock"]}); err != nil {
+		t.Fatal(err)
+	}
+	script := "for p in " + paths["dir"] + " " + paths["file"] + " " + paths["fifo"] + " " + paths["sock"] + `; do stat -c %F "$p"; done; ls -A ` + paths["dir"] + "; echo end"
+	want := "directory\ncharacter special file\ncharacter special file\ncharacter special file\n" +
+		"ls: cannot open directory '" + paths["dir"] + "': Permission denied\nend"
+	iso := Isolation{Private: []string{"/tmp"}, Masked: []string{paths["dir"], paths["file"], paths["fifo"], paths["sock"]}}
+	for _, kind := range []StageKind{StageGo, StageZygote, StageZygote} {
+		l := NewLauncher(LauncherOptions{Stage: kind, Isolation: iso})
+		spec := specFor(t, "sh", "-c", script)
+		spec.Dir = "/"
+		out, st := runAll(t, l, spec)
+		l.Close()
+		exitOK(t, out, st)
+		if got := strings.TrimSpace(out); got != want {
+			t.Errorf("stage %v:\n%s\nwant\n%s", kind, got, want)
+		}
+	}
+	// Without the masks: what was hidden.
+	l := NewLauncher(LauncherOptions{Stage: StageZygote, Isolation: Isolation{Private: []string{"/tmp"}}})
+	defer l.Close()
+	spec := specFor(t, "sh", "-c", script)
+	spec.Dir = "/"
+	out, st := runAll(t, l, spec)
+	exitOK(t, out, st)
+	if got := strings.TrimSpace(out); got != "directory\nregular file\nfifo\nsocket\ninside\nend" {
+		t.Errorf("baseline without masks:\n%s", got)
+	}
+}

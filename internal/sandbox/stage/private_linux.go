@@ -77,8 +77,9 @@ func coverPrivate(p string, jail bool) *StepError {
 	return nil
 }
 
-// mask hides p: a directory under an empty read-only tmpfs of mode 000, a
-// file under /dev/null bound read-only. An absent p is skipped, as is one
+// mask hides p: a directory under an empty read-only tmpfs of mode 000,
+// anything else (a file, a socket, a device) under /dev/null bound
+// read-only. An absent p is skipped, as is one
 // beneath a directory the stage may not search (a root server's /root seen
 // from a user namespace): the child, which has less, cannot reach it
 // either.
@@ -90,16 +91,14 @@ func mask(p string) *StepError {
 	if e != 0 {
 		return &StepError{Step: StepPrivate, Errno: e, Detail: "open " + p + " to hide it"}
 	}
-	reg, e := isRegular(fd)
+	// An empty tmpfs over a directory; the kernel refuses it (ENOTDIR) on
+	// anything else, which gets /dev/null bound over it instead.
 	at := "/proc/self/fd/" + utoa(uint64(fd))
-	if e == 0 {
-		if reg {
-			e = sysMount("/dev/null", at, "", msBind, "")
-			if e == 0 {
-				e = sysMount("", p, "", msRemount|msBind|msRdonly|msNosuid|msNodev|msNoexec, "")
-			}
-		} else {
-			e = sysMount("tmpfs", at, "tmpfs", msRdonly|msNosuid|msNodev|msNoexec, "mode=000,size=4k")
+	e = sysMount("tmpfs", at, "tmpfs", msRdonly|msNosuid|msNodev|msNoexec, "mode=000,size=4k")
+	if e == eNOTDIR {
+		e = sysMount("/dev/null", at, "", msBind, "")
+		if e == 0 {
+			e = sysMount("", p, "", msRemount|msBind|msRdonly|msNosuid|msNodev|msNoexec, "")
 		}
 	}
 	sysClose(fd)

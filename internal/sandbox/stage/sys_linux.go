@@ -10,14 +10,15 @@ import (
 // Error numbers and flags (the same on every Linux architecture Go supports
 // here: the asm-generic values).
 const (
-	eNOENT = 2
-	eINTR  = 4
-	eBADF  = 9
-	eINVAL = 22
-	eEXIST = 17
-	eACCES = 13
-	eLOOP  = 40
-	eNOSYS = 38
+	eNOENT  = 2
+	eINTR   = 4
+	eBADF   = 9
+	eINVAL  = 22
+	eEXIST  = 17
+	eACCES  = 13
+	eLOOP   = 40
+	eNOSYS  = 38
+	eNOTDIR = 20
 
 	atFDCWD          = ^uintptr(99) // -100
 	atEmptyPath      = 0x1000

@@ -26,16 +26,20 @@ var zy struct {
 	keepCaps   uint64     // at most what a launch keeps (ZygoteCapsEnv)
 	narrowed   bool       // the zygote dropped from its bounding set what no launch keeps
 	bset       uint64     // the bounding set every child starts with (the zygote's)
-	scopeRS    int        // the scoped Landlock ruleset (no rules), made once; -1: not yet
-	llABI      uintptr    // the Landlock ABI (0: none, llErr says why)
-	llErr      uintptr
-	procfd     [14]byte  // "/proc/self/fd/"
-	empty      uint64    // an empty signal set
-	one        [2]byte   // MsgReady, MsgExec
-	path       [1]byte   // execveat's empty path
-	devnull    []byte    // "/dev/null\x00"
-	tmpfs      []byte    // "tmpfs\x00"
-	modes      [2][]byte // "mode=1777", "mode=000,size=4k"
+	rlimits    [16]struct {
+		lim  rlimit
+		read bool
+	} // the zygote's limits, by resource, once read (zygoteRlimit)
+	scopeRS int     // the scoped Landlock ruleset (no rules), made once; -1: not yet
+	llABI   uintptr // the Landlock ABI (0: none, llErr says why)
+	llErr   uintptr
+	procfd  [14]byte  // "/proc/self/fd/"
+	empty   uint64    // an empty signal set
+	one     [2]byte   // MsgReady, MsgExec
+	path    [1]byte   // execveat's empty path
+	devnull []byte    // "/dev/null\x00"
+	tmpfs   []byte    // "tmpfs\x00"
+	modes   [2][]byte // "mode=1777", "mode=000,size=4k"
 }
 
 // runZygote is the zygote's life: it serves launches until its socket
@@ -659,7 +663,9 @@ func (b *planner) planKeptSealsMasks(c *Config, keep []keptDir) bool {
 	if !b.planSeals(c) {
 		return false
 	}
-	b.planMasks(c)
+	if !b.planMasks(c) {
+		return false
+	}
 	for _, k := range keep {
 		b.closeReg(k.reg)
 	}
@@ -770,40 +776,40 @@ func (b *planner) planSeals(c *Config) bool {
 	return true
 }
 
-// planMasks is mask for each of c.Masked.
-func (b *planner) planMasks(c *Config) {
+// planMasks is mask for each of c.Masked: the kind of file is the
+// child's to find, as the stage's mask does (a tmpfs, refused with
+// ENOTDIR on anything but a directory, then /dev/null bound instead).
+// false: out of registers.
+func (b *planner) planMasks(c *Config) bool {
+	if len(c.Masked) == 0 {
+		return true
+	}
+	notDir, ok := b.reg()
+	if !ok {
+		return false
+	}
 	for _, m := range c.Masked {
-		// The kind of file is read now, in the zygote's view (the child's
-		// namespace is a copy of it); one that turns into the other kind
-		// before the child mounts makes the mount fail, and the launch
-		// with it (a directory is assumed for a path absent now).
-		reg := false
-		if fd, e := sysOpen(m, oPath|oCLOEXEC); e == 0 {
-			reg, _ = isRegular(fd)
-			sysClose(fd)
-		}
+		hide := stepErr(StepPrivate, "hide "+m)
 		b.open(m, oPath|oCLOEXEC, 0, stepErr(StepPrivate, "open "+m+" to hide it"), eNOENT, eACCES)
 		at := b.procFD(0)
-		hide := stepErr(StepPrivate, "hide "+m)
-		if reg {
-			b.sys(hide, nrMount, zyAddr(zy.devnull), at, 0, msBind, 0)
-			b.sys(hide, nrMount, 0, b.cstr(m), 0, msRemount|msBind|msRdonly|msNosuid|msNodev|msNoexec, 0)
-			b.closeReg(0)
-			b.when(0, 4)
-		} else {
-			b.sys(hide, nrMount, zyAddr(zy.tmpfs), at, zyAddr(zy.tmpfs), msRdonly|msNosuid|msNodev|msNoexec, zyAddr(zy.modes[1]))
-			b.closeReg(0)
-			b.when(0, 3)
-		}
+		b.set(notDir, 0)
+		o := b.sys(hide, nrMount, zyAddr(zy.tmpfs), at, zyAddr(zy.tmpfs), msRdonly|msNosuid|msNodev|msNoexec, zyAddr(zy.modes[1]))
+		o.ok1, o.out, o.when = eNOTDIR, notDir, 0
+		o = b.sys(hide, nrMount, zyAddr(zy.devnull), at, 0, msBind, 0)
+		o.when, o.neg = notDir, true
+		o = b.sys(hide, nrMount, 0, b.cstr(m), 0, msRemount|msBind|msRdonly|msNosuid|msNodev|msNoexec, 0)
+		o.when, o.neg = notDir, true
+		b.closeReg(0)
 	}
+	return true
 }
 
 // planRlimits is setRlimits: the limits in force are the zygote's, which
-// every child has.
+// every child has (read once: nothing changes the zygote's own).
 func (b *planner) planRlimits(c *Config) *StepError {
 	for _, l := range c.Rlimits {
-		var old rlimit
-		if e := sysPrlimit(l.Resource, nil, &old); e != 0 {
+		old, e := zygoteRlimit(l.Resource)
+		if e != 0 {
 			return &StepError{Step: StepRlimit, Errno: e, Resource: l.Resource, Detail: "get " + rlimitName(l.Resource)}
 		}
 		want := rlimit{cur: l.Cur, max: l.Max}
@@ -817,6 +823,22 @@ func (b *planner) planRlimits(c *Config) *StepError {
 				" (hard limit in force " + utoa(old.max) + ")"}, nrPrlimit64, 0, uintptr(l.Resource), b.addr(w), 0)
 	}
 	return nil
+}
+
+// zygoteRlimit is the zygote's limit of resource, read at its first use.
+func zygoteRlimit(resource int) (rlimit, uintptr) {
+	if resource < 0 || resource >= len(zy.rlimits) {
+		var old rlimit
+		return old, sysPrlimit(resource, nil, &old)
+	}
+	r := &zy.rlimits[resource]
+	if !r.read {
+		if e := sysPrlimit(resource, nil, &r.lim); e != 0 {
+			return rlimit{}, e
+		}
+		r.read = true
+	}
+	return r.lim, 0
 }
 
 // vectors builds execve's argv and envp (execArgs) and returns their
