@@ -15,12 +15,14 @@ import (
 //
 // Why: the library marshals every node by reflection over its whole
 // struct (~70 fields), and encoding/json copies and re-scans each nested
-// node's bytes once per level above it. That was most of the server's
-// start-up: registering the tools (their schemas encoded once, frozenSchema)
-// took 25-40 ms of a cold start, the output schemas two thirds of it.
-// Scalars and lists of scalars still go through encoding/json, so strings
-// are escaped (HTML-safe) and numbers formatted exactly as it does.
-// TestAppendSchemaMatchesLibrary checks every tool's schemas.
+// node's bytes once per level above it. That was the largest part of
+// registering the tools (their schemas encoded once, frozenSchema), itself
+// the largest part of the server's start-up before it reads its first
+// request. Plain ASCII strings are quoted here; other scalars and lists
+// of scalars still go through encoding/json, so strings are escaped
+// (HTML-safe) and numbers formatted exactly as it does.
+// TestAppendSchemaMatchesLibrary checks every tool's schemas, and that
+// none of their nodes is handed to the library.
 func appendSchema(b []byte, s *jsonschema.Schema) ([]byte, error) {
 	if s == nil {
 		return append(b, "null"...), nil
@@ -70,6 +72,9 @@ func appendSchema(b []byte, s *jsonschema.Schema) ([]byte, error) {
 	if s.MinLength != nil {
 		b = appendMember(b, start, "minLength", *s.MinLength)
 	}
+	if s.MinItems != nil {
+		b = appendMember(b, start, "minItems", *s.MinItems)
+	}
 	if len(s.Required) > 0 {
 		b = appendMember(b, start, "required", s.Required)
 	}
@@ -85,8 +90,19 @@ func appendSchema(b []byte, s *jsonschema.Schema) ([]byte, error) {
 			return b, err
 		}
 	}
-	if len(b) == start+1 { // the empty schema is written as true
+	if s.Not != nil {
+		b = appendKey(b, start, "not")
+		if b, err = appendSchema(b, s.Not); err != nil {
+			return b, err
+		}
+	}
+	// The library writes the empty schema as true and {"not": true}
+	// (additionalProperties: false, as inferred) as false.
+	switch string(b[start:]) {
+	case "{":
 		return append(b[:start], "true"...), nil
+	case `{"not":true`:
+		return append(b[:start], "false"...), nil
 	}
 	return append(b, '}'), nil
 }
@@ -105,8 +121,8 @@ func fastEncodable(s *jsonschema.Schema) bool {
 	rest := *s
 	rest.Type, rest.Types, rest.Properties, rest.PropertyOrder, rest.Items = "", nil, nil, nil, nil
 	rest.ID, rest.Description, rest.Default, rest.Enum = "", "", nil, nil
-	rest.Minimum, rest.Maximum, rest.MinLength, rest.Required = nil, nil, nil, nil
-	rest.AdditionalProperties, rest.OneOf = nil, nil
+	rest.Minimum, rest.Maximum, rest.MinLength, rest.MinItems, rest.Required = nil, nil, nil, nil, nil
+	rest.AdditionalProperties, rest.OneOf, rest.Not = nil, nil, nil
 	return reflect.ValueOf(rest).IsZero()
 }
 

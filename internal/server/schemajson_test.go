@@ -27,9 +27,22 @@ func TestAppendSchemaMatchesLibrary(t *testing.T) {
 		if !bytes.Equal(lib, encoded) {
 			t.Errorf("%s: frozen schema differs from the library's encoding\n got %s\nwant %s", tool, encoded, lib)
 		}
-		if js, ok := schema.(*jsonschema.Schema); ok && js.ID != "" {
+		js, ok := schema.(*jsonschema.Schema)
+		if !ok {
+			return
+		}
+		if js.ID != "" {
 			outputs[tool] = true
 		}
+		// Every node is written by appendSchema itself: a keyword it
+		// does not know sends a schema back through the library's
+		// reflection, which is what it is there to avoid.
+		eachSchema(js, func(n *jsonschema.Schema) {
+			if !fastEncodable(n) {
+				b, _ := stdjson.Marshal(n)
+				t.Errorf("%s: appendSchema hands this node to the library: %.300s", tool, b)
+			}
+		})
 	}
 	defer func() { frozenSchemaHook = nil }()
 	s := New(Options{Config: config.Defaults(), AgentID: "t", Layers: map[string]string{}})
@@ -56,9 +69,13 @@ func TestAppendSchemaEdgeCases(t *testing.T) {
 		"order": {Type: "object", PropertyOrder: []string{"z", "missing", "a"},
 			Properties: map[string]*jsonschema.Schema{"a": {}, "m": {Type: "string"}, "z": {Type: "integer"}, "b": {}}},
 		"no order":        {Type: "object", Properties: map[string]*jsonschema.Schema{"f": {}, "e": {}, "d": {}, "c": {}, "b": {}, "a": {}}},
+		"false":           {Not: &jsonschema.Schema{}},
+		"not":             {Not: &jsonschema.Schema{Type: "string"}},
+		"false and more":  {Type: "object", Not: &jsonschema.Schema{}, AdditionalProperties: &jsonschema.Schema{Not: &jsonschema.Schema{}}},
+		"min items":       {Type: "array", MinItems: &minLen, Items: &jsonschema.Schema{Type: "string"}},
 		"duplicate order": {Properties: map[string]*jsonschema.Schema{"a": {}}, PropertyOrder: []string{"a", "a"}},
 		"fallback":        {Type: "string", Pattern: "^a+$", Title: "t", Properties: map[string]*jsonschema.Schema{"x": {Format: "uri"}}},
-		"nested fallback": {Type: "object", Properties: map[string]*jsonschema.Schema{"x": {Not: &jsonschema.Schema{}}}},
+		"nested fallback": {Type: "object", Properties: map[string]*jsonschema.Schema{"x": {Not: &jsonschema.Schema{Title: "t"}}}},
 		"items, additional, oneOf": {Type: "array", Items: &jsonschema.Schema{Type: "object", AdditionalProperties: &jsonschema.Schema{Not: &jsonschema.Schema{}}},
 			OneOf: []*jsonschema.Schema{{Type: "string"}, {}}, Required: []string{"a", "b"}, ID: "urn:x"},
 	}
