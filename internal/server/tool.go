@@ -130,14 +130,28 @@ func decodeInput[In any](resolved *jsonschema.Resolved, raw []byte) (In, *errcod
 // tools/list sends these bytes instead of encoding the schema objects again
 // (a jsonschema.Schema marshals by reflection, property by property, which
 // was most of the server's work for a tools/list). Input validation uses the
-// resolved schema, not this encoding.
+// resolved schema, not this encoding. A *jsonschema.Schema is encoded by
+// appendSchema (the library's bytes, without its reflection).
 func frozenSchema(tool string, schema any) stdjson.RawMessage {
-	b, err := stdjson.Marshal(schema)
+	var b []byte
+	var err error
+	if js, ok := schema.(*jsonschema.Schema); ok {
+		b, err = appendSchema(nil, js)
+	} else {
+		b, err = stdjson.Marshal(schema)
+	}
 	if err != nil {
 		panic(fmt.Sprintf("tool %s: marshal schema: %v", tool, err))
 	}
+	if h := frozenSchemaHook; h != nil {
+		h(tool, schema, b)
+	}
 	return b
 }
+
+// frozenSchemaHook, when set (by tests only, before New), sees every
+// schema frozenSchema encodes and its bytes.
+var frozenSchemaHook func(tool string, schema any, encoded []byte)
 
 // withID gives an output schema an "$id" naming the tool and the schema's
 // content (a hash: another version of the schema is another $id). Clients
