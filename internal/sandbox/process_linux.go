@@ -35,6 +35,7 @@ type Process struct {
 	proc     *os.Process // pidfd-backed
 	mu       sync.Mutex  // orders group signals against the reap
 	reaped   bool
+	nsHold   int // the mount namespace's descriptor + 1 (nshold_linux.go); 0: none
 	waitOnce sync.Once
 	done     chan struct{}
 	state    ExitState
@@ -85,6 +86,7 @@ func (p *Process) Release() error {
 	if werr == nil && err == nil && kind == stage.MsgExec {
 		_, serr, err = readReport(sock)
 		if err == io.EOF {
+			p.holdMountNS()
 			return nil // closed by the exec: the target runs
 		}
 	}
@@ -173,6 +175,7 @@ func (p *Process) reap() {
 	p.keeps.find(p.Pid)             // a stage that died before it reported its keeper
 	ps, err := p.proc.Wait()
 	p.reaped = true
+	p.dropMountNS()
 	if p.egress != nil {
 		p.egress.Close()
 	}
