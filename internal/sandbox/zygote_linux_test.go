@@ -19,7 +19,6 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
-	"github.com/mcp-process/mcp-process/internal/hostfeat"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
 	"golang.org/x/sys/unix"
@@ -609,66 +608,5 @@ func TestZygoteNarrowsItsBoundingSet(t *testing.T) {
 			}
 		}
 		l.Close()
-	}
-}
-
-// After a launch under Landlock the idle zygote makes the next child's
-// ruleset with the device files' rules: the child that uses it writes the
-// same devices, and is refused the same paths, as the first child (which
-// made its own ruleset) and as a Go stage's.
-func TestZygoteLandlockDeviceRulesMadeAhead(t *testing.T) {
-	needZygote(t)
-	needRoot(t)
-	if _, err := hostfeat.LandlockABI(); err != nil {
-		t.Skip(err)
-	}
-	code := `import errno, sys
-def attempt(path):
-    try:
-        with open(path, 'w') as f: f.write('x'); return 'ok'
-    except OSError as e:
-        return errno.errorcode[e.errno]
-print(*[attempt(p) for p in ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/ptmx', sys.argv[1] + '/no', 'in-cwd']])`
-	other := hostDir(t)
-	want := "ok ok ENOSPC ok ok ok EACCES ok"
-	run := func(l *Launcher) string {
-		spec := py(t, code)
-		spec.Argv = append(spec.Argv, other)
-		spec.Dir = hostDir(t)
-		out, st := runAll(t, l, spec)
-		exitOK(t, out, st)
-		return strings.TrimSpace(out)
-	}
-	rulesets := func(l *Launcher) int {
-		n := 0
-		ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", l.zygotePid()))
-		for _, e := range ents {
-			if link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", l.zygotePid(), e.Name())); strings.Contains(link, "landlock-ruleset") {
-				n++
-			}
-		}
-		return n
-	}
-	g := NewLauncher(LauncherOptions{Stage: StageGo, Isolation: Isolation{Landlock: true}})
-	defer g.Close()
-	if got := run(g); got != want {
-		t.Fatalf("Go stage: %s, want %s", got, want)
-	}
-	l := NewLauncher(LauncherOptions{Stage: StageZygote, Isolation: Isolation{Landlock: true}})
-	defer l.Close()
-	if got := run(l); got != want {
-		t.Fatalf("first child (its own ruleset): %s, want %s", got, want)
-	}
-	before := rulesets(l)
-	if before != 1 { // no scope ruleset in this isolation: only the one made ahead
-		t.Fatalf("the idle zygote holds %d Landlock rulesets after a launch under Landlock, want 1 (made ahead for the next child)", before)
-	}
-	for i := 0; i < 3; i++ {
-		if got := run(l); got != want {
-			t.Fatalf("child %d (the ruleset made ahead): %s, want %s", i+2, got, want)
-		}
-		if now := rulesets(l); now != before {
-			t.Fatalf("the zygote holds %d rulesets after launch %d, %d after the first: one made ahead per child", now, i+2, before)
-		}
 	}
 }

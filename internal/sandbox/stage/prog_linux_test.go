@@ -274,29 +274,3 @@ func TestZygoteEnvUint(t *testing.T) {
 		}
 	}
 }
-
-// The ruleset made ahead serves one launch, and none whose private or
-// masked paths cover a device it has a rule for.
-func TestTakeLandlockDevices(t *testing.T) {
-	defer func(rs int, added uint32, want bool) { llDev.rs, llDev.added, llDev.want = rs, added, want }(llDev.rs, llDev.added, llDev.want)
-	llDev.rs, llDev.added = 99, 1 // a rule for landlockDevices[0], /dev/null
-	for _, c := range []*Config{{Masked: []string{"/dev/null"}}, {Masked: []string{"/dev"}}, {Private: []string{"/dev"}}} {
-		b := &planner{}
-		if rs := b.takeLandlockDevices(c); rs != -1 || llDev.rs != 99 || len(b.closeAfter) != 0 {
-			t.Errorf("config %+v took the ruleset made ahead (%d)", c, rs)
-		}
-	}
-	b := &planner{}
-	if rs := b.takeLandlockDevices(&Config{Private: []string{"/dev/shm", "/tmp"}, Masked: []string{"/root/.ssh"}}); rs != 99 || llDev.rs != -1 || len(b.closeAfter) != 1 || b.closeAfter[0] != 99 {
-		t.Fatalf("took %d (left %d, closeAfter %v), want 99 once, closed after the fork", rs, llDev.rs, b.closeAfter)
-	}
-	if rs := (&planner{}).takeLandlockDevices(&Config{}); rs != -1 {
-		t.Fatalf("the ruleset made ahead served a second launch")
-	}
-	if !llDev.want {
-		t.Fatal("a launch under Landlock did not ask for a ruleset made ahead")
-	}
-	if !hasLandlockDevice(1, "/dev/null") || hasLandlockDevice(1, "/dev/zero") || hasLandlockDevice(0, "/dev/null") {
-		t.Fatal("hasLandlockDevice")
-	}
-}

@@ -77,9 +77,8 @@ func runZygote() {
 		c = nil
 		wipeLaunch()
 		writeAll(sock, reply)
-		prepareNS()              // the next child's namespaces, while idle
-		prepareMountNS()         // and its mount namespace (zygote_mnt_linux.go)
-		prepareLandlockDevices() // and its ruleset's device rules (zygote_ll_linux.go)
+		prepareNS()      // the next child's namespaces, while idle
+		prepareMountNS() // and its mount namespace (zygote_mnt_linux.go)
 	}
 }
 
@@ -500,19 +499,10 @@ func (b *planner) planLandlock(c *Config) *StepError {
 	if !ok1 || !ok2 {
 		return &StepError{Step: StepLandlock, Errno: eINVAL, Detail: "too many descriptors to plan"}
 	}
-	added := llDev.added
-	if made := b.takeLandlockDevices(c); made >= 0 {
-		b.set(rs, uintptr(made)) // made while idle, with the device rules (zygote_ll_linux.go)
-	} else {
-		added = 0
-		o := b.sys(stepErr(StepLandlock, "landlock_create_ruleset"), nrLandlockCreateRuleset, b.addr(attr), 8, 0)
-		o.out = rs
-	}
+	o := b.sys(stepErr(StepLandlock, "landlock_create_ruleset"), nrLandlockCreateRuleset, b.addr(attr), 8, 0)
+	o.out = rs
 	rules := writeRules(c)
 	for _, r := range rules {
-		if !r.required && hasLandlockDevice(added, r.path) {
-			continue
-		}
 		var err *StepError
 		var ok []uintptr
 		if r.required {
@@ -543,7 +533,7 @@ func (b *planner) planLandlock(c *Config) *StepError {
 		o.in, o.inReg, o.when, o.neg = 0, rs, flag, true
 		b.closeReg(0)
 	}
-	o := b.sys(stepErr(StepLandlock, "landlock_restrict_self"), nrLandlockRestrictSelf, 0, 0)
+	o = b.sys(stepErr(StepLandlock, "landlock_restrict_self"), nrLandlockRestrictSelf, 0, 0)
 	o.in, o.inReg = 0, rs
 	b.closeReg(rs)
 	return nil
