@@ -21,9 +21,11 @@ package sandbox
 //   - used by one launch only: taken out of the pool, never put back; it
 //     goes with its launch as a new group does.
 //
-// The refill runs groupRefillDelay after a take, off the launch that took
-// the group (its child's steps, exec and first moments), as the warm
-// stages' refill does. Launcher.Close stops the goroutine, which removes
+// The refill runs once the launch that took a group is through (its
+// target exec'd: Launcher.launched), off that launch's path and while its
+// target runs, so that a steady stream of launches (one client: one launch
+// every few ms) finds the pool full; and groupRefillDelay after a take
+// whose launch never gets that far (aborted, failed). Launcher.Close stops the goroutine, which removes
 // the groups still pooled. LauncherOptions.Plain switches the pool off;
 // TestPooledLaunchIsolatedAsCold compares the groups of the two, and
 // TestPooledCgroupIsFresh every control file of a pooled and a new group.
@@ -37,8 +39,9 @@ import (
 	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
 
-// groupPoolSize is how many fresh groups a launcher keeps.
-const groupPoolSize = 2
+// groupPoolSize is how many fresh groups a launcher keeps: one per launch
+// set up at the same moment (four clients), refilled as each is through.
+const groupPoolSize = 4
 
 // groupRefillDelay is how long after a take the pool is topped up (as the
 // warm stages' refillDelay).
@@ -49,6 +52,7 @@ type groupPool struct {
 	c      *launchCgroups
 	limits cgroup.Limits // what every pooled group is made with
 	taken  chan struct{} // cap 1: a take (or a miss): refill after groupRefillDelay
+	now    chan struct{} // cap 1: a launch is through: refill at once
 	quit   <-chan struct{}
 	done   chan struct{}
 
@@ -65,7 +69,7 @@ func (c *launchCgroups) startPool(quit <-chan struct{}, l config.ResourceLimits)
 	if !c.enabled() || c.pool != nil {
 		return
 	}
-	c.pool = &groupPool{c: c, limits: cgroupLimits(c.m.Support(), l), taken: make(chan struct{}, 1), quit: quit, done: make(chan struct{})}
+	c.pool = &groupPool{c: c, limits: cgroupLimits(c.m.Support(), l), taken: make(chan struct{}, 1), now: make(chan struct{}, 1), quit: quit, done: make(chan struct{})}
 	go c.pool.run()
 }
 
@@ -92,6 +96,8 @@ func (p *groupPool) run() {
 			}
 		case <-delay.C:
 			armed = false
+			p.fill()
+		case <-p.now:
 			p.fill()
 		case <-p.quit:
 			return
@@ -154,6 +160,18 @@ func (p *groupPool) take(l cgroup.Limits) *cgroup.Group {
 	default: // already asked
 	}
 	return g
+}
+
+// through asks for a refill at once: a launch is through (its target
+// runs, or it was aborted), so the refill is off its path.
+func (p *groupPool) through() {
+	if p == nil {
+		return
+	}
+	select {
+	case p.now <- struct{}{}:
+	default: // already asked
+	}
 }
 
 // pooled lists the groups in the pool (tests).

@@ -116,10 +116,17 @@ func (l *Launcher) wantRefill() {
 }
 
 // launched asks for a refill once a launch is through (released or
-// aborted): at once if the pool is empty, else after refillDelay, off the
-// new target's first moments.
+// aborted): of the pool of fresh groups at once; of the warm stages at
+// once if there is none left, else after refillDelay, off the new
+// target's first moments.
 func (l *Launcher) launched() {
-	if l == nil || l.poolSize == 0 {
+	if l == nil {
+		return
+	}
+	if l.cgroups != nil {
+		l.cgroups.pool.through() // the pool of fresh groups, at once (cgroups_pool.go)
+	}
+	if l.poolSize == 0 {
 		return
 	}
 	l.mu.Lock()
