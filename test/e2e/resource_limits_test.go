@@ -886,7 +886,7 @@ func TestResourceLimitCgroupsRemoved(t *testing.T) {
 	// groups of their own ("stage-S-N"), ready for the next launch, and up
 	// to pooledGroups fresh groups wait, empty and never used, for a
 	// launch without a warm stage ("p-S-N", internal/sandbox/cgroups_pool.go).
-	const warmStages, pooledGroups = 2, 2
+	const warmStages, pooledGroups = 2, 4
 	if peak > 5+warmStages+pooledGroups {
 		t.Errorf("up to %d groups at once under a parent during 100 sequential runs: %v", peak, peakDir)
 	}
