@@ -21,12 +21,12 @@ package sandbox
 //   - used by one launch only: taken out of the pool, never put back; it
 //     goes with its launch as a new group does.
 //
-// The refill runs once the launch that took a group is through (its
-// target exec'd: Launcher.launched), off that launch's path and while its
-// target runs, so that a steady stream of launches (one client: one launch
-// every few ms) finds the pool full; and groupRefillDelay after a take
-// whose launch never gets that far (aborted, failed). Launcher.Close stops the goroutine, which removes
-// the groups still pooled. LauncherOptions.Plain switches the pool off;
+// The refill runs once the launch that took a group is through (released:
+// Launcher.launched), off that launch's path and while its target runs, so
+// that a steady stream of launches (one client: one launch every few ms)
+// finds the pool full; and groupRefillDelay after a take whose launch is
+// never released (aborted before). Launcher.Close stops the goroutine,
+// which removes the groups still pooled. LauncherOptions.Plain switches the pool off;
 // TestPooledLaunchIsolatedAsCold compares the groups of the two, and
 // TestPooledCgroupIsFresh every control file of a pooled and a new group.
 
@@ -162,8 +162,8 @@ func (p *groupPool) take(l cgroup.Limits) *cgroup.Group {
 	return g
 }
 
-// through asks for a refill at once: a launch is through (its target
-// runs, or it was aborted), so the refill is off its path.
+// through asks for a refill at once: a launch is through (released, its
+// target running or its exec failed), so the refill is off its path.
 func (p *groupPool) through() {
 	if p == nil {
 		return
