@@ -279,3 +279,57 @@ func TestZygoteMasksEveryKindAsStage(t *testing.T) {
 		t.Errorf("baseline without masks:\n%s", got)
 	}
 }
+
+// The child's program skips the /dev/null bind for a hidden path it could
+// not open and runs it only after the tmpfs was refused: a file, then an
+// absent path, a symbolic link to a file (its target is hidden), a
+// directory and a file again are each hidden (or skipped) by the zygote's
+// child as by a Go stage, and nothing hidden is readable through its link.
+func TestZygoteMasksLinksAndGapsAsStage(t *testing.T) {
+	needZygote(t)
+	needRoot(t)
+	dir := hostDir(t)
+	p := func(n string) string { return filepath.Join(dir, n) }
+	for _, f := range []string{"f", "g", "f2"} {
+		if err := os.WriteFile(p(f), []byte("secret\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(p("d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(p("d"), "inside"), []byte("secret\n"), 0o644)
+	if err := os.Symlink(p("g"), p("l")); err != nil {
+		t.Fatal(err)
+	}
+	masked := []string{p("f"), p("absent"), p("l"), p("d"), p("f2")}
+	script := "for f in " + p("f") + " " + p("l") + " " + p("g") + " " + p("d") + "/inside " + p("f2") +
+		`; do if cat "$f" 2>/dev/null | grep -q secret; then echo "read $f"; else echo "hidden $f"; fi; done; echo end`
+	var want strings.Builder
+	for _, f := range []string{p("f"), p("l"), p("g"), p("d") + "/inside", p("f2")} {
+		want.WriteString("hidden " + f + "\n")
+	}
+	want.WriteString("end")
+	iso := Isolation{Private: []string{"/tmp"}, Masked: masked}
+	for _, kind := range []StageKind{StageGo, StageZygote, StageZygote} {
+		l := NewLauncher(LauncherOptions{Stage: kind, Isolation: iso})
+		spec := specFor(t, "sh", "-c", script)
+		spec.Dir = "/"
+		out, st := runAll(t, l, spec)
+		l.Close()
+		exitOK(t, out, st)
+		if got := strings.TrimSpace(out); got != want.String() {
+			t.Errorf("stage %v:\n%s\nwant\n%s", kind, got, want.String())
+		}
+	}
+	// Without the masks every one is read.
+	l := NewLauncher(LauncherOptions{Stage: StageZygote, Isolation: Isolation{Private: []string{"/tmp"}}})
+	defer l.Close()
+	spec := specFor(t, "sh", "-c", script)
+	spec.Dir = "/"
+	out, st := runAll(t, l, spec)
+	exitOK(t, out, st)
+	if got := strings.Count(out, "read "); got != 5 {
+		t.Errorf("baseline without masks read %d of 5:\n%s", got, out)
+	}
+}
