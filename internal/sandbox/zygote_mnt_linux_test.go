@@ -258,24 +258,12 @@ func TestZygoteMasksEveryKindAsStage(t *testing.T) {
 		"ls: cannot open directory '" + paths["dir"] + "': Permission denied\nend"
 	iso := Isolation{Private: []string{"/tmp"}, Masked: []string{paths["dir"], paths["file"], paths["fifo"], paths["sock"]}}
 	for _, kind := range []StageKind{StageGo, StageZygote, StageZygote} {
-		l := NewLauncher(LauncherOptions{Stage: kind, Isolation: iso})
-		spec := specFor(t, "sh", "-c", script)
-		spec.Dir = "/"
-		out, st := runAll(t, l, spec)
-		l.Close()
-		exitOK(t, out, st)
-		if got := strings.TrimSpace(out); got != want {
+		if got := shellIn(t, kind, iso, script); got != want {
 			t.Errorf("stage %v:\n%s\nwant\n%s", kind, got, want)
 		}
 	}
 	// Without the masks: what was hidden.
-	l := NewLauncher(LauncherOptions{Stage: StageZygote, Isolation: Isolation{Private: []string{"/tmp"}}})
-	defer l.Close()
-	spec := specFor(t, "sh", "-c", script)
-	spec.Dir = "/"
-	out, st := runAll(t, l, spec)
-	exitOK(t, out, st)
-	if got := strings.TrimSpace(out); got != "directory\nregular file\nfifo\nsocket\ninside\nend" {
+	if got := shellIn(t, StageZygote, Isolation{Private: []string{"/tmp"}}, script); got != "directory\nregular file\nfifo\nsocket\ninside\nend" {
 		t.Errorf("baseline without masks:\n%s", got)
 	}
 }
@@ -312,24 +300,26 @@ func TestZygoteMasksLinksAndGapsAsStage(t *testing.T) {
 	want.WriteString("end")
 	iso := Isolation{Private: []string{"/tmp"}, Masked: masked}
 	for _, kind := range []StageKind{StageGo, StageZygote, StageZygote} {
-		l := NewLauncher(LauncherOptions{Stage: kind, Isolation: iso})
-		spec := specFor(t, "sh", "-c", script)
-		spec.Dir = "/"
-		out, st := runAll(t, l, spec)
-		l.Close()
-		exitOK(t, out, st)
-		if got := strings.TrimSpace(out); got != want.String() {
+		if got := shellIn(t, kind, iso, script); got != want.String() {
 			t.Errorf("stage %v:\n%s\nwant\n%s", kind, got, want.String())
 		}
 	}
 	// Without the masks every one is read.
-	l := NewLauncher(LauncherOptions{Stage: StageZygote, Isolation: Isolation{Private: []string{"/tmp"}}})
+	out := shellIn(t, StageZygote, Isolation{Private: []string{"/tmp"}}, script)
+	if got := strings.Count(out, "read "); got != 5 {
+		t.Errorf("baseline without masks read %d of 5:\n%s", got, out)
+	}
+}
+
+// shellIn runs sh -c script in / through a launcher of kind with iso and
+// returns its output, trimmed; the launch must exit 0.
+func shellIn(t *testing.T, kind StageKind, iso Isolation, script string) string {
+	t.Helper()
+	l := NewLauncher(LauncherOptions{Stage: kind, Isolation: iso})
 	defer l.Close()
 	spec := specFor(t, "sh", "-c", script)
 	spec.Dir = "/"
 	out, st := runAll(t, l, spec)
 	exitOK(t, out, st)
-	if got := strings.Count(out, "read "); got != 5 {
-		t.Errorf("baseline without masks read %d of 5:\n%s", got, out)
-	}
+	return strings.TrimSpace(out)
 }
