@@ -8,7 +8,8 @@ import (
 )
 
 // Error numbers and flags (the same on every Linux architecture Go supports
-// here: the asm-generic values).
+// here: the asm-generic values; the open flags that differ, O_DIRECTORY and
+// O_NOFOLLOW, are in each architecture's file).
 const (
 	eNOENT  = 2
 	eINTR   = 4
@@ -24,7 +25,6 @@ const (
 	atEmptyPath      = 0x1000
 	oRDONLY          = 0x0
 	oCLOEXEC         = 0x80000
-	oDIRECTORY       = 0x10000
 	fGETFD           = 1
 	fSETFD           = 2
 	fDUPFDCloexec    = 1030
@@ -88,7 +88,7 @@ type openHow struct{ flags, mode, resolve uint64 }
 const (
 	resolveNoMagiclinks = 0x02
 	resolveNoSymlinks   = 0x04
-	oDirectory          = 0x10000
+	oDirectory          = oDIRECTORY
 )
 
 // sysOpenNoSymlinks opens path refusing a symbolic link in ANY component

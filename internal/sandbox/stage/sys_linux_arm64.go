@@ -55,3 +55,10 @@ const (
 	nrUnshare               = 97
 	nrSendmsg               = 211
 )
+
+// Open flags whose values differ between architectures (arm64 has
+// O_DIRECTORY 0x4000, where 0x10000 is O_DIRECT).
+const (
+	oDIRECTORY = 0x4000
+	oNOFOLLOW  = 0x8000
+)

@@ -66,3 +66,10 @@ func blockingSyscall6(num, a1, a2, a3, a4, a5, a6 uintptr) (r1, errno uintptr) {
 	r, _, e := unix.Syscall6(num, a1, a2, a3, a4, a5, a6)
 	return r, uintptr(e)
 }
+
+// Open flags whose values differ between architectures (arm64 has
+// O_DIRECTORY 0x4000, where 0x10000 is O_DIRECT).
+const (
+	oDIRECTORY = unix.O_DIRECTORY
+	oNOFOLLOW  = unix.O_NOFOLLOW
+)
