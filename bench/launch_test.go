@@ -623,13 +623,14 @@ func TestProfiles(t *testing.T) {
 	const scope = "landlock scope (signals, abstract unix sockets, ptrace)"
 	const base = "seccomp baseline (no AF_UNIX, AF_VSOCK sockets, no io_uring)"
 	const private = "private view (own /tmp, /var/tmp, /run, /dev/shm; credentials and hiddenPaths hidden)"
+	const hide = "hidden paths unreadable by name, also when replaced on the host (Landlock)"
 	for _, tc := range []struct {
 		name     string
 		readOnly bool
 		want     []string
 	}{
-		{"isolated-run", false, []string{"namespaces (user, pid, mount, network, uts, ipc)", private, ident, "landlock", scope, base, "seccomp (strict)"}},
-		{"isolated-ro-run", true, []string{"namespaces (user, pid, mount, network, uts, ipc)", "read-only filesystem", private, ident, "landlock", scope, base, "seccomp (strict)"}},
+		{"isolated-run", false, []string{"namespaces (user, pid, mount, network, uts, ipc)", private, hide, ident, "landlock", scope, base, "seccomp (strict)"}},
+		{"isolated-ro-run", true, []string{"namespaces (user, pid, mount, network, uts, ipc)", "read-only filesystem", private, hide, ident, "landlock", scope, base, "seccomp (strict)"}},
 	} {
 		iso, err := sandbox.IsolationFor(isolatedConfig(cfg, tc.readOnly))
 		if err != nil {

@@ -93,6 +93,12 @@ type Isolation struct {
 	// the server cannot have a mount namespace (not root, no
 	// namespaces.user); Missing then says so.
 	Private, Keep, Masked []string
+	// HideRead are the hidden paths with every symbolic link above them
+	// followed (a hidden link: its target too), for the read layer that
+	// keeps them unreadable when the host replaces them (stage.FlagHideReads;
+	// Landlock). Empty with a jail, or where the host has no Landlock
+	// (Missing says so).
+	HideRead []string
 	// Missing names each guarantee of SPEC 7.1 this host cannot give, for
 	// reports (stderr at start, doctor, process_get_policy).
 	Missing []string
@@ -289,6 +295,9 @@ func (iso *Isolation) Layers() []string {
 	}
 	if len(iso.Private) > 0 {
 		l = append(l, privateViewLayer)
+		if len(iso.HideRead) > 0 {
+			l = append(l, hideReadLayer)
+		}
 	}
 	if iso.Identity.Set {
 		l = append(l, "identity ("+iso.Identity.Describe()+")")

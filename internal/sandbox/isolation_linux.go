@@ -157,6 +157,10 @@ func (iso *Isolation) apply(c *stage.Config) {
 	if len(iso.Private) > 0 {
 		c.Flags |= stage.FlagPrivate
 		c.Private, c.Keep, c.Masked, c.Sealed = iso.Private, iso.Keep, iso.Masked, iso.Sealed
+		if len(iso.HideRead) > 0 {
+			c.Flags |= stage.FlagHideReads
+			c.HideRead = iso.HideRead
+		}
 	}
 	c.Writable = iso.WritablePaths
 	c.Seccomp = iso.Seccomp

@@ -561,7 +561,11 @@ func TestIsolationForAndLayers(t *testing.T) {
 	}
 	// Namespaces only with enableNamespaces; writablePaths only with a layer that uses them.
 	iso, _ = IsolationFor(&config.Config{Namespaces: config.Namespaces{PID: true}, WritablePaths: []string{"/x"}})
-	if iso.Namespaces.PID || iso.WritablePaths != nil || len(iso.Layers()) != 5 { // namespaces (mount), private view, identity, scope and the seccomp baseline
+	layers := 5 // namespaces (mount), private view, identity, scope and the seccomp baseline
+	if len(iso.HideRead) > 0 {
+		layers++ // the hidden paths' read layer (a host with Landlock)
+	}
+	if iso.Namespaces.PID || iso.WritablePaths != nil || len(iso.Layers()) != layers {
 		t.Fatalf("IsolationFor = %+v, layers %q", iso, iso.Layers())
 	}
 	// The baseline alone, with and without allowUnixSockets.

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/hostfeat"
 )
 
 // privateDirs are the host directories where services keep their sockets
@@ -30,6 +31,9 @@ var SecretLocations = []string{
 
 // privateViewLayer names the private view in reports.
 const privateViewLayer = "private view (own /tmp, /var/tmp, /run, /dev/shm; credentials and hiddenPaths hidden)"
+
+// hideReadLayer names the hidden paths' read layer in reports.
+const hideReadLayer = "hidden paths unreadable by name, also when replaced on the host (Landlock)"
 
 // privateView fills iso.Private, Keep and Masked from c, or says in
 // Missing why this host gives no private view.
@@ -71,6 +75,52 @@ func (iso *Isolation) privateView(c *config.Config) {
 		}
 	}
 	iso.Masked = append(iso.Masked, c.HiddenPaths...)
+	iso.hideReads()
+}
+
+// hideReads sets HideRead from Masked where the host has Landlock (the
+// read layer: stage/hideread_linux.go), or says in Missing that a hidden
+// file the host replaces while a child runs is in that child's sight.
+func (iso *Isolation) hideReads() {
+	if iso.Compose || iso.Root != "" || len(iso.Masked) == 0 {
+		return
+	}
+	if _, err := hostfeat.LandlockABI(); err != nil {
+		iso.Missing = append(iso.Missing, "hidden files kept unreadable when the host replaces one while a child runs (a rename over ~/.git-credentials; Landlock): "+err.Error())
+		return
+	}
+	for _, m := range iso.Masked {
+		for _, p := range resolvedHidden(m) {
+			if !slices.Contains(iso.HideRead, p) {
+				iso.HideRead = append(iso.HideRead, p)
+			}
+		}
+	}
+}
+
+// resolvedHidden is the hidden path p as a child's path walk meets it: its
+// directory with every symbolic link followed (as far as it exists), and,
+// when p itself is a link, its target too (which the mask covers).
+func resolvedHidden(p string) []string {
+	p = filepath.Clean(p)
+	out := []string{filepath.Join(resolvedDir(filepath.Dir(p)), filepath.Base(p))}
+	if real, err := filepath.EvalSymlinks(p); err == nil && real != out[0] {
+		out = append(out, real)
+	}
+	return out
+}
+
+// resolvedDir is dir with every symbolic link followed, as far as it
+// exists (the rest appended as it is).
+func resolvedDir(dir string) string {
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		return real
+	}
+	parent := filepath.Dir(dir)
+	if parent == dir {
+		return dir
+	}
+	return filepath.Join(resolvedDir(parent), filepath.Base(dir))
 }
 
 // addPath appends the clean path p to list once; on the host (no jail) its

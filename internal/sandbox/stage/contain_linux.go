@@ -36,8 +36,9 @@ var steps = []step{
 	cfg(setIdentity), // identity_linux.go
 	cfg(setCaps),     // caps_linux.go
 	func(s *state) *StepError { return applyMAC(s.mac, s.c) }, // mac_linux.go
-	cfg(setNoNewPrivs),    // nonewprivs_linux.go
-	cfg(restrictLandlock), // landlock_linux.go
+	cfg(setNoNewPrivs),       // nonewprivs_linux.go
+	cfg(restrictLandlock),    // landlock_linux.go
+	cfg(restrictHiddenReads), // the hidden files' read rules: hideread_linux.go
 	func(s *state) *StepError { return restrictScope(s.c, s.exe) }, // scope_linux.go
 	cfg(restrictNet),    // Landlock TCP rules of the network modes: egress_linux.go
 	cfg(installSeccomp), // the last step that restricts: seccomp_linux.go

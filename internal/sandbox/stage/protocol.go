@@ -169,6 +169,11 @@ const (
 	// the listeners to the parent in MsgNet; /etc/resolv.conf shows
 	// nameserver 127.0.0.1 (FlagMountNS is set).
 	FlagEgress
+	// FlagHideReads: with FlagPrivate, a Landlock domain in which files
+	// are readable only through the entries, as they are at the launch, of
+	// the directories above HideRead (hideread_linux.go): a hidden file the
+	// host replaces while the child runs stays unreadable.
+	FlagHideReads
 )
 
 // The egress listeners inside a child's network namespace (FlagEgress),
@@ -259,11 +264,15 @@ type Config struct {
 	// ComposeLinks are pairs (path, target) of symbolic links made in it
 	// (/bin -> usr/bin on a merged-/usr host).
 	ComposeRO, ComposeRW, ComposeLinks []string
+	// HideRead are the hidden paths (Masked) as the server resolved them
+	// (every symbolic link above them followed): the read layer of
+	// FlagHideReads splits the directories above them.
+	HideRead []string
 }
 
 const (
 	magic      = "MCPS"
-	version    = 8
+	version    = 9
 	headerSize = 12 // magic, version, 3 reserved bytes, u32 payload length
 	// MaxPayload bounds a config (argv + env are far below it: the kernel
 	// refuses more than a few MiB at execve anyway).
@@ -341,7 +350,7 @@ func (c *Config) Encode() []byte {
 	b = appendString(b, c.MACValue)
 	b = appendU32(b, c.UID)
 	b = appendU32(b, c.GID)
-	for _, list := range [][]string{c.Exec, c.Private, c.Keep, c.Masked, c.Dirs, c.Sealed, c.ComposeRO, c.ComposeRW, c.ComposeLinks} {
+	for _, list := range [][]string{c.Exec, c.Private, c.Keep, c.Masked, c.Dirs, c.Sealed, c.ComposeRO, c.ComposeRW, c.ComposeLinks, c.HideRead} {
 		b = appendU32(b, uint32(len(list)))
 		for _, s := range list {
 			b = appendString(b, s)
@@ -450,6 +459,7 @@ func decodePayload(p []byte, alias bool) (*Config, error) {
 	c.ComposeRO = d.list()
 	c.ComposeRW = d.list()
 	c.ComposeLinks = d.list()
+	c.HideRead = d.list()
 	if d.bad || len(d.b) != 0 {
 		return nil, errMalformed
 	}

@@ -8,17 +8,17 @@ import (
 
 func TestConfigRoundTrip(t *testing.T) {
 	tests := []Config{
-		{Rlimits: []Rlimit{}, Argv: []string{}, Env: []string{}, Writable: []string{}, Exec: []string{}, Private: []string{}, Keep: []string{}, Masked: []string{}, Dirs: []string{}, Sealed: []string{}, ComposeRO: []string{}, ComposeRW: []string{}, ComposeLinks: []string{}},
+		{Rlimits: []Rlimit{}, Argv: []string{}, Env: []string{}, Writable: []string{}, Exec: []string{}, Private: []string{}, Keep: []string{}, Masked: []string{}, Dirs: []string{}, Sealed: []string{}, ComposeRO: []string{}, ComposeRW: []string{}, ComposeLinks: []string{}, HideRead: []string{}},
 		{Flags: FlagScript, Rlimits: []Rlimit{{7, 16, 16}, {0, 5, 6}, {4, 0, 0}, {7, 1024, KeepMax}},
-			Dir: "/tmp/work dir", Argv: []string{"ls", "-l", "", "ünïcode"}, Env: []string{"A=1", "EMPTY="}, Writable: []string{}, Exec: []string{}, Private: []string{}, Keep: []string{}, Masked: []string{}, Dirs: []string{}, Sealed: []string{}, ComposeRO: []string{}, ComposeRW: []string{}, ComposeLinks: []string{}},
-		{Rlimits: []Rlimit{}, Argv: []string{strings.Repeat("x", 100000)}, Env: []string{}, Writable: []string{}, Exec: []string{}, Private: []string{}, Keep: []string{}, Masked: []string{}, Dirs: []string{}, Sealed: []string{}, ComposeRO: []string{}, ComposeRW: []string{}, ComposeLinks: []string{}},
-		{Flags: FlagMountNS | FlagProc | FlagLoopback | FlagReadOnly | FlagCaps | FlagLandlock | FlagIdentity | FlagScope | FlagExecScope | FlagPrivate, Rlimits: []Rlimit{},
+			Dir: "/tmp/work dir", Argv: []string{"ls", "-l", "", "ünïcode"}, Env: []string{"A=1", "EMPTY="}, Writable: []string{}, Exec: []string{}, Private: []string{}, Keep: []string{}, Masked: []string{}, Dirs: []string{}, Sealed: []string{}, ComposeRO: []string{}, ComposeRW: []string{}, ComposeLinks: []string{}, HideRead: []string{}},
+		{Rlimits: []Rlimit{}, Argv: []string{strings.Repeat("x", 100000)}, Env: []string{}, Writable: []string{}, Exec: []string{}, Private: []string{}, Keep: []string{}, Masked: []string{}, Dirs: []string{}, Sealed: []string{}, ComposeRO: []string{}, ComposeRW: []string{}, ComposeLinks: []string{}, HideRead: []string{}},
+		{Flags: FlagMountNS | FlagProc | FlagLoopback | FlagReadOnly | FlagCaps | FlagLandlock | FlagIdentity | FlagScope | FlagExecScope | FlagPrivate | FlagHideReads, Rlimits: []Rlimit{},
 			Dir: "/work", Argv: []string{"id"}, Env: []string{}, Hostname: Hostname, Root: "/jail", TmpfsMB: 64,
 			Writable: []string{"/out", "/cache"}, CapKeep: 1<<10 | 1<<40, Seccomp: []byte{1, 2, 3, 4, 5, 6, 7, 8},
 			MACPath: "/proc/thread-self/attr/apparmor/exec", MACValue: "exec child",
 			UID: 65534, GID: 1 << 31, Exec: []string{"/usr/bin/git", "/usr/lib/git-core/git-upload-pack"},
 			Private: []string{"/tmp", "/run"}, Keep: []string{"/tmp/work"}, Masked: []string{"/home/u/.ssh"}, Dirs: []string{"/srv/a", "/srv/b"}, Sealed: []string{"/etc/mcp-process.json"},
-			ComposeRO: []string{"/usr", "/etc"}, ComposeRW: []string{"/srv/a"}, ComposeLinks: []string{"/bin", "usr/bin"}},
+			ComposeRO: []string{"/usr", "/etc"}, ComposeRW: []string{"/srv/a"}, ComposeLinks: []string{"/bin", "usr/bin"}, HideRead: []string{"/home/u/.ssh", "/data/u/.netrc"}},
 	}
 	for _, c := range tests {
 		got, err := Decode(c.Encode())
@@ -45,7 +45,7 @@ func TestDecodeRejectsMalformedConfigs(t *testing.T) {
 		"empty":          nil,
 		"short header":   good[:5],
 		"bad magic":      mutate(func(b []byte) []byte { b[0] = 'X'; return b }),
-		"other version":  mutate(func(b []byte) []byte { b[4] = 9; return b }),
+		"other version":  mutate(func(b []byte) []byte { b[4] = version + 1; return b }),
 		"truncated":      good[:len(good)-1],
 		"trailing bytes": mutate(func(b []byte) []byte { b = append(b, 0); putU32(b[8:], getU32(b[8:])+1); return b }),
 		"huge count": mutate(func(b []byte) []byte {

@@ -8,6 +8,7 @@ const (
 	nrRtSigprocmask         = 14
 	nrFcntl                 = 72
 	nrChdir                 = 80
+	nrClockGettime          = 228
 	nrGetdents64            = 217
 	nrExitGroup             = 231
 	nrOpenat                = 257

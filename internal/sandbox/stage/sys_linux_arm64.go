@@ -12,6 +12,7 @@ const (
 	nrMadvise               = 233
 	nrPread64               = 67
 	nrClose                 = 57
+	nrClockGettime          = 113
 	nrGetdents64            = 61
 	nrRead                  = 63
 	nrWrite                 = 64

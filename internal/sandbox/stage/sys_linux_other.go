@@ -13,6 +13,7 @@ const (
 	nrRtSigprocmask         = unix.SYS_RT_SIGPROCMASK
 	nrFcntl                 = unix.SYS_FCNTL
 	nrChdir                 = unix.SYS_CHDIR
+	nrClockGettime          = unix.SYS_CLOCK_GETTIME
 	nrGetdents64            = unix.SYS_GETDENTS64
 	nrExitGroup             = unix.SYS_EXIT_GROUP
 	nrOpenat                = unix.SYS_OPENAT

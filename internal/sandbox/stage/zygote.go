@@ -41,7 +41,7 @@ const (
 // the zygote was started to give its children (ZygoteNSEnv;
 // zygote_linux.go, zygote_ns_linux.go).
 const ZygoteFlags = FlagScript | FlagMountNS | FlagCaps | FlagIdentity | FlagScope | FlagPrivate | FlagLandlock | FlagExecScope |
-	FlagProc | FlagLoopback | FlagSysfs | FlagReadOnly
+	FlagProc | FlagLoopback | FlagSysfs | FlagReadOnly | FlagHideReads
 
 // ZygoteNSEnv names the zygote's environment variable that gives, in
 // decimal, the clone flags of the per-launch namespaces (CLONE_NEWPID,

@@ -348,6 +348,9 @@ func planLaunch(c *Config, fds []int) (plan *zygotePlan, fallback bool, serr *St
 			return nil, false, err
 		}
 	}
+	if fallback, err := b.planHiddenReads(c); fallback || err != nil { // zygote_hide_linux.go
+		return nil, fallback, err
+	}
 	if fallback, err := b.planScopes(c, fds[SentExe]); fallback || err != nil {
 		return nil, fallback, err
 	}

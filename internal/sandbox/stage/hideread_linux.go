@@ -1,0 +1,187 @@
+//go:build linux
+
+package stage
+
+import (
+	"runtime"
+	"unsafe"
+)
+
+// The hidden paths' read layer (FlagHideReads; SPEC 7.1a "Secrets hidden").
+//
+// A mask (private_linux.go) is a mount on the directory entry the child
+// found. When the host replaces a hidden file by a rename (git's credential
+// store renames `.git-credentials.lock` over `~/.git-credentials`; editors
+// save so), or deletes a hidden directory and makes it again, the kernel
+// detaches that mount in every child's namespace, and a child then running
+// would read the new file. This layer keeps the hidden names unreadable
+// whatever the host does to them: a Landlock domain that handles only
+// LANDLOCK_ACCESS_FS_READ_FILE (so execs too: an exec opens the file for
+// reading) and grants it on every entry, as the entry is when the launch
+// starts, of each directory above a hidden path (the split directories:
+// "/", "/home", "/home/me" for "/home/me/.netrc"), except the hidden paths
+// and the split directories themselves. Landlock grants by inode, beneath
+// a rule's directory: a file that appears later under a hidden name (a new
+// inode) is granted nothing, and reading it fails with EACCES.
+//
+// What it costs a launch's view: a file created directly in a split
+// directory after the launch started (not beneath one of its entries) is
+// unreadable for that launch too. So a hidden path at or beneath a
+// directory the children keep whole — where they work and write (the
+// allowed working directories, the working directory, writablePaths, /tmp)
+// or one the view makes private — is not split: it keeps only its mask.
+//
+// What it does not cover: a file that already existed under another name
+// in a split directory when the launch started and that the host then
+// renames to a hidden name keeps its grant (the inode is the same).
+
+// llReadFile is LANDLOCK_ACCESS_FS_READ_FILE.
+const llReadFile = 1 << 2
+
+// dtLNK is a symbolic link's d_type in struct linux_dirent64.
+const dtLNK = 10
+
+// hiddenStops are the directories a launch keeps whole (see above).
+func hiddenStops(c *Config) []string {
+	stops := append([]string{"/tmp"}, c.Private...)
+	if c.Dir != "" {
+		stops = append(stops, c.Dir)
+	}
+	stops = append(stops, c.Writable...)
+	return append(stops, c.Dirs...)
+}
+
+// hiddenSplit returns, for the hidden paths (clean, absolute, as the
+// server resolved them) and the directories kept whole, the split
+// directories (each parent before its children) and the hidden paths that
+// are not beneath a kept directory (the names never granted).
+func hiddenSplit(hidden, stops []string) (split, skip []string) {
+	for _, h := range hidden {
+		if len(h) < 2 || h[0] != '/' || beneathAny(h, stops) {
+			continue
+		}
+		skip = addOnce(skip, h)
+		split = addOnce(split, "/")
+		for i := 1; i < len(h); i++ {
+			if h[i] == '/' {
+				split = addOnce(split, h[:i])
+			}
+		}
+	}
+	// Parents first: a parent's path is shorter.
+	for i := 1; i < len(split); i++ {
+		for j := i; j > 0 && len(split[j]) < len(split[j-1]); j-- {
+			split[j], split[j-1] = split[j-1], split[j]
+		}
+	}
+	return split, skip
+}
+
+func addOnce(list []string, s string) []string {
+	if contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
+// entryPath is the path of the entry name of directory dir.
+func entryPath(dir, name string) string {
+	if dir == "/" {
+		return "/" + name
+	}
+	return dir + "/" + name
+}
+
+// grantedEntry reports whether the entry p of a split directory gets the
+// read grant: not a split directory (its own entries are granted one by
+// one) and not hidden.
+func grantedEntry(p string, split, skip []string) bool {
+	return !contains(split, p) && !contains(skip, p)
+}
+
+// eachEntry calls f with the name and d_type of each entry of the
+// directory d (an open descriptor), "." and ".." left out.
+func eachEntry(d int, f func(name string, typ byte)) uintptr {
+	buf := make([]byte, 8192)
+	for {
+		n, e := rawSyscall6(nrGetdents64, uintptr(d), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0)
+		runtime.KeepAlive(buf)
+		if e != 0 {
+			return e
+		}
+		if n == 0 {
+			return 0
+		}
+		// struct linux_dirent64: u64 ino, s64 off, u16 reclen, u8 type, name.
+		for off := 0; off < int(n); {
+			reclen := int(buf[off+16]) | int(buf[off+17])<<8
+			typ := buf[off+18]
+			name := buf[off+19 : off+reclen]
+			for i, ch := range name {
+				if ch == 0 {
+					name = name[:i]
+					break
+				}
+			}
+			if s := string(name); s != "." && s != ".." {
+				f(s, typ)
+			}
+			off += reclen
+		}
+	}
+}
+
+// openEntry opens the entry name of directory d as O_PATH, not following a
+// symbolic link.
+func openEntry(d int, name string) (int, uintptr) {
+	p := cstring(name)
+	fd, e := rawSyscall6(nrOpenat, uintptr(d), uintptr(unsafe.Pointer(&p[0])), oPath|oNOFOLLOW|oCLOEXEC, 0, 0, 0)
+	runtime.KeepAlive(p)
+	return int(fd), e
+}
+
+// restrictHiddenReads is the layer, in the stage: the entries are listed
+// and opened in the view the launch has now (after its mounts), so a
+// private /tmp's rule names the child's own tmpfs.
+func restrictHiddenReads(c *Config) *StepError {
+	if c.Flags&FlagHideReads == 0 {
+		return nil
+	}
+	split, skip := hiddenSplit(c.HideRead, hiddenStops(c))
+	if len(split) == 0 {
+		return nil
+	}
+	attr := uint64(llReadFile) // struct landlock_ruleset_attr: handled_access_fs
+	rs, e := rawSyscall6(nrLandlockCreateRuleset, uintptr(unsafe.Pointer(&attr)), 8, 0, 0, 0, 0)
+	runtime.KeepAlive(&attr)
+	if e != 0 {
+		return &StepError{Step: StepPrivate, Errno: e, Detail: "landlock_create_ruleset (the hidden files' read rules)"}
+	}
+	defer sysClose(int(rs))
+	for _, dir := range split {
+		if contains(skip, dir) {
+			continue // a hidden directory: nothing beneath it is granted
+		}
+		// A split directory that is absent, a symbolic link now, or that
+		// the stage may not list gets no rule beneath it: what is in it
+		// stays unreadable (fail closed).
+		d, e := sysOpenNoSymlinks(dir, oRDONLY|oDIRECTORY|oCLOEXEC)
+		if e != 0 {
+			continue
+		}
+		eachEntry(d, func(name string, typ byte) {
+			if typ == dtLNK || !grantedEntry(entryPath(dir, name), split, skip) {
+				return
+			}
+			if fd, e := openEntry(d, name); e == 0 {
+				landlockAddRule(int(rs), fd, llReadFile) // a failure leaves the entry unreadable
+				sysClose(fd)
+			}
+		})
+		sysClose(d)
+	}
+	if _, e := rawSyscall6(nrLandlockRestrictSelf, rs, 0, 0, 0, 0, 0); e != 0 {
+		return &StepError{Step: StepPrivate, Errno: e, Detail: "landlock_restrict_self (the hidden files' read rules)"}
+	}
+	return nil
+}

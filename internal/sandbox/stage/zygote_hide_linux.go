@@ -1,0 +1,239 @@
+//go:build linux && (amd64 || arm64)
+
+package stage
+
+import (
+	"runtime"
+	"unsafe"
+)
+
+// The hidden files' read layer (hideread_linux.go) in the zygote. The
+// rules name the host's files as the zygote sees them, and every child's
+// mount namespace is a copy of the zygote's: the zygote makes each
+// launch's ruleset with the entries it keeps open, and the child only
+// restricts itself with it. The exceptions are the entries the child
+// mounts over itself (its private directories, /tmp of the read-only
+// filesystem, a fresh /proc or /sys): the child opens those after its
+// mounts and adds their rules, as planLandlock does. A split directory at
+// or beneath one of those is left to a stage, which lists it in its own
+// view.
+//
+// The entries of each split directory are listed once and listed again
+// when the directory changed (its identity, mount, modification or change
+// time differ: an entry created, removed or renamed), when it had changed
+// less than a second before it was listed (the kernel's timestamps may be
+// coarser than the gap between a change and the listing), or when the
+// zygote's mount table changed (a mount on an entry names another root).
+// A listing that is out of date can only miss an entry created since (it
+// is then unreadable for that launch: fail closed): an entry renamed to a
+// hidden name since changes its directory's times, and a launch's own
+// check of them comes before its rules.
+
+// hiddenFDBudget bounds the entries' descriptors the zygote keeps open;
+// past it, an entry is opened at each launch (its name is kept).
+const hiddenFDBudget = 256
+
+// hiddenDir is a split directory as the zygote last listed it.
+type hiddenDir struct {
+	key    [8]uint64 // ino, device, mount id, mtime and ctime (s, ns); all 0: absent
+	recent bool      // changed less than a second before the listing
+	dir    int       // the directory (-1: not listed)
+	names  []string  // its entries, symbolic links left out
+	fds    []int     // their O_PATH descriptors; -1: opened at each launch
+}
+
+var zyHidden struct {
+	dirs   map[string]*hiddenDir
+	fds    int // descriptors held in dirs' fds
+	events int // the zygote's /proc/self/mountinfo (polled); 0: not open yet, -1: none
+}
+
+// hiddenKey is dir's identity and times (a final symbolic link not
+// followed); all 0 when it cannot be read.
+func hiddenKey(dir string) [8]uint64 {
+	var stx [256]byte
+	p := cstring(dir)
+	_, e := rawSyscall6(nrStatx, atFDCWD, uintptr(unsafe.Pointer(&p[0])), atSymlinkNofollow, 0x7ff|statxMntID, uintptr(unsafe.Pointer(&stx[0])), 0)
+	runtime.KeepAlive(p)
+	if e != 0 {
+		return [8]uint64{}
+	}
+	u64 := func(o int) uint64 { return *(*uint64)(unsafe.Pointer(&stx[o])) }
+	u32 := func(o int) uint64 { return uint64(*(*uint32)(unsafe.Pointer(&stx[o]))) }
+	// struct statx: ino 32, ctime 96, mtime 112 (s64 sec, u32 nsec),
+	// dev_major/minor 136/140, mnt_id 144.
+	return [8]uint64{u64(32), u32(136)<<32 | u32(140), u64(144), u64(112), u32(120), u64(96), u32(104), 1}
+}
+
+// hiddenMountsChanged reports whether the zygote's mount table changed
+// since the last call (or cannot be watched).
+func hiddenMountsChanged() bool {
+	if zyHidden.events == 0 {
+		zyHidden.events = -1
+		if fd, e := sysOpen("/proc/self/mountinfo", oRDONLY|oCLOEXEC); e == 0 {
+			zyHidden.events = fd
+		}
+		return true
+	}
+	if zyHidden.events < 0 {
+		return true
+	}
+	pfd := struct {
+		fd             int32
+		events, revent int16
+	}{fd: int32(zyHidden.events), events: pollPri}
+	var ts [2]int64 // zero: do not wait
+	n, e := rawSyscall6(nrPpoll, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(unsafe.Pointer(&ts)), 0, 8, 0)
+	runtime.KeepAlive(&pfd)
+	runtime.KeepAlive(&ts)
+	return e != 0 || (n == 1 && pfd.revent&(pollPri|pollErr) != 0)
+}
+
+// release closes what h holds.
+func (h *hiddenDir) release() {
+	for _, fd := range h.fds {
+		if fd >= 0 {
+			sysClose(fd)
+			zyHidden.fds--
+		}
+	}
+	if h.dir >= 0 {
+		sysClose(h.dir)
+	}
+	h.fds, h.names, h.dir = nil, nil, -1
+}
+
+// hiddenEntries is dir's listing, made again when it may be out of date.
+func hiddenEntries(dir string) *hiddenDir {
+	key := hiddenKey(dir)
+	h := zyHidden.dirs[dir]
+	if h != nil && h.key == key && !h.recent {
+		return h
+	}
+	if h != nil {
+		h.release()
+	}
+	if zyHidden.dirs == nil {
+		zyHidden.dirs = map[string]*hiddenDir{}
+	}
+	h = &hiddenDir{key: key, dir: -1}
+	zyHidden.dirs[dir] = h
+	if key[7] == 0 {
+		return h // absent or unreadable: nothing beneath it is granted
+	}
+	d, e := sysOpenNoSymlinks(dir, oRDONLY|oDIRECTORY|oCLOEXEC)
+	if e != 0 {
+		h.recent = true // not listable now: try again at the next launch
+		return h
+	}
+	h.dir = d
+	eachEntry(d, func(name string, typ byte) {
+		if typ == dtLNK {
+			return
+		}
+		fd := -1
+		if zyHidden.fds < hiddenFDBudget {
+			if f, e := openEntry(d, name); e == 0 {
+				fd = f
+				zyHidden.fds++
+			}
+		}
+		h.names = append(h.names, name)
+		h.fds = append(h.fds, fd)
+	})
+	var now [2]int64
+	rawSyscall6(nrClockGettime, 0 /* CLOCK_REALTIME */, uintptr(unsafe.Pointer(&now[0])), 0, 0, 0, 0)
+	runtime.KeepAlive(&now)
+	changed := max(int64(key[3]), int64(key[5]))
+	h.recent = now[0]-changed < 2 // within the second before (or the clock moved)
+	return h
+}
+
+// childMounts are the directories the child mounts over itself.
+func childMounts(c *Config) []string {
+	own := append([]string(nil), c.Private...)
+	if c.Flags&FlagReadOnly != 0 {
+		own = append(own, "/tmp")
+	}
+	if c.Flags&FlagProc != 0 {
+		own = append(own, "/proc")
+	}
+	if c.Flags&FlagSysfs != 0 {
+		own = append(own, "/sys")
+	}
+	return own
+}
+
+// planHiddenReads is restrictHiddenReads. fallback: a split directory the
+// child's own mounts replace.
+func (b *planner) planHiddenReads(c *Config) (fallback bool, err *StepError) {
+	if c.Flags&FlagHideReads == 0 {
+		return false, nil
+	}
+	split, skip := hiddenSplit(c.HideRead, hiddenStops(c))
+	if len(split) == 0 {
+		return false, nil
+	}
+	own := childMounts(c)
+	for _, d := range split {
+		if beneathAny(d, own) {
+			return true, nil
+		}
+	}
+	if zy.llABI == 0 {
+		return false, &StepError{Step: StepPrivate, Errno: zy.llErr, Detail: "Landlock is not available for the hidden files' read rules (landlock_create_ruleset version probe)"}
+	}
+	attr := uint64(llReadFile) // struct landlock_ruleset_attr: handled_access_fs
+	rs, e := rawSyscall6(nrLandlockCreateRuleset, uintptr(unsafe.Pointer(&attr)), 8, 0, 0, 0, 0)
+	runtime.KeepAlive(&attr)
+	if e != 0 {
+		return false, &StepError{Step: StepPrivate, Errno: e, Detail: "landlock_create_ruleset (the hidden files' read rules)"}
+	}
+	b.closeAfter = append(b.closeAfter, int(rs))
+	if hiddenMountsChanged() {
+		for _, h := range zyHidden.dirs {
+			h.release()
+		}
+		clear(zyHidden.dirs)
+	}
+	var mine []string
+	for _, dir := range split {
+		if contains(skip, dir) {
+			continue // a hidden directory: nothing beneath it is granted
+		}
+		h := hiddenEntries(dir)
+		for i, name := range h.names {
+			p := entryPath(dir, name)
+			if !grantedEntry(p, split, skip) {
+				continue
+			}
+			if contains(own, p) {
+				mine = append(mine, p)
+				continue
+			}
+			fd := h.fds[i]
+			if fd < 0 {
+				if fd, e = openEntry(h.dir, name); e != 0 {
+					continue
+				}
+				landlockAddRule(int(rs), fd, llReadFile)
+				sysClose(fd)
+				continue
+			}
+			landlockAddRule(int(rs), fd, llReadFile) // a failure leaves the entry unreadable
+		}
+	}
+	// The child's own mounts: opened in its view, after them.
+	for _, p := range mine {
+		b.open(p, oPath|oCLOEXEC, 0, nil) // any error: no rule
+		rule := make([]byte, 16)
+		*(*uint64)(unsafe.Pointer(&rule[0])) = llReadFile
+		put := b.sys(nil, 0)
+		put.kind, put.ptr, put.inReg, put.when = opPutFD, unsafe.Pointer(&rule[8]), 0, 0
+		o := b.sys(nil, nrLandlockAddRule, rs, landlockRulePathBeneath, b.addr(rule))
+		o.when = 0
+		b.closeReg(0)
+	}
+	b.sys(stepErr(StepPrivate, "landlock_restrict_self (the hidden files' read rules)"), nrLandlockRestrictSelf, rs, 0)
+	return false, nil
+}
