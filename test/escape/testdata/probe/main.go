@@ -13,6 +13,7 @@
 //
 //	{"attack":"read-file","ok":false,"errno":"ENOENT","detail":"..."}
 //
+// (read-file-when prints one for each file it reads before that one).
 // and exits 0 whether the attack worked or not: "ok":true means the ESCAPE
 // SUCCEEDED. errno is the name of the error that stopped the attack ("" when
 // none). The escape tests (test/escape) run it under mcp-process with one
