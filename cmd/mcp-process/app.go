@@ -194,7 +194,7 @@ func isolationOf(cfg *config.Config) (sandbox.Isolation, error) {
 	if cfg.AuditSigningKeyFile != "" && len(iso.Private) > 0 {
 		// The key that signs the audit log is unreadable to every child,
 		// whatever its uid (SPEC 7.2: "readable only by the server").
-		iso.Masked = append(iso.Masked, cfg.AuditSigningKeyFile)
+		iso.Hide(cfg.AuditSigningKeyFile)
 	}
 	if isolations.m == nil {
 		isolations.m = map[*config.Config]isolationResult{}

@@ -227,13 +227,16 @@ func BenchmarkLaunchCPU(b *testing.B) {
 		b.Skip(err)
 	}
 	spec := benchSpec(b)
+	noHide := iso
+	noHide.HideRead = nil // the row that shows what the hidden paths' read layer costs
 	for _, kind := range []struct {
 		name string
 		k    StageKind
-	}{{"go-stage", StageGo}, {"zygote", StageZygote}} {
+		iso  Isolation
+	}{{"go-stage", StageGo, iso}, {"zygote", StageZygote, iso}, {"zygote-without-read-layer", StageZygote, noHide}} {
 		b.Run(kind.name, func(b *testing.B) {
 			before := cpuUsed()
-			l := NewLauncher(LauncherOptions{Stage: kind.k, Isolation: iso})
+			l := NewLauncher(LauncherOptions{Stage: kind.k, Isolation: kind.iso})
 			n := 0
 			var s samples
 			for b.Loop() {

@@ -78,23 +78,48 @@ func (iso *Isolation) privateView(c *config.Config) {
 	iso.hideReads()
 }
 
-// hideReads sets HideRead from Masked where the host has Landlock (the
-// read layer: stage/hideread_linux.go), or says in Missing that a hidden
-// file the host replaces while a child runs is in that child's sight.
+// hideReads sets HideRead from Masked where the children have a Landlock
+// filesystem domain anyway (landlock, or the tree scope): the read layer
+// (stage/hideread_linux.go) is one more. A config that turns both off asks
+// for none (such a domain also refuses mount(2) to a child that keeps
+// CAP_SYS_ADMIN), and a host without Landlock has none: Missing then says
+// that a hidden file the host replaces while a child runs is in that
+// child's sight.
 func (iso *Isolation) hideReads() {
 	if iso.Compose || iso.Root != "" || len(iso.Masked) == 0 {
 		return
 	}
+	const what = "hidden files kept unreadable when the host replaces one while a child runs (a rename over ~/.git-credentials): "
+	if !iso.Landlock && iso.ExecPaths == nil {
+		iso.Missing = append(iso.Missing, what+"needs a Landlock filesystem domain, which landlock: false with executablePolicyScope \"launch\" turns off")
+		return
+	}
 	if _, err := hostfeat.LandlockABI(); err != nil {
-		iso.Missing = append(iso.Missing, "hidden files kept unreadable when the host replaces one while a child runs (a rename over ~/.git-credentials; Landlock): "+err.Error())
+		iso.Missing = append(iso.Missing, what+"needs Landlock: "+err.Error())
 		return
 	}
 	for _, m := range iso.Masked {
-		for _, p := range resolvedHidden(m) {
-			if !slices.Contains(iso.HideRead, p) {
-				iso.HideRead = append(iso.HideRead, p)
-			}
+		iso.addHideRead(m)
+	}
+}
+
+func (iso *Isolation) addHideRead(m string) {
+	for _, p := range resolvedHidden(m) {
+		if !slices.Contains(iso.HideRead, p) {
+			iso.HideRead = append(iso.HideRead, p)
 		}
+	}
+}
+
+// Hide adds p to the hidden paths of a private view, and to the read
+// layer's where it is on.
+func (iso *Isolation) Hide(p string) {
+	iso.Masked = append(iso.Masked, p)
+	switch {
+	case len(iso.HideRead) > 0:
+		iso.addHideRead(p)
+	case len(iso.Masked) == 1: // the first: the layer is decided now
+		iso.hideReads()
 	}
 }
 
