@@ -46,6 +46,18 @@ var zyHidden struct {
 	dirs   map[string]*hiddenDir
 	fds    int // descriptors held in dirs' fds
 	events int // the zygote's /proc/self/mountinfo (polled); 0: not open yet, -1: none
+	// The next launch's ruleset, made while the zygote idles for the
+	// split of the last launch (prepareHidden): used when the launch has
+	// the same split and no split directory changed since.
+	ready struct {
+		rs   int      // -1 or 0: none
+		key  string   // the split, the hidden paths and the child's mounts it was made for
+		dirs []string // the split directories listed
+		keys [][8]uint64
+		mine []string // the entries the child adds itself
+	}
+	last                         string // the key of the last launch with the layer
+	lastSplit, lastSkip, lastOwn []string
 }
 
 // hiddenKey is dir's identity and times (a final symbolic link not
@@ -117,7 +129,7 @@ func hiddenEntries(dir string) *hiddenDir {
 		zyHidden.dirs = map[string]*hiddenDir{}
 	}
 	h = &hiddenDir{key: key, dir: -1}
-	zyHidden.dirs[dir] = h
+	zyHidden.dirs[ownString(dir)] = h // dir may alias the receive buffer
 	if key[7] == 0 {
 		return h // absent or unreadable: nothing beneath it is granted
 	}
@@ -183,20 +195,78 @@ func (b *planner) planHiddenReads(c *Config) (fallback bool, err *StepError) {
 	if zy.llABI == 0 {
 		return false, &StepError{Step: StepPrivate, Errno: zy.llErr, Detail: "Landlock is not available for the hidden files' read rules (landlock_create_ruleset version probe)"}
 	}
+	key := hiddenSetKey(split, skip, own)
+	rs, mine, serr := takeHiddenReady(key)
+	if serr == nil && rs < 0 {
+		rs, mine, serr = hiddenRuleset(split, skip, own)
+	}
+	if serr != nil {
+		return false, serr
+	}
+	b.closeAfter = append(b.closeAfter, rs)
+	// The config's strings alias the receive buffer, which is wiped after
+	// the fork: what the zygote keeps is copied.
+	zyHidden.last = key
+	zyHidden.lastSplit, zyHidden.lastSkip, zyHidden.lastOwn = ownStrings(split), ownStrings(skip), ownStrings(own)
+	// The child's own mounts: opened in its view, after them.
+	for _, p := range mine {
+		b.open(p, oPath|oCLOEXEC, 0, nil) // any error: no rule
+		rule := make([]byte, 16)
+		*(*uint64)(unsafe.Pointer(&rule[0])) = llReadFile
+		put := b.sys(nil, 0)
+		put.kind, put.ptr, put.inReg, put.when = opPutFD, unsafe.Pointer(&rule[8]), 0, 0
+		o := b.sys(nil, nrLandlockAddRule, uintptr(rs), landlockRulePathBeneath, b.addr(rule))
+		o.when = 0
+		b.closeReg(0)
+	}
+	b.sys(stepErr(StepPrivate, "landlock_restrict_self (the hidden files' read rules)"), nrLandlockRestrictSelf, uintptr(rs), 0)
+	return false, nil
+}
+
+// hiddenSetKey names a launch's split, hidden paths and child mounts.
+func hiddenSetKey(split, skip, own []string) string {
+	k := ""
+	for _, l := range [][]string{split, skip, own} {
+		for _, p := range l {
+			k += p + "\x00"
+		}
+		k += "\x01"
+	}
+	return k
+}
+
+// forgetHiddenOnMountChange drops every listing and the ruleset made
+// ahead when the zygote's mount table changed.
+func forgetHiddenOnMountChange() {
+	if !hiddenMountsChanged() {
+		return
+	}
+	for _, h := range zyHidden.dirs {
+		h.release()
+	}
+	clear(zyHidden.dirs)
+	dropHiddenReady()
+}
+
+func dropHiddenReady() {
+	if zyHidden.ready.rs > 0 {
+		sysClose(zyHidden.ready.rs)
+	}
+	zyHidden.ready.rs, zyHidden.ready.key = -1, ""
+}
+
+// hiddenRuleset makes a launch's ruleset from the listings (made again
+// where out of date): the rules of every granted entry but the child's own
+// mounts (mine, for the child to add).
+func hiddenRuleset(split, skip, own []string) (rs int, mine []string, serr *StepError) {
+	forgetHiddenOnMountChange()
 	attr := uint64(llReadFile) // struct landlock_ruleset_attr: handled_access_fs
-	rs, e := rawSyscall6(nrLandlockCreateRuleset, uintptr(unsafe.Pointer(&attr)), 8, 0, 0, 0, 0)
+	r, e := rawSyscall6(nrLandlockCreateRuleset, uintptr(unsafe.Pointer(&attr)), 8, 0, 0, 0, 0)
 	runtime.KeepAlive(&attr)
 	if e != 0 {
-		return false, &StepError{Step: StepPrivate, Errno: e, Detail: "landlock_create_ruleset (the hidden files' read rules)"}
+		return -1, nil, &StepError{Step: StepPrivate, Errno: e, Detail: "landlock_create_ruleset (the hidden files' read rules)"}
 	}
-	b.closeAfter = append(b.closeAfter, int(rs))
-	if hiddenMountsChanged() {
-		for _, h := range zyHidden.dirs {
-			h.release()
-		}
-		clear(zyHidden.dirs)
-	}
-	var mine []string
+	rs = int(r)
 	for _, dir := range split {
 		if contains(skip, dir) {
 			continue // a hidden directory: nothing beneath it is granted
@@ -216,24 +286,69 @@ func (b *planner) planHiddenReads(c *Config) (fallback bool, err *StepError) {
 				if fd, e = openEntry(h.dir, name); e != 0 {
 					continue
 				}
-				landlockAddRule(int(rs), fd, llReadFile)
+				landlockAddRule(rs, fd, llReadFile)
 				sysClose(fd)
 				continue
 			}
-			landlockAddRule(int(rs), fd, llReadFile) // a failure leaves the entry unreadable
+			landlockAddRule(rs, fd, llReadFile) // a failure leaves the entry unreadable
 		}
 	}
-	// The child's own mounts: opened in its view, after them.
-	for _, p := range mine {
-		b.open(p, oPath|oCLOEXEC, 0, nil) // any error: no rule
-		rule := make([]byte, 16)
-		*(*uint64)(unsafe.Pointer(&rule[0])) = llReadFile
-		put := b.sys(nil, 0)
-		put.kind, put.ptr, put.inReg, put.when = opPutFD, unsafe.Pointer(&rule[8]), 0, 0
-		o := b.sys(nil, nrLandlockAddRule, rs, landlockRulePathBeneath, b.addr(rule))
-		o.when = 0
-		b.closeReg(0)
+	return rs, mine, nil
+}
+
+// prepareHidden makes the next launch's ruleset while the zygote idles,
+// for the split of the last launch.
+func prepareHidden() {
+	if zyHidden.last == "" || zyHidden.ready.rs > 0 {
+		return
 	}
-	b.sys(stepErr(StepPrivate, "landlock_restrict_self (the hidden files' read rules)"), nrLandlockRestrictSelf, rs, 0)
-	return false, nil
+	rs, mine, serr := hiddenRuleset(zyHidden.lastSplit, zyHidden.lastSkip, zyHidden.lastOwn)
+	if serr != nil {
+		return // the launch makes its own, and reports the failure
+	}
+	r := &zyHidden.ready
+	r.rs, r.key, r.mine = rs, zyHidden.last, mine
+	r.dirs, r.keys = r.dirs[:0], r.keys[:0]
+	for _, d := range zyHidden.lastSplit {
+		if h := zyHidden.dirs[d]; h != nil {
+			r.dirs = append(r.dirs, d)
+			r.keys = append(r.keys, h.key)
+		}
+	}
+}
+
+// takeHiddenReady returns the ruleset made ahead (rs -1: none) when it was
+// made for key and nothing it rests on changed since: the mount table, and
+// each split directory's identity and times (the listing it was made from
+// was not made again since, nor is one due: changed within a second of it).
+func takeHiddenReady(key string) (rs int, mine []string, serr *StepError) {
+	r := &zyHidden.ready
+	if r.rs <= 0 {
+		return -1, nil, nil
+	}
+	ok := r.key == key
+	forgetHiddenOnMountChange()
+	ok = ok && r.rs > 0
+	for i, d := range r.dirs {
+		h := zyHidden.dirs[d]
+		ok = ok && h != nil && !h.recent && hiddenKey(d) == r.keys[i]
+	}
+	if !ok {
+		dropHiddenReady()
+		return -1, nil, nil
+	}
+	rs, mine = r.rs, r.mine
+	r.rs, r.key = -1, ""
+	return rs, mine, nil
+}
+
+// ownString is a copy of s that shares no memory with it.
+func ownString(s string) string { return string(append([]byte(nil), s...)) }
+
+func ownStrings(l []string) []string {
+	out := make([]string, len(l))
+	for i, s := range l {
+		out[i] = ownString(s)
+	}
+	return out
 }

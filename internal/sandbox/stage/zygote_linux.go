@@ -79,6 +79,7 @@ func runZygote() {
 		writeAll(sock, reply)
 		prepareNS()      // the next child's namespaces, while idle
 		prepareMountNS() // and its mount namespace (zygote_mnt_linux.go)
+		prepareHidden()  // and its hidden files' read rules (zygote_hide_linux.go)
 	}
 }
 
