@@ -87,18 +87,7 @@ func hiddenMountsChanged() bool {
 		}
 		return true
 	}
-	if zyHidden.events < 0 {
-		return true
-	}
-	pfd := struct {
-		fd             int32
-		events, revent int16
-	}{fd: int32(zyHidden.events), events: pollPri}
-	var ts [2]int64 // zero: do not wait
-	n, e := rawSyscall6(nrPpoll, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(unsafe.Pointer(&ts)), 0, 8, 0)
-	runtime.KeepAlive(&pfd)
-	runtime.KeepAlive(&ts)
-	return e != 0 || (n == 1 && pfd.revent&(pollPri|pollErr) != 0)
+	return zyHidden.events < 0 || mountTableChanged(zyHidden.events)
 }
 
 // release closes what h holds.

@@ -102,11 +102,15 @@ func mntPrepInit() {
 
 // mountEvents reports whether the zygote's mount table changed since the
 // last call (the kernel flags POLLPRI|POLLERR once per change seen).
-func mountEvents() bool {
+func mountEvents() bool { return mountTableChanged(mntPrep.events) }
+
+// mountTableChanged reports whether the mount table that fd (an open
+// /proc/self/mountinfo) shows changed since the last poll of fd.
+func mountTableChanged(fd int) bool {
 	pfd := struct {
 		fd             int32
 		events, revent int16
-	}{fd: int32(mntPrep.events), events: pollPri}
+	}{fd: int32(fd), events: pollPri}
 	var ts [2]int64 // zero: do not wait
 	n, e := rawSyscall6(nrPpoll, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(unsafe.Pointer(&ts)), 0, 8, 0)
 	runtime.KeepAlive(&pfd)
