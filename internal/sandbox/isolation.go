@@ -99,6 +99,7 @@ type Isolation struct {
 	// Landlock). Empty with a jail, or where the host has no Landlock
 	// (Missing says so).
 	HideRead []string
+	hideOn   bool // the read layer is on (HideRead may still be empty: nothing it can cover)
 	// Missing names each guarantee of SPEC 7.1 this host cannot give, for
 	// reports (stderr at start, doctor, process_get_policy).
 	Missing []string

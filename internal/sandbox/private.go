@@ -78,37 +78,67 @@ func (iso *Isolation) privateView(c *config.Config) {
 	iso.hideReads()
 }
 
-// hideReads sets HideRead from Masked where the children have a Landlock
-// filesystem domain anyway (landlock, or the tree scope): the read layer
-// (stage/hideread_linux.go) is one more. A config that turns both off asks
-// for none (such a domain also refuses mount(2) to a child that keeps
-// CAP_SYS_ADMIN), and a host without Landlock has none: Missing then says
-// that a hidden file the host replaces while a child runs is in that
-// child's sight.
+// hideReads sets HideRead from Masked where the children's writes are
+// confined by Landlock (landlock: the default where the host has it). The
+// read layer (stage/hideread_linux.go) leaves a file created after the
+// launch directly in a directory above a hidden path unreadable to that
+// launch; under the write layer no child can create one there (every
+// directory it may write is kept whole, never split). Without it, Missing
+// says that a hidden file the host replaces while a child runs is in that
+// child's sight; and so it does, by name, for each hidden path the layer
+// cannot cover: one at or beneath a directory the children keep whole (an
+// allowed working directory — a server started in its user's home works
+// there —, a writable path, a private directory).
 func (iso *Isolation) hideReads() {
 	if iso.Compose || iso.Root != "" || len(iso.Masked) == 0 {
 		return
 	}
-	const what = "hidden files kept unreadable when the host replaces one while a child runs (a rename over ~/.git-credentials): "
-	if !iso.Landlock && iso.ExecPaths == nil {
-		iso.Missing = append(iso.Missing, what+"needs a Landlock filesystem domain, which landlock: false with executablePolicyScope \"launch\" turns off")
+	if !iso.Landlock {
+		iso.Missing = append(iso.Missing, hideReadMissing+"needs Landlock's write confinement (landlock: true): without it a child may create files in the directories above a hidden path, which the read rules would leave unreadable to it")
 		return
 	}
 	if _, err := hostfeat.LandlockABI(); err != nil {
-		iso.Missing = append(iso.Missing, what+"needs Landlock: "+err.Error())
+		iso.Missing = append(iso.Missing, hideReadMissing+"needs Landlock: "+err.Error())
 		return
 	}
+	iso.hideOn = true
+	var uncovered []string
 	for _, m := range iso.Masked {
-		iso.addHideRead(m)
+		if !iso.addHideRead(m) {
+			uncovered = append(uncovered, m)
+		}
 	}
+	iso.reportUncovered(uncovered)
 }
 
-func (iso *Isolation) addHideRead(m string) {
+// hideReadMissing begins the read layer's missingGuarantees.
+const hideReadMissing = "hidden files kept unreadable when the host replaces one while a child runs (a rename over ~/.git-credentials): "
+
+// addHideRead adds the hidden path m to the read layer; false: the layer
+// cannot cover it (it lies where the children keep every directory whole).
+func (iso *Isolation) addHideRead(m string) bool {
+	whole := append(append(append([]string{"/tmp"}, iso.Private...), iso.Dirs...), iso.WritablePaths...)
+	covered := false
 	for _, p := range resolvedHidden(m) {
+		if beneathAnyDir(p, whole) {
+			continue
+		}
+		covered = true
 		if !slices.Contains(iso.HideRead, p) {
 			iso.HideRead = append(iso.HideRead, p)
 		}
 	}
+	return covered
+}
+
+// reportUncovered names in Missing the hidden paths that keep only their
+// mask.
+func (iso *Isolation) reportUncovered(paths []string) {
+	if len(paths) == 0 {
+		return
+	}
+	iso.Missing = append(iso.Missing, hideReadMissing+"not for "+strings.Join(paths, ", ")+
+		": each lies in a directory the children keep whole (an allowed working directory, a writable path or a private directory), where the read rules would leave every file created after a launch unreadable to it; they keep only their mask (start the server, or allow working directories, elsewhere than above them)")
 }
 
 // Hide adds p to the hidden paths of a private view, and to the read
@@ -116,8 +146,10 @@ func (iso *Isolation) addHideRead(m string) {
 func (iso *Isolation) Hide(p string) {
 	iso.Masked = append(iso.Masked, p)
 	switch {
-	case len(iso.HideRead) > 0:
-		iso.addHideRead(p)
+	case iso.hideOn:
+		if !iso.addHideRead(p) {
+			iso.reportUncovered([]string{p})
+		}
 	case len(iso.Masked) == 1: // the first: the layer is decided now
 		iso.hideReads()
 	}

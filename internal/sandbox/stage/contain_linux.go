@@ -11,6 +11,7 @@ type state struct {
 	exe        int     // the checked executable's descriptor (arrangeFDs)
 	mac        int     // the MAC exec attribute, opened early (openMAC); -1: none
 	argv, envv []*byte // execve's vectors, built before the gate (execArgs)
+	hideRS     int     // the hidden files' read rules (prepareHiddenReads); -1: none
 }
 
 // A step is one containment step; an error is fatal.
@@ -31,15 +32,16 @@ var steps = []step{
 	cfg(setupEgress),   // an allowlist launch's listeners, capture and resolv.conf: egress_linux.go
 	cfg(setRlimits),    // rlimits_linux.go
 	cfg(enterDir),      // workdir_linux.go
-	func(s *state) (e *StepError) { s.argv, s.envv, e = execArgs(s.c); return }, // exec_linux.go
-	func(*state) *StepError { return closeInherited() },                         // fds_linux.go
+	func(s *state) (e *StepError) { s.argv, s.envv, e = execArgs(s.c); return },     // exec_linux.go
+	func(s *state) (e *StepError) { s.hideRS, e = prepareHiddenReads(s.c); return }, // listed with the stage's credentials: hideread_linux.go
+	func(*state) *StepError { return closeInherited() },                             // fds_linux.go
 	cfg(setIdentity), // identity_linux.go
 	cfg(setCaps),     // caps_linux.go
 	func(s *state) *StepError { return applyMAC(s.mac, s.c) }, // mac_linux.go
-	cfg(setNoNewPrivs),       // nonewprivs_linux.go
-	cfg(restrictLandlock),    // landlock_linux.go
-	cfg(restrictHiddenReads), // the hidden files' read rules: hideread_linux.go
-	func(s *state) *StepError { return restrictScope(s.c, s.exe) }, // scope_linux.go
+	cfg(setNoNewPrivs),    // nonewprivs_linux.go
+	cfg(restrictLandlock), // landlock_linux.go
+	func(s *state) *StepError { return restrictHiddenReads(s.hideRS) }, // hideread_linux.go
+	func(s *state) *StepError { return restrictScope(s.c, s.exe) },     // scope_linux.go
 	cfg(restrictNet),    // Landlock TCP rules of the network modes: egress_linux.go
 	cfg(installSeccomp), // the last step that restricts: seccomp_linux.go
 	// Report ready and wait for "go": every step has succeeded, the
@@ -59,7 +61,7 @@ func cfg(f func(*Config) *StepError) step {
 // step); it returns only on failure, with the step that failed. Each step
 // is fatal: nothing runs half-prepared.
 func contain(c *Config, fds []int) *StepError {
-	s := &state{c: c, fds: fds, script: c.Flags&FlagScript != 0, mac: -1}
+	s := &state{c: c, fds: fds, script: c.Flags&FlagScript != 0, mac: -1, hideRS: -1}
 	for _, run := range steps {
 		if err := run(s); err != nil {
 			return err

@@ -586,12 +586,20 @@ func restrictNet(c *Config) *StepError {
 		return nil
 	}
 	attr := [2]uint64{0, llConnectTCP} // handled_access_fs, handled_access_net
+	if otherFSLayer(c) {
+		attr[0] = referRight(abi) // links and renames stay the write layer's to decide (landlock_linux.go)
+	}
 	rs, e := rawSyscall6(nrLandlockCreateRuleset, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr), 0, 0, 0, 0)
 	runtime.KeepAlive(&attr)
 	if e != 0 {
 		return &StepError{Step: StepNetRules, Errno: e, Detail: "landlock_create_ruleset (TCP connect)"}
 	}
 	defer sysClose(int(rs))
+	if attr[0] != 0 {
+		if e := grantRefer(int(rs)); e != 0 {
+			return &StepError{Step: StepNetRules, Errno: e, Detail: "landlock_add_rule / (links and renames)"}
+		}
+	}
 	for _, p := range ports {
 		rule := [2]uint64{llConnectTCP, uint64(p)} // struct landlock_net_port_attr
 		_, e := rawSyscall6(nrLandlockAddRule, rs, landlockRuleNetPort, uintptr(unsafe.Pointer(&rule)), 0, 0, 0)

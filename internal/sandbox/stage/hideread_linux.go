@@ -140,24 +140,35 @@ func openEntry(d int, name string) (int, uintptr) {
 	return int(fd), e
 }
 
-// restrictHiddenReads is the layer, in the stage: the entries are listed
-// and opened in the view the launch has now (after its mounts), so a
-// private /tmp's rule names the child's own tmpfs.
-func restrictHiddenReads(c *Config) *StepError {
+// prepareHiddenReads makes the layer's ruleset in the stage (-1: no
+// layer): the entries are listed and opened in the view the launch has now
+// (after its mounts), so a private /tmp's rule names the child's own
+// tmpfs; and before setIdentity, with the stage's credentials, as the
+// zygote lists with its own (a home of mode 0711 is searchable but not
+// listable by the target's uid: listed by it, nothing beneath would be
+// readable). restrictHiddenReads restricts the stage with it at its place
+// in the steps.
+func prepareHiddenReads(c *Config) (int, *StepError) {
 	if c.Flags&FlagHideReads == 0 {
-		return nil
+		return -1, nil
 	}
 	split, skip := hiddenSplit(c.HideRead, hiddenStops(c))
 	if len(split) == 0 {
-		return nil
+		return -1, nil
 	}
-	attr := uint64(llReadFile) // struct landlock_ruleset_attr: handled_access_fs
+	abi, _ := rawSyscall6(nrLandlockCreateRuleset, 0, 0, landlockCreateRulesetVersion, 0, 0, 0)
+	attr := uint64(llReadFile) | referRight(abi) // struct landlock_ruleset_attr: handled_access_fs
 	rs, e := rawSyscall6(nrLandlockCreateRuleset, uintptr(unsafe.Pointer(&attr)), 8, 0, 0, 0, 0)
 	runtime.KeepAlive(&attr)
 	if e != 0 {
-		return &StepError{Step: StepPrivate, Errno: e, Detail: "landlock_create_ruleset (the hidden files' read rules)"}
+		return -1, &StepError{Step: StepPrivate, Errno: e, Detail: "landlock_create_ruleset (the hidden files' read rules)"}
 	}
-	defer sysClose(int(rs))
+	if attr&llRefer != 0 {
+		if e := grantRefer(int(rs)); e != 0 {
+			sysClose(int(rs))
+			return -1, &StepError{Step: StepPrivate, Errno: e, Detail: "landlock_add_rule / (links and renames, the hidden files' read rules)"}
+		}
+	}
 	for _, dir := range split {
 		if contains(skip, dir) {
 			continue // a hidden directory: nothing beneath it is granted
@@ -180,7 +191,18 @@ func restrictHiddenReads(c *Config) *StepError {
 		})
 		sysClose(d)
 	}
-	if _, e := rawSyscall6(nrLandlockRestrictSelf, rs, 0, 0, 0, 0, 0); e != 0 {
+	return int(rs), nil
+}
+
+// restrictHiddenReads restricts the stage with the ruleset
+// prepareHiddenReads made (none: -1), and closes it.
+func restrictHiddenReads(rs int) *StepError {
+	if rs < 0 {
+		return nil
+	}
+	_, e := rawSyscall6(nrLandlockRestrictSelf, uintptr(rs), 0, 0, 0, 0, 0)
+	sysClose(rs)
+	if e != 0 {
 		return &StepError{Step: StepPrivate, Errno: e, Detail: "landlock_restrict_self (the hidden files' read rules)"}
 	}
 	return nil

@@ -126,3 +126,42 @@ func writeRules(c *Config) []writeRule {
 	}
 	return rules
 }
+
+// Every layer of a Landlock domain that handles a filesystem right refuses
+// a link or a rename into another directory (LANDLOCK_ACCESS_FS_REFER)
+// unless it handles REFER itself and a rule grants it: the kernel counts
+// REFER as handled by every layer. So each of our layers but the write
+// layer (which grants REFER where the child may write) handles REFER at
+// ABI 2 and grants it beneath the view's root: where a file may be linked
+// or moved stays the write layer's decision (and, in each layer, the
+// kernel's "no more access": a file never gains a right by moving). A
+// layer with no filesystem right (the scopes, the TCP rules) would become
+// one that way, and a domain with a filesystem right also refuses
+// mount(2): such a layer takes REFER only when the launch has a filesystem
+// layer anyway (otherFSLayer). Without ABI 2 no layer can grant REFER, and
+// the kernel refuses every such link or rename (EXDEV).
+
+// referRight is llRefer where Landlock has it (ABI 2), else 0.
+func referRight(abi uintptr) uint64 {
+	if abi >= 2 {
+		return llRefer
+	}
+	return 0
+}
+
+// otherFSLayer: the launch's domain has a filesystem layer besides the
+// scopes and the TCP rules (the write layer, the tree's executables; the
+// read layer comes only with the write layer).
+func otherFSLayer(c *Config) bool { return c.Flags&(FlagLandlock|FlagExecScope) != 0 }
+
+// grantRefer adds to rs the rule that grants REFER beneath the root of the
+// caller's view.
+func grantRefer(rs int) uintptr {
+	root, e := sysOpen("/", oPath|oCLOEXEC|oDirectory)
+	if e != 0 {
+		return e
+	}
+	e = landlockAddRule(rs, root, llRefer)
+	sysClose(root)
+	return e
+}

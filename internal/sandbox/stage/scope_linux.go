@@ -39,12 +39,21 @@ func restrictScope(c *Config, exe int) *StepError {
 	if c.Flags&FlagScope != 0 {
 		attr[2] = llScopeAbstractUnix | llScopeSignal
 	}
+	if otherFSLayer(c) { // the tree's executables, or another layer
+		abi, _ := rawSyscall6(nrLandlockCreateRuleset, 0, 0, landlockCreateRulesetVersion, 0, 0, 0)
+		attr[0] |= referRight(abi) // links and renames stay the write layer's to decide (landlock_linux.go)
+	}
 	rs, e := rawSyscall6(nrLandlockCreateRuleset, uintptr(unsafe.Pointer(&attr[0])), landlockRulesetAttr3, 0, 0, 0, 0)
 	runtime.KeepAlive(&attr)
 	if e != 0 {
 		return &StepError{Step: StepScope, Errno: e, Detail: "landlock_create_ruleset (scoped)"}
 	}
 	defer sysClose(int(rs))
+	if attr[0]&llRefer != 0 {
+		if e := grantRefer(int(rs)); e != 0 {
+			return &StepError{Step: StepScope, Errno: e, Detail: "landlock_add_rule / (links and renames)"}
+		}
+	}
 	if c.Flags&FlagExecScope != 0 {
 		if e := landlockAddRule(int(rs), exe, llExecute); e != 0 {
 			return &StepError{Step: StepScope, Errno: e, Detail: "landlock_add_rule for the launched executable"}

@@ -30,14 +30,14 @@ import (
 // check of them comes before its rules.
 
 // hiddenFDBudget bounds the entries' descriptors the zygote keeps open;
-// past it, an entry is opened at each launch (its name is kept).
+// past it, or for an entry that is a mount point, an entry is opened at
+// each launch (its name is kept).
 const hiddenFDBudget = 256
 
 // hiddenDir is a split directory as the zygote last listed it.
 type hiddenDir struct {
 	key    [8]uint64 // ino, device, mount id, mtime and ctime (s, ns); all 0: absent
 	recent bool      // changed less than a second before the listing
-	dir    int       // the directory (-1: not listed)
 	names  []string  // its entries, symbolic links left out
 	fds    []int     // their O_PATH descriptors; -1: opened at each launch
 }
@@ -77,6 +77,19 @@ func hiddenKey(dir string) [8]uint64 {
 	return [8]uint64{u64(32), u32(136)<<32 | u32(140), u64(144), u64(112), u32(120), u64(96), u32(104), 1}
 }
 
+// mountID is the mount id of fd's file (0: unknown).
+func mountID(fd int) uint64 {
+	var stx [256]byte
+	empty := [1]byte{}
+	_, e := rawSyscall6(nrStatx, uintptr(fd), uintptr(unsafe.Pointer(&empty[0])), atEmptyPath, statxMntID, uintptr(unsafe.Pointer(&stx[0])), 0)
+	runtime.KeepAlive(&stx)
+	runtime.KeepAlive(&empty)
+	if e != 0 {
+		return 0
+	}
+	return *(*uint64)(unsafe.Pointer(&stx[144]))
+}
+
 // hiddenMountsChanged reports whether the zygote's mount table changed
 // since the last call (or cannot be watched).
 func hiddenMountsChanged() bool {
@@ -98,10 +111,7 @@ func (h *hiddenDir) release() {
 			zyHidden.fds--
 		}
 	}
-	if h.dir >= 0 {
-		sysClose(h.dir)
-	}
-	h.fds, h.names, h.dir = nil, nil, -1
+	h.fds, h.names = nil, nil
 }
 
 // hiddenEntries is dir's listing, made again when it may be out of date.
@@ -117,7 +127,7 @@ func hiddenEntries(dir string) *hiddenDir {
 	if zyHidden.dirs == nil {
 		zyHidden.dirs = map[string]*hiddenDir{}
 	}
-	h = &hiddenDir{key: key, dir: -1}
+	h = &hiddenDir{key: key}
 	zyHidden.dirs[ownString(dir)] = h // dir may alias the receive buffer
 	if key[7] == 0 {
 		return h // absent or unreadable: nothing beneath it is granted
@@ -127,7 +137,8 @@ func hiddenEntries(dir string) *hiddenDir {
 		h.recent = true // not listable now: try again at the next launch
 		return h
 	}
-	h.dir = d
+	// Neither the directory nor an entry that is a mount point stays open:
+	// a descriptor would keep that filesystem mounted (umount: EBUSY).
 	eachEntry(d, func(name string, typ byte) {
 		if typ == dtLNK {
 			return
@@ -135,13 +146,18 @@ func hiddenEntries(dir string) *hiddenDir {
 		fd := -1
 		if zyHidden.fds < hiddenFDBudget {
 			if f, e := openEntry(d, name); e == 0 {
-				fd = f
-				zyHidden.fds++
+				if mountID(f) == key[2] {
+					fd = f
+					zyHidden.fds++
+				} else {
+					sysClose(f)
+				}
 			}
 		}
 		h.names = append(h.names, name)
 		h.fds = append(h.fds, fd)
 	})
+	sysClose(d)
 	var now [2]int64
 	rawSyscall6(nrClockGettime, 0 /* CLOCK_REALTIME */, uintptr(unsafe.Pointer(&now[0])), 0, 0, 0, 0)
 	runtime.KeepAlive(&now)
@@ -249,13 +265,19 @@ func dropHiddenReady() {
 // mounts (mine, for the child to add).
 func hiddenRuleset(split, skip, own []string) (rs int, mine []string, serr *StepError) {
 	forgetHiddenOnMountChange()
-	attr := uint64(llReadFile) // struct landlock_ruleset_attr: handled_access_fs
+	attr := uint64(llReadFile) | referRight(zy.llABI) // struct landlock_ruleset_attr: handled_access_fs
 	r, e := rawSyscall6(nrLandlockCreateRuleset, uintptr(unsafe.Pointer(&attr)), 8, 0, 0, 0, 0)
 	runtime.KeepAlive(&attr)
 	if e != 0 {
 		return -1, nil, &StepError{Step: StepPrivate, Errno: e, Detail: "landlock_create_ruleset (the hidden files' read rules)"}
 	}
 	rs = int(r)
+	if attr&llRefer != 0 {
+		if e := grantRefer(rs); e != 0 {
+			sysClose(rs)
+			return -1, nil, &StepError{Step: StepPrivate, Errno: e, Detail: "landlock_add_rule / (links and renames, the hidden files' read rules)"}
+		}
+	}
 	for _, dir := range split {
 		if contains(skip, dir) {
 			continue // a hidden directory: nothing beneath it is granted
@@ -272,7 +294,7 @@ func hiddenRuleset(split, skip, own []string) (rs int, mine []string, serr *Step
 			}
 			fd := h.fds[i]
 			if fd < 0 {
-				if fd, e = openEntry(h.dir, name); e != 0 {
+				if fd, e = sysOpenNoSymlinks(p, oPath|oCLOEXEC); e != 0 {
 					continue
 				}
 				landlockAddRule(rs, fd, llReadFile)

@@ -30,7 +30,7 @@ var zy struct {
 		lim  rlimit
 		read bool
 	} // the zygote's limits, by resource, once read (zygoteRlimit)
-	scopeRS int     // the scoped Landlock ruleset (no rules), made once; -1: not yet
+	scopeRS [2]int  // the scoped Landlock rulesets (without, with REFER granted), made once; -1: not yet
 	llABI   uintptr // the Landlock ABI (0: none, llErr says why)
 	llErr   uintptr
 	procfd  [14]byte  // "/proc/self/fd/"
@@ -106,7 +106,7 @@ func zygoteInit() uintptr {
 	if e := readBoundingSet(); e != 0 {
 		return e
 	}
-	zy.scopeRS = -1
+	zy.scopeRS = [2]int{-1, -1}
 	zy.llABI, zy.llErr = rawSyscall6(nrLandlockCreateRuleset, 0, 0, landlockCreateRulesetVersion, 0, 0, 0)
 	if zy.llErr != 0 {
 		zy.llABI = 0
@@ -450,16 +450,31 @@ func (b *planner) planScopes(c *Config, exe int) (fallback bool, err *StepError)
 	if c.Flags&FlagScope == 0 {
 		return false, nil
 	}
-	if zy.scopeRS < 0 {
+	// Two rulesets, each made once: with REFER handled and granted where
+	// the launch has a filesystem layer anyway (landlock_linux.go).
+	i := 0
+	if otherFSLayer(c) {
+		i = 1
+	}
+	if zy.scopeRS[i] < 0 {
 		attr := [3]uint64{0, 0, llScopeAbstractUnix | llScopeSignal}
+		if i == 1 {
+			attr[0] = referRight(zy.llABI)
+		}
 		rs, e := rawSyscall6(nrLandlockCreateRuleset, uintptr(unsafe.Pointer(&attr[0])), landlockRulesetAttr3, 0, 0, 0, 0)
 		runtime.KeepAlive(&attr)
 		if e != 0 {
 			return false, &StepError{Step: StepScope, Errno: e, Detail: "landlock_create_ruleset (scoped)"}
 		}
-		zy.scopeRS = int(rs)
+		if attr[0] != 0 {
+			if e := grantRefer(int(rs)); e != 0 {
+				sysClose(int(rs))
+				return false, &StepError{Step: StepScope, Errno: e, Detail: "landlock_add_rule / (links and renames)"}
+			}
+		}
+		zy.scopeRS[i] = int(rs)
 	}
-	b.sys(stepErr(StepScope, "landlock_restrict_self (scoped)"), nrLandlockRestrictSelf, uintptr(zy.scopeRS), 0)
+	b.sys(stepErr(StepScope, "landlock_restrict_self (scoped)"), nrLandlockRestrictSelf, uintptr(zy.scopeRS[i]), 0)
 	return false, nil
 }
 
@@ -555,7 +570,7 @@ func (b *planner) planExecScope(c *Config, exe int) (bool, *StepError) {
 		}
 	}
 	var attr [3]uint64
-	attr[0] = llExecute
+	attr[0] = llExecute | referRight(zy.llABI) // links and renames stay the write layer's to decide (landlock_linux.go)
 	if c.Flags&FlagScope != 0 {
 		attr[2] = llScopeAbstractUnix | llScopeSignal
 	}
@@ -565,6 +580,11 @@ func (b *planner) planExecScope(c *Config, exe int) (bool, *StepError) {
 		return false, &StepError{Step: StepScope, Errno: e, Detail: "landlock_create_ruleset (scoped)"}
 	}
 	b.closeAfter = append(b.closeAfter, int(rs))
+	if attr[0]&llRefer != 0 {
+		if e := grantRefer(int(rs)); e != 0 {
+			return false, &StepError{Step: StepScope, Errno: e, Detail: "landlock_add_rule / (links and renames)"}
+		}
+	}
 	if e := landlockAddRule(int(rs), exe, llExecute); e != 0 {
 		return false, &StepError{Step: StepScope, Errno: e, Detail: "landlock_add_rule for the launched executable"}
 	}
