@@ -68,6 +68,9 @@ func Component(agent string) string {
 	if agent == "" {
 		return "%"
 	}
+	if len(agent) <= maxComponent && plainComponent(agent) {
+		return agent // what the loop below would build, byte for byte
+	}
 	const hexd = "0123456789ABCDEF"
 	var b strings.Builder
 	for i := 0; i < len(agent); i++ {
@@ -89,9 +92,27 @@ func Component(agent string) string {
 	return s
 }
 
+// plainComponent reports whether Component keeps every byte of agent as
+// is: letters, digits, "-", "_", and "." but first.
+func plainComponent(agent string) bool {
+	for i := 0; i < len(agent); i++ {
+		c := agent[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // Path is agent's home beneath root.
 func Path(root, agent string) string {
-	return filepath.Join(root, Component(agent))
+	c := Component(agent) // one component, never "", "." or ".."
+	if root != "" && root != "/" && root[0] == '/' && filepath.Clean(root) == root {
+		return root + "/" + c // what filepath.Join gives, without cleaning it again
+	}
+	return filepath.Join(root, c)
 }
 
 // Owner is who a home belongs to: the host uid and gid of the children.

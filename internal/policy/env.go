@@ -2,7 +2,6 @@ package policy
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -16,7 +15,24 @@ const (
 	MaxEnvTotalBytes = 65536
 )
 
-var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// validEnvName reports whether n matches ^[A-Za-z_][A-Za-z0-9_]*$ (what
+// the regexp it replaces matched: ASCII only, so any other byte fails),
+// without running a regexp on every name of every request.
+func validEnvName(n string) bool {
+	if n == "" {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c == '_':
+		case c >= '0' && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 func (p *Policy) compileEnvironment() *errcode.Error {
 	p.proxied = p.cfg.NetworkMode() == config.NetworkProxy
@@ -87,7 +103,7 @@ func (p *Policy) checkRequestEnv(reqEnv map[string]string) *errcode.Error {
 // blocked, set by the server (HOME, the proxy variables when proxied), in
 // additionalBlockedEnvVars, or outside allowedEnvVars when that is set.
 func (p *Policy) checkEnvName(n string) *errcode.Error {
-	if !envNameRE.MatchString(n) {
+	if !validEnvName(n) {
 		return errcode.Deny(errcode.EnvInvalid, LayerEnvironment,
 			"use a variable name of letters, digits and _ that does not start with a digit",
 			"environment variable name %q is not valid", n)
@@ -150,52 +166,73 @@ func checkEnvValue(n, v string) *errcode.Error {
 // composeEnvironment builds the child's sorted environment from checked
 // request variables: the base, the inheritEnvVars, the request's
 // variables, the proxy variables when proxied, and HOME (home, the
-// agent's own directory, or "/" when "") last.
+// agent's own directory, or "/" when "") last. A later setting of a name
+// replaces an earlier one.
 func (p *Policy) composeEnvironment(home string, reqEnv map[string]string) []string {
-	env := make(map[string]string, 5+len(p.cfg.InheritEnvVars)+len(reqEnv))
-	env["PATH"] = p.searchPath
-	env["LANG"] = "C.UTF-8"
-	env["TERM"] = "dumb"
-	env["TMPDIR"] = "/tmp"
+	// A few names, set in order: a slice searched linearly (on the stack
+	// for up to 16 names) does what a map did, without hashing.
+	var buf [16]envVar
+	e := envSet(buf[:0])
+	e = e.set("PATH", p.searchPath)
+	e = e.set("LANG", "C.UTF-8")
+	e = e.set("TERM", "dumb")
+	e = e.set("TMPDIR", "/tmp")
 	for _, n := range p.cfg.InheritEnvVars {
 		if v := p.getenv(n); v != "" {
-			env[n] = v
+			e = e.set(n, v)
 		}
 	}
 	for n, v := range reqEnv {
-		env[n] = v
+		e = e.set(n, v)
 	}
 	if p.proxied { // over inheritEnvVars too
 		for _, kv := range ProxyEnv() {
 			n, v, _ := strings.Cut(kv, "=")
-			env[n] = v
+			e = e.set(n, v)
 		}
 	}
 	// Last: nothing overrides it (inheritEnvVars and requests cannot name it).
-	env["HOME"] = "/"
-	if home != "" {
-		env["HOME"] = home
+	if home == "" {
+		home = "/"
 	}
-	// Every "NAME=value" is a piece of one string: one allocation. out
-	// holds the names first (a map's order is not the same twice).
-	out := make([]string, 0, len(env))
+	e = e.set("HOME", home)
+	// Every "NAME=value" is a piece of one string: one allocation.
 	size := 0
-	for n, v := range env {
-		out = append(out, n)
-		size += len(n) + 1 + len(v)
+	for _, kv := range e {
+		size += len(kv.name) + 1 + len(kv.value)
 	}
 	var b strings.Builder
 	b.Grow(size)
-	for _, n := range out {
-		b.WriteString(n)
+	for _, kv := range e {
+		b.WriteString(kv.name)
 		b.WriteByte('=')
-		b.WriteString(env[n])
+		b.WriteString(kv.value)
 	}
 	all := b.String()
-	for i, n := range out {
-		k := len(n) + 1 + len(env[n])
+	out := make([]string, len(e))
+	for i, kv := range e {
+		k := len(kv.name) + 1 + len(kv.value)
 		out[i], all = all[:k], all[k:]
 	}
 	slices.Sort(out)
 	return out
+}
+
+// envVar is one variable of an environment being composed.
+type envVar struct{ name, value string }
+
+// envSet is the variables of an environment being composed, each name
+// once.
+type envSet []envVar
+
+// set gives name the value v, replacing an earlier value of the same
+// name (names compared exactly, as map keys are), and returns the set.
+func (e envSet) set(name, v string) envSet {
+	for i := range e {
+		if e[i].name == name {
+			e[i].value = v
+			return e
+		}
+	}
+	return append(e, envVar{name, v})
 }

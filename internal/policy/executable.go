@@ -196,7 +196,7 @@ func (p *Policy) checkBlocked(requested, real string) *errcode.Error {
 func (p *Policy) resolve(name string) (*resolved, *errcode.Error) {
 	if !filepath.IsAbs(name) {
 		for _, d := range p.searchDirs {
-			cand := filepath.Join(d, name)
+			cand := joinName(d, name)
 			r, err := p.resolveFile(cand)
 			if err != nil {
 				continue
@@ -231,6 +231,20 @@ func (p *Policy) resolve(name string) (*resolved, *errcode.Error) {
 	return r, nil
 }
 
+// joinName is filepath.Join(dir, name) for a clean absolute dir (a
+// searchPath directory): a plain name (not "", ".", ".." and without a
+// slash) is appended as is, the result being clean already; anything
+// else goes through filepath.Join.
+func joinName(dir, name string) string {
+	if name == "" || name == "." || name == ".." || strings.IndexByte(name, '/') >= 0 || !path.IsAbs(dir) || path.Clean(dir) != dir {
+		return filepath.Join(dir, name)
+	}
+	if dir == "/" {
+		return "/" + name
+	}
+	return dir + "/" + name
+}
+
 var (
 	errNotExecutable = errors.New("not a regular file with an execute permission bit")
 	errNoSuchFile    = errors.New("no such file")
@@ -243,6 +257,11 @@ func (p *Policy) resolveFile(name string) (*resolved, error) {
 }
 
 func resolveFileIn(v view, name string) (*resolved, error) {
+	if !v.jailed() && !v.noOpenat2 {
+		if r, ok, err := resolveFileByFd(name); ok {
+			return r, err
+		}
+	}
 	real, host, fi, err, statErr := v.stat(name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

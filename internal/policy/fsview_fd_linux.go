@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,52 +39,98 @@ import (
 // With withStat, fi is the stat of the resolved file (what os.Stat would
 // return, with *syscall.Stat_t as Sys).
 func resolveHostByFd(p string, withStat bool) (real string, fi fs.FileInfo, ok bool, err error) {
-	if !path.IsAbs(p) {
+	var st *fdStat
+	if withStat {
+		st = new(fdStat)
+	}
+	real, ok, missing := resolveFd(p, st)
+	switch {
+	case !ok:
 		return "", nil, false, nil
+	case missing:
+		return "", nil, true, notFound(p)
+	case withStat:
+		return real, st, true, nil
+	}
+	return real, nil, true, nil
+}
+
+// resolveFd is resolveHostByFd without an allocation of its own: the
+// stat, when st is not nil, is written to *st (its name too), and a
+// missing file is missing (ok true) rather than an error value, which the
+// caller makes if it shows one.
+func resolveFd(p string, st *fdStat) (real string, ok, missing bool) {
+	if !path.IsAbs(p) {
+		return "", false, false
 	}
 	fd, err := openPath(p, unix.O_PATH, unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_NO_MAGICLINKS)
 	switch err {
 	case nil:
-		return statFd(fd, withStat, path.Clean(p))
+		return statFd(fd, st, path.Clean(p))
 	case unix.ELOOP:
-		return resolveLinked(p, unix.O_PATH, withStat)
+		return resolveLinked(p, unix.O_PATH, st)
 	case unix.ENOENT:
-		return "", nil, true, notFound(p)
+		return "", true, true
 	}
-	return "", nil, false, nil
+	return "", false, false
 }
 
-// resolveLinked is resolveHostByFd for a path with a symbolic link on the
+// resolveFileByFd is resolveFileIn on the host by descriptor: the file
+// and its stat in one allocation, and none for a missing file (the
+// searchPath directories that do not hold the name). ok is false when
+// the caller must resolve the slow way; the answer is the same either
+// way.
+func resolveFileByFd(name string) (r *resolved, ok bool, err error) {
+	var st fdStat
+	real, ok, missing := resolveFd(name, &st)
+	switch {
+	case !ok:
+		return nil, false, nil
+	case missing:
+		return nil, true, errNoSuchFile
+	}
+	if m := st.Mode(); !m.IsRegular() || m.Perm()&0o111 == 0 {
+		return nil, true, errNotExecutable
+	}
+	x := &struct {
+		r  resolved
+		st fdStat
+	}{st: st}
+	x.r = resolved{real: real, host: real, shown: real, info: &x.st}
+	return &x.r, true, nil
+}
+
+// resolveLinked is resolveFd for a path with a symbolic link on the
 // way: the kernel follows them (openat2 with flags), /proc/self/fd tells
 // where it arrived.
-func resolveLinked(p string, flags uint64, withStat bool) (real string, fi fs.FileInfo, ok bool, err error) {
+func resolveLinked(p string, flags uint64, st *fdStat) (real string, ok, missing bool) {
 	fd, err := openPath(p, flags, unix.RESOLVE_NO_MAGICLINKS)
 	if err != nil {
 		if err == unix.ENOENT {
-			return "", nil, true, notFound(p)
+			return "", true, true
 		}
-		return "", nil, false, nil
+		return "", false, false
 	}
 	real, ok = procFdPath(fd)
 	if !ok {
 		unix.Close(fd)
-		return "", nil, false, nil
+		return "", false, false
 	}
-	return statFd(fd, withStat, real)
+	return statFd(fd, st, real)
 }
 
-// statFd closes fd, the resolved real path, after an fstat of it with
-// withStat.
-func statFd(fd int, withStat bool, real string) (string, fs.FileInfo, bool, error) {
+// statFd closes fd, the resolved real path, after an fstat of it into
+// *st when st is not nil.
+func statFd(fd int, st *fdStat, real string) (string, bool, bool) {
 	defer unix.Close(fd)
-	if !withStat {
-		return real, nil, true, nil
+	if st == nil {
+		return real, true, false
 	}
-	st := &fdStat{name: path.Base(real)}
+	st.name = path.Base(real)
 	if syscall.Fstat(fd, &st.sys) != nil {
-		return "", nil, false, nil
+		return "", false, false
 	}
-	return real, st, true, nil
+	return real, true, false
 }
 
 func notFound(p string) error { return &fs.PathError{Op: "lstat", Path: p, Err: syscall.ENOENT} }
@@ -107,8 +154,11 @@ func resolveHostDir(p string) (real string, isDir, ok bool, err error) {
 		unix.Close(fd)
 		return path.Clean(p), true, true, nil
 	case unix.ELOOP:
-		real, _, ok, err := resolveLinked(p, unix.O_PATH|unix.O_DIRECTORY, false)
-		return real, ok && err == nil, ok, err
+		real, ok, missing := resolveLinked(p, unix.O_PATH|unix.O_DIRECTORY, nil)
+		if missing {
+			return "", false, true, notFound(p)
+		}
+		return real, ok, ok, nil
 	case unix.ENOENT:
 		return "", false, true, notFound(p)
 	}
@@ -120,11 +170,33 @@ func resolveHostDir(p string) (real string, isDir, ok bool, err error) {
 func openPath(p string, flags uint64, resolve uint64) (int, error) {
 	how := unix.OpenHow{Flags: flags | unix.O_CLOEXEC, Resolve: resolve}
 	for {
-		fd, err := unix.Openat2(unix.AT_FDCWD, p, &how)
+		fd, err := openat2(p, &how)
 		if err != unix.EINTR {
 			return fd, err
 		}
 	}
+}
+
+// openat2 is unix.Openat2(AT_FDCWD, p, how) without its allocation: p is
+// copied, NUL-terminated, into a buffer on the stack when it fits (a
+// longer one goes through unix.Openat2). The errors are unix.Openat2's:
+// EINVAL for a NUL byte in p, else the call's Errno.
+func openat2(p string, how *unix.OpenHow) (int, error) {
+	var buf [512]byte
+	if len(p) >= len(buf) {
+		return unix.Openat2(unix.AT_FDCWD, p, how)
+	}
+	if strings.IndexByte(p, 0) >= 0 {
+		return -1, unix.EINVAL
+	}
+	copy(buf[:], p) // buf[len(p)] is the NUL
+	dirfd := unix.AT_FDCWD
+	fd, _, e := unix.Syscall6(unix.SYS_OPENAT2, uintptr(dirfd), uintptr(unsafe.Pointer(&buf[0])),
+		uintptr(unsafe.Pointer(how)), unix.SizeofOpenHow, 0, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(fd), nil
 }
 
 // procFdPath is the path /proc/self/fd shows for fd, when it is one a

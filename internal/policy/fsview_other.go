@@ -18,3 +18,7 @@ func resolveHostByFd(p string, withStat bool) (real string, fi fs.FileInfo, ok b
 func resolveHostDir(p string) (real string, isDir, ok bool, err error) {
 	return "", false, false, nil
 }
+
+// resolveFileByFd is Linux only; elsewhere the file is resolved and
+// stat'ed the portable way.
+func resolveFileByFd(name string) (r *resolved, ok bool, err error) { return nil, false, nil }

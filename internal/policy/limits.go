@@ -21,22 +21,28 @@ func (p *Policy) EffectiveLimits(req config.ResourceLimits, timeout time.Duratio
 	if eff.MaxCpuPercent, err = effective("maxCpuPercent", req.MaxCpuPercent, def.MaxCpuPercent, maxi.MaxCpuPercent); err != nil {
 		return eff, 0, err
 	}
-	for _, f := range [...]struct {
-		name          string
-		req, def, max int64
-		eff           *int64
-	}{
-		{"maxMemoryMB", req.MaxMemoryMB, def.MaxMemoryMB, maxi.MaxMemoryMB, &eff.MaxMemoryMB},
-		{"maxFileDescriptors", req.MaxFileDescriptors, def.MaxFileDescriptors, maxi.MaxFileDescriptors, &eff.MaxFileDescriptors},
-		{"maxCpuTime", req.MaxCpuTime, def.MaxCpuTime, maxi.MaxCpuTime, &eff.MaxCpuTime},
-		{"maxProcesses", req.MaxProcesses, def.MaxProcesses, maxi.MaxProcesses, &eff.MaxProcesses},
-	} {
-		v, err := effective(f.name, float64(f.req), float64(f.def), float64(f.max))
-		if err != nil {
-			return eff, 0, err
-		}
-		*f.eff = int64(v)
+	// One field at a time, in this order (the first refusal wins): no
+	// table of pointers into eff, which would move eff to the heap.
+	v, err := effectiveInt("maxMemoryMB", req.MaxMemoryMB, def.MaxMemoryMB, maxi.MaxMemoryMB)
+	if err != nil {
+		return eff, 0, err
 	}
+	eff.MaxMemoryMB = v
+	v, err = effectiveInt("maxFileDescriptors", req.MaxFileDescriptors, def.MaxFileDescriptors, maxi.MaxFileDescriptors)
+	if err != nil {
+		return eff, 0, err
+	}
+	eff.MaxFileDescriptors = v
+	v, err = effectiveInt("maxCpuTime", req.MaxCpuTime, def.MaxCpuTime, maxi.MaxCpuTime)
+	if err != nil {
+		return eff, 0, err
+	}
+	eff.MaxCpuTime = v
+	v, err = effectiveInt("maxProcesses", req.MaxProcesses, def.MaxProcesses, maxi.MaxProcesses)
+	if err != nil {
+		return eff, 0, err
+	}
+	eff.MaxProcesses = v
 	if timeout < 0 {
 		return eff, 0, errcode.Fail(errcode.InvalidInput, LayerResourceLimits,
 			"use a positive timeout, or omit it", "timeout is negative")
@@ -46,6 +52,13 @@ func (p *Policy) EffectiveLimits(req config.ResourceLimits, timeout time.Duratio
 		life = timeout
 	}
 	return eff, life, nil
+}
+
+// effectiveInt is effective for an integer limit (compared as float64,
+// as before).
+func effectiveInt(name string, req, def, max int64) (int64, *errcode.Error) {
+	v, err := effective(name, float64(req), float64(def), float64(max))
+	return int64(v), err
 }
 
 // effective is one limit: the requested value, or the default for 0;

@@ -17,7 +17,7 @@ import (
 func openResolved(file string) (int, error) {
 	how := unix.OpenHow{Flags: readFlags, Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
 	for {
-		fd, err := unix.Openat2(unix.AT_FDCWD, file, &how)
+		fd, err := openat2(file, &how)
 		switch err {
 		case nil:
 			return fd, nil

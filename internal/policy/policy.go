@@ -201,7 +201,9 @@ func (p *Policy) Evaluate(req Request, now time.Time) Decision {
 	if err != nil {
 		return deny(err)
 	}
-	spec.Argv = append([]string{req.Executable}, req.Args...)
+	spec.Argv = make([]string, 1+len(req.Args))
+	spec.Argv[0] = req.Executable
+	copy(spec.Argv[1:], req.Args)
 	spec.Env = env
 	spec.Home = home
 	spec.Dir = dir

@@ -112,7 +112,7 @@ func (p *Policy) allowedDir(real string) bool {
 		// prefix of it, so is the entry's realpath (the same path). Not so
 		// for an entry with "..", which realpath takes after the symlink
 		// before it and Clean takes lexically.
-		if !strings.Contains(a+"/", "/../") && within(real, filepath.Clean(a)) {
+		if !hasDotDot(a) && within(real, filepath.Clean(a)) {
 			return true
 		}
 		if ra, _, err := p.view.realpath(a); err == nil && within(real, ra) {
@@ -143,5 +143,13 @@ func within(p, dir string) bool {
 	if dir == "/" {
 		return true
 	}
-	return p == dir || strings.HasPrefix(p, dir+"/")
+	// p == dir || strings.HasPrefix(p, dir+"/"), without building dir+"/".
+	return strings.HasPrefix(p, dir) && (len(p) == len(dir) || p[len(dir)] == '/')
+}
+
+// hasDotDot reports whether the slash path a has a ".." component after a
+// slash: strings.Contains(a+"/", "/../") without building a+"/" (an
+// occurrence either lies inside a or ends at the added slash).
+func hasDotDot(a string) bool {
+	return strings.Contains(a, "/../") || strings.HasSuffix(a, "/..")
 }
