@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/hostfeat"
@@ -185,6 +186,69 @@ func TestReviewHiddenReadLayerServerStartedInHome(t *testing.T) {
 	iso = reviewIsolation(t, hostDir(t))
 	if !slices.Contains(iso.HideRead, filepath.Join(home, ".git-credentials")) || !slices.Contains(iso.Layers(), hideReadLayer) {
 		t.Errorf("started outside the home: HideRead %q, layers %q", iso.HideRead, iso.Layers())
+	}
+}
+
+// HideRead is resolved when the server builds its isolation: a hidden
+// file that becomes a symbolic link afterwards (a dotfile manager links
+// ~/.netrc to ~/dotfiles/netrc while the server runs) is masked at each
+// launch through its target (the mask follows the link); the read layer
+// must hide the target too (expandHidden), or the target's directory
+// (~/dotfiles, an entry of the home) is granted whole and the host
+// replacing the target by a rename would show the running child the new
+// file. The same holds for a hidden link whose target
+// does not exist yet at the start (EvalSymlinks fails: the target is not
+// added). Control: an isolation built once the link and its target exist
+// (a server started again) keeps the new file unreadable.
+func TestReviewHiddenReadLayerLinkMadeAfterStart(t *testing.T) {
+	home := reviewHome(t, 0o755)
+	dir := hostDir(t)
+	iso := reviewIsolation(t, dir) // the server starts: no ~/.netrc yet
+	dot := filepath.Join(home, "dotfiles")
+	if err := os.Mkdir(dot, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dot, "netrc")
+	if err := os.Symlink("dotfiles/netrc", filepath.Join(home, ".netrc")); err != nil {
+		t.Fatal(err)
+	}
+	run := func(kind StageKind, iso Isolation) string {
+		t.Helper()
+		ready, goFile := filepath.Join(dir, "ready"), filepath.Join(dir, "go")
+		os.Remove(ready)
+		os.Remove(goFile)
+		if err := os.WriteFile(target, []byte("OLD SECRET\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i := 0; i < 1000; i++ {
+				if _, err := os.Stat(ready); err == nil {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			os.WriteFile(target+".tmp", []byte("NEW SECRET\n"), 0o644)
+			if err := os.Rename(target+".tmp", target); err != nil {
+				t.Error(err)
+			}
+			os.WriteFile(goFile, nil, 0o644)
+		}()
+		got := reviewShell(t, kind, iso, dir, "cat "+home+"/.netrc; touch ready; while [ ! -e go ]; do sleep 0.01; done; cat "+home+"/.netrc")
+		<-done
+		return got
+	}
+	if err := os.WriteFile(target, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := run(StageZygote, reviewIsolation(t, dir)); strings.Contains(got, "SECRET") {
+		t.Fatalf("control (the isolation built after the link was made):\n%s", got)
+	}
+	for _, kind := range []StageKind{StageZygote, StageGo} {
+		if got := run(kind, iso); strings.Contains(got, "SECRET") {
+			t.Errorf("stage %v: a hidden file made a link after the server's start, its target replaced on the host:\n%s", kind, got)
+		}
 	}
 }
 

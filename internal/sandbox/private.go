@@ -155,14 +155,23 @@ func (iso *Isolation) Hide(p string) {
 	}
 }
 
-// resolvedHidden is the hidden path p as a child's path walk meets it: its
-// directory with every symbolic link followed (as far as it exists), and,
-// when p itself is a link, its target too (which the mask covers).
+// resolvedHidden is the hidden path p as written and as a child's path
+// walk meets it now: its directory with every symbolic link followed (as
+// far as it exists), and, when p itself is a link, its target too (which
+// the mask covers). The path as written makes the directories above it
+// split too, so that a link made or changed there later is seen at a
+// launch (stage.expandHidden).
 func resolvedHidden(p string) []string {
 	p = filepath.Clean(p)
-	out := []string{filepath.Join(resolvedDir(filepath.Dir(p)), filepath.Base(p))}
-	if real, err := filepath.EvalSymlinks(p); err == nil && real != out[0] {
-		out = append(out, real)
+	out := []string{p}
+	add := func(q string) {
+		if !slices.Contains(out, q) {
+			out = append(out, q)
+		}
+	}
+	add(filepath.Join(resolvedDir(filepath.Dir(p)), filepath.Base(p)))
+	if real, err := filepath.EvalSymlinks(p); err == nil {
+		add(real)
 	}
 	return out
 }

@@ -140,6 +140,139 @@ func openEntry(d int, name string) (int, uintptr) {
 	return int(fd), e
 }
 
+// A hidden path the server resolved at its start can lead elsewhere at a
+// launch: it, or a directory above it, became a symbolic link since (a
+// dotfile manager links ~/.netrc to ~/dotfiles/netrc). Its mask follows
+// the link, so the layer hides where it leads too (expandHidden).
+
+// expandHidden returns hidden with, for each hidden path that is a
+// symbolic link now or lies beneath a split directory that is one, the
+// path a walk of it reaches now (walkedPath); isLink says whether a path is
+// a symbolic link.
+func expandHidden(hidden, stops []string, isLink func(string) bool) []string {
+	for round := 0; round < 4; round++ { // a link found leads to new split directories
+		split, skip := hiddenSplit(hidden, stops)
+		var extra []string
+		add := func(h string) {
+			if t, ok := walkedPath(h); ok && !contains(hidden, t) && !contains(extra, t) {
+				extra = append(extra, t)
+			}
+		}
+		for _, h := range skip {
+			if isLink(h) {
+				add(h)
+			}
+		}
+		for _, d := range split {
+			if d == "/" || !isLink(d) {
+				continue
+			}
+			for _, h := range skip {
+				if beneathAny(h, []string{d}) {
+					add(h)
+				}
+			}
+		}
+		if len(extra) == 0 {
+			break
+		}
+		hidden = append(hidden[:len(hidden):len(hidden)], extra...)
+	}
+	return hidden
+}
+
+// walkedPath is where a walk of the absolute path p leads now, every
+// symbolic link followed: the real path of what p names, or, where that
+// does not exist (yet), the real path of the nearest existing directory
+// above it followed by the rest of the name (where a file made later would
+// be). ok false: not found out (a name with "." or ".." past what exists).
+func walkedPath(p string) (string, bool) {
+	if fd, e := sysOpen(p, oPath|oCLOEXEC); e == 0 { // it exists: its real path
+		t, ok := fdPath(fd)
+		sysClose(fd)
+		return t, ok
+	}
+	cur, rest := p, ""
+	if text, ok := readLink(p); ok { // a dangling link: its target's name
+		if text == "" {
+			return "", false
+		}
+		if text[0] != '/' {
+			dir, _ := splitPath(p)
+			text = entryPath(dir, text)
+		}
+		cur = text
+	}
+	for {
+		if fd, e := sysOpen(cur, oPath|oCLOEXEC); e == 0 {
+			t, ok := fdPath(fd)
+			sysClose(fd)
+			if !ok {
+				return "", false
+			}
+			if rest == "" {
+				return t, true
+			}
+			return entryPath(t, rest), true
+		}
+		dir, name := splitPath(cur)
+		if name == "" || name == "." || name == ".." || dir == cur {
+			return "", false
+		}
+		if rest == "" {
+			rest = name
+		} else {
+			rest = name + "/" + rest
+		}
+		cur = dir
+	}
+}
+
+// splitPath is the absolute path p's directory and last name.
+func splitPath(p string) (dir, name string) {
+	i := len(p) - 1
+	for i > 0 && p[i] != '/' {
+		i--
+	}
+	if i <= 0 {
+		return "/", p[1:]
+	}
+	return p[:i], p[i+1:]
+}
+
+// readLink is the text of the symbolic link p (ok false: not a link).
+func readLink(p string) (string, bool) {
+	var buf [4096]byte
+	c := cstring(p)
+	n, e := rawSyscall6(nrReadlinkat, atFDCWD, uintptr(unsafe.Pointer(&c[0])), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0)
+	runtime.KeepAlive(c)
+	if e != 0 || n >= uintptr(len(buf)) {
+		return "", false
+	}
+	return string(buf[:n]), true
+}
+
+// fdPath is the path of fd's file as the kernel names it (ok false: not a
+// path of the caller's view, or no longer linked).
+func fdPath(fd int) (string, bool) {
+	t, ok := readLink("/proc/self/fd/" + utoa(uint64(fd)))
+	if !ok || t == "" || t[0] != '/' || hasSuffix(t, " (deleted)") {
+		return "", false
+	}
+	return t, true
+}
+
+func hasSuffix(s, suffix string) bool {
+	return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix
+}
+
+// stageIsLink reports whether p is a symbolic link now (the Go stage's
+// view).
+func stageIsLink(p string) bool {
+	_, ok := readLink(p)
+	return ok
+}
+
 // prepareHiddenReads makes the layer's ruleset in the stage (-1: no
 // layer): the entries are listed and opened in the view the launch has now
 // (after its mounts), so a private /tmp's rule names the child's own
@@ -152,10 +285,11 @@ func prepareHiddenReads(c *Config) (int, *StepError) {
 	if c.Flags&FlagHideReads == 0 {
 		return -1, nil
 	}
-	split, skip := hiddenSplit(c.HideRead, hiddenStops(c))
-	if len(split) == 0 {
+	stops := hiddenStops(c)
+	if split, _ := hiddenSplit(c.HideRead, stops); len(split) == 0 {
 		return -1, nil
 	}
+	split, skip := hiddenSplit(expandHidden(c.HideRead, stops, stageIsLink), stops)
 	abi, _ := rawSyscall6(nrLandlockCreateRuleset, 0, 0, landlockCreateRulesetVersion, 0, 0, 0)
 	attr := uint64(llReadFile) | referRight(abi) // struct landlock_ruleset_attr: handled_access_fs
 	rs, e := rawSyscall6(nrLandlockCreateRuleset, uintptr(unsafe.Pointer(&attr)), 8, 0, 0, 0, 0)

@@ -9,6 +9,7 @@ const (
 	nrFcntl                 = 72
 	nrChdir                 = 80
 	nrClockGettime          = 228
+	nrReadlinkat            = 267
 	nrGetdents64            = 217
 	nrExitGroup             = 231
 	nrOpenat                = 257

@@ -13,6 +13,7 @@ const (
 	nrPread64               = 67
 	nrClose                 = 57
 	nrClockGettime          = 113
+	nrReadlinkat            = 78
 	nrGetdents64            = 61
 	nrRead                  = 63
 	nrWrite                 = 64

@@ -14,6 +14,7 @@ const (
 	nrFcntl                 = unix.SYS_FCNTL
 	nrChdir                 = unix.SYS_CHDIR
 	nrClockGettime          = unix.SYS_CLOCK_GETTIME
+	nrReadlinkat            = unix.SYS_READLINKAT
 	nrGetdents64            = unix.SYS_GETDENTS64
 	nrExitGroup             = unix.SYS_EXIT_GROUP
 	nrOpenat                = unix.SYS_OPENAT

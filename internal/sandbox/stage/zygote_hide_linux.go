@@ -38,8 +38,9 @@ const hiddenFDBudget = 256
 type hiddenDir struct {
 	key    [8]uint64 // ino, device, mount id, mtime and ctime (s, ns); all 0: absent
 	recent bool      // changed less than a second before the listing
-	names  []string  // its entries, symbolic links left out
-	fds    []int     // their O_PATH descriptors; -1: opened at each launch
+	names  []string  // its entries
+	links  []bool    // which are symbolic links (never granted)
+	fds    []int     // their O_PATH descriptors; -1: opened at each launch (or a link)
 }
 
 var zyHidden struct {
@@ -56,8 +57,8 @@ var zyHidden struct {
 		keys [][8]uint64
 		mine []string // the entries the child adds itself
 	}
-	last                         string // the key of the last launch with the layer
-	lastSplit, lastSkip, lastOwn []string
+	last                           string // the key of the last launch with the layer
+	lastHidden, lastStops, lastOwn []string
 }
 
 // hiddenKey is dir's identity and times (a final symbolic link not
@@ -111,7 +112,7 @@ func (h *hiddenDir) release() {
 			zyHidden.fds--
 		}
 	}
-	h.fds, h.names = nil, nil
+	h.fds, h.names, h.links = nil, nil, nil
 }
 
 // hiddenEntries is dir's listing, made again when it may be out of date.
@@ -140,11 +141,8 @@ func hiddenEntries(dir string) *hiddenDir {
 	// Neither the directory nor an entry that is a mount point stays open:
 	// a descriptor would keep that filesystem mounted (umount: EBUSY).
 	eachEntry(d, func(name string, typ byte) {
-		if typ == dtLNK {
-			return
-		}
 		fd := -1
-		if zyHidden.fds < hiddenFDBudget {
+		if typ != dtLNK && zyHidden.fds < hiddenFDBudget {
 			if f, e := openEntry(d, name); e == 0 {
 				if mountID(f) == key[2] {
 					fd = f
@@ -155,6 +153,7 @@ func hiddenEntries(dir string) *hiddenDir {
 			}
 		}
 		h.names = append(h.names, name)
+		h.links = append(h.links, typ == dtLNK)
 		h.fds = append(h.fds, fd)
 	})
 	sysClose(d)
@@ -201,9 +200,10 @@ func (b *planner) planHiddenReads(c *Config) (fallback bool, err *StepError) {
 		return false, &StepError{Step: StepPrivate, Errno: zy.llErr, Detail: "Landlock is not available for the hidden files' read rules (landlock_create_ruleset version probe)"}
 	}
 	key := hiddenSetKey(split, skip, own)
+	stops := hiddenStops(c)
 	rs, mine, serr := takeHiddenReady(key)
 	if serr == nil && rs < 0 {
-		rs, mine, serr = hiddenRuleset(split, skip, own)
+		rs, mine, _, serr = hiddenRuleset(c.HideRead, stops, own)
 	}
 	if serr != nil {
 		return false, serr
@@ -212,7 +212,7 @@ func (b *planner) planHiddenReads(c *Config) (fallback bool, err *StepError) {
 	// The config's strings alias the receive buffer, which is wiped after
 	// the fork: what the zygote keeps is copied.
 	zyHidden.last = key
-	zyHidden.lastSplit, zyHidden.lastSkip, zyHidden.lastOwn = ownStrings(split), ownStrings(skip), ownStrings(own)
+	zyHidden.lastHidden, zyHidden.lastStops, zyHidden.lastOwn = ownStrings(c.HideRead), ownStrings(stops), ownStrings(own)
 	// The child's own mounts: opened in its view, after them.
 	for _, p := range mine {
 		b.open(p, oPath|oCLOEXEC, 0, nil) // any error: no rule
@@ -262,20 +262,23 @@ func dropHiddenReady() {
 
 // hiddenRuleset makes a launch's ruleset from the listings (made again
 // where out of date): the rules of every granted entry but the child's own
-// mounts (mine, for the child to add).
-func hiddenRuleset(split, skip, own []string) (rs int, mine []string, serr *StepError) {
+// mounts (mine, for the child to add); split: the directories it split
+// (with those of the paths a hidden one leads to through a link made
+// since the server resolved it: expandHidden).
+func hiddenRuleset(hidden, stops, own []string) (rs int, mine, split []string, serr *StepError) {
 	forgetHiddenOnMountChange()
+	split, skip := hiddenSplit(expandHidden(hidden, stops, zygoteIsLink), stops)
 	attr := uint64(llReadFile) | referRight(zy.llABI) // struct landlock_ruleset_attr: handled_access_fs
 	r, e := rawSyscall6(nrLandlockCreateRuleset, uintptr(unsafe.Pointer(&attr)), 8, 0, 0, 0, 0)
 	runtime.KeepAlive(&attr)
 	if e != 0 {
-		return -1, nil, &StepError{Step: StepPrivate, Errno: e, Detail: "landlock_create_ruleset (the hidden files' read rules)"}
+		return -1, nil, nil, &StepError{Step: StepPrivate, Errno: e, Detail: "landlock_create_ruleset (the hidden files' read rules)"}
 	}
 	rs = int(r)
 	if attr&llRefer != 0 {
 		if e := grantRefer(rs); e != 0 {
 			sysClose(rs)
-			return -1, nil, &StepError{Step: StepPrivate, Errno: e, Detail: "landlock_add_rule / (links and renames, the hidden files' read rules)"}
+			return -1, nil, nil, &StepError{Step: StepPrivate, Errno: e, Detail: "landlock_add_rule / (links and renames, the hidden files' read rules)"}
 		}
 	}
 	for _, dir := range split {
@@ -285,7 +288,7 @@ func hiddenRuleset(split, skip, own []string) (rs int, mine []string, serr *Step
 		h := hiddenEntries(dir)
 		for i, name := range h.names {
 			p := entryPath(dir, name)
-			if !grantedEntry(p, split, skip) {
+			if h.links[i] || !grantedEntry(p, split, skip) {
 				continue
 			}
 			if contains(own, p) {
@@ -304,7 +307,20 @@ func hiddenRuleset(split, skip, own []string) (rs int, mine []string, serr *Step
 			landlockAddRule(rs, fd, llReadFile) // a failure leaves the entry unreadable
 		}
 	}
-	return rs, mine, nil
+	return rs, mine, split, nil
+}
+
+// zygoteIsLink reports whether p is a symbolic link, from its directory's
+// listing (a split directory: listed already, or now).
+func zygoteIsLink(p string) bool {
+	dir, name := splitPath(p)
+	h := hiddenEntries(dir)
+	for i, n := range h.names {
+		if n == name {
+			return h.links[i]
+		}
+	}
+	return false
 }
 
 // prepareHidden makes the next launch's ruleset while the zygote idles,
@@ -313,14 +329,14 @@ func prepareHidden() {
 	if zyHidden.last == "" || zyHidden.ready.rs > 0 {
 		return
 	}
-	rs, mine, serr := hiddenRuleset(zyHidden.lastSplit, zyHidden.lastSkip, zyHidden.lastOwn)
+	rs, mine, split, serr := hiddenRuleset(zyHidden.lastHidden, zyHidden.lastStops, zyHidden.lastOwn)
 	if serr != nil {
 		return // the launch makes its own, and reports the failure
 	}
 	r := &zyHidden.ready
 	r.rs, r.key, r.mine = rs, zyHidden.last, mine
 	r.dirs, r.keys = r.dirs[:0], r.keys[:0]
-	for _, d := range zyHidden.lastSplit {
+	for _, d := range split {
 		if h := zyHidden.dirs[d]; h != nil {
 			r.dirs = append(r.dirs, d)
 			r.keys = append(r.keys, h.key)
