@@ -51,14 +51,14 @@ var zyHidden struct {
 	// split of the last launch (prepareHidden): used when the launch has
 	// the same split and no split directory changed since.
 	ready struct {
-		rs   int      // -1 or 0: none
-		key  string   // the split, the hidden paths and the child's mounts it was made for
+		rs   int      // -1 or 0: none; made for the last launch's hidden paths, kept directories and child mounts
 		dirs []string // the split directories listed
 		keys [][8]uint64
 		mine []string // the entries the child adds itself
 	}
-	last                           string // the key of the last launch with the layer
-	lastHidden, lastStops, lastOwn []string
+	// The last launch's hidden paths, kept directories, child mounts and
+	// split (copies).
+	lastHidden, lastStops, lastOwn, lastSplit []string
 }
 
 // hiddenKey is dir's identity and times (a final symbolic link not
@@ -186,11 +186,19 @@ func (b *planner) planHiddenReads(c *Config) (fallback bool, err *StepError) {
 	if c.Flags&FlagHideReads == 0 {
 		return false, nil
 	}
-	split, skip := hiddenSplit(c.HideRead, hiddenStops(c))
+	stops, own := hiddenStops(c), childMounts(c)
+	// The same hidden paths, kept directories and child mounts as the last
+	// launch (every launch of a server, but for its working directory):
+	// the same split, and the ruleset made ahead may serve.
+	same := zyHidden.lastSplit != nil && equalStrings(c.HideRead, zyHidden.lastHidden) &&
+		equalStrings(stops, zyHidden.lastStops) && equalStrings(own, zyHidden.lastOwn)
+	split := zyHidden.lastSplit
+	if !same {
+		split, _ = hiddenSplit(c.HideRead, stops)
+	}
 	if len(split) == 0 {
 		return false, nil
 	}
-	own := childMounts(c)
 	for _, d := range split {
 		if beneathAny(d, own) {
 			return true, nil
@@ -199,9 +207,7 @@ func (b *planner) planHiddenReads(c *Config) (fallback bool, err *StepError) {
 	if zy.llABI == 0 {
 		return false, &StepError{Step: StepPrivate, Errno: zy.llErr, Detail: "Landlock is not available for the hidden files' read rules (landlock_create_ruleset version probe)"}
 	}
-	key := hiddenSetKey(split, skip, own)
-	stops := hiddenStops(c)
-	rs, mine, serr := takeHiddenReady(key)
+	rs, mine, serr := takeHiddenReady(same)
 	if serr == nil && rs < 0 {
 		rs, mine, _, serr = hiddenRuleset(c.HideRead, stops, own)
 	}
@@ -209,10 +215,12 @@ func (b *planner) planHiddenReads(c *Config) (fallback bool, err *StepError) {
 		return false, serr
 	}
 	b.closeAfter = append(b.closeAfter, rs)
-	// The config's strings alias the receive buffer, which is wiped after
-	// the fork: what the zygote keeps is copied.
-	zyHidden.last = key
-	zyHidden.lastHidden, zyHidden.lastStops, zyHidden.lastOwn = ownStrings(c.HideRead), ownStrings(stops), ownStrings(own)
+	if !same {
+		// The config's strings alias the receive buffer, which is wiped
+		// after the fork: what the zygote keeps is copied.
+		zyHidden.lastHidden, zyHidden.lastStops, zyHidden.lastOwn = ownStrings(c.HideRead), ownStrings(stops), ownStrings(own)
+		zyHidden.lastSplit = ownStrings(split)
+	}
 	// The child's own mounts: opened in its view, after them.
 	for _, p := range mine {
 		b.open(p, oPath|oCLOEXEC, 0, nil) // any error: no rule
@@ -228,16 +236,16 @@ func (b *planner) planHiddenReads(c *Config) (fallback bool, err *StepError) {
 	return false, nil
 }
 
-// hiddenSetKey names a launch's split, hidden paths and child mounts.
-func hiddenSetKey(split, skip, own []string) string {
-	k := ""
-	for _, l := range [][]string{split, skip, own} {
-		for _, p := range l {
-			k += p + "\x00"
-		}
-		k += "\x01"
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
 	}
-	return k
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // forgetHiddenOnMountChange drops every listing and the ruleset made
@@ -257,7 +265,7 @@ func dropHiddenReady() {
 	if zyHidden.ready.rs > 0 {
 		sysClose(zyHidden.ready.rs)
 	}
-	zyHidden.ready.rs, zyHidden.ready.key = -1, ""
+	zyHidden.ready.rs = -1
 }
 
 // hiddenRuleset makes a launch's ruleset from the listings (made again
@@ -326,7 +334,7 @@ func zygoteIsLink(p string) bool {
 // prepareHidden makes the next launch's ruleset while the zygote idles,
 // for the split of the last launch.
 func prepareHidden() {
-	if zyHidden.last == "" || zyHidden.ready.rs > 0 {
+	if zyHidden.lastSplit == nil || zyHidden.ready.rs > 0 {
 		return
 	}
 	rs, mine, split, serr := hiddenRuleset(zyHidden.lastHidden, zyHidden.lastStops, zyHidden.lastOwn)
@@ -334,7 +342,7 @@ func prepareHidden() {
 		return // the launch makes its own, and reports the failure
 	}
 	r := &zyHidden.ready
-	r.rs, r.key, r.mine = rs, zyHidden.last, mine
+	r.rs, r.mine = rs, mine
 	r.dirs, r.keys = r.dirs[:0], r.keys[:0]
 	for _, d := range split {
 		if h := zyHidden.dirs[d]; h != nil {
@@ -348,12 +356,12 @@ func prepareHidden() {
 // made for key and nothing it rests on changed since: the mount table, and
 // each split directory's identity and times (the listing it was made from
 // was not made again since, nor is one due: changed within a second of it).
-func takeHiddenReady(key string) (rs int, mine []string, serr *StepError) {
+func takeHiddenReady(same bool) (rs int, mine []string, serr *StepError) {
 	r := &zyHidden.ready
 	if r.rs <= 0 {
 		return -1, nil, nil
 	}
-	ok := r.key == key
+	ok := same
 	forgetHiddenOnMountChange()
 	ok = ok && r.rs > 0
 	for i, d := range r.dirs {
@@ -365,7 +373,7 @@ func takeHiddenReady(key string) (rs int, mine []string, serr *StepError) {
 		return -1, nil, nil
 	}
 	rs, mine = r.rs, r.mine
-	r.rs, r.key = -1, ""
+	r.rs = -1
 	return rs, mine, nil
 }
 
