@@ -319,3 +319,34 @@ func TestReviewLandlockWritesKeepCrossDirectoryLinks(t *testing.T) {
 		t.Errorf("baseline without the scope layer:\n%s", got)
 	}
 }
+
+// The REFER grants beneath / in every layer but the write layer widen
+// nothing: a file of the working directory moves to the child's /tmp and
+// back (both writable), but not into a directory the write layer keeps
+// read-only, nor into a hidden directory; nothing lands there.
+func TestLinksAndRenamesStayTheWriteLayers(t *testing.T) {
+	home := reviewHome(t, 0o755)
+	for _, d := range []string{".ssh", "outside"} {
+		if err := os.Mkdir(filepath.Join(home, d), 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := hostDir(t)
+	iso := reviewIsolation(t, dir)
+	script := `echo x > f && mv f /tmp/f && mv /tmp/f f2 && echo moved; ` +
+		`mv f2 ` + home + `/outside/f 2>/dev/null || echo refused-outside; ` +
+		`ln f2 ` + home + `/outside/g 2>/dev/null || echo refused-outside-link; ` +
+		`mv f2 ` + home + `/.ssh/f 2>/dev/null || echo refused-hidden`
+	want := "moved\nrefused-outside\nrefused-outside-link\nrefused-hidden"
+	for _, kind := range []StageKind{StageGo, StageZygote} {
+		os.Remove(filepath.Join(dir, "f2"))
+		if got := reviewShell(t, kind, iso, dir, script); got != want {
+			t.Errorf("stage %v:\n%s\nwant\n%s", kind, got, want)
+		}
+		for _, f := range []string{"outside/f", "outside/g", ".ssh/f"} {
+			if _, err := os.Lstat(filepath.Join(home, f)); err == nil {
+				t.Errorf("stage %v: the child put %s in place", kind, f)
+			}
+		}
+	}
+}
