@@ -190,8 +190,8 @@ func (b *planner) planHiddenReads(c *Config) (fallback bool, err *StepError) {
 	// The same hidden paths, kept directories and child mounts as the last
 	// launch (every launch of a server, but for its working directory):
 	// the same split, and the ruleset made ahead may serve.
-	same := zyHidden.lastSplit != nil && equalStrings(c.HideRead, zyHidden.lastHidden) &&
-		equalStrings(stops, zyHidden.lastStops) && equalStrings(own, zyHidden.lastOwn)
+	same := zyHidden.lastSplit != nil && equalPaths(c.HideRead, zyHidden.lastHidden) &&
+		equalPaths(stops, zyHidden.lastStops) && equalPaths(own, zyHidden.lastOwn)
 	split := zyHidden.lastSplit
 	if !same {
 		split, _ = hiddenSplit(c.HideRead, stops)
@@ -234,18 +234,6 @@ func (b *planner) planHiddenReads(c *Config) (fallback bool, err *StepError) {
 	}
 	b.sys(stepErr(StepPrivate, "landlock_restrict_self (the hidden files' read rules)"), nrLandlockRestrictSelf, uintptr(rs), 0)
 	return false, nil
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // forgetHiddenOnMountChange drops every listing and the ruleset made
