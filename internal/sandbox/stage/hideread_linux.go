@@ -286,10 +286,10 @@ func prepareHiddenReads(c *Config) (int, *StepError) {
 		return -1, nil
 	}
 	stops := hiddenStops(c)
-	if split, _ := hiddenSplit(c.HideRead, stops); len(split) == 0 {
+	split, skip := hiddenSplit(expandHidden(c.HideRead, stops, stageIsLink), stops)
+	if len(split) == 0 {
 		return -1, nil
 	}
-	split, skip := hiddenSplit(expandHidden(c.HideRead, stops, stageIsLink), stops)
 	abi, _ := rawSyscall6(nrLandlockCreateRuleset, 0, 0, landlockCreateRulesetVersion, 0, 0, 0)
 	attr := uint64(llReadFile) | referRight(abi) // struct landlock_ruleset_attr: handled_access_fs
 	rs, e := rawSyscall6(nrLandlockCreateRuleset, uintptr(unsafe.Pointer(&attr)), 8, 0, 0, 0, 0)
