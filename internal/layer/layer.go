@@ -160,7 +160,7 @@ var registry = []Info{
 	{Layer: WorkingDirectory, Kind: Enforced, Section: "3.4", built: true,
 		Summary: "the directories a launch may start in (real paths, allowed and blocked)",
 		Keys:    []string{"allowedWorkingDirectories", "blockedWorkingDirectories"}},
-	{Layer: ResourceLimits, Kind: Enforced, Section: "3.5", built: true, Steps: []string{"rlimit"},
+	{Layer: ResourceLimits, Kind: Enforced, Section: "3.5", built: true, Steps: []string{"rlimit", "cgroup"},
 		Doctor:  []string{"cgroup-v2", "cgroup-v1", "cgroup-choice"},
 		Summary: "memory, processes and CPU share (cgroups), file descriptors and CPU time (rlimits), per launch",
 		Keys:    []string{"defaultResourceLimits", "maximumResourceLimits", "strictResourceEnforcement"}},

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"fmt"
+	"os"
 	"sync/atomic"
 
 	"github.com/mcp-process/mcp-process/internal/config"
@@ -112,18 +113,52 @@ func (c *launchCgroups) place(pid int, warm *cgroup.Group, l config.ResourceLimi
 		}
 		return warm, nil
 	}
-	g := c.pool.take(cl) // a fresh group made ahead of time with these limits, or nil
-	if g == nil {
-		var err error
-		if g, err = c.newGroup("p", cl); err != nil {
-			return nil, err
-		}
+	g, err := c.fresh(cl)
+	if err != nil {
+		return nil, err
 	}
 	if err := g.Join(pid); err != nil {
 		dropGroup(g)
 		return nil, cgroupFailure(err)
 	}
 	return g, nil
+}
+
+// fresh is a group no process was ever in, with limits cl: from the pool
+// of fresh groups when it holds one made with cl, else made here.
+func (c *launchCgroups) fresh(cl cgroup.Limits) (*cgroup.Group, error) {
+	if g := c.pool.take(cl); g != nil { // made ahead of time with these limits
+		return g, nil
+	}
+	return c.newGroup("p", cl)
+}
+
+// forChild is place for a child that joins its group itself, as the
+// zygote's does (stage.SetGroups): a fresh group, as place takes or makes
+// it, and its cgroup.procs files for the child (the caller closes them,
+// and drops the group if the launch does not go on). nil, nil without
+// cgroups. On error no group is left.
+func (c *launchCgroups) forChild(l config.ResourceLimits) (*cgroup.Group, []*os.File, error) {
+	if !c.enabled() {
+		return nil, nil, nil
+	}
+	g, err := c.fresh(cgroupLimits(c.m.Support(), l))
+	if err != nil {
+		return nil, nil, err
+	}
+	files, err := g.ProcsFiles()
+	if err != nil {
+		dropGroup(g)
+		return nil, nil, cgroupFailure(err)
+	}
+	return g, files, nil
+}
+
+// closeFiles closes each of files.
+func closeFiles(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }
 
 // prepare moves a warm init stage into a fresh cgroup without limits (on

@@ -46,6 +46,11 @@ func (p *Process) stepError(se *stage.StepError) *errcode.Error {
 				"working directory %s does not exist (any more)", p.dir)
 		}
 		return errcode.Fail(errcode.Internal, layer, "", "%s", what)
+	case stage.StepCgroup:
+		// The zygote's child joining its group: what a failed Join by the
+		// server was (cgroupFailure).
+		return errcode.Fail(errcode.LayerUnavailable, layers.ResourceLimits, "check the cgroup hierarchy (mcp-process doctor)",
+			"cannot set up the launch's cgroup: the child could not join it (%s)", what)
 	case stage.StepExec:
 		remedy := ""
 		if errno == unix.ENOENT {

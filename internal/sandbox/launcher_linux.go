@@ -15,6 +15,7 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
 	"golang.org/x/sys/unix"
 )
@@ -55,6 +56,10 @@ type Launcher struct {
 	zmu      sync.Mutex // guards zyg and zbroken, and orders launches on its socket
 	zyg      *zygoteProc
 	zbroken  bool // the zygote could not be started: stages only
+
+	// beforeAsk, tests only, sees a forked launch's group once its
+	// cgroup.procs files are open, before the zygote is asked.
+	beforeAsk func(*cgroup.Group)
 }
 
 // NewLauncher starts a launcher configured by o (the zero value: two warm

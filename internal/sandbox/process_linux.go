@@ -107,7 +107,10 @@ func (p *Process) Release() error {
 // whole tree.
 func (p *Process) Abort() {
 	// Kill first: a stage at its gate that read EOF would exit by itself.
+	// The child itself too: a zygote's child aborted before its setsid
+	// has no group of its own yet.
 	p.SignalGroup(syscall.SIGKILL)
+	p.Signal(syscall.SIGKILL)
 	if p.closeGate() {
 		p.launcher.wantRefill()
 	}

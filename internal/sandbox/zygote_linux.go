@@ -28,6 +28,7 @@ import (
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/policy"
+	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
 	"golang.org/x/sys/unix"
 )
@@ -240,16 +241,24 @@ func (z *zygoteProc) ask(cfg []byte, files []*os.File) (int, *stage.StepError, e
 }
 
 // startForked is start through the zygote: errFallback when the zygote
-// does not plan the launch (the caller uses a stage).
+// does not plan the launch (the caller uses a stage). The child joins its
+// launch's cgroup itself, as its first step (askZygote): the launch record
+// is written here meanwhile, on this goroutine, while the child takes its
+// steps, and the child is past both before the caller may say "go".
 func (l *Launcher) startForked(spec *policy.Spec, cfg []byte, files []*os.File, during func(*Process) error, record func(int) error) (*Process, error) {
-	ours, pid, serr, err := l.askZygote(cfg, files)
+	ours, pid, group, serr, err := l.askZygote(cfg, files, spec.Limits)
 	if ours == nil {
+		var e *errcode.Error
+		if errors.As(err, &e) { // the launch's cgroup, which the host refused
+			return nil, err
+		}
 		return nil, errcode.Fail(errcode.Internal, layer, "", "the zygote failed for %s: %v", spec.Path, err)
 	}
 	p := &Process{Pid: pid, done: make(chan struct{}), path: spec.Path, dir: spec.Dir,
-		limits: spec.Limits, sock: ours, launcher: l, keeps: keeperState{known: true}, forked: true}
+		limits: spec.Limits, sock: ours, launcher: l, keeps: keeperState{known: true}, forked: true, group: group}
 	if err != nil || serr != nil {
 		ours.Close()
+		dropGroup(group) // no child was forked: the group is empty
 		if serr != nil {
 			return nil, p.stepError(serr)
 		}
@@ -265,25 +274,18 @@ func (l *Launcher) startForked(spec *policy.Spec, cfg []byte, files []*os.File, 
 		var ws unix.WaitStatus
 		unix.Wait4(pid, &ws, 0, nil)
 		ours.Close()
+		dropGroup(group)
 		return nil, errcode.Fail(errcode.Internal, layer, "", "the zygote's child %d: %v", pid, err)
 	}
-	// The record's fsync while the child is placed and prepares: both
-	// done before the caller may say "go".
-	var recorded chan error
+	// The record's fsync while the child joins its group and takes its
+	// steps: both done before the caller may say "go".
 	if record != nil {
-		recorded = make(chan error, 1)
-		go func() { recorded <- record(pid) }()
-	}
-	err = l.awaitForked(p, spec, during)
-	if recorded != nil {
-		if rerr := <-recorded; rerr != nil {
-			if err == nil {
-				p.Abort() // at its gate: the target never ran
-			}
-			return nil, rerr
+		if err := record(pid); err != nil {
+			p.Abort() // before its gate or at it: the target never ran
+			return nil, err
 		}
 	}
-	if err != nil {
+	if err := l.awaitForked(p, during); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -291,17 +293,20 @@ func (l *Launcher) startForked(spec *policy.Spec, cfg []byte, files []*os.File, 
 
 // askZygote sends the launch to the zygote, starting one if there is none
 // and trying a new one once if it fails: our end of the launch's socket,
-// the child's pid, or its planning StepError, or errFallback (no zygote
-// here, or it does not plan this launch), or the zygote's failure.
-func (l *Launcher) askZygote(cfg []byte, files []*os.File) (ours *os.File, pid int, serr *stage.StepError, err error) {
+// the child's pid and the cgroup it joins (nil without cgroups), or its
+// planning StepError, or errFallback (no zygote here, or it does not plan
+// this launch), or the zygote's failure. A nil ours comes with the error
+// that kept the launch from being sent.
+func (l *Launcher) askZygote(cfg []byte, files []*os.File, limits config.ResourceLimits) (ours *os.File, pid int, group *cgroup.Group, serr *stage.StepError, err error) {
 	var failed *zygoteProc
 	for try := 0; ; try++ {
-		// A fresh socket for each try: a child that a failed zygote forked
-		// before it could answer holds the old one, and reads EOF at its
-		// gate when we close our end (it exits; it never gets "go").
+		// A fresh socket and a fresh group for each try: a child that a
+		// failed zygote forked before it could answer holds the old socket
+		// (it reads EOF at its gate when we close our end, exits and never
+		// gets "go") and may have joined the old group, which goes with it.
 		var theirs *os.File
 		if ours, theirs, err = socketPair("launch"); err != nil {
-			return nil, 0, nil, err
+			return nil, 0, nil, nil, err
 		}
 		z, zerr := l.zygote(failed)
 		if zerr != nil {
@@ -311,35 +316,48 @@ func (l *Launcher) askZygote(cfg []byte, files []*os.File) (ours *os.File, pid i
 			l.zbroken = true
 			l.zmu.Unlock()
 			theirs.Close()
-			return ours, 0, nil, errFallback
+			return ours, 0, nil, nil, errFallback
 		}
+		var procs []*os.File
+		if group, procs, err = l.cgroups.forChild(limits); err != nil {
+			theirs.Close()
+			ours.Close()
+			return nil, 0, nil, nil, err
+		}
+		if l.beforeAsk != nil && group != nil {
+			l.beforeAsk(group)
+		}
+		if !stage.SetGroups(cfg, len(procs)) {
+			closeFiles(procs)
+			dropGroup(group)
+			theirs.Close()
+			ours.Close()
+			return nil, 0, nil, nil, errcode.Fail(errcode.Internal, layer, "", "cannot send %d cgroup files with the launch", len(procs))
+		}
+		sent := append(files[:len(files):len(files)], theirs)
 		l.zmu.Lock() // one launch at a time on the zygote's socket
-		pid, serr, err = z.ask(cfg, append(files[:len(files):len(files)], theirs))
+		pid, serr, err = z.ask(cfg, append(sent, procs...))
 		if err == nil {
 			z.served++
 		}
 		l.zmu.Unlock()
 		theirs.Close()
+		closeFiles(procs)
 		if err == nil || err == errFallback || try == 1 {
-			return ours, pid, serr, err
+			return ours, pid, group, serr, err
 		}
 		ours.Close()
+		dropGroup(group)
 		failed = z // gone (or confused): a new zygote, once
 	}
 }
 
-// awaitForked places the forked child, at its steps, in the launch's
-// cgroup (before it can say ready, and so before "go"), runs during, and
-// waits for its MsgReady; on failure the child is gone and reaped and its
-// group removed.
-func (l *Launcher) awaitForked(p *Process, spec *policy.Spec, during func(*Process) error) error {
+// awaitForked runs during and waits for the forked child's MsgReady (it
+// joined its cgroup first: planJoin); on failure the child is gone and
+// reaped and its group removed.
+func (l *Launcher) awaitForked(p *Process, during func(*Process) error) error {
 	ours := p.sock
 	ours.SetDeadline(time.Now().Add(stageTimeout))
-	var err error
-	if p.group, err = l.cgroups.place(p.Pid, nil, spec.Limits); err != nil {
-		p.Abort()
-		return err
-	}
 	if during != nil {
 		if err := during(p); err != nil {
 			p.Abort()

@@ -3,6 +3,7 @@
 package cgroup
 
 import (
+	"os"
 	"time"
 
 	"github.com/mcp-process/mcp-process/internal/errcode"
@@ -64,6 +65,9 @@ func unavailable() error {
 
 // Join fails.
 func (g *Group) Join(int) error { return unavailable() }
+
+// ProcsFiles reports that cgroups are unavailable.
+func (g *Group) ProcsFiles() ([]*os.File, error) { return nil, unavailable() }
 
 // SetLimits fails.
 func (g *Group) SetLimits(Limits) error { return unavailable() }

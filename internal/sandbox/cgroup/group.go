@@ -5,6 +5,7 @@ package cgroup
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -237,6 +238,30 @@ func (g *Group) Join(pid int) error {
 		}
 	}
 	return nil
+}
+
+// ProcsFiles opens the group's cgroup.procs file in every hierarchy for
+// writing (close-on-exec), for a process that joins the group itself by
+// writing "0" to each (the zygote's child): the kernel checks a move
+// against the credentials and cgroup namespace of the file's opener, so
+// the joiner is allowed exactly what Join by this process would be. The
+// caller closes them.
+func (g *Group) ProcsFiles() ([]*os.File, error) {
+	if err := g.gone(); err != nil {
+		return nil, err
+	}
+	files := make([]*os.File, 0, len(g.dirs))
+	for _, d := range g.dirs {
+		f, err := os.OpenFile(d+"/cgroup.procs", os.O_WRONLY, 0)
+		if err != nil {
+			for _, f := range files {
+				f.Close()
+			}
+			return nil, internal(err, "cannot open cgroup %s to join it", g.name)
+		}
+		files = append(files, f)
+	}
+	return files, nil
 }
 
 // JoinV1 is Join for the v1 hierarchies only: for a process already placed

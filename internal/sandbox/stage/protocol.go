@@ -272,8 +272,11 @@ type Config struct {
 
 const (
 	magic      = "MCPS"
-	version    = 9
-	headerSize = 12 // magic, version, 3 reserved bytes, u32 payload length
+	version    = 10
+	headerSize = 12 // magic, version, groups byte (groupsAt), 2 reserved bytes, u32 payload length
+	// groupsAt is the header's byte that says how many cgroup.procs
+	// descriptors follow a zygote's ZygoteFDs (SetGroups); 0 for a stage.
+	groupsAt = 5
 	// MaxPayload bounds a config (argv + env are far below it: the kernel
 	// refuses more than a few MiB at execve anyway).
 	MaxPayload = 16 << 20
@@ -504,6 +507,7 @@ const (
 	StepPrivate    = "private-view"   // private /tmp, /run...; secrets masked
 	StepEgress     = "egress"         // the egress listeners, the capture, resolv.conf (FlagEgress)
 	StepNetRules   = "landlock-net"   // Landlock TCP connect rules (FlagEgress without the capture)
+	StepCgroup     = "cgroup"         // the zygote's child joining its launch's cgroup (SetGroups)
 )
 
 // StepError is a failed step of the stage, as the parent receives it.

@@ -108,3 +108,30 @@ func TestKeeperRoundTrip(t *testing.T) {
 		t.Fatal("DecodeKeeper accepted another message")
 	}
 }
+
+// SetGroups marks a config of this version with at most MaxGroupFDs
+// cgroup descriptors, in the header's groups byte, and nothing else.
+func TestSetGroups(t *testing.T) {
+	b := (&Config{Argv: []string{"x"}}).Encode()
+	orig := append([]byte(nil), b...)
+	for _, n := range []int{-1, MaxGroupFDs + 1} {
+		if SetGroups(b, n) {
+			t.Fatalf("SetGroups(%d) accepted", n)
+		}
+	}
+	if !SetGroups(b, 3) || b[groupsAt] != 3 {
+		t.Fatalf("SetGroups(3): header %v", b[:headerSize])
+	}
+	b[groupsAt] = orig[groupsAt]
+	if string(b) != string(orig) {
+		t.Fatal("SetGroups changed more than its byte")
+	}
+	if _, err := Decode(b); err != nil {
+		t.Fatal(err)
+	}
+	old := append([]byte(nil), b...)
+	old[4] = version - 1
+	if SetGroups(old, 1) {
+		t.Fatal("SetGroups marked a config of another version")
+	}
+}

@@ -148,11 +148,13 @@ func closeLeaked() {
 // sends a launch: the config, whose first bytes carry the SentFDs
 // descriptors. EOF before anything arrived means there will be no launch
 // (the launcher closed its pool, or the server is gone): exit 0 at once.
-func receive() (*Config, []int, *StepError) { return receiveN(SentFDs) }
+func receive() (*Config, []int, *StepError) { return receiveN(SentFDs, false) }
 
 // receiveN is receive with want descriptors (a zygote's launch has one
-// more: the child's report socket).
-func receiveN(want int) (*Config, []int, *StepError) {
+// more: the child's report socket), and with groups, as many more as the
+// header's groups byte says (a zygote's child's cgroup.procs files); a
+// stage (groups false) refuses a config that has any.
+func receiveN(want int, groups bool) (*Config, []int, *StepError) {
 	h := make([]byte, headerSize)
 	fds := make([]int, 0, want)
 	got := 0
@@ -175,6 +177,15 @@ func receiveN(want int) (*Config, []int, *StepError) {
 			return nil, nil, &StepError{Step: StepConfig, Detail: "socket closed early"}
 		}
 		got += n
+	}
+	if g := int(h[groupsAt]); g != 0 && h[4] == version {
+		if !groups || g > MaxGroupFDs {
+			for _, fd := range fds {
+				sysClose(fd)
+			}
+			return nil, nil, &StepError{Step: StepConfig, Errno: eINVAL, Detail: "cgroup descriptors sent to a stage, or too many"}
+		}
+		want += g
 	}
 	if len(fds) != want {
 		return nil, nil, &StepError{Step: StepConfig, Errno: eINVAL,

@@ -10,7 +10,11 @@ package stage
 //   - per launch the launcher sends a config exactly as to a stage, with
 //     ZygoteFDs descriptors: the SentFDs ones, then the child's end of a
 //     fresh socketpair (its report socket: MsgReady, MsgGo, MsgExec,
-//     MsgError, as a stage's);
+//     MsgError, as a stage's), then, when the launch has a cgroup, the
+//     cgroup.procs file of each of its group's directories, opened for
+//     writing by the launcher (SetGroups says how many: at most
+//     MaxGroupFDs): the child writes "0" to each, joining the group
+//     itself before its other steps, and cannot say ready without;
 //   - the zygote answers MsgPid and the child's pid (a little-endian u32;
 //     the child is the launcher's process' child, CLONE_PARENT), or
 //     MsgFallback (the config asks for a step the zygote does not plan:
@@ -23,8 +27,24 @@ package stage
 // ArgZygote is the hidden subcommand that makes a process a zygote.
 const ArgZygote = Arg + "_zygote"
 
-// ZygoteFDs is how many descriptors come with each launch sent to a zygote.
+// ZygoteFDs is how many descriptors come with each launch sent to a zygote,
+// before its cgroup.procs descriptors.
 const ZygoteFDs = SentFDs + 1
+
+// MaxGroupFDs bounds the cgroup.procs descriptors of a launch: one per
+// hierarchy (cgroup v2, and the v1 controllers).
+const MaxGroupFDs = 8
+
+// SetGroups marks an encoded config b (Config.Encode) as followed by n
+// cgroup.procs descriptors after the ZygoteFDs; false when b is not a
+// config of this version or n is out of range.
+func SetGroups(b []byte, n int) bool {
+	if len(b) < headerSize || string(b[:4]) != magic || b[4] != version || n < 0 || n > MaxGroupFDs {
+		return false
+	}
+	b[groupsAt] = byte(n)
+	return true
+}
 
 // Zygote messages.
 const (

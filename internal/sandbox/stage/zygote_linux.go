@@ -36,6 +36,7 @@ var zy struct {
 	procfd  [14]byte  // "/proc/self/fd/"
 	empty   uint64    // an empty signal set
 	one     [2]byte   // MsgReady, MsgExec
+	zero    [1]byte   // "0": the writer, in a cgroup.procs file
 	path    [1]byte   // execveat's empty path
 	devnull []byte    // "/dev/null\x00"
 	tmpfs   []byte    // "tmpfs\x00"
@@ -65,7 +66,7 @@ func runZygote() {
 	writeAll(sock, []byte{MsgZygote})
 	for {
 		awaitLaunch() // zygote_mnt_linux.go
-		c, fds, err := receiveN(ZygoteFDs)
+		c, fds, err := receiveN(ZygoteFDs, true)
 		if err != nil {
 			writeAll(sock, err.Encode())
 			sysExit(ExitFailed)
@@ -113,6 +114,7 @@ func zygoteInit() uintptr {
 	}
 	copy(zy.procfd[:], "/proc/self/fd/")
 	zy.one = [2]byte{MsgReady, MsgExec}
+	zy.zero = [1]byte{'0'}
 	zy.devnull, zy.tmpfs = cstring("/dev/null"), cstring("tmpfs")
 	zy.modes = [2][]byte{cstring("mode=1777"), cstring("mode=000,size=4k")}
 	vmInit()
@@ -326,6 +328,7 @@ func planLaunch(c *Config, fds []int) (plan *zygotePlan, fallback bool, serr *St
 	}
 	b.prog.sock = sockFD
 	b.planStart()
+	b.planJoin(fds[ZygoteFDs:])
 	exe, script := b.planStdio(c, fds)
 	if !b.planMounts(c) {
 		return nil, true, nil
@@ -372,6 +375,20 @@ func (b *planner) planStart() {
 	b.sys(stepErr(StepConfig, "prctl(PR_SET_PDEATHSIG)"), nrPrctl, prSetPdeathsig, sigKILL)
 	b.sys(nil, nrGetppid)
 	b.expect(stepErr(StepConfig, "the launcher went away"), childPpid(), nil, 0)
+}
+
+// planJoin is the child joining its launch's cgroup: "0" (the writer
+// itself, whatever its pid namespace) written to each cgroup.procs file the
+// launcher opened (the kernel checks the opener's credentials), then the
+// file closed, before any other step; a failed write fails the launch
+// before the child can say ready, so the target never runs outside its
+// group. The launcher no longer moves the child: this runs while it writes
+// the launch record.
+func (b *planner) planJoin(fds []int) {
+	for _, fd := range fds {
+		b.sys(stepErr(StepCgroup, "join the launch's cgroup"), nrWrite, uintptr(fd), zyAddr(zy.zero[:]), 1)
+		b.sys(nil, nrClose, uintptr(fd))
+	}
 }
 
 // planStdio is arrangeFDs (the received descriptors are all above 3): it
