@@ -310,8 +310,9 @@ func (c *chainFile) usable() error {
 	return c.broken
 }
 
-// syncFile is fsync (a variable so a test can count and slow it).
-var syncFile = (*os.File).Sync
+// syncFile is a record's sync, fdatasync on Linux (a variable so a test
+// can count and slow it).
+var syncFile = dataSync
 
 // syncThrough returns once every record up to seq is on disk. One caller
 // fsyncs for all records written before it started (group commit).
