@@ -610,3 +610,32 @@ func TestZygoteNarrowsItsBoundingSet(t *testing.T) {
 		l.Close()
 	}
 }
+
+// zygoteAwaitsLaunch reports whether zygote z waits for its next launch
+// with the next child's preparation done: blocked in recvmsg, or in the
+// ppoll of awaitLaunch (no timeout), not in awaitQuiet's (with one).
+func zygoteAwaitsLaunch(z int) bool {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/syscall", z, z))
+	f := strings.Fields(string(b))
+	if len(f) < 4 {
+		return false
+	}
+	switch f[0] {
+	case strconv.Itoa(unix.SYS_RECVMSG):
+		return true
+	case strconv.Itoa(unix.SYS_PPOLL):
+		return f[3] == "0x0"
+	}
+	return false
+}
+
+// waitZygoteAwaitsLaunch waits (5 s at most) for zygoteAwaitsLaunch.
+func waitZygoteAwaitsLaunch(t *testing.T, z int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		if zygoteAwaitsLaunch(z) {
+			return
+		}
+	}
+	t.Fatalf("zygote %d does not get to wait for its next launch", z)
+}

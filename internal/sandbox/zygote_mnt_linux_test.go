@@ -86,7 +86,7 @@ func TestZygoteEntersMountNSMadeAhead(t *testing.T) {
 		t.Helper()
 		z := l.zygotePid()
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/syscall", z, z)); !strings.HasPrefix(string(b), "271 ") && !strings.HasPrefix(string(b), "47 ") {
+			if !zygoteAwaitsLaunch(z) {
 				continue // not yet idle
 			}
 			ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", z))
