@@ -82,6 +82,9 @@ func (l *Launcher) start(spec *policy.Spec, stdio Stdio, during func(*Process) e
 		if p, err := l.startForked(spec, cfg, files, during, record); err != errFallback {
 			return p, err
 		}
+		// The zygote did not plan it: the stage gets no cgroup files (it
+		// refuses a config that announces any; its group is placed here).
+		stage.SetGroups(cfg, 0)
 	}
 	p, err := l.startStaged(spec, cfg, files, during)
 	if err != nil || record == nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
@@ -110,4 +111,44 @@ func TestZygoteChildJoinsItsGroup(t *testing.T) {
 			p.Cgroup().Remove()
 		})
 	}
+}
+
+// A launch the zygote does not plan (here: its executable scope names a
+// path beneath the private /tmp, which the child's view replaces) goes to
+// a Go stage, with its cgroup placed by the launcher: the config the stage
+// gets announces no cgroup files (a stage refuses one that does).
+func TestZygoteFallbackWithCgroupsUsesAStage(t *testing.T) {
+	needZygote(t)
+	m := cgroupTestManager(t)
+	spec := specFor(t, "true")
+	cfg := config.BuiltinDefault(hostDir(t))
+	cfg.ExecutablePolicyScope, cfg.AllowedExecutables = config.ScopeTree, []string{spec.Path}
+	iso, err := IsolationFor(cfg)
+	if err != nil {
+		t.Skipf("the development defaults cannot be enforced here: %v", err)
+	}
+	iso.ExecPaths = append(iso.ExecPaths, "/tmp/mcp-fallback-absent/true")
+	l := NewLauncher(LauncherOptions{Stage: StageZygote, PoolSize: -1, Isolation: iso, Cgroups: m, GroupLimits: spec.Limits})
+	defer l.Close()
+	p, err := l.Start(spec, Stdio{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.forked {
+		p.Abort()
+		t.Fatal("the zygote planned a launch whose executable lies beneath the private /tmp")
+	}
+	g := p.Cgroup()
+	procs, err := g.Procs()
+	if err != nil || !slices.Contains(procs, p.Pid) {
+		p.Abort()
+		t.Fatalf("the stage %d is not in its group: %v (%v)", p.Pid, procs, err)
+	}
+	if err := p.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Wait(); st.ExitCode == nil || *st.ExitCode != 0 {
+		t.Fatalf("target: %v", st)
+	}
+	g.Remove()
 }
