@@ -536,19 +536,28 @@ func (e *StepError) Error() string {
 // Encode returns MsgError followed by the error: u16 length, then errno,
 // resource, max, step and detail.
 func (e *StepError) Encode() []byte {
+	return e.AppendEncode(make([]byte, 0, e.EncodedSize()))
+}
+
+// EncodedSize bounds the length of e's encoding.
+func (e *StepError) EncodedSize() int { return 64 + len(e.Step) + min(len(e.Detail), 1024) }
+
+// AppendEncode appends Encode's bytes to b (which does not grow when it
+// has EncodedSize room).
+func (e *StepError) AppendEncode(b []byte) []byte {
 	detail := e.Detail
 	if len(detail) > 1024 {
 		detail = detail[:1024]
 	}
-	b := make([]byte, 3, 64+len(e.Step)+len(detail))
-	b[0] = MsgError
+	at := len(b)
+	b = append(b, MsgError, 0, 0)
 	b = appendU32(b, uint32(e.Errno))
 	b = appendU32(b, uint32(int32(e.Resource)))
 	b = appendU64(b, e.Max)
 	b = appendString(b, e.Step)
 	b = appendString(b, detail)
-	n := len(b) - 3
-	b[1], b[2] = byte(n), byte(n>>8)
+	n := len(b) - at - 3
+	b[at+1], b[at+2] = byte(n), byte(n>>8)
 	return b
 }
 

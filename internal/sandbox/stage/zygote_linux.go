@@ -33,15 +33,16 @@ var zy struct {
 	scopeRS   [2]int  // the scoped Landlock rulesets (without, with REFER granted), made once; -1: not yet
 	llABI     uintptr // the Landlock ABI (0: none, llErr says why)
 	llErr     uintptr
-	procfd    [14]byte  // "/proc/self/fd/"
-	empty     uint64    // an empty signal set
-	one       [2]byte   // MsgReady, MsgExec
-	zero      [1]byte   // "0": the writer, in a cgroup.procs file
-	lastChild int       // the pidfd of the last launch's child (-1: none), until awaitQuiet
-	path      [1]byte   // execveat's empty path
-	devnull   []byte    // "/dev/null\x00"
-	tmpfs     []byte    // "tmpfs\x00"
-	modes     [2][]byte // "mode=1777", "mode=000,size=4k"
+	procfd    [14]byte                // "/proc/self/fd/"
+	empty     uint64                  // an empty signal set
+	one       [2]byte                 // MsgReady, MsgExec
+	zero      [1]byte                 // "0": the writer, in a cgroup.procs file
+	lastChild int                     // the pidfd of the last launch's child (-1: none), until awaitQuiet
+	hint      struct{ ops, keep int } // the sizes of the last plan, and some room
+	path      [1]byte                 // execveat's empty path
+	devnull   []byte                  // "/dev/null\x00"
+	tmpfs     []byte                  // "tmpfs\x00"
+	modes     [2][]byte               // "mode=1777", "mode=000,size=4k"
 }
 
 // runZygote is the zygote's life: it serves launches until its socket
@@ -258,6 +259,7 @@ func serveLaunch(c *Config, fds []int) []byte {
 // planner builds a program; keep holds every buffer its ops point to.
 type planner struct {
 	prog       program
+	errs       []byte // the chunk encodeErr fills (kept in keep)
 	keep       [][]byte
 	regs       int8
 	closeAfter []int
@@ -282,12 +284,24 @@ func (b *planner) sys(err *StepError, nr uintptr, a ...uintptr) *op {
 	o := op{kind: opSys, nr: nr, in: noReg, inReg: noReg, out: noReg, when: noReg}
 	copy(o.a[:], a)
 	if err != nil {
-		enc := err.Encode()
+		enc := b.encodeErr(err)
 		o.err, o.errLen = &enc[0], uintptr(len(enc))
-		b.keep = append(b.keep, enc)
 	}
 	b.prog.ops = append(b.prog.ops, o)
 	return &b.prog.ops[len(b.prog.ops)-1]
+}
+
+// encodeErr is e's encoding in the plan's chunk of failure reports (one
+// allocation for many; each report its own bytes, which the child that
+// fails patches with the errno).
+func (b *planner) encodeErr(e *StepError) []byte {
+	if need := e.EncodedSize(); cap(b.errs)-len(b.errs) < need {
+		b.errs = make([]byte, 0, max(4096, need))
+		b.keep = append(b.keep, b.errs[:cap(b.errs)])
+	}
+	at := len(b.errs)
+	b.errs = e.AppendEncode(b.errs)
+	return b.errs[at:len(b.errs):len(b.errs)]
 }
 
 // set appends reg = v.
@@ -349,7 +363,9 @@ type zygotePlan struct {
 // received ZygoteFDs descriptors). fallback: c asks for something not
 // planned here.
 func planLaunch(c *Config, fds []int) (plan *zygotePlan, fallback bool, serr *StepError) {
-	b := &planner{}
+	// Sized as the last plan was: a launch's plan is built in one
+	// allocation of each, not in the doublings of a few hundred appends.
+	b := &planner{prog: program{ops: make([]op, 0, zy.hint.ops)}, keep: make([][]byte, 0, zy.hint.keep)}
 	defer func() {
 		if plan == nil {
 			b.closeRulesets() // made for a launch that is not forked
@@ -399,6 +415,7 @@ func planLaunch(c *Config, fds []int) (plan *zygotePlan, fallback bool, serr *St
 	}
 	b.planGate(sockFD)
 	b.planExec(sockFD, exe, script, argv, envv)
+	zy.hint.ops, zy.hint.keep = len(b.prog.ops)+16, len(b.keep)+16
 	return &zygotePlan{prog: b.prog, keep: b.keep, closeAfter: b.closeAfter}, false, nil
 }
 
