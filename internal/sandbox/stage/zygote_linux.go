@@ -380,7 +380,6 @@ func planLaunch(c *Config, fds []int) (plan *zygotePlan, fallback bool, serr *St
 	}
 	b.prog.sock = sockFD
 	b.planStart()
-	b.planJoin(fds[ZygoteFDs:])
 	exe, script := b.planStdio(c, fds)
 	if !b.planMounts(c) {
 		return nil, true, nil
@@ -391,6 +390,7 @@ func planLaunch(c *Config, fds []int) (plan *zygotePlan, fallback bool, serr *St
 		return nil, false, err
 	}
 	b.planDir(c)
+	b.planJoin(fds[ZygoteFDs:]) // after the mounts: not the launch's to pay for
 	argv, envv, err := b.vectors(c)
 	if err != nil {
 		return nil, false, err
@@ -433,10 +433,16 @@ func (b *planner) planStart() {
 // planJoin is the child joining its launch's cgroup: "0" (the writer
 // itself, whatever its pid namespace) written to each cgroup.procs file the
 // launcher opened (the kernel checks the opener's credentials), then the
-// file closed, before any other step; a failed write fails the launch
-// before the child can say ready, so the target never runs outside its
-// group. The launcher no longer moves the child: this runs while it writes
-// the launch record.
+// file closed. It comes after the mount steps, whose kernel memory (a
+// mount namespace of its own copies every mount of the host: over 1 MiB
+// with a few thousand) stays charged where the zygote is, as a move by the
+// server after them would leave it: a launch with a small memory limit is
+// not failed, nor OOM-killed with the zygote whose memory its child
+// shares, by what the host's mount table costs. It comes before the
+// identity, capability, Landlock and seccomp steps and nothing before it
+// forks; a failed write fails the launch before the child can say ready,
+// so the target never runs outside its group. The launcher no longer
+// moves the child: this runs while it writes the launch record.
 func (b *planner) planJoin(fds []int) {
 	for _, fd := range fds {
 		b.sys(stepErr(StepCgroup, "join the launch's cgroup"), nrWrite, uintptr(fd), zyAddr(zy.zero[:]), 1)
