@@ -242,7 +242,7 @@ func (z *zygoteProc) ask(cfg []byte, files []*os.File) (int, *stage.StepError, e
 
 // startForked is start through the zygote: errFallback when the zygote
 // does not plan the launch (the caller uses a stage). The child joins its
-// launch's cgroup itself, as its first step (askZygote): the launch record
+// launch's cgroup itself, after its mount steps (askZygote, stage planJoin): the launch record
 // is written here meanwhile, on this goroutine, while the child takes its
 // steps, and the child is past both before the caller may say "go".
 func (l *Launcher) startForked(spec *policy.Spec, cfg []byte, files []*os.File, during func(*Process) error, record func(int) error) (*Process, error) {
