@@ -14,7 +14,8 @@ package stage
 //     cgroup.procs file of each of its group's directories, opened for
 //     writing by the launcher (SetGroups says how many: at most
 //     MaxGroupFDs): the child writes "0" to each, joining the group
-//     itself before its other steps, and cannot say ready without;
+//     itself after its mount steps and before its identity (planJoin),
+//     and cannot say ready without;
 //   - the zygote answers MsgPid and the child's pid (a little-endian u32;
 //     the child is the launcher's process' child, CLONE_PARENT), or
 //     MsgFallback (the config asks for a step the zygote does not plan:
