@@ -232,6 +232,8 @@ func serveLaunch(c *Config, fds []int) []byte {
 		// the child lets go of the memory (vmfork_linux.go).
 		if pid, e = startVM(p, flags); e != 0 && !vm.on {
 			shared = false // this kernel refuses it: fork from now on
+		} else if e != 0 {
+			p.wipe() // no child (clone3 failed: EAGAIN, ENOMEM): nothing of it stays
 		}
 	}
 	if !shared {
@@ -369,6 +371,9 @@ func planLaunch(c *Config, fds []int) (plan *zygotePlan, fallback bool, serr *St
 	defer func() {
 		if plan == nil {
 			b.closeRulesets() // made for a launch that is not forked
+			// Nor is it wiped after a fork: what it copied (argv, the
+			// environment, paths) goes now, not left to the next child.
+			(&zygotePlan{keep: b.keep}).wipe()
 		}
 	}()
 	b.regs = 1 // register 0 is every block's scratch descriptor
