@@ -86,3 +86,98 @@ func pidfdsOf(t *testing.T, pid int) []string {
 	}
 	return out
 }
+
+// A launch whose clone3 the kernel refuses for now (EAGAIN: the zygote's
+// pids cgroup is full; the zygote keeps sharing its memory with the next
+// children) fails with the fork's error and leaves nothing of itself in
+// the zygote's memory (no child runs its plan: it is wiped at once, not
+// kept for reclaimVM). Needs the pids controller (v1 here, or v2).
+func TestZygoteRefusedCloneLeavesNothingInMemory(t *testing.T) {
+	needZygote(t)
+	needRoot(t)
+	pids := ""
+	for _, d := range []string{"/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"} {
+		if _, err := os.Stat(d + "/cgroup.procs"); err != nil {
+			continue
+		}
+		if d != "/sys/fs/cgroup/pids" {
+			if b, _ := os.ReadFile(d + "/cgroup.controllers"); !strings.Contains(string(b), "pids") {
+				continue
+			}
+		}
+		pids = d
+		break
+	}
+	if pids == "" {
+		t.Skip("no pids controller")
+	}
+	l := NewLauncher(LauncherOptions{Stage: StageZygote, PoolSize: -1})
+	defer l.Close()
+	if out, st := run(t, l, specFor(t, "true")); st.ExitCode == nil || *st.ExitCode != 0 {
+		t.Fatalf("first launch: %q %v", out, st)
+	}
+	z := l.zygotePid()
+	if z == 0 {
+		t.Fatal("no zygote running")
+	}
+	waitZygoteAwaitsLaunch(t, z)
+	g := fmt.Sprintf("%s/mcp-review11b-%d", pids, os.Getpid())
+	if err := os.Mkdir(g, 0o755); err != nil {
+		t.Skip(err)
+	}
+	home := cgroupLine(t, z, pids)
+	defer func() {
+		os.WriteFile(home+"/cgroup.procs", []byte(strconv.Itoa(z)), 0)
+		os.Remove(g)
+	}()
+	if err := os.WriteFile(g+"/cgroup.procs", []byte(strconv.Itoa(z)), 0); err != nil {
+		t.Skip(err)
+	}
+	cur, err := os.ReadFile(g + "/pids.current")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(g+"/pids.max", []byte(strings.TrimSpace(string(cur))), 0); err != nil {
+		t.Fatal(err)
+	}
+	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
+	spec := specFor(t, "true", "refused-arg-"+tag)
+	spec.Env = append(spec.Env, "ZYGOTE_REFUSED_SECRET=refused-env-"+tag)
+	p, err := l.Start(spec, Stdio{})
+	if err == nil {
+		p.Abort()
+		t.Skipf("the launch was forked (forked %v): the pids limit did not hold", p.forked)
+	}
+	if !strings.Contains(err.Error(), "fork the launch's child") {
+		t.Fatalf("err %v, want the zygote's refused fork", err)
+	}
+	if l.zygotePid() != z {
+		t.Fatalf("the zygote %d is gone (%d now)", z, l.zygotePid())
+	}
+	for _, s := range []string{"refused-arg-" + tag, "refused-env-" + tag} {
+		found, err := memContains(z, []byte(s))
+		if err != nil {
+			t.Fatalf("cannot read the zygote's memory: %v", err)
+		}
+		if found {
+			t.Errorf("%q of the launch whose clone was refused is in the zygote's memory", s)
+		}
+	}
+}
+
+// cgroupLine is the directory of pid's group in the hierarchy mounted at
+// mnt (v1: the line naming its controller; v2: the 0:: line).
+func cgroupLine(t *testing.T, pid int, mnt string) string {
+	t.Helper()
+	for _, l := range strings.Split(cgroupOf(t, pid), "\n") {
+		f := strings.SplitN(l, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		if (strings.HasSuffix(mnt, "/pids") && strings.Contains(","+f[1]+",", ",pids,")) || (!strings.HasSuffix(mnt, "/pids") && f[0] == "0") {
+			return mnt + f[2]
+		}
+	}
+	t.Fatalf("no group of %d under %s", pid, mnt)
+	return ""
+}
