@@ -181,3 +181,108 @@ func cgroupLine(t *testing.T, pid int, mnt string) string {
 	t.Fatalf("no group of %d under %s", pid, mnt)
 	return ""
 }
+
+// The pidfd the zygote takes of each child sharing its memory (awaitQuiet)
+// reaches no child: not the child it names (made after the child's copy
+// of the descriptor table), nor the next launch's, forked while the first
+// target still runs; and the zygote closes it once 20 ms passed, though
+// the target runs on, or the next launch came.
+func TestZygotePidfdReachesNoChild(t *testing.T) {
+	needZygote(t)
+	needRoot(t)
+	l := NewLauncher(LauncherOptions{Stage: StageZygote, PoolSize: -1})
+	defer l.Close()
+	long := specFor(t, "sleep", "5")
+	a, err := l.Start(long, Stdio{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Abort()
+	if !a.forked {
+		t.Fatal("not forked by the zygote")
+	}
+	if fds := pidfdsOf(t, a.Pid); len(fds) != 0 {
+		t.Fatalf("the child at its gate holds pidfds: %v", fds)
+	}
+	z := l.zygotePid()
+	if fds := pidfdsOf(t, z); len(fds) > 1 {
+		t.Fatalf("the zygote holds more than its last child's pidfd: %v", fds)
+	} else {
+		t.Logf("the zygote, its child at the gate: %v", fds) // its pidfd (awaitQuiet) when the child shares its memory
+	}
+	if err := a.Release(); err != nil {
+		t.Fatal(err)
+	}
+	// The next launch at once, the first target running: its child holds
+	// no pidfd at its gate, and the zygote at most the new child's.
+	for i := 0; i < 3; i++ {
+		b, err := l.Start(specFor(t, "true"), Stdio{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !b.forked {
+			b.Abort()
+			t.Fatal("not forked by the zygote")
+		}
+		fds := pidfdsOf(t, b.Pid)
+		zfds := pidfdsOf(t, z)
+		b.Release()
+		b.Wait()
+		if len(fds) != 0 {
+			t.Fatalf("launch %d: the child at its gate holds pidfds: %v", i, fds)
+		}
+		if len(zfds) > 1 {
+			t.Fatalf("launch %d: the zygote holds %v", i, zfds)
+		}
+	}
+	// The first target still runs; the zygote stops waiting for it.
+	start := time.Now()
+	waitZygoteAwaitsLaunch(t, z)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("the zygote waited %v for a running target", d)
+	}
+	if zygoteState(a.Pid) == "" {
+		t.Fatal("the first target ended too soon for this test")
+	}
+	if fds := pidfdsOf(t, z); len(fds) != 0 {
+		t.Fatalf("the zygote waiting for its next launch holds pidfds: %v", fds)
+	}
+}
+
+// A server that closes the zygote's socket while the zygote waits for its
+// last child (a target that runs on): the zygote ends by itself, at once,
+// not when the target ends.
+func TestZygoteEndsWhenItsSocketClosesWhileItWaits(t *testing.T) {
+	needZygote(t)
+	needRoot(t)
+	l := NewLauncher(LauncherOptions{Stage: StageZygote, PoolSize: -1})
+	defer l.Close()
+	a, err := l.Start(specFor(t, "sleep", "5"), Stdio{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Abort()
+	if err := a.Release(); err != nil {
+		t.Fatal(err)
+	}
+	l.zmu.Lock()
+	zp := l.zyg
+	if zp == nil {
+		l.zmu.Unlock()
+		t.Fatal("no zygote")
+	}
+	z := zp.proc.Pid
+	zp.sock.Close()
+	l.zmu.Unlock()
+	start := time.Now()
+	for zygoteState(z) != "Z" && zygoteState(z) != "" {
+		if time.Since(start) > 2*time.Second {
+			t.Fatalf("the zygote %d is still %s 2 s after its socket closed", z, zygoteState(z))
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Logf("the zygote ended %v after its socket closed", time.Since(start))
+	if zygoteState(a.Pid) == "" {
+		t.Fatal("the target ended too soon for this test")
+	}
+}
