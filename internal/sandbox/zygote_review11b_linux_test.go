@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mcp-process/mcp-process/internal/config"
+	"github.com/mcp-process/mcp-process/internal/policy"
 )
 
 // Review (session 11, second review) of the zygote's plan arena, its wait
@@ -284,5 +285,138 @@ func TestZygoteEndsWhenItsSocketClosesWhileItWaits(t *testing.T) {
 	t.Logf("the zygote ended %v after its socket closed", time.Since(start))
 	if zygoteState(a.Pid) == "" {
 		t.Fatal("the target ended too soon for this test")
+	}
+}
+
+// A launch's paths are in its plan's failure reports (the chunk encodeErr
+// fills: "open DIR (no symbolic links allowed)", "chdir DIR") and in the
+// reports' Detail strings the planner builds: once the child has exec'd
+// and the next launch reclaimed its plan, no copy of its working
+// directory stays in the zygote's memory.
+func TestZygoteLaunchPathsLeaveNothingInMemory(t *testing.T) {
+	needZygote(t)
+	needRoot(t)
+	l := NewLauncher(LauncherOptions{Stage: StageZygote, PoolSize: -1})
+	defer l.Close()
+	tag := "launch-dir-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	dir := t.TempDir() + "/" + tag
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec := specFor(t, "true")
+	spec.Dir = dir
+	if out, st := run(t, l, spec); st.ExitCode == nil || *st.ExitCode != 0 {
+		t.Fatalf("first launch: %q %v", out, st)
+	}
+	if out, st := run(t, l, specFor(t, "true")); st.ExitCode == nil || *st.ExitCode != 0 { // reclaims the first plan
+		t.Fatalf("second launch: %q %v", out, st)
+	}
+	z := l.zygotePid()
+	waitZygoteAwaitsLaunch(t, z)
+	found, err := memContains(z, []byte(tag))
+	if err != nil {
+		t.Fatalf("cannot read the zygote's memory: %v", err)
+	}
+	if found {
+		t.Errorf("the first launch's working directory %s is in the zygote's memory", dir)
+	}
+}
+
+// The private /tmp is mounted before the zygote's child joins its group
+// (planJoin follows the mount steps), but a tmpfs's pages are charged to
+// the writer's memory cgroup when written: what the target writes into it
+// counts against the launch's maxMemoryMB, as through a stage. A target
+// that writes 8 MiB there is seen in its group's usage; one that writes
+// past its limit does not get to finish.
+func TestZygotePrivateTmpCountsAgainstTheLaunch(t *testing.T) {
+	needZygote(t)
+	m := cgroupTestManager(t)
+	if !m.Support().Memory {
+		t.Skip("no memory controller")
+	}
+	work := hostDir(t)
+	iso, err := IsolationFor(config.BuiltinDefault(work))
+	if err != nil {
+		t.Skipf("the development defaults cannot be enforced here: %v", err)
+	}
+	l := NewLauncher(LauncherOptions{Stage: StageZygote, PoolSize: -1, Isolation: iso, Cgroups: m})
+	defer l.Close()
+	write := func(mb int) *policy.Spec {
+		s := py(t, fmt.Sprintf(`
+import sys, time
+with open('/tmp/fill', 'wb') as f:
+    for i in range(%d):
+        f.write(b'x' * (1 << 20))
+print('written', flush=True)
+time.sleep(3)
+`, mb))
+		s.Dir, s.Limits.MaxMemoryMB = work, 32
+		return s
+	}
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	p, err := l.Start(write(8), Stdio{Stdout: w})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Abort()
+	if !p.forked {
+		t.Fatal("not forked by the zygote")
+	}
+	if err := p.Release(); err != nil {
+		t.Fatal(err)
+	}
+	line := make([]byte, 16)
+	if n, _ := r.Read(line); !strings.HasPrefix(string(line[:n]), "written") {
+		t.Fatalf("the target printed %q", line[:n])
+	}
+	st, err := p.Cgroup().Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.MemoryBytes < 8<<20 {
+		t.Fatalf("the launch's group uses %d bytes with 8 MiB written to its private /tmp", st.MemoryBytes)
+	}
+	t.Logf("group usage with 8 MiB in /tmp: %d", st.MemoryBytes)
+	p.Abort()
+
+	out, es := runAll(t, l, write(64))
+	if strings.Contains(out, "written") || (es.ExitCode != nil && *es.ExitCode == 0) {
+		t.Fatalf("64 MiB written into the private /tmp under a 32 MiB limit: %q %v", out, es)
+	}
+	t.Logf("64 MiB: %v", es)
+}
+
+// Nothing before the join forks (the child is alone in its group when it
+// joins it), and the join is a move, which pids.max does not refuse: a
+// launch with maxProcesses 1 runs, and its target cannot fork.
+func TestZygoteMaxProcessesOneRunsAndCannotFork(t *testing.T) {
+	needZygote(t)
+	m := cgroupTestManager(t)
+	if !m.Support().Pids {
+		t.Skip("no pids controller")
+	}
+	spec := py(t, `
+import os
+try:
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    print('forked')
+except OSError as e:
+    print('refused', e.errno)
+`)
+	spec.Limits.MaxProcesses = 1
+	l := NewLauncher(LauncherOptions{Stage: StageZygote, PoolSize: -1, Cgroups: m})
+	defer l.Close()
+	out, st := runAll(t, l, spec)
+	exitOK(t, out, st)
+	if l.zygoteServed() != 1 {
+		t.Fatalf("the zygote served %d launches, want 1", l.zygoteServed())
+	}
+	if !strings.HasPrefix(out, "refused 11") {
+		t.Fatalf("with maxProcesses 1 the target printed %q, want its fork refused (EAGAIN)", out)
 	}
 }
