@@ -420,3 +420,30 @@ except OSError as e:
 		t.Fatalf("with maxProcesses 1 the target printed %q, want its fork refused (EAGAIN)", out)
 	}
 }
+
+// A launch forked with a copy of the zygote's memory (an environment past
+// vmMaxExecStrings) gives the zygote no pidfd: it prepares the next launch
+// at once, as before awaitQuiet.
+func TestZygoteForkedChildTakesNoPidfd(t *testing.T) {
+	needZygote(t)
+	needRoot(t)
+	l := NewLauncher(LauncherOptions{Stage: StageZygote, PoolSize: -1})
+	defer l.Close()
+	spec := specFor(t, "sleep", "5")
+	spec.Env = append(spec.Env, "BIG="+strings.Repeat("x", 80<<10))
+	p, err := l.Start(spec, Stdio{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Abort()
+	if !p.forked {
+		t.Fatal("not forked by the zygote")
+	}
+	z := l.zygotePid()
+	if fds := pidfdsOf(t, z); len(fds) != 0 {
+		t.Fatalf("the zygote holds pidfds after a forked child: %v", fds)
+	}
+	if fds := pidfdsOf(t, p.Pid); len(fds) != 0 {
+		t.Fatalf("the child at its gate holds pidfds: %v", fds)
+	}
+}
