@@ -262,6 +262,7 @@ func serveLaunch(c *Config, fds []int) []byte {
 type planner struct {
 	prog       program
 	errs       []byte // the chunk encodeErr fills (kept in keep)
+	strs       []byte // the chunk detail fills (kept in keep)
 	keep       [][]byte
 	regs       int8
 	closeAfter []int
@@ -304,6 +305,30 @@ func (b *planner) encodeErr(e *StepError) []byte {
 	at := len(b.errs)
 	b.errs = e.AppendEncode(b.errs)
 	return b.errs[at:len(b.errs):len(b.errs)]
+}
+
+// detail is parts joined in the plan's own memory (kept, so wiped with
+// the plan): a failure report naming a launch's path leaves no string of
+// it in the zygote's heap for the next child's copy. Only for the errors
+// of the plan's ops (encoded into it by sys), never for one planLaunch
+// returns: a plan that is not forked is wiped before its error is encoded.
+func (b *planner) detail(parts ...string) string {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	if n == 0 {
+		return ""
+	}
+	if cap(b.strs)-len(b.strs) < n {
+		b.strs = make([]byte, 0, max(2048, n))
+		b.keep = append(b.keep, b.strs[:cap(b.strs)])
+	}
+	at := len(b.strs)
+	for _, p := range parts {
+		b.strs = append(b.strs, p...)
+	}
+	return unsafe.String(&b.strs[at], n)
 }
 
 // set appends reg = v.
@@ -506,8 +531,8 @@ func (b *planner) planDir(c *Config) {
 	if c.Dir == "" {
 		return
 	}
-	b.openNoSymlinks(c.Dir, oPath|oDirectory|oCLOEXEC, 0, stepErr(StepChdir, "open "+c.Dir+" (no symbolic links allowed)"))
-	o := b.sys(stepErr(StepChdir, "chdir "+c.Dir), nrFchdir, 0)
+	b.openNoSymlinks(c.Dir, oPath|oDirectory|oCLOEXEC, 0, stepErr(StepChdir, b.detail("open ", c.Dir, " (no symbolic links allowed)")))
+	o := b.sys(stepErr(StepChdir, b.detail("chdir ", c.Dir)), nrFchdir, 0)
 	o.in, o.inReg = 0, 0
 	b.closeReg(0)
 }
@@ -606,7 +631,7 @@ func (b *planner) planLandlock(c *Config) *StepError {
 		var err *StepError
 		var ok []uintptr
 		if r.required {
-			err = stepErr(StepLandlock, "open "+r.path)
+			err = stepErr(StepLandlock, b.detail("open ", r.path))
 			if r.optional {
 				ok = []uintptr{eNOENT, eLOOP}
 			}
@@ -623,7 +648,7 @@ func (b *planner) planLandlock(c *Config) *StepError {
 		}
 		b.when(0, 2)
 		b.set(flag, 0)
-		add := stepErr(StepLandlock, "landlock_add_rule "+r.path)
+		add := stepErr(StepLandlock, b.detail("landlock_add_rule ", r.path))
 		// A directory takes every right; a file (EINVAL) only those that
 		// apply to files: the second rule runs only if the first failed.
 		o := b.sys(add, nrLandlockAddRule, 0, landlockRulePathBeneath, b.addr(dir))
@@ -740,9 +765,9 @@ func (b *planner) planPrivate(c *Config) bool {
 	for _, d := range c.Private {
 		// No jail here: c.Private are real paths, resolved at the
 		// server's start; one that became a link since fails.
-		b.openNoSymlinks(d, oPath|oCLOEXEC|oDirectory, 0, stepErr(StepPrivate, "open "+d), eNOENT)
+		b.openNoSymlinks(d, oPath|oCLOEXEC|oDirectory, 0, stepErr(StepPrivate, b.detail("open ", d)), eNOENT)
 		at := b.procFD(0)
-		b.sys(stepErr(StepPrivate, "mount a private tmpfs on "+d), nrMount, zyAddr(zy.tmpfs), at, zyAddr(zy.tmpfs), msNosuid|msNodev, zyAddr(zy.modes[0]))
+		b.sys(stepErr(StepPrivate, b.detail("mount a private tmpfs on ", d)), nrMount, zyAddr(zy.tmpfs), at, zyAddr(zy.tmpfs), msNosuid|msNodev, zyAddr(zy.modes[0]))
 		b.closeReg(0)
 		b.when(0, 3)
 	}
@@ -796,7 +821,7 @@ func (b *planner) planBeneath(step string, paths, under []string) ([]keptDir, bo
 			return nil, false
 		}
 		b.openNoSymlinks(k, oPath|oCLOEXEC|oDirectory, r,
-			stepErr(step, "open "+k+" to keep it (no symbolic links allowed)"), eNOENT, eACCES)
+			stepErr(step, b.detail("open ", k, " to keep it (no symbolic links allowed)")), eNOENT, eACCES)
 		keep = append(keep, keptDir{k, r})
 	}
 	return keep, true
@@ -811,12 +836,12 @@ func (b *planner) planBindBack(step string, keep []keptDir) {
 			if i < len(k.path) && k.path[i] != '/' {
 				continue
 			}
-			o := b.sys(stepErr(step, "make the mount point "+k.path), nrMkdirat, atFDCWD, b.cstr(k.path[:i]), 0o755)
+			o := b.sys(stepErr(step, b.detail("make the mount point ", k.path)), nrMkdirat, atFDCWD, b.cstr(k.path[:i]), 0o755)
 			o.ok1, o.ok2 = eEXIST, 0
 			n++
 		}
 		at := b.procFD(k.reg)
-		b.sys(stepErr(step, "bind "+k.path+" back"), nrMount, at, b.cstr(k.path), 0, msBind|msRec, 0)
+		b.sys(stepErr(step, b.detail("bind ", k.path, " back")), nrMount, at, b.cstr(k.path), 0, msBind|msRec, 0)
 		b.when(k.reg, n+2)
 	}
 }
@@ -839,8 +864,8 @@ func (b *planner) planSeals(c *Config) bool {
 	flag, again, redo, reopened, rebound := r[0], r[1], r[2], r[3], r[4]
 	for _, s := range c.Sealed {
 		p := b.cstr(s)
-		seal := stepErr(StepPrivate, "seal "+s+" read-only")
-		openErr := stepErr(StepPrivate, "open "+s+" to seal it")
+		seal := stepErr(StepPrivate, b.detail("seal ", s, " read-only"))
+		openErr := stepErr(StepPrivate, b.detail("open ", s, " to seal it"))
 		b.set(flag, ^uintptr(0))
 		b.open(s, oPath|oCLOEXEC, 0, openErr, eNOENT, eACCES)
 		at := b.procFD(0)
@@ -884,8 +909,8 @@ func (b *planner) planMasks(c *Config) bool {
 		return false
 	}
 	for _, m := range c.Masked {
-		hide := stepErr(StepPrivate, "hide "+m)
-		b.open(m, oPath|oCLOEXEC, 0, stepErr(StepPrivate, "open "+m+" to hide it"), eNOENT, eACCES)
+		hide := stepErr(StepPrivate, b.detail("hide ", m))
+		b.open(m, oPath|oCLOEXEC, 0, stepErr(StepPrivate, b.detail("open ", m, " to hide it")), eNOENT, eACCES)
 		at := b.procFD(0)
 		b.set(notDir, 0)
 		o := b.sys(hide, nrMount, zyAddr(zy.tmpfs), at, zyAddr(zy.tmpfs), msRdonly|msNosuid|msNodev|msNoexec, zyAddr(zy.modes[1]))

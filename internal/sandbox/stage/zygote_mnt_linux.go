@@ -213,11 +213,11 @@ func planMaker(want []string) *zygotePlan {
 	b.sys(stepErr(StepMounts, "unshare the mount namespace"), nrUnshare, cloneNewNS)
 	b.sys(stepErr(StepMounts, "make every mount private"), nrMount, 0, b.cstr("/"), 0, msRec|msPrivate, 0)
 	for i, d := range want {
-		b.openNoSymlinks(d, oPath|oCLOEXEC|oDirectory, 0, stepErr(StepPrivate, "open "+d), eNOENT, eLOOP)
+		b.openNoSymlinks(d, oPath|oCLOEXEC|oDirectory, 0, stepErr(StepPrivate, b.detail("open ", d)), eNOENT, eLOOP)
 		b.putFD(0, &mntPrep.covered[i])
 		at := b.procFD(0)
-		b.sys(stepErr(StepPrivate, "mount a private tmpfs on "+d), nrMount, zyAddr(zy.tmpfs), at, zyAddr(zy.tmpfs), msNosuid|msNodev, zyAddr(zy.modes[0]))
-		b.sys(stepErr(StepPrivate, "statx "+d), nrStatx, atFDCWD, b.cstr(d), atSymlinkNofollow, statxMntID, uintptr(unsafe.Pointer(&mntPrep.stx[i][0])))
+		b.sys(stepErr(StepPrivate, b.detail("mount a private tmpfs on ", d)), nrMount, zyAddr(zy.tmpfs), at, zyAddr(zy.tmpfs), msNosuid|msNodev, zyAddr(zy.modes[0]))
+		b.sys(stepErr(StepPrivate, b.detail("statx ", d)), nrStatx, atFDCWD, b.cstr(d), atSymlinkNofollow, statxMntID, uintptr(unsafe.Pointer(&mntPrep.stx[i][0])))
 		b.when(0, 2)
 	}
 	b.open("/proc/thread-self/ns/mnt", oRDONLY|oCLOEXEC, 0, stepErr(StepMounts, "open the mount namespace"))
@@ -386,7 +386,7 @@ func (b *planner) planPreparedMounts(c *Config) bool {
 func (b *planner) planCheckCovered(c *Config) {
 	for i, d := range c.Private {
 		stx := make([]byte, 256)
-		err := stepErr(StepPrivate, "the mount namespace made ahead no longer covers "+d)
+		err := stepErr(StepPrivate, b.detail("the mount namespace made ahead no longer covers ", d))
 		o := b.sys(err, nrStatx, atFDCWD, b.cstr(d), atSymlinkNofollow, statxMntID, b.addr(stx))
 		if mntPrep.covered[i] >= 0 {
 			e := b.sys(err, 0, uintptr(mntPrep.mntID[i]))
@@ -436,7 +436,7 @@ func (b *planner) planKeepCovered(c *Config) ([]keptDir, bool) {
 		}
 		how := make([]byte, 24)
 		*(*openHow)(unsafe.Pointer(&how[0])) = openHow{flags: uint64(oPath | oCLOEXEC | oDirectory), resolve: resolveNoSymlinks | resolveNoMagiclinks | resolveBeneath}
-		o := b.sys(stepErr(StepPrivate, "open "+k+" to keep it (no symbolic links allowed)"), nrOpenat2, uintptr(mntPrep.covered[at]), b.cstr(rel), b.addr(how), 24)
+		o := b.sys(stepErr(StepPrivate, b.detail("open ", k, " to keep it (no symbolic links allowed)")), nrOpenat2, uintptr(mntPrep.covered[at]), b.cstr(rel), b.addr(how), 24)
 		b.tolerate(o, []uintptr{eNOENT, eACCES})
 		o.out = r
 		keep = append(keep, keptDir{k, r})

@@ -123,9 +123,9 @@ func (b *planner) planReadOnly(c *Config) ([]int8, bool) {
 		return nil, true
 	}
 	for _, w := range c.Writable {
-		b.openNoSymlinks(w, oPath|oCLOEXEC, 0, stepErr(StepMounts, "open the writable path "+w+" (no symbolic links allowed)"))
+		b.openNoSymlinks(w, oPath|oCLOEXEC, 0, stepErr(StepMounts, b.detail("open the writable path ", w, " (no symbolic links allowed)")))
 		at := b.procFD(0)
-		b.sys(stepErr(StepMounts, "bind the writable path "+w+" onto itself"), nrMount, at, at, 0, msBind|msRec, 0)
+		b.sys(stepErr(StepMounts, b.detail("bind the writable path ", w, " onto itself")), nrMount, at, at, 0, msBind|msRec, 0)
 		b.closeReg(0)
 	}
 	ro := make([]byte, 32) // struct mount_attr
@@ -136,9 +136,9 @@ func (b *planner) planReadOnly(c *Config) ([]int8, bool) {
 	*(*mountAttr)(unsafe.Pointer(&rw[0])) = mountAttr{clr: mountAttrRO}
 	rwp := b.addr(rw)
 	for _, w := range c.Writable {
-		b.openNoSymlinks(w, oPath|oCLOEXEC, 0, stepErr(StepMounts, "open the writable path "+w+" (no symbolic links allowed)"))
+		b.openNoSymlinks(w, oPath|oCLOEXEC, 0, stepErr(StepMounts, b.detail("open the writable path ", w, " (no symbolic links allowed)")))
 		at := b.procFD(0)
-		b.sys(stepErr(StepMounts, "make the writable path "+w+" writable again"), nrMountSetattr, atFDCWD, at, atRecursive, rwp, 32)
+		b.sys(stepErr(StepMounts, b.detail("make the writable path ", w, " writable again")), nrMountSetattr, atFDCWD, at, atRecursive, rwp, 32)
 		b.closeReg(0)
 	}
 	opts := "mode=1777"
@@ -280,7 +280,7 @@ func (b *planner) planHostname(c *Config) {
 	if c.Hostname == "" {
 		return
 	}
-	b.sys(stepErr(StepHostname, "sethostname "+c.Hostname), nrSethostname, b.addr([]byte(c.Hostname)), uintptr(len(c.Hostname)))
+	b.sys(stepErr(StepHostname, b.detail("sethostname ", c.Hostname)), nrSethostname, b.addr([]byte(c.Hostname)), uintptr(len(c.Hostname)))
 }
 
 // planLoopback is raiseLoopback. Its read-modify-write of lo's flags is
