@@ -161,7 +161,7 @@ func TestZygoteHiddenRulesMadeAheadFollowTheHost(t *testing.T) {
 	}
 	// The zygote keeps what it listed, not more at each launch.
 	zygoteFDs := func() int {
-		waitZygoteAwaitsLaunch(t, l.zygotePid()) // the last child's pidfd closed (awaitQuiet)
+		waitZygoteAwaitsLaunch(t, l.zygotePid()) // its idle preparation done
 		ents, err := os.ReadDir("/proc/" + strconv.Itoa(l.zygotePid()) + "/fd")
 		if err != nil {
 			t.Fatal(err)

@@ -209,14 +209,14 @@ func TestTargetGetsOnlyItsDescriptors(t *testing.T) {
 		})
 	}
 	// A zygote's child gets its group's cgroup.procs files (it joins the
-	// group itself) and the zygote a pidfd of it: neither reaches the target.
+	// group itself): none reaches the target.
 	t.Run("zygote with cgroups", func(t *testing.T) {
 		needZygote(t)
 		m := cgroupTestManager(t)
 		spec := specFor(t, py, "-c", list)
 		lc := NewLauncher(LauncherOptions{Stage: StageZygote, PoolSize: -1, Cgroups: m, GroupLimits: spec.Limits})
 		defer lc.Close()
-		for i := 0; i < 2; i++ { // the second with the first one's pidfd in the zygote
+		for i := 0; i < 2; i++ { // the second with the zygote's preparation made after the first
 			if out, st := run(t, lc, spec); out != "[0, 1, 2]\n" || st.ExitCode == nil || *st.ExitCode != 0 {
 				t.Fatalf("open descriptors %q (exit %v), want [0, 1, 2]", out, st)
 			}

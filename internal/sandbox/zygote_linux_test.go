@@ -613,7 +613,8 @@ func TestZygoteNarrowsItsBoundingSet(t *testing.T) {
 
 // zygoteAwaitsLaunch reports whether zygote z waits for its next launch
 // with the next child's preparation done: blocked in recvmsg, or in the
-// ppoll of awaitLaunch (no timeout), not in awaitQuiet's (with one).
+// ppoll of awaitLaunch (no timeout), not in one of its preparation's
+// (mountTableChanged's, with a zero timeout).
 func zygoteAwaitsLaunch(z int) bool {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/syscall", z, z))
 	f := strings.Fields(string(b))

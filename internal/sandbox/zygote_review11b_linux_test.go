@@ -14,9 +14,8 @@ import (
 	"github.com/mcp-process/mcp-process/internal/policy"
 )
 
-// Review (session 11, second review) of the zygote's plan arena, its wait
-// for the last child (awaitQuiet, a pidfd) and its child's join after the
-// mount steps.
+// Review (session 11, second review) of the zygote's plan arena and its
+// child's join after the mount steps.
 
 // A launch the zygote plans up to its executable scope and then hands back
 // (an executable beneath the private /tmp: errFallback, the launch runs on
@@ -69,23 +68,6 @@ func TestZygoteFallbackLeavesNothingInMemory(t *testing.T) {
 			t.Errorf("%q of the launch the zygote handed back is in the zygote's memory", s)
 		}
 	}
-}
-
-// pidfdsOf lists pid's descriptors that are pidfds.
-func pidfdsOf(t *testing.T, pid int) []string {
-	t.Helper()
-	dir := fmt.Sprintf("/proc/%d/fd", pid)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range ents {
-		if l, err := os.Readlink(dir + "/" + e.Name()); err == nil && strings.Contains(l, "pidfd") {
-			out = append(out, e.Name()+" -> "+l)
-		}
-	}
-	return out
 }
 
 // A launch whose clone3 the kernel refuses for now (EAGAIN: the zygote's
@@ -183,76 +165,8 @@ func cgroupLine(t *testing.T, pid int, mnt string) string {
 	return ""
 }
 
-// The pidfd the zygote takes of each child sharing its memory (awaitQuiet)
-// reaches no child: not the child it names (made after the child's copy
-// of the descriptor table), nor the next launch's, forked while the first
-// target still runs; and the zygote closes it once 20 ms passed, though
-// the target runs on, or the next launch came.
-func TestZygotePidfdReachesNoChild(t *testing.T) {
-	needZygote(t)
-	needRoot(t)
-	l := NewLauncher(LauncherOptions{Stage: StageZygote, PoolSize: -1})
-	defer l.Close()
-	long := specFor(t, "sleep", "5")
-	a, err := l.Start(long, Stdio{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Abort()
-	if !a.forked {
-		t.Fatal("not forked by the zygote")
-	}
-	if fds := pidfdsOf(t, a.Pid); len(fds) != 0 {
-		t.Fatalf("the child at its gate holds pidfds: %v", fds)
-	}
-	z := l.zygotePid()
-	if fds := pidfdsOf(t, z); len(fds) > 1 {
-		t.Fatalf("the zygote holds more than its last child's pidfd: %v", fds)
-	} else {
-		t.Logf("the zygote, its child at the gate: %v", fds) // its pidfd (awaitQuiet) when the child shares its memory
-	}
-	if err := a.Release(); err != nil {
-		t.Fatal(err)
-	}
-	// The next launch at once, the first target running: its child holds
-	// no pidfd at its gate, and the zygote at most the new child's.
-	for i := 0; i < 3; i++ {
-		b, err := l.Start(specFor(t, "true"), Stdio{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !b.forked {
-			b.Abort()
-			t.Fatal("not forked by the zygote")
-		}
-		fds := pidfdsOf(t, b.Pid)
-		zfds := pidfdsOf(t, z)
-		b.Release()
-		b.Wait()
-		if len(fds) != 0 {
-			t.Fatalf("launch %d: the child at its gate holds pidfds: %v", i, fds)
-		}
-		if len(zfds) > 1 {
-			t.Fatalf("launch %d: the zygote holds %v", i, zfds)
-		}
-	}
-	// The first target still runs; the zygote stops waiting for it.
-	start := time.Now()
-	waitZygoteAwaitsLaunch(t, z)
-	if d := time.Since(start); d > 2*time.Second {
-		t.Fatalf("the zygote waited %v for a running target", d)
-	}
-	if zygoteState(a.Pid) == "" {
-		t.Fatal("the first target ended too soon for this test")
-	}
-	if fds := pidfdsOf(t, z); len(fds) != 0 {
-		t.Fatalf("the zygote waiting for its next launch holds pidfds: %v", fds)
-	}
-}
-
-// A server that closes the zygote's socket while the zygote waits for its
-// last child (a target that runs on): the zygote ends by itself, at once,
-// not when the target ends.
+// A server that closes the zygote's socket while a target it forked runs
+// on: the zygote ends by itself, at once, not when the target ends.
 func TestZygoteEndsWhenItsSocketClosesWhileItWaits(t *testing.T) {
 	needZygote(t)
 	needRoot(t)
@@ -418,32 +332,5 @@ except OSError as e:
 	}
 	if !strings.HasPrefix(out, "refused 11") {
 		t.Fatalf("with maxProcesses 1 the target printed %q, want its fork refused (EAGAIN)", out)
-	}
-}
-
-// A launch forked with a copy of the zygote's memory (an environment past
-// vmMaxExecStrings) gives the zygote no pidfd: it prepares the next launch
-// at once, as before awaitQuiet.
-func TestZygoteForkedChildTakesNoPidfd(t *testing.T) {
-	needZygote(t)
-	needRoot(t)
-	l := NewLauncher(LauncherOptions{Stage: StageZygote, PoolSize: -1})
-	defer l.Close()
-	spec := specFor(t, "sleep", "5")
-	spec.Env = append(spec.Env, "BIG="+strings.Repeat("x", 80<<10))
-	p, err := l.Start(spec, Stdio{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Abort()
-	if !p.forked {
-		t.Fatal("not forked by the zygote")
-	}
-	z := l.zygotePid()
-	if fds := pidfdsOf(t, z); len(fds) != 0 {
-		t.Fatalf("the zygote holds pidfds after a forked child: %v", fds)
-	}
-	if fds := pidfdsOf(t, p.Pid); len(fds) != 0 {
-		t.Fatalf("the child at its gate holds pidfds: %v", fds)
 	}
 }

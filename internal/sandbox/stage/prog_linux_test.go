@@ -53,10 +53,6 @@ func zygoteLaunch(t *testing.T, c *Config, exe string) (reply []byte, ours *os.F
 		fds[i] = d
 	}
 	reply = serveLaunch(c, fds)
-	if zy.lastChild >= 0 { // the child's pidfd (startVM), which awaitQuiet closes in a zygote
-		syscall.Close(zy.lastChild)
-		zy.lastChild = -1
-	}
 	for _, fd := range fds {
 		syscall.Close(fd)
 	}

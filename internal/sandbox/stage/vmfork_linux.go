@@ -35,7 +35,7 @@ import "unsafe"
 // cloneArgs is the kernel's struct clone_args (version 0, 64 bytes).
 type cloneArgs struct {
 	flags                        uint64
-	pidfd                        uint64 // where CLONE_PIDFD stores the child's pidfd
+	_                            uint64 // pidfd
 	childTID                     uint64
 	_                            uint64 // parent_tid
 	exitSignal, stack, stackSize uint64
@@ -45,7 +45,6 @@ type cloneArgs struct {
 const (
 	cloneVM            = 0x100
 	cloneChildClearTID = 0x200000
-	clonePidfd         = 0x1000
 	cloneClearSighand  = 0x100000000
 	ePERM              = 1
 	e2BIG              = 7
@@ -104,11 +103,8 @@ func startVM(p *zygotePlan, flags uintptr) (int, uintptr) {
 	}
 	word := new(uint32)
 	*word = 1
-	pidfd := new(int32)
-	*pidfd = -1
 	args := cloneArgs{
-		flags:      cloneVM | cloneChildClearTID | cloneClearSighand | clonePidfd | uint64(flags&(cloneParent|zygoteNS)),
-		pidfd:      uint64(uintptr(unsafe.Pointer(pidfd))),
+		flags:      cloneVM | cloneChildClearTID | cloneClearSighand | uint64(flags&(cloneParent|zygoteNS)),
 		childTID:   uint64(uintptr(unsafe.Pointer(word))),
 		exitSignal: uint64(flags & 0xff),
 		stack:      uint64(uintptr(unsafe.Pointer(&stack[vmGuard]))),
@@ -128,7 +124,6 @@ func startVM(p *zygotePlan, flags uintptr) (int, uintptr) {
 		return 0, e
 	}
 	vm.live = append(vm.live, &vmChild{word: word, stack: stack, plan: p})
-	zy.lastChild = int(*pidfd) // close-on-exec, and never in the child's table (made after its copy)
 	return int(r), 0
 }
 

@@ -30,19 +30,18 @@ var zy struct {
 		lim  rlimit
 		read bool
 	} // the zygote's limits, by resource, once read (zygoteRlimit)
-	scopeRS   [2]int  // the scoped Landlock rulesets (without, with REFER granted), made once; -1: not yet
-	llABI     uintptr // the Landlock ABI (0: none, llErr says why)
-	llErr     uintptr
-	procfd    [14]byte                // "/proc/self/fd/"
-	empty     uint64                  // an empty signal set
-	one       [2]byte                 // MsgReady, MsgExec
-	zero      [1]byte                 // "0": the writer, in a cgroup.procs file
-	lastChild int                     // the pidfd of the last launch's child (-1: none), until awaitQuiet
-	hint      struct{ ops, keep int } // the sizes of the last plan, and some room
-	path      [1]byte                 // execveat's empty path
-	devnull   []byte                  // "/dev/null\x00"
-	tmpfs     []byte                  // "tmpfs\x00"
-	modes     [2][]byte               // "mode=1777", "mode=000,size=4k"
+	scopeRS [2]int  // the scoped Landlock rulesets (without, with REFER granted), made once; -1: not yet
+	llABI   uintptr // the Landlock ABI (0: none, llErr says why)
+	llErr   uintptr
+	procfd  [14]byte                // "/proc/self/fd/"
+	empty   uint64                  // an empty signal set
+	one     [2]byte                 // MsgReady, MsgExec
+	zero    [1]byte                 // "0": the writer, in a cgroup.procs file
+	hint    struct{ ops, keep int } // the sizes of the last plan, and some room
+	path    [1]byte                 // execveat's empty path
+	devnull []byte                  // "/dev/null\x00"
+	tmpfs   []byte                  // "tmpfs\x00"
+	modes   [2][]byte               // "mode=1777", "mode=000,size=4k"
 }
 
 // runZygote is the zygote's life: it serves launches until its socket
@@ -80,44 +79,10 @@ func runZygote() {
 		c = nil
 		wipeLaunch()
 		writeAll(sock, reply)
-		awaitQuiet()
 		prepareNS()      // the next child's namespaces, while idle
 		prepareMountNS() // and its mount namespace (zygote_mnt_linux.go)
 		prepareHidden()  // and its hidden files' read rules (zygote_hide_linux.go)
 	}
-}
-
-// quietWait bounds awaitQuiet: a target that runs longer (a service)
-// shares the processors with the next launch's preparation.
-const quietWait = 20e6 // ns
-
-// awaitQuiet delays the next launch's preparation (prepareNS and the
-// others: ~0.5 ms of CPU) until the last launch's child has exited, the
-// next launch has arrived, or quietWait has passed: made at once, it ran
-// beside the launch it followed (its record, its child's steps, its exec,
-// on two processors), which lost ~0.3 ms (docs/performance.md). Only the
-// time changes, never what is prepared: each preparation checks what it
-// holds against the host when it is used. No pidfd (a forked child, not
-// one sharing this memory): at once, as before.
-func awaitQuiet() {
-	if zy.lastChild < 0 {
-		return
-	}
-	pfd := [2]struct {
-		fd             int32
-		events, revent int16
-	}{{fd: int32(sock), events: pollIn}, {fd: int32(zy.lastChild), events: pollIn}}
-	ts := [2]int64{0, quietWait}
-	for {
-		_, e := rawSyscall6(nrPpoll, uintptr(unsafe.Pointer(&pfd[0])), 2, uintptr(unsafe.Pointer(&ts)), 0, 8, 0)
-		if e != eINTR {
-			break
-		}
-	}
-	runtime.KeepAlive(&pfd)
-	runtime.KeepAlive(&ts)
-	sysClose(zy.lastChild)
-	zy.lastChild = -1
 }
 
 // wipeLaunch clears the buffer a launch's config was received into, so
@@ -151,7 +116,6 @@ func zygoteInit() uintptr {
 	copy(zy.procfd[:], "/proc/self/fd/")
 	zy.one = [2]byte{MsgReady, MsgExec}
 	zy.zero = [1]byte{'0'}
-	zy.lastChild = -1
 	zy.devnull, zy.tmpfs = cstring("/dev/null"), cstring("tmpfs")
 	zy.modes = [2][]byte{cstring("mode=1777"), cstring("mode=000,size=4k")}
 	vmInit()
