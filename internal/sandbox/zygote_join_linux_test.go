@@ -13,6 +13,7 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
 )
 
@@ -121,13 +122,7 @@ func TestZygoteFallbackWithCgroupsUsesAStage(t *testing.T) {
 	needZygote(t)
 	m := cgroupTestManager(t)
 	spec := specFor(t, "true")
-	cfg := config.BuiltinDefault(hostDir(t))
-	cfg.ExecutablePolicyScope, cfg.AllowedExecutables = config.ScopeTree, []string{spec.Path}
-	iso, err := IsolationFor(cfg)
-	if err != nil {
-		t.Skipf("the development defaults cannot be enforced here: %v", err)
-	}
-	iso.ExecPaths = append(iso.ExecPaths, "/tmp/mcp-fallback-absent/true")
+	iso := fallbackIsolation(t, spec)
 	l := NewLauncher(LauncherOptions{Stage: StageZygote, PoolSize: -1, Isolation: iso, Cgroups: m, GroupLimits: spec.Limits})
 	defer l.Close()
 	p, err := l.Start(spec, Stdio{})
@@ -151,4 +146,19 @@ func TestZygoteFallbackWithCgroupsUsesAStage(t *testing.T) {
 		t.Fatalf("target: %v", st)
 	}
 	g.Remove()
+}
+
+// fallbackIsolation is the development default with the tree's executable
+// scope of spec's executable and a path beneath the private /tmp: the
+// zygote hands every launch under it back to a stage (planExecScope).
+func fallbackIsolation(t *testing.T, spec *policy.Spec) Isolation {
+	t.Helper()
+	cfg := config.BuiltinDefault(hostDir(t))
+	cfg.ExecutablePolicyScope, cfg.AllowedExecutables = config.ScopeTree, []string{spec.Path}
+	iso, err := IsolationFor(cfg)
+	if err != nil {
+		t.Skipf("the development defaults cannot be enforced here: %v", err)
+	}
+	iso.ExecPaths = append(iso.ExecPaths, "/tmp/mcp-fallback-absent/true")
+	return iso
 }

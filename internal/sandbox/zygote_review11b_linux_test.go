@@ -27,13 +27,7 @@ func TestZygoteFallbackLeavesNothingInMemory(t *testing.T) {
 	needZygote(t)
 	needRoot(t) // reads the zygote's memory
 	spec := specFor(t, "true")
-	cfg := config.BuiltinDefault(hostDir(t))
-	cfg.ExecutablePolicyScope, cfg.AllowedExecutables = config.ScopeTree, []string{spec.Path}
-	iso, err := IsolationFor(cfg)
-	if err != nil {
-		t.Skipf("the development defaults cannot be enforced here: %v", err)
-	}
-	iso.ExecPaths = append(iso.ExecPaths, "/tmp/mcp-fallback-absent/true")
+	iso := fallbackIsolation(t, spec)
 	l := NewLauncher(LauncherOptions{Stage: StageZygote, PoolSize: -1, Isolation: iso})
 	defer l.Close()
 	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
