@@ -242,9 +242,10 @@ func (z *zygoteProc) ask(cfg []byte, files []*os.File) (int, *stage.StepError, e
 
 // startForked is start through the zygote: errFallback when the zygote
 // does not plan the launch (the caller uses a stage). The child joins its
-// launch's cgroup itself, after its mount steps (askZygote, stage planJoin): the launch record
-// is written here meanwhile, on this goroutine, while the child takes its
-// steps, and the child is past both before the caller may say "go".
+// launch's cgroup itself, after its mount steps (askZygote, stage
+// planJoin); the launch record is written here meanwhile, on this
+// goroutine, and the child is past its steps and the record is on disk
+// before the caller may say "go".
 func (l *Launcher) startForked(spec *policy.Spec, cfg []byte, files []*os.File, during func(*Process) error, record func(int) error) (*Process, error) {
 	ours, pid, group, serr, err := l.askZygote(cfg, files, spec.Limits)
 	if ours == nil {
@@ -258,7 +259,7 @@ func (l *Launcher) startForked(spec *policy.Spec, cfg []byte, files []*os.File, 
 		limits: spec.Limits, sock: ours, launcher: l, keeps: keeperState{known: true}, forked: true, group: group}
 	if err != nil || serr != nil {
 		ours.Close()
-		dropGroup(group) // no child was forked: the group is empty
+		dropGroup(group) // no target of this launch runs: anything that joined it is killed
 		if serr != nil {
 			return nil, p.stepError(serr)
 		}
