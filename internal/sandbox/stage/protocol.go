@@ -282,6 +282,12 @@ const (
 	MaxPayload = 16 << 20
 )
 
+// encodedConfig reports whether b, at least n bytes long, starts with the
+// header of a config of this version (AddFlags and SetGroups mark one).
+func encodedConfig(b []byte, n int) bool {
+	return len(b) >= n && len(b) >= headerSize && string(b[:4]) == magic && b[4] == version
+}
+
 func appendU32(b []byte, v uint32) []byte {
 	return append(b, byte(v), byte(v>>8), byte(v>>16), byte(v>>24))
 }

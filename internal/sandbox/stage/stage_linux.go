@@ -180,9 +180,6 @@ func receiveN(want int, groups bool) (*Config, []int, *StepError) {
 	}
 	if g := int(h[groupsAt]); g != 0 && h[4] == version {
 		if !groups || g > MaxGroupFDs {
-			for _, fd := range fds {
-				sysClose(fd)
-			}
 			return nil, nil, &StepError{Step: StepConfig, Errno: eINVAL, Detail: "cgroup descriptors sent to a stage, or too many"}
 		}
 		want += g

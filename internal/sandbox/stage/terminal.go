@@ -14,7 +14,7 @@ const StepTerminal = "terminal"
 // AddFlags sets flags in an encoded config (Encode's output) in place. It
 // reports false, changing nothing, when b is not an encoded config.
 func AddFlags(b []byte, flags uint32) bool {
-	if len(b) < headerSize+4 || string(b[:4]) != magic || b[4] != version {
+	if !encodedConfig(b, headerSize+4) {
 		return false
 	}
 	putU32(b[headerSize:], getU32(b[headerSize:])|flags)

@@ -40,7 +40,7 @@ const MaxGroupFDs = 8
 // cgroup.procs descriptors after the ZygoteFDs; false when b is not a
 // config of this version or n is out of range.
 func SetGroups(b []byte, n int) bool {
-	if len(b) < headerSize || string(b[:4]) != magic || b[4] != version || n < 0 || n > MaxGroupFDs {
+	if !encodedConfig(b, headerSize) || n < 0 || n > MaxGroupFDs {
 		return false
 	}
 	b[groupsAt] = byte(n)

@@ -225,8 +225,7 @@ func serveLaunch(c *Config, fds []int) []byte {
 // planner builds a program; keep holds every buffer its ops point to.
 type planner struct {
 	prog       program
-	errs       []byte // the chunk encodeErr fills (kept in keep)
-	strs       []byte // the chunk detail fills (kept in keep)
+	arena      []byte // the chunk encodeErr and detail fill (kept in keep)
 	keep       [][]byte
 	regs       int8
 	closeAfter []int
@@ -262,13 +261,19 @@ func (b *planner) sys(err *StepError, nr uintptr, a ...uintptr) *op {
 // allocation for many; each report its own bytes, which the child that
 // fails patches with the errno).
 func (b *planner) encodeErr(e *StepError) []byte {
-	if need := e.EncodedSize(); cap(b.errs)-len(b.errs) < need {
-		b.errs = make([]byte, 0, max(4096, need))
-		b.keep = append(b.keep, b.errs[:cap(b.errs)])
+	b.room(e.EncodedSize())
+	at := len(b.arena)
+	b.arena = e.AppendEncode(b.arena)
+	return b.arena[at:len(b.arena):len(b.arena)]
+}
+
+// room makes the plan's arena hold n more bytes without growing: a new
+// chunk, kept (so wiped with the plan), when the current one is full.
+func (b *planner) room(n int) {
+	if cap(b.arena)-len(b.arena) < n {
+		b.arena = make([]byte, 0, max(4096, n))
+		b.keep = append(b.keep, b.arena[:cap(b.arena)])
 	}
-	at := len(b.errs)
-	b.errs = e.AppendEncode(b.errs)
-	return b.errs[at:len(b.errs):len(b.errs)]
 }
 
 // detail is parts joined in the plan's own memory (kept, so wiped with
@@ -284,15 +289,12 @@ func (b *planner) detail(parts ...string) string {
 	if n == 0 {
 		return ""
 	}
-	if cap(b.strs)-len(b.strs) < n {
-		b.strs = make([]byte, 0, max(2048, n))
-		b.keep = append(b.keep, b.strs[:cap(b.strs)])
-	}
-	at := len(b.strs)
+	b.room(n)
+	at := len(b.arena)
 	for _, p := range parts {
-		b.strs = append(b.strs, p...)
+		b.arena = append(b.arena, p...)
 	}
-	return unsafe.String(&b.strs[at], n)
+	return unsafe.String(&b.arena[at], n)
 }
 
 // set appends reg = v.
