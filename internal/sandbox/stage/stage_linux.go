@@ -22,6 +22,11 @@ func init() {
 // zygoteMode is set for a process started as [argv0, ArgZygote].
 var zygoteMode bool
 
+// recvBlocks: a stage's recvmsg may wait long (an idle stage awaiting its
+// launch) and tells the runtime so; a zygote's comes after awaitLaunch
+// saw the launch on its socket, and is raw.
+var recvBlocks = true
+
 // plain is set for a stage started with ArgPlain: no keeper, nothing
 // trimmed or prefaulted.
 var plain bool

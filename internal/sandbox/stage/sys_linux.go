@@ -198,7 +198,11 @@ func recvFDs(fd int, b []byte, fds []int) (n int, _ []int, ctrunc bool, errno ui
 	var ctl [16]uintptr // room for SentFDs descriptors, and more to detect extras; aligned
 	iov := iovec{base: &b[0], len: uintptr(len(b))}
 	msg := msghdr{iov: &iov, iovlen: 1, control: (*byte)(unsafe.Pointer(&ctl[0])), controllen: unsafe.Sizeof(ctl)}
-	r, e := blockingSyscall6(nrRecvmsg, uintptr(fd), uintptr(unsafe.Pointer(&msg)), msgCmsgCloexec, 0, 0, 0)
+	call := blockingSyscall6
+	if !recvBlocks {
+		call = rawSyscall6
+	}
+	r, e := call(nrRecvmsg, uintptr(fd), uintptr(unsafe.Pointer(&msg)), msgCmsgCloexec, 0, 0, 0)
 	runtime.KeepAlive(b)
 	runtime.KeepAlive(&iov)
 	runtime.KeepAlive(&ctl)

@@ -56,6 +56,7 @@ func runZygote() {
 	zy.ns, zy.keepCaps = ns, caps
 	rawSyscall6(nrPrctl, prSetDumpable, 0, 0, 0, 0, 0) // as a stage: out of reach of the children
 	payloadBuf = make([]byte, 64<<10)
+	recvBlocks = false // awaitLaunch is its blocking wait
 	closeLeaked()
 	if e := zygoteInit(); e != 0 {
 		sysExit(ExitFailed)

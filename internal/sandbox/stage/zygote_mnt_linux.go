@@ -245,23 +245,38 @@ func mountIDs(want []string) bool {
 	return true
 }
 
-// awaitLaunch waits for the next launch while a namespace made ahead is
-// held: a change of the server's mounts meanwhile drops it (it could not
-// be used, and would keep an unmounted filesystem busy); the next reply
-// makes another.
+// awaitLaunch waits for the next launch on the zygote's socket, and
+// while a namespace made ahead is held, for a change of the server's
+// mounts: that drops it (it could not be used, and would keep an
+// unmounted filesystem busy); the next reply makes another.
+//
+// The wait is the zygote's one blocking call: the runtime hands the
+// processor off while it lasts (no preemption every 10 ms of an idle
+// zygote) and takes it back at once when it returns. The launch is then
+// on the socket, and receiveN reads it with raw calls (recvBlocks false):
+// a blocking recvmsg there would hand the processor off again, on the
+// launch's path, and the zygote's thread would wait (70 µs here) for the
+// thread the runtime woke to take it to give it back.
 func awaitLaunch() {
-	for mntPrep.ready {
+	for {
 		pfd := [2]struct {
 			fd             int32
 			events, revent int16
 		}{{fd: int32(sock), events: pollIn}, {fd: int32(mntPrep.events), events: pollPri}}
-		_, e := rawSyscall6(nrPpoll, uintptr(unsafe.Pointer(&pfd[0])), 2, 0, 0, 8, 0)
+		n := uintptr(1)
+		if mntPrep.ready {
+			n = 2
+		}
+		_, e := blockingSyscall6(nrPpoll, uintptr(unsafe.Pointer(&pfd[0])), n, 0, 0, 8, 0)
 		runtime.KeepAlive(&pfd)
 		if e == eINTR {
 			continue
 		}
-		if e != 0 || pfd[1].revent&(pollPri|pollErr) != 0 {
+		if mntPrep.ready && (e != 0 || pfd[1].revent&(pollPri|pollErr) != 0) {
 			dropMountNS()
+		}
+		if e == 0 && pfd[0].revent == 0 {
+			continue // only the mounts changed: wait on for the launch
 		}
 		return
 	}
