@@ -34,7 +34,7 @@ func (s *Supervisor) reserveLocked(agent string, byServer bool) (time.Time, *err
 			"this server has launched %d processes, the maximum over its life (maxTotalProcesses)", s.total)
 	}
 	if !byServer {
-		times := slices.DeleteFunc(s.launches[agent], func(t time.Time) bool { return !t.After(now.Add(-time.Hour)) })
+		times := s.launches[agent].since(now.Add(-time.Hour))
 		s.launches[agent] = times
 		for _, w := range []struct {
 			max  int
@@ -44,18 +44,8 @@ func (s *Supervisor) reserveLocked(agent string, byServer bool) (time.Time, *err
 			if w.max <= 0 {
 				continue
 			}
-			in := 0
-			var oldest time.Time
-			for _, t := range times {
-				if t.After(now.Add(-w.span)) {
-					if in == 0 {
-						oldest = t
-					}
-					in++
-				}
-			}
-			if in >= w.max {
-				wait := oldest.Add(w.span).Sub(now)
+			if in := times.since(now.Add(-w.span)); len(in) >= w.max {
+				wait := in[0].Add(w.span).Sub(now)
 				if cd := time.Duration(c.RateLimitCooldownSeconds) * time.Second; cd > wait {
 					wait = cd
 				}
@@ -63,7 +53,9 @@ func (s *Supervisor) reserveLocked(agent string, byServer bool) (time.Time, *err
 				return now, rateLimited(wait, "agent %q reached %d launches in %s (%s)", agent, w.max, w.span, w.key)
 			}
 		}
-		s.launches[agent] = append(times, now)
+		if c.MaxLaunchesPerMinute > 0 || c.MaxLaunchesPerHour > 0 {
+			s.launches[agent] = times.add(now) // nothing to count without a window
+		}
 	}
 	s.running++
 	s.perAgent[agent]++
@@ -91,10 +83,47 @@ func (s *Supervisor) unreserve(agent string, at time.Time, byServer bool) {
 	s.perAgent[agent]--
 	s.total--
 	if !byServer {
-		ts := s.launches[agent]
-		if i := slices.IndexFunc(ts, func(t time.Time) bool { return t.Equal(at) }); i >= 0 {
-			s.launches[agent] = slices.Delete(ts, i, i+1)
-		}
+		s.launches[agent] = s.launches[agent].remove(at)
 	}
 	s.wg.Done()
+}
+
+// launchTimes is an agent's launches of the last hour, oldest first: a
+// launch's check counts a window and drops what left the hour by binary
+// search, not by a scan of every launch of the hour under the
+// supervisor's lock (an agent allowed thousands of launches an hour
+// would make each launch pay for all of them).
+type launchTimes []time.Time
+
+// after is the index of the first time after t.
+func (ts launchTimes) after(t time.Time) int {
+	i, _ := slices.BinarySearchFunc(ts, t, func(e, t time.Time) int {
+		if e.After(t) {
+			return 1
+		}
+		return -1
+	})
+	return i
+}
+
+// since is the times after t (a suffix of ts: the oldest first).
+func (ts launchTimes) since(t time.Time) launchTimes { return ts[ts.after(t):] }
+
+// add records t in order (a clock that went back inserts it where it
+// belongs).
+func (ts launchTimes) add(t time.Time) launchTimes {
+	if n := len(ts); n == 0 || !ts[n-1].After(t) {
+		return append(ts, t)
+	}
+	return slices.Insert(ts, ts.after(t), t)
+}
+
+// remove drops one launch recorded at t (a reservation given back).
+func (ts launchTimes) remove(t time.Time) launchTimes {
+	for i := ts.after(t) - 1; i >= 0 && !ts[i].Before(t); i-- {
+		if ts[i].Equal(t) {
+			return slices.Delete(ts, i, i+1)
+		}
+	}
+	return ts
 }

@@ -70,7 +70,7 @@ type Supervisor struct {
 	running   int
 	perAgent  map[string]int
 	total     int
-	launches  map[string][]time.Time // per agent, the last hour
+	launches  map[string]launchTimes // per agent, the last hour (kept only with a launch rate limit)
 	cooldown  map[string]time.Time
 	groups    map[string]*group
 	nextGroup int
@@ -139,7 +139,7 @@ func New(opts Options) *Supervisor {
 
 		procs:        map[int]*proc{},
 		perAgent:     map[string]int{},
-		launches:     map[string][]time.Time{},
+		launches:     map[string]launchTimes{},
 		cooldown:     map[string]time.Time{},
 		groups:       map[string]*group{},
 		services:     map[string]*service{},
