@@ -252,7 +252,21 @@ func (g *Group) ProcsFiles() ([]*os.File, error) {
 	}
 	files := make([]*os.File, 0, len(g.dirs))
 	for _, d := range g.dirs {
-		f, err := os.OpenFile(d+"/cgroup.procs", os.O_WRONLY, 0)
+		// Opened blocking and wrapped as is: os.OpenFile would register the
+		// (pollable) file with the runtime's poller and switch it to
+		// non-blocking and back when it is sent, six system calls of no
+		// use for a file that is only passed on.
+		path := d + "/cgroup.procs"
+		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		for err == unix.EINTR {
+			fd, err = unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		}
+		var f *os.File
+		if err == nil {
+			f = os.NewFile(uintptr(fd), path)
+		} else {
+			err = &fs.PathError{Op: "open", Path: path, Err: err}
+		}
 		if err != nil {
 			for _, f := range files {
 				f.Close()
