@@ -1,6 +1,9 @@
 package supervisor
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // outputPool is the server-wide cap on retained output
 // (maxRetainedOutputBytes, SPEC 7.2): every ring's capacity is reserved
@@ -67,11 +70,13 @@ func (o *outputPool) forget(rs ...*ring) {
 			continue
 		}
 		o.mu.Lock()
-		for i, e := range o.exited {
-			if e == r {
-				o.exited = append(o.exited[:i:i], o.exited[i+1:]...)
-				break
-			}
+		// The janitor forgets the earliest exits first: r is at the front,
+		// dropped without copying the rest.
+		if i := slices.Index(o.exited, r); i == 0 {
+			o.exited[0] = nil
+			o.exited = o.exited[1:]
+		} else if i > 0 {
+			o.exited = slices.Delete(o.exited, i, i+1)
 		}
 		o.mu.Unlock()
 		o.release(r.drop())

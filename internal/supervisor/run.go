@@ -14,10 +14,11 @@ import (
 // The result carries at most o.MaxResultBytes of each stream: its tail,
 // with the offsets to read the rest (SPEC 7.4).
 func (s *Supervisor) Run(ctx context.Context, agent string, spec *policy.Spec, so StartOptions, o RunOptions) (*RunResult, error) {
-	p, err := s.launch(agent, spec, so, launchKind{kind: KindProcess})
+	p, err := s.launch(agent, spec, so, launchKind{kind: KindProcess, run: true})
 	if err != nil {
 		return nil, err
 	}
+	defer p.reading.Add(-1) // its result read: the janitor may forget it
 	waitTimeout := o.WaitTimeout
 	if waitTimeout <= 0 {
 		waitTimeout = DefaultRunWait

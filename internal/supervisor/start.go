@@ -23,6 +23,9 @@ type launchKind struct {
 	// health is the service instance whose containment a health check
 	// runs in (its cgroup, outside every launch quota: health.go).
 	health *proc
+	// run: a process_run, which reads its result from the rings after the
+	// exit (the process is kept for it, whatever exitedRetentionSeconds).
+	run bool
 }
 
 // Start launches spec for agent and returns its status.
@@ -345,6 +348,9 @@ func (s *Supervisor) newProc(agent string, spec *policy.Spec, o StartOptions, lk
 		stdin: ps.parent[0], tty: tty,
 	}
 	p.stdinOpen.Store(p.stdin != nil)
+	if lk.run {
+		p.reading.Store(1) // before anyone can see it exit: Run gives it back
+	}
 	if capture {
 		p.out, p.errb = newRing(s.cfg.MaxOutputBufferSize, s.pool), newRing(s.cfg.MaxOutputBufferSize, s.pool)
 		p.readEnds = []*os.File{ps.parent[1], ps.parent[2]}

@@ -39,7 +39,6 @@ import (
 
 const (
 	defaultOutputBuffer   = 10 << 20
-	defaultRetention      = 600 * time.Second
 	defaultTermTimeout    = 5 * time.Second
 	limitGrace            = 5 * time.Second // SIGTERM → SIGKILL for lifetime/timeout
 	shutdownGrace         = 2 * time.Second
@@ -64,14 +63,17 @@ type Supervisor struct {
 	launcher *sandbox.Launcher
 	pool     *outputPool // maxRetainedOutputBytes over every ring
 
-	mu        sync.Mutex
-	closed    bool
-	procs     map[int]*proc
-	running   int
-	perAgent  map[string]int
-	total     int
-	launches  map[string]launchTimes // per agent, the last hour (kept only with a launch rate limit)
-	cooldown  map[string]time.Time
+	mu       sync.Mutex
+	closed   bool
+	procs    map[int]*proc
+	running  int
+	perAgent map[string]int
+	total    int
+	launches map[string]launchTimes // per agent, the last hour (kept only with a launch rate limit)
+	cooldown map[string]time.Time
+	// exited is every exited process in exit order, for the janitor: it
+	// forgets from the front and stops at the first one still kept.
+	exited    []*proc
 	groups    map[string]*group
 	nextGroup int
 	services  map[string]*service // by serviceKey(agent, name)
@@ -108,6 +110,9 @@ type proc struct {
 	readDone          chan struct{}
 	readEnds          []*os.File
 	done              chan struct{} // closed once reaped, drained and recorded
+	// reading: a process_run that has yet to read its result from this
+	// process's rings; the janitor keeps the process until it has.
+	reading atomic.Int32
 
 	stdinMu   sync.Mutex
 	stdin     *os.File    // nil: /dev/null, or closed
@@ -212,10 +217,7 @@ func (s *Supervisor) lookup(agent string, pid int) (*proc, error) {
 }
 
 func (s *Supervisor) retention() time.Duration {
-	if s.cfg.ExitedRetentionSeconds > 0 {
-		return time.Duration(s.cfg.ExitedRetentionSeconds) * time.Second
-	}
-	return defaultRetention
+	return time.Duration(max(s.cfg.ExitedRetentionSeconds, 0)) * time.Second
 }
 
 // limitGrace is the SIGTERM → SIGKILL grace when the server's own limits
@@ -395,16 +397,42 @@ func (s *Supervisor) janitor() {
 		}
 		cutoff := s.now().Add(-s.retention())
 		s.mu.Lock()
-		for pid, p := range s.procs {
-			p.mu.Lock()
-			old := p.exited && p.end.Before(cutoff)
-			p.mu.Unlock()
-			if old {
-				s.forgetLocked(pid, p)
-			}
-		}
+		s.sweepLocked(cutoff)
 		s.mu.Unlock()
 	}
+}
+
+// sweepLocked forgets the processes that exited before cutoff, the
+// earliest exit first, and stops at the first one still kept: a pass
+// costs what it forgets, not every process the table holds. One that a
+// process_run is still reading is kept for a later pass. Two exits queued
+// out of order by their watchers delay the later-queued one by a pass at
+// most.
+func (s *Supervisor) sweepLocked(cutoff time.Time) {
+	n := 0
+	var held []*proc
+	for _, p := range s.exited {
+		p.mu.Lock()
+		old := p.end.Before(cutoff)
+		p.mu.Unlock()
+		if !old {
+			break
+		}
+		n++
+		if p.reading.Load() > 0 {
+			held = append(held, p)
+			continue
+		}
+		if s.procs[p.pid] == p { // not forgotten already (a reused pid, a health check)
+			s.forgetLocked(p.pid, p)
+		}
+	}
+	if len(held) > 0 {
+		s.exited = append(held, s.exited[n:]...)
+		return
+	}
+	clear(s.exited[:n])
+	s.exited = s.exited[n:]
 }
 
 // forgetLocked drops p from the table, its group and its service.
