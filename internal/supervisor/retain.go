@@ -53,9 +53,17 @@ func (o *outputPool) release(n int) {
 }
 
 // exit makes a process's rings droppable: it exited and they are closed.
+// Their unused capacity goes back to the pool first (ring.trim).
 func (o *outputPool) exit(rs ...*ring) {
+	freed := 0
+	for _, r := range rs {
+		if r != nil {
+			freed += r.trim() // the ring's lock before the pool's
+		}
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.used -= int64(freed)
 	for _, r := range rs {
 		if r != nil {
 			o.exited = append(o.exited, r)

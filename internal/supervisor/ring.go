@@ -104,6 +104,27 @@ func (r *ring) drop() int {
 	return freed
 }
 
+// trim gives back the capacity a ring that is no longer written does not
+// use (a process that printed a line kept 4 KiB for as long as it was
+// retained): its bytes are moved into a buffer of their size. It returns
+// the capacity freed. Only for a ring that is no longer written; a
+// wrapped ring uses all of its capacity.
+func (r *ring) trim() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	spare := cap(r.buf) - len(r.buf)
+	if r.start != 0 || spare == 0 {
+		return 0
+	}
+	var nb []byte
+	if len(r.buf) > 0 {
+		nb = make([]byte, len(r.buf))
+		copy(nb, r.buf)
+	}
+	r.buf = nb
+	return spare
+}
+
 // size is the ring's capacity (what it holds of the pool).
 func (r *ring) size() int {
 	r.mu.Lock()

@@ -130,3 +130,46 @@ func TestOutputPoolDropsOldestExitedFirst(t *testing.T) {
 		t.Errorf("retained %d after every ring was forgotten", u)
 	}
 }
+
+// An exited process's rings give back the capacity they do not use: a
+// line of output no longer holds 4 KiB (minRingGrowth) for as long as the
+// process is retained, and the pool counts only what is kept. What a read
+// returns is unchanged.
+func TestExitedRingsTrimmed(t *testing.T) {
+	pool := newOutputPool(1 << 20)
+	line, empty, wrapped := newRing(1<<20, pool), newRing(1<<20, pool), newRing(8<<10, pool)
+	line.write([]byte("hi\n"))
+	for i := range 3 {
+		wrapped.write([]byte(strings.Repeat(string(rune('a'+i)), 5<<10)))
+	}
+	before := wrapped.read(0, 0, 0)
+	if u := pool.retained(); u != minRingGrowth+8<<10 {
+		t.Fatalf("retained %d before the exit, want %d", u, minRingGrowth+8<<10)
+	}
+	for _, r := range []*ring{line, empty, wrapped} {
+		r.close()
+	}
+	pool.exit(line, empty, wrapped)
+	if c := line.size(); c != 3 {
+		t.Errorf("a ring of 3 bytes keeps %d after the exit", c)
+	}
+	if c := empty.size(); c != 0 {
+		t.Errorf("an empty ring keeps %d after the exit", c)
+	}
+	if u := pool.retained(); u != 3+8<<10 {
+		t.Errorf("the pool counts %d after the exit, want %d", u, 3+8<<10)
+	}
+	if rd := line.read(0, 0, 0); string(rd.data) != "hi\n" || rd.total != 3 || rd.dropped != 0 || !rd.closed {
+		t.Errorf("after the trim: %+v", rd)
+	}
+	if rd := line.read(1, 0, 0); string(rd.data) != "i\n" || rd.start != 1 {
+		t.Errorf("a read from an offset after the trim: %+v", rd)
+	}
+	if rd := wrapped.read(0, 0, 0); string(rd.data) != string(before.data) || rd.dropped != before.dropped || rd.total != before.total {
+		t.Errorf("a wrapped ring changed at the exit: %d bytes from %d, want %d from %d", len(rd.data), rd.dropped, len(before.data), before.dropped)
+	}
+	pool.forget(line, empty, wrapped)
+	if u := pool.retained(); u != 0 {
+		t.Errorf("retained %d after every ring was forgotten", u)
+	}
+}
