@@ -27,7 +27,7 @@ import (
 // runs) or Abort (it never does); in between it can write the launch
 // record. An error means nothing runs and nothing is left to clean up.
 func (l *Launcher) Start(spec *policy.Spec, stdio Stdio) (*Process, error) {
-	return l.start(spec, stdio, nil, nil)
+	return l.start(spec, stdio, nil, nil, false)
 }
 
 // StartRecorded is Start, calling record with the child's pid before it
@@ -41,7 +41,22 @@ func (l *Launcher) Start(spec *policy.Spec, stdio Stdio) (*Process, error) {
 // as is. If record succeeded and the launch then failed, the error is the
 // launch's: the caller owes its log the launch's end.
 func (l *Launcher) StartRecorded(spec *policy.Spec, stdio Stdio, record func(pid int) error) (*Process, error) {
-	return l.start(spec, stdio, nil, record)
+	return l.start(spec, stdio, nil, record, false)
+}
+
+// StartCommitted is StartRecorded for a caller that has nothing left to
+// decide between the record and Release (no egress proxy to serve, no
+// service cgroup to join): through the zygote, "go" is sent as soon as
+// record has returned nil, so the child execs as soon as its steps are
+// done instead of waiting at its gate for a round trip through the
+// caller; Release then only confirms the exec (or reports the step that
+// failed). The target still runs only after the record is on disk, and
+// never if a step fails (the child reports instead of reaching its gate).
+// A launch that a stage takes waits for Release as StartRecorded's does.
+// An Abort of a committed launch kills the child, which may have just
+// exec'd: its target is killed with it.
+func (l *Launcher) StartCommitted(spec *policy.Spec, stdio Stdio, record func(pid int) error) (*Process, error) {
+	return l.start(spec, stdio, nil, record, true)
 }
 
 // Support is what the launcher's cgroups enforce for a launch.
@@ -54,7 +69,7 @@ func (l *Launcher) Support() Support { return l.cgroups.support() }
 // An error from during aborts the launch and is returned as is. The cgroup
 // of a stage that turns out to have died before it received the launch is
 // removed before another stage is taken.
-func (l *Launcher) start(spec *policy.Spec, stdio Stdio, during func(*Process) error, record func(int) error) (*Process, error) {
+func (l *Launcher) start(spec *policy.Spec, stdio Stdio, during func(*Process) error, record func(int) error, commit bool) (*Process, error) {
 	select {
 	case <-l.quit:
 		return nil, errClosed()
@@ -79,7 +94,7 @@ func (l *Launcher) start(spec *policy.Spec, stdio Stdio, during func(*Process) e
 		defer devnull.Close()
 	}
 	if l.zygoteEligible(stdio, cfg) { // no Go runtime per launch: zygote_linux.go
-		if p, err := l.startForked(spec, cfg, files, during, record); err != errFallback {
+		if p, err := l.startForked(spec, cfg, files, during, record, commit); err != errFallback {
 			return p, err
 		}
 		// The zygote did not plan it: the stage gets no cgroup files (it

@@ -374,7 +374,7 @@ func TestStartDuring(t *testing.T) {
 			t.Errorf("during got pid %d", p.Pid)
 		}
 		return nil
-	}, nil)
+	}, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +396,7 @@ func TestStartDuring(t *testing.T) {
 	p, err = l.start(spec, Stdio{}, func(p *Process) error {
 		pid = p.Pid
 		return want
-	}, nil)
+	}, nil, false)
 	if err != want || p != nil {
 		t.Fatalf("start = %v, %v; want nil, the error of during", p, err)
 	}

@@ -53,6 +53,7 @@ type Process struct {
 	egress *EgressListeners // opened by the stage in the child's namespace (network.go); closed at the reap
 
 	forked bool // forked by the zygote (zygote_linux.go), not a stage
+	goSent bool // "go" sent at the record (Launcher.StartCommitted): Release does not send it again
 }
 
 // Egress returns the egress listeners the stage opened inside the child's
@@ -81,7 +82,10 @@ func (p *Process) Release() error {
 	defer p.launcher.launched() // the launch is through: the pool may be topped up
 	defer sock.Close()
 	sock.SetDeadline(time.Now().Add(stageTimeout))
-	_, werr := sock.Write([]byte{stage.MsgGo})
+	var werr error
+	if !p.goSent {
+		_, werr = sock.Write([]byte{stage.MsgGo})
+	}
 	kind, serr, err := readReport(sock)
 	if werr == nil && err == nil && kind == stage.MsgExec {
 		_, serr, err = readReport(sock)

@@ -91,3 +91,8 @@ func captureSupport() error { return unavailable() }
 
 // CaptureSupport reports the capture unavailable on this platform.
 func CaptureSupport() error { return unavailable() }
+
+// StartCommitted refuses: LAYER_UNAVAILABLE (record is not called).
+func (l *Launcher) StartCommitted(spec *policy.Spec, stdio Stdio, record func(pid int) error) (*Process, error) {
+	return nil, unavailable()
+}

@@ -15,19 +15,27 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
+	"github.com/mcp-process/mcp-process/internal/policy"
 )
 
-// StartRecorded's record callback against every way the launch can
-// end, through the zygote and through a Go stage: the target never runs
-// before record returns nor when it fails, and nothing is left (child,
-// cgroup, goroutine).
+// StartRecorded's and StartCommitted's record callback against every way
+// the launch can end, through the zygote and through a Go stage: the
+// target never runs before record returns nor when it fails, and nothing
+// is left (child, cgroup, goroutine). A committed launch through the
+// zygote runs its target without Release (which then confirms the exec);
+// a recorded one, and a committed one through a stage, wait for Release.
 func TestStartRecorded(t *testing.T) {
 	needRoot(t)
 	for _, kind := range []struct {
-		name  string
-		stage StageKind
-	}{{"zygote", StageZygote}, {"go", StageGo}} {
+		name   string
+		stage  StageKind
+		commit bool
+	}{{"zygote", StageZygote, false}, {"go", StageGo, false}, {"zygote-committed", StageZygote, true}, {"go-committed", StageGo, true}} {
 		t.Run(kind.name, func(t *testing.T) {
+			start := l0StartRecorded
+			if kind.commit {
+				start = l0StartCommitted
+			}
 			m := cgroupTestManager(t)
 			l := NewLauncher(LauncherOptions{Cgroups: m, Stage: kind.stage, PoolSize: -1})
 			defer l.Close()
@@ -55,7 +63,7 @@ func TestStartRecorded(t *testing.T) {
 						spec.Limits.MaxFileDescriptors = 1 << 30
 					}
 					calls, gotPid := 0, 0
-					p, err := l.StartRecorded(spec, Stdio{}, func(pid int) error {
+					p, err := start(l, spec, Stdio{}, func(pid int) error {
 						calls++
 						gotPid = pid
 						time.Sleep(tc.delay)
@@ -82,6 +90,16 @@ func TestStartRecorded(t *testing.T) {
 					default:
 						if err != nil {
 							t.Fatal(err)
+						}
+						early := false
+						for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+							if _, serr := os.Stat(marker); serr == nil {
+								early = true
+								break
+							}
+						}
+						if want := kind.commit && kind.stage == StageZygote; early != want {
+							t.Fatalf("the target ran before Release: %v, want %v", early, want)
 						}
 						if err := p.Release(); err != nil {
 							t.Fatal(err)
@@ -116,6 +134,15 @@ func TestStartRecorded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// l0StartRecorded and l0StartCommitted call the Launcher's methods.
+func l0StartRecorded(l *Launcher, spec *policy.Spec, stdio Stdio, record func(int) error) (*Process, error) {
+	return l.StartRecorded(spec, stdio, record)
+}
+
+func l0StartCommitted(l *Launcher, spec *policy.Spec, stdio Stdio, record func(int) error) (*Process, error) {
+	return l.StartCommitted(spec, stdio, record)
 }
 
 // the gate after seccomp (and after the identity, Landlock and the

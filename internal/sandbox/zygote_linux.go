@@ -246,7 +246,7 @@ func (z *zygoteProc) ask(cfg []byte, files []*os.File) (int, *stage.StepError, e
 // planJoin); the launch record is written here meanwhile, on this
 // goroutine, and the child is past its steps and the record is on disk
 // before the caller may say "go".
-func (l *Launcher) startForked(spec *policy.Spec, cfg []byte, files []*os.File, during func(*Process) error, record func(int) error) (*Process, error) {
+func (l *Launcher) startForked(spec *policy.Spec, cfg []byte, files []*os.File, during func(*Process) error, record func(int) error, commit bool) (*Process, error) {
 	ours, pid, group, serr, err := l.askZygote(cfg, files, spec.Limits)
 	if ours == nil {
 		var e *errcode.Error
@@ -284,6 +284,14 @@ func (l *Launcher) startForked(spec *policy.Spec, cfg []byte, files []*os.File, 
 		if err := record(pid); err != nil {
 			p.Abort() // before its gate or at it: the target never ran
 			return nil, err
+		}
+		if commit && during == nil {
+			// StartCommitted: nothing is left to decide, "go" waits for
+			// the child at its gate (a byte into an empty socket buffer
+			// does not block). If the child is gone, the report says why.
+			if _, err := ours.Write([]byte{stage.MsgGo}); err == nil {
+				p.goSent = true
+			}
 		}
 	}
 	if err := l.awaitForked(p, during); err != nil {

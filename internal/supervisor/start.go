@@ -321,6 +321,11 @@ func openStdio(o StartOptions, stdinPipe, capture bool) (*pipes, *terminal, sand
 // target can run, fork or allocate. A health check's stage then moves into
 // its service instance's group (health.go), whose limits count it.
 func (s *Supervisor) startStage(spec *policy.Spec, stdio sandbox.Stdio, lk launchKind, record func(int) error) (*sandbox.Process, error) {
+	if lk.health == nil && record != nil {
+		// Nothing is decided between the record and Release here (an
+		// egress launch's record comes after its proxy: record is nil).
+		return s.launcher.StartCommitted(spec, stdio, record)
+	}
 	sp, err := s.launcher.StartRecorded(spec, stdio, record)
 	if err != nil || lk.health == nil {
 		return sp, err
