@@ -111,7 +111,8 @@ type proc struct {
 	readEnds          []*os.File
 	done              chan struct{} // closed once reaped, drained and recorded
 	// reading: a process_run that has yet to read its result from this
-	// process's rings; the janitor keeps the process until it has.
+	// process's rings, or a pipeline's pipe still copying its output to
+	// the next member; the janitor keeps the process until they have.
 	reading atomic.Int32
 
 	stdinMu   sync.Mutex
