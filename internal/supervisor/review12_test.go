@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcp-process/mcp-process/internal/audit"
 	"github.com/mcp-process/mcp-process/internal/errcode"
 )
 
@@ -165,5 +166,43 @@ func TestLaunchRateAsScanned(t *testing.T) {
 			s.unreserve(agentA, at, false)
 		}
 		s.Shutdown(context.Background())
+	}
+}
+
+// TestHealthChecksNotQueued: a health check is forgotten by its own
+// check as soon as it ended (checkHealth), never by the janitor: the
+// janitor's queue holds none of them. Queued, each would stay referenced
+// (its spec, sandbox process, stats) for exitedRetentionSeconds after it
+// was forgotten: 600 per service with checks every second and the
+// default 600 s.
+func TestHealthChecksNotQueued(t *testing.T) {
+	s, fa := newSup(t, baseConfig(), func(o *Options) { o.Authorize = authorizer(t, "true") })
+	st, err := s.StartService(agentA, ServiceRequest{Tool: "process_start_service", Name: "web", Spec: specFor(t, "sleep", "30"),
+		HealthCheck: &HealthCheck{Command: []string{"true"}, IntervalMs: 1000, TimeoutMs: 1000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "two health checks", func() bool {
+		n := 0
+		for _, r := range fa.events(audit.EventExit, 0) {
+			if r.Tool == "service_health_check" {
+				n++
+			}
+		}
+		return n >= 2
+	})
+	s.mu.Lock()
+	checks := 0
+	for _, p := range s.exited {
+		if p.kind == KindHealthCheck {
+			checks++
+		}
+	}
+	s.mu.Unlock()
+	if checks > 0 {
+		t.Fatalf("the janitor's queue holds %d forgotten health checks", checks)
+	}
+	if _, err := s.StopService(agentA, st.ServiceID); err != nil {
+		t.Fatal(err)
 	}
 }

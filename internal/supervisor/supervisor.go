@@ -424,7 +424,7 @@ func (s *Supervisor) sweepLocked(cutoff time.Time) {
 			held = append(held, p)
 			continue
 		}
-		if s.procs[p.pid] == p { // not forgotten already (a reused pid, a health check)
+		if s.procs[p.pid] == p { // not forgotten already (its pid reused)
 			s.forgetLocked(p.pid, p)
 		}
 	}
