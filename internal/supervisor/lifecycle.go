@@ -64,9 +64,11 @@ func (s *Supervisor) watch(p *proc) {
 	// output reaches maxRetainedOutputBytes.
 	s.pool.exit(p.out, p.errb)
 	exitCode, signal, reason := p.markExited(st, s.now())
-	s.mu.Lock()
-	s.exited = append(s.exited, p) // the janitor's queue, in exit order
-	s.mu.Unlock()
+	if p.kind != KindHealthCheck { // forgotten by its check as soon as it ended (checkHealth)
+		s.mu.Lock()
+		s.exited = append(s.exited, p) // the janitor's queue, in exit order
+		s.mu.Unlock()
+	}
 	p.closeStdin()
 	s.releaseSlot(p)
 	s.recordOrWarn(audit.Record{Event: audit.EventExit, Agent: p.agent, Tool: p.tool, PID: p.pid, Executable: p.spec.Path,

@@ -111,7 +111,8 @@ type proc struct {
 	readEnds          []*os.File
 	done              chan struct{} // closed once reaped, drained and recorded
 	// reading: a process_run that has yet to read its result from this
-	// process's rings; the janitor keeps the process until it has.
+	// process's rings, or a pipeline's pipe still copying its output to
+	// the next member; the janitor keeps the process until they have.
 	reading atomic.Int32
 
 	stdinMu   sync.Mutex
@@ -423,7 +424,7 @@ func (s *Supervisor) sweepLocked(cutoff time.Time) {
 			held = append(held, p)
 			continue
 		}
-		if s.procs[p.pid] == p { // not forgotten already (a reused pid, a health check)
+		if s.procs[p.pid] == p { // not forgotten already (its pid reused)
 			s.forgetLocked(p.pid, p)
 		}
 	}

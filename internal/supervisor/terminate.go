@@ -192,16 +192,23 @@ func (s *Supervisor) addToGroup(agent, groupID string, pid int) error {
 	g.members = append(g.members, p)
 	if prev != nil {
 		from := prev.out.read(0, 0, 0).total // new output only
+		// Kept while the pipe copies its output: with a short
+		// exitedRetentionSeconds the janitor would otherwise drop the
+		// ring of a member that exited before the next one read it all.
+		prev.reading.Add(1)
 		s.wg.Add(1)
-		go s.pipe(prev.out, from, p)
+		go s.pipe(prev, from, p)
 	}
 	return nil
 }
 
-// pipe copies r (from offset off) into to's stdin until r ends (then it
-// closes to's stdin), to exits, or the supervisor stops.
-func (s *Supervisor) pipe(r *ring, off int64, to *proc) {
+// pipe copies from's output (from offset off) into to's stdin until it
+// ends (then it closes to's stdin), to exits, or the supervisor stops;
+// then it lets go of from (reading, taken by addToGroup).
+func (s *Supervisor) pipe(from *proc, off int64, to *proc) {
 	defer s.wg.Done()
+	defer from.reading.Add(-1)
+	r := from.out
 	for {
 		ch := r.changed()
 		rd := r.read(off, 64<<10, 0)
