@@ -245,19 +245,27 @@ func mountIDs(want []string) bool {
 	return true
 }
 
+// awaitBusy is how long awaitLaunch waits holding the processor (a raw
+// call) before its blocking wait: longer than the gap between one
+// client's launches on a slow host.
+const awaitBusy = 20 * 1000 * 1000 // ns
+
 // awaitLaunch waits for the next launch on the zygote's socket, and
 // while a namespace made ahead is held, for a change of the server's
 // mounts: that drops it (it could not be used, and would keep an
 // unmounted filesystem busy); the next reply makes another.
 //
-// The wait is the zygote's one blocking call: the runtime hands the
-// processor off while it lasts (no preemption every 10 ms of an idle
-// zygote) and takes it back at once when it returns. The launch is then
-// on the socket, and receiveN reads it with raw calls (recvBlocks false):
-// a blocking recvmsg there would hand the processor off again, on the
-// launch's path, and the zygote's thread would wait (70 µs here) for the
-// thread the runtime woke to take it to give it back.
+// For awaitBusy it waits in a raw call: the runtime's monitor sees a
+// running goroutine and stays in its slow rhythm, as for launches that
+// follow each other. Then it waits in the zygote's one blocking call: the
+// runtime hands the processor off while it lasts, and its monitor sleeps
+// too (an idle zygote woken by nothing; a raw wait was preempted every
+// 10 ms). The launch is then on the socket, and receiveN reads it with
+// raw calls (recvBlocks false): a blocking recvmsg there would hand the
+// processor off on the launch's path, and the zygote's thread would wait
+// (70 µs here) for the thread the runtime woke to give it back.
 func awaitLaunch() {
+	busy := [2]int64{0, awaitBusy} // struct timespec; ppoll leaves the time remaining in it
 	for {
 		pfd := [2]struct {
 			fd             int32
@@ -267,8 +275,18 @@ func awaitLaunch() {
 		if mntPrep.ready {
 			n = 2
 		}
-		_, e := blockingSyscall6(nrPpoll, uintptr(unsafe.Pointer(&pfd[0])), n, 0, 0, 8, 0)
+		var r, e uintptr
+		if busy[0] > 0 || busy[1] > 0 {
+			r, e = rawSyscall6(nrPpoll, uintptr(unsafe.Pointer(&pfd[0])), n, uintptr(unsafe.Pointer(&busy)), 0, 8, 0)
+			if e == 0 && r == 0 {
+				busy = [2]int64{} // nothing came: the blocking wait
+				continue
+			}
+		} else {
+			_, e = blockingSyscall6(nrPpoll, uintptr(unsafe.Pointer(&pfd[0])), n, 0, 0, 8, 0)
+		}
 		runtime.KeepAlive(&pfd)
+		runtime.KeepAlive(&busy)
 		if e == eINTR {
 			continue
 		}
