@@ -386,6 +386,12 @@ func (l *Launcher) awaitForked(p *Process, during func(*Process) error) error {
 	}
 	p.Abort()
 	if errors.Is(err, os.ErrDeadlineExceeded) {
+		if p.goSent {
+			// "go" was waiting at the gate: a child that reached it just as
+			// the wait ended may have exec'd before the kill (its record is
+			// on disk; the kill took it and its tree).
+			return errcode.Fail(errcode.Internal, layer, "", "the init stage for %s did not get ready within %s and was killed (its target may have started just before the kill)", p.path, stageTimeout)
+		}
 		return errcode.Fail(errcode.Internal, layer, "", "the init stage for %s did not get ready within %s", p.path, stageTimeout)
 	}
 	return errcode.Fail(errcode.Internal, layer, "", "the init stage for %s ended before it was ready (%s)", p.path, p.state)
