@@ -32,10 +32,9 @@ func (l *Launcher) Start(spec *policy.Spec, stdio Stdio) (*Process, error) {
 
 // StartRecorded is Start, calling record with the child's pid before it
 // returns: the caller's launch record. A launch through the zygote calls
-// it as soon as the child exists, on a goroutine of its own, while the
-// child is placed in its cgroup and applies its steps (the record's fsync
-// and the launch's setup overlap); a stage's launch, once the stage is at
-// its gate. Either way record has returned before StartRecorded does, and
+// it as soon as the child exists, while the child joins its cgroup and
+// applies its steps (the record's sync and the launch's setup overlap); a
+// stage's launch, once the stage is at its gate. Either way record has returned before StartRecorded does, and
 // the target has not run: it runs only at Release. If record fails, the
 // child is killed and reaped (it never ran) and record's error is returned
 // as is. If record succeeded and the launch then failed, the error is the
