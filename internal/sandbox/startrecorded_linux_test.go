@@ -15,7 +15,6 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/errcode"
-	"github.com/mcp-process/mcp-process/internal/policy"
 )
 
 // StartRecorded's and StartCommitted's record callback against every way
@@ -32,9 +31,9 @@ func TestStartRecorded(t *testing.T) {
 		commit bool
 	}{{"zygote", StageZygote, false}, {"go", StageGo, false}, {"zygote-committed", StageZygote, true}, {"go-committed", StageGo, true}} {
 		t.Run(kind.name, func(t *testing.T) {
-			start := l0StartRecorded
+			start := (*Launcher).StartRecorded
 			if kind.commit {
-				start = l0StartCommitted
+				start = (*Launcher).StartCommitted
 			}
 			m := cgroupTestManager(t)
 			l := NewLauncher(LauncherOptions{Cgroups: m, Stage: kind.stage, PoolSize: -1})
@@ -134,15 +133,6 @@ func TestStartRecorded(t *testing.T) {
 			}
 		})
 	}
-}
-
-// l0StartRecorded and l0StartCommitted call the Launcher's methods.
-func l0StartRecorded(l *Launcher, spec *policy.Spec, stdio Stdio, record func(int) error) (*Process, error) {
-	return l.StartRecorded(spec, stdio, record)
-}
-
-func l0StartCommitted(l *Launcher, spec *policy.Spec, stdio Stdio, record func(int) error) (*Process, error) {
-	return l.StartCommitted(spec, stdio, record)
 }
 
 // the gate after seccomp (and after the identity, Landlock and the
