@@ -58,6 +58,22 @@ if [ -n "${BASELINE:-}" ]; then
 JSON
 )
 fi
+# The default profile with its audit log on a tmpfs, when /dev/shm is one:
+# the same records, chain and head, but no disk flush. Its distance to the
+# default row is what the two durable records of a call (launch, exit:
+# SPEC 7.2's durability) cost on this disk, in the same run.
+tmpfs_row=""
+if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = "tmpfs" ]; then
+	shm="$(mktemp -d /dev/shm/mcp-process-bench.XXXXXX)"; trap 'rm -rf "$work" "$shm"' EXIT
+	sed "s#$work/state/default-audit.log#$shm/audit.log#" "$work/default.json" > "$work/tmpfs-audit.json"
+	tmpfs_row=$(cat <<JSON
+,
+  {"name": "mcp-process, default profile, audit log on tmpfs (no disk flush)", "concurrency": [1],
+   "command": "$work/mcp-process", "args": ["serve", "--config", "$work/tmpfs-audit.json"], "cwd": "$work/cwd",
+   "env": {"XDG_STATE_HOME": "$work/state"}, "tool": "process_run", "arguments": {"executable": "echo", "args": ["hi"]}}
+JSON
+)
+fi
 plan=$(cat <<JSON
 {"rounds": $rounds, "calls": $calls, "warmup": $warmup, "concurrency": $conc,
  "targets": [
@@ -69,7 +85,7 @@ $baseline
    "env": {"XDG_STATE_HOME": "$work/state"}, "tool": "process_run", "arguments": {"executable": "echo", "args": ["hi"]}},
   {"name": "mcp-process, full isolation", "concurrency": [1],
    "command": "$work/mcp-process", "args": ["serve", "--config", "$work/full.json"], "cwd": "$work/cwd",
-   "env": {"XDG_STATE_HOME": "$work/state"}, "tool": "process_run", "arguments": {"executable": "echo", "args": ["hi"]}}
+   "env": {"XDG_STATE_HOME": "$work/state"}, "tool": "process_run", "arguments": {"executable": "echo", "args": ["hi"]}}$tmpfs_row
  ]}
 JSON
 )
