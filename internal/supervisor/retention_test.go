@@ -104,3 +104,44 @@ func BenchmarkJanitorPass(b *testing.B) {
 		s.mu.Unlock()
 	}
 }
+
+// TestPidReusedWhileRead: a pid reused while a process_run has yet to read
+// its exited process (register forgets the old process for the new one):
+// the run still reads the whole output, and the janitor gives it back to
+// the pool once it is read, without forgetting the new process. Before,
+// register dropped the output at once and the run read nothing.
+func TestPidReusedWhileRead(t *testing.T) {
+	s, _ := newSup(t, baseConfig())
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.mu.Lock() // the janitor's own passes wait
+	defer s.mu.Unlock()
+	base := s.pool.retained()
+	const want = "the whole result\n"
+	old := &proc{pid: -7, exited: true, end: t0, out: newRing(1<<20, s.pool), errb: newRing(1<<20, s.pool)}
+	old.out.write([]byte(want))
+	s.pool.exit(old.out, old.errb)
+	old.reading.Store(1) // its process_run has not read it yet
+	s.procs[old.pid] = old
+	s.exited = append(s.exited, old)
+
+	s.forgetLocked(old.pid, old) // as register does for the next process with pid -7
+	next := &proc{pid: old.pid}
+	s.procs[next.pid] = next
+	defer delete(s.procs, next.pid) // not a process Shutdown could stop
+	if got, _ := tailOf(old.out, 1<<20); string(got) != want {
+		t.Fatalf("the run reads %q after its pid was reused, want %q", got, want)
+	}
+	s.sweepLocked(t0.Add(time.Hour))
+	if got, _ := tailOf(old.out, 1<<20); string(got) != want || len(s.exited) != 1 {
+		t.Fatalf("after a janitor pass while read: %q, queue %d", got, len(s.exited))
+	}
+
+	old.reading.Store(0) // the run has its result
+	s.sweepLocked(t0.Add(time.Hour))
+	if len(s.exited) != 0 || s.procs[next.pid] != next {
+		t.Fatalf("after the pass once read: queue %d, pid -7 is %p (the new process %p)", len(s.exited), s.procs[next.pid], next)
+	}
+	if got := s.pool.retained(); got != base {
+		t.Fatalf("the pool holds %d bytes, %d before: the old output was not given back", got, base)
+	}
+}

@@ -424,9 +424,9 @@ func (s *Supervisor) sweepLocked(cutoff time.Time) {
 			held = append(held, p)
 			continue
 		}
-		if s.procs[p.pid] == p { // not forgotten already (its pid reused)
-			s.forgetLocked(p.pid, p)
-		}
+		// Its pid may be another process's by now (register forgot it
+		// then, but kept the output that was still being read).
+		s.forgetLocked(p.pid, p)
 	}
 	if len(held) > 0 {
 		s.exited = append(held, s.exited[n:]...)
@@ -436,10 +436,19 @@ func (s *Supervisor) sweepLocked(cutoff time.Time) {
 	s.exited = s.exited[n:]
 }
 
-// forgetLocked drops p from the table, its group and its service.
+// forgetLocked drops p from the table (unless pid is another process's
+// by now), its group and its service, and gives its output back to the
+// pool, unless a process_run or a pipeline's pipe still reads it
+// (reading: a pid reused within that time, register): the output then
+// goes when the janitor reaches p's exit (sweepLocked), once read. Each
+// step may be done again.
 func (s *Supervisor) forgetLocked(pid int, p *proc) {
-	delete(s.procs, pid)
-	s.pool.forget(p.out, p.errb)
+	if s.procs[pid] == p {
+		delete(s.procs, pid)
+	}
+	if p.reading.Load() == 0 {
+		s.pool.forget(p.out, p.errb)
+	}
 	s.forgetLinksLocked(p) // forget.go: its group's and service's hold on it
 }
 
