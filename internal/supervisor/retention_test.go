@@ -73,7 +73,7 @@ func TestSweepStopsAtTheFirstKept(t *testing.T) {
 	if len(s.procs) != 1 || s.procs[-4] == nil || len(s.exited) != 1 {
 		t.Fatalf("after the next pass: procs %v, queue %d", s.procs, len(s.exited))
 	}
-	delete(s.procs, -4) // forgotten another way (a reused pid): the queue drops it without forgetting again
+	delete(s.procs, -4) // its pid reused (register forgot it): the queue drops it, and the table is left as it is
 	s.sweepLocked(t0.Add(time.Minute))
 	if len(s.exited) != 0 {
 		t.Fatalf("queue %d after its last entry was swept", len(s.exited))
