@@ -89,9 +89,7 @@ func (s *Supervisor) checkHealth(svc *service, inst *proc) string {
 	}
 	defer func() {
 		s.mu.Lock()
-		if s.procs[p.pid] == p {
-			s.forgetLocked(p.pid, p)
-		}
+		s.forgetLocked(p.pid, p) // a no-op on the table if its pid went to another process
 		s.mu.Unlock()
 	}()
 	timer := time.NewTimer(healthTimeout(svc.req.HealthCheck))
