@@ -19,6 +19,7 @@ package sandbox
 // shows the two give the same observations.
 
 import (
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -29,6 +30,7 @@ import (
 	"github.com/mcp-process/mcp-process/internal/errcode"
 	"github.com/mcp-process/mcp-process/internal/policy"
 	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
+	"github.com/mcp-process/mcp-process/internal/sandbox/seccomp"
 	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
 	"golang.org/x/sys/unix"
 )
@@ -107,6 +109,9 @@ func (l *Launcher) startZygote() (*zygoteProc, error) {
 	sys.Cloneflags &^= unix.CLONE_NEWNS | zygoteNS
 	env := append(zygoteEnv[:len(zygoteEnv):len(zygoteEnv)], stage.ZygoteNSEnv+"="+strconv.Itoa(l.zygoteNS()),
 		stage.ZygoteCapsEnv+"="+strconv.FormatUint(l.iso.KeepCaps, 10))
+	if f := l.zygoteSeccomp(); f != nil {
+		env = append(env, stage.ZygoteSeccompEnv+"="+hex.EncodeToString(f))
+	}
 	proc, ours, err := reexec("zygote", []string{"mcp-process-zygote", stage.ArgZygote}, env, sys)
 	if err != nil {
 		return nil, err
@@ -127,6 +132,18 @@ func (l *Launcher) startZygote() (*zygoteProc, error) {
 // lives long and allocates a plan per launch); then stage.ZygoteNSEnv and
 // stage.ZygoteCapsEnv.
 var zygoteEnv = []string{"GOMAXPROCS=1"}
+
+// zygoteSeccomp is the program the zygote installs on itself for its
+// children to inherit (stage.ZygoteSeccompEnv): the isolation's when it is
+// the baseline alone; nil under a profile (each launch installs its own,
+// so that it runs under that one filter, as through a stage) or without
+// seccomp.
+func (l *Launcher) zygoteSeccomp() []byte {
+	if l.iso.SeccompProfile != seccomp.Baseline || len(l.iso.Seccomp) == 0 || len(l.iso.Seccomp) > 8*stage.MaxZygoteSeccomp {
+		return nil
+	}
+	return l.iso.Seccomp
+}
 
 // zygoteNS are the per-launch namespaces a zygote's children are cloned into.
 const zygoteNS = unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC

@@ -36,7 +36,9 @@
 //
 // The package never installs a filter in the server: Program only returns the
 // bytes that the init stage installs (with no_new_privs set, on the thread
-// that then execs) as its last step before execve. Why each name is on each list is in
+// that then execs) as its last step before execve, or, for the baseline
+// alone, that the zygote installs on itself at its start for its children
+// to inherit (stage.ZygoteSeccompEnv). Why each name is on each list is in
 // docs/seccomp.md.
 package seccomp
 

@@ -274,3 +274,27 @@ func TestZygoteEnvUint(t *testing.T) {
 		}
 	}
 }
+
+// envHex reads ZygoteSeccompEnv's value: lower-case hexadecimal, whole
+// bytes; anything else is found but not good (the zygote then refuses to
+// start).
+func TestEnvHex(t *testing.T) {
+	for _, tc := range []struct {
+		kv          string
+		v           string
+		found, good bool
+	}{
+		{"K=", "", true, true},
+		{"K=00ff7f", "\x00\xff\x7f", true, true},
+		{"K=0", "", true, false},
+		{"K=FF", "", true, false},
+		{"K=0g", "", true, false},
+		{"KX=00", "", false, false},
+		{"K", "", false, false},
+	} {
+		v, found, good := envHex([]byte(tc.kv), "K")
+		if found != tc.found || good != tc.good || (good && string(v) != tc.v) {
+			t.Errorf("%q: %x %v %v, want %x %v %v", tc.kv, v, found, good, tc.v, tc.found, tc.good)
+		}
+	}
+}

@@ -79,6 +79,23 @@ const ZygoteNSEnv = "MCP_PROCESS_ZYGOTE_NS"
 // capability the zygote dropped goes to a stage.
 const ZygoteCapsEnv = "MCP_PROCESS_ZYGOTE_CAPS"
 
+// ZygoteSeccompEnv names the zygote's environment variable that gives, in
+// hexadecimal, the seccomp program (a struct sock_filter array) of the
+// launcher's isolation when it is the baseline alone; absent: none. The
+// zygote installs it on itself at its start, on every one of its threads
+// (with no_new_privs, which every launch sets anyway before its exec), so
+// that each child inherits it from the fork on instead of installing its
+// own: a launch whose program is byte for byte this one skips its seccomp
+// step. A zygote that cannot install it does not start (its launches go
+// to stages, which install their own). A profile's program is never given
+// here: a launch under a profile installs it itself, as a stage does, so
+// that it runs under that one filter only.
+const ZygoteSeccompEnv = "MCP_PROCESS_ZYGOTE_SECCOMP"
+
+// MaxZygoteSeccomp bounds the program ZygoteSeccompEnv may carry, in
+// instructions (its environment is read into a page).
+const MaxZygoteSeccomp = 128
+
 // Zygotable reports whether a zygote plans c (the launcher asks before
 // sending; the zygote asks again, and checks the namespace steps against
 // its children's namespaces).

@@ -37,6 +37,7 @@ var zy struct {
 	empty   uint64                  // an empty signal set
 	one     [2]byte                 // MsgReady, MsgExec
 	zero    [1]byte                 // "0": the writer, in a cgroup.procs file
+	seccomp []byte                  // the program installed on the zygote, which every child inherits (ZygoteSeccompEnv); nil: none
 	hint    struct{ ops, keep int } // the sizes of the last plan, and some room
 	path    [1]byte                 // execveat's empty path
 	devnull []byte                  // "/dev/null\x00"
@@ -49,7 +50,7 @@ var zy struct {
 func runZygote() {
 	// Its environment first: once non-dumpable, /proc/self/environ is
 	// root's (an unprivileged server's zygote could no longer read it).
-	ns, caps, ok := zygoteNSFromEnv()
+	ns, caps, filter, ok := zygoteNSFromEnv()
 	if !ok {
 		sysExit(ExitFailed)
 	}
@@ -63,6 +64,9 @@ func runZygote() {
 	}
 	if e := narrowBoundingSet(); e != 0 {
 		sysExit(ExitFailed)
+	}
+	if e := inheritSeccomp(filter); e != 0 {
+		sysExit(ExitFailed) // its launches go to stages
 	}
 	nsPrepInit() // the first child's namespaces (zygote_ns_linux.go)
 	writeAll(sock, []byte{MsgZygote})
@@ -1026,8 +1030,8 @@ func (b *planner) planCaps(c *Config) {
 
 // planSeccomp is installSeccomp.
 func (b *planner) planSeccomp(c *Config) *StepError {
-	if len(c.Seccomp) == 0 {
-		return nil
+	if len(c.Seccomp) == 0 || sameBytes(c.Seccomp, zy.seccomp) {
+		return nil // none, or the zygote's own, which the child has from the fork
 	}
 	if len(c.Seccomp)%8 != 0 || len(c.Seccomp)/8 > 4096 {
 		return &StepError{Step: StepSeccomp, Errno: eINVAL, Detail: "malformed filter of " + utoa(uint64(len(c.Seccomp))) + " bytes"}

@@ -24,36 +24,75 @@ const (
 	tmpfsMagic  = 0x01021994
 )
 
-// zygoteNSFromEnv reads ZygoteNSEnv and ZygoteCapsEnv from this process'
-// environment: the clone flags of every child's namespaces (0: none, or
-// absent) and the capabilities any child may keep (absent: every one);
-// false: unreadable, a value out of range or a flag the zygote does not make.
-func zygoteNSFromEnv() (ns uintptr, caps uint64, ok bool) {
+// zygoteNSFromEnv reads ZygoteNSEnv, ZygoteCapsEnv and ZygoteSeccompEnv
+// from this process' environment: the clone flags of every child's
+// namespaces (0: none, or absent), the capabilities any child may keep
+// (absent: every one) and the seccomp program to install on itself (nil:
+// none); false: unreadable, a value out of range, a flag the zygote does
+// not make or a program that is not whole instructions.
+func zygoteNSFromEnv() (ns uintptr, caps uint64, filter []byte, ok bool) {
 	fd, e := sysOpen("/proc/self/environ", oRDONLY|oCLOEXEC)
 	if e != 0 {
-		return 0, 0, false
+		return 0, 0, nil, false
 	}
 	b := make([]byte, 4096)
 	n, _ := readFull(fd, b)
 	sysClose(fd)
 	if n == len(b) {
-		return 0, 0, false // more than the launcher ever gives a zygote
+		return 0, 0, nil, false // more than the launcher ever gives a zygote
 	}
 	caps = ^uint64(0)
 	for _, kv := range splitNUL(b[:n]) {
 		if v, found, good := envUint(kv, ZygoteNSEnv); found {
 			if !good || v&^zygoteNS != 0 {
-				return 0, 0, false
+				return 0, 0, nil, false
 			}
 			ns = uintptr(v)
 		} else if v, found, good := envUint(kv, ZygoteCapsEnv); found {
 			if !good {
-				return 0, 0, false
+				return 0, 0, nil, false
 			}
 			caps = v
+		} else if v, found, good := envHex(kv, ZygoteSeccompEnv); found {
+			if !good || len(v) == 0 || len(v)%8 != 0 || len(v)/8 > MaxZygoteSeccomp {
+				return 0, 0, nil, false
+			}
+			filter = v
 		}
 	}
-	return ns, caps, true
+	return ns, caps, filter, true
+}
+
+// envHex parses kv as key=hexadecimal bytes (lower case): found says
+// whether kv is key's, good whether its value is whole bytes.
+func envHex(kv []byte, key string) (v []byte, found, good bool) {
+	if len(kv) <= len(key) || string(kv[:len(key)]) != key || kv[len(key)] != '=' {
+		return nil, false, false
+	}
+	digits := kv[len(key)+1:]
+	if len(digits)%2 != 0 {
+		return nil, true, false
+	}
+	v = make([]byte, len(digits)/2)
+	for i := range v {
+		hi, ok1 := hexDigit(digits[2*i])
+		lo, ok2 := hexDigit(digits[2*i+1])
+		if !ok1 || !ok2 {
+			return nil, true, false
+		}
+		v[i] = hi<<4 | lo
+	}
+	return v, true, true
+}
+
+func hexDigit(ch byte) (byte, bool) {
+	switch {
+	case '0' <= ch && ch <= '9':
+		return ch - '0', true
+	case 'a' <= ch && ch <= 'f':
+		return ch - 'a' + 10, true
+	}
+	return 0, false
 }
 
 // envUint parses kv as key=decimal: found says whether kv is key's, good
