@@ -112,9 +112,9 @@ func TestZygoteChildInheritsTheBaseline(t *testing.T) {
 	}
 }
 
-// A zygote that cannot install its filter does not start: the launch goes
-// to a stage, which installs the program itself, and fails there just as
-// well. Nothing runs without the filter it was to have.
+// A zygote whose kernel refuses its filter runs without it, and the child
+// installs the launch's program itself: refused there too, the launch fails
+// on the seccomp layer. Nothing runs without the filter it was to have.
 func TestZygoteRefusedFilterFailsClosed(t *testing.T) {
 	needZygote(t)
 	needSeccomp(t)
@@ -124,7 +124,7 @@ func TestZygoteRefusedFilterFailsClosed(t *testing.T) {
 		t.Skipf("the development defaults cannot be enforced here: %v", err)
 	}
 	// One instruction the kernel refuses (an unknown opcode), as the
-	// baseline: handed to the zygote, then to the stage.
+	// baseline: handed to the zygote, then planned by the child.
 	iso.Seccomp = []byte{0xff, 0xff, 0, 0, 0, 0, 0, 0}
 	l := NewLauncher(LauncherOptions{Stage: StageZygote, Isolation: iso})
 	defer l.Close()
@@ -141,9 +141,69 @@ func TestZygoteRefusedFilterFailsClosed(t *testing.T) {
 		t.Errorf("error %v: want the seccomp layer's", err)
 	}
 	if l.zygotePid() != 0 {
-		t.Error("a zygote runs although it could not install its filter")
+		status, _ := zygoteStatus(t, l)
+		if got := statusField(t, status, "Seccomp_filters"); got != "0" {
+			t.Errorf("the zygote has %s filters after the kernel refused its program", got)
+		}
 	}
 	if _, err := os.Stat(marker); !os.IsNotExist(err) {
 		t.Errorf("the target ran: %v", err)
+	}
+}
+
+// Every way a zygote's child is made inherits the baseline: forked with
+// the zygote's memory shared (the usual launch) or copied (a launch with
+// more than vmMaxExecStrings of arguments and environment), and, for a
+// root server, cloned into PID, network, UTS and IPC namespaces of its own
+// with the read-only filesystem, where the loopback still works and a
+// unix socket is still refused.
+func TestZygoteEveryChildInheritsTheBaseline(t *testing.T) {
+	needZygote(t)
+	needSeccomp(t)
+	dir := hostDir(t)
+	base, err := IsolationFor(config.BuiltinDefault(dir))
+	if err != nil {
+		t.Skipf("the development defaults cannot be enforced here: %v", err)
+	}
+	full := base
+	full.Namespaces = config.Namespaces{PID: true, Network: true, UTS: true, IPC: true, Mount: true}
+	full.ReadOnly = true
+	code := "import socket\n" +
+		"s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); socket.create_connection(s.getsockname()); print('loopback')\n" +
+		"try:\n    socket.socket(socket.AF_UNIX); print('unix socket')\nexcept PermissionError:\n    print('unix refused')\n" +
+		"print(''.join(l for l in open('/proc/self/status') if l.startswith(('Seccomp', 'NoNewPrivs'))))"
+	for _, tc := range []struct {
+		name string
+		iso  Isolation
+		root bool
+	}{{"default", base, false}, {"namespaces", full, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.root {
+				needRoot(t)
+			}
+			l := NewLauncher(LauncherOptions{Stage: StageZygote, Isolation: tc.iso})
+			defer l.Close()
+			for _, big := range []bool{false, true} {
+				spec := py(t, code)
+				spec.Dir = dir
+				if big {
+					spec.Env = append(spec.Env, "BIG="+strings.Repeat("x", 70<<10)) // past vmMaxExecStrings: a copy, not CLONE_VM
+				}
+				served := l.zygoteServed()
+				out, st := runAll(t, l, spec)
+				exitOK(t, out, st)
+				if l.zygoteServed() != served+1 {
+					t.Fatalf("big %v: the launch was not forked by the zygote", big)
+				}
+				if !strings.Contains(out, "loopback") || !strings.Contains(out, "unix refused") {
+					t.Errorf("big %v: %s", big, out)
+				}
+				for f, want := range map[string]string{"Seccomp": "2", "Seccomp_filters": "1", "NoNewPrivs": "1"} {
+					if got := statusField(t, out, f); got != want {
+						t.Errorf("big %v: the target's %s = %s, want %s", big, f, got, want)
+					}
+				}
+			}
+		})
 	}
 }

@@ -86,8 +86,9 @@ const ZygoteCapsEnv = "MCP_PROCESS_ZYGOTE_CAPS"
 // (with no_new_privs, which every launch sets anyway before its exec), so
 // that each child inherits it from the fork on instead of installing its
 // own: a launch whose program is byte for byte this one skips its seccomp
-// step. A zygote that cannot install it does not start (its launches go
-// to stages, which install their own). A profile's program is never given
+// step. A zygote whose kernel refuses it runs without it, and each child
+// installs the program itself, as a launch under a profile does. A
+// profile's program is never given
 // here: a launch under a profile installs it itself, as a stage does, so
 // that it runs under that one filter only.
 const ZygoteSeccompEnv = "MCP_PROCESS_ZYGOTE_SECCOMP"

@@ -26,13 +26,16 @@ const seccompFilterFlagTsync = 1
 
 // inheritSeccomp installs filter (nil: nothing) on every thread of the
 // zygote, after setting no_new_privs, and remembers it (zy.seccomp) so that
-// a launch with the same program skips its own seccomp step.
-func inheritSeccomp(filter []byte) uintptr {
+// a launch with the same program skips its own seccomp step. When the
+// kernel refuses it (TSYNC attaches it to no thread then), zy.seccomp stays
+// nil: each child installs the program itself, as before, and fails its
+// launch if the kernel refuses it there too.
+func inheritSeccomp(filter []byte) {
 	if len(filter) == 0 {
-		return 0
+		return
 	}
 	if _, e := rawSyscall6(nrPrctl, prSetNoNewPrivs, 1, 0, 0, 0, 0); e != 0 {
-		return e
+		return
 	}
 	prog := make([]uint64, len(filter)/8) // struct sock_filter's alignment
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(&prog[0])), len(filter)), filter)
@@ -40,14 +43,10 @@ func inheritSeccomp(filter []byte) uintptr {
 	r, e := rawSyscall6(nrSeccomp, seccompSetModeFilter, seccompFilterFlagTsync, uintptr(unsafe.Pointer(&p)), 0, 0, 0)
 	runtime.KeepAlive(&p)
 	runtime.KeepAlive(prog)
-	if e != 0 {
-		return e
-	}
-	if r != 0 {
-		return eINVAL // a thread that could not take it (its tid): not every thread is filtered
+	if e != 0 || r != 0 {
+		return // refused, or a thread that could not take it (r: its tid): attached to none
 	}
 	zy.seccomp = filter
-	return 0
 }
 
 // sameBytes reports whether a and b hold the same bytes (and a is not empty).
