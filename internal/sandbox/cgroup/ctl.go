@@ -117,6 +117,27 @@ func readCtl(path string) ([]byte, error) {
 	}
 }
 
+// readCtlFD reads the whole control file open as fd (named path, for
+// errors) from its start, without opening it: pread from 0 regenerates a
+// cgroupfs file, whatever was read from it before.
+func readCtlFD(fd int, path string) ([]byte, error) {
+	b := make([]byte, 0, 512)
+	for {
+		n, err := unix.Pread(fd, b[len(b):cap(b)], int64(len(b)))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		b = b[:len(b)+n]
+		if n == 0 || len(b) < cap(b) {
+			return b, nil
+		}
+		b = slices.Grow(b, cap(b))
+	}
+}
+
 // keyedValue returns the value of "key N" in a flat-keyed file such as
 // cpu.stat, memory.events, memory.oom_control or cgroup.events.
 func keyedValue(data []byte, key string) (int64, bool) {

@@ -31,6 +31,11 @@ type Group struct {
 	mu      sync.Mutex
 	removed bool
 	oom     *oomHold // v1: the memory limit kills the group as one (oomhold_linux.go)
+	// The control files read when its tree ends, open since New (off a
+	// launch's path when the group is pooled) so that the exit's reads
+	// open nothing; -1: not open (read by path). Under mu; closed by Remove.
+	eventsFD int // v2 cgroup.events (Populated)
+	oomFD    int // memory.oom_control (v1) or memory.events (v2) (OOMKills)
 }
 
 // cpuQuota converts a share of one core to a quota per 100 ms period.
@@ -71,7 +76,7 @@ func (m *Manager) New(name string, l Limits) (*Group, error) {
 		return nil, internal(nil, "the cgroup manager is closed")
 	}
 
-	g := &Group{m: m, name: name, dirs: make([]string, 0, len(m.hs))}
+	g := &Group{m: m, name: name, dirs: make([]string, 0, len(m.hs)), eventsFD: -1, oomFD: -1}
 	for _, h := range m.hs {
 		dir := h.parent + "/" + name
 		err := m.ops.mkdir(dir)
@@ -104,6 +109,7 @@ func (m *Manager) New(name string, l Limits) (*Group, error) {
 		_ = g.Remove()
 		return nil, err
 	}
+	g.openCtls()
 	m.mu.Lock()
 	closed := m.closed
 	if !closed {
@@ -319,10 +325,60 @@ func (g *Group) Procs() ([]int, error) {
 	return parsePids(b), nil
 }
 
+// openCtls opens the control files read at the end of the group's tree
+// (eventsFD, oomFD). One that cannot be opened is read by path instead.
+func (g *Group) openCtls() {
+	open := func(path string) int {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1
+		}
+		return fd
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.v2 != "" {
+		g.eventsFD = open(g.v2 + "/cgroup.events")
+	}
+	if g.mem != "" {
+		g.oomFD = open(g.mem + g.oomFile())
+	}
+}
+
+// oomFile is the control file that counts the group's OOM kills.
+func (g *Group) oomFile() string {
+	if g.m.v2Limits {
+		return "/memory.events"
+	}
+	return "/memory.oom_control"
+}
+
+// readOpenCtl reads path through fd when it is open (eventsFD, oomFD: read
+// under mu, so that Remove cannot close it meanwhile), else by path.
+func (g *Group) readOpenCtl(fd *int, path string) ([]byte, error) {
+	g.mu.Lock()
+	if *fd >= 0 {
+		defer g.mu.Unlock()
+		return readCtlFD(*fd, path)
+	}
+	g.mu.Unlock()
+	return readCtl(path)
+}
+
+// closeCtls (mu held) closes the open control files.
+func (g *Group) closeCtls() {
+	for _, fd := range []*int{&g.eventsFD, &g.oomFD} {
+		if *fd >= 0 {
+			unix.Close(*fd)
+			*fd = -1
+		}
+	}
+}
+
 // Populated says whether any process is in the group.
 func (g *Group) Populated() (bool, error) {
 	if g.v2 != "" {
-		b, err := readCtl(g.v2 + "/cgroup.events")
+		b, err := g.readOpenCtl(&g.eventsFD, g.v2+"/cgroup.events")
 		if err != nil {
 			return false, internal(err, "cannot read the cgroup's events")
 		}
@@ -463,15 +519,11 @@ func (g *Group) OOMKills() (int64, error) {
 		return 0, nil
 	}
 	held := g.oomHeldKill()
-	f, key := "/memory.oom_control", "oom_kill"
-	if g.m.v2Limits {
-		f = "/memory.events"
-	}
-	b, err := readCtl(g.mem + f)
+	b, err := g.readOpenCtl(&g.oomFD, g.mem+g.oomFile())
 	if err != nil {
 		return 0, internal(err, "cannot read the cgroup's OOM kills")
 	}
-	n, _ := keyedValue(b, key)
+	n, _ := keyedValue(b, "oom_kill")
 	return n + held, nil
 }
 
@@ -521,6 +573,7 @@ func (g *Group) Remove() error {
 	if len(errs) > 0 {
 		return internal(errors.Join(errs...), "cannot remove cgroup %s", g.name)
 	}
+	g.closeCtls()
 	g.removed = true
 	g.m.forget(g)
 	return nil

@@ -711,3 +711,66 @@ func TestLiveStaleGroupsOfADeadServerAreCleared(t *testing.T) {
 	}
 	dead.Close()
 }
+
+// The files read when a group's tree ends are open from New to Remove: the
+// reads then open nothing, see each change (a read from the start
+// regenerates the file), and Remove closes them, so groups made and removed
+// leave no descriptor behind.
+func TestLiveControlFilesOpenUntilRemove(t *testing.T) {
+	m := liveManager(t)
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	g := newGroup(t, m, Limits{MemoryBytes: 64 << 20})
+	g.mu.Lock()
+	events, oom := g.eventsFD, g.oomFD
+	g.mu.Unlock()
+	if (g.v2 != "") != (events >= 0) || (g.mem != "") != (oom >= 0) {
+		t.Fatalf("open control files: cgroup.events %d (v2 %q), OOM file %d (memory %q)", events, g.v2, oom, g.mem)
+	}
+	if pop, err := g.Populated(); err != nil || pop {
+		t.Fatalf("an empty group: Populated = %v, %v", pop, err)
+	}
+	c := startGated(t, "sleep 30")
+	if err := g.Join(c.cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if pop, err := g.Populated(); err != nil || !pop {
+		t.Fatalf("with a process: Populated = %v, %v", pop, err)
+	}
+	if n, err := g.OOMKills(); err != nil || n != 0 {
+		t.Fatalf("OOMKills = %d, %v", n, err)
+	}
+	if err := g.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if pop, err := g.Populated(); err != nil || pop {
+		t.Fatalf("after Kill: Populated = %v, %v", pop, err)
+	}
+	if err := g.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	g.mu.Lock()
+	closed := g.eventsFD < 0 && g.oomFD < 0
+	g.mu.Unlock()
+	if !closed {
+		t.Fatal("Remove left the group's control files open")
+	}
+	before := fds()
+	for i := 0; i < 20; i++ {
+		g, err := m.New(fmt.Sprintf("cycle-%d", i), Limits{MemoryBytes: 64 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Remove(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := fds(); after > before {
+		t.Fatalf("%d descriptors open before, %d after 20 groups made and removed", before, after)
+	}
+}
