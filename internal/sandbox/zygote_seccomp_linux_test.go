@@ -22,6 +22,21 @@ func needSeccomp(t *testing.T) {
 	}
 }
 
+// baselineIsolation is the development defaults' isolation (its seccomp
+// program the baseline alone) with a host directory to work in; it skips
+// where the zygote, seccomp or the defaults are not available.
+func baselineIsolation(t *testing.T) (string, Isolation) {
+	t.Helper()
+	needZygote(t)
+	needSeccomp(t)
+	dir := hostDir(t)
+	iso, err := IsolationFor(config.BuiltinDefault(dir))
+	if err != nil {
+		t.Skipf("the development defaults cannot be enforced here: %v", err)
+	}
+	return dir, iso
+}
+
 // zygoteStatus is the zygote's /proc status and each of its threads'.
 func zygoteStatus(t *testing.T, l *Launcher) (string, []string) {
 	t.Helper()
@@ -55,13 +70,7 @@ func zygoteStatus(t *testing.T, l *Launcher) (string, []string) {
 // Under a profile, the zygote carries none and the child installs the
 // profile's program, its one filter, as through a stage.
 func TestZygoteChildInheritsTheBaseline(t *testing.T) {
-	needZygote(t)
-	needSeccomp(t)
-	dir := hostDir(t)
-	base, err := IsolationFor(config.BuiltinDefault(dir))
-	if err != nil {
-		t.Skipf("the development defaults cannot be enforced here: %v", err)
-	}
+	dir, base := baselineIsolation(t)
 	if base.SeccompProfile != seccomp.Baseline || len(base.Seccomp) == 0 {
 		t.Fatalf("the development defaults' seccomp: profile %q, %d bytes: want the baseline", base.SeccompProfile, len(base.Seccomp))
 	}
@@ -116,13 +125,7 @@ func TestZygoteChildInheritsTheBaseline(t *testing.T) {
 // installs the launch's program itself: refused there too, the launch fails
 // on the seccomp layer. Nothing runs without the filter it was to have.
 func TestZygoteRefusedFilterFailsClosed(t *testing.T) {
-	needZygote(t)
-	needSeccomp(t)
-	dir := hostDir(t)
-	iso, err := IsolationFor(config.BuiltinDefault(dir))
-	if err != nil {
-		t.Skipf("the development defaults cannot be enforced here: %v", err)
-	}
+	dir, iso := baselineIsolation(t)
 	// One instruction the kernel refuses (an unknown opcode), as the
 	// baseline: handed to the zygote, then planned by the child.
 	iso.Seccomp = []byte{0xff, 0xff, 0, 0, 0, 0, 0, 0}
@@ -158,13 +161,7 @@ func TestZygoteRefusedFilterFailsClosed(t *testing.T) {
 // with the read-only filesystem, where the loopback still works and a
 // unix socket is still refused.
 func TestZygoteEveryChildInheritsTheBaseline(t *testing.T) {
-	needZygote(t)
-	needSeccomp(t)
-	dir := hostDir(t)
-	base, err := IsolationFor(config.BuiltinDefault(dir))
-	if err != nil {
-		t.Skipf("the development defaults cannot be enforced here: %v", err)
-	}
+	dir, base := baselineIsolation(t)
 	full := base
 	full.Namespaces = config.Namespaces{PID: true, Network: true, UTS: true, IPC: true, Mount: true}
 	full.ReadOnly = true

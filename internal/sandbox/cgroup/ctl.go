@@ -85,8 +85,7 @@ func writeCtl(path, data string) error {
 }
 
 // readCtl reads a control file with one open, as few reads as it takes
-// and one close: a read that does not fill the buffer got the whole file
-// (cgroupfs files are generated whole, as far as the buffer allows).
+// (readCtlFD) and one close.
 func readCtl(path string) ([]byte, error) {
 	var fd int
 	var err error
@@ -100,26 +99,14 @@ func readCtl(path string) ([]byte, error) {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer unix.Close(fd)
-	b := make([]byte, 0, 512)
-	for {
-		n, err := unix.Read(fd, b[len(b):cap(b)])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
-		}
-		b = b[:len(b)+n]
-		if n == 0 || len(b) < cap(b) {
-			return b, nil
-		}
-		b = slices.Grow(b, cap(b))
-	}
+	return readCtlFD(fd, path)
 }
 
 // readCtlFD reads the whole control file open as fd (named path, for
 // errors) from its start, without opening it: pread from 0 regenerates a
-// cgroupfs file, whatever was read from it before.
+// cgroupfs file, whatever was read from it before. A read that does not
+// fill the buffer got the whole file (cgroupfs files are generated whole,
+// as far as the buffer allows).
 func readCtlFD(fd int, path string) ([]byte, error) {
 	b := make([]byte, 0, 512)
 	for {
