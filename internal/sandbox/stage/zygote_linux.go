@@ -82,6 +82,7 @@ func runZygote() {
 		c = nil
 		wipeLaunch()
 		writeAll(sock, reply)
+		awaitChildEnd()  // not beside the child's steps (zygote_defer_linux.go)
 		prepareNS()      // the next child's namespaces, while idle
 		prepareMountNS() // and its mount namespace (zygote_mnt_linux.go)
 		prepareHidden()  // and its hidden files' read rules (zygote_hide_linux.go)
@@ -220,6 +221,7 @@ func serveLaunch(c *Config, fds []int) []byte {
 	if e != 0 {
 		return (&StepError{Step: StepConfig, Errno: e, Detail: "fork the launch's child"}).Encode()
 	}
+	lastChild = pid
 	r := []byte{MsgPid, 0, 0, 0, 0}
 	putU32(r[1:], uint32(pid))
 	return r
