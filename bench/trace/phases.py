@@ -13,7 +13,19 @@ for line in open(sys.argv[1]):
     elif cur is None:
         continue
     elif name == "sched_process_fork":
-        cur.setdefault("fork", t)
+        if "fork" not in cur:
+            cur["fork"] = t
+            m = re.search(r"child_pid=(\d+)", rest)
+            cur["child"], cur["ready"], cur["waiting"] = m and m.group(1), t, 0.0  # runnable from its birth
+    elif name == "sched_switch" and "child" in cur and "exec" not in cur:
+        # The child's time runnable but not running, until its exec: from
+        # its fork or a preemption (prev_state R) to its next switch in.
+        m = re.search(r"prev_pid=(\d+) .*prev_state=(\S+) ==> .*next_pid=(\d+)", rest)
+        if m and m.group(3) == cur["child"] and cur["ready"] is not None:
+            cur["waiting"] += t - cur["ready"]
+            cur["ready"] = None
+        elif m and m.group(1) == cur["child"]:
+            cur["ready"] = t if m.group(2).startswith("R") else None
     elif name == "sched_process_exec":
         cur.setdefault("exec", t)
     elif name == "sched_process_exit" and "comm=echo" in rest:
@@ -39,6 +51,7 @@ for c in calls[20:]:
         "fork -> launch record's fdatasync": l0 - c["fork"],
         "launch record's fdatasync": l1 - l0,
         "fork -> target's exec (the child's steps)": c["exec"] - c["fork"],
+        "  of which the child runnable, not running": c["waiting"],
         "exec -> target's exit": c["exit"] - c["exec"],
         "exit -> server's waitid returns": c["waited"] - c["exit"],
         "waitid -> exit record's fdatasync": e0 - c["waited"],
