@@ -59,10 +59,7 @@ func awaitChildEnd() {
 	}
 	defer sysClose(int(pfd))
 	ts := [2]int64{prepareWaitMax / 1e9, prepareWaitMax % 1e9} // struct timespec; ppoll leaves the time remaining in it
-	fds := [2]struct {
-		fd             int32
-		events, revent int16
-	}{{fd: int32(sock), events: pollIn}, {fd: int32(pfd), events: pollIn}}
+	fds := [2]pollFD{{fd: int32(sock), events: pollIn}, {fd: int32(pfd), events: pollIn}}
 	for {
 		// A raw call, as awaitLaunch's first wait: a few ms at most.
 		_, e := rawSyscall6(nrPpoll, uintptr(unsafe.Pointer(&fds[0])), 2, uintptr(unsafe.Pointer(&ts)), 0, 8, 0)

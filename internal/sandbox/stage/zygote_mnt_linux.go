@@ -107,10 +107,7 @@ func mountEvents() bool { return mountTableChanged(mntPrep.events) }
 // mountTableChanged reports whether the mount table that fd (an open
 // /proc/self/mountinfo) shows changed since the last poll of fd.
 func mountTableChanged(fd int) bool {
-	pfd := struct {
-		fd             int32
-		events, revent int16
-	}{fd: int32(fd), events: pollPri}
+	pfd := pollFD{fd: int32(fd), events: pollPri}
 	var ts [2]int64 // zero: do not wait
 	n, e := rawSyscall6(nrPpoll, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(unsafe.Pointer(&ts)), 0, 8, 0)
 	runtime.KeepAlive(&pfd)
@@ -245,6 +242,12 @@ func mountIDs(want []string) bool {
 	return true
 }
 
+// pollFD is struct pollfd (poll.h), for ppoll.
+type pollFD struct {
+	fd             int32
+	events, revent int16
+}
+
 // awaitBusy is how long awaitLaunch waits holding the processor (a raw
 // call) before its blocking wait: longer than the gap between one
 // client's launches on a slow host.
@@ -267,10 +270,7 @@ const awaitBusy = 20 * 1000 * 1000 // ns
 func awaitLaunch() {
 	busy := [2]int64{0, awaitBusy} // struct timespec; ppoll leaves the time remaining in it
 	for {
-		pfd := [2]struct {
-			fd             int32
-			events, revent int16
-		}{{fd: int32(sock), events: pollIn}, {fd: int32(mntPrep.events), events: pollPri}}
+		pfd := [2]pollFD{{fd: int32(sock), events: pollIn}, {fd: int32(mntPrep.events), events: pollPri}}
 		n := uintptr(1)
 		if mntPrep.ready {
 			n = 2
