@@ -113,7 +113,8 @@ func (c *launchCgroups) place(pid int, warm *cgroup.Group, l config.ResourceLimi
 		}
 		return warm, nil
 	}
-	g, err := c.fresh(cl)
+	g, procs, err := c.fresh(cl)
+	closeFiles(procs) // the stage is moved by this process, not joined by itself
 	if err != nil {
 		return nil, err
 	}
@@ -125,12 +126,15 @@ func (c *launchCgroups) place(pid int, warm *cgroup.Group, l config.ResourceLimi
 }
 
 // fresh is a group no process was ever in, with limits cl: from the pool
-// of fresh groups when it holds one made with cl, else made here.
-func (c *launchCgroups) fresh(cl cgroup.Limits) (*cgroup.Group, error) {
-	if g := c.pool.take(cl); g != nil { // made ahead of time with these limits
-		return g, nil
+// of fresh groups when it holds one made with cl (with its cgroup.procs
+// files when the pool opened them: the caller closes them), else made here
+// (no files).
+func (c *launchCgroups) fresh(cl cgroup.Limits) (*cgroup.Group, []*os.File, error) {
+	if g, procs := c.pool.take(cl); g != nil { // made ahead of time with these limits
+		return g, procs, nil
 	}
-	return c.newGroup("p", cl)
+	g, err := c.newGroup("p", cl)
+	return g, nil, err
 }
 
 // forChild is place for a child that joins its group itself, as the
@@ -142,12 +146,14 @@ func (c *launchCgroups) forChild(l config.ResourceLimits) (*cgroup.Group, []*os.
 	if !c.enabled() {
 		return nil, nil, nil
 	}
-	g, err := c.fresh(cgroupLimits(c.m.Support(), l))
+	g, files, err := c.fresh(cgroupLimits(c.m.Support(), l))
 	if err != nil {
 		return nil, nil, err
 	}
-	files, err := g.ProcsFiles()
-	if err != nil {
+	if files != nil { // opened by the pool with the group
+		return g, files, nil
+	}
+	if files, err = g.ProcsFiles(); err != nil {
 		dropGroup(g)
 		return nil, nil, cgroupFailure(err)
 	}

@@ -21,6 +21,16 @@ package sandbox
 //   - used by one launch only: taken out of the pool, never put back; it
 //     goes with its launch as a new group does.
 //
+// The pool also opens each group's cgroup.procs files as it makes it (what
+// a zygote's child writes to join the group: Group.ProcsFiles), so that a
+// launch through the zygote does not open them on its path. They are the
+// files such a launch would open: opened by this process, with its
+// credentials, write-only and close-on-exec, for a group no process was
+// ever in; the launch that takes the group takes them with it (and closes
+// them once sent), and a group that leaves the pool otherwise (a launch
+// through a stage, Close) has them closed. A group whose files could not be
+// opened is pooled without them, and its launch opens them itself.
+//
 // The refill runs once the launch that took a group is through (released:
 // Launcher.launched), off that launch's path and while its target runs, so
 // that a steady stream of launches (one client: one launch every few ms)
@@ -31,6 +41,7 @@ package sandbox
 // TestPooledCgroupIsFresh every control file of a pooled and a new group.
 
 import (
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -57,8 +68,15 @@ type groupPool struct {
 	done   chan struct{}
 
 	mu     sync.Mutex
-	free   []*cgroup.Group // oldest first
-	closed bool            // the goroutine ended: take finds nothing
+	free   []pooledGroup // oldest first
+	closed bool          // the goroutine ended: take finds nothing
+}
+
+// pooledGroup is a group in the pool and its cgroup.procs files (nil: not
+// opened).
+type pooledGroup struct {
+	g     *cgroup.Group
+	procs []*os.File
 }
 
 // startPool starts the pool's goroutine, which fills the pool at once with
@@ -124,8 +142,12 @@ func (p *groupPool) fill() {
 		if err != nil {
 			return
 		}
+		procs, err := g.ProcsFiles()
+		if err != nil {
+			procs = nil // the launch that takes g opens them (and reports why not)
+		}
 		p.mu.Lock()
-		p.free = append(p.free, g)
+		p.free = append(p.free, pooledGroup{g, procs})
 		p.mu.Unlock()
 	}
 }
@@ -136,22 +158,24 @@ func (p *groupPool) drain() {
 	free := p.free
 	p.free, p.closed = nil, true
 	p.mu.Unlock()
-	for _, g := range free {
-		dropGroup(g)
+	for _, f := range free {
+		closeFiles(f.procs)
+		dropGroup(f.g)
 	}
 }
 
-// take returns the oldest pooled group when l is the pool's limits, nil
-// when there is none or l differs (the caller makes a new group with l),
-// and asks for a refill after a take or a miss.
-func (p *groupPool) take(l cgroup.Limits) *cgroup.Group {
+// take returns the oldest pooled group and its cgroup.procs files (nil if
+// the pool could not open them; the caller closes them) when l is the
+// pool's limits, nil when there is none or l differs (the caller makes a
+// new group with l), and asks for a refill after a take or a miss.
+func (p *groupPool) take(l cgroup.Limits) (*cgroup.Group, []*os.File) {
 	if p == nil || l != p.limits {
-		return nil
+		return nil, nil
 	}
-	var g *cgroup.Group
+	var f pooledGroup
 	p.mu.Lock()
 	if len(p.free) > 0 && !p.closed {
-		g = p.free[0]
+		f = p.free[0]
 		p.free = slices.Delete(p.free, 0, 1)
 	}
 	p.mu.Unlock()
@@ -159,7 +183,7 @@ func (p *groupPool) take(l cgroup.Limits) *cgroup.Group {
 	case p.taken <- struct{}{}:
 	default: // already asked
 	}
-	return g
+	return f.g, f.procs
 }
 
 // through asks for a refill at once: a launch is through (released, its
@@ -181,5 +205,9 @@ func (p *groupPool) pooled() []*cgroup.Group {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return slices.Clone(p.free)
+	out := make([]*cgroup.Group, len(p.free))
+	for i, f := range p.free {
+		out[i] = f.g
+	}
+	return out
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mcp-process/mcp-process/internal/config"
 	"github.com/mcp-process/mcp-process/internal/sandbox/cgroup"
+	"golang.org/x/sys/unix"
 )
 
 // pooledGroups waits until l's pool of fresh cgroups is full and returns
@@ -99,8 +100,8 @@ func TestPooledCgroupIsFresh(t *testing.T) {
 			time.Sleep(50 * time.Millisecond) // pooled a while: nothing changes in them meanwhile
 			want := cgroupLimits(m.Support(), tc.lim)
 			other := cgroupLimits(m.Support(), config.ResourceLimits{MaxMemoryMB: 32, MaxProcesses: 7, MaxCpuPercent: 50})
-			if g := l.cgroups.pool.take(other); g != nil {
-				t.Fatalf("a launch asking for other limits took pooled group %s", g.Name())
+			if g, procs := l.cgroups.pool.take(other); g != nil || procs != nil {
+				t.Fatalf("a launch asking for other limits took pooled group %v (files %v)", g, procs)
 			}
 			for i, p := range pooled {
 				if pop, err := p.Populated(); err != nil || pop {
@@ -109,10 +110,11 @@ func TestPooledCgroupIsFresh(t *testing.T) {
 				if !strings.HasPrefix(p.Name(), fmt.Sprintf("p-%d-", l.cgroups.id)) {
 					t.Fatalf("pooled group named %s, want a launch group's name p-%d-N", p.Name(), l.cgroups.id)
 				}
-				g := l.cgroups.pool.take(want)
+				g, procs := l.cgroups.pool.take(want)
 				if g != p {
 					t.Fatalf("take %d: %v, want the oldest pooled group %s", i, g, p.Name())
 				}
+				closeFiles(procs)
 				fresh, err := l.cgroups.newGroup("p", want)
 				if err != nil {
 					t.Fatal(err)
@@ -138,6 +140,56 @@ func TestPooledCgroupIsFresh(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The pool opens each group's cgroup.procs files as it makes it: a take
+// hands over exactly the files ProcsFiles opens (each hierarchy's
+// cgroup.procs of that group, in the group's order, write-only and
+// close-on-exec), and the files of the groups still pooled are closed with
+// the launcher.
+func TestPooledGroupComesWithItsProcsFiles(t *testing.T) {
+	m := cgroupTestManager(t)
+	lim := config.ResourceLimits{MaxProcesses: 7}
+	fdsBefore := openFDCount(t)
+	l := NewLauncher(LauncherOptions{Cgroups: m, PoolSize: -1, GroupLimits: lim})
+	pooled := pooledGroups(t, l)
+	g, procs := l.cgroups.pool.take(cgroupLimits(m.Support(), lim))
+	if g != pooled[0] {
+		t.Fatalf("took %v, want the oldest pooled group %s", g, pooled[0].Name())
+	}
+	paths := g.Paths()
+	if len(procs) != len(paths) {
+		t.Fatalf("%d cgroup.procs files for %d hierarchies (%v)", len(procs), len(paths), paths)
+	}
+	for i, f := range procs {
+		link, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+		if err != nil || link != paths[i]+"/cgroup.procs" {
+			t.Errorf("file %d is %q (%v), want %s/cgroup.procs", i, link, err, paths[i])
+		}
+		fl, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0)
+		if err != nil || fl&unix.O_ACCMODE != unix.O_WRONLY {
+			t.Errorf("file %d: flags %#x (%v), want write-only", i, fl, err)
+		}
+		if fd, err := unix.FcntlInt(f.Fd(), unix.F_GETFD, 0); err != nil || fd&unix.FD_CLOEXEC == 0 {
+			t.Errorf("file %d: not close-on-exec (%#x, %v)", i, fd, err)
+		}
+	}
+	closeFiles(procs)
+	dropGroup(g)
+	l.Close()
+	if n := openFDCount(t); n != fdsBefore {
+		t.Fatalf("%d descriptors open after the launcher closed, %d before: the pooled groups' files leak", n, fdsBefore)
+	}
+}
+
+// openFDCount is the number of this process's open descriptors.
+func openFDCount(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents) - 1 // the directory's own, while it is read
 }
 
 // hasFile says whether some hierarchy's file name reads v (groupFiles).
