@@ -268,8 +268,9 @@ func TestZygoteMasksEveryKindAsStage(t *testing.T) {
 	}
 }
 
-// The child's program skips the /dev/null bind for a hidden path it could
-// not open and runs it only after the tmpfs was refused: a file, then an
+// The child's program skips both mounts for a hidden path it could not
+// open, and binds /dev/null only over what its statx found not to be a
+// directory (the tmpfs over what it found to be one): a file, then an
 // absent path, a symbolic link to a file (its target is hidden), a
 // directory and a file again are each hidden (or skipped) by the zygote's
 // child as by a Go stage, and nothing hidden is readable through its link.

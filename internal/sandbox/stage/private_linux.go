@@ -91,11 +91,17 @@ func mask(p string) *StepError {
 	if e != 0 {
 		return &StepError{Step: StepPrivate, Errno: e, Detail: "open " + p + " to hide it"}
 	}
-	// An empty tmpfs over a directory; the kernel refuses it (ENOTDIR) on
-	// anything else, which gets /dev/null bound over it instead.
+	// The kind of what was opened (not of what the path names by now): a
+	// directory gets an empty tmpfs, anything else /dev/null bound.
+	kind, e := fileType(fd)
+	if e != 0 {
+		sysClose(fd)
+		return &StepError{Step: StepPrivate, Errno: e, Detail: "statx " + p + " to hide it"}
+	}
 	at := "/proc/self/fd/" + utoa(uint64(fd))
-	e = sysMount("tmpfs", at, "tmpfs", msRdonly|msNosuid|msNodev|msNoexec, "mode=000,size=4k")
-	if e == eNOTDIR {
+	if kind == sIFDIR {
+		e = sysMount("tmpfs", at, "tmpfs", msRdonly|msNosuid|msNodev|msNoexec, "mode=000,size=4k")
+	} else {
 		e = sysMount("/dev/null", at, "", msBind, "")
 		if e == 0 {
 			e = sysMount("", p, "", msRemount|msBind|msRdonly|msNosuid|msNodev|msNoexec, "")

@@ -23,6 +23,7 @@ const (
 	opPutFD             // store reg[inReg] as an int32 at ptr (a Landlock rule's parent_fd)
 	opSet               // reg[out] = a[0]
 	opExpectWord        // the 8 bytes at ptr must be a[0] (else fail with errno 0)
+	opIsKind            // reg[out] = 0 when reg[inReg] holds a descriptor and the file type in the statx mode at ptr (16 bits) is a[0] (a[1] 1) or is not (a[1] 0); else -1
 )
 
 // noReg marks an op field that names no register.
@@ -95,6 +96,13 @@ func runProgram(ops *op, n uintptr, sock uintptr) {
 			if *(*uint64)(o.ptr) != uint64(o.a[0]) {
 				childFail(o, 0, sock)
 			}
+			continue
+		case opIsKind:
+			r := ^uintptr(0)
+			if int(regs[uint8(o.inReg)&(numRegs-1)]) >= 0 && (uintptr(*(*uint16)(o.ptr))&sIFMT == o.a[0]) == (o.a[1] == 1) {
+				r = 0
+			}
+			regs[uint8(o.out)&(numRegs-1)] = r
 			continue
 		}
 		a := o.a

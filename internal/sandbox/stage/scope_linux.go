@@ -91,14 +91,31 @@ func restrictScope(c *Config, exe int) *StepError {
 
 // isRegular reports whether fd is a regular file (statx of the descriptor).
 func isRegular(fd int) (bool, uintptr) {
-	var stx [256]byte // struct statx; stx_mode is the u16 at offset 28
+	t, e := fileType(fd)
+	return t == sIFREG, e
+}
+
+// Of struct statx (statx(2)): STATX_TYPE, where stx_mode is, and its file
+// types.
+const (
+	statxType       = 1
+	statxModeOffset = 28 // stx_mode, a u16
+	sIFMT           = 0o170000
+	sIFDIR          = 0o040000
+	sIFREG          = 0o100000
+)
+
+// fileType is fd's file type (stx_mode & S_IFMT), read with a statx of the
+// descriptor: any descriptor, O_PATH included, with no permission needed.
+func fileType(fd int) (uintptr, uintptr) {
+	var stx [256]byte // struct statx
 	empty := [1]byte{}
-	_, e := rawSyscall6(nrStatx, uintptr(fd), uintptr(unsafe.Pointer(&empty[0])), atEmptyPath, 1 /* STATX_TYPE */, uintptr(unsafe.Pointer(&stx[0])), 0)
+	_, e := rawSyscall6(nrStatx, uintptr(fd), uintptr(unsafe.Pointer(&empty[0])), atEmptyPath, statxType, uintptr(unsafe.Pointer(&stx[0])), 0)
 	runtime.KeepAlive(&stx)
 	runtime.KeepAlive(&empty)
 	if e != 0 {
-		return false, e
+		return 0, e
 	}
-	mode := uint16(stx[28]) | uint16(stx[29])<<8
-	return mode&0o170000 == 0o100000, 0
+	mode := uint16(stx[statxModeOffset]) | uint16(stx[statxModeOffset+1])<<8
+	return uintptr(mode) & sIFMT, 0
 }

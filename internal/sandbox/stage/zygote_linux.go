@@ -868,31 +868,57 @@ func (b *planner) planSeals(c *Config) bool {
 }
 
 // planMasks is mask for each of c.Masked: the kind of file is the
-// child's to find, as the stage's mask does (a tmpfs, refused with
-// ENOTDIR on anything but a directory, then /dev/null bound instead).
-// false: out of registers.
+// child's to find, as the stage's mask does, from the descriptor it
+// opened (its statx: no permission needed on an O_PATH descriptor). A
+// directory gets the tmpfs, anything else /dev/null bound; an absent one
+// neither. (Trying the tmpfs and binding /dev/null on ENOTDIR, as before,
+// made and dropped a tmpfs for each file hidden: 20-55 µs of the child's
+// path.) false: out of registers.
 func (b *planner) planMasks(c *Config) bool {
 	if len(c.Masked) == 0 {
 		return true
 	}
-	notDir, ok := b.reg()
+	dir, ok := b.reg()
 	if !ok {
 		return false
 	}
+	file, ok := b.reg()
+	if !ok {
+		return false
+	}
+	stx := make([]byte, 256) // one statx buffer: the masks are taken one after the other
+	buf := b.addr(stx)
 	for _, m := range c.Masked {
 		hide := stepErr(StepPrivate, b.detail("hide ", m))
 		b.open(m, oPath|oCLOEXEC, 0, stepErr(StepPrivate, b.detail("open ", m, " to hide it")), eNOENT, eACCES)
 		at := b.procFD(0)
-		b.set(notDir, 0)
-		o := b.sys(hide, nrMount, zyAddr(zy.tmpfs), at, zyAddr(zy.tmpfs), msRdonly|msNosuid|msNodev|msNoexec, zyAddr(zy.modes[1]))
-		o.ok1, o.out, o.when = eNOTDIR, notDir, 0
+		o := b.sys(hide, nrStatx, 0, zyAddr(zy.path[:]), atEmptyPath, statxType, buf)
+		o.in, o.inReg, o.when = 0, 0, 0
+		// dir, file: 0 for the kind m is, -1 for the other; both -1 when
+		// m is absent (register 0 holds no descriptor).
+		b.isKind(dir, &stx[statxModeOffset], sIFDIR, true)
+		b.isKind(file, &stx[statxModeOffset], sIFDIR, false)
+		o = b.sys(hide, nrMount, zyAddr(zy.tmpfs), at, zyAddr(zy.tmpfs), msRdonly|msNosuid|msNodev|msNoexec, zyAddr(zy.modes[1]))
+		o.when = dir
 		o = b.sys(hide, nrMount, zyAddr(zy.devnull), at, 0, msBind, 0)
-		o.when, o.neg = notDir, true
+		o.when = file
 		o = b.sys(hide, nrMount, 0, b.cstr(m), 0, msRemount|msBind|msRdonly|msNosuid|msNodev|msNoexec, 0)
-		o.when, o.neg = notDir, true
+		o.when = file
 		b.closeReg(0)
 	}
 	return true
+}
+
+// isKind appends reg = 0 when register 0 holds a descriptor (the file the
+// last statx was of) and the statx mode at mode is (is true) or is not (is
+// false) of file type kind, else reg = -1.
+func (b *planner) isKind(reg int8, mode *byte, kind uintptr, is bool) {
+	want := uintptr(0)
+	if is {
+		want = 1
+	}
+	o := b.sys(nil, 0, kind, want)
+	o.kind, o.ptr, o.out, o.inReg = opIsKind, unsafe.Pointer(mode), reg, 0
 }
 
 // planRlimits is setRlimits: the limits in force are the zygote's, which
