@@ -823,7 +823,8 @@ func (b *planner) planSeals(c *Config) bool {
 	// (the audit log's head) is opened and bound again, once; one renamed
 	// over between the bind and the read-only remount (the remount by
 	// path then finds no mount: EINVAL) is sealed again from its open,
-	// once.
+	// once. One replaced again during its second try is left unsealed
+	// (ENOENT, EINVAL tolerated there), as seal does.
 	var r [5]int8 // flag, again, redo, reopened, rebound
 	for i := range r {
 		reg, ok := b.reg()
@@ -848,7 +849,7 @@ func (b *planner) planSeals(c *Config) bool {
 		b.prog.ops[len(b.prog.ops)-1].when, b.prog.ops[len(b.prog.ops)-1].neg = flag, true
 		at = b.procFD(again)
 		o = b.sys(seal, nrMount, at, p, 0, msBind, 0)
-		o.out, o.when = flag, again
+		o.out, o.when, o.ok1 = flag, again, eNOENT // replaced again: flag -1, the remount skipped
 		b.closeReg(again)
 		b.set(redo, 0)
 		o = b.sys(seal, nrMount, 0, p, 0, msRemount|msBind|msRdonly, 0)
@@ -859,10 +860,10 @@ func (b *planner) planSeals(c *Config) bool {
 		b.prog.ops[len(b.prog.ops)-1].when, b.prog.ops[len(b.prog.ops)-1].neg = redo, true
 		at = b.procFD(reopened)
 		o = b.sys(seal, nrMount, at, p, 0, msBind, 0)
-		o.out, o.when = rebound, reopened
+		o.out, o.when, o.ok1 = rebound, reopened, eNOENT // replaced again: rebound -1, the remount skipped
 		b.closeReg(reopened)
 		o = b.sys(seal, nrMount, 0, p, 0, msRemount|msBind|msRdonly, 0)
-		o.when = rebound
+		o.when, o.ok1 = rebound, eINVAL // replaced again
 	}
 	return true
 }
