@@ -3,6 +3,7 @@
 package sandbox
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,18 +76,10 @@ func TestSealHoldsAgainstAFileReplacedMeanwhile(t *testing.T) {
 			if err := p.Release(); err != nil {
 				t.Fatalf("stage %v, launch %d: Release: %v", kind, i, err)
 			}
-			var b strings.Builder
-			buf := make([]byte, 256)
-			for {
-				n, err := r.Read(buf)
-				b.Write(buf[:n])
-				if err != nil {
-					break
-				}
-			}
+			out, _ := io.ReadAll(r)
 			r.Close()
 			p.Wait()
-			if got := strings.TrimSpace(b.String()); !strings.HasPrefix(got, "head") {
+			if got := strings.TrimSpace(string(out)); !strings.HasPrefix(got, "head") {
 				t.Fatalf("stage %v, launch %d: the file replaced meanwhile reads %q in the child", kind, i, got)
 			}
 		}
