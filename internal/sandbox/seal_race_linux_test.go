@@ -9,19 +9,19 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/mcp-process/mcp-process/internal/sandbox/stage"
 )
 
 // A launch does not fail at the seal of a file that the host keeps
 // replacing (renamed over, as the audit log's head is), by the zygote's
-// child as by a Go stage. The host here replaces it every few hundred
-// microseconds, far more often than the audit log's head (once a second at
-// most), so that launches' seals meet replacements. (A seal is a bind of
-// the file as it was: the next replacement detaches it, which is why
-// Landlock, not the seal, keeps the policy's files out of the children's
-// reach: test/escape's TestEscape_ReplaceAuditHeadAndLiveLog_landlock.)
+// child as by a Go stage, and a sealed file that is not replaced stays
+// read-only in the child. The host here replaces the head as fast as it
+// can, far more often than the audit log's head (once a second at most),
+// so that launches' seals meet replacements. (A seal is a bind of the file
+// as it was: the next replacement detaches it, which is why Landlock, not
+// the seal, keeps the policy's files out of the children's reach:
+// test/escape's TestEscape_ReplaceAuditHeadAndLiveLog_landlock.)
 func TestSealHoldsAgainstAFileReplacedMeanwhile(t *testing.T) {
 	needRoot(t)
 	dir := hostDir(t)
@@ -43,12 +43,15 @@ func TestSealHoldsAgainstAFileReplacedMeanwhile(t *testing.T) {
 			}
 			os.WriteFile(tmp, []byte("head\n"), 0o666)
 			os.Rename(tmp, head)
-			time.Sleep(20 * time.Microsecond)
 		}
 	}()
 	defer func() { close(stop); wg.Wait() }()
-	iso := Isolation{Private: []string{"/tmp"}, Sealed: []string{head}}
-	script := `cat ` + head
+	still := filepath.Join(dir, "config.json") // sealed, never replaced: writable on the host by anyone
+	if err := os.WriteFile(still, []byte("{}\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	iso := Isolation{Private: []string{"/tmp"}, Sealed: []string{head, still}}
+	script := `cat ` + head + `; if echo x >> ` + still + ` 2>/dev/null; then echo WRITABLE; else echo sealed; fi`
 	kinds := []StageKind{StageGo}
 	if stage.ZygoteSupported {
 		kinds = append(kinds, StageZygote)
@@ -56,7 +59,8 @@ func TestSealHoldsAgainstAFileReplacedMeanwhile(t *testing.T) {
 	for _, kind := range kinds {
 		l := NewLauncher(LauncherOptions{Stage: kind, Isolation: iso})
 		failed := 0
-		for i := 0; i < 60; i++ {
+		const launches = 100
+		for i := 0; i < launches; i++ {
 			spec := specFor(t, "sh", "-c", script)
 			spec.Dir = "/"
 			r, w, err := os.Pipe()
@@ -79,13 +83,17 @@ func TestSealHoldsAgainstAFileReplacedMeanwhile(t *testing.T) {
 			out, _ := io.ReadAll(r)
 			r.Close()
 			p.Wait()
-			if got := strings.TrimSpace(string(out)); !strings.HasPrefix(got, "head") {
-				t.Fatalf("stage %v, launch %d: the file replaced meanwhile reads %q in the child", kind, i, got)
+			if got := strings.TrimSpace(string(out)); !strings.HasPrefix(got, "head") || !strings.HasSuffix(got, "\nsealed") {
+				t.Fatalf("stage %v, launch %d: the child reads the replaced file and writes the sealed one as %q, want the head then sealed", kind, i, got)
 			}
 		}
+		served := l.zygoteServed()
 		l.Close()
 		if failed > 0 {
-			t.Errorf("stage %v: %d of 60 launches failed at the seal of a file replaced meanwhile", kind, failed)
+			t.Errorf("stage %v: %d of %d launches failed at the seal of a file replaced meanwhile", kind, failed, launches)
+		}
+		if kind == StageZygote && served != launches {
+			t.Errorf("the zygote served %d of %d launches", served, launches)
 		}
 	}
 }

@@ -120,10 +120,13 @@ func mask(p string) *StepError {
 // no longer linked fails with ENOENT. One replaced between the bind and the
 // read-only remount (by path: it then names no mount, EINVAL; the kernel
 // detached the bind with the old file) is sealed again from its open, once.
-// A file replaced again during that second try is left unsealed, not the
-// launch failed: it is being replaced as the launch starts, and the next
-// replacement would detach its seal anyway (docs/filesystem.md: Landlock
-// and the files' placement, not the seals, keep the policy out of reach).
+// A file replaced again before the bind of that second try (the bind
+// fails with ENOENT: the file is no longer linked) is left unsealed, not
+// the launch failed: it is being replaced as the launch starts, and the
+// next replacement would detach its seal anyway (docs/filesystem.md:
+// Landlock and the files' placement, not the seals, keep the policy out of
+// reach). Any other failure, a second EINVAL of the remount included
+// (which a persistent refusal would give as well), fails the launch.
 func seal(p string) *StepError {
 	remounts := 0
 	for try := 0; ; try++ {
@@ -145,12 +148,9 @@ func seal(p string) *StepError {
 		if e == 0 {
 			// By path: the descriptor still names the mount beneath.
 			e = sysMount("", p, "", msRemount|msBind|msRdonly, "")
-			if e == eINVAL {
-				if remounts == 0 {
-					remounts++
-					continue
-				}
-				return nil // replaced again: see above
+			if e == eINVAL && remounts == 0 {
+				remounts++
+				continue
 			}
 		}
 		if e != 0 {

@@ -823,8 +823,9 @@ func (b *planner) planSeals(c *Config) bool {
 	// (the audit log's head) is opened and bound again, once; one renamed
 	// over between the bind and the read-only remount (the remount by
 	// path then finds no mount: EINVAL) is sealed again from its open,
-	// once. One replaced again during its second try is left unsealed
-	// (ENOENT, EINVAL tolerated there), as seal does.
+	// once. One replaced again before the bind of its second try is left
+	// unsealed (ENOENT tolerated there), as seal does; a second EINVAL of
+	// the remount fails the launch.
 	var r [5]int8 // flag, again, redo, reopened, rebound
 	for i := range r {
 		reg, ok := b.reg()
@@ -863,7 +864,7 @@ func (b *planner) planSeals(c *Config) bool {
 		o.out, o.when, o.ok1 = rebound, reopened, eNOENT // replaced again: rebound -1, the remount skipped
 		b.closeReg(reopened)
 		o = b.sys(seal, nrMount, 0, p, 0, msRemount|msBind|msRdonly, 0)
-		o.when, o.ok1 = rebound, eINVAL // replaced again
+		o.when = rebound
 	}
 	return true
 }
