@@ -116,6 +116,6 @@ func fileType(fd int) (uintptr, uintptr) {
 	if e != 0 {
 		return 0, e
 	}
-	mode := uint16(stx[statxModeOffset]) | uint16(stx[statxModeOffset+1])<<8
+	mode := *(*uint16)(unsafe.Pointer(&stx[statxModeOffset])) // the kernel's byte order
 	return uintptr(mode) & sIFMT, 0
 }
