@@ -313,7 +313,8 @@ func TestZygoteMasksLinksAndGapsAsStage(t *testing.T) {
 }
 
 // shellIn runs sh -c script in / through a launcher of kind with iso and
-// returns its output, trimmed; the launch must exit 0.
+// returns its output, trimmed; the launch must exit 0, and with
+// StageZygote be served by the zygote (not a stage it fell back to).
 func shellIn(t *testing.T, kind StageKind, iso Isolation, script string) string {
 	t.Helper()
 	l := NewLauncher(LauncherOptions{Stage: kind, Isolation: iso})
@@ -322,5 +323,8 @@ func shellIn(t *testing.T, kind StageKind, iso Isolation, script string) string 
 	spec.Dir = "/"
 	out, st := runAll(t, l, spec)
 	exitOK(t, out, st)
+	if kind == StageZygote && l.zygoteServed() != 1 {
+		t.Fatalf("the zygote served %d launches, want 1 (it fell back to a stage)", l.zygoteServed())
+	}
 	return strings.TrimSpace(out)
 }
